@@ -1,0 +1,111 @@
+//! The client contract: what every EVM implementation, in-process or subprocess, provides to the
+//! engine, and how it fails.
+
+use crate::case::Case;
+use crate::fork::Fork;
+use crate::outcome::Outcome;
+use crate::trace::TraceMode;
+use std::time::Duration;
+
+/// An EVM implementation schism can execute cases on.
+///
+/// A divergence is never an error: `execute` fails only when the client could not produce an
+/// outcome at all (crash, hang, unreadable output, a case it cannot represent).
+pub trait Client: Send + Sync {
+    /// The client's id: CLI value, registry key and report label, one spelling everywhere.
+    fn id(&self) -> &str;
+
+    /// The version of the crate or binary, recorded in every report.
+    fn version(&self) -> &str;
+
+    /// True when the client implements `fork`; it is never given a case of another fork.
+    fn supports(&self, fork: Fork) -> bool;
+
+    /// Executes one case.
+    fn execute(&self, case: &Case, mode: TraceMode) -> Result<Outcome, ClientError>;
+
+    /// Documented behaviours of this client that differ from the specification.
+    fn known_differences(&self) -> &'static [KnownDifference] {
+        &[]
+    }
+}
+
+/// A documented, understood difference between a client and the specification, so that
+/// results it explains are classified instead of reported as failures.
+#[derive(Clone, Copy, Debug)]
+pub struct KnownDifference {
+    /// Short stable id, used in reports.
+    pub id: &'static str,
+    /// What differs and why.
+    pub reason: &'static str,
+    /// Where it is tracked or documented.
+    pub link: &'static str,
+    /// True for the cases this difference explains.
+    pub applies: fn(&Case) -> bool,
+}
+
+/// A client failing to produce an outcome.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The client was given a fork it does not implement.
+    #[error("{client}: fork {fork} is not supported")]
+    UnsupportedFork {
+        /// Client id.
+        client: String,
+        /// The fork asked for.
+        fork: Fork,
+    },
+    /// The case holds something the client's API cannot represent.
+    #[error("{client}: cannot represent the case: {what}")]
+    Unrepresentable {
+        /// Client id.
+        client: String,
+        /// What could not be represented.
+        what: &'static str,
+    },
+    /// The client's own machinery failed (database error, internal invariant).
+    #[error("{client}: execution failed: {detail}")]
+    Execution {
+        /// Client id.
+        client: String,
+        /// The client's own error text.
+        detail: String,
+    },
+    /// The client panicked.
+    #[error("{client}: panicked: {message}")]
+    Panicked {
+        /// Client id.
+        client: String,
+        /// The panic payload.
+        message: String,
+    },
+    /// The client did not answer in time.
+    #[error("{client}: no answer after {after:?}")]
+    Timeout {
+        /// Client id.
+        client: String,
+        /// How long it was given.
+        after: Duration,
+    },
+    /// The client process exited or was killed.
+    #[error("{client}: process ended ({status}); stderr: {stderr_tail}")]
+    Crashed {
+        /// Client id.
+        client: String,
+        /// Exit status as the OS reports it.
+        status: String,
+        /// The last lines of its standard error.
+        stderr_tail: String,
+    },
+    /// The client printed something that cannot be read.
+    #[error("{client}: unreadable output `{line}`: {reason}")]
+    MalformedOutput {
+        /// Client id.
+        client: String,
+        /// The offending line.
+        line: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}

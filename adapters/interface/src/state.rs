@@ -1,0 +1,101 @@
+//! The one state-root and logs-hash implementation every in-process adapter uses: a
+//! Merkle-Patricia root over the post-state (alloy-trie) and keccak256 of the RLP list of logs.
+
+use crate::fixture::{Account, Accounts};
+use crate::fork::Fork;
+use alloy_primitives::{Address, B256, Log, keccak256};
+use alloy_trie::TrieAccount;
+use alloy_trie::root::{state_root_unhashed, storage_root_unhashed};
+
+/// The state root of a set of accounts. Zero-valued storage slots count as absent.
+pub fn state_root(accounts: &Accounts) -> B256 {
+    state_root_unhashed(accounts.iter().map(|(address, account)| (*address, trie_account(account))))
+}
+
+/// The storage root of one account's slots. Zero-valued slots count as absent.
+pub fn storage_root(account: &Account) -> B256 {
+    storage_root_unhashed(
+        account
+            .storage
+            .iter()
+            .filter(|(_, value)| !value.is_zero())
+            .map(|(slot, value)| (B256::from(*slot), *value)),
+    )
+}
+
+fn trie_account(account: &Account) -> TrieAccount {
+    TrieAccount::new(account.nonce, account.balance, storage_root(account), keccak256(&account.code))
+}
+
+/// keccak256 of the RLP encoding of the list of logs, as the fixtures' `logs` field.
+pub fn logs_hash(logs: &[Log]) -> B256 {
+    let mut out = Vec::new();
+    alloy_rlp::encode_list(logs, &mut out);
+    keccak256(out)
+}
+
+/// Applies EIP-161 to a post-state: from Spurious Dragon on, an account that the transaction
+/// touched and that is empty afterwards is deleted. Untouched empty accounts stay, as they do
+/// in every client (the pre-state of a test may hold them).
+pub fn clear_touched_empty(accounts: &mut Accounts, fork: Fork, touched: impl Fn(&Address) -> bool) {
+    if fork.clears_empty_accounts() {
+        accounts.retain(|address, account| !(account.is_empty() && touched(address)));
+    }
+}
+
+/// Removes zero-valued storage slots, which a trie never holds.
+pub fn drop_zero_slots(accounts: &mut Accounts) {
+    for account in accounts.values_mut() {
+        account.storage.retain(|_, value| !value.is_zero());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::{U256, b256, address, bytes, LogData};
+
+    #[test]
+    fn empty_state_and_logs_have_the_well_known_roots() {
+        assert_eq!(
+            state_root(&Accounts::new()),
+            b256!("56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421")
+        );
+        assert_eq!(
+            logs_hash(&[]),
+            b256!("1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347")
+        );
+    }
+
+    #[test]
+    fn zero_slots_do_not_change_the_root() {
+        let mut a = Account { balance: U256::from(1), ..Default::default() };
+        let mut accounts = Accounts::from([(address!("00000000000000000000000000000000000000aa"), a.clone())]);
+        let before = state_root(&accounts);
+        a.storage.insert(U256::from(7), U256::ZERO);
+        accounts.insert(address!("00000000000000000000000000000000000000aa"), a);
+        assert_eq!(state_root(&accounts), before);
+    }
+
+    #[test]
+    fn one_log_hash_differs_from_none() {
+        let log = Log {
+            address: address!("00000000000000000000000000000000000000aa"),
+            data: LogData::new_unchecked(vec![B256::ZERO], bytes!("01")),
+        };
+        assert_ne!(logs_hash(&[log]), logs_hash(&[]));
+    }
+
+    #[test]
+    fn eip161_deletes_only_touched_empty_accounts() {
+        let touched = address!("00000000000000000000000000000000000000aa");
+        let untouched = address!("00000000000000000000000000000000000000bb");
+        let mut accounts = Accounts::from([(touched, Account::default()), (untouched, Account::default())]);
+        let mut homestead = accounts.clone();
+        clear_touched_empty(&mut homestead, Fork::Homestead, |_| true);
+        assert_eq!(homestead.len(), 2);
+        clear_touched_empty(&mut accounts, Fork::Cancun, |a| *a == touched);
+        assert!(!accounts.contains_key(&touched));
+        assert!(accounts.contains_key(&untouched));
+    }
+}

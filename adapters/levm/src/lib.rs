@@ -1,0 +1,3 @@
+//! # schism-levm
+//!
+//! Placeholder while the adapter is written.

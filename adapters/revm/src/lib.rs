@@ -1,0 +1,3 @@
+//! # schism-revm
+//!
+//! Placeholder while the adapter is written.

@@ -1,0 +1,3 @@
+//! # schism-sputnik
+//!
+//! Placeholder while the adapter is written.

@@ -1,0 +1,1 @@
+//! # schism-engine
