@@ -1,3 +1,127 @@
 //! # schism-revm
 //!
-//! Placeholder while the adapter is written.
+//! The revm adapter: executes schism cases in-process with crates.io `revm`, for every fork
+//! from Frontier to Osaka.
+
+mod input;
+mod output;
+mod tracer;
+
+use schism_interface::{Case, Client, ClientError, Fork, Outcome, TraceMode};
+
+use revm::context::result::EVMError;
+use revm::database_interface::WrapDatabaseRef;
+use revm::{Context, ExecuteEvm, InspectEvm, MainBuilder, MainContext};
+
+/// The revm crate version this adapter is built against.
+pub const REVM_VERSION: &str = "43.0.3";
+
+/// The revm client.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Revm;
+
+impl Revm {
+    /// A revm client.
+    pub fn new() -> Revm {
+        Revm
+    }
+}
+
+impl Client for Revm {
+    fn id(&self) -> &str {
+        "revm"
+    }
+
+    fn version(&self) -> &str {
+        REVM_VERSION
+    }
+
+    fn supports(&self, fork: Fork) -> bool {
+        input::spec_of(fork).is_some()
+    }
+
+    fn execute(&self, case: &Case, mode: TraceMode) -> Result<Outcome, ClientError> {
+        let spec = input::spec_of(case.fork).ok_or_else(|| ClientError::UnsupportedFork {
+            client: self.id().to_owned(),
+            fork: case.fork,
+        })?;
+        let tx = match input::tx_env(case) {
+            Ok(tx) => tx,
+            Err(rejection) => return Ok(output::rejected(case, rejection)),
+        };
+        let db = input::PreDb::new(&case.pre);
+        let ctx = Context::mainnet()
+            .with_db(WrapDatabaseRef(&db))
+            .with_block(input::block_env(case))
+            .with_cfg(input::cfg_env(case, spec));
+        let (result, trace) = match mode {
+            TraceMode::Off => (ctx.build_mainnet().transact(tx), None),
+            TraceMode::Steps => {
+                let mut evm = ctx.build_mainnet_with_inspector(tracer::StepTracer::default());
+                let result = evm.inspect_tx(tx);
+                (result, Some(std::mem::take(&mut evm.inspector.steps)))
+            }
+        };
+        match result {
+            Ok(done) => Ok(output::executed(case, done.result, done.state, trace)),
+            Err(EVMError::Transaction(invalid)) => Ok(output::rejected(case, output::invalid_kind(&invalid))),
+            Err(other) => Err(ClientError::Execution { client: self.id().to_owned(), detail: other.to_string() }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use schism_interface::load::{FixtureFile, expand_file, read_fixture};
+    use std::path::Path;
+
+    fn run_file(rel: &str) -> (usize, Vec<String>) {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures").join(rel);
+        let FixtureFile::State(file) = read_fixture(&path).expect("fixture reads") else {
+            panic!("not a state test")
+        };
+        let (cases, errors) = expand_file(&path, &file);
+        assert!(errors.is_empty());
+        let mut failures = Vec::new();
+        for case in &cases {
+            let outcome = Revm.execute(case, TraceMode::Off).expect("executes");
+            let expected = case.expected.as_ref().expect("filled");
+            let mismatches: Vec<_> = expected.check(&outcome).into_iter().filter(|m| !m.is_soft()).collect();
+            if !mismatches.is_empty() {
+                failures.push(format!("{}: {mismatches:?}", case.label()));
+            }
+        }
+        (cases.len(), failures)
+    }
+
+    #[test]
+    fn passes_a_cancun_fixture() {
+        let (n, failures) = run_file("GeneralStateTests/stExample/mergeTest.json");
+        assert!(n > 0);
+        assert!(failures.is_empty(), "{failures:?}");
+    }
+
+    #[test]
+    fn passes_an_osaka_fixture_with_rejections() {
+        let (n, failures) = run_file("osaka/eip7825_transaction_gas_limit_cap/tx_gas_limit/transaction_gas_limit_cap.json");
+        assert!(n > 0);
+        assert!(failures.is_empty(), "{failures:?}");
+    }
+
+    #[test]
+    fn traces_steps_on_request() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/GeneralStateTests/stExample/mergeTest.json");
+        let FixtureFile::State(file) = read_fixture(&path).expect("fixture reads") else {
+            panic!("not a state test")
+        };
+        let (cases, _) = expand_file(&path, &file);
+        let plain = Revm.execute(&cases[0], TraceMode::Off).expect("executes");
+        let traced = Revm.execute(&cases[0], TraceMode::Steps).expect("executes");
+        assert_eq!(plain.state_root, traced.state_root);
+        let steps = traced.trace.expect("trace recorded");
+        assert!(!steps.is_empty());
+        assert_eq!(steps[0].pc, 0);
+        assert_eq!(steps[0].depth, 1);
+    }
+}
