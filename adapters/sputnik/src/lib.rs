@@ -1,3 +1,310 @@
 //! # schism-sputnik
 //!
-//! Placeholder while the adapter is written.
+//! schism adapter for SputnikVM (crates.io `evm` 1.x with `evm-precompile`), executed in-process.
+//! The crate runs a message call; the adapter adds what it leaves to a block executor:
+//! transaction validity checks, the EIP-4844 blob fee, and the post-state with its root.
+
+mod input;
+mod output;
+
+use evm::backend::OverlayedBackend;
+use evm::interpreter::etable::Chained;
+use evm::interpreter::{ExitError, Interpreter};
+use evm::standard::{EtableResolver, ExecutionEtable, GasometerEtable, InvokerState, TransactValue};
+use evm::uint::U256 as EvmU256;
+use evm::{InvokerControl, InvokerExit};
+use evm_precompile::StandardPrecompileSet;
+use input::Rejection;
+use output::ExitContext;
+use schism_interface::alloy_primitives::Address;
+use schism_interface::{Case, Client, ClientError, Fork, KnownDifference, Outcome, TraceMode, TxKind};
+use std::cell::Cell;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+/// The `evm` crate version this adapter is built against.
+const EVM_VERSION: &str = "1.1.1";
+/// The id used on the command line, in the registry and in reports.
+const ID: &str = "sputnik";
+/// Frames deeper than this run on the crate's heap call stack instead of the native stack.
+const HEAP_DEPTH: usize = 4;
+
+type MainnetEtable = Chained<GasometerEtable<'static>, ExecutionEtable<'static>>;
+type MainnetResolver = EtableResolver<'static, 'static, StandardPrecompileSet, MainnetEtable>;
+type MainnetInvoker = evm::standard::Invoker<'static, 'static, MainnetResolver>;
+
+static ETABLE: MainnetEtable = Chained(GasometerEtable::new(), ExecutionEtable::new());
+static PRECOMPILES: StandardPrecompileSet = StandardPrecompileSet;
+static RESOLVER: MainnetResolver = EtableResolver::new(&PRECOMPILES, &ETABLE);
+static INVOKER: MainnetInvoker = evm::standard::Invoker::new(&RESOLVER);
+
+/// SputnikVM as a schism client.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Sputnik;
+
+impl Sputnik {
+    /// A new adapter; it holds no state, every case gets a fresh backend.
+    pub fn new() -> Sputnik {
+        Sputnik
+    }
+}
+
+impl Client for Sputnik {
+    fn id(&self) -> &str {
+        ID
+    }
+
+    fn version(&self) -> &str {
+        EVM_VERSION
+    }
+
+    fn supports(&self, fork: Fork) -> bool {
+        input::config(fork).is_some()
+    }
+
+    fn execute(&self, case: &Case, _mode: TraceMode) -> Result<Outcome, ClientError> {
+        let config = input::config(case.fork)
+            .ok_or_else(|| ClientError::UnsupportedFork { client: ID.to_owned(), fork: case.fork })?;
+        let checked = match input::check(case, config) {
+            Ok(checked) => checked,
+            Err(Rejection::Invalid(kind)) => return Ok(output::rejected(&case.pre, kind)),
+            Err(Rejection::Unrepresentable(what)) => {
+                return Err(ClientError::Unrepresentable { client: ID.to_owned(), what });
+            }
+        };
+        let mut backend = input::backend(case, &checked);
+        let args = input::transact_args(case, &checked, config);
+        let recorder = Recorder::new(&INVOKER);
+        let (result, changes) = catch_unwind(AssertUnwindSafe(|| {
+            let mut overlay = OverlayedBackend::new(&backend, &config.runtime);
+            let result = evm::transact(args, Some(HEAP_DEPTH), &mut overlay, &recorder);
+            (result, overlay.deconstruct().1)
+        }))
+        .map_err(|payload| ClientError::Panicked { client: ID.to_owned(), message: panic_message(&payload) })?;
+
+        let gas_limit = case.tx.gas_limit;
+        let (gas_used, error) = match result {
+            Ok(TransactValue { used_gas, .. }) => (used_gas, None),
+            Err(error) => {
+                let context = ExitContext {
+                    create: case.tx.to.is_none(),
+                    frame_succeeded: recorder.frame_succeeded.get(),
+                    precompile_target: case.tx.to.is_some_and(|to| is_precompile(&to, case.fork)),
+                };
+                let class = output::error_class(&error, context).ok_or_else(|| ClientError::Execution {
+                    client: ID.to_owned(),
+                    detail: format!("fatal exit {error:?}"),
+                })?;
+                // Only a revert returns gas; every other error consumes the whole limit.
+                let left = match error {
+                    ExitError::Reverted => recorder.reverted_gas_left.get().unwrap_or_default(),
+                    _ => EvmU256::zero(),
+                };
+                (EvmU256::from(gas_limit).saturating_sub(left), Some(class))
+            }
+        };
+        if gas_used > EvmU256::from(gas_limit) {
+            return Err(ClientError::Execution { client: ID.to_owned(), detail: format!("gas used {gas_used} above limit") });
+        }
+
+        let logs = output::logs(&changes);
+        backend.apply_overlayed(&changes);
+        let post = output::accounts(&backend.state).ok_or_else(|| ClientError::Execution {
+            client: ID.to_owned(),
+            detail: "a nonce above 2^64-1 in the post-state".to_owned(),
+        })?;
+        Ok(output::executed(post, logs, gas_used.low_u64(), error))
+    }
+
+    fn known_differences(&self) -> &'static [KnownDifference] {
+        KNOWN_DIFFERENCES
+    }
+}
+
+/// True for the precompile addresses the crate implements under `fork`.
+fn is_precompile(address: &Address, fork: Fork) -> bool {
+    let last = match address.as_slice() {
+        [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, last] => *last,
+        _ => return false,
+    };
+    let highest = match fork {
+        f if f >= Fork::Cancun => 10,
+        f if f >= Fork::Istanbul => 9,
+        f if f >= Fork::Byzantium => 8,
+        _ => 4,
+    };
+    (1..=highest).contains(&last)
+}
+
+fn panic_message(payload: &Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".to_owned())
+}
+
+/// The standard invoker, watching how the top-level frame ended: the crate drops the gas left
+/// after a top-level REVERT from its error result, and reports a failed code deposit with the
+/// same variants as a failing frame.
+struct Recorder<'a, I> {
+    inner: &'a I,
+    reverted_gas_left: Cell<Option<EvmU256>>,
+    frame_succeeded: Cell<bool>,
+}
+
+impl<'a, I> Recorder<'a, I> {
+    fn new(inner: &'a I) -> Self {
+        Recorder { inner, reverted_gas_left: Cell::new(None), frame_succeeded: Cell::new(false) }
+    }
+}
+
+impl<H, I> evm::Invoker<H> for Recorder<'_, I>
+where
+    I: evm::Invoker<H>,
+    I::State: InvokerState,
+{
+    type State = I::State;
+    type Interpreter = I::Interpreter;
+    type Interrupt = I::Interrupt;
+    type TransactArgs = I::TransactArgs;
+    type TransactInvoke = I::TransactInvoke;
+    type TransactValue = I::TransactValue;
+    type SubstackInvoke = I::SubstackInvoke;
+
+    fn new_transact(
+        &self,
+        args: Self::TransactArgs,
+        handler: &mut H,
+    ) -> Result<(Self::TransactInvoke, InvokerControl<Self::Interpreter, Self::State>), ExitError> {
+        self.inner.new_transact(args, handler)
+    }
+
+    fn finalize_transact(
+        &self,
+        invoke: &Self::TransactInvoke,
+        exit: InvokerExit<Self::State>,
+        handler: &mut H,
+    ) -> Result<Self::TransactValue, ExitError> {
+        self.frame_succeeded.set(exit.result.is_ok());
+        if matches!(exit.result, Err(ExitError::Reverted)) {
+            self.reverted_gas_left.set(exit.substate.as_ref().map(|s| s.effective_gas(false)));
+        }
+        self.inner.finalize_transact(invoke, exit, handler)
+    }
+
+    fn enter_substack(
+        &self,
+        trap: <Self::Interpreter as Interpreter<H>>::Trap,
+        machine: &mut Self::Interpreter,
+        handler: &mut H,
+        depth: usize,
+    ) -> evm::interpreter::Capture<
+        Result<(Self::SubstackInvoke, InvokerControl<Self::Interpreter, Self::State>), ExitError>,
+        Self::Interrupt,
+    > {
+        self.inner.enter_substack(trap, machine, handler, depth)
+    }
+
+    fn exit_substack(
+        &self,
+        trap_data: Self::SubstackInvoke,
+        exit: InvokerExit<Self::State>,
+        parent: &mut Self::Interpreter,
+        handler: &mut H,
+    ) -> Result<(), ExitError> {
+        self.inner.exit_substack(trap_data, exit, parent, handler)
+    }
+}
+
+/// Behaviours of SputnikVM 1.1 that differ from the specification and that the adapter cannot
+/// make up for.
+pub static KNOWN_DIFFERENCES: &[KnownDifference] = &[
+    KnownDifference {
+        id: "sputnik-no-eip7702",
+        reason: "evm 1.1 has no EIP-7702: set-code transactions are not executed (the adapter reports \
+                 them as unrepresentable) and delegation designators in the pre-state run as plain \
+                 code starting with 0xEF",
+        link: "https://github.com/rust-ethereum/evm/blob/master/src/standard/config.rs",
+        applies: uses_eip7702,
+    },
+    KnownDifference {
+        id: "sputnik-no-eip2537",
+        reason: "evm-precompile 1.0 has no BLS12-381 precompiles (EIP-2537, 0x0b..0x11): from Prague \
+                 a direct call to them runs as a call to an empty account",
+        link: "https://github.com/rust-ethereum/evm/blob/master/precompile/src/lib.rs",
+        applies: calls_bls_precompile,
+    },
+];
+
+fn uses_eip7702(case: &Case) -> bool {
+    case.fork >= Fork::Prague
+        && (case.tx.kind == TxKind::SetCode || case.pre.values().any(|a| input::is_delegation(&a.code)))
+}
+
+fn calls_bls_precompile(case: &Case) -> bool {
+    let bls = |to: &Address| {
+        let bytes = to.as_slice();
+        bytes[..19].iter().all(|b| *b == 0) && (0x0b..=0x11).contains(&bytes[19])
+    };
+    case.fork >= Fork::Prague && case.tx.to.as_ref().is_some_and(bls)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use schism_interface::load::{FixtureFile, expand_file, read_fixture};
+    use std::path::Path;
+
+    fn cases(path: &str) -> Vec<Case> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+        let FixtureFile::State(file) = read_fixture(&path).expect("fixture reads") else {
+            panic!("not a state test: {}", path.display())
+        };
+        let (cases, errors) = expand_file(&path, &file);
+        assert!(errors.is_empty(), "{errors:?}");
+        cases
+    }
+
+    fn assert_all_pass(cases: &[Case]) {
+        let client = Sputnik::new();
+        assert!(!cases.is_empty());
+        for case in cases {
+            let outcome = client.execute(case, TraceMode::Off).expect("executes");
+            let expected = case.expected.as_ref().expect("filled fixture");
+            let mismatches = expected.check(&outcome);
+            assert!(mismatches.iter().all(|m| m.is_soft()), "{}: {mismatches:?}", case.label());
+        }
+    }
+
+    #[test]
+    fn identity_and_forks() {
+        let client = Sputnik::new();
+        assert_eq!(client.id(), "sputnik");
+        assert_eq!(client.version(), EVM_VERSION);
+        assert!(client.supports(Fork::Frontier));
+        assert!(client.supports(Fork::Cancun));
+        assert!(client.supports(Fork::Prague));
+        assert!(!client.supports(Fork::Constantinople));
+        assert!(!client.supports(Fork::Osaka));
+    }
+
+    #[test]
+    fn executes_a_cancun_fixture_with_the_expected_root() {
+        assert_all_pass(&cases("../../../shared/fixtures/GeneralStateTests/stExample/add11.json"));
+    }
+
+    #[test]
+    fn rejects_what_the_fixture_rejects() {
+        let cases = cases("../../../shared/fixtures/GeneralStateTests/stTransactionTest/NoSrcAccount.json");
+        assert!(cases.iter().any(|c| c.expected.as_ref().is_some_and(|e| e.exception.is_some())));
+        assert_all_pass(&cases);
+    }
+
+    #[test]
+    fn known_differences_are_narrow() {
+        let cases = cases("../../../shared/fixtures/GeneralStateTests/stExample/add11.json");
+        for case in &cases {
+            assert!(KNOWN_DIFFERENCES.iter().all(|d| !(d.applies)(case)), "{}", case.label());
+        }
+    }
+}
