@@ -1,1 +1,10 @@
 //! # schism-engine
+//!
+//! The engine of schism: the client registry, the conformance and comparison runner, verdicts,
+//! reports and the command line behind the `schism` binary.
+
+pub mod cli;
+pub mod compare;
+pub mod registry;
+pub mod report;
+pub mod runner;

@@ -79,6 +79,20 @@ impl Transaction {
     pub fn fee_cap(&self) -> U256 {
         self.gas_price.or(self.max_fee_per_gas).unwrap_or_default()
     }
+
+    /// The rejection the transaction's own encoding implies, before any client looks at it:
+    /// a value above 2^256 cannot be RLP-decoded, and blob and set-code envelopes have no
+    /// contract-creation form. Every adapter applies this first, so clients whose API could
+    /// represent such a transaction anyway are judged on what a network would deliver.
+    pub fn envelope_violation(&self) -> Option<crate::outcome::InvalidTxKind> {
+        use crate::outcome::InvalidTxKind;
+        match (&self.value, self.kind, self.to) {
+            (TxValue::Oversized(_), _, _) => Some(InvalidTxKind::RlpInvalidValue),
+            (_, TxKind::Blob, None) => Some(InvalidTxKind::Type3ContractCreation),
+            (_, TxKind::SetCode, None) => Some(InvalidTxKind::Type4ContractCreation),
+            _ => None,
+        }
+    }
 }
 
 /// The transaction envelope type (EIP-2718).

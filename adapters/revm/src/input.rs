@@ -76,10 +76,11 @@ pub(crate) fn block_env(case: &Case) -> BlockEnv {
 /// The transaction of a case, or the rejection a value revm cannot hold implies.
 pub(crate) fn tx_env(case: &Case) -> Result<TxEnv, InvalidTxKind> {
     let tx = &case.tx;
-    let value = match &tx.value {
-        TxValue::Value(v) => *v,
-        // A value above 2^256 cannot be RLP-decoded into a transaction by any client.
-        TxValue::Oversized(_) => return Err(InvalidTxKind::RlpInvalidValue),
+    if let Some(rejection) = tx.envelope_violation() {
+        return Err(rejection);
+    }
+    let TxValue::Value(value) = tx.value else {
+        return Err(InvalidTxKind::RlpInvalidValue);
     };
     // Fee fields above u128 saturate: revm then rejects for lack of funds, which is what
     // every client concludes for such prices.

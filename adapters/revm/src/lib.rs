@@ -7,7 +7,7 @@ mod input;
 mod output;
 mod tracer;
 
-use schism_interface::{Case, Client, ClientError, Fork, Outcome, TraceMode};
+use schism_interface::{Case, Client, ClientError, Fork, KnownDifference, Outcome, TraceMode};
 
 use revm::context::result::EVMError;
 use revm::database_interface::WrapDatabaseRef;
@@ -15,6 +15,24 @@ use revm::{Context, ExecuteEvm, InspectEvm, MainBuilder, MainContext};
 
 /// The revm crate version this adapter is built against.
 pub const REVM_VERSION: &str = "43.0.3";
+
+/// Where revm knowingly departs from the specification.
+static KNOWN_DIFFERENCES: [KnownDifference; 1] = [KnownDifference {
+    id: "revm-eip7610-storage-collision",
+    reason: "revm treats a CREATE/CREATE2 target as free when it has no code and nonce 0, without \
+             checking for non-empty storage (EIP-7610, retroactive to all forks); such accounts \
+             cannot arise on mainnet, and revme's own runner skips these fixtures",
+    link: "https://eips.ethereum.org/EIPS/eip-7610",
+    applies: has_storage_only_account,
+}];
+
+/// True when the pre-state holds an account with storage but neither code nor nonce: the only
+/// setting in which EIP-7610's storage check decides anything.
+fn has_storage_only_account(case: &Case) -> bool {
+    case.pre
+        .values()
+        .any(|a| a.nonce == 0 && a.code.is_empty() && a.storage.values().any(|v| !v.is_zero()))
+}
 
 /// The revm client.
 #[derive(Debug, Default, Clone, Copy)]
@@ -38,6 +56,10 @@ impl Client for Revm {
 
     fn supports(&self, fork: Fork) -> bool {
         input::spec_of(fork).is_some()
+    }
+
+    fn known_differences(&self) -> &'static [KnownDifference] {
+        &KNOWN_DIFFERENCES
     }
 
     fn execute(&self, case: &Case, mode: TraceMode) -> Result<Outcome, ClientError> {

@@ -1,0 +1,129 @@
+//! The command line: parses arguments into validated options, calls the library, and maps the
+//! result to an exit code (0 pass/agree, 1 failure/divergence found, 2 usage or input error).
+
+use crate::registry::{self, CLIENTS, supported_forks};
+use crate::runner::{self, RunOptions};
+use clap::{Parser, Subcommand};
+use schism_interface::Fork;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// schism: differential fuzzer and cross-client comparison engine for EVMs.
+#[derive(Debug, Parser)]
+#[command(name = "schism", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run fixture files on clients: check each client against the fixtures and the clients
+    /// against each other.
+    Run(RunArgs),
+    /// List every known client: availability, kind, version and forks.
+    Clients,
+}
+
+/// Arguments of `schism run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Fixture files or folders (searched recursively for .json).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// A client to run, `ID` (default: every in-process client). Repeatable.
+    #[arg(long = "client", value_name = "ID")]
+    pub clients: Vec<String>,
+    /// Only cases of this fork. Repeatable.
+    #[arg(long = "fork", value_name = "NAME")]
+    pub forks: Vec<Fork>,
+    /// Write the full JSON report here.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Worker threads (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// How many failures, disagreements and errors to print (all are in the report).
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub show: usize,
+}
+
+/// Runs the parsed command line and returns the process exit code.
+pub fn main_with(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Run(args) => run(args),
+        Command::Clients => clients(),
+    }
+}
+
+fn run(args: RunArgs) -> ExitCode {
+    let clients = match registry::resolve(&args.clients) {
+        Ok(c) if c.is_empty() => {
+            eprintln!("error: no client selected and this build has no in-process client");
+            return ExitCode::from(2);
+        }
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let options = RunOptions {
+        paths: args.paths,
+        forks: args.forks,
+        jobs: args.jobs,
+        progress: std::io::stderr().is_terminal(),
+    };
+    let report = match runner::run(&options, &clients) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    print!("{}", report.highlights(args.show));
+    print!("{}", report.summary());
+    if let Some(path) = &args.report {
+        if let Err(e) = write_json(path, &report) {
+            eprintln!("error: cannot write report {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    }
+    if report.found_problems() {
+        ExitCode::from(1)
+    } else if !report.input_errors.is_empty() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn clients() -> ExitCode {
+    println!("{:<10} {:<10} {:<11} {:<10} forks", "client", "available", "kind", "version");
+    for entry in CLIENTS {
+        let kind = serde_json::to_value(entry.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        match entry.instantiate() {
+            Some(client) => {
+                let forks = supported_forks(client.as_ref());
+                let range = match (forks.first(), forks.last()) {
+                    (Some(a), Some(b)) => format!("{a}..{b} ({} forks)", forks.len()),
+                    _ => "none".to_owned(),
+                };
+                println!("{:<10} {:<10} {:<11} {:<10} {range}", entry.id, "yes", kind, client.version());
+            }
+            None => println!("{:<10} {:<10} {:<11} {:<10} -", entry.id, "not built", kind, "-"),
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// Writes JSON beside the target and renames it into place, so no half-written file remains.
+fn write_json(path: &Path, value: &impl serde::Serialize) -> std::io::Result<()> {
+    let tmp = path.with_extension("json.tmp");
+    let text = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
+}

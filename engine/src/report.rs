@@ -1,0 +1,410 @@
+//! Reports: the JSON written by `--report` and the summary table printed at the end of a run.
+
+use crate::compare::{Aspect, Verdict};
+use crate::registry::supported_forks;
+use crate::runner::{CaseRef, CaseResult, ClientResult};
+use alloy_primitives::B256;
+use schism_interface::case::Mismatch;
+use schism_interface::{Client, FixtureError, Fork};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The result of a run.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// Per client, by id.
+    pub clients: BTreeMap<String, ClientReport>,
+    /// Cases on which clients computed different results.
+    pub disagreements: Vec<Disagreement>,
+    /// Files or entries that could not be read.
+    pub input_errors: Vec<InputError>,
+    /// Files in a format this run does not execute.
+    pub skipped_files: Vec<SkippedFile>,
+    /// Fixture files read.
+    pub files: usize,
+    /// Cases expanded.
+    pub cases: usize,
+    /// Wall time of the whole run.
+    pub elapsed_s: f64,
+}
+
+/// One client's results.
+#[derive(Clone, Debug, Serialize)]
+pub struct ClientReport {
+    /// Crate or binary version.
+    pub version: String,
+    /// Forks it supports.
+    pub forks: Vec<Fork>,
+    /// Cases matching the fixture.
+    pub pass: usize,
+    /// Cases differing from the fixture.
+    pub fail: usize,
+    /// Cases differing in a documented known way.
+    pub known: usize,
+    /// Cases not executed.
+    pub skip: usize,
+    /// Cases on which the client failed to produce an outcome.
+    pub errors: usize,
+    /// Time spent inside the client, summed over threads.
+    pub elapsed_s: f64,
+    /// Passing cases whose rejection reason differs from the fixture's.
+    pub rejection_kind_mismatches: usize,
+    /// Counts per fork.
+    pub per_fork: BTreeMap<Fork, ForkCounts>,
+    /// Every failing case.
+    pub failures: Vec<Failure>,
+    /// Skips grouped by reason.
+    pub skips: Vec<Count>,
+    /// Known differences with how many cases each explained.
+    pub known_differences: Vec<KnownCount>,
+    /// Every case on which the client failed to produce an outcome.
+    pub client_errors: Vec<ClientFault>,
+}
+
+/// Pass/fail/known/skip/error counts of one client on one fork.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct ForkCounts {
+    /// Matching.
+    pub pass: usize,
+    /// Differing.
+    pub fail: usize,
+    /// Known differences.
+    pub known: usize,
+    /// Not executed.
+    pub skip: usize,
+    /// No outcome.
+    pub errors: usize,
+}
+
+/// A case a client failed.
+#[derive(Clone, Debug, Serialize)]
+pub struct Failure {
+    /// Fixture file.
+    pub file: Arc<str>,
+    /// Test name.
+    pub test: Arc<str>,
+    /// Fork.
+    pub fork: Fork,
+    /// Indexes.
+    pub index: schism_interface::fixture::Indexes,
+    /// What the fixture expects.
+    pub expected: Hashes,
+    /// What the client computed.
+    pub got: Got,
+    /// Each way the two differ.
+    pub mismatches: Vec<Mismatch>,
+}
+
+/// Root and logs hash.
+#[derive(Clone, Debug, Serialize)]
+pub struct Hashes {
+    /// State root.
+    pub hash: B256,
+    /// Logs hash.
+    pub logs: B256,
+}
+
+/// What a client computed.
+#[derive(Clone, Debug, Serialize)]
+pub struct Got {
+    /// State root.
+    pub hash: B256,
+    /// Logs hash.
+    pub logs: B256,
+    /// Error class, if the transaction did not succeed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A reason with how often it occurred.
+#[derive(Clone, Debug, Serialize)]
+pub struct Count {
+    /// The reason.
+    pub reason: String,
+    /// Occurrences.
+    pub count: usize,
+}
+
+/// A known difference and the cases it explained.
+#[derive(Clone, Debug, Serialize)]
+pub struct KnownCount {
+    /// Its id.
+    pub id: &'static str,
+    /// What differs and why.
+    pub reason: &'static str,
+    /// Where it is documented.
+    pub link: &'static str,
+    /// Cases it explained.
+    pub count: usize,
+}
+
+/// A case on which a client produced no outcome.
+#[derive(Clone, Debug, Serialize)]
+pub struct ClientFault {
+    /// The case.
+    #[serde(flatten)]
+    pub case: CaseRef,
+    /// The client's failure.
+    pub error: String,
+}
+
+/// A case on which clients disagree.
+#[derive(Clone, Debug, Serialize)]
+pub struct Disagreement {
+    /// The case.
+    #[serde(flatten)]
+    pub case: CaseRef,
+    /// Clients grouped by identical results, largest first.
+    pub groups: Vec<Vec<String>>,
+    /// What differs.
+    pub aspects: Vec<Aspect>,
+    /// Known differences that explain it, if any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub known: Vec<&'static str>,
+}
+
+/// A file or entry that could not be used.
+#[derive(Clone, Debug, Serialize)]
+pub struct InputError {
+    /// The file.
+    pub file: PathBuf,
+    /// JSON pointer of the bad value.
+    pub pointer: String,
+    /// The whole message.
+    pub message: String,
+}
+
+/// A file in a format this run does not execute.
+#[derive(Clone, Debug, Serialize)]
+pub struct SkippedFile {
+    /// The file.
+    pub file: PathBuf,
+    /// Tests in it.
+    pub tests: usize,
+    /// Why it was not run.
+    pub reason: &'static str,
+}
+
+impl Report {
+    /// Aggregates per-case results.
+    pub fn build(
+        clients: &[Arc<dyn Client>],
+        results: &[CaseResult],
+        input_errors: &[FixtureError],
+        other_formats: &[(PathBuf, usize)],
+        files: usize,
+        elapsed: Duration,
+    ) -> Report {
+        let mut reports: Vec<ClientReport> = clients
+            .iter()
+            .map(|c| ClientReport {
+                version: c.version().to_owned(),
+                forks: supported_forks(c.as_ref()),
+                pass: 0,
+                fail: 0,
+                known: 0,
+                skip: 0,
+                errors: 0,
+                elapsed_s: 0.0,
+                rejection_kind_mismatches: 0,
+                per_fork: BTreeMap::new(),
+                failures: Vec::new(),
+                skips: Vec::new(),
+                known_differences: c
+                    .known_differences()
+                    .iter()
+                    .map(|k| KnownCount { id: k.id, reason: k.reason, link: k.link, count: 0 })
+                    .collect(),
+                client_errors: Vec::new(),
+            })
+            .collect();
+        let mut skip_reasons: Vec<BTreeMap<String, usize>> = vec![BTreeMap::new(); clients.len()];
+        let mut disagreements = Vec::new();
+        for result in results {
+            for (i, (outcome, took)) in result.clients.iter().enumerate() {
+                let report = &mut reports[i];
+                report.elapsed_s += took.as_secs_f64();
+                let fork = report.per_fork.entry(result.case.fork).or_default();
+                match outcome {
+                    ClientResult::Pass { soft } => {
+                        report.pass += 1;
+                        fork.pass += 1;
+                        report.rejection_kind_mismatches += usize::from(!soft.is_empty());
+                    }
+                    ClientResult::Fail { mismatches, hash, logs, error } => {
+                        report.fail += 1;
+                        fork.fail += 1;
+                        let (eh, el) = result.expected.unwrap_or_default();
+                        report.failures.push(Failure {
+                            file: result.case.file.clone(),
+                            test: result.case.test.clone(),
+                            fork: result.case.fork,
+                            index: result.case.index,
+                            expected: Hashes { hash: eh, logs: el },
+                            got: Got { hash: *hash, logs: *logs, error: error.clone() },
+                            mismatches: mismatches.clone(),
+                        });
+                    }
+                    ClientResult::Known { id } => {
+                        report.known += 1;
+                        fork.known += 1;
+                        if let Some(k) = report.known_differences.iter_mut().find(|k| k.id == *id) {
+                            k.count += 1;
+                        }
+                    }
+                    ClientResult::Skip { reason } => {
+                        report.skip += 1;
+                        fork.skip += 1;
+                        *skip_reasons[i].entry(reason.clone()).or_default() += 1;
+                    }
+                    ClientResult::Error { message } => {
+                        report.errors += 1;
+                        fork.errors += 1;
+                        report.client_errors.push(ClientFault { case: result.case.clone(), error: message.clone() });
+                    }
+                }
+            }
+            if let Verdict::Diverge { groups, aspects } = &result.verdict {
+                disagreements.push(Disagreement {
+                    case: result.case.clone(),
+                    groups: groups.clone(),
+                    aspects: aspects.clone(),
+                    known: result.known_divergence.clone(),
+                });
+            }
+        }
+        for (report, reasons) in reports.iter_mut().zip(skip_reasons) {
+            report.skips = reasons.into_iter().map(|(reason, count)| Count { reason, count }).collect();
+        }
+        Report {
+            clients: clients.iter().map(|c| c.id().to_owned()).zip(reports).collect(),
+            disagreements,
+            input_errors: input_errors.iter().map(input_error).collect(),
+            skipped_files: other_formats
+                .iter()
+                .map(|(file, tests)| SkippedFile {
+                    file: file.clone(),
+                    tests: *tests,
+                    reason: "blockchain_test fixtures are not executed by `schism run` yet",
+                })
+                .collect(),
+            files,
+            cases: results.len(),
+            elapsed_s: elapsed.as_secs_f64(),
+        }
+    }
+
+    /// True when some client failed, faulted, or clients disagreed beyond known differences.
+    pub fn found_problems(&self) -> bool {
+        self.clients.values().any(|c| c.fail > 0 || c.errors > 0)
+            || self.disagreements.iter().any(|d| d.known.is_empty())
+    }
+
+    /// The summary table printed at the end of a run.
+    pub fn summary(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{:<10} {:<10} {:>7} {:>6} {:>6} {:>6} {:>6} {:>8} {:>9}",
+            "client", "version", "pass", "fail", "known", "skip", "error", "pass%", "time"
+        );
+        for (id, c) in &self.clients {
+            let ran = c.pass + c.fail + c.known + c.errors;
+            let pct = if ran == 0 { 0.0 } else { 100.0 * c.pass as f64 / ran as f64 };
+            let _ = writeln!(
+                out,
+                "{:<10} {:<10} {:>7} {:>6} {:>6} {:>6} {:>6} {:>7.2}% {:>8.1}s",
+                id, c.version, c.pass, c.fail, c.known, c.skip, c.errors, pct, c.elapsed_s
+            );
+        }
+        let forks: std::collections::BTreeSet<Fork> =
+            self.clients.values().flat_map(|c| c.per_fork.keys().copied()).collect();
+        if forks.len() > 1 {
+            let _ = write!(out, "\n{:<18}", "fork (pass/ran)");
+            for id in self.clients.keys() {
+                let _ = write!(out, " {id:>16}");
+            }
+            out.push('\n');
+            for fork in forks {
+                let _ = write!(out, "{:<18}", fork.name());
+                for c in self.clients.values() {
+                    let cell = match c.per_fork.get(&fork) {
+                        Some(f) if f.pass + f.fail + f.known + f.errors > 0 => {
+                            format!("{}/{}", f.pass, f.pass + f.fail + f.known + f.errors)
+                        }
+                        _ => "skip".to_owned(),
+                    };
+                    let _ = write!(out, " {cell:>16}");
+                }
+                out.push('\n');
+            }
+        }
+        let known = self.disagreements.iter().filter(|d| !d.known.is_empty()).count();
+        let _ = writeln!(
+            out,
+            "\n{} cases from {} files in {:.1}s; {} disagreements ({} explained by known differences); {} input errors; {} files in other formats skipped",
+            self.cases,
+            self.files,
+            self.elapsed_s,
+            self.disagreements.len(),
+            known,
+            self.input_errors.len(),
+            self.skipped_files.len()
+        );
+        out
+    }
+
+    /// A few lines on the first failures, disagreements and input errors.
+    pub fn highlights(&self, limit: usize) -> String {
+        let mut out = String::new();
+        for e in self.input_errors.iter().take(limit) {
+            let _ = writeln!(out, "input error: {}", e.message);
+        }
+        for (id, c) in &self.clients {
+            for f in c.failures.iter().take(limit) {
+                let what: Vec<String> = f.mismatches.iter().map(describe).collect();
+                let _ = writeln!(
+                    out,
+                    "{id} FAIL {}::{}[{} d{}/g{}/v{}]: {}",
+                    f.file, f.test, f.fork, f.index.data, f.index.gas, f.index.value, what.join("; ")
+                );
+            }
+            for e in c.client_errors.iter().take(limit) {
+                let _ = writeln!(out, "{id} ERROR {}::{}[{}]: {}", e.case.file, e.case.test, e.case.fork, e.error);
+            }
+        }
+        for d in self.disagreements.iter().filter(|d| d.known.is_empty()).take(limit) {
+            let _ = writeln!(
+                out,
+                "DISAGREE {}::{}[{} d{}/g{}/v{}]: {:?} on {:?}",
+                d.case.file, d.case.test, d.case.fork, d.case.index.data, d.case.index.gas, d.case.index.value, d.groups, d.aspects
+            );
+        }
+        out
+    }
+}
+
+fn describe(m: &Mismatch) -> String {
+    match m {
+        Mismatch::StateRoot { expected, got } => format!("state root {got} != {expected}"),
+        Mismatch::Logs { expected, got } => format!("logs {got} != {expected}"),
+        Mismatch::MissingRejection { expected } => format!("executed, fixture expects {expected}"),
+        Mismatch::UnexpectedRejection { got } => format!("rejected ({got}), fixture expects execution"),
+        Mismatch::RejectionKind { expected, got } => format!("rejected as {got}, fixture says {expected}"),
+    }
+}
+
+fn input_error(e: &FixtureError) -> InputError {
+    let (file, pointer) = match e {
+        FixtureError::Io { path, .. } => (path.clone(), String::new()),
+        FixtureError::Json { path, pointer, .. } | FixtureError::Invalid { path, pointer, .. } => {
+            (path.clone(), pointer.clone())
+        }
+        _ => (PathBuf::new(), String::new()),
+    };
+    InputError { file, pointer, message: e.to_string() }
+}

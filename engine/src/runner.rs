@@ -1,0 +1,401 @@
+//! The runner: expands fixture files into cases and executes every case on every selected
+//! client in parallel, checking each client against the fixture and the clients against each
+//! other.
+
+use crate::compare::{Verdict, compare};
+use crate::report::Report;
+use alloy_primitives::B256;
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use schism_interface::case::Mismatch;
+use schism_interface::fixture::Indexes;
+use schism_interface::load::{FixtureFile, collect_json_files, expand_file, read_fixture};
+use schism_interface::{Case, Client, ClientError, FixtureError, Fork, Outcome, TraceMode};
+use serde::Serialize;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What `schism run` is asked to do.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Fixture files and folders.
+    pub paths: Vec<PathBuf>,
+    /// Only cases of these forks; empty for all.
+    pub forks: Vec<Fork>,
+    /// Worker threads; `None` for one per core.
+    pub jobs: Option<usize>,
+    /// Show a progress bar (drawn only on a terminal).
+    pub progress: bool,
+}
+
+/// A run that could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// A path given does not exist or cannot be listed.
+    #[error(transparent)]
+    Input(#[from] FixtureError),
+    /// The worker pool cannot be built.
+    #[error("cannot start {jobs} worker threads: {source}")]
+    Pool {
+        /// Threads asked for.
+        jobs: usize,
+        /// The cause.
+        source: rayon::ThreadPoolBuildError,
+    },
+}
+
+/// Where a case comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CaseRef {
+    /// Fixture file.
+    pub file: Arc<str>,
+    /// Test name.
+    pub test: Arc<str>,
+    /// Fork.
+    pub fork: Fork,
+    /// Data/gas/value indexes.
+    pub index: Indexes,
+}
+
+impl CaseRef {
+    /// The reference of a case.
+    pub fn of(case: &Case) -> CaseRef {
+        CaseRef { file: case.file.clone(), test: case.test.clone(), fork: case.fork, index: case.index }
+    }
+}
+
+/// What one client made of one case.
+#[derive(Clone, Debug)]
+pub enum ClientResult {
+    /// Matches the fixture (soft differences, like another rejection reason, listed).
+    Pass {
+        /// Differences that do not fail the case.
+        soft: Vec<Mismatch>,
+    },
+    /// Differs from the fixture.
+    Fail {
+        /// How.
+        mismatches: Vec<Mismatch>,
+        /// The client's root.
+        hash: B256,
+        /// The client's logs hash.
+        logs: B256,
+        /// The client's error class, if any.
+        error: Option<String>,
+    },
+    /// Differs from the fixture in a way a documented known difference explains.
+    Known {
+        /// The known difference's id.
+        id: &'static str,
+    },
+    /// Not executed.
+    Skip {
+        /// Why.
+        reason: String,
+    },
+    /// The client failed to produce an outcome.
+    Error {
+        /// The failure.
+        message: String,
+    },
+}
+
+/// Everything learnt about one case.
+#[derive(Clone, Debug)]
+pub struct CaseResult {
+    /// The case.
+    pub case: CaseRef,
+    /// The fixture's expected root and logs hash.
+    pub expected: Option<(B256, B256)>,
+    /// One entry per selected client, in selection order, with the time it took.
+    pub clients: Vec<(ClientResult, Duration)>,
+    /// Cross-client comparison.
+    pub verdict: Verdict,
+    /// Known differences of the clients involved that explain a divergence.
+    pub known_divergence: Vec<&'static str>,
+}
+
+/// Runs every case found under the given paths on the given clients.
+pub fn run(options: &RunOptions, clients: &[Arc<dyn Client>]) -> Result<Report, RunError> {
+    let started = Instant::now();
+    let files = collect_json_files(&options.paths)?;
+    let jobs = options.jobs.unwrap_or(0);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .map_err(|source| RunError::Pool { jobs, source })?;
+    pool.install(|| {
+        let loaded: Vec<Loaded> = files.par_iter().map(|path| load(path, &options.forks)).collect();
+        let mut cases = Vec::new();
+        let mut input_errors = Vec::new();
+        let mut other_formats = Vec::new();
+        for item in loaded {
+            match item {
+                Loaded::Cases(c, e) => {
+                    cases.extend(c);
+                    input_errors.extend(e);
+                }
+                Loaded::OtherFormat(path, tests) => other_formats.push((path, tests)),
+                Loaded::Failed(e) => input_errors.push(e),
+            }
+        }
+        let bar = progress_bar(options.progress, cases.len());
+        let results: Vec<CaseResult> = cases
+            .par_iter()
+            .map(|case| {
+                let result = run_case(case, clients);
+                bar.inc(1);
+                result
+            })
+            .collect();
+        bar.finish_and_clear();
+        Ok(Report::build(clients, &results, &input_errors, &other_formats, files.len(), started.elapsed()))
+    })
+}
+
+enum Loaded {
+    Cases(Vec<Case>, Vec<FixtureError>),
+    OtherFormat(PathBuf, usize),
+    Failed(FixtureError),
+}
+
+fn load(path: &PathBuf, forks: &[Fork]) -> Loaded {
+    match read_fixture(path) {
+        Ok(FixtureFile::State(file)) => {
+            let (mut cases, errors) = expand_file(path, &file);
+            if !forks.is_empty() {
+                cases.retain(|c| forks.contains(&c.fork));
+            }
+            Loaded::Cases(cases, errors)
+        }
+        Ok(FixtureFile::Blockchain { tests }) => Loaded::OtherFormat(path.clone(), tests),
+        Err(e) => Loaded::Failed(e),
+    }
+}
+
+fn progress_bar(enabled: bool, len: usize) -> ProgressBar {
+    if !enabled {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len as u64);
+    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} cases {per_sec} eta {eta}") {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// Executes one case on every client that supports its fork, checks each against the fixture
+/// and compares them.
+pub fn run_case(case: &Case, clients: &[Arc<dyn Client>]) -> CaseResult {
+    let mut results = Vec::with_capacity(clients.len());
+    let mut outcomes: Vec<(&str, Outcome)> = Vec::with_capacity(clients.len());
+    for client in clients {
+        if !client.supports(case.fork) {
+            results.push((ClientResult::Skip { reason: format!("fork {} not supported", case.fork) }, Duration::ZERO));
+            continue;
+        }
+        let start = Instant::now();
+        let executed = execute_guarded(client.as_ref(), case);
+        let elapsed = start.elapsed();
+        let result = match executed {
+            Ok(outcome) => {
+                let result = judge(client.as_ref(), case, &outcome);
+                outcomes.push((client.id(), outcome));
+                result
+            }
+            Err(e) => ClientResult::Error { message: e.to_string() },
+        };
+        results.push((result, elapsed));
+    }
+    let refs: Vec<(&str, &Outcome)> = outcomes.iter().map(|(id, o)| (*id, o)).collect();
+    let verdict = compare(&refs);
+    let known_divergence = match verdict {
+        Verdict::Diverge { .. } => clients
+            .iter()
+            .flat_map(|c| c.known_differences().iter())
+            .filter(|k| (k.applies)(case))
+            .map(|k| k.id)
+            .collect(),
+        _ => Vec::new(),
+    };
+    CaseResult {
+        case: CaseRef::of(case),
+        expected: case.expected.as_ref().map(|e| (e.hash, e.logs)),
+        clients: results,
+        verdict,
+        known_divergence,
+    }
+}
+
+/// Executes a case, turning a panic inside the client into a client error.
+pub fn execute_guarded(client: &dyn Client, case: &Case) -> Result<Outcome, ClientError> {
+    catch_unwind(AssertUnwindSafe(|| client.execute(case, TraceMode::Off))).unwrap_or_else(|payload| {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "non-text panic payload".to_owned());
+        Err(ClientError::Panicked { client: client.id().to_owned(), message })
+    })
+}
+
+fn judge(client: &dyn Client, case: &Case, outcome: &Outcome) -> ClientResult {
+    let Some(expected) = &case.expected else {
+        return ClientResult::Pass { soft: Vec::new() };
+    };
+    let (soft, hard): (Vec<Mismatch>, Vec<Mismatch>) = expected.check(outcome).into_iter().partition(Mismatch::is_soft);
+    if hard.is_empty() {
+        return ClientResult::Pass { soft };
+    }
+    if let Some(known) = client.known_differences().iter().find(|k| (k.applies)(case)) {
+        return ClientResult::Known { id: known.id };
+    }
+    ClientResult::Fail {
+        mismatches: hard,
+        hash: outcome.state_root,
+        logs: outcome.logs_hash,
+        error: outcome.error.map(|e| e.to_string()),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use schism_interface::{ErrorClass, KnownDifference};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A scripted client: answers with a fixed root, or fails, or panics.
+    pub(crate) struct Scripted {
+        pub id: &'static str,
+        pub behaviour: Behaviour,
+        pub calls: AtomicUsize,
+        pub known: &'static [KnownDifference],
+    }
+
+    #[derive(Clone, Copy)]
+    pub(crate) enum Behaviour {
+        /// Answers with the fixture's expected root and logs.
+        Correct,
+        /// Answers with this root.
+        Root(u8),
+        /// Fails to produce an outcome.
+        Crash,
+        /// Panics.
+        Panic,
+        /// Supports no fork.
+        Unsupported,
+    }
+
+    impl Scripted {
+        pub(crate) fn new(id: &'static str, behaviour: Behaviour) -> Arc<dyn Client> {
+            Arc::new(Scripted { id, behaviour, calls: AtomicUsize::new(0), known: &[] })
+        }
+    }
+
+    impl Client for Scripted {
+        fn id(&self) -> &str {
+            self.id
+        }
+        fn version(&self) -> &str {
+            "0.0.0-test"
+        }
+        fn supports(&self, _: Fork) -> bool {
+            !matches!(self.behaviour, Behaviour::Unsupported)
+        }
+        fn execute(&self, case: &Case, _: TraceMode) -> Result<Outcome, ClientError> {
+            self.calls.fetch_add(1, Ordering::Relaxed);
+            let expected = case.expected.as_ref().map(|e| (e.hash, e.logs)).unwrap_or_default();
+            let state_root = match self.behaviour {
+                Behaviour::Correct | Behaviour::Unsupported => expected.0,
+                Behaviour::Root(b) => B256::repeat_byte(b),
+                Behaviour::Crash => {
+                    return Err(ClientError::Crashed {
+                        client: self.id.to_owned(),
+                        status: "signal 9".to_owned(),
+                        stderr_tail: "boom".to_owned(),
+                    });
+                }
+                Behaviour::Panic => panic!("scripted panic"),
+            };
+            Ok(Outcome {
+                state_root,
+                logs_hash: expected.1,
+                gas_used: 21000,
+                error: None::<ErrorClass>,
+                logs: vec![],
+                post_state: None,
+                trace: None,
+            })
+        }
+        fn known_differences(&self) -> &'static [KnownDifference] {
+            self.known
+        }
+    }
+
+    pub(crate) fn sample_case() -> Case {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/fixtures/GeneralStateTests/stExample/mergeTest.json");
+        let Ok(FixtureFile::State(file)) = read_fixture(&path) else { panic!("fixture reads") };
+        expand_file(&path, &file).0.remove(0)
+    }
+
+    #[test]
+    fn correct_clients_pass_and_agree() {
+        let clients = [Scripted::new("a", Behaviour::Correct), Scripted::new("b", Behaviour::Correct)];
+        let r = run_case(&sample_case(), &clients);
+        assert!(r.clients.iter().all(|(c, _)| matches!(c, ClientResult::Pass { .. })));
+        assert_eq!(r.verdict, Verdict::Agree);
+    }
+
+    #[test]
+    fn a_wrong_client_fails_and_diverges() {
+        let clients = [
+            Scripted::new("a", Behaviour::Correct),
+            Scripted::new("b", Behaviour::Root(7)),
+            Scripted::new("c", Behaviour::Correct),
+        ];
+        let r = run_case(&sample_case(), &clients);
+        assert!(matches!(r.clients[1].0, ClientResult::Fail { .. }));
+        match &r.verdict {
+            Verdict::Diverge { groups, .. } => assert_eq!(groups, &vec![vec!["a".to_owned(), "c".to_owned()], vec!["b".to_owned()]]),
+            other => panic!("expected divergence, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn crashes_and_panics_are_errors_not_agreement() {
+        let clients = [
+            Scripted::new("a", Behaviour::Correct),
+            Scripted::new("b", Behaviour::Crash),
+            Scripted::new("c", Behaviour::Panic),
+        ];
+        let r = run_case(&sample_case(), &clients);
+        assert!(matches!(&r.clients[1].0, ClientResult::Error { message } if message.contains("signal 9")));
+        assert!(matches!(&r.clients[2].0, ClientResult::Error { message } if message.contains("scripted panic")));
+        assert!(matches!(r.verdict, Verdict::Skipped { .. }));
+    }
+
+    #[test]
+    fn unsupported_forks_are_skipped_without_executing() {
+        let unsupported = Arc::new(Scripted { id: "u", behaviour: Behaviour::Unsupported, calls: AtomicUsize::new(0), known: &[] });
+        let clients: [Arc<dyn Client>; 1] = [unsupported.clone()];
+        let r = run_case(&sample_case(), &clients);
+        assert!(matches!(&r.clients[0].0, ClientResult::Skip { reason } if reason.contains("not supported")));
+        assert_eq!(unsupported.calls.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn a_known_difference_classifies_instead_of_failing() {
+        static KNOWN: [KnownDifference; 1] =
+            [KnownDifference { id: "test-quirk", reason: "scripted", link: "none", applies: |_| true }];
+        let quirky: Arc<dyn Client> =
+            Arc::new(Scripted { id: "q", behaviour: Behaviour::Root(9), calls: AtomicUsize::new(0), known: &KNOWN });
+        let clients = [Scripted::new("a", Behaviour::Correct), quirky];
+        let r = run_case(&sample_case(), &clients);
+        assert!(matches!(r.clients[1].0, ClientResult::Known { id: "test-quirk" }));
+        assert_eq!(r.known_divergence, vec!["test-quirk"]);
+    }
+}
