@@ -8,9 +8,12 @@ mod input;
 mod output;
 
 use evm::backend::OverlayedBackend;
-use evm::interpreter::etable::Chained;
-use evm::interpreter::{ExitError, Interpreter};
-use evm::standard::{EtableResolver, ExecutionEtable, GasometerEtable, InvokerState, TransactValue};
+use evm::interpreter::etable::{Chained, Etable};
+use evm::interpreter::trap::CallCreateTrap;
+use evm::interpreter::{Control, ExitError, ExitException, Interpreter, Opcode};
+use evm::standard::{
+    EtableResolver, ExecutionEtable, GasometerEtable, InvokerState, Machine, State, TransactValue,
+};
 use evm::uint::U256 as EvmU256;
 use evm::{InvokerControl, InvokerExit};
 use evm_precompile::StandardPrecompileSet;
@@ -28,11 +31,12 @@ const ID: &str = "sputnik";
 /// Frames deeper than this run on the crate's heap call stack instead of the native stack.
 const HEAP_DEPTH: usize = 4;
 
-type MainnetEtable = Chained<GasometerEtable<'static>, ExecutionEtable<'static>>;
+type MainnetEtable = Chained<InitcodeLengthGuard, Chained<GasometerEtable<'static>, ExecutionEtable<'static>>>;
 type MainnetResolver = EtableResolver<'static, 'static, StandardPrecompileSet, MainnetEtable>;
 type MainnetInvoker = evm::standard::Invoker<'static, 'static, MainnetResolver>;
 
-static ETABLE: MainnetEtable = Chained(GasometerEtable::new(), ExecutionEtable::new());
+static ETABLE: MainnetEtable =
+    Chained(InitcodeLengthGuard, Chained(GasometerEtable::new(), ExecutionEtable::new()));
 static PRECOMPILES: StandardPrecompileSet = StandardPrecompileSet;
 static RESOLVER: MainnetResolver = EtableResolver::new(&PRECOMPILES, &ETABLE);
 static INVOKER: MainnetInvoker = evm::standard::Invoker::new(&RESOLVER);
@@ -141,6 +145,31 @@ fn panic_message(payload: &Box<dyn std::any::Any + Send>) -> String {
         .map(|s| (*s).to_owned())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "non-string panic payload".to_owned())
+}
+
+/// Runs before the crate's gasometer and halts CREATE/CREATE2 with an init code length above
+/// `usize::MAX` with out-of-gas. From Shanghai the gasometer converts that length to `usize` for
+/// the EIP-3860 word cost and fails with `ExitFatal::NotSupported` instead, which the crate then
+/// propagates through every parent frame; by the specification the memory expansion alone runs the
+/// frame out of gas, and only that frame.
+struct InitcodeLengthGuard;
+
+impl<H> Etable<H> for InitcodeLengthGuard {
+    type State = State<'static>;
+    type Trap = CallCreateTrap;
+
+    fn eval(&self, machine: &mut Machine<'static>, _handle: &mut H, position: usize) -> Control<CallCreateTrap> {
+        let opcode = machine.code().get(position).copied().map(Opcode);
+        let creates = matches!(opcode, Some(Opcode::CREATE | Opcode::CREATE2));
+        if creates && machine.state.config.eip3860_max_initcode_size && !machine.state.gasometer.is_static {
+            let too_long = machine.stack.peek(2).is_ok_and(|len| len > EvmU256::from(usize::MAX));
+            if too_long {
+                machine.state.gasometer.oog();
+                return Control::Exit(ExitException::OutOfGas.into());
+            }
+        }
+        Control::NoAction
+    }
 }
 
 /// The standard invoker, watching how the top-level frame ended: the crate drops the gas left
