@@ -1,0 +1,317 @@
+//! Conversions from a schism [`Case`] into levm's types: the fork, the pre-state database, the
+//! block and transaction environment, and the transaction itself.
+
+use ethrex_common::types::{
+    AccountState, ChainConfig, Code, CodeMetadata, EIP1559Transaction, EIP2930Transaction, EIP4844Transaction,
+    EIP7702Transaction, Fork as LevmFork, ForkBlobSchedule, LegacyTransaction, Transaction as LevmTx,
+    TxKind as LevmTxKind, tx_fields::AuthorizationTuple,
+};
+use ethrex_common::{H160, H256, U256 as LU256};
+use ethrex_crypto::NativeCrypto;
+use ethrex_levm::db::Database;
+use ethrex_levm::errors::DatabaseError;
+use ethrex_levm::{EVMConfig, Environment};
+use schism_interface::alloy_primitives::{Address, B256, U256, keccak256};
+use schism_interface::fixture::{Accounts, TxValue};
+use schism_interface::state::storage_root;
+use schism_interface::{Case, Fork, InvalidTxKind, TxKind};
+use std::collections::HashMap;
+
+/// Why a case cannot be handed to levm: either the transaction is invalid in a way levm cannot
+/// even represent (a rejection), or the case holds something the adapter cannot express.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The transaction is invalid; reported as a rejection.
+    Reject(InvalidTxKind),
+    /// levm's API cannot hold this value.
+    Unrepresentable(&'static str),
+}
+
+/// levm's fork for a schism fork; `None` for forks levm does not implement (pre-Merge).
+pub fn fork_of(fork: Fork) -> Option<LevmFork> {
+    match fork {
+        Fork::Paris => Some(LevmFork::Paris),
+        Fork::Shanghai => Some(LevmFork::Shanghai),
+        Fork::Cancun => Some(LevmFork::Cancun),
+        Fork::Prague => Some(LevmFork::Prague),
+        Fork::Osaka => Some(LevmFork::Osaka),
+        _ => None,
+    }
+}
+
+/// An alloy address as levm's `H160`.
+pub fn h160(address: &Address) -> H160 {
+    H160(address.0.0)
+}
+
+/// An alloy `B256` as levm's `H256`.
+pub fn h256(word: &B256) -> H256 {
+    H256(word.0)
+}
+
+/// An alloy `U256` as levm's `U256`.
+pub fn lu256(value: &U256) -> LU256 {
+    LU256::from_big_endian(&value.to_be_bytes::<32>())
+}
+
+/// The pre-state of a case as levm's backing store. levm caches every account and slot it
+/// reads, so this is only consulted on first access.
+pub struct PreState {
+    accounts: HashMap<H160, AccountState>,
+    storage: HashMap<(H160, H256), LU256>,
+    codes: HashMap<H256, Code>,
+}
+
+impl PreState {
+    /// Builds the store from the case's `pre` accounts.
+    pub fn new(pre: &Accounts) -> PreState {
+        let mut accounts = HashMap::with_capacity(pre.len());
+        let mut storage = HashMap::new();
+        let mut codes = HashMap::new();
+        for (address, account) in pre {
+            let address = h160(address);
+            let code_hash = H256(keccak256(&account.code).0);
+            codes
+                .entry(code_hash)
+                .or_insert_with(|| Code::from_bytecode_unchecked(account.code.0.clone(), code_hash));
+            for (slot, value) in account.storage.iter().filter(|(_, v)| !v.is_zero()) {
+                storage.insert((address, H256(slot.to_be_bytes::<32>())), lu256(value));
+            }
+            accounts.insert(
+                address,
+                AccountState {
+                    nonce: account.nonce,
+                    balance: lu256(&account.balance),
+                    storage_root: H256(storage_root(account).0),
+                    code_hash,
+                },
+            );
+        }
+        PreState {
+            accounts,
+            storage,
+            codes,
+        }
+    }
+}
+
+impl Database for PreState {
+    fn get_account_state(&self, address: H160) -> Result<AccountState, DatabaseError> {
+        Ok(self.accounts.get(&address).copied().unwrap_or_default())
+    }
+
+    fn get_storage_value(&self, address: H160, key: H256) -> Result<LU256, DatabaseError> {
+        Ok(self.storage.get(&(address, key)).copied().unwrap_or_default())
+    }
+
+    /// State tests have no chain: block `n` hashes to keccak256 of its decimal spelling, the
+    /// convention geth's and ethrex's state-test runners share with the fillers.
+    fn get_block_hash(&self, block_number: u64) -> Result<H256, DatabaseError> {
+        Ok(H256(keccak256(block_number.to_string().as_bytes()).0))
+    }
+
+    fn get_chain_config(&self) -> Result<ChainConfig, DatabaseError> {
+        Ok(ChainConfig::default())
+    }
+
+    fn get_account_code(&self, code_hash: H256) -> Result<Code, DatabaseError> {
+        match self.codes.get(&code_hash) {
+            Some(code) => Ok(code.clone()),
+            None if code_hash == H256(keccak256([]).0) => Ok(Code::default()),
+            None => Err(DatabaseError::Custom(format!(
+                "code {code_hash:#x} is not in the pre-state"
+            ))),
+        }
+    }
+
+    fn get_code_metadata(&self, code_hash: H256) -> Result<CodeMetadata, DatabaseError> {
+        let length = self.codes.get(&code_hash).map_or(0, |code| code.len());
+        Ok(CodeMetadata {
+            length: u64::try_from(length).unwrap_or(u64::MAX),
+        })
+    }
+}
+
+/// The transaction value, or a rejection for the oversized values retesteth uses to test RLP
+/// decoding (levm takes a decoded transaction and cannot hold them).
+fn value_of(case: &Case) -> Result<LU256, Refusal> {
+    match &case.tx.value {
+        TxValue::Value(v) => Ok(lu256(v)),
+        TxValue::Oversized(_) => Err(Refusal::Reject(InvalidTxKind::RlpInvalidValue)),
+    }
+}
+
+/// A fee field of a typed transaction struct, which levm declares `u64`. levm reads fees from
+/// the [`Environment`] (256-bit), so the struct's copy only feeds the transaction hash in an
+/// error message; saturating is harmless.
+fn fee_u64(value: Option<U256>) -> u64 {
+    value.map_or(0, |v| u64::try_from(v).unwrap_or(u64::MAX))
+}
+
+/// The case's transaction as levm's transaction type.
+pub fn transaction(case: &Case) -> Result<LevmTx, Refusal> {
+    let tx = &case.tx;
+    let value = value_of(case)?;
+    let data = tx.data.0.clone();
+    let to_kind = match tx.to {
+        Some(to) => LevmTxKind::Call(h160(&to)),
+        None => LevmTxKind::Create,
+    };
+    let chain_id = case.chain_id;
+    let access_list = tx
+        .access_list
+        .iter()
+        .map(|item| (h160(&item.address), item.storage_keys.iter().map(h256).collect()))
+        .collect::<Vec<_>>();
+    Ok(match tx.kind {
+        TxKind::Legacy => LevmTx::LegacyTransaction(LegacyTransaction {
+            nonce: tx.nonce,
+            gas_price: lu256(&tx.gas_price.unwrap_or_default()),
+            gas: tx.gas_limit,
+            to: to_kind,
+            value,
+            data,
+            ..Default::default()
+        }),
+        TxKind::AccessList => LevmTx::EIP2930Transaction(EIP2930Transaction {
+            chain_id,
+            nonce: tx.nonce,
+            gas_price: lu256(&tx.gas_price.unwrap_or_default()),
+            gas_limit: tx.gas_limit,
+            to: to_kind,
+            value,
+            data,
+            access_list,
+            ..Default::default()
+        }),
+        TxKind::Eip1559 => LevmTx::EIP1559Transaction(EIP1559Transaction {
+            chain_id,
+            nonce: tx.nonce,
+            max_priority_fee_per_gas: fee_u64(tx.max_priority_fee_per_gas),
+            max_fee_per_gas: fee_u64(tx.max_fee_per_gas),
+            gas_limit: tx.gas_limit,
+            to: to_kind,
+            value,
+            data,
+            access_list,
+            ..Default::default()
+        }),
+        TxKind::Blob => {
+            // levm's blob transaction has no create form (it cannot be decoded).
+            let to = tx.to.ok_or(Refusal::Reject(InvalidTxKind::Type3ContractCreation))?;
+            LevmTx::EIP4844Transaction(EIP4844Transaction {
+                chain_id,
+                nonce: tx.nonce,
+                max_priority_fee_per_gas: fee_u64(tx.max_priority_fee_per_gas),
+                max_fee_per_gas: fee_u64(tx.max_fee_per_gas),
+                gas: tx.gas_limit,
+                to: h160(&to),
+                value,
+                data,
+                access_list,
+                max_fee_per_blob_gas: lu256(&tx.max_fee_per_blob_gas.unwrap_or_default()),
+                blob_versioned_hashes: tx.blob_versioned_hashes.iter().map(h256).collect(),
+                ..Default::default()
+            })
+        }
+        TxKind::SetCode => {
+            // Likewise, a set-code transaction cannot create.
+            let to = tx.to.ok_or(Refusal::Reject(InvalidTxKind::Type4ContractCreation))?;
+            let authorization_list = tx
+                .authorization_list
+                .iter()
+                .map(|auth| AuthorizationTuple {
+                    chain_id: lu256(&auth.chain_id),
+                    address: h160(&auth.address),
+                    nonce: auth.nonce,
+                    y_parity: lu256(&auth.parity()),
+                    r_signature: lu256(&auth.r),
+                    s_signature: lu256(&auth.s),
+                })
+                .collect();
+            LevmTx::EIP7702Transaction(EIP7702Transaction {
+                chain_id,
+                nonce: tx.nonce,
+                max_priority_fee_per_gas: fee_u64(tx.max_priority_fee_per_gas),
+                max_fee_per_gas: fee_u64(tx.max_fee_per_gas),
+                gas_limit: tx.gas_limit,
+                to: h160(&to),
+                value,
+                data,
+                access_list,
+                authorization_list,
+                ..Default::default()
+            })
+        }
+    })
+}
+
+/// The blob schedule: the case's (fixture config or fork default), else levm's canonical one.
+fn blob_schedule(case: &Case, fork: LevmFork) -> Result<ForkBlobSchedule, Refusal> {
+    let Some(params) = case.blob_params else {
+        return Ok(EVMConfig::canonical_values(fork));
+    };
+    let narrow = |v: u64| u32::try_from(v).map_err(|_| Refusal::Unrepresentable("blob schedule above 2^32"));
+    Ok(ForkBlobSchedule {
+        base_fee_update_fraction: params.base_fee_update_fraction,
+        max: narrow(params.max)?,
+        target: narrow(params.target)?,
+    })
+}
+
+/// The block and transaction environment levm executes in.
+pub fn environment(case: &Case, fork: LevmFork) -> Result<Environment, Refusal> {
+    let env = &case.env;
+    let tx = &case.tx;
+    let config = EVMConfig::new(fork, blob_schedule(case, fork)?);
+    let base_fee = LU256::from(env.current_base_fee.unwrap_or_default());
+    // EIP-1559 effective gas price: min(fee cap, base fee + tip); levm takes it precomputed.
+    let gas_price = match tx.gas_price {
+        Some(price) => lu256(&price),
+        None => {
+            let cap = lu256(&tx.max_fee_per_gas.unwrap_or_default());
+            let tip = lu256(&tx.max_priority_fee_per_gas.unwrap_or_default());
+            cap.min(base_fee.saturating_add(tip))
+        }
+    };
+    let typed_fees = tx.gas_price.is_none();
+    let is_blob = tx.kind == TxKind::Blob;
+    let base_blob_fee_per_gas = if fork >= LevmFork::Cancun {
+        ethrex_levm::utils::get_base_fee_per_blob_gas(env.current_excess_blob_gas, &config).unwrap_or_default()
+    } else {
+        LU256::zero()
+    };
+    // Post-Merge fixtures carry `currentRandom`; older ones only a difficulty, which is what
+    // PREVRANDAO returns then.
+    let prev_randao = env
+        .current_random
+        .map(|r| h256(&r))
+        .unwrap_or_else(|| H256(env.current_difficulty.to_be_bytes::<32>()));
+    Ok(Environment {
+        origin: h160(&tx.sender),
+        gas_limit: tx.gas_limit,
+        config,
+        block_number: env.current_number,
+        coinbase: h160(&env.current_coinbase),
+        timestamp: env.current_timestamp,
+        prev_randao: Some(prev_randao),
+        difficulty: lu256(&env.current_difficulty),
+        slot_number: LU256::zero(),
+        chain_id: LU256::from(case.chain_id),
+        base_fee_per_gas: base_fee,
+        base_blob_fee_per_gas,
+        gas_price,
+        block_excess_blob_gas: env.current_excess_blob_gas,
+        block_blob_gas_used: None,
+        tx_blob_hashes: tx.blob_versioned_hashes.iter().map(h256).collect(),
+        tx_max_priority_fee_per_gas: typed_fees.then(|| lu256(&tx.max_priority_fee_per_gas.unwrap_or_default())),
+        tx_max_fee_per_gas: typed_fees.then(|| lu256(&tx.max_fee_per_gas.unwrap_or_default())),
+        tx_max_fee_per_blob_gas: is_blob.then(|| lu256(&tx.max_fee_per_blob_gas.unwrap_or_default())),
+        tx_nonce: tx.nonce,
+        block_gas_limit: env.current_gas_limit,
+        ..Default::default()
+    })
+}
+
+/// The crypto provider levm's precompiles and authorization recovery use.
+pub static CRYPTO: NativeCrypto = NativeCrypto;
