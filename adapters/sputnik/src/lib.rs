@@ -6,6 +6,7 @@
 
 mod input;
 mod output;
+mod tracer;
 
 use evm::backend::OverlayedBackend;
 use evm::interpreter::etable::{Chained, Etable};
@@ -19,6 +20,7 @@ use evm::{InvokerControl, InvokerExit};
 use evm_precompile::StandardPrecompileSet;
 use input::Rejection;
 use output::ExitContext;
+use tracer::{StepTracer, TraceLog};
 use schism_interface::alloy_primitives::Address;
 use schism_interface::{Case, Client, ClientError, Fork, KnownDifference, Outcome, TraceMode, TxKind};
 use std::cell::Cell;
@@ -32,14 +34,25 @@ const ID: &str = "sputnik";
 const HEAP_DEPTH: usize = 4;
 
 type MainnetEtable = Chained<InitcodeLengthGuard, Chained<GasometerEtable<'static>, ExecutionEtable<'static>>>;
-type MainnetResolver = EtableResolver<'static, 'static, StandardPrecompileSet, MainnetEtable>;
-type MainnetInvoker = evm::standard::Invoker<'static, 'static, MainnetResolver>;
 
-static ETABLE: MainnetEtable =
-    Chained(InitcodeLengthGuard, Chained(GasometerEtable::new(), ExecutionEtable::new()));
+static ETABLE: MainnetEtable = mainnet_etable();
 static PRECOMPILES: StandardPrecompileSet = StandardPrecompileSet;
-static RESOLVER: MainnetResolver = EtableResolver::new(&PRECOMPILES, &ETABLE);
-static INVOKER: MainnetInvoker = evm::standard::Invoker::new(&RESOLVER);
+
+const fn mainnet_etable() -> MainnetEtable {
+    Chained(InitcodeLengthGuard, Chained(GasometerEtable::new(), ExecutionEtable::new()))
+}
+
+/// Runs a transaction with `etable` (the mainnet one, or it behind a tracer). A macro because the
+/// invoker's bounds are spelled out for each etable type by the crate, not for a generic one.
+macro_rules! transact_with {
+    ($etable:expr, $args:expr, $backend:expr, $depth:expr) => {{
+        let resolver = EtableResolver::new(&PRECOMPILES, $etable);
+        let invoker = evm::standard::Invoker::new(&resolver);
+        let recorder = Recorder::new(&invoker, $depth);
+        let result = evm::transact($args, Some(HEAP_DEPTH), $backend, &recorder);
+        (result, recorder.frame_succeeded.get(), recorder.reverted_gas_left.get())
+    }};
+}
 
 /// SputnikVM as a schism client.
 #[derive(Debug, Default, Clone, Copy)]
@@ -65,7 +78,7 @@ impl Client for Sputnik {
         input::config(fork).is_some()
     }
 
-    fn execute(&self, case: &Case, _mode: TraceMode) -> Result<Outcome, ClientError> {
+    fn execute(&self, case: &Case, mode: TraceMode) -> Result<Outcome, ClientError> {
         let config = input::config(case.fork)
             .ok_or_else(|| ClientError::UnsupportedFork { client: ID.to_owned(), fork: case.fork })?;
         let checked = match input::check(case, config) {
@@ -77,11 +90,17 @@ impl Client for Sputnik {
         };
         let mut backend = input::backend(case, &checked);
         let args = input::transact_args(case, &checked, config);
-        let recorder = Recorder::new(&INVOKER);
-        let (result, changes) = catch_unwind(AssertUnwindSafe(|| {
+        let trace_log = (mode == TraceMode::Steps).then(TraceLog::new);
+        let (result, frame_succeeded, reverted_gas_left, changes) = catch_unwind(AssertUnwindSafe(|| {
             let mut overlay = OverlayedBackend::new(&backend, &config.runtime);
-            let result = evm::transact(args, Some(HEAP_DEPTH), &mut overlay, &recorder);
-            (result, overlay.deconstruct().1)
+            let (result, frame_succeeded, reverted_gas_left) = match &trace_log {
+                None => transact_with!(&ETABLE, args, &mut overlay, None),
+                Some(log) => {
+                    let etable = Chained(StepTracer { log }, mainnet_etable());
+                    transact_with!(&etable, args, &mut overlay, Some(&log.depth))
+                }
+            };
+            (result, frame_succeeded, reverted_gas_left, overlay.deconstruct().1)
         }))
         .map_err(|payload| ClientError::Panicked { client: ID.to_owned(), message: panic_message(&payload) })?;
 
@@ -91,7 +110,7 @@ impl Client for Sputnik {
             Err(error) => {
                 let context = ExitContext {
                     create: case.tx.to.is_none(),
-                    frame_succeeded: recorder.frame_succeeded.get(),
+                    frame_succeeded,
                     precompile_target: case.tx.to.is_some_and(|to| is_precompile(&to, case.fork)),
                 };
                 let class = output::error_class(&error, context).ok_or_else(|| ClientError::Execution {
@@ -100,7 +119,7 @@ impl Client for Sputnik {
                 })?;
                 // Only a revert returns gas; every other error consumes the whole limit.
                 let left = match error {
-                    ExitError::Reverted => recorder.reverted_gas_left.get().unwrap_or_default(),
+                    ExitError::Reverted => reverted_gas_left.unwrap_or_default(),
                     _ => EvmU256::zero(),
                 };
                 (EvmU256::from(gas_limit).saturating_sub(left), Some(class))
@@ -116,7 +135,9 @@ impl Client for Sputnik {
             client: ID.to_owned(),
             detail: "a nonce above 2^64-1 in the post-state".to_owned(),
         })?;
-        Ok(output::executed(post, logs, gas_used.low_u64(), error))
+        let mut outcome = output::executed(post, logs, gas_used.low_u64(), error);
+        outcome.trace = trace_log.map(|log| log.steps.into_inner());
+        Ok(outcome)
     }
 
     fn known_differences(&self) -> &'static [KnownDifference] {
@@ -175,15 +196,17 @@ impl<H> Etable<H> for InitcodeLengthGuard {
 /// The standard invoker, watching how the top-level frame ended: the crate drops the gas left
 /// after a top-level REVERT from its error result, and reports a failed code deposit with the
 /// same variants as a failing frame.
+/// When tracing, it also keeps the call depth the tracer reports.
 struct Recorder<'a, I> {
     inner: &'a I,
     reverted_gas_left: Cell<Option<EvmU256>>,
     frame_succeeded: Cell<bool>,
+    depth: Option<&'a Cell<u32>>,
 }
 
 impl<'a, I> Recorder<'a, I> {
-    fn new(inner: &'a I) -> Self {
-        Recorder { inner, reverted_gas_left: Cell::new(None), frame_succeeded: Cell::new(false) }
+    fn new(inner: &'a I, depth: Option<&'a Cell<u32>>) -> Self {
+        Recorder { inner, reverted_gas_left: Cell::new(None), frame_succeeded: Cell::new(false), depth }
     }
 }
 
@@ -231,7 +254,12 @@ where
         Result<(Self::SubstackInvoke, InvokerControl<Self::Interpreter, Self::State>), ExitError>,
         Self::Interrupt,
     > {
-        self.inner.enter_substack(trap, machine, handler, depth)
+        let entered = self.inner.enter_substack(trap, machine, handler, depth);
+        // Every frame entered (or exited at once) is left through `exit_substack`.
+        if let (Some(cell), evm::interpreter::Capture::Exit(Ok(_))) = (self.depth, &entered) {
+            cell.set(cell.get().saturating_add(1));
+        }
+        entered
     }
 
     fn exit_substack(
@@ -241,6 +269,9 @@ where
         parent: &mut Self::Interpreter,
         handler: &mut H,
     ) -> Result<(), ExitError> {
+        if let Some(cell) = self.depth {
+            cell.set(cell.get().saturating_sub(1));
+        }
         self.inner.exit_substack(trap_data, exit, parent, handler)
     }
 }
@@ -327,6 +358,34 @@ mod tests {
         let cases = cases("../../../shared/fixtures/GeneralStateTests/stTransactionTest/NoSrcAccount.json");
         assert!(cases.iter().any(|c| c.expected.as_ref().is_some_and(|e| e.exception.is_some())));
         assert_all_pass(&cases);
+    }
+
+    #[test]
+    fn traces_steps_without_changing_the_outcome() {
+        let case = &cases("../../../shared/fixtures/GeneralStateTests/stExample/add11.json")[0];
+        let client = Sputnik::new();
+        let plain = client.execute(case, TraceMode::Off).expect("executes");
+        let traced = client.execute(case, TraceMode::Steps).expect("executes");
+        assert_eq!(plain.trace, None);
+        let trace = traced.trace.clone().expect("a trace");
+        assert_eq!((trace[0].pc, trace[0].depth), (0, 1));
+        assert!(trace.windows(2).all(|w| w[1].gas <= w[0].gas || w[1].depth != w[0].depth));
+        assert_eq!(Outcome { trace: None, ..traced }, plain);
+    }
+
+    #[test]
+    fn oversized_values_and_max_nonces_are_rejections() {
+        use schism_interface::{ErrorClass, InvalidTxKind, TxValue};
+        let mut case = cases("../../../shared/fixtures/GeneralStateTests/stExample/add11.json")[0].clone();
+        case.tx.value = TxValue::Oversized(vec![1u8; 33].into());
+        let out = Sputnik::new().execute(&case, TraceMode::Off).expect("executes");
+        assert_eq!(out.error, Some(ErrorClass::InvalidTransaction(InvalidTxKind::RlpInvalidValue)));
+        assert_eq!(out.gas_used, 0);
+        assert_eq!(out.post_state.as_ref(), Some(&*case.pre));
+        case.tx.value = TxValue::Value(Default::default());
+        case.tx.nonce = u64::MAX;
+        let out = Sputnik::new().execute(&case, TraceMode::Off).expect("executes");
+        assert_eq!(out.error, Some(ErrorClass::InvalidTransaction(InvalidTxKind::NonceIsMax)));
     }
 
     #[test]
