@@ -19,12 +19,14 @@ use std::collections::HashMap;
 
 /// Why a case cannot be handed to levm: either the transaction is invalid in a way levm cannot
 /// even represent (a rejection), or the case holds something the adapter cannot express.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     /// The transaction is invalid; reported as a rejection.
     Reject(InvalidTxKind),
     /// levm's API cannot hold this value.
     Unrepresentable(&'static str),
+    /// ethrex fails before executing, as the node would.
+    Failed(String),
 }
 
 /// levm's fork for a schism fork; `None` for forks levm does not implement (pre-Merge).
@@ -247,23 +249,45 @@ pub fn transaction(case: &Case) -> Result<LevmTx, Refusal> {
 }
 
 /// The blob schedule: the case's (fixture config or fork default), else levm's canonical one.
-fn blob_schedule(case: &Case, fork: LevmFork) -> Result<ForkBlobSchedule, Refusal> {
+/// levm holds the blob counts in `u32`; a larger count is as unreachable as `u32::MAX`, so it
+/// saturates.
+fn blob_schedule(case: &Case, fork: LevmFork) -> ForkBlobSchedule {
     let Some(params) = case.blob_params else {
-        return Ok(EVMConfig::canonical_values(fork));
+        return EVMConfig::canonical_values(fork);
     };
-    let narrow = |v: u64| u32::try_from(v).map_err(|_| Refusal::Unrepresentable("blob schedule above 2^32"));
-    Ok(ForkBlobSchedule {
+    let narrow = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+    ForkBlobSchedule {
         base_fee_update_fraction: params.base_fee_update_fraction,
-        max: narrow(params.max)?,
-        target: narrow(params.target)?,
-    })
+        max: narrow(params.max),
+        target: narrow(params.target),
+    }
+}
+
+/// Refuses gas limits levm cannot hold. levm keeps a frame's remaining gas in an `i64` and
+/// converts the limit with `as`: above `i64::MAX` the transaction starts with negative gas
+/// (and just above `2^63` the intrinsic charge wraps it to ~`2^63` gas, which runs until
+/// memory is exhausted). Osaka's EIP-7825 cap rejects such limits before levm gets there; for
+/// earlier forks one above the block's gas limit is rejected here, as the specification
+/// does, and any other is not representable.
+fn check_gas_limit(case: &Case, fork: LevmFork) -> Result<(), Refusal> {
+    let gas = case.tx.gas_limit;
+    if gas <= i64::MAX as u64 || fork >= LevmFork::Osaka {
+        return Ok(());
+    }
+    if gas > case.env.current_gas_limit {
+        return Err(Refusal::Reject(InvalidTxKind::GasAllowanceExceeded));
+    }
+    Err(Refusal::Unrepresentable(
+        "a transaction gas limit above 2^63-1 (levm keeps gas in an i64)",
+    ))
 }
 
 /// The block and transaction environment levm executes in.
 pub fn environment(case: &Case, fork: LevmFork) -> Result<Environment, Refusal> {
     let env = &case.env;
     let tx = &case.tx;
-    let config = EVMConfig::new(fork, blob_schedule(case, fork)?);
+    check_gas_limit(case, fork)?;
+    let config = EVMConfig::new(fork, blob_schedule(case, fork));
     let base_fee = LU256::from(env.current_base_fee.unwrap_or_default());
     // EIP-1559 effective gas price: min(fee cap, base fee + tip); levm takes it precomputed.
     let gas_price = match tx.gas_price {
@@ -276,11 +300,12 @@ pub fn environment(case: &Case, fork: LevmFork) -> Result<Environment, Refusal> 
     };
     let typed_fees = tx.gas_price.is_none();
     let is_blob = tx.kind == TxKind::Blob;
-    let base_blob_fee_per_gas = if fork >= LevmFork::Cancun {
-        ethrex_levm::utils::get_base_fee_per_blob_gas(env.current_excess_blob_gas, &config).unwrap_or_default()
-    } else {
-        LU256::zero()
-    };
+    // Computed as an ethrex node computes it for every block. ethrex's fake_exponential works
+    // in 256 bits and fails where an intermediate product overflows (excess blob gas above
+    // about 4.5e8 under Cancun's fraction, though the fee itself still fits), and for a zero
+    // update fraction; the node then cannot execute the block at all.
+    let base_blob_fee_per_gas = ethrex_levm::utils::get_base_fee_per_blob_gas(env.current_excess_blob_gas, &config)
+        .map_err(|err| Refusal::Failed(format!("blob base fee: {err}")))?;
     // Post-Merge fixtures carry `currentRandom`; older ones only a difficulty, which is what
     // PREVRANDAO returns then.
     let prev_randao = env

@@ -104,6 +104,12 @@ impl Client for Levm {
             Ok(prepared) => prepared,
             Err(Refusal::Reject(kind)) => return Ok(output::rejected(case, kind)),
             Err(Refusal::Unrepresentable(what)) => return Err(ClientError::Unrepresentable { client: client(), what }),
+            Err(Refusal::Failed(detail)) => {
+                return Err(ClientError::Execution {
+                    client: client(),
+                    detail,
+                });
+            }
         };
         let mut db = GeneralizedDatabase::new(Arc::new(input::PreState::new(&case.pre)));
         // Touches only matter for accounts that are empty before the transaction; the call
