@@ -8,7 +8,7 @@ use serde::Serialize;
 /// What is compared between clients: post-state root, logs hash, status, gas used and the class
 /// of an exceptional halt. Rejection reasons are not compared (clients name them differently);
 /// that a transaction was rejected is.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct Comparable {
     /// Post-state root.
     pub state_root: B256,
@@ -51,6 +51,15 @@ pub enum Aspect {
     ErrorClass,
 }
 
+impl Verdict {
+    /// True for a divergence that a chain would see: state root, logs, status or gas. Clients
+    /// that only name the same exceptional halt differently (same root, gas and logs) diverge
+    /// in their reporting, not in consensus.
+    pub fn is_consensus_divergence(&self) -> bool {
+        matches!(self, Verdict::Diverge { aspects, .. } if aspects.iter().any(|a| *a != Aspect::ErrorClass))
+    }
+}
+
 /// The result of comparing clients on one case.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "verdict", rename_all = "snake_case")]
@@ -63,6 +72,8 @@ pub enum Verdict {
         groups: Vec<Vec<String>>,
         /// What differs between the groups.
         aspects: Vec<Aspect>,
+        /// What each group computed, in the order of `groups`.
+        results: Vec<Comparable>,
     },
     /// Nothing to compare.
     Skipped {
@@ -102,7 +113,8 @@ pub fn compare(outcomes: &[(&str, &Outcome)]) -> Verdict {
     }
     aspects.sort();
     aspects.dedup();
-    Verdict::Diverge { groups: groups.into_iter().map(|(_, members)| members).collect(), aspects }
+    let (results, groups) = groups.into_iter().unzip();
+    Verdict::Diverge { groups, aspects, results }
 }
 
 #[cfg(test)]
@@ -137,6 +149,7 @@ mod tests {
             Verdict::Diverge {
                 groups: vec![vec!["y".into(), "z".into()], vec!["x".into()]],
                 aspects: vec![Aspect::StateRoot, Aspect::Status, Aspect::GasUsed, Aspect::ErrorClass],
+                results: vec![Comparable::of(&good), Comparable::of(&bad)],
             }
         );
     }
@@ -147,6 +160,17 @@ mod tests {
         let a = outcome(1, 0, Some(ErrorClass::InvalidTransaction(InvalidTxKind::IntrinsicGasTooLow)));
         let b = outcome(1, 0, Some(ErrorClass::InvalidTransaction(InvalidTxKind::InsufficientAccountFunds)));
         assert_eq!(compare(&[("x", &a), ("y", &b)]), Verdict::Agree);
+    }
+
+    #[test]
+    fn a_halt_named_differently_is_not_a_consensus_divergence() {
+        let a = outcome(1, 50000, Some(ErrorClass::OutOfGas));
+        let b = outcome(1, 50000, Some(ErrorClass::CodeSizeLimit));
+        let verdict = compare(&[("x", &a), ("y", &b)]);
+        assert!(matches!(&verdict, Verdict::Diverge { aspects, .. } if aspects == &vec![Aspect::ErrorClass]));
+        assert!(!verdict.is_consensus_divergence());
+        let c = outcome(2, 50000, Some(ErrorClass::OutOfGas));
+        assert!(compare(&[("x", &a), ("z", &c)]).is_consensus_divergence());
     }
 
     #[test]

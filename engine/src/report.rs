@@ -162,9 +162,21 @@ pub struct Disagreement {
     pub groups: Vec<Vec<String>>,
     /// What differs.
     pub aspects: Vec<Aspect>,
+    /// What each group computed, in the order of `groups`.
+    pub results: Vec<crate::compare::Comparable>,
     /// Known differences that explain it, if any.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub known: Vec<&'static str>,
+    /// False when clients agree on root, logs, status and gas and only name the halt
+    /// differently.
+    pub consensus: bool,
+}
+
+impl Disagreement {
+    /// A disagreement that counts as a finding: visible to consensus and not explained.
+    pub fn counts(&self) -> bool {
+        self.consensus && self.known.is_empty()
+    }
 }
 
 /// A file or entry that could not be used.
@@ -268,12 +280,14 @@ impl Report {
                     }
                 }
             }
-            if let Verdict::Diverge { groups, aspects } = &result.verdict {
+            if let Verdict::Diverge { groups, aspects, results } = &result.verdict {
                 disagreements.push(Disagreement {
                     case: result.case.clone(),
                     groups: groups.clone(),
                     aspects: aspects.clone(),
+                    results: results.clone(),
                     known: result.known_divergence.clone(),
+                    consensus: result.verdict.is_consensus_divergence(),
                 });
             }
         }
@@ -301,7 +315,7 @@ impl Report {
     /// True when some client failed, faulted, or clients disagreed beyond known differences.
     pub fn found_problems(&self) -> bool {
         self.clients.values().any(|c| c.fail > 0 || c.errors > 0)
-            || self.disagreements.iter().any(|d| d.known.is_empty())
+            || self.disagreements.iter().any(Disagreement::counts)
     }
 
     /// The summary table printed at the end of a run.
@@ -343,15 +357,17 @@ impl Report {
                 out.push('\n');
             }
         }
-        let known = self.disagreements.iter().filter(|d| !d.known.is_empty()).count();
+        let known = self.disagreements.iter().filter(|d| d.consensus && !d.known.is_empty()).count();
+        let naming = self.disagreements.iter().filter(|d| !d.consensus).count();
         let _ = writeln!(
             out,
-            "\n{} cases from {} files in {:.1}s; {} disagreements ({} explained by known differences); {} input errors; {} files in other formats skipped",
+            "\n{} cases from {} files in {:.1}s; {} disagreements ({} more explained by known differences, {} only in the halt's error class); {} input errors; {} files in other formats skipped",
             self.cases,
             self.files,
             self.elapsed_s,
-            self.disagreements.len(),
+            self.disagreements.iter().filter(|d| d.counts()).count(),
             known,
+            naming,
             self.input_errors.len(),
             self.skipped_files.len()
         );
@@ -377,11 +393,27 @@ impl Report {
                 let _ = writeln!(out, "{id} ERROR {}::{}[{}]: {}", e.case.file, e.case.test, e.case.fork, e.error);
             }
         }
-        for d in self.disagreements.iter().filter(|d| d.known.is_empty()).take(limit) {
+        for d in self.disagreements.iter().filter(|d| d.counts()).take(limit) {
+            let detail: Vec<String> = d
+                .groups
+                .iter()
+                .zip(&d.results)
+                .map(|(g, r)| {
+                    let error = r.halt.map(|h| format!(" {h}")).unwrap_or_default();
+                    format!("{} -> {:?}{error} gas {} root {:.10}", g.join("+"), r.status, r.gas_used, r.state_root)
+                })
+                .collect();
             let _ = writeln!(
                 out,
-                "DISAGREE {}::{}[{} d{}/g{}/v{}]: {:?} on {:?}",
-                d.case.file, d.case.test, d.case.fork, d.case.index.data, d.case.index.gas, d.case.index.value, d.groups, d.aspects
+                "DISAGREE {}::{}[{} d{}/g{}/v{}] on {:?}: {}",
+                d.case.file,
+                d.case.test,
+                d.case.fork,
+                d.case.index.data,
+                d.case.index.gas,
+                d.case.index.value,
+                d.aspects,
+                detail.join(" | ")
             );
         }
         out
