@@ -143,14 +143,20 @@ pub fn run(options: &RunOptions, clients: &[Arc<dyn Client>]) -> Result<Report, 
             }
         }
         let bar = progress_bar(options.progress, cases.len());
-        let results: Vec<CaseResult> = cases
+        // Longest first: a case's gas limit bounds its work, and starting the few heavy cases
+        // early keeps one of them from running alone at the end of the run.
+        let mut order: Vec<usize> = (0..cases.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(cases[i].tx.gas_limit));
+        let mut indexed: Vec<(usize, CaseResult)> = order
             .par_iter()
-            .map(|case| {
-                let result = run_case(case, clients);
+            .map(|&i| {
+                let result = run_case(&cases[i], clients);
                 bar.inc(1);
-                result
+                (i, result)
             })
             .collect();
+        indexed.sort_unstable_by_key(|(i, _)| *i);
+        let results: Vec<CaseResult> = indexed.into_iter().map(|(_, r)| r).collect();
         bar.finish_and_clear();
         Ok(Report::build(clients, &results, &input_errors, &other_formats, files.len(), started.elapsed()))
     })
