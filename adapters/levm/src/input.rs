@@ -263,15 +263,21 @@ fn blob_schedule(case: &Case, fork: LevmFork) -> ForkBlobSchedule {
     }
 }
 
-/// Refuses gas limits levm cannot hold. levm keeps a frame's remaining gas in an `i64` and
-/// converts the limit with `as`: above `i64::MAX` the transaction starts with negative gas
-/// (and just above `2^63` the intrinsic charge wraps it to ~`2^63` gas, which runs until
-/// memory is exhausted). Osaka's EIP-7825 cap rejects such limits before levm gets there; for
-/// earlier forks one above the block's gas limit is rejected here, as the specification
-/// does, and any other is not representable.
-fn check_gas_limit(case: &Case, fork: LevmFork) -> Result<(), Refusal> {
+/// True for a gas limit levm cannot hold while the specification would go on to execute:
+/// levm keeps a frame's remaining gas in an `i64` and converts the limit with `as`, so above
+/// `i64::MAX` the transaction starts with negative gas (and just above `2^63` the intrinsic
+/// charge wraps it to about `2^63` gas, which runs until memory is exhausted). Osaka's EIP-7825
+/// cap rejects such limits first, and a limit above the block's is rejected anyway.
+pub fn gas_limit_unrepresentable(case: &Case) -> bool {
     let gas = case.tx.gas_limit;
-    if gas <= i64::MAX as u64 || fork >= LevmFork::Osaka {
+    gas > i64::MAX as u64 && case.fork < Fork::Osaka && gas <= case.env.current_gas_limit
+}
+
+/// Refuses the gas limits levm cannot hold (see [`gas_limit_unrepresentable`]), rejecting
+/// those above the block's gas limit here, as the specification does, since levm would not.
+fn check_gas_limit(case: &Case) -> Result<(), Refusal> {
+    let gas = case.tx.gas_limit;
+    if gas <= i64::MAX as u64 || case.fork >= Fork::Osaka {
         return Ok(());
     }
     if gas > case.env.current_gas_limit {
@@ -282,12 +288,27 @@ fn check_gas_limit(case: &Case, fork: LevmFork) -> Result<(), Refusal> {
     ))
 }
 
+/// The blob base fee, computed as an ethrex node computes it for every block (whatever the
+/// fork). ethrex's fake_exponential works in 256 bits and fails where an intermediate product
+/// overflows, from an excess blob gas of about 4.9e8 under Cancun's update fraction (7.3e8
+/// under Prague's) although the fee itself fits up to about 5.9e8 (8.9e8); it also fails for a
+/// zero fraction. The node then cannot execute the block at all.
+pub fn base_blob_fee(case: &Case, config: &EVMConfig) -> Result<LU256, String> {
+    ethrex_levm::utils::get_base_fee_per_blob_gas(case.env.current_excess_blob_gas, config)
+        .map_err(|err| format!("blob base fee: {err}"))
+}
+
+/// The EVM configuration: levm's fork and the blob schedule.
+pub fn config(case: &Case, fork: LevmFork) -> EVMConfig {
+    EVMConfig::new(fork, blob_schedule(case, fork))
+}
+
 /// The block and transaction environment levm executes in.
 pub fn environment(case: &Case, fork: LevmFork) -> Result<Environment, Refusal> {
     let env = &case.env;
     let tx = &case.tx;
-    check_gas_limit(case, fork)?;
-    let config = EVMConfig::new(fork, blob_schedule(case, fork));
+    check_gas_limit(case)?;
+    let config = config(case, fork);
     let base_fee = LU256::from(env.current_base_fee.unwrap_or_default());
     // EIP-1559 effective gas price: min(fee cap, base fee + tip); levm takes it precomputed.
     let gas_price = match tx.gas_price {
@@ -300,12 +321,7 @@ pub fn environment(case: &Case, fork: LevmFork) -> Result<Environment, Refusal> 
     };
     let typed_fees = tx.gas_price.is_none();
     let is_blob = tx.kind == TxKind::Blob;
-    // Computed as an ethrex node computes it for every block. ethrex's fake_exponential works
-    // in 256 bits and fails where an intermediate product overflows (excess blob gas above
-    // about 4.5e8 under Cancun's fraction, though the fee itself still fits), and for a zero
-    // update fraction; the node then cannot execute the block at all.
-    let base_blob_fee_per_gas = ethrex_levm::utils::get_base_fee_per_blob_gas(env.current_excess_blob_gas, &config)
-        .map_err(|err| Refusal::Failed(format!("blob base fee: {err}")))?;
+    let base_blob_fee_per_gas = base_blob_fee(case, &config).map_err(Refusal::Failed)?;
     // Post-Merge fixtures carry `currentRandom`; older ones only a difficulty, which is what
     // PREVRANDAO returns then.
     let prev_randao = env

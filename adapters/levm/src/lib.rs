@@ -151,8 +151,33 @@ impl Client for Levm {
     }
 }
 
-/// levm's documented departures from the fixtures.
-pub static KNOWN_DIFFERENCES: &[KnownDifference] = &[];
+/// levm's documented departures from the specification. None shows in the shared fixtures;
+/// both make levm fail to produce an outcome (a client error) where the specification has one.
+pub static KNOWN_DIFFERENCES: &[KnownDifference] = &[
+    KnownDifference {
+        id: "levm-gas-limit-i64",
+        reason: "levm keeps a frame's remaining gas in an i64 and converts the transaction gas limit \
+                 with `as`: a limit above 2^63-1 starts with negative gas (or, just above 2^63, wraps to \
+                 about 2^63 gas and runs until memory is exhausted). Before Osaka (whose EIP-7825 cap \
+                 rejects such limits) the adapter refuses these cases as unrepresentable.",
+        link: "https://github.com/lambdaclass/ethrex/blob/main/crates/vm/levm/src/call_frame.rs",
+        applies: input::gas_limit_unrepresentable,
+    },
+    KnownDifference {
+        id: "levm-blob-base-fee-overflow",
+        reason: "ethrex computes the blob base fee with a 256-bit fake_exponential whose intermediate \
+                 product overflows from an excess blob gas of about 4.9e8 (Cancun fraction; 7.3e8 under \
+                 Prague's) while the fee itself still fits, and it errors on a zero update fraction; the \
+                 node then cannot execute the block, so the adapter reports an execution failure.",
+        link: "https://github.com/lambdaclass/ethrex/blob/main/crates/common/types/block.rs",
+        applies: blob_base_fee_fails,
+    },
+];
+
+/// True when ethrex cannot compute the case's blob base fee (see the known difference).
+fn blob_base_fee_fails(case: &Case) -> bool {
+    input::fork_of(case.fork).is_some_and(|fork| input::base_blob_fee(case, &input::config(case, fork)).is_err())
+}
 
 #[cfg(test)]
 mod tests {
@@ -318,6 +343,49 @@ mod tests {
                 .trace
                 .is_none()
         );
+    }
+
+    #[test]
+    fn blob_limits_are_named_as_the_fork_names_them() {
+        for rel in [
+            "osaka/eip7594_peerdas/max_blob_per_tx/invalid_max_blobs_per_tx.json",
+            "GeneralStateTests/Cancun/stEIP4844-blobtransactions/blobhashListBounds7.json",
+        ] {
+            let (run, failures) = run_file(rel);
+            assert!(run > 0);
+            assert!(failures.is_empty(), "{failures:#?}");
+        }
+    }
+
+    #[test]
+    fn a_gas_limit_above_i64_is_refused_or_rejected_never_run() {
+        let mut case = synthetic("0x00", "");
+        case.tx.gas_limit = (1 << 63) + 1;
+        Arc::make_mut(&mut case.env).current_gas_limit = u64::MAX;
+        assert!(matches!(
+            Levm::new().execute(&case, TraceMode::Off),
+            Err(ClientError::Unrepresentable { .. })
+        ));
+        assert!(KNOWN_DIFFERENCES.iter().any(|k| (k.applies)(&case)));
+        Arc::make_mut(&mut case.env).current_gas_limit = 30_000_000;
+        let outcome = Levm::new().execute(&case, TraceMode::Off).expect("executes");
+        assert_eq!(
+            outcome.error,
+            Some(ErrorClass::InvalidTransaction(InvalidTxKind::GasAllowanceExceeded))
+        );
+        assert!(!KNOWN_DIFFERENCES.iter().any(|k| (k.applies)(&case)));
+    }
+
+    #[test]
+    fn an_uncomputable_blob_base_fee_is_an_execution_failure() {
+        let mut case = synthetic("0x00", "");
+        assert!(!KNOWN_DIFFERENCES.iter().any(|k| (k.applies)(&case)));
+        Arc::make_mut(&mut case.env).current_excess_blob_gas = Some(500_000_000);
+        assert!(matches!(
+            Levm::new().execute(&case, TraceMode::Off),
+            Err(ClientError::Execution { .. })
+        ));
+        assert!(KNOWN_DIFFERENCES.iter().any(|k| (k.applies)(&case)));
     }
 
     #[test]

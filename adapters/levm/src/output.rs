@@ -11,7 +11,7 @@ use ethrex_levm::errors::{ExceptionalHalt, PrecompileError, TxResult, TxValidati
 use schism_interface::alloy_primitives::{Address, B256, Bytes, Log, LogData, U256, keccak256};
 use schism_interface::fixture::{Account, Accounts};
 use schism_interface::state::{clear_touched_empty, drop_zero_slots, logs_hash, state_root};
-use schism_interface::{Case, ErrorClass, InvalidTxKind, Outcome, TraceStep};
+use schism_interface::{Case, ErrorClass, Fork, InvalidTxKind, Outcome, TraceStep};
 use std::collections::HashSet;
 
 /// The RIPEMD-160 precompile, which stays touched when a call to it fails (the mainnet
@@ -192,11 +192,13 @@ pub fn invalid_kind(case: &Case, err: &TxValidationError) -> InvalidTxKind {
     use TxValidationError as E;
     match err {
         // levm folds the block's blob limit and Osaka's per-transaction one (EIP-7594) into
-        // one error; the specification checks the block's first, under its own name.
+        // one error. From Osaka on the specification checks the block's first, under its own
+        // name; before, the block's limit was the only one and is named the blob count.
         E::Type3TxBlobCountExceeded { .. }
-            if case
-                .blob_params
-                .is_some_and(|p| u64::try_from(case.tx.blob_versioned_hashes.len()).is_ok_and(|n| n > p.max)) =>
+            if case.fork >= Fork::Osaka
+                && case
+                    .blob_params
+                    .is_some_and(|p| u64::try_from(case.tx.blob_versioned_hashes.len()).is_ok_and(|n| n > p.max)) =>
         {
             InvalidTxKind::Type3MaxBlobGasAllowanceExceeded
         }
