@@ -104,19 +104,31 @@ pub(crate) fn intrinsic_gas(case: &Case, config: &Config) -> (u64, u64) {
     let tx = &case.tx;
     let zeros = tx.data.iter().filter(|b| **b == 0).count() as u64;
     let non_zeros = tx.data.len() as u64 - zeros;
-    let keys: u64 = tx.access_list.iter().map(|item| item.storage_keys.len() as u64).sum();
-    let base = if tx.to.is_none() { config.gas_transaction_create() } else { config.gas_transaction_call() };
+    let keys: u64 = tx
+        .access_list
+        .iter()
+        .map(|item| item.storage_keys.len() as u64)
+        .sum();
+    let base = if tx.to.is_none() {
+        config.gas_transaction_create()
+    } else {
+        config.gas_transaction_call()
+    };
     let mut gas = base
         .saturating_add(zeros.saturating_mul(config.gas_transaction_zero_data()))
         .saturating_add(non_zeros.saturating_mul(config.gas_transaction_non_zero_data()))
-        .saturating_add((tx.access_list.len() as u64).saturating_mul(config.gas_access_list_address()))
+        .saturating_add(
+            (tx.access_list.len() as u64).saturating_mul(config.gas_access_list_address()),
+        )
         .saturating_add(keys.saturating_mul(config.gas_access_list_storage_key()));
     if tx.to.is_none() && config.max_initcode_size().is_some() {
         gas = gas.saturating_add(2 * (tx.data.len() as u64).div_ceil(32));
     }
     let floor = if config.eip7623_calldata_floor {
         let tokens = zeros.saturating_add(non_zeros.saturating_mul(4));
-        config.gas_transaction_call().saturating_add(tokens.saturating_mul(FLOOR_COST_PER_TOKEN))
+        config
+            .gas_transaction_call()
+            .saturating_add(tokens.saturating_mul(FLOOR_COST_PER_TOKEN))
     } else {
         0
     };
@@ -136,7 +148,9 @@ pub(crate) fn blob_base_fee(excess_blob_gas: u64, update_fraction: u64) -> Optio
     let mut i = U256::from(1);
     while !accumulator.is_zero() {
         output = output.checked_add(accumulator)?;
-        accumulator = accumulator.checked_mul(numerator)?.checked_div(denominator.checked_mul(i)?)?;
+        accumulator = accumulator
+            .checked_mul(numerator)?
+            .checked_div(denominator.checked_mul(i)?)?;
         i += U256::from(1);
     }
     Some(output / denominator)
@@ -156,7 +170,9 @@ pub(crate) fn check(case: &Case, config: &Config) -> Result<Checked, Rejection> 
         TxKind::AccessList | TxKind::Eip1559 if fork < Fork::Berlin => {
             return Err(InvalidTxKind::TypeNotSupported.into());
         }
-        TxKind::Eip1559 if fork < Fork::London => return Err(InvalidTxKind::TypeNotSupported.into()),
+        TxKind::Eip1559 if fork < Fork::London => {
+            return Err(InvalidTxKind::TypeNotSupported.into());
+        }
         TxKind::Blob if fork < Fork::Cancun => return Err(InvalidTxKind::Type3PreFork.into()),
         TxKind::SetCode if fork < Fork::Prague => return Err(InvalidTxKind::Type4PreFork.into()),
         _ => {}
@@ -173,7 +189,8 @@ pub(crate) fn check(case: &Case, config: &Config) -> Result<Checked, Rejection> 
     if tx.nonce == u64::MAX {
         return Err(InvalidTxKind::NonceIsMax.into());
     }
-    if tx.to.is_none() && config.max_initcode_size().is_some() && tx.data.len() > MAX_INITCODE_SIZE {
+    if tx.to.is_none() && config.max_initcode_size().is_some() && tx.data.len() > MAX_INITCODE_SIZE
+    {
         return Err(InvalidTxKind::InitcodeSizeExceeded.into());
     }
 
@@ -181,12 +198,20 @@ pub(crate) fn check(case: &Case, config: &Config) -> Result<Checked, Rejection> 
     if tx.gas_limit > case.env.current_gas_limit {
         return Err(InvalidTxKind::GasAllowanceExceeded.into());
     }
-    let blob_params = case.blob_params.unwrap_or(BlobParams { target: 0, max: 0, base_fee_update_fraction: 1 });
+    let blob_params = case.blob_params.unwrap_or(BlobParams {
+        target: 0,
+        max: 0,
+        base_fee_update_fraction: 1,
+    });
     let blob_count = tx.blob_versioned_hashes.len() as u64;
     if tx.kind == TxKind::Blob && blob_count > blob_params.max {
         return Err(InvalidTxKind::Type3BlobCountExceeded.into());
     }
-    let base_fee = U256::from(if fork >= Fork::London { case.env.current_base_fee.unwrap_or(0) } else { 0 });
+    let base_fee = U256::from(if fork >= Fork::London {
+        case.env.current_base_fee.unwrap_or(0)
+    } else {
+        0
+    });
     let gas_limit = U256::from(tx.gas_limit);
     let (gas_price, max_gas_fee) = match tx.kind {
         TxKind::Legacy | TxKind::AccessList => {
@@ -194,7 +219,10 @@ pub(crate) fn check(case: &Case, config: &Config) -> Result<Checked, Rejection> 
             if price < base_fee {
                 return Err(InvalidTxKind::InsufficientMaxFeePerGas.into());
             }
-            (TransactGasPrice::Legacy(evm_u256(&price)), gas_limit.checked_mul(price))
+            (
+                TransactGasPrice::Legacy(evm_u256(&price)),
+                gas_limit.checked_mul(price),
+            )
         }
         TxKind::Eip1559 | TxKind::Blob | TxKind::SetCode => {
             let max = tx.max_fee_per_gas.unwrap_or_default();
@@ -205,7 +233,10 @@ pub(crate) fn check(case: &Case, config: &Config) -> Result<Checked, Rejection> 
             if max < base_fee {
                 return Err(InvalidTxKind::InsufficientMaxFeePerGas.into());
             }
-            let price = TransactGasPrice::FeeMarket { max_priority: evm_u256(&priority), max: evm_u256(&max) };
+            let price = TransactGasPrice::FeeMarket {
+                max_priority: evm_u256(&priority),
+                max: evm_u256(&max),
+            };
             (price, gas_limit.checked_mul(max))
         }
     };
@@ -214,8 +245,11 @@ pub(crate) fn check(case: &Case, config: &Config) -> Result<Checked, Rejection> 
     };
     let mut blob_fee = U256::ZERO;
     let blob_base_fee = if fork >= Fork::Cancun {
-        blob_base_fee(case.env.current_excess_blob_gas.unwrap_or(0), blob_params.base_fee_update_fraction)
-            .ok_or(Rejection::Unrepresentable("a blob base fee above 2^256"))?
+        blob_base_fee(
+            case.env.current_excess_blob_gas.unwrap_or(0),
+            blob_params.base_fee_update_fraction,
+        )
+        .ok_or(Rejection::Unrepresentable("a blob base fee above 2^256"))?
     } else {
         U256::ZERO
     };
@@ -226,7 +260,11 @@ pub(crate) fn check(case: &Case, config: &Config) -> Result<Checked, Rejection> 
         if tx.blob_versioned_hashes.is_empty() {
             return Err(InvalidTxKind::Type3ZeroBlobs.into());
         }
-        if tx.blob_versioned_hashes.iter().any(|h| h[0] != VERSIONED_HASH_VERSION_KZG) {
+        if tx
+            .blob_versioned_hashes
+            .iter()
+            .any(|h| h[0] != VERSIONED_HASH_VERSION_KZG)
+        {
             return Err(InvalidTxKind::Type3InvalidBlobVersionedHash.into());
         }
         let max_blob_fee = tx.max_fee_per_blob_gas.unwrap_or_default();
@@ -272,9 +310,16 @@ pub(crate) fn check(case: &Case, config: &Config) -> Result<Checked, Rejection> 
         return Err(InvalidTxKind::SenderNotEoa.into());
     }
     if tx.kind == TxKind::SetCode {
-        return Err(Rejection::Unrepresentable("an EIP-7702 set-code transaction"));
+        return Err(Rejection::Unrepresentable(
+            "an EIP-7702 set-code transaction",
+        ));
     }
-    Ok(Checked { value, gas_price, blob_fee, blob_base_fee })
+    Ok(Checked {
+        value,
+        gas_price,
+        blob_fee,
+        blob_base_fee,
+    })
 }
 
 /// True for an EIP-7702 delegation designator (`0xef0100 ++ address`).
@@ -297,7 +342,8 @@ pub(crate) fn backend(case: &Case, checked: &Checked) -> InMemoryBackend {
         block_timestamp: EvmU256::from(env.current_timestamp),
         block_difficulty: evm_u256(&env.current_difficulty),
         // From Paris on DIFFICULTY reads PREVRANDAO; the crate switches when this is `Some`.
-        block_randomness: (case.fork >= Fork::Paris).then(|| h256(&env.current_random.unwrap_or_default())),
+        block_randomness: (case.fork >= Fork::Paris)
+            .then(|| h256(&env.current_random.unwrap_or_default())),
         block_gas_limit: EvmU256::from(env.current_gas_limit),
         block_base_fee_per_gas: EvmU256::from(env.current_base_fee.unwrap_or(0)),
         blob_base_fee_per_gas: evm_u256(&checked.blob_base_fee),
@@ -312,7 +358,12 @@ pub(crate) fn backend(case: &Case, checked: &Checked) -> InMemoryBackend {
                 .storage
                 .iter()
                 .filter(|(_, value)| !value.is_zero())
-                .map(|(slot, value)| (H256(slot.to_be_bytes::<32>()), H256(value.to_be_bytes::<32>())))
+                .map(|(slot, value)| {
+                    (
+                        H256(slot.to_be_bytes::<32>()),
+                        H256(value.to_be_bytes::<32>()),
+                    )
+                })
                 .collect();
             let converted = InMemoryAccount {
                 balance: evm_u256(&account.balance),
@@ -333,11 +384,21 @@ pub(crate) fn backend(case: &Case, checked: &Checked) -> InMemoryBackend {
 }
 
 /// The crate's transaction arguments.
-pub(crate) fn transact_args(case: &Case, checked: &Checked, config: &'static Config) -> TransactArgs<'static> {
+pub(crate) fn transact_args(
+    case: &Case,
+    checked: &Checked,
+    config: &'static Config,
+) -> TransactArgs<'static> {
     let tx = &case.tx;
     let call_create = match tx.to {
-        Some(to) => TransactArgsCallCreate::Call { address: h160(&to), data: tx.data.to_vec() },
-        None => TransactArgsCallCreate::Create { init_code: tx.data.to_vec(), salt: None },
+        Some(to) => TransactArgsCallCreate::Call {
+            address: h160(&to),
+            data: tx.data.to_vec(),
+        },
+        None => TransactArgsCallCreate::Create {
+            init_code: tx.data.to_vec(),
+            salt: None,
+        },
     };
     TransactArgs {
         call_create,
@@ -348,7 +409,12 @@ pub(crate) fn transact_args(case: &Case, checked: &Checked, config: &'static Con
         access_list: tx
             .access_list
             .iter()
-            .map(|item| (h160(&item.address), item.storage_keys.iter().map(h256).collect()))
+            .map(|item| {
+                (
+                    h160(&item.address),
+                    item.storage_keys.iter().map(h256).collect(),
+                )
+            })
             .collect(),
         config,
     }

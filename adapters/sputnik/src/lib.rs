@@ -20,11 +20,13 @@ use evm::{InvokerControl, InvokerExit};
 use evm_precompile::StandardPrecompileSet;
 use input::Rejection;
 use output::ExitContext;
-use tracer::{StepTracer, TraceLog};
 use schism_interface::alloy_primitives::Address;
-use schism_interface::{Case, Client, ClientError, Fork, KnownDifference, Outcome, TraceMode, TxKind};
+use schism_interface::{
+    Case, Client, ClientError, Fork, KnownDifference, Outcome, TraceMode, TxKind,
+};
 use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use tracer::{StepTracer, TraceLog};
 
 /// The `evm` crate version this adapter is built against.
 const EVM_VERSION: &str = "1.1.1";
@@ -33,13 +35,17 @@ const ID: &str = "sputnik";
 /// Frames deeper than this run on the crate's heap call stack instead of the native stack.
 const HEAP_DEPTH: usize = 4;
 
-type MainnetEtable = Chained<InitcodeLengthGuard, Chained<GasometerEtable<'static>, ExecutionEtable<'static>>>;
+type MainnetEtable =
+    Chained<InitcodeLengthGuard, Chained<GasometerEtable<'static>, ExecutionEtable<'static>>>;
 
 static ETABLE: MainnetEtable = mainnet_etable();
 static PRECOMPILES: StandardPrecompileSet = StandardPrecompileSet;
 
 const fn mainnet_etable() -> MainnetEtable {
-    Chained(InitcodeLengthGuard, Chained(GasometerEtable::new(), ExecutionEtable::new()))
+    Chained(
+        InitcodeLengthGuard,
+        Chained(GasometerEtable::new(), ExecutionEtable::new()),
+    )
 }
 
 /// Runs a transaction with `etable` (the mainnet one, or it behind a tracer). A macro because the
@@ -50,7 +56,11 @@ macro_rules! transact_with {
         let invoker = evm::standard::Invoker::new(&resolver);
         let recorder = Recorder::new(&invoker, $depth);
         let result = evm::transact($args, Some(HEAP_DEPTH), $backend, &recorder);
-        (result, recorder.frame_succeeded.get(), recorder.reverted_gas_left.get())
+        (
+            result,
+            recorder.frame_succeeded.get(),
+            recorder.reverted_gas_left.get(),
+        )
     }};
 }
 
@@ -79,30 +89,44 @@ impl Client for Sputnik {
     }
 
     fn execute(&self, case: &Case, mode: TraceMode) -> Result<Outcome, ClientError> {
-        let config = input::config(case.fork)
-            .ok_or_else(|| ClientError::UnsupportedFork { client: ID.to_owned(), fork: case.fork })?;
+        let config = input::config(case.fork).ok_or_else(|| ClientError::UnsupportedFork {
+            client: ID.to_owned(),
+            fork: case.fork,
+        })?;
         let checked = match input::check(case, config) {
             Ok(checked) => checked,
             Err(Rejection::Invalid(kind)) => return Ok(output::rejected(&case.pre, kind)),
             Err(Rejection::Unrepresentable(what)) => {
-                return Err(ClientError::Unrepresentable { client: ID.to_owned(), what });
+                return Err(ClientError::Unrepresentable {
+                    client: ID.to_owned(),
+                    what,
+                });
             }
         };
         let mut backend = input::backend(case, &checked);
         let args = input::transact_args(case, &checked, config);
         let trace_log = (mode == TraceMode::Steps).then(TraceLog::new);
-        let (result, frame_succeeded, reverted_gas_left, changes) = catch_unwind(AssertUnwindSafe(|| {
-            let mut overlay = OverlayedBackend::new(&backend, &config.runtime);
-            let (result, frame_succeeded, reverted_gas_left) = match &trace_log {
-                None => transact_with!(&ETABLE, args, &mut overlay, None),
-                Some(log) => {
-                    let etable = Chained(StepTracer { log }, mainnet_etable());
-                    transact_with!(&etable, args, &mut overlay, Some(&log.depth))
-                }
-            };
-            (result, frame_succeeded, reverted_gas_left, overlay.deconstruct().1)
-        }))
-        .map_err(|payload| ClientError::Panicked { client: ID.to_owned(), message: panic_message(&payload) })?;
+        let (result, frame_succeeded, reverted_gas_left, changes) =
+            catch_unwind(AssertUnwindSafe(|| {
+                let mut overlay = OverlayedBackend::new(&backend, &config.runtime);
+                let (result, frame_succeeded, reverted_gas_left) = match &trace_log {
+                    None => transact_with!(&ETABLE, args, &mut overlay, None),
+                    Some(log) => {
+                        let etable = Chained(StepTracer { log }, mainnet_etable());
+                        transact_with!(&etable, args, &mut overlay, Some(&log.depth))
+                    }
+                };
+                (
+                    result,
+                    frame_succeeded,
+                    reverted_gas_left,
+                    overlay.deconstruct().1,
+                )
+            }))
+            .map_err(|payload| ClientError::Panicked {
+                client: ID.to_owned(),
+                message: panic_message(&payload),
+            })?;
 
         let gas_limit = case.tx.gas_limit;
         let (gas_used, error) = match result {
@@ -113,10 +137,11 @@ impl Client for Sputnik {
                     frame_succeeded,
                     precompile_target: case.tx.to.is_some_and(|to| is_precompile(&to, case.fork)),
                 };
-                let class = output::error_class(&error, context).ok_or_else(|| ClientError::Execution {
-                    client: ID.to_owned(),
-                    detail: format!("fatal exit {error:?}"),
-                })?;
+                let class =
+                    output::error_class(&error, context).ok_or_else(|| ClientError::Execution {
+                        client: ID.to_owned(),
+                        detail: format!("fatal exit {error:?}"),
+                    })?;
                 // Only a revert returns gas; every other error consumes the whole limit.
                 let left = match error {
                     ExitError::Reverted => reverted_gas_left.unwrap_or_default(),
@@ -126,7 +151,10 @@ impl Client for Sputnik {
             }
         };
         if gas_used > EvmU256::from(gas_limit) {
-            return Err(ClientError::Execution { client: ID.to_owned(), detail: format!("gas used {gas_used} above limit") });
+            return Err(ClientError::Execution {
+                client: ID.to_owned(),
+                detail: format!("gas used {gas_used} above limit"),
+            });
         }
 
         let logs = output::logs(&changes);
@@ -148,7 +176,28 @@ impl Client for Sputnik {
 /// True for the precompile addresses the crate implements under `fork`.
 fn is_precompile(address: &Address, fork: Fork) -> bool {
     let last = match address.as_slice() {
-        [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, last] => *last,
+        [
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            last,
+        ] => *last,
         _ => return false,
     };
     let highest = match fork {
@@ -179,11 +228,22 @@ impl<H> Etable<H> for InitcodeLengthGuard {
     type State = State<'static>;
     type Trap = CallCreateTrap;
 
-    fn eval(&self, machine: &mut Machine<'static>, _handle: &mut H, position: usize) -> Control<CallCreateTrap> {
+    fn eval(
+        &self,
+        machine: &mut Machine<'static>,
+        _handle: &mut H,
+        position: usize,
+    ) -> Control<CallCreateTrap> {
         let opcode = machine.code().get(position).copied().map(Opcode);
         let creates = matches!(opcode, Some(Opcode::CREATE | Opcode::CREATE2));
-        if creates && machine.state.config.eip3860_max_initcode_size && !machine.state.gasometer.is_static {
-            let too_long = machine.stack.peek(2).is_ok_and(|len| len > EvmU256::from(usize::MAX));
+        if creates
+            && machine.state.config.eip3860_max_initcode_size
+            && !machine.state.gasometer.is_static
+        {
+            let too_long = machine
+                .stack
+                .peek(2)
+                .is_ok_and(|len| len > EvmU256::from(usize::MAX));
             if too_long {
                 machine.state.gasometer.oog();
                 return Control::Exit(ExitException::OutOfGas.into());
@@ -206,7 +266,12 @@ struct Recorder<'a, I> {
 
 impl<'a, I> Recorder<'a, I> {
     fn new(inner: &'a I, depth: Option<&'a Cell<u32>>) -> Self {
-        Recorder { inner, reverted_gas_left: Cell::new(None), frame_succeeded: Cell::new(false), depth }
+        Recorder {
+            inner,
+            reverted_gas_left: Cell::new(None),
+            frame_succeeded: Cell::new(false),
+            depth,
+        }
     }
 }
 
@@ -227,7 +292,13 @@ where
         &self,
         args: Self::TransactArgs,
         handler: &mut H,
-    ) -> Result<(Self::TransactInvoke, InvokerControl<Self::Interpreter, Self::State>), ExitError> {
+    ) -> Result<
+        (
+            Self::TransactInvoke,
+            InvokerControl<Self::Interpreter, Self::State>,
+        ),
+        ExitError,
+    > {
         self.inner.new_transact(args, handler)
     }
 
@@ -239,7 +310,8 @@ where
     ) -> Result<Self::TransactValue, ExitError> {
         self.frame_succeeded.set(exit.result.is_ok());
         if matches!(exit.result, Err(ExitError::Reverted)) {
-            self.reverted_gas_left.set(exit.substate.as_ref().map(|s| s.effective_gas(false)));
+            self.reverted_gas_left
+                .set(exit.substate.as_ref().map(|s| s.effective_gas(false)));
         }
         self.inner.finalize_transact(invoke, exit, handler)
     }
@@ -251,7 +323,13 @@ where
         handler: &mut H,
         depth: usize,
     ) -> evm::interpreter::Capture<
-        Result<(Self::SubstackInvoke, InvokerControl<Self::Interpreter, Self::State>), ExitError>,
+        Result<
+            (
+                Self::SubstackInvoke,
+                InvokerControl<Self::Interpreter, Self::State>,
+            ),
+            ExitError,
+        >,
         Self::Interrupt,
     > {
         let entered = self.inner.enter_substack(trap, machine, handler, depth);
@@ -298,7 +376,8 @@ pub static KNOWN_DIFFERENCES: &[KnownDifference] = &[
 
 fn uses_eip7702(case: &Case) -> bool {
     case.fork >= Fork::Prague
-        && (case.tx.kind == TxKind::SetCode || case.pre.values().any(|a| input::is_delegation(&a.code)))
+        && (case.tx.kind == TxKind::SetCode
+            || case.pre.values().any(|a| input::is_delegation(&a.code)))
 }
 
 fn calls_bls_precompile(case: &Case) -> bool {
@@ -332,7 +411,11 @@ mod tests {
             let outcome = client.execute(case, TraceMode::Off).expect("executes");
             let expected = case.expected.as_ref().expect("filled fixture");
             let mismatches = expected.check(&outcome);
-            assert!(mismatches.iter().all(|m| m.is_soft()), "{}: {mismatches:?}", case.label());
+            assert!(
+                mismatches.iter().all(|m| m.is_soft()),
+                "{}: {mismatches:?}",
+                case.label()
+            );
         }
     }
 
@@ -350,13 +433,20 @@ mod tests {
 
     #[test]
     fn executes_a_cancun_fixture_with_the_expected_root() {
-        assert_all_pass(&cases("../../../shared/fixtures/GeneralStateTests/stExample/add11.json"));
+        assert_all_pass(&cases(
+            "../../../shared/fixtures/GeneralStateTests/stExample/add11.json",
+        ));
     }
 
     #[test]
     fn rejects_what_the_fixture_rejects() {
-        let cases = cases("../../../shared/fixtures/GeneralStateTests/stTransactionTest/NoSrcAccount.json");
-        assert!(cases.iter().any(|c| c.expected.as_ref().is_some_and(|e| e.exception.is_some())));
+        let cases =
+            cases("../../../shared/fixtures/GeneralStateTests/stTransactionTest/NoSrcAccount.json");
+        assert!(
+            cases
+                .iter()
+                .any(|c| c.expected.as_ref().is_some_and(|e| e.exception.is_some()))
+        );
         assert_all_pass(&cases);
     }
 
@@ -369,30 +459,57 @@ mod tests {
         assert_eq!(plain.trace, None);
         let trace = traced.trace.clone().expect("a trace");
         assert_eq!((trace[0].pc, trace[0].depth), (0, 1));
-        assert!(trace.windows(2).all(|w| w[1].gas <= w[0].gas || w[1].depth != w[0].depth));
-        assert_eq!(Outcome { trace: None, ..traced }, plain);
+        assert!(
+            trace
+                .windows(2)
+                .all(|w| w[1].gas <= w[0].gas || w[1].depth != w[0].depth)
+        );
+        assert_eq!(
+            Outcome {
+                trace: None,
+                ..traced
+            },
+            plain
+        );
     }
 
     #[test]
     fn oversized_values_and_max_nonces_are_rejections() {
         use schism_interface::{ErrorClass, InvalidTxKind, TxValue};
-        let mut case = cases("../../../shared/fixtures/GeneralStateTests/stExample/add11.json")[0].clone();
+        let mut case =
+            cases("../../../shared/fixtures/GeneralStateTests/stExample/add11.json")[0].clone();
         case.tx.value = TxValue::Oversized(vec![1u8; 33].into());
-        let out = Sputnik::new().execute(&case, TraceMode::Off).expect("executes");
-        assert_eq!(out.error, Some(ErrorClass::InvalidTransaction(InvalidTxKind::RlpInvalidValue)));
+        let out = Sputnik::new()
+            .execute(&case, TraceMode::Off)
+            .expect("executes");
+        assert_eq!(
+            out.error,
+            Some(ErrorClass::InvalidTransaction(
+                InvalidTxKind::RlpInvalidValue
+            ))
+        );
         assert_eq!(out.gas_used, 0);
         assert_eq!(out.post_state.as_ref(), Some(&*case.pre));
         case.tx.value = TxValue::Value(Default::default());
         case.tx.nonce = u64::MAX;
-        let out = Sputnik::new().execute(&case, TraceMode::Off).expect("executes");
-        assert_eq!(out.error, Some(ErrorClass::InvalidTransaction(InvalidTxKind::NonceIsMax)));
+        let out = Sputnik::new()
+            .execute(&case, TraceMode::Off)
+            .expect("executes");
+        assert_eq!(
+            out.error,
+            Some(ErrorClass::InvalidTransaction(InvalidTxKind::NonceIsMax))
+        );
     }
 
     #[test]
     fn known_differences_are_narrow() {
         let cases = cases("../../../shared/fixtures/GeneralStateTests/stExample/add11.json");
         for case in &cases {
-            assert!(KNOWN_DIFFERENCES.iter().all(|d| !(d.applies)(case)), "{}", case.label());
+            assert!(
+                KNOWN_DIFFERENCES.iter().all(|d| !(d.applies)(case)),
+                "{}",
+                case.label()
+            );
         }
     }
 }

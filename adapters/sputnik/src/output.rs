@@ -57,7 +57,10 @@ pub(crate) fn logs(changes: &OverlayedChangeSet) -> Vec<Log> {
 
 fn log(log: &EvmLog) -> Log {
     let topics = log.topics.iter().map(|t| B256::from(t.0)).collect();
-    Log { address: address(&log.address), data: LogData::new_unchecked(topics, Bytes::from(log.data.clone())) }
+    Log {
+        address: address(&log.address),
+        data: LogData::new_unchecked(topics, Bytes::from(log.data.clone())),
+    }
 }
 
 /// Where the top-level frame ended, to tell apart errors the crate reports with one variant.
@@ -104,7 +107,12 @@ pub(crate) fn error_class(error: &ExitError, context: ExitContext) -> Option<Err
 }
 
 /// The outcome of an executed transaction over its post-state.
-pub(crate) fn executed(mut post: Accounts, logs: Vec<Log>, gas_used: u64, error: Option<ErrorClass>) -> Outcome {
+pub(crate) fn executed(
+    mut post: Accounts,
+    logs: Vec<Log>,
+    gas_used: u64,
+    error: Option<ErrorClass>,
+) -> Outcome {
     drop_zero_slots(&mut post);
     Outcome {
         state_root: state_root(&post),
@@ -119,7 +127,12 @@ pub(crate) fn executed(mut post: Accounts, logs: Vec<Log>, gas_used: u64, error:
 
 /// The outcome of a rejected transaction: nothing happened, the post-state is the pre-state.
 pub(crate) fn rejected(pre: &Accounts, kind: InvalidTxKind) -> Outcome {
-    executed(pre.clone(), Vec::new(), 0, Some(ErrorClass::InvalidTransaction(kind)))
+    executed(
+        pre.clone(),
+        Vec::new(),
+        0,
+        Some(ErrorClass::InvalidTransaction(kind)),
+    )
 }
 
 #[cfg(test)]
@@ -135,16 +148,35 @@ mod tests {
     #[test]
     fn code_deposit_prefix_is_told_from_the_opcode() {
         let err = ExitError::Exception(ExitException::InvalidOpcode(Opcode::EOFMAGIC));
-        let deploy = ExitContext { create: true, frame_succeeded: true, precompile_target: false };
-        assert_eq!(error_class(&err, deploy), Some(ErrorClass::InvalidCodePrefix));
-        let running = ExitContext { frame_succeeded: false, ..deploy };
+        let deploy = ExitContext {
+            create: true,
+            frame_succeeded: true,
+            precompile_target: false,
+        };
+        assert_eq!(
+            error_class(&err, deploy),
+            Some(ErrorClass::InvalidCodePrefix)
+        );
+        let running = ExitContext {
+            frame_succeeded: false,
+            ..deploy
+        };
         assert_eq!(error_class(&err, running), Some(ErrorClass::InvalidOpcode));
-        assert_eq!(error_class(&ExitError::Reverted, running), Some(ErrorClass::Revert));
+        assert_eq!(
+            error_class(&ExitError::Reverted, running),
+            Some(ErrorClass::Revert)
+        );
     }
 
     #[test]
     fn a_rejection_keeps_the_pre_state() {
-        let pre = Accounts::from([(Address::repeat_byte(1), Account { balance: U256::from(5), ..Default::default() })]);
+        let pre = Accounts::from([(
+            Address::repeat_byte(1),
+            Account {
+                balance: U256::from(5),
+                ..Default::default()
+            },
+        )]);
         let out = rejected(&pre, InvalidTxKind::NonceIsMax);
         assert_eq!(out.state_root, state_root(&pre));
         assert_eq!(out.gas_used, 0);

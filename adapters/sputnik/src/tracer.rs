@@ -1,9 +1,9 @@
 //! Step traces: an etable placed in front of the gasometer that records one EIP-3155 step per
 //! instruction, before the instruction is charged or run.
 
+use evm::interpreter::Control;
 use evm::interpreter::etable::Etable;
 use evm::interpreter::trap::CallCreateTrap;
-use evm::interpreter::Control;
 use evm::standard::{Machine, State};
 use evm::uint::U256 as EvmU256;
 use schism_interface::TraceStep;
@@ -22,7 +22,10 @@ pub(crate) struct TraceLog {
 impl TraceLog {
     /// An empty log at the top level.
     pub fn new() -> Self {
-        TraceLog { steps: RefCell::new(Vec::new()), depth: Cell::new(1) }
+        TraceLog {
+            steps: RefCell::new(Vec::new()),
+            depth: Cell::new(1),
+        }
     }
 }
 
@@ -39,15 +42,29 @@ impl<H> Etable<H> for StepTracer<'_> {
     type State = State<'static>;
     type Trap = CallCreateTrap;
 
-    fn eval(&self, machine: &mut Machine<'static>, _handle: &mut H, position: usize) -> Control<CallCreateTrap> {
+    fn eval(
+        &self,
+        machine: &mut Machine<'static>,
+        _handle: &mut H,
+        position: usize,
+    ) -> Control<CallCreateTrap> {
         let mem_size = machine.memory.effective_len();
         let step = TraceStep {
             pc: position as u64,
             op: machine.code().get(position).copied().unwrap_or_default(),
             gas: machine.state.gasometer.gas64(),
             gas_cost: 0,
-            mem_size: if mem_size > EvmU256::from(u64::MAX) { u64::MAX } else { mem_size.low_u64() },
-            stack: machine.stack.data().iter().map(crate::output::u256).collect(),
+            mem_size: if mem_size > EvmU256::from(u64::MAX) {
+                u64::MAX
+            } else {
+                mem_size.low_u64()
+            },
+            stack: machine
+                .stack
+                .data()
+                .iter()
+                .map(crate::output::u256)
+                .collect(),
             depth: self.log.depth.get(),
             refund: 0,
             return_data: None,
