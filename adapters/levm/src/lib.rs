@@ -61,7 +61,6 @@ fn run(db: &mut GeneralizedDatabase, env: Environment, tx: &LevmTx, mode: TraceM
     if mode == TraceMode::Steps {
         vm.opcode_tracer = LevmOpcodeTracer::new(OpcodeTracerConfig {
             disable_storage: true,
-            enable_return_data: true,
             ..Default::default()
         });
     }
@@ -129,7 +128,7 @@ impl Client for Levm {
                     client: client(),
                     detail,
                 })?;
-                let trace = steps.as_deref().map(output::trace);
+                let trace = steps.as_deref().map(|steps| output::trace(steps, case, &post));
                 Ok(output::executed(
                     &report.result,
                     report.gas_used,
@@ -336,6 +335,20 @@ mod tests {
         let trace = outcome.trace.expect("a trace");
         assert_eq!((trace[0].pc, trace[0].op, trace[0].depth), (0, 0x60, 1));
         assert_eq!(trace.last().map(|s| s.op), Some(0x00));
+        // The call runs no code in EMPTY: no step at depth 2, as in geth and revm.
+        assert!(trace.iter().all(|s| s.depth == 1), "{trace:?}");
+        // A callee whose code is a STOP does run it.
+        let stopper = r#", "0x00000000000000000000000000000000000e3e3f": {"balance": "0x00", "code": "0x00", "nonce": "0x00", "storage": {}}"#;
+        let case = synthetic(
+            "0x600060006000600060007300000000000000000000000000000000000e3e3f61fffff100",
+            stopper,
+        );
+        let trace = Levm::new()
+            .execute(&case, TraceMode::Steps)
+            .expect("executes")
+            .trace
+            .expect("a trace");
+        assert_eq!(trace.iter().filter(|s| s.depth == 2).count(), 1);
         assert!(
             Levm::new()
                 .execute(&case, TraceMode::Off)

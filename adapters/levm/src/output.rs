@@ -230,9 +230,10 @@ pub fn invalid_kind(case: &Case, err: &TxValidationError) -> InvalidTxKind {
     }
 }
 
-/// levm's EIP-3155 steps as schism trace steps.
-pub fn trace(steps: &[OpcodeStep]) -> Vec<TraceStep> {
-    steps
+/// levm's EIP-3155 steps as schism trace steps, without the steps levm records for frames
+/// that have no code (see [`runs_no_code`]).
+pub fn trace(steps: &[OpcodeStep], case: &Case, post: &Accounts) -> Vec<TraceStep> {
+    let steps: Vec<TraceStep> = steps
         .iter()
         .map(|s| TraceStep {
             pc: s.pc,
@@ -243,7 +244,70 @@ pub fn trace(steps: &[OpcodeStep]) -> Vec<TraceStep> {
             stack: s.stack.as_deref().unwrap_or_default().iter().map(au256).collect(),
             depth: s.depth,
             refund: s.refund,
-            return_data: (!s.return_data.is_empty()).then(|| Bytes(s.return_data.clone())),
+            return_data: None,
         })
+        .collect();
+    let keep: Vec<bool> = (0..steps.len()).map(|i| !runs_no_code(&steps, i, case, post)).collect();
+    steps
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(step, keep)| keep.then_some(step))
         .collect()
+}
+
+/// True when step `i` is the STOP levm executes for a frame without code. levm pads code with
+/// STOPs and runs it even when it is empty; geth (the EIP-3155 reference) and revm run no
+/// instruction there. Such a step is a STOP at pc 0 that opens a frame and is its only step;
+/// whether the frame's code is empty (rather than starting with STOP) is read from the call
+/// that opened it: the callee's code (through an EIP-7702 delegation) or the init code size.
+fn runs_no_code(steps: &[TraceStep], i: usize, case: &Case, post: &Accounts) -> bool {
+    let Some(step) = steps.get(i) else { return false };
+    if step.op != 0x00 || step.pc != 0 {
+        return false;
+    }
+    let code_of = |address: Address| -> Bytes {
+        let code = post
+            .get(&address)
+            .or_else(|| case.pre.get(&address))
+            .map(|a| a.code.clone())
+            .unwrap_or_default();
+        match code.strip_prefix(&[0xef, 0x01, 0x00][..]) {
+            Some(target) if target.len() == 20 => {
+                let target = Address::from_slice(target);
+                post.get(&target)
+                    .or_else(|| case.pre.get(&target))
+                    .map(|a| a.code.clone())
+                    .unwrap_or_default()
+            }
+            _ => code,
+        }
+    };
+    let Some(opener) = i.checked_sub(1).and_then(|p| steps.get(p)) else {
+        // The transaction's own frame.
+        return step.depth == 1
+            && if let Some(to) = case.tx.to {
+                code_of(to).is_empty()
+            } else {
+                case.tx.data.is_empty()
+            };
+    };
+    let returns_at_once = steps.get(i + 1).is_none_or(|next| next.depth <= opener.depth);
+    if step.depth != opener.depth + 1 || !returns_at_once {
+        return false;
+    }
+    let arg = |from_top: usize| {
+        opener
+            .stack
+            .len()
+            .checked_sub(from_top)
+            .and_then(|k| opener.stack.get(k))
+            .copied()
+    };
+    match opener.op {
+        // CALL, CALLCODE, DELEGATECALL, STATICCALL: the address is the second argument.
+        0xf1 | 0xf2 | 0xf4 | 0xfa => arg(2).is_some_and(|a| code_of(Address::from_word(B256::from(a))).is_empty()),
+        // CREATE, CREATE2: the init code size is the third argument.
+        0xf0 | 0xf5 => arg(3).is_some_and(|size| size.is_zero()),
+        _ => false,
+    }
 }
