@@ -17,8 +17,9 @@ use schism_interface::state::storage_root;
 use schism_interface::{Case, Fork, InvalidTxKind, TxKind};
 use std::collections::HashMap;
 
-/// Why a case cannot be handed to levm: either the transaction is invalid in a way levm cannot
-/// even represent (a rejection), or the case holds something the adapter cannot express.
+/// Why a case is not handed to levm: the transaction is invalid in a way levm cannot even
+/// represent (a rejection), the case holds something levm cannot express, or ethrex itself
+/// fails on the block before any transaction runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     /// The transaction is invalid; reported as a rejection.

@@ -14,8 +14,8 @@ use schism_interface::state::{clear_touched_empty, drop_zero_slots, logs_hash, s
 use schism_interface::{Case, ErrorClass, Fork, InvalidTxKind, Outcome, TraceStep};
 use std::collections::HashSet;
 
-/// The RIPEMD-160 precompile, which stays touched when a call to it fails (the mainnet
-/// consensus quirk of block 2675119, kept by every client from Spurious Dragon on).
+/// The RIPEMD-160 precompile, which stays touched when a call to it fails (the consensus
+/// quirk of mainnet block 2675119, which the specification keeps from Spurious Dragon on).
 const RIPEMD160: H160 = H160([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3]);
 
 /// A levm `U256` as an alloy `U256`.
@@ -79,7 +79,8 @@ fn log(l: &LevmLog) -> Log {
 
 /// The accounts the transaction touched in the EIP-161 sense, read from levm's call tracer:
 /// the targets of every CALL, STATICCALL, CREATE and SELFDESTRUCT whose frame and all its
-/// ancestors succeeded. (levm itself never deletes touched empty accounts: as a post-Merge
+/// ancestors succeeded, and RIPEMD-160 when a call to it failed under succeeding ancestors
+/// (EELS `incorporate_child_on_error`). (levm itself never deletes touched empty accounts: as a post-Merge
 /// client it assumes none exist, but state test pre-states hold them.)
 pub fn touched(top: Option<&CallTraceFrame>) -> HashSet<H160> {
     fn walk(frame: &CallTraceFrame, out: &mut HashSet<H160>) {
