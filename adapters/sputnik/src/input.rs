@@ -2,10 +2,12 @@
 //! backend holding the pre-state and block environment, the transaction checks the crate leaves
 //! to its caller, and the `TransactArgs`.
 
-use evm::backend::{InMemoryAccount, InMemoryBackend, InMemoryEnvironment};
+use evm::backend::{
+    InMemoryAccount, InMemoryBackend, InMemoryEnvironment, RuntimeBaseBackend, RuntimeEnvironment,
+};
 use evm::standard::{Config, TransactArgs, TransactArgsCallCreate, TransactGasPrice};
 use evm::uint::{H160, H256, U256 as EvmU256};
-use schism_interface::alloy_primitives::{Address, B256, U256};
+use schism_interface::alloy_primitives::{Address, B256, U256, keccak256};
 use schism_interface::fixture::BlobParams;
 use schism_interface::{Case, Fork, InvalidTxKind, TxKind, TxValue};
 use std::collections::BTreeMap;
@@ -327,9 +329,92 @@ pub(crate) fn is_delegation(code: &[u8]) -> bool {
     code.len() == 23 && code.starts_with(&[0xef, 0x01, 0x00])
 }
 
-/// The in-memory backend: block environment and pre-state, with the blob fee already burned
-/// from the sender (the crate charges only execution gas).
-pub(crate) fn backend(case: &Case, checked: &Checked) -> InMemoryBackend {
+/// The crate's in-memory backend with the state-test convention for BLOCKHASH: the crate's own
+/// looks hashes up in a map and has no 256-block window.
+pub(crate) struct Backend {
+    /// Block environment and accounts.
+    pub inner: InMemoryBackend,
+}
+
+impl RuntimeEnvironment for Backend {
+    /// Within the last 256 blocks, the fixture's `previousHash` for the parent, else keccak256 of
+    /// the decimal block number (what geth's runner, revm's and ethrex's use, and the other
+    /// adapters of schism); zero outside the window.
+    fn block_hash(&self, number: EvmU256) -> H256 {
+        let current = self.inner.environment.block_number;
+        if number >= current || current - number > EvmU256::from(256) {
+            return H256::zero();
+        }
+        match self.inner.environment.block_hashes.get(&number) {
+            Some(hash) => *hash,
+            None => H256(keccak256(number.to_string().as_bytes()).0),
+        }
+    }
+    fn block_number(&self) -> EvmU256 {
+        self.inner.block_number()
+    }
+    fn block_coinbase(&self) -> H160 {
+        self.inner.block_coinbase()
+    }
+    fn block_timestamp(&self) -> EvmU256 {
+        self.inner.block_timestamp()
+    }
+    fn block_difficulty(&self) -> EvmU256 {
+        self.inner.block_difficulty()
+    }
+    fn block_randomness(&self) -> Option<H256> {
+        self.inner.block_randomness()
+    }
+    fn block_gas_limit(&self) -> EvmU256 {
+        self.inner.block_gas_limit()
+    }
+    fn block_base_fee_per_gas(&self) -> EvmU256 {
+        self.inner.block_base_fee_per_gas()
+    }
+    fn blob_versioned_hash(&self, index: EvmU256) -> H256 {
+        self.inner.blob_versioned_hash(index)
+    }
+    fn blob_base_fee_per_gas(&self) -> EvmU256 {
+        self.inner.blob_base_fee_per_gas()
+    }
+    fn chain_id(&self) -> EvmU256 {
+        self.inner.chain_id()
+    }
+}
+
+impl RuntimeBaseBackend for Backend {
+    fn balance(&self, address: H160) -> EvmU256 {
+        self.inner.balance(address)
+    }
+    fn code_size(&self, address: H160) -> EvmU256 {
+        self.inner.code_size(address)
+    }
+    fn code_hash(&self, address: H160) -> H256 {
+        self.inner.code_hash(address)
+    }
+    fn code(&self, address: H160) -> Vec<u8> {
+        self.inner.code(address)
+    }
+    fn storage(&self, address: H160, index: H256) -> H256 {
+        self.inner.storage(address, index)
+    }
+    fn transient_storage(&self, address: H160, index: H256) -> H256 {
+        self.inner.transient_storage(address, index)
+    }
+    fn exists(&self, address: H160) -> bool {
+        self.inner.exists(address)
+    }
+    fn can_create(&self, address: H160) -> bool {
+        self.inner.can_create(address)
+    }
+    fn nonce(&self, address: H160) -> EvmU256 {
+        self.inner.nonce(address)
+    }
+}
+
+/// The backend: block environment and pre-state, with the blob fee already burned from the
+/// sender (the crate charges only execution gas).
+pub(crate) fn backend(case: &Case, checked: &Checked) -> Backend {
     let env = &case.env;
     let mut block_hashes = BTreeMap::new();
     if let (Some(previous), Some(parent)) = (env.previous_hash, env.current_number.checked_sub(1)) {
@@ -380,7 +465,9 @@ pub(crate) fn backend(case: &Case, checked: &Checked) -> InMemoryBackend {
         let sender = state.entry(h160(&case.tx.sender)).or_default();
         sender.balance = sender.balance.saturating_sub(evm_u256(&checked.blob_fee));
     }
-    InMemoryBackend { environment, state }
+    Backend {
+        inner: InMemoryBackend { environment, state },
+    }
 }
 
 /// The crate's transaction arguments.
@@ -438,6 +525,39 @@ mod tests {
         assert!(config(Fork::Prague).is_some());
         assert!(config(Fork::Constantinople).is_none());
         assert!(config(Fork::Osaka).is_none());
+    }
+
+    #[test]
+    fn block_hashes_follow_the_state_test_convention() {
+        let mut environment = InMemoryEnvironment {
+            block_hashes: BTreeMap::new(),
+            block_number: EvmU256::from(300),
+            block_coinbase: H160::zero(),
+            block_timestamp: EvmU256::zero(),
+            block_difficulty: EvmU256::zero(),
+            block_randomness: None,
+            block_gas_limit: EvmU256::zero(),
+            block_base_fee_per_gas: EvmU256::zero(),
+            blob_base_fee_per_gas: EvmU256::zero(),
+            blob_versioned_hashes: Vec::new(),
+            chain_id: EvmU256::one(),
+        };
+        environment
+            .block_hashes
+            .insert(EvmU256::from(299), H256::repeat_byte(7));
+        let backend = Backend {
+            inner: InMemoryBackend {
+                environment,
+                state: BTreeMap::new(),
+            },
+        };
+        assert_eq!(backend.block_hash(EvmU256::from(299)), H256::repeat_byte(7));
+        assert_eq!(
+            backend.block_hash(EvmU256::from(44)),
+            H256(keccak256(b"44").0)
+        );
+        assert_eq!(backend.block_hash(EvmU256::from(43)), H256::zero());
+        assert_eq!(backend.block_hash(EvmU256::from(300)), H256::zero());
     }
 
     #[test]

@@ -158,11 +158,12 @@ impl Client for Sputnik {
         }
 
         let logs = output::logs(&changes);
-        backend.apply_overlayed(&changes);
-        let post = output::accounts(&backend.state).ok_or_else(|| ClientError::Execution {
-            client: ID.to_owned(),
-            detail: "a nonce above 2^64-1 in the post-state".to_owned(),
-        })?;
+        backend.inner.apply_overlayed(&changes);
+        let post =
+            output::accounts(&backend.inner.state).ok_or_else(|| ClientError::Execution {
+                client: ID.to_owned(),
+                detail: "a nonce above 2^64-1 in the post-state".to_owned(),
+            })?;
         let mut outcome = output::executed(post, logs, gas_used.low_u64(), error);
         outcome.trace = trace_log.map(|log| log.steps.into_inner());
         Ok(outcome)
