@@ -27,6 +27,32 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// The outcome of an executed transaction from its full post-state: zero-valued slots are
+    /// dropped and both hashes come from the shared implementation in [`crate::state`].
+    pub fn executed(
+        mut post: Accounts,
+        logs: Vec<Log>,
+        gas_used: u64,
+        error: Option<ErrorClass>,
+        trace: Option<Trace>,
+    ) -> Outcome {
+        crate::state::drop_zero_slots(&mut post);
+        Outcome {
+            state_root: crate::state::state_root(&post),
+            logs_hash: crate::state::logs_hash(&logs),
+            gas_used,
+            error,
+            logs,
+            post_state: Some(post),
+            trace,
+        }
+    }
+
+    /// The outcome of a transaction that was not executed: the pre-state unchanged, no gas used.
+    pub fn rejected(pre: &Accounts, kind: InvalidTxKind) -> Outcome {
+        Outcome::executed(pre.clone(), Vec::new(), 0, Some(ErrorClass::InvalidTransaction(kind)), None)
+    }
+
     /// The transaction status derived from the error class.
     pub fn status(&self) -> TxStatus {
         match self.error {

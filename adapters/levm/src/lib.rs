@@ -101,7 +101,7 @@ impl Client for Levm {
         let prepared = input::transaction(case).and_then(|tx| Ok((tx, input::environment(case, fork)?)));
         let (tx, env) = match prepared {
             Ok(prepared) => prepared,
-            Err(Refusal::Reject(kind)) => return Ok(output::rejected(case, kind)),
+            Err(Refusal::Reject(kind)) => return Ok(Outcome::rejected(&case.pre, kind)),
             Err(Refusal::Unrepresentable(what)) => return Err(ClientError::Unrepresentable { client: client(), what }),
             Err(Refusal::Failed(detail)) => {
                 return Err(ClientError::Execution {
@@ -137,7 +137,7 @@ impl Client for Levm {
                     trace,
                 ))
             }
-            Err(VMError::TxValidation(err)) => Ok(output::rejected(case, output::invalid_kind(case, &err))),
+            Err(VMError::TxValidation(err)) => Ok(Outcome::rejected(&case.pre, output::invalid_kind(case, &err))),
             Err(err) => Err(ClientError::Execution {
                 client: client(),
                 detail: err.to_string(),

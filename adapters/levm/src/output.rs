@@ -10,7 +10,7 @@ use ethrex_levm::db::gen_db::GeneralizedDatabase;
 use ethrex_levm::errors::{ExceptionalHalt, PrecompileError, TxResult, TxValidationError, VMError};
 use schism_interface::alloy_primitives::{Address, B256, Bytes, Log, LogData, U256, keccak256};
 use schism_interface::fixture::{Account, Accounts};
-use schism_interface::state::{clear_touched_empty, drop_zero_slots, logs_hash, state_root};
+use schism_interface::state::{clear_touched_empty, drop_zero_slots};
 use schism_interface::{Case, ErrorClass, Fork, InvalidTxKind, Outcome, TraceStep};
 use std::collections::HashSet;
 
@@ -28,21 +28,6 @@ fn address(a: &H160) -> Address {
     Address::from(a.0)
 }
 
-/// The outcome of a rejected transaction: nothing happened, the post-state is the pre-state.
-pub fn rejected(case: &Case, kind: InvalidTxKind) -> Outcome {
-    let mut post = (*case.pre).clone();
-    drop_zero_slots(&mut post);
-    Outcome {
-        state_root: state_root(&post),
-        logs_hash: logs_hash(&[]),
-        gas_used: 0,
-        error: Some(ErrorClass::InvalidTransaction(kind)),
-        logs: Vec::new(),
-        post_state: Some(post),
-        trace: None,
-    }
-}
-
 /// Assembles the outcome of an executed transaction.
 pub fn executed(
     result: &TxResult,
@@ -51,19 +36,11 @@ pub fn executed(
     post_state: Accounts,
     trace: Option<Vec<TraceStep>>,
 ) -> Outcome {
-    let logs: Vec<Log> = logs.iter().map(log).collect();
-    Outcome {
-        state_root: state_root(&post_state),
-        logs_hash: logs_hash(&logs),
-        gas_used,
-        error: match result {
-            TxResult::Success => None,
-            TxResult::Revert(err) => Some(error_class(err)),
-        },
-        logs,
-        post_state: Some(post_state),
-        trace,
-    }
+    let error = match result {
+        TxResult::Success => None,
+        TxResult::Revert(err) => Some(error_class(err)),
+    };
+    Outcome::executed(post_state, logs.iter().map(log).collect(), gas_used, error, trace)
 }
 
 /// One levm log as an alloy log.

@@ -69,7 +69,7 @@ impl Client for Revm {
         })?;
         let tx = match input::tx_env(case) {
             Ok(tx) => tx,
-            Err(rejection) => return Ok(output::rejected(case, rejection)),
+            Err(rejection) => return Ok(Outcome::rejected(&case.pre, rejection)),
         };
         let db = input::PreDb::new(&case.pre);
         let ctx = Context::mainnet()
@@ -86,7 +86,7 @@ impl Client for Revm {
         };
         match result {
             Ok(done) => Ok(output::executed(case, done.result, done.state, trace)),
-            Err(EVMError::Transaction(invalid)) => Ok(output::rejected(case, output::invalid_kind(&invalid))),
+            Err(EVMError::Transaction(invalid)) => Ok(Outcome::rejected(&case.pre, output::invalid_kind(&invalid))),
             Err(other) => Err(ClientError::Execution { client: self.id().to_owned(), detail: other.to_string() }),
         }
     }

@@ -2,8 +2,8 @@
 
 use revm::context::result::{ExecutionResult, HaltReason, InvalidTransaction};
 use revm::state::EvmState;
-use schism_interface::fixture::{Account, Accounts};
-use schism_interface::state::{clear_touched_empty, drop_zero_slots, logs_hash, state_root};
+use schism_interface::fixture::Account;
+use schism_interface::state::clear_touched_empty;
 use schism_interface::{Case, ErrorClass, InvalidTxKind, Outcome, Trace};
 use std::collections::HashSet;
 
@@ -34,35 +34,12 @@ pub(crate) fn executed(case: &Case, result: ExecutionResult, changes: EvmState, 
         }
     }
     clear_touched_empty(&mut post, case.fork, |a| touched.contains(a));
-    drop_zero_slots(&mut post);
     let (gas_used, error, logs) = match result {
         ExecutionResult::Success { gas, logs, .. } => (gas.tx_gas_used(), None, logs),
         ExecutionResult::Revert { gas, logs, .. } => (gas.tx_gas_used(), Some(ErrorClass::Revert), logs),
         ExecutionResult::Halt { reason, gas, logs } => (gas.tx_gas_used(), Some(halt_class(&reason)), logs),
     };
-    Outcome {
-        state_root: state_root(&post),
-        logs_hash: logs_hash(&logs),
-        gas_used,
-        error,
-        logs,
-        post_state: Some(post),
-        trace,
-    }
-}
-
-/// The outcome of a transaction that was not executed: the pre-state unchanged.
-pub(crate) fn rejected(case: &Case, kind: InvalidTxKind) -> Outcome {
-    let post: Accounts = (*case.pre).clone();
-    Outcome {
-        state_root: state_root(&post),
-        logs_hash: logs_hash(&[]),
-        gas_used: 0,
-        error: Some(ErrorClass::InvalidTransaction(kind)),
-        logs: Vec::new(),
-        post_state: Some(post),
-        trace: None,
-    }
+    Outcome::executed(post, logs, gas_used, error, trace)
 }
 
 /// The shared name of revm's validation error.
