@@ -86,12 +86,11 @@ fn run(args: RunArgs) -> ExitCode {
     };
     print!("{}", report.highlights(args.show));
     print!("{}", report.summary());
-    if let Some(path) = &args.report {
-        if let Err(e) = write_json(path, &report) {
+    if let Some(path) = &args.report
+        && let Err(e) = write_json(path, &report) {
             eprintln!("error: cannot write report {}: {e}", path.display());
             return ExitCode::from(2);
         }
-    }
     if report.found_problems() {
         ExitCode::from(1)
     } else if !report.input_errors.is_empty() {

@@ -98,7 +98,7 @@ pub fn compare(outcomes: &[(&str, &Outcome)]) -> Verdict {
     if groups.len() == 1 {
         return Verdict::Agree;
     }
-    groups.sort_by(|a, b| b.1.len().cmp(&a.1.len()));
+    groups.sort_by_key(|g| std::cmp::Reverse(g.1.len()));
     let mut aspects = Vec::new();
     let first = &groups[0].0;
     for (other, _) in &groups[1..] {

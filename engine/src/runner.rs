@@ -13,7 +13,7 @@ use schism_interface::load::{FixtureFile, collect_json_files, expand_file, read_
 use schism_interface::{Case, Client, ClientError, FixtureError, Fork, Outcome, TraceMode};
 use serde::Serialize;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -168,7 +168,7 @@ enum Loaded {
     Failed(FixtureError),
 }
 
-fn load(path: &PathBuf, forks: &[Fork]) -> Loaded {
+fn load(path: &Path, forks: &[Fork]) -> Loaded {
     match read_fixture(path) {
         Ok(FixtureFile::State(file)) => {
             let (mut cases, errors) = expand_file(path, &file);
@@ -177,7 +177,7 @@ fn load(path: &PathBuf, forks: &[Fork]) -> Loaded {
             }
             Loaded::Cases(cases, errors)
         }
-        Ok(FixtureFile::Blockchain { tests }) => Loaded::OtherFormat(path.clone(), tests),
+        Ok(FixtureFile::Blockchain { tests }) => Loaded::OtherFormat(path.to_path_buf(), tests),
         Err(e) => Loaded::Failed(e),
     }
 }

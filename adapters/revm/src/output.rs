@@ -2,7 +2,6 @@
 
 use revm::context::result::{ExecutionResult, HaltReason, InvalidTransaction};
 use revm::state::EvmState;
-use schism_interface::fixture::Account;
 use schism_interface::state::clear_touched_empty;
 use schism_interface::{Case, ErrorClass, InvalidTxKind, Outcome, Trace};
 use std::collections::HashSet;
@@ -20,7 +19,7 @@ pub(crate) fn executed(case: &Case, result: ExecutionResult, changes: EvmState, 
             post.remove(&address);
             continue;
         }
-        let entry = post.entry(address).or_insert_with(Account::default);
+        let entry = post.entry(address).or_default();
         if account.is_created() {
             entry.storage.clear();
         }
