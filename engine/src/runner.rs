@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use schism_interface::case::Mismatch;
 use schism_interface::fixture::Indexes;
 use schism_interface::load::{FixtureFile, collect_json_files, expand_file, read_fixture};
-use schism_interface::{Case, Client, ClientError, FixtureError, Fork, Outcome, TraceMode};
+use schism_interface::{Case, Client, ClientError, FixtureError, Fork, KnownDifference, Outcome, TraceMode};
 use serde::Serialize;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
@@ -212,6 +212,13 @@ pub fn run_case(case: &Case, clients: &[Arc<dyn Client>]) -> CaseResult {
                 outcomes.push((client.id(), outcome));
                 result
             }
+            // A case the client cannot even represent is explained when one of its documented
+            // known differences (a missing feature) covers the case; any other fault stays a
+            // finding of its own kind.
+            Err(e @ ClientError::Unrepresentable { .. }) => match known_for(client.as_ref(), case) {
+                Some(known) => ClientResult::Known { id: known.id },
+                None => ClientResult::Error { message: e.to_string() },
+            },
             Err(e) => ClientResult::Error { message: e.to_string() },
         };
         results.push((result, elapsed));
@@ -248,6 +255,11 @@ pub fn execute_guarded(client: &dyn Client, case: &Case) -> Result<Outcome, Clie
     })
 }
 
+/// The first documented known difference of `client` that covers `case`.
+fn known_for(client: &dyn Client, case: &Case) -> Option<&'static KnownDifference> {
+    client.known_differences().iter().find(|k| (k.applies)(case))
+}
+
 fn judge(client: &dyn Client, case: &Case, outcome: &Outcome) -> ClientResult {
     let Some(expected) = &case.expected else {
         return ClientResult::Pass { soft: Vec::new() };
@@ -256,7 +268,7 @@ fn judge(client: &dyn Client, case: &Case, outcome: &Outcome) -> ClientResult {
     if hard.is_empty() {
         return ClientResult::Pass { soft };
     }
-    if let Some(known) = client.known_differences().iter().find(|k| (k.applies)(case)) {
+    if let Some(known) = known_for(client, case) {
         return ClientResult::Known { id: known.id };
     }
     ClientResult::Fail {
@@ -270,7 +282,7 @@ fn judge(client: &dyn Client, case: &Case, outcome: &Outcome) -> ClientResult {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use schism_interface::{ErrorClass, KnownDifference};
+    use schism_interface::ErrorClass;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// A scripted client: answers with a fixed root, or fails, or panics.
@@ -293,6 +305,8 @@ pub(crate) mod tests {
         Panic,
         /// Supports no fork.
         Unsupported,
+        /// Cannot represent the case.
+        Unrepresentable,
     }
 
     impl Scripted {
@@ -325,6 +339,9 @@ pub(crate) mod tests {
                     });
                 }
                 Behaviour::Panic => panic!("scripted panic"),
+                Behaviour::Unrepresentable => {
+                    return Err(ClientError::Unrepresentable { client: self.id.to_owned(), what: "a scripted feature" });
+                }
             };
             Ok(Outcome {
                 state_root,
@@ -403,5 +420,21 @@ pub(crate) mod tests {
         let r = run_case(&sample_case(), &clients);
         assert!(matches!(r.clients[1].0, ClientResult::Known { id: "test-quirk" }));
         assert_eq!(r.known_divergence, vec!["test-quirk"]);
+    }
+
+    #[test]
+    fn an_unrepresentable_case_is_known_only_when_documented() {
+        static MISSING: [KnownDifference; 1] =
+            [KnownDifference { id: "no-feature", reason: "scripted", link: "none", applies: |_| true }];
+        let documented: Arc<dyn Client> = Arc::new(Scripted {
+            id: "d",
+            behaviour: Behaviour::Unrepresentable,
+            calls: AtomicUsize::new(0),
+            known: &MISSING,
+        });
+        let undocumented = Scripted::new("u", Behaviour::Unrepresentable);
+        let r = run_case(&sample_case(), &[documented, undocumented]);
+        assert!(matches!(r.clients[0].0, ClientResult::Known { id: "no-feature" }));
+        assert!(matches!(&r.clients[1].0, ClientResult::Error { message } if message.contains("a scripted feature")));
     }
 }
