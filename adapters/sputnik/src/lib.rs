@@ -10,6 +10,7 @@ mod tracer;
 
 use evm::backend::OverlayedBackend;
 use evm::interpreter::etable::{Chained, Etable};
+use evm::interpreter::runtime::GasState;
 use evm::interpreter::trap::CallCreateTrap;
 use evm::interpreter::{Control, ExitError, ExitException, Interpreter, Opcode};
 use evm::standard::{
@@ -36,14 +37,14 @@ const ID: &str = "sputnik";
 const HEAP_DEPTH: usize = 4;
 
 type MainnetEtable =
-    Chained<InitcodeLengthGuard, Chained<GasometerEtable<'static>, ExecutionEtable<'static>>>;
+    Chained<HaltOrderGuard, Chained<GasometerEtable<'static>, ExecutionEtable<'static>>>;
 
 static ETABLE: MainnetEtable = mainnet_etable();
 static PRECOMPILES: StandardPrecompileSet = StandardPrecompileSet;
 
 const fn mainnet_etable() -> MainnetEtable {
     Chained(
-        InitcodeLengthGuard,
+        HaltOrderGuard,
         Chained(GasometerEtable::new(), ExecutionEtable::new()),
     )
 }
@@ -56,12 +57,24 @@ macro_rules! transact_with {
         let invoker = evm::standard::Invoker::new(&resolver);
         let recorder = Recorder::new(&invoker, $depth);
         let result = evm::transact($args, Some(HEAP_DEPTH), $backend, &recorder);
-        (
-            result,
-            recorder.frame_succeeded.get(),
-            recorder.reverted_gas_left.get(),
-        )
+        let exit = TopExit {
+            frame_succeeded: recorder.frame_succeeded.get(),
+            gas_left: recorder.exit_gas_left.get(),
+            reverted_gas_left: recorder.reverted_gas_left.get(),
+        };
+        (result, exit)
     }};
+}
+
+/// How the top-level frame ended, as the [`Recorder`] saw it before the crate finalized.
+#[derive(Debug, Clone, Copy)]
+struct TopExit {
+    /// The frame itself succeeded (a later error came from the code deposit).
+    frame_succeeded: bool,
+    /// Gas left in the frame.
+    gas_left: Option<EvmU256>,
+    /// Gas returned to the sender after a top-level REVERT.
+    reverted_gas_left: Option<EvmU256>,
 }
 
 /// SputnikVM as a schism client.
@@ -106,36 +119,35 @@ impl Client for Sputnik {
         let mut backend = input::backend(case, &checked);
         let args = input::transact_args(case, &checked, config);
         let trace_log = (mode == TraceMode::Steps).then(TraceLog::new);
-        let (result, frame_succeeded, reverted_gas_left, changes) =
-            catch_unwind(AssertUnwindSafe(|| {
-                let mut overlay = OverlayedBackend::new(&backend, &config.runtime);
-                let (result, frame_succeeded, reverted_gas_left) = match &trace_log {
-                    None => transact_with!(&ETABLE, args, &mut overlay, None),
-                    Some(log) => {
-                        let etable = Chained(StepTracer { log }, mainnet_etable());
-                        transact_with!(&etable, args, &mut overlay, Some(&log.depth))
-                    }
-                };
-                (
-                    result,
-                    frame_succeeded,
-                    reverted_gas_left,
-                    overlay.deconstruct().1,
-                )
-            }))
-            .map_err(|payload| ClientError::Panicked {
-                client: ID.to_owned(),
-                message: panic_message(&payload),
-            })?;
+        let (result, top, changes) = catch_unwind(AssertUnwindSafe(|| {
+            let mut overlay = OverlayedBackend::new(&backend, &config.runtime);
+            let (result, top) = match &trace_log {
+                None => transact_with!(&ETABLE, args, &mut overlay, None),
+                Some(log) => {
+                    let etable = Chained(StepTracer { log }, mainnet_etable());
+                    transact_with!(&etable, args, &mut overlay, Some(&log.depth))
+                }
+            };
+            (result, top, overlay.deconstruct().1)
+        }))
+        .map_err(|payload| ClientError::Panicked {
+            client: ID.to_owned(),
+            message: panic_message(&payload),
+        })?;
 
         let gas_limit = case.tx.gas_limit;
         let (gas_used, error) = match result {
             Ok(TransactValue { used_gas, .. }) => (used_gas, None),
             Err(error) => {
+                // A precompile that charged its gas and still failed rejected its input; the
+                // crate's bn128 and modexp report that as out-of-gas.
+                let (intrinsic, _) = input::intrinsic_gas(case, config);
+                let available = EvmU256::from(gas_limit.saturating_sub(intrinsic));
                 let context = ExitContext {
                     create: case.tx.to.is_none(),
-                    frame_succeeded,
+                    frame_succeeded: top.frame_succeeded,
                     precompile_target: case.tx.to.is_some_and(|to| is_precompile(&to, case.fork)),
+                    precompile_charged: top.gas_left.is_some_and(|left| left < available),
                 };
                 let class =
                     output::error_class(&error, context).ok_or_else(|| ClientError::Execution {
@@ -144,7 +156,7 @@ impl Client for Sputnik {
                     })?;
                 // Only a revert returns gas; every other error consumes the whole limit.
                 let left = match error {
-                    ExitError::Reverted => reverted_gas_left.unwrap_or_default(),
+                    ExitError::Reverted => top.reverted_gas_left.unwrap_or_default(),
                     _ => EvmU256::zero(),
                 };
                 (EvmU256::from(gas_limit).saturating_sub(left), Some(class))
@@ -176,31 +188,11 @@ impl Client for Sputnik {
 
 /// True for the precompile addresses the crate implements under `fork`.
 fn is_precompile(address: &Address, fork: Fork) -> bool {
-    let last = match address.as_slice() {
-        [
-            0,
-            0,
-            0,
-            0,
-            0,
-            0,
-            0,
-            0,
-            0,
-            0,
-            0,
-            0,
-            0,
-            0,
-            0,
-            0,
-            0,
-            0,
-            0,
-            last,
-        ] => *last,
-        _ => return false,
-    };
+    let bytes = address.as_slice();
+    if bytes[..19].iter().any(|b| *b != 0) {
+        return false;
+    }
+    let last = bytes[19];
     let highest = match fork {
         f if f >= Fork::Cancun => 10,
         f if f >= Fork::Istanbul => 9,
@@ -218,14 +210,19 @@ fn panic_message(payload: &Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "non-string panic payload".to_owned())
 }
 
-/// Runs before the crate's gasometer and halts CREATE/CREATE2 with an init code length above
-/// `usize::MAX` with out-of-gas. From Shanghai the gasometer converts that length to `usize` for
-/// the EIP-3860 word cost and fails with `ExitFatal::NotSupported` instead, which the crate then
-/// propagates through every parent frame; by the specification the memory expansion alone runs the
-/// frame out of gas, and only that frame.
-struct InitcodeLengthGuard;
+/// Runs before the crate's gasometer and halts, where the gasometer would report another halt
+/// or fail, the way the specification and the other clients do:
+///
+/// - CREATE/CREATE2 with init code above the EIP-3860 limit halt before memory is charged, as
+///   revm and geth do. The crate charges memory first; for a length above `usize::MAX` its
+///   gasometer even fails with `ExitFatal::NotSupported`, which it propagates through every
+///   parent frame, where only the creating frame must halt.
+/// - An opcode the fork does not have is invalid before its operands are read. The crate
+///   reads the memory operands of REVERT, RETURNDATACOPY, MCOPY, CREATE2, DELEGATECALL and
+///   STATICCALL first, so it reports a stack underflow for them on a short stack.
+struct HaltOrderGuard;
 
-impl<H> Etable<H> for InitcodeLengthGuard {
+impl<H> Etable<H> for HaltOrderGuard {
     type State = State<'static>;
     type Trap = CallCreateTrap;
 
@@ -235,19 +232,38 @@ impl<H> Etable<H> for InitcodeLengthGuard {
         _handle: &mut H,
         position: usize,
     ) -> Control<CallCreateTrap> {
-        let opcode = machine.code().get(position).copied().map(Opcode);
-        let creates = matches!(opcode, Some(Opcode::CREATE | Opcode::CREATE2));
-        if creates
-            && machine.state.config.eip3860_max_initcode_size
-            && !machine.state.gasometer.is_static
-        {
+        let Some(opcode) = machine.code().get(position).copied().map(Opcode) else {
+            return Control::NoAction;
+        };
+        let config = machine.state.config;
+        let missing = match opcode {
+            Opcode::REVERT => !config.eip140_revert,
+            Opcode::RETURNDATACOPY => !config.eip211_return_data,
+            Opcode::MCOPY => !config.eip5656_mcopy,
+            Opcode::CREATE2 => !config.eip1014_create2,
+            Opcode::DELEGATECALL => !config.eip7_delegate_call,
+            Opcode::STATICCALL => !config.eip214_static_call,
+            _ => false,
+        };
+        if missing {
+            machine.state.gasometer.oog();
+            return Control::Exit(ExitException::InvalidOpcode(opcode).into());
+        }
+        let operands = match opcode {
+            Opcode::CREATE => 3,
+            Opcode::CREATE2 => 4,
+            _ => return Control::NoAction,
+        };
+        let checked = config.eip3860_max_initcode_size && !machine.state.gasometer.is_static;
+        if checked && machine.stack.len() >= operands {
+            let limit = config.max_initcode_size().unwrap_or(usize::MAX);
             let too_long = machine
                 .stack
                 .peek(2)
-                .is_ok_and(|len| len > EvmU256::from(usize::MAX));
+                .is_ok_and(|len| len > EvmU256::from(limit));
             if too_long {
                 machine.state.gasometer.oog();
-                return Control::Exit(ExitException::OutOfGas.into());
+                return Control::Exit(ExitException::CreateContractLimit.into());
             }
         }
         Control::NoAction
@@ -262,6 +278,7 @@ struct Recorder<'a, I> {
     inner: &'a I,
     reverted_gas_left: Cell<Option<EvmU256>>,
     frame_succeeded: Cell<bool>,
+    exit_gas_left: Cell<Option<EvmU256>>,
     depth: Option<&'a Cell<u32>>,
 }
 
@@ -271,6 +288,7 @@ impl<'a, I> Recorder<'a, I> {
             inner,
             reverted_gas_left: Cell::new(None),
             frame_succeeded: Cell::new(false),
+            exit_gas_left: Cell::new(None),
             depth,
         }
     }
@@ -279,7 +297,7 @@ impl<'a, I> Recorder<'a, I> {
 impl<H, I> evm::Invoker<H> for Recorder<'_, I>
 where
     I: evm::Invoker<H>,
-    I::State: InvokerState,
+    I::State: InvokerState + GasState,
 {
     type State = I::State;
     type Interpreter = I::Interpreter;
@@ -310,6 +328,8 @@ where
         handler: &mut H,
     ) -> Result<Self::TransactValue, ExitError> {
         self.frame_succeeded.set(exit.result.is_ok());
+        self.exit_gas_left
+            .set(exit.substate.as_ref().map(GasState::gas));
         if matches!(exit.result, Err(ExitError::Reverted)) {
             self.reverted_gas_left
                 .set(exit.substate.as_ref().map(|s| s.effective_gas(false)));

@@ -72,6 +72,8 @@ pub(crate) struct ExitContext {
     pub frame_succeeded: bool,
     /// The transaction calls a precompile directly.
     pub precompile_target: bool,
+    /// That precompile charged its gas before it failed.
+    pub precompile_charged: bool,
 }
 
 /// The shared class of a top-level exit error; `None` for the crate's fatal errors, which are
@@ -87,6 +89,11 @@ pub(crate) fn error_class(error: &ExitError, context: ExitContext) -> Option<Err
         ExitException::StackOverflow => ErrorClass::StackOverflow,
         ExitException::InvalidJump => ErrorClass::InvalidJump,
         // A memory range beyond the address space: every other client runs out of gas first.
+        // The crate's bn128 and modexp precompiles reject malformed input as out-of-gas, after
+        // charging their cost; a real shortage fails before anything is charged.
+        ExitException::OutOfGas if context.precompile_target && context.precompile_charged => {
+            ErrorClass::PrecompileFailure
+        }
         ExitException::InvalidRange | ExitException::OutOfGas => ErrorClass::OutOfGas,
         ExitException::DesignatedInvalid => ErrorClass::InvalidOpcode,
         // Deploying code that starts with 0xEF (EIP-3541) is reported as that opcode.
@@ -152,6 +159,7 @@ mod tests {
             create: true,
             frame_succeeded: true,
             precompile_target: false,
+            precompile_charged: false,
         };
         assert_eq!(
             error_class(&err, deploy),
