@@ -214,9 +214,10 @@ fn panic_message(payload: &Box<dyn std::any::Any + Send>) -> String {
 /// or fail, the way the specification and the other clients do:
 ///
 /// - CREATE/CREATE2 with init code above the EIP-3860 limit halt before memory is charged, as
-///   revm and geth do. The crate charges memory first; for a length above `usize::MAX` its
-///   gasometer even fails with `ExitFatal::NotSupported`, which it propagates through every
-///   parent frame, where only the creating frame must halt.
+///   revm and geth do (out of gas when the length does not fit 64 bits). The crate charges
+///   memory first; for a length above `usize::MAX` its gasometer even fails with
+///   `ExitFatal::NotSupported`, which it propagates through every parent frame, where only the
+///   creating frame must halt.
 /// - An opcode the fork does not have is invalid before its operands are read. The crate
 ///   reads the memory operands of REVERT, RETURNDATACOPY, MCOPY, CREATE2, DELEGATECALL and
 ///   STATICCALL first, so it reports a stack underflow for them on a short stack.
@@ -256,14 +257,16 @@ impl<H> Etable<H> for HaltOrderGuard {
         };
         let checked = config.eip3860_max_initcode_size && !machine.state.gasometer.is_static;
         if checked && machine.stack.len() >= operands {
-            let limit = config.max_initcode_size().unwrap_or(usize::MAX);
-            let too_long = machine
-                .stack
-                .peek(2)
-                .is_ok_and(|len| len > EvmU256::from(limit));
-            if too_long {
+            let limit = EvmU256::from(config.max_initcode_size().unwrap_or(usize::MAX));
+            let halt = match machine.stack.peek(2) {
+                // A length beyond 64 bits cannot even be sized: out of gas, as in revm and geth.
+                Ok(len) if len > EvmU256::from(usize::MAX) => Some(ExitException::OutOfGas),
+                Ok(len) if len > limit => Some(ExitException::CreateContractLimit),
+                _ => None,
+            };
+            if let Some(halt) = halt {
                 machine.state.gasometer.oog();
-                return Control::Exit(ExitException::CreateContractLimit.into());
+                return Control::Exit(halt.into());
             }
         }
         Control::NoAction
@@ -469,6 +472,14 @@ mod tests {
                 .any(|c| c.expected.as_ref().is_some_and(|e| e.exception.is_some()))
         );
         assert_all_pass(&cases);
+    }
+
+    #[test]
+    fn create_with_an_init_code_length_beyond_64_bits_runs_out_of_gas() {
+        // The crate alone ends this with a fatal error instead of an out-of-gas halt.
+        assert_all_pass(&cases(
+            "../../../shared/fixtures/GeneralStateTests/stSystemOperationsTest/createNameRegistratorOOG_MemExpansionOOV.json",
+        ));
     }
 
     #[test]
