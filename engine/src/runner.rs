@@ -143,12 +143,14 @@ pub fn run(options: &RunOptions, clients: &[Arc<dyn Client>]) -> Result<Report, 
             }
         }
         let bar = progress_bar(options.progress, cases.len());
-        // Longest first: a case's gas limit bounds its work, and starting the few heavy cases
-        // early keeps one of them from running alone at the end of the run.
+        // Longest first: the gas a case may burn bounds its work (a transaction above the
+        // block's gas limit is rejected at once), and starting the few heavy cases early keeps
+        // one of them from running alone at the end of the run.
         let mut order: Vec<usize> = (0..cases.len()).collect();
-        order.sort_by_key(|&i| std::cmp::Reverse(cases[i].tx.gas_limit));
+        order.sort_by_key(|&i| std::cmp::Reverse(cases[i].tx.gas_limit.min(cases[i].env.current_gas_limit)));
         let mut indexed: Vec<(usize, CaseResult)> = order
             .par_iter()
+            .with_max_len(1)
             .map(|&i| {
                 let result = run_case(&cases[i], clients);
                 bar.inc(1);
