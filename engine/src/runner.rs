@@ -198,32 +198,17 @@ fn progress_bar(enabled: bool, len: usize) -> ProgressBar {
 /// Executes one case on every client that supports its fork, checks each against the fixture
 /// and compares them.
 pub fn run_case(case: &Case, clients: &[Arc<dyn Client>]) -> CaseResult {
+    // Clients run in parallel within a case too, so one slow client on one heavy case does
+    // not hold a worker for the sum of all clients' times.
+    let per_client: Vec<((ClientResult, Duration), Option<Outcome>)> =
+        clients.par_iter().map(|client| run_one(client.as_ref(), case)).collect();
     let mut results = Vec::with_capacity(clients.len());
     let mut outcomes: Vec<(&str, Outcome)> = Vec::with_capacity(clients.len());
-    for client in clients {
-        if !client.supports(case.fork) {
-            results.push((ClientResult::Skip { reason: format!("fork {} not supported", case.fork) }, Duration::ZERO));
-            continue;
+    for (client, (result, outcome)) in clients.iter().zip(per_client) {
+        results.push(result);
+        if let Some(outcome) = outcome {
+            outcomes.push((client.id(), outcome));
         }
-        let start = Instant::now();
-        let executed = execute_guarded(client.as_ref(), case);
-        let elapsed = start.elapsed();
-        let result = match executed {
-            Ok(outcome) => {
-                let result = judge(client.as_ref(), case, &outcome);
-                outcomes.push((client.id(), outcome));
-                result
-            }
-            // A case the client cannot even represent is explained when one of its documented
-            // known differences (a missing feature) covers the case; any other fault stays a
-            // finding of its own kind.
-            Err(e @ ClientError::Unrepresentable { .. }) => match known_for(client.as_ref(), case) {
-                Some(known) => ClientResult::Known { id: known.id },
-                None => ClientResult::Error { message: e.to_string() },
-            },
-            Err(e) => ClientResult::Error { message: e.to_string() },
-        };
-        results.push((result, elapsed));
     }
     let refs: Vec<(&str, &Outcome)> = outcomes.iter().map(|(id, o)| (*id, o)).collect();
     let verdict = compare(&refs);
@@ -242,6 +227,29 @@ pub fn run_case(case: &Case, clients: &[Arc<dyn Client>]) -> CaseResult {
         clients: results,
         verdict,
         known_divergence,
+    }
+}
+
+/// One client on one case: its verdict against the fixture, the time it took, and its outcome
+/// when it produced one.
+fn run_one(client: &dyn Client, case: &Case) -> ((ClientResult, Duration), Option<Outcome>) {
+    if !client.supports(case.fork) {
+        let reason = format!("fork {} not supported", case.fork);
+        return ((ClientResult::Skip { reason }, Duration::ZERO), None);
+    }
+    let start = Instant::now();
+    let executed = execute_guarded(client, case);
+    let elapsed = start.elapsed();
+    match executed {
+        Ok(outcome) => ((judge(client, case, &outcome), elapsed), Some(outcome)),
+        // A case the client cannot even represent is explained when one of its documented
+        // known differences (a missing feature) covers the case; any other fault stays a
+        // finding of its own kind.
+        Err(e @ ClientError::Unrepresentable { .. }) => match known_for(client, case) {
+            Some(known) => ((ClientResult::Known { id: known.id }, elapsed), None),
+            None => ((ClientResult::Error { message: e.to_string() }, elapsed), None),
+        },
+        Err(e) => ((ClientResult::Error { message: e.to_string() }, elapsed), None),
     }
 }
 
