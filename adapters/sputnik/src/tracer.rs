@@ -32,7 +32,7 @@ impl TraceLog {
 /// Records a step and lets the next etable in the chain run the instruction.
 ///
 /// The crate keeps the refund counter private to its gasometer, so `refund` is always 0, and
-/// the cost of a step is not known before it runs, so `gas_cost` is 0 as in the revm adapter.
+/// the cost of a step is not known before it runs, so `gas_cost` is 0 (the revm adapter measures it after the step; this etable chain has no such hook).
 pub(crate) struct StepTracer<'a> {
     /// Where the steps go.
     pub log: &'a TraceLog,
