@@ -145,7 +145,7 @@ mod tests {
             let id = CLIENTS[0].id.to_owned();
             assert!(matches!(resolve(&[id.clone(), id.clone()]), Err(RegistryError::Duplicate { .. })));
             assert!(matches!(resolve(&[format!("{id}=/bin/true")]), Err(RegistryError::PathForInProcess { .. })));
-            assert_eq!(resolve(&[id.clone()]).map(|c| c.len()).ok(), Some(1));
+            assert_eq!(resolve(std::slice::from_ref(&id)).map(|c| c.len()).ok(), Some(1));
         }
     }
 

@@ -320,7 +320,7 @@ pub(crate) mod tests {
     }
 
     impl Scripted {
-        pub(crate) fn new(id: &'static str, behaviour: Behaviour) -> Arc<dyn Client> {
+        pub(crate) fn client(id: &'static str, behaviour: Behaviour) -> Arc<dyn Client> {
             Arc::new(Scripted { id, behaviour, calls: AtomicUsize::new(0), known: &[] })
         }
     }
@@ -377,7 +377,7 @@ pub(crate) mod tests {
 
     #[test]
     fn correct_clients_pass_and_agree() {
-        let clients = [Scripted::new("a", Behaviour::Correct), Scripted::new("b", Behaviour::Correct)];
+        let clients = [Scripted::client("a", Behaviour::Correct), Scripted::client("b", Behaviour::Correct)];
         let r = run_case(&sample_case(), &clients);
         assert!(r.clients.iter().all(|(c, _)| matches!(c, ClientResult::Pass { .. })));
         assert_eq!(r.verdict, Verdict::Agree);
@@ -386,9 +386,9 @@ pub(crate) mod tests {
     #[test]
     fn a_wrong_client_fails_and_diverges() {
         let clients = [
-            Scripted::new("a", Behaviour::Correct),
-            Scripted::new("b", Behaviour::Root(7)),
-            Scripted::new("c", Behaviour::Correct),
+            Scripted::client("a", Behaviour::Correct),
+            Scripted::client("b", Behaviour::Root(7)),
+            Scripted::client("c", Behaviour::Correct),
         ];
         let r = run_case(&sample_case(), &clients);
         assert!(matches!(r.clients[1].0, ClientResult::Fail { .. }));
@@ -401,9 +401,9 @@ pub(crate) mod tests {
     #[test]
     fn crashes_and_panics_are_errors_not_agreement() {
         let clients = [
-            Scripted::new("a", Behaviour::Correct),
-            Scripted::new("b", Behaviour::Crash),
-            Scripted::new("c", Behaviour::Panic),
+            Scripted::client("a", Behaviour::Correct),
+            Scripted::client("b", Behaviour::Crash),
+            Scripted::client("c", Behaviour::Panic),
         ];
         let r = run_case(&sample_case(), &clients);
         assert!(matches!(&r.clients[1].0, ClientResult::Error { message } if message.contains("signal 9")));
@@ -426,7 +426,7 @@ pub(crate) mod tests {
             [KnownDifference { id: "test-quirk", reason: "scripted", link: "none", applies: |_| true }];
         let quirky: Arc<dyn Client> =
             Arc::new(Scripted { id: "q", behaviour: Behaviour::Root(9), calls: AtomicUsize::new(0), known: &KNOWN });
-        let clients = [Scripted::new("a", Behaviour::Correct), quirky];
+        let clients = [Scripted::client("a", Behaviour::Correct), quirky];
         let r = run_case(&sample_case(), &clients);
         assert!(matches!(r.clients[1].0, ClientResult::Known { id: "test-quirk" }));
         assert_eq!(r.known_divergence, vec!["test-quirk"]);
@@ -442,7 +442,7 @@ pub(crate) mod tests {
             calls: AtomicUsize::new(0),
             known: &MISSING,
         });
-        let undocumented = Scripted::new("u", Behaviour::Unrepresentable);
+        let undocumented = Scripted::client("u", Behaviour::Unrepresentable);
         let r = run_case(&sample_case(), &[documented, undocumented]);
         assert!(matches!(r.clients[0].0, ClientResult::Known { id: "no-feature" }));
         assert!(matches!(&r.clients[1].0, ClientResult::Error { message } if message.contains("a scripted feature")));

@@ -256,6 +256,20 @@ mod tests {
     }
 
     #[test]
+    fn a_rejection_keeps_the_pre_state() {
+        use crate::fixture::{Account, Accounts};
+        use alloy_primitives::{Address, U256};
+        let pre = Accounts::from([(
+            Address::repeat_byte(1),
+            Account { balance: U256::from(5), ..Default::default() },
+        )]);
+        let out = Outcome::rejected(&pre, InvalidTxKind::NonceIsMax);
+        assert_eq!(out.state_root, crate::state::state_root(&pre));
+        assert_eq!(out.gas_used, 0);
+        assert_eq!(out.post_state.as_ref(), Some(&pre));
+    }
+
+    #[test]
     fn status_follows_error() {
         let mut o = Outcome {
             state_root: B256::ZERO,

@@ -15,7 +15,6 @@ use ethrex_levm::tracing::{LevmCallTracer, LevmOpcodeTracer, OpcodeTracerConfig}
 use ethrex_levm::vm::{VM, VMType};
 use input::Refusal;
 use schism_interface::{Case, Client, ClientError, Fork, KnownDifference, Outcome, TraceMode};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 /// The ethrex-levm crate version this adapter is built against.
@@ -70,15 +69,6 @@ fn run(db: &mut GeneralizedDatabase, env: Environment, tx: &LevmTx, mode: TraceM
     Run { report, calls, steps }
 }
 
-/// The text of a panic payload.
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "non-string panic payload".to_owned())
-}
-
 impl Client for Levm {
     fn id(&self) -> &str {
         "levm"
@@ -114,13 +104,8 @@ impl Client for Levm {
         // Touches only matter for accounts that are empty before the transaction; the call
         // tracer that finds them costs a copy per call, so it runs only when there are some.
         let track_touches = case.pre.values().any(|a| a.is_empty());
-        let Run { report, calls, steps } = catch_unwind(AssertUnwindSafe(|| {
-            run(&mut db, env, &tx, mode, track_touches)
-        }))
-        .map_err(|payload| ClientError::Panicked {
-            client: client(),
-            message: panic_message(payload.as_ref()),
-        })?;
+        // A panic inside levm is turned into a client error by the engine's one guard.
+        let Run { report, calls, steps } = run(&mut db, env, &tx, mode, track_touches);
         match report {
             Ok(report) => {
                 let touched = output::touched(calls.as_ref());

@@ -22,7 +22,6 @@ use schism_interface::alloy_primitives::Address;
 use schism_interface::{
     Case, Client, ClientError, Fork, KnownDifference, Outcome, TraceMode, TxKind,
 };
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use tracer::{StepTracer, TraceLog};
 
 /// The `evm` crate version this adapter is built against.
@@ -61,7 +60,7 @@ impl Client for Sputnik {
         })?;
         let checked = match input::check(case, config) {
             Ok(checked) => checked,
-            Err(Rejection::Invalid(kind)) => return Ok(output::rejected(&case.pre, kind)),
+            Err(Rejection::Invalid(kind)) => return Ok(Outcome::rejected(&case.pre, kind)),
             Err(Rejection::Unrepresentable(what)) => {
                 return Err(ClientError::Unrepresentable {
                     client: ID.to_owned(),
@@ -72,21 +71,16 @@ impl Client for Sputnik {
         let mut backend = input::backend(case, &checked);
         let args = input::transact_args(case, &checked, config);
         let trace_log = (mode == TraceMode::Steps).then(TraceLog::new);
-        let (result, top, changes) = catch_unwind(AssertUnwindSafe(|| {
-            let mut overlay = OverlayedBackend::new(&backend, &config.runtime);
-            let (result, top) = match &trace_log {
-                None => transact_with!(&ETABLE, args, &mut overlay, None),
-                Some(log) => {
-                    let etable = Chained(StepTracer { log }, mainnet_etable());
-                    transact_with!(&etable, args, &mut overlay, Some(&log.depth))
-                }
-            };
-            (result, top, overlay.deconstruct().1)
-        }))
-        .map_err(|payload| ClientError::Panicked {
-            client: ID.to_owned(),
-            message: panic_message(&payload),
-        })?;
+        // A panic inside the crate is turned into a client error by the engine's one guard.
+        let mut overlay = OverlayedBackend::new(&backend, &config.runtime);
+        let (result, top) = match &trace_log {
+            None => transact_with!(&ETABLE, args, &mut overlay, None),
+            Some(log) => {
+                let etable = Chained(StepTracer { log }, mainnet_etable());
+                transact_with!(&etable, args, &mut overlay, Some(&log.depth))
+            }
+        };
+        let changes = overlay.deconstruct().1;
 
         let gas_limit = case.tx.gas_limit;
         let (gas_used, error) = match result {
@@ -129,9 +123,8 @@ impl Client for Sputnik {
                 client: ID.to_owned(),
                 detail: "a nonce above 2^64-1 in the post-state".to_owned(),
             })?;
-        let mut outcome = output::executed(post, logs, gas_used.low_u64(), error);
-        outcome.trace = trace_log.map(|log| log.steps.into_inner());
-        Ok(outcome)
+        let trace = trace_log.map(|log| log.steps.into_inner());
+        Ok(Outcome::executed(post, logs, gas_used.low_u64(), error, trace))
     }
 
     fn known_differences(&self) -> &'static [KnownDifference] {
@@ -153,14 +146,6 @@ fn is_precompile(address: &Address, fork: Fork) -> bool {
         _ => 4,
     };
     (1..=highest).contains(&last)
-}
-
-fn panic_message(payload: &Box<dyn std::any::Any + Send>) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "non-string panic payload".to_owned())
 }
 
 /// Behaviours of SputnikVM 1.1 that differ from the specification and that the adapter cannot

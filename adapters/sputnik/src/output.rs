@@ -7,8 +7,7 @@ use evm::interpreter::{ExitError, ExitException, Opcode};
 use evm::uint::{H160, U256 as EvmU256};
 use schism_interface::alloy_primitives::{Address, B256, Bytes, Log, LogData, U256};
 use schism_interface::fixture::Account;
-use schism_interface::state::{drop_zero_slots, logs_hash, state_root};
-use schism_interface::{Accounts, ErrorClass, InvalidTxKind, Outcome};
+use schism_interface::{Accounts, ErrorClass};
 use std::collections::BTreeMap;
 
 /// An address back in alloy's type.
@@ -113,34 +112,6 @@ pub(crate) fn error_class(error: &ExitError, context: ExitContext) -> Option<Err
     })
 }
 
-/// The outcome of an executed transaction over its post-state.
-pub(crate) fn executed(
-    mut post: Accounts,
-    logs: Vec<Log>,
-    gas_used: u64,
-    error: Option<ErrorClass>,
-) -> Outcome {
-    drop_zero_slots(&mut post);
-    Outcome {
-        state_root: state_root(&post),
-        logs_hash: logs_hash(&logs),
-        gas_used,
-        error,
-        logs,
-        post_state: Some(post),
-        trace: None,
-    }
-}
-
-/// The outcome of a rejected transaction: nothing happened, the post-state is the pre-state.
-pub(crate) fn rejected(pre: &Accounts, kind: InvalidTxKind) -> Outcome {
-    executed(
-        pre.clone(),
-        Vec::new(),
-        0,
-        Some(ErrorClass::InvalidTransaction(kind)),
-    )
-}
 
 #[cfg(test)]
 mod tests {
@@ -174,20 +145,5 @@ mod tests {
             error_class(&ExitError::Reverted, running),
             Some(ErrorClass::Revert)
         );
-    }
-
-    #[test]
-    fn a_rejection_keeps_the_pre_state() {
-        let pre = Accounts::from([(
-            Address::repeat_byte(1),
-            Account {
-                balance: U256::from(5),
-                ..Default::default()
-            },
-        )]);
-        let out = rejected(&pre, InvalidTxKind::NonceIsMax);
-        assert_eq!(out.state_root, state_root(&pre));
-        assert_eq!(out.gas_used, 0);
-        assert_eq!(out.post_state.as_ref(), Some(&pre));
     }
 }
