@@ -7,30 +7,60 @@ use serde::Serialize;
 
 /// What is compared between clients: post-state root, logs hash, status, gas used and the class
 /// of an exceptional halt. Rejection reasons are not compared (clients name them differently);
-/// that a transaction was rejected is.
+/// that a transaction was rejected is. An aspect a client does not report is `None` and is
+/// compared only among the clients that report it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct Comparable {
     /// Post-state root.
     pub state_root: B256,
     /// Logs hash.
-    pub logs_hash: B256,
+    pub logs_hash: Option<B256>,
     /// Transaction status.
-    pub status: TxStatus,
+    pub status: Option<TxStatus>,
     /// Gas used.
-    pub gas_used: u64,
-    /// Halt class, for halted transactions.
+    pub gas_used: Option<u64>,
+    /// Halt class, for halted transactions (`None` also when the status is not reported).
     pub halt: Option<ErrorClass>,
 }
 
 impl Comparable {
     /// The compared parts of an outcome.
     pub fn of(outcome: &Outcome) -> Comparable {
+        let status = outcome.status();
         Comparable {
             state_root: outcome.state_root,
             logs_hash: outcome.logs_hash,
-            status: outcome.status(),
+            status,
             gas_used: outcome.gas_used,
-            halt: outcome.error.filter(|_| outcome.status() == TxStatus::Halted),
+            halt: outcome.error.filter(|_| status == Some(TxStatus::Halted)),
+        }
+    }
+
+    /// The aspects in which `self` and `other` differ, among those both report.
+    pub fn differences(&self, other: &Comparable) -> Vec<Aspect> {
+        fn differ<T: PartialEq>(a: &Option<T>, b: &Option<T>) -> bool {
+            matches!((a, b), (Some(a), Some(b)) if a != b)
+        }
+        let both_statuses = self.status.is_some() && other.status.is_some();
+        [
+            (self.state_root != other.state_root, Aspect::StateRoot),
+            (differ(&self.logs_hash, &other.logs_hash), Aspect::Logs),
+            (differ(&self.status, &other.status), Aspect::Status),
+            (differ(&self.gas_used, &other.gas_used), Aspect::GasUsed),
+            (both_statuses && self.halt != other.halt, Aspect::ErrorClass),
+        ]
+        .into_iter()
+        .filter_map(|(d, a)| d.then_some(a))
+        .collect()
+    }
+
+    /// Fills the aspects `self` does not report from `other` (which agrees with it).
+    fn absorb(&mut self, other: &Comparable) {
+        self.logs_hash = self.logs_hash.or(other.logs_hash);
+        self.gas_used = self.gas_used.or(other.gas_used);
+        if self.status.is_none() {
+            self.status = other.status;
+            self.halt = other.halt;
         }
     }
 }
@@ -87,11 +117,16 @@ pub fn compare(outcomes: &[(&str, &Outcome)]) -> Verdict {
     if outcomes.len() < 2 {
         return Verdict::Skipped { reason: "fewer than two clients executed the case".to_owned() };
     }
+    // A client joins the first group it agrees with on every aspect both report; the group's
+    // representative then carries the union of what its members report.
     let mut groups: Vec<(Comparable, Vec<String>)> = Vec::new();
     for (id, outcome) in outcomes {
         let key = Comparable::of(outcome);
-        match groups.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, members)) => members.push((*id).to_owned()),
+        match groups.iter_mut().find(|(k, _)| k.differences(&key).is_empty()) {
+            Some((rep, members)) => {
+                rep.absorb(&key);
+                members.push((*id).to_owned());
+            }
             None => groups.push((key, vec![(*id).to_owned()])),
         }
     }
@@ -99,17 +134,11 @@ pub fn compare(outcomes: &[(&str, &Outcome)]) -> Verdict {
         return Verdict::Agree;
     }
     groups.sort_by_key(|g| std::cmp::Reverse(g.1.len()));
-    let mut aspects = Vec::new();
     let first = &groups[0].0;
-    for (other, _) in &groups[1..] {
-        let differing = [
-            (first.state_root != other.state_root, Aspect::StateRoot),
-            (first.logs_hash != other.logs_hash, Aspect::Logs),
-            (first.status != other.status, Aspect::Status),
-            (first.gas_used != other.gas_used, Aspect::GasUsed),
-            (first.halt != other.halt, Aspect::ErrorClass),
-        ];
-        aspects.extend(differing.into_iter().filter(|(d, _)| *d).map(|(_, a)| a));
+    let mut aspects: Vec<Aspect> = groups[1..].iter().flat_map(|(other, _)| first.differences(other)).collect();
+    if aspects.is_empty() {
+        // Two minority groups differ from each other, not from the first.
+        aspects = groups[1..].iter().enumerate().flat_map(|(i, (a, _))| groups[i + 2..].iter().flat_map(|(b, _)| a.differences(b))).collect();
     }
     aspects.sort();
     aspects.dedup();
@@ -124,9 +153,10 @@ mod tests {
     fn outcome(root: u8, gas: u64, error: Option<ErrorClass>) -> Outcome {
         Outcome {
             state_root: B256::repeat_byte(root),
-            logs_hash: B256::ZERO,
-            gas_used: gas,
+            logs_hash: Some(B256::ZERO),
+            gas_used: Some(gas),
             error,
+            status_reported: true,
             logs: vec![],
             post_state: None,
             trace: None,
@@ -171,6 +201,24 @@ mod tests {
         assert!(!verdict.is_consensus_divergence());
         let c = outcome(2, 50000, Some(ErrorClass::OutOfGas));
         assert!(compare(&[("x", &a), ("z", &c)]).is_consensus_divergence());
+    }
+
+    #[test]
+    fn unreported_aspects_are_compared_only_where_reported() {
+        use schism_interface::InvalidTxKind;
+        let full = outcome(1, 50000, Some(ErrorClass::OutOfGas));
+        let root_only = Outcome::root_only(B256::repeat_byte(1), None);
+        assert_eq!(compare(&[("x", &full), ("g", &root_only), ("y", &full.clone())]), Verdict::Agree);
+        // Still a divergence among the clients that report gas.
+        let other_gas = outcome(1, 40000, Some(ErrorClass::OutOfGas));
+        let verdict = compare(&[("x", &full), ("g", &root_only), ("y", &other_gas)]);
+        assert!(matches!(&verdict, Verdict::Diverge { aspects, .. } if aspects == &vec![Aspect::GasUsed]));
+        // A root-only client that says "rejected" differs in status from one that executed.
+        let rejected = Outcome::root_only(B256::repeat_byte(1), Some(InvalidTxKind::NonceIsMax));
+        let verdict = compare(&[("x", &full), ("g", &rejected)]);
+        assert!(matches!(&verdict, Verdict::Diverge { aspects, .. } if aspects == &vec![Aspect::Status]));
+        let wrong_root = Outcome::root_only(B256::repeat_byte(2), None);
+        assert!(compare(&[("x", &full), ("g", &wrong_root)]).is_consensus_divergence());
     }
 
     #[test]

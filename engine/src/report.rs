@@ -113,8 +113,8 @@ pub struct Hashes {
 pub struct Got {
     /// State root.
     pub hash: B256,
-    /// Logs hash.
-    pub logs: B256,
+    /// Logs hash, when the client reports it.
+    pub logs: Option<B256>,
     /// Error class, if the transaction did not succeed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -400,7 +400,9 @@ impl Report {
                 .zip(&d.results)
                 .map(|(g, r)| {
                     let error = r.halt.map(|h| format!(" {h}")).unwrap_or_default();
-                    format!("{} -> {:?}{error} gas {} root {:.10}", g.join("+"), r.status, r.gas_used, r.state_root)
+                    let status = r.status.map_or_else(|| "executed".to_owned(), |s| format!("{s:?}"));
+                    let gas = r.gas_used.map_or_else(|| "?".to_owned(), |g| g.to_string());
+                    format!("{} -> {status}{error} gas {gas} root {:.10}", g.join("+"), r.state_root)
                 })
                 .collect();
             let _ = writeln!(

@@ -82,7 +82,7 @@ pub enum ClientResult {
         /// The client's root.
         hash: B256,
         /// The client's logs hash.
-        logs: B256,
+        logs: Option<B256>,
         /// The client's error class, if any.
         error: Option<String>,
     },
@@ -355,9 +355,10 @@ pub(crate) mod tests {
             };
             Ok(Outcome {
                 state_root,
-                logs_hash: expected.1,
-                gas_used: 21000,
+                logs_hash: Some(expected.1),
+                gas_used: Some(21000),
                 error: None::<ErrorClass>,
+                status_reported: true,
                 logs: vec![],
                 post_state: None,
                 trace: None,

@@ -364,8 +364,10 @@ impl Expectation {
         if outcome.state_root != self.hash {
             out.push(Mismatch::StateRoot { expected: self.hash, got: outcome.state_root });
         }
-        if outcome.logs_hash != self.logs {
-            out.push(Mismatch::Logs { expected: self.logs, got: outcome.logs_hash });
+        if let Some(got) = outcome.logs_hash
+            && got != self.logs
+        {
+            out.push(Mismatch::Logs { expected: self.logs, got });
         }
         let rejected = match outcome.error {
             Some(ErrorClass::InvalidTransaction(kind)) => Some(kind),

@@ -8,17 +8,26 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// The result of executing one case on one client.
+///
+/// In-process clients report everything. A subprocess client reports what its tool prints: the
+/// state root always, the other aspects where the tool gives them; what is not reported is
+/// `None` (or `status_reported: false`) and is left out of every comparison.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outcome {
     /// Post-state root (the pre-state root when the transaction was rejected).
     pub state_root: B256,
-    /// keccak256 of the RLP list of logs.
-    pub logs_hash: B256,
-    /// Gas used by the transaction (0 when rejected).
-    pub gas_used: u64,
-    /// Why execution did not succeed, if it did not.
+    /// keccak256 of the RLP list of logs, when the client reports it.
+    pub logs_hash: Option<B256>,
+    /// Gas used by the transaction (0 when rejected), when the client reports it.
+    pub gas_used: Option<u64>,
+    /// Why execution did not succeed, if it did not. A rejection is always reported; how an
+    /// executed transaction ended only when `status_reported`.
     pub error: Option<ErrorClass>,
-    /// The logs emitted.
+    /// False when the client tells whether a transaction was rejected but not how an executed
+    /// one ended (success, revert or halt).
+    #[serde(default = "reported")]
+    pub status_reported: bool,
+    /// The logs emitted (empty when the client does not report them; see `logs_hash`).
     pub logs: Vec<Log>,
     /// The full post-state, where the client provides it (in-process clients always do).
     pub post_state: Option<Accounts>,
@@ -39,9 +48,10 @@ impl Outcome {
         crate::state::drop_zero_slots(&mut post);
         Outcome {
             state_root: crate::state::state_root(&post),
-            logs_hash: crate::state::logs_hash(&logs),
-            gas_used,
+            logs_hash: Some(crate::state::logs_hash(&logs)),
+            gas_used: Some(gas_used),
             error,
+            status_reported: true,
             logs,
             post_state: Some(post),
             trace,
@@ -53,15 +63,36 @@ impl Outcome {
         Outcome::executed(pre.clone(), Vec::new(), 0, Some(ErrorClass::InvalidTransaction(kind)), None)
     }
 
-    /// The transaction status derived from the error class.
-    pub fn status(&self) -> TxStatus {
-        match self.error {
-            None => TxStatus::Success,
-            Some(ErrorClass::Revert) => TxStatus::Reverted,
-            Some(ErrorClass::InvalidTransaction(_)) => TxStatus::Rejected,
-            Some(_) => TxStatus::Halted,
+    /// The outcome of a client that reports only the state root and whether the transaction was
+    /// rejected (`rejection`).
+    pub fn root_only(state_root: B256, rejection: Option<InvalidTxKind>) -> Outcome {
+        Outcome {
+            state_root,
+            logs_hash: None,
+            gas_used: None,
+            error: rejection.map(ErrorClass::InvalidTransaction),
+            status_reported: false,
+            logs: Vec::new(),
+            post_state: None,
+            trace: None,
         }
     }
+
+    /// The transaction status derived from the error class; `None` when the client did not say
+    /// how an executed transaction ended.
+    pub fn status(&self) -> Option<TxStatus> {
+        match self.error {
+            Some(ErrorClass::InvalidTransaction(_)) => Some(TxStatus::Rejected),
+            _ if !self.status_reported => None,
+            None => Some(TxStatus::Success),
+            Some(ErrorClass::Revert) => Some(TxStatus::Reverted),
+            Some(_) => Some(TxStatus::Halted),
+        }
+    }
+}
+
+fn reported() -> bool {
+    true
 }
 
 /// What happened to the transaction, coarsely.
@@ -265,7 +296,7 @@ mod tests {
         )]);
         let out = Outcome::rejected(&pre, InvalidTxKind::NonceIsMax);
         assert_eq!(out.state_root, crate::state::state_root(&pre));
-        assert_eq!(out.gas_used, 0);
+        assert_eq!(out.gas_used, Some(0));
         assert_eq!(out.post_state.as_ref(), Some(&pre));
     }
 
@@ -273,20 +304,25 @@ mod tests {
     fn status_follows_error() {
         let mut o = Outcome {
             state_root: B256::ZERO,
-            logs_hash: B256::ZERO,
-            gas_used: 0,
+            logs_hash: None,
+            gas_used: None,
             error: None,
+            status_reported: true,
             logs: vec![],
             post_state: None,
             trace: None,
         };
-        assert_eq!(o.status(), TxStatus::Success);
+        assert_eq!(o.status(), Some(TxStatus::Success));
         o.error = Some(ErrorClass::Revert);
-        assert_eq!(o.status(), TxStatus::Reverted);
+        assert_eq!(o.status(), Some(TxStatus::Reverted));
         o.error = Some(ErrorClass::InvalidTransaction(InvalidTxKind::NonceIsMax));
-        assert_eq!(o.status(), TxStatus::Rejected);
+        assert_eq!(o.status(), Some(TxStatus::Rejected));
         o.error = Some(ErrorClass::OutOfGas);
-        assert_eq!(o.status(), TxStatus::Halted);
+        assert_eq!(o.status(), Some(TxStatus::Halted));
+        let root_only = Outcome::root_only(B256::ZERO, None);
+        assert_eq!(root_only.status(), None);
+        let rejected = Outcome::root_only(B256::ZERO, Some(InvalidTxKind::NonceIsMax));
+        assert_eq!(rejected.status(), Some(TxStatus::Rejected));
         assert_eq!(ErrorClass::OutOfGas.to_string(), "out_of_gas");
     }
 }

@@ -309,7 +309,7 @@ mod tests {
             outcome.error,
             Some(ErrorClass::InvalidTransaction(InvalidTxKind::RlpInvalidValue))
         );
-        assert_eq!(outcome.gas_used, 0);
+        assert_eq!(outcome.gas_used, Some(0));
         assert_eq!(outcome.state_root, schism_interface::state::state_root(&case.pre));
     }
 

@@ -290,7 +290,7 @@ mod tests {
                 InvalidTxKind::RlpInvalidValue
             ))
         );
-        assert_eq!(out.gas_used, 0);
+        assert_eq!(out.gas_used, Some(0));
         assert_eq!(out.post_state.as_ref(), Some(&*case.pre));
         case.tx.value = TxValue::Value(Default::default());
         case.tx.nonce = u64::MAX;

@@ -1,0 +1,233 @@
+//! schism's subprocess clients: EVMs that live in other programs (geth's `evm`, the Python
+//! execution specs, EthereumJS, evmone, besu, nethermind, erigon, nimbus), behind the same
+//! [`Client`] contract as the in-process ones.
+//!
+//! The process handling is written once ([`process`]): a long-lived child per worker fed state
+//! test files over stdin where the tool has a batch mode, one process per case where it has
+//! not; a per-case deadline that kills and restarts the child; a crash or garbage output turned
+//! into a [`ClientError`] carrying the exit status, stderr tail or offending line. Each tool
+//! ([`tools`]) only says how it is started and how its output reads, with the tolerant parsing
+//! of [`parse`].
+
+pub mod parse;
+pub mod process;
+pub mod reasons;
+pub mod tools;
+
+use process::{Fault, Launch, Process};
+use schism_interface::{Case, Client, ClientError, Fork, KnownDifference, Outcome, StateTestFile, TraceMode};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+pub use tools::Tool;
+
+/// The per-case timeout when none is configured.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Extra time a freshly started child gets for its first case (interpreters load slowly).
+const STARTUP_GRACE: Duration = Duration::from_secs(30);
+
+/// How a tool takes its cases.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Feed {
+    /// A long-lived child reads state-test file paths on stdin, one per line.
+    Batch,
+    /// One process per case, the file path as the last argument.
+    PerCase,
+}
+
+/// Settings of a subprocess client.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The label in reports (`geth`, or `geth@/path` when two builds are compared).
+    pub label: String,
+    /// Where the tool is: its binary, or the interpreter / folder the tool says.
+    pub location: PathBuf,
+    /// Per-case timeout; `None` for the tool's default.
+    pub timeout: Option<Duration>,
+}
+
+/// A subprocess client: a [`Tool`] at a location, with a pool of running children.
+pub struct External {
+    tool: &'static dyn Tool,
+    label: String,
+    location: PathBuf,
+    version: String,
+    timeout: Duration,
+    idle: Mutex<Vec<(TraceMode, Process)>>,
+    dir: tempfile::TempDir,
+    counter: AtomicU64,
+}
+
+/// Why a subprocess client cannot be set up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SetupError {
+    /// The tool is not at the location.
+    #[error("{tool}: not found at {}{hint}", location.display())]
+    Missing {
+        /// The tool's id.
+        tool: &'static str,
+        /// Where it was looked for.
+        location: PathBuf,
+        /// How to get it.
+        hint: String,
+    },
+    /// The tool is there but did not say its version.
+    #[error("{tool}: `{command}` does not run: {reason}")]
+    Broken {
+        /// The tool's id.
+        tool: &'static str,
+        /// The version command.
+        command: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// No folder for case files.
+    #[error("cannot create a temporary folder for case files: {0}")]
+    TempDir(#[from] std::io::Error),
+}
+
+impl External {
+    /// Sets up `tool` at `settings.location`: checks it runs and reads its version.
+    pub fn new(tool: &'static dyn Tool, settings: Settings) -> Result<External, SetupError> {
+        if !settings.location.exists() {
+            return Err(SetupError::Missing { tool: tool.id(), location: settings.location, hint: tool.install_hint() });
+        }
+        let version = version_of(tool, &settings.location)?;
+        Ok(External {
+            tool,
+            label: settings.label,
+            timeout: settings.timeout.unwrap_or_else(|| tool.default_timeout()),
+            location: settings.location,
+            version,
+            idle: Mutex::new(Vec::new()),
+            dir: tempfile::Builder::new().prefix("schism-cases-").tempdir()?,
+            counter: AtomicU64::new(0),
+        })
+    }
+
+    /// Where the tool is.
+    pub fn location(&self) -> &Path {
+        &self.location
+    }
+
+    /// The tool.
+    pub fn tool(&self) -> &'static dyn Tool {
+        self.tool
+    }
+
+    /// The command that runs `case_file` with the tool itself, for reproduction notes.
+    pub fn command_for(&self, case_file: &Path, mode: TraceMode) -> String {
+        let launch = self.tool.launch(&self.location, mode);
+        match self.tool.feed() {
+            Feed::PerCase => launch.arg(case_file).display(),
+            Feed::Batch => format!("echo {} | {}", case_file.display(), launch.display()),
+        }
+    }
+
+    /// Writes `case` as a single-case state-test file in the tool's spelling.
+    fn write_case(&self, case: &Case) -> Result<PathBuf, ClientError> {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let path = self.dir.path().join(format!("case-{n}.json"));
+        let file: StateTestFile = BTreeMap::from([(tools::case_name(case), self.tool.state_test(case))]);
+        let text = serde_json::to_vec(&tools::rename_fork(&file, case.fork, self.tool.fork_name(case.fork)))
+            .map_err(|e| self.error(Fault::Tool(format!("cannot serialise the case: {e}"))))?;
+        std::fs::write(&path, text).map_err(|e| self.error(Fault::Tool(format!("cannot write {}: {e}", path.display()))))?;
+        Ok(path)
+    }
+
+    /// Runs one case file through a pooled child (batch tools) or a fresh one.
+    fn run_file(&self, case: &Case, path: &Path, mode: TraceMode) -> Result<Outcome, Fault> {
+        let deadline = Instant::now() + self.timeout;
+        match self.tool.feed() {
+            Feed::PerCase => {
+                let launch = self.tool.launch(&self.location, mode).arg(path);
+                let mut child = Process::spawn(&launch, self.tool.stderr_is_output())?;
+                child.close_stdin();
+                self.tool.read(&mut child, case, mode, deadline)
+            }
+            Feed::Batch => {
+                let pooled = self.idle.lock().ok().and_then(|mut idle| {
+                    let at = idle.iter().position(|(m, _)| *m == mode)?;
+                    Some(idle.swap_remove(at).1)
+                });
+                let (mut child, deadline) = match pooled {
+                    Some(child) => (child, deadline),
+                    None => {
+                        let launch = self.tool.launch(&self.location, mode);
+                        (Process::spawn(&launch, self.tool.stderr_is_output())?, deadline + STARTUP_GRACE)
+                    }
+                };
+                child.send(&path.to_string_lossy(), deadline)?;
+                let outcome = self.tool.read(&mut child, case, mode, deadline)?;
+                // Only a child that answered cleanly goes back; a faulted one is dropped (killed)
+                // and the next case starts a fresh one.
+                if let Ok(mut idle) = self.idle.lock() {
+                    idle.push((mode, child));
+                }
+                Ok(outcome)
+            }
+        }
+    }
+
+    fn error(&self, fault: Fault) -> ClientError {
+        let client = self.label.clone();
+        match fault {
+            Fault::Timeout(_) => ClientError::Timeout { client, after: self.timeout },
+            Fault::Ended { status, stderr_tail } => ClientError::Crashed { client, status, stderr_tail },
+            Fault::Malformed { line, reason } => ClientError::MalformedOutput { client, line, reason },
+            Fault::Spawn { .. } | Fault::Tool(_) => ClientError::Execution { client, detail: fault.to_string() },
+        }
+    }
+}
+
+impl Client for External {
+    fn id(&self) -> &str {
+        &self.label
+    }
+
+    fn version(&self) -> &str {
+        &self.version
+    }
+
+    fn supports(&self, fork: Fork) -> bool {
+        self.tool.supports(fork)
+    }
+
+    fn execute(&self, case: &Case, mode: TraceMode) -> Result<Outcome, ClientError> {
+        if !self.supports(case.fork) {
+            return Err(ClientError::UnsupportedFork { client: self.label.clone(), fork: case.fork });
+        }
+        if let Some(what) = self.tool.unrepresentable(case) {
+            return Err(ClientError::Unrepresentable { client: self.label.clone(), what });
+        }
+        let path = self.write_case(case)?;
+        let result = self.run_file(case, &path, mode);
+        let _ = std::fs::remove_file(&path);
+        result.map_err(|f| self.error(f))
+    }
+
+    fn known_differences(&self) -> &'static [KnownDifference] {
+        self.tool.known_differences()
+    }
+}
+
+/// Runs the tool's version command and reads the version from its output.
+fn version_of(tool: &'static dyn Tool, location: &Path) -> Result<String, SetupError> {
+    let launch: Launch = tool.version_launch(location);
+    let broken = |reason: String| SetupError::Broken { tool: tool.id(), command: launch.display(), reason };
+    let output = std::process::Command::new(&launch.program)
+        .args(&launch.args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| broken(e.to_string()))?;
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    if !output.status.success() {
+        return Err(broken(format!("{}: {}", process::describe(output.status), process::clip(text.trim()))));
+    }
+    tool.parse_version(&text).ok_or_else(|| broken(format!("no version in `{}`", process::clip(text.trim()))))
+}

@@ -1,0 +1,220 @@
+//! geth: go-ethereum's `evm statetest`, file names over stdin (batch mode).
+//!
+//! Per file it prints `{"stateRoot": "0x…"}` on stderr and then a pretty-printed JSON array of
+//! results (`name`, `pass`, `stateRoot`, `fork`, `error`) on stdout. geth checks the file's
+//! expectations itself, so what it reports beyond the root comes from its error text: the case is
+//! written without `expectException`, a rejection reads `unexpected error: <reason>`, and the
+//! logs hash is known when the root matched the expectation (`pass`, or `post state logs hash
+//! mismatch: got …`). With `--trace`, EIP-3155 lines precede the root line on stderr, closed by
+//! `{"output":…,"gasUsed":…,"error":…}` for the top-level frame, which gives how the transaction
+//! ended. Gas used is not reported (the summary's `gasUsed` leaves out intrinsic gas and refunds).
+//! erigon's `evm statetest` is a fork of this tool and prints the same; [`Erigon`] reuses it.
+
+use super::Tool;
+use crate::Feed;
+use crate::parse;
+use crate::process::{Fault, Launch, Process, Stream};
+use crate::reasons;
+use alloy_primitives::B256;
+use schism_interface::{Case, ErrorClass, Fork, Outcome, TraceMode};
+use serde_json::Value;
+use std::path::Path;
+use std::time::Instant;
+
+/// The go-ethereum version `schism install geth` installs.
+pub const PINNED: &str = "v1.17.10";
+
+/// go-ethereum's `evm`.
+pub struct Geth;
+
+/// erigon's `evm` (same interface and output as geth's).
+pub struct Erigon;
+
+impl Tool for Geth {
+    fn id(&self) -> &'static str {
+        "geth"
+    }
+
+    fn supports(&self, _fork: Fork) -> bool {
+        true
+    }
+
+    fn feed(&self) -> Feed {
+        Feed::Batch
+    }
+
+    fn launch(&self, location: &Path, mode: TraceMode) -> Launch {
+        launch(location, mode)
+    }
+
+    fn version_launch(&self, location: &Path) -> Launch {
+        Launch::new(location, ["--version"])
+    }
+
+    fn parse_version(&self, output: &str) -> Option<String> {
+        super::version_word(output)
+    }
+
+    fn stderr_is_output(&self) -> bool {
+        true
+    }
+
+    fn read(&self, child: &mut Process, case: &Case, mode: TraceMode, deadline: Instant) -> Result<Outcome, Fault> {
+        read(child, case, mode, deadline)
+    }
+
+    fn install_hint(&self) -> String {
+        format!("run `schism install geth` (go install github.com/ethereum/go-ethereum/cmd/evm@{PINNED}) or pass --client geth=/path/to/evm")
+    }
+}
+
+impl Tool for Erigon {
+    fn id(&self) -> &'static str {
+        "erigon"
+    }
+
+    fn supports(&self, fork: Fork) -> bool {
+        fork <= Fork::Prague
+    }
+
+    fn feed(&self) -> Feed {
+        Feed::Batch
+    }
+
+    fn launch(&self, location: &Path, mode: TraceMode) -> Launch {
+        launch(location, mode)
+    }
+
+    fn version_launch(&self, location: &Path) -> Launch {
+        Launch::new(location, ["--version"])
+    }
+
+    fn parse_version(&self, output: &str) -> Option<String> {
+        super::version_word(output)
+    }
+
+    fn stderr_is_output(&self) -> bool {
+        true
+    }
+
+    fn read(&self, child: &mut Process, case: &Case, mode: TraceMode, deadline: Instant) -> Result<Outcome, Fault> {
+        read(child, case, mode, deadline)
+    }
+
+    fn install_hint(&self) -> String {
+        "no registry ships erigon's evm: build it (`make evm` in an erigon checkout) and pass --client erigon=/path/to/evm".to_owned()
+    }
+}
+
+fn launch(location: &Path, mode: TraceMode) -> Launch {
+    let launch = Launch::new(location, ["statetest"]);
+    match mode {
+        TraceMode::Off => launch,
+        // Memory stays off (as in every client's trace); stack and return data on.
+        TraceMode::Steps => launch.arg("--trace").arg("--trace.format=json").arg("--trace.noreturndata=false"),
+    }
+}
+
+/// Reads one file's result: the stdout array, then stderr up to the root line (trace steps and
+/// the top-level summary before it).
+fn read(child: &mut Process, case: &Case, mode: TraceMode, deadline: Instant) -> Result<Outcome, Fault> {
+    let results = child.json_value(deadline, true)?;
+    let result = single_result(&results)?;
+    let root = result.get("stateRoot").and_then(parse::hash);
+    let mut steps = Vec::new();
+    let mut ending: Option<Option<String>> = None;
+    // The root line on stderr closes the case (it is printed for every executed case).
+    loop {
+        let line = child.line(Stream::Stderr, deadline)?;
+        let Some(obj) = parse::object(&line) else { continue }; // log noise
+        if let Some(root_line) = parse::state_root_line(&line) {
+            if root.is_some_and(|r| r != root_line) {
+                return Err(Fault::Malformed { line, reason: "stderr root differs from the result's".to_owned() });
+            }
+            break;
+        }
+        if mode == TraceMode::Steps && parse::is_trace_step(&obj) {
+            steps.push(parse::trace_step(&obj, 1).map_err(|reason| Fault::Malformed { line: line.clone(), reason })?);
+        } else if parse::is_trace_summary(&obj) {
+            ending = Some(obj.get("error").and_then(Value::as_str).filter(|e| !e.is_empty()).map(str::to_owned));
+        }
+    }
+    let state_root = root.ok_or_else(|| Fault::Malformed { line: results.to_string(), reason: "no stateRoot".to_owned() })?;
+    let mut outcome = interpret(case, state_root, result.get("error").and_then(Value::as_str))?;
+    if mode == TraceMode::Steps {
+        outcome.trace = Some(parse::normalize(steps));
+        if outcome.error.is_none() {
+            // The summary line tells how the top-level frame ended; no line means the
+            // transaction did not execute a frame (a transfer to an account without code).
+            outcome.error = ending.flatten().map(|e| reasons::halt_class(&e));
+            outcome.status_reported = true;
+        }
+    }
+    Ok(outcome)
+}
+
+/// The one result object of a single-case file.
+fn single_result(results: &Value) -> Result<&serde_json::Map<String, Value>, Fault> {
+    match results.as_array().map(Vec::as_slice) {
+        Some([Value::Object(one)]) => Ok(one),
+        _ => Err(Fault::Malformed {
+            line: crate::process::clip(&results.to_string()),
+            reason: "expected one result for a single-case file".to_owned(),
+        }),
+    }
+}
+
+/// What geth's verdict on the file says beyond the root.
+fn interpret(case: &Case, state_root: B256, error: Option<&str>) -> Result<Outcome, Fault> {
+    let expected = case.expected.as_ref();
+    let mut outcome = Outcome::root_only(state_root, None);
+    match error {
+        None => outcome.logs_hash = Some(expected.map(|e| e.logs).unwrap_or_default()),
+        Some(e) if e.starts_with("unexpected error: ") => {
+            let reason = &e["unexpected error: ".len()..];
+            outcome.error = Some(ErrorClass::InvalidTransaction(reasons::rejection_kind(reason)));
+            outcome.logs_hash = Some(schism_interface::state::logs_hash(&[]));
+        }
+        Some(e) if e.starts_with("post state logs hash mismatch") => {
+            let got = e.split("got ").nth(1).and_then(|rest| rest.split([',', ' ']).next());
+            outcome.logs_hash = got.and_then(|h| parse::hash(&Value::String(h.to_owned())));
+            if outcome.logs_hash.is_none() {
+                return Err(Fault::Malformed { line: e.to_owned(), reason: "no logs hash after `got`".to_owned() });
+            }
+        }
+        // The root differs from the expectation (or there was none): logs unknown.
+        Some(e) if e.starts_with("post state root mismatch") => {}
+        Some(other) => return Err(Fault::Tool(format!("geth: {other}"))),
+    }
+    Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use schism_interface::InvalidTxKind;
+
+    fn case() -> Case {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/GeneralStateTests/stExample/add11.json");
+        match schism_interface::load::read_fixture(&path).expect("fixture") {
+            schism_interface::load::FixtureFile::State(file) => schism_interface::load::expand_file(&path, &file).0.remove(0),
+            _ => panic!("a state test"),
+        }
+    }
+
+    #[test]
+    fn verdicts_are_read() {
+        let case = case();
+        let expected = case.expected.clone().expect("filled");
+        let pass = interpret(&case, expected.hash, None).expect("pass");
+        assert_eq!(pass.logs_hash, Some(expected.logs));
+        assert_eq!(pass.status(), None);
+        let rejected = interpret(&case, expected.hash, Some("unexpected error: nonce too high: address 0x, tx: 1 state: 0")).expect("rejected");
+        assert_eq!(rejected.error, Some(ErrorClass::InvalidTransaction(InvalidTxKind::NonceMismatchTooHigh)));
+        let logs = format!("post state logs hash mismatch: got {}, want {}", B256::repeat_byte(7), B256::ZERO);
+        assert_eq!(interpret(&case, expected.hash, Some(&logs)).expect("logs").logs_hash, Some(B256::repeat_byte(7)));
+        let root = interpret(&case, B256::ZERO, Some("post state root mismatch: got 00, want 11")).expect("root");
+        assert_eq!(root.logs_hash, None);
+        assert!(interpret(&case, expected.hash, Some("panic: something")).is_err());
+    }
+}

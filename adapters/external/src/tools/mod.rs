@@ -1,0 +1,129 @@
+//! The tools: what each subprocess client is started as and how its output reads. Everything
+//! about processes is in [`crate::process`]; everything about number and line formats in
+//! [`crate::parse`]; a tool module only combines them.
+
+pub mod geth;
+pub mod runner;
+
+use crate::Feed;
+use crate::process::{Fault, Launch, Process};
+use schism_interface::fixture::{Indexes, PostEntry};
+use schism_interface::{Case, Fork, KnownDifference, Outcome, StateTest, StateTestFile, TraceMode};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// One subprocess EVM tool.
+pub trait Tool: Send + Sync + 'static {
+    /// The client id (`geth`, `eels`, ...).
+    fn id(&self) -> &'static str;
+
+    /// True when the tool implements `fork`.
+    fn supports(&self, fork: Fork) -> bool;
+
+    /// How the tool takes cases.
+    fn feed(&self) -> Feed;
+
+    /// The command that starts the tool (without the case file for per-case tools).
+    fn launch(&self, location: &Path, mode: TraceMode) -> Launch;
+
+    /// The command that prints the tool's version.
+    fn version_launch(&self, location: &Path) -> Launch;
+
+    /// The version in the version command's output.
+    fn parse_version(&self, output: &str) -> Option<String>;
+
+    /// Reads the outcome of one case from the child, which has been given the case.
+    fn read(&self, child: &mut Process, case: &Case, mode: TraceMode, deadline: Instant) -> Result<Outcome, Fault>;
+
+    /// True when the tool prints results (roots, traces) on standard error, so its lines must be
+    /// read; otherwise standard error is kept only as a tail for fault reports.
+    fn stderr_is_output(&self) -> bool {
+        false
+    }
+
+    /// The fork's name in the tool's state-test files.
+    fn fork_name(&self, fork: Fork) -> &'static str {
+        fork.name()
+    }
+
+    /// The state test the tool is given for `case`: the case alone, with the expected root and
+    /// logs hash when the case has them (zero otherwise) and never `expectException`, so that
+    /// tools that check the file report a rejection as an error instead of passing it.
+    fn state_test(&self, case: &Case) -> StateTest {
+        let mut test = case.to_state_test();
+        let (hash, logs) = case.expected.as_ref().map(|e| (e.hash, e.logs)).unwrap_or_default();
+        let entry = PostEntry { hash, logs, indexes: Indexes::default(), txbytes: None, expect_exception: None, state: None };
+        test.post = BTreeMap::from([(case.fork, vec![entry])]);
+        test
+    }
+
+    /// Something in `case` the tool cannot take, if anything.
+    fn unrepresentable(&self, _case: &Case) -> Option<&'static str> {
+        None
+    }
+
+    /// The per-case timeout when none is configured.
+    fn default_timeout(&self) -> Duration {
+        crate::DEFAULT_TIMEOUT
+    }
+
+    /// How to get the tool when it is missing.
+    fn install_hint(&self) -> String;
+
+    /// Documented differences of the tool from the specification.
+    fn known_differences(&self) -> &'static [KnownDifference] {
+        &[]
+    }
+}
+
+/// The test name a case is written under: the fixture's name where it is a plain word, else
+/// `schism` (some tools choke on names with path separators or brackets).
+pub fn case_name(case: &Case) -> String {
+    let name = case.test.as_ref();
+    if !name.is_empty() && name.len() <= 200 && name.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)) {
+        name.to_owned()
+    } else {
+        "schism".to_owned()
+    }
+}
+
+/// The file as JSON with the `post` key of `fork` spelled `name` (tools disagree on fork names).
+pub fn rename_fork(file: &StateTestFile, fork: Fork, name: &str) -> serde_json::Value {
+    let mut value = serde_json::to_value(file).unwrap_or(serde_json::Value::Null);
+    if name != fork.name()
+        && let Some(tests) = value.as_object_mut()
+    {
+        for test in tests.values_mut() {
+            if let Some(post) = test.get_mut("post").and_then(serde_json::Value::as_object_mut)
+                && let Some(entries) = post.remove(fork.name())
+            {
+                post.insert(name.to_owned(), entries);
+            }
+        }
+    }
+    value
+}
+
+/// The first line of `output` that contains a version-like word (`1.17.10-stable`, `v10.1.3`),
+/// that word.
+pub fn version_word(output: &str) -> Option<String> {
+    output.split_whitespace().find_map(|w| {
+        let w = w.trim_start_matches('v').trim_end_matches([',', ';']);
+        let mut parts = w.split('.');
+        let numeric = |p: Option<&str>| p.is_some_and(|p| p.chars().next().is_some_and(|c| c.is_ascii_digit()));
+        (numeric(parts.next()) && numeric(parts.next())).then(|| w.to_owned())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_in_tool_banners() {
+        assert_eq!(version_word("evm version 1.17.10-stable"), Some("1.17.10-stable".to_owned()));
+        assert_eq!(version_word("v10.1.3\n"), Some("10.1.3".to_owned()));
+        assert_eq!(version_word("no version here"), None);
+    }
+}

@@ -1,0 +1,230 @@
+//! Clients driven through a runner schism ships (the EVM's package has no state-test runner
+//! that reports enough): EELS (`runners/eels/runner.py`, over the `ethereum-execution` package)
+//! and EthereumJS (`runners/ethereumjs/runner.mjs`, over `@ethereumjs/vm`).
+//!
+//! The protocol, shared by both runners: file paths on stdin, one per line; per case, with
+//! `--trace`, EIP-3155 step lines, then one summary line on stdout:
+//! `{"name","fork","index","stateRoot","logsHash","gasUsed","status","error"}` where `status` is
+//! `success`, `revert`, `halt`, `rejected` or `executed` (ended somehow; EELS without a trace), or
+//! `{"fault": "…"}` when the runner could not run the case.
+
+use super::Tool;
+use crate::Feed;
+use crate::parse;
+use crate::process::{Fault, Launch, Process, Stream};
+use crate::reasons;
+use schism_interface::{Case, ErrorClass, Fork, Outcome, TraceMode};
+use serde_json::{Map, Value};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The EELS release `schism install eels` installs (PyPI `ethereum-execution`).
+pub const EELS_PINNED: &str = "2.20.0";
+
+/// The EELS runner, embedded so an environment anywhere can be used.
+pub const EELS_RUNNER: &str = include_str!("../../runners/eels/runner.py");
+
+/// The Python execution specs, through schism's runner. The location is a Python interpreter
+/// of an environment with `ethereum-execution` installed.
+pub struct Eels;
+
+/// EthereumJS, through schism's Node runner. The location is the folder holding `runner.mjs`
+/// and its `node_modules` (what `schism install ethereumjs` makes).
+pub struct EthereumJs;
+
+/// Where the embedded EELS runner script is written for the interpreter to run: a folder of
+/// this process in the temporary folder.
+fn eels_script() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("schism-eels-runner-{}", std::process::id()));
+    let path = dir.join("runner.py");
+    if !path.exists() {
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::write(&path, EELS_RUNNER);
+    }
+    path
+}
+
+impl Tool for Eels {
+    fn id(&self) -> &'static str {
+        "eels"
+    }
+
+    fn supports(&self, fork: Fork) -> bool {
+        // ethereum-execution 2.20 implements Frontier..Osaka, except Constantinople (only
+        // ConstantinopleFix); its statetest tool refuses `Constantinople`.
+        fork != Fork::Constantinople
+    }
+
+    fn feed(&self) -> Feed {
+        Feed::Batch
+    }
+
+    fn launch(&self, location: &Path, mode: TraceMode) -> Launch {
+        let launch = Launch::new(location, [eels_script()]);
+        match mode {
+            TraceMode::Off => launch,
+            TraceMode::Steps => launch.arg("--trace"),
+        }
+    }
+
+    fn version_launch(&self, location: &Path) -> Launch {
+        Launch::new(location, [eels_script()]).arg("--version")
+    }
+
+    fn parse_version(&self, output: &str) -> Option<String> {
+        super::version_word(output)
+    }
+
+    fn read(&self, child: &mut Process, case: &Case, mode: TraceMode, deadline: Instant) -> Result<Outcome, Fault> {
+        read(child, case, mode, deadline)
+    }
+
+    fn default_timeout(&self) -> Duration {
+        // The specification is written for clarity, not speed: heavy cases take tens of seconds.
+        Duration::from_secs(120)
+    }
+
+    fn install_hint(&self) -> String {
+        format!("run `schism install eels` (a virtualenv with ethereum-execution=={EELS_PINNED}) or pass --client eels=/path/to/venv/bin/python")
+    }
+}
+
+impl Tool for EthereumJs {
+    fn id(&self) -> &'static str {
+        "ethereumjs"
+    }
+
+    fn supports(&self, fork: Fork) -> bool {
+        // @ethereumjs/vm 10 implements every mainnet fork up to Osaka; the glacier forks are
+        // difficulty-only and run as their predecessors.
+        let _ = fork;
+        true
+    }
+
+    fn feed(&self) -> Feed {
+        Feed::Batch
+    }
+
+    fn launch(&self, location: &Path, mode: TraceMode) -> Launch {
+        let launch = Launch::new("node", [location.join("runner.mjs")]);
+        match mode {
+            TraceMode::Off => launch,
+            TraceMode::Steps => launch.arg("--trace"),
+        }
+    }
+
+    fn version_launch(&self, location: &Path) -> Launch {
+        Launch::new("node", [location.join("runner.mjs")]).arg("--version")
+    }
+
+    fn parse_version(&self, output: &str) -> Option<String> {
+        super::version_word(output)
+    }
+
+    fn read(&self, child: &mut Process, case: &Case, mode: TraceMode, deadline: Instant) -> Result<Outcome, Fault> {
+        read(child, case, mode, deadline)
+    }
+
+    fn default_timeout(&self) -> Duration {
+        Duration::from_secs(30)
+    }
+
+    fn install_hint(&self) -> String {
+        "run `schism install ethereumjs` (npm ci of the pinned @ethereumjs/vm beside schism's runner) or pass --client ethereumjs=/path/to/runner-folder".to_owned()
+    }
+}
+
+/// Reads step lines (in trace mode) up to the summary line of the case.
+pub fn read(child: &mut Process, case: &Case, mode: TraceMode, deadline: Instant) -> Result<Outcome, Fault> {
+    let mut steps = Vec::new();
+    loop {
+        let line = child.line(Stream::Stdout, deadline)?;
+        let Some(obj) = parse::object(&line) else {
+            if line.trim().is_empty() {
+                continue;
+            }
+            return Err(Fault::Malformed { line, reason: "expected a JSON line".to_owned() });
+        };
+        if parse::is_trace_step(&obj) {
+            if mode == TraceMode::Steps {
+                steps.push(parse::trace_step(&obj, 1).map_err(|reason| Fault::Malformed { line: line.clone(), reason })?);
+            }
+            continue;
+        }
+        if let Some(fault) = obj.get("fault") {
+            return Err(Fault::Tool(fault.as_str().map_or_else(|| fault.to_string(), str::to_owned)));
+        }
+        let mut outcome = summary(&obj, case).map_err(|reason| Fault::Malformed { line: line.clone(), reason })?;
+        if mode == TraceMode::Steps {
+            outcome.trace = Some(parse::normalize(steps));
+        }
+        return Ok(outcome);
+    }
+}
+
+/// The outcome in a summary line.
+fn summary(obj: &Map<String, Value>, case: &Case) -> Result<Outcome, String> {
+    if let Some(fork) = obj.get("fork").and_then(Value::as_str)
+        && fork.parse::<Fork>().ok() != Some(case.fork)
+    {
+        return Err(format!("the answer is for fork {fork}, the case is {}", case.fork));
+    }
+    let state_root = obj.get("stateRoot").and_then(parse::hash).ok_or("no stateRoot")?;
+    let message = obj.get("error").and_then(Value::as_str).unwrap_or("");
+    let mut outcome = Outcome::root_only(state_root, None);
+    outcome.logs_hash = Some(obj.get("logsHash").and_then(parse::hash).ok_or("no logsHash")?);
+    outcome.gas_used = Some(obj.get("gasUsed").and_then(parse::quantity).ok_or("no gasUsed")?);
+    outcome.status_reported = true;
+    outcome.error = match obj.get("status").and_then(Value::as_str).ok_or("no status")? {
+        "success" => None,
+        "revert" => Some(ErrorClass::Revert),
+        "halt" => Some(reasons::halt_class(message)),
+        "rejected" => Some(ErrorClass::InvalidTransaction(reasons::rejection_kind(message))),
+        "executed" => {
+            outcome.status_reported = false;
+            None
+        }
+        other => return Err(format!("unknown status `{other}`")),
+    };
+    Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use schism_interface::{InvalidTxKind, TxStatus};
+
+    fn case() -> Case {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/GeneralStateTests/stExample/add11.json");
+        match schism_interface::load::read_fixture(&path).expect("fixture") {
+            schism_interface::load::FixtureFile::State(file) => schism_interface::load::expand_file(&path, &file).0.remove(0),
+            _ => panic!("a state test"),
+        }
+    }
+
+    fn line(status: &str, error: &str) -> Map<String, Value> {
+        let text = format!(
+            r#"{{"name":"add11","fork":"Cancun","index":0,"stateRoot":"0x{}","logsHash":"0x{}","gasUsed":"0xa868","status":"{status}","error":{error}}}"#,
+            "11".repeat(32),
+            "22".repeat(32)
+        );
+        parse::object(&text).expect("json")
+    }
+
+    #[test]
+    fn summary_lines_are_read() {
+        let case = case();
+        let ok = summary(&line("success", "null"), &case).expect("ok");
+        assert_eq!((ok.gas_used, ok.status()), (Some(0xa868), Some(TxStatus::Success)));
+        let halt = summary(&line("halt", "\"out of gas\""), &case).expect("halt");
+        assert_eq!(halt.error, Some(ErrorClass::OutOfGas));
+        let rejected = summary(&line("rejected", "\"nonce too low\""), &case).expect("rejected");
+        assert_eq!(rejected.error, Some(ErrorClass::InvalidTransaction(InvalidTxKind::NonceMismatchTooLow)));
+        let executed = summary(&line("executed", "null"), &case).expect("executed");
+        assert_eq!(executed.status(), None);
+        assert!(summary(&line("weird", "null"), &case).is_err());
+        let mut other_fork = line("success", "null");
+        other_fork.insert("fork".into(), Value::String("Prague".into()));
+        assert!(summary(&other_fork, &case).is_err());
+    }
+}
