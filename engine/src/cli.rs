@@ -1,7 +1,8 @@
 //! The command line: parses arguments into validated options, calls the library, and maps the
 //! result to an exit code (0 pass/agree, 1 failure/divergence found, 2 usage or input error).
 
-use crate::registry::{self, CLIENTS, supported_forks};
+use crate::install::{self, INSTALLABLE, Installed};
+use crate::registry::{self, CLIENTS, ClientOptions, supported_forks};
 use crate::runner::{self, RunOptions};
 use clap::{Parser, Subcommand};
 use schism_interface::Fork;
@@ -24,8 +25,27 @@ pub enum Command {
     /// Run fixture files on clients: check each client against the fixtures and the clients
     /// against each other.
     Run(RunArgs),
-    /// List every known client: availability, kind, version and forks.
+    /// List every known client: availability, kind, path, version and forks.
     Clients,
+    /// Install subprocess clients (geth, eels, ethereumjs or all) into the project's tools
+    /// folder, at pinned versions.
+    Install(InstallArgs),
+}
+
+/// Arguments of `schism install`.
+#[derive(Debug, clap::Args)]
+pub struct InstallArgs {
+    /// Which clients: geth, eels, ethereumjs, all.
+    #[arg(required = true, value_name = "CLIENT")]
+    pub clients: Vec<String>,
+}
+
+/// Parses a duration: `10s`, `500ms`, `2m`, or a plain number of seconds.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    if let Ok(secs) = text.parse::<f64>() {
+        return std::time::Duration::try_from_secs_f64(secs).map_err(|e| e.to_string());
+    }
+    humantime::parse_duration(text).map_err(|e| format!("`{text}`: {e} (e.g. 10s, 500ms, 2m)"))
 }
 
 /// Arguments of `schism run`.
@@ -34,9 +54,13 @@ pub struct RunArgs {
     /// Fixture files or folders (searched recursively for .json).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
-    /// A client to run, `ID` (default: every in-process client). Repeatable.
-    #[arg(long = "client", value_name = "ID")]
+    /// A client to run: `ID`, or `ID=PATH` for a subprocess client's binary (default: every
+    /// in-process client). Repeatable; one id with two paths compares two builds.
+    #[arg(long = "client", value_name = "ID[=PATH]")]
     pub clients: Vec<String>,
+    /// Per-case timeout of subprocess clients (default: 10s; eels 120s, ethereumjs 30s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<std::time::Duration>,
     /// Only cases of this fork. Repeatable.
     #[arg(long = "fork", value_name = "NAME")]
     pub forks: Vec<Fork>,
@@ -56,11 +80,12 @@ pub fn main_with(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Run(args) => run(args),
         Command::Clients => clients(),
+        Command::Install(args) => install(args),
     }
 }
 
 fn run(args: RunArgs) -> ExitCode {
-    let clients = match registry::resolve(&args.clients) {
+    let clients = match registry::resolve(&args.clients, &ClientOptions { timeout: args.timeout }) {
         Ok(c) if c.is_empty() => {
             eprintln!("error: no client selected and this build has no in-process client");
             return ExitCode::from(2);
@@ -101,22 +126,51 @@ fn run(args: RunArgs) -> ExitCode {
 }
 
 fn clients() -> ExitCode {
-    println!("{:<10} {:<10} {:<11} {:<10} forks", "client", "available", "kind", "version");
+    println!("{:<11} {:<10} {:<11} {:<16} {:<26} path", "client", "available", "kind", "version", "forks");
     for entry in CLIENTS {
-        let kind = serde_json::to_value(entry.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-        match entry.instantiate() {
-            Some(client) => {
+        let kind = match entry.kind() {
+            registry::ClientKind::InProcess => "in-process",
+            registry::ClientKind::Subprocess => "subprocess",
+        };
+        let location = entry.default_location();
+        let path = location.as_ref().map_or_else(|| "-".to_owned(), |p| p.display().to_string());
+        match entry.instantiate(None, entry.id, &ClientOptions::default()) {
+            Ok(client) => {
                 let forks = supported_forks(client.as_ref());
                 let range = match (forks.first(), forks.last()) {
-                    (Some(a), Some(b)) => format!("{a}..{b} ({} forks)", forks.len()),
+                    (Some(a), Some(b)) => format!("{a}..{b} ({})", forks.len()),
                     _ => "none".to_owned(),
                 };
-                println!("{:<10} {:<10} {:<11} {:<10} {range}", entry.id, "yes", kind, client.version());
+                println!("{:<11} {:<10} {:<11} {:<16} {range:<26} {path}", entry.id, "yes", kind, client.version());
             }
-            None => println!("{:<10} {:<10} {:<11} {:<10} -", entry.id, "not built", kind, "-"),
+            Err(e) => {
+                println!("{:<11} {:<10} {:<11} {:<16} {:<26} {path}", entry.id, "no", kind, "-", "-");
+                println!("{:<11} ↳ {e}", "");
+            }
         }
     }
     ExitCode::SUCCESS
+}
+
+fn install(args: InstallArgs) -> ExitCode {
+    let wanted: Vec<&str> = if args.clients.iter().any(|c| c == "all") {
+        INSTALLABLE.to_vec()
+    } else {
+        args.clients.iter().map(String::as_str).collect()
+    };
+    let tools = registry::tools_dir();
+    let mut failed = false;
+    for client in wanted {
+        match install::install(client, &tools) {
+            Ok(Installed::Fresh) => println!("{client}: installed in {}", tools.display()),
+            Ok(Installed::AlreadyThere) => println!("{client}: already installed in {}", tools.display()),
+            Err(e) => {
+                eprintln!("error: {e}");
+                failed = true;
+            }
+        }
+    }
+    if failed { ExitCode::from(2) } else { ExitCode::SUCCESS }
 }
 
 /// Writes JSON beside the target and renames it into place, so no half-written file remains.

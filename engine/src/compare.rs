@@ -216,7 +216,7 @@ mod tests {
         // A root-only client that says "rejected" differs in status from one that executed.
         let rejected = Outcome::root_only(B256::repeat_byte(1), Some(InvalidTxKind::NonceIsMax));
         let verdict = compare(&[("x", &full), ("g", &rejected)]);
-        assert!(matches!(&verdict, Verdict::Diverge { aspects, .. } if aspects == &vec![Aspect::Status]));
+        assert!(matches!(&verdict, Verdict::Diverge { aspects, .. } if aspects == &vec![Aspect::Status, Aspect::ErrorClass]));
         let wrong_root = Outcome::root_only(B256::repeat_byte(2), None);
         assert!(compare(&[("x", &full), ("g", &wrong_root)]).is_consensus_divergence());
     }

@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod compare;
+pub mod install;
 pub mod registry;
 pub mod report;
 pub mod runner;

@@ -1,8 +1,12 @@
 //! The registry: the one place that names every client schism knows, and turns `--client`
 //! values into client instances.
 
+use schism_external::tools::{Tool, besu, evmone, geth, nethermind, nimbus, runner};
+use schism_external::{External, Settings};
 use schism_interface::{Client, Fork};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// How a client runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -14,21 +18,59 @@ pub enum ClientKind {
     Subprocess,
 }
 
+/// How a client is made.
+#[derive(Clone, Copy)]
+enum Make {
+    /// An in-process client, `None` when this build leaves it out.
+    InProcess(fn() -> Option<Arc<dyn Client>>),
+    /// A subprocess tool and where it is by default (in the tools folder or on `PATH`).
+    Subprocess(&'static dyn Tool, fn(&Path) -> Option<PathBuf>),
+}
+
 /// A known client and how to make it.
 #[derive(Clone, Copy)]
 pub struct ClientEntry {
     /// The id used on the command line and in reports.
     pub id: &'static str,
-    /// How it runs.
-    pub kind: ClientKind,
-    /// Makes an instance, or `None` when this build leaves the client out.
-    make: fn() -> Option<Arc<dyn Client>>,
+    make: Make,
 }
 
 impl ClientEntry {
-    /// An instance of the client, when this build includes it.
-    pub fn instantiate(&self) -> Option<Arc<dyn Client>> {
-        (self.make)()
+    /// How the client runs.
+    pub fn kind(&self) -> ClientKind {
+        match self.make {
+            Make::InProcess(_) => ClientKind::InProcess,
+            Make::Subprocess(..) => ClientKind::Subprocess,
+        }
+    }
+
+    /// Where a subprocess client is when no path is given (`None` for in-process clients, or
+    /// when it is neither installed nor on `PATH`).
+    pub fn default_location(&self) -> Option<PathBuf> {
+        match self.make {
+            Make::InProcess(_) => None,
+            Make::Subprocess(_, find) => find(&tools_dir()),
+        }
+    }
+
+    /// An instance of the client: at `path` (subprocess clients only), labelled `label`.
+    pub fn instantiate(&self, path: Option<&Path>, label: &str, options: &ClientOptions) -> Result<Arc<dyn Client>, RegistryError> {
+        match (self.make, path) {
+            (Make::InProcess(_), Some(path)) => Err(RegistryError::PathForInProcess { id: self.id.to_owned(), path: path.display().to_string() }),
+            (Make::InProcess(make), None) => make().ok_or_else(|| RegistryError::NotBuilt { id: self.id.to_owned() }),
+            (Make::Subprocess(tool, find), path) => {
+                let location = match path {
+                    Some(p) => p.to_path_buf(),
+                    None => find(&tools_dir()).ok_or_else(|| RegistryError::Unavailable {
+                        id: self.id.to_owned(),
+                        reason: format!("not installed; {}", tool.install_hint()),
+                    })?,
+                };
+                let settings = Settings { label: label.to_owned(), location, timeout: options.timeout };
+                let client = External::new(tool, settings).map_err(|e| RegistryError::Unavailable { id: self.id.to_owned(), reason: e.to_string() })?;
+                Ok(Arc::new(client))
+            }
+        }
     }
 }
 
@@ -53,12 +95,50 @@ fn sputnik() -> Option<Arc<dyn Client>> {
     None
 }
 
+/// The project-local folder `schism install` puts clients in: `$SCHISM_TOOLS`, else `tools/`
+/// in the checkout schism was built from.
+pub fn tools_dir() -> PathBuf {
+    match std::env::var_os("SCHISM_TOOLS") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => {
+            let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+            checkout.canonicalize().unwrap_or(checkout).join("tools")
+        }
+    }
+}
+
+fn existing(path: PathBuf) -> Option<PathBuf> {
+    path.exists().then_some(path)
+}
+
+/// The first `name` on `PATH`.
+fn on_path(name: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(name)).find(|p| p.is_file())
+}
+
 /// Every client schism knows.
 pub const CLIENTS: &[ClientEntry] = &[
-    ClientEntry { id: "revm", kind: ClientKind::InProcess, make: revm },
-    ClientEntry { id: "levm", kind: ClientKind::InProcess, make: levm },
-    ClientEntry { id: "sputnik", kind: ClientKind::InProcess, make: sputnik },
+    ClientEntry { id: "revm", make: Make::InProcess(revm) },
+    ClientEntry { id: "levm", make: Make::InProcess(levm) },
+    ClientEntry { id: "sputnik", make: Make::InProcess(sputnik) },
+    ClientEntry { id: "geth", make: Make::Subprocess(&geth::Geth, |t| existing(t.join("geth/bin/evm"))) },
+    ClientEntry { id: "eels", make: Make::Subprocess(&runner::Eels, |t| existing(t.join("eels/venv/bin/python"))) },
+    ClientEntry { id: "ethereumjs", make: Make::Subprocess(&runner::EthereumJs, |t| existing(t.join("ethereumjs")).filter(|d| d.join("node_modules").is_dir())) },
+    // Not installable from a registry: found on PATH, or given as --client ID=/path.
+    ClientEntry { id: "evmone", make: Make::Subprocess(&evmone::Evmone, |_| on_path("evmone-statetest")) },
+    ClientEntry { id: "besu", make: Make::Subprocess(&besu::Besu, |_| on_path("evmtool")) },
+    ClientEntry { id: "nethermind", make: Make::Subprocess(&nethermind::Nethermind, |_| on_path("nethtest")) },
+    // erigon's tool is also called `evm`: it is never looked up on PATH, where geth's may be.
+    ClientEntry { id: "erigon", make: Make::Subprocess(&geth::Erigon, |_| None) },
+    ClientEntry { id: "nimbus", make: Make::Subprocess(&nimbus::Nimbus, |_| on_path("evmstate")) },
 ];
+
+/// Settings that apply to every selected client.
+#[derive(Clone, Debug, Default)]
+pub struct ClientOptions {
+    /// Per-case timeout of subprocess clients (`None`: each tool's default).
+    pub timeout: Option<Duration>,
+}
 
 /// A `--client` value that cannot be honoured.
 #[derive(Debug, thiserror::Error)]
@@ -86,11 +166,19 @@ pub enum RegistryError {
         /// The path given.
         path: String,
     },
-    /// The same client was selected twice.
+    /// The same client (and path) was selected twice.
     #[error("client `{id}` is selected twice")]
     Duplicate {
+        /// The value given.
+        id: String,
+    },
+    /// A subprocess client is not installed or does not run.
+    #[error("client `{id}` is not available: {reason}")]
+    Unavailable {
         /// The id given.
         id: String,
+        /// Why.
+        reason: String,
     },
 }
 
@@ -98,33 +186,43 @@ pub enum RegistryError {
 pub fn default_clients() -> Vec<Arc<dyn Client>> {
     CLIENTS
         .iter()
-        .filter(|e| e.kind == ClientKind::InProcess)
-        .filter_map(ClientEntry::instantiate)
+        .filter_map(|e| match e.make {
+            Make::InProcess(make) => make(),
+            Make::Subprocess(..) => None,
+        })
         .collect()
 }
 
 /// Resolves `--client` values (`ID` or `ID=PATH`); an empty list means the default selection.
-pub fn resolve(values: &[String]) -> Result<Vec<Arc<dyn Client>>, RegistryError> {
+///
+/// Two values with the same id and different paths are two clients (two builds compared); they
+/// are labelled `ID@PATH` in reports so they stay apart.
+pub fn resolve(values: &[String], options: &ClientOptions) -> Result<Vec<Arc<dyn Client>>, RegistryError> {
     if values.is_empty() {
         return Ok(default_clients());
     }
-    let mut out: Vec<Arc<dyn Client>> = Vec::new();
-    for value in values {
-        let (id, path) = match value.split_once('=') {
+    let parsed: Vec<(&str, Option<&str>)> = values
+        .iter()
+        .map(|v| match v.split_once('=') {
             Some((id, path)) => (id, Some(path)),
-            None => (value.as_str(), None),
-        };
-        let entry = CLIENTS.iter().find(|e| e.id == id).ok_or_else(|| RegistryError::Unknown {
-            id: id.to_owned(),
+            None => (v.as_str(), None),
+        })
+        .collect();
+    let mut out: Vec<Arc<dyn Client>> = Vec::new();
+    for (i, (id, path)) in parsed.iter().enumerate() {
+        let entry = CLIENTS.iter().find(|e| e.id == *id).ok_or_else(|| RegistryError::Unknown {
+            id: (*id).to_owned(),
             known: CLIENTS.iter().map(|e| e.id).collect::<Vec<_>>().join(", "),
         })?;
-        if let (ClientKind::InProcess, Some(path)) = (entry.kind, path) {
-            return Err(RegistryError::PathForInProcess { id: id.to_owned(), path: path.to_owned() });
+        if parsed[..i].contains(&(*id, *path)) {
+            return Err(RegistryError::Duplicate { id: values[i].clone() });
         }
-        if out.iter().any(|c| c.id() == id) {
-            return Err(RegistryError::Duplicate { id: id.to_owned() });
-        }
-        out.push(entry.instantiate().ok_or_else(|| RegistryError::NotBuilt { id: id.to_owned() })?);
+        let shared = parsed.iter().filter(|(other, _)| other == id).count() > 1;
+        let label = match path {
+            Some(p) if shared => format!("{id}@{p}"),
+            _ => (*id).to_owned(),
+        };
+        out.push(entry.instantiate(path.map(Path::new), &label, options)?);
     }
     Ok(out)
 }
@@ -140,13 +238,21 @@ mod tests {
 
     #[test]
     fn unknown_and_duplicate_clients_are_usage_errors() {
-        assert!(matches!(resolve(&["nope".into()]), Err(RegistryError::Unknown { .. })));
-        if CLIENTS[0].instantiate().is_some() {
+        let o = ClientOptions::default();
+        assert!(matches!(resolve(&["nope".into()], &o), Err(RegistryError::Unknown { .. })));
+        if !default_clients().is_empty() {
             let id = CLIENTS[0].id.to_owned();
-            assert!(matches!(resolve(&[id.clone(), id.clone()]), Err(RegistryError::Duplicate { .. })));
-            assert!(matches!(resolve(&[format!("{id}=/bin/true")]), Err(RegistryError::PathForInProcess { .. })));
-            assert_eq!(resolve(std::slice::from_ref(&id)).map(|c| c.len()).ok(), Some(1));
+            assert!(matches!(resolve(&[id.clone(), id.clone()], &o), Err(RegistryError::Duplicate { .. })));
+            assert!(matches!(resolve(&[format!("{id}=/bin/true")], &o), Err(RegistryError::PathForInProcess { .. })));
+            assert_eq!(resolve(std::slice::from_ref(&id), &o).map(|c| c.len()).ok(), Some(1));
         }
+    }
+
+    #[test]
+    fn a_missing_binary_is_unavailable_with_the_path() {
+        let err = resolve(&["geth=/nonexistent/evm".into()], &ClientOptions::default()).err().expect("unavailable");
+        assert!(matches!(&err, RegistryError::Unavailable { id, .. } if id == "geth"), "{err}");
+        assert!(err.to_string().contains("/nonexistent/evm"), "{err}");
     }
 
     #[test]

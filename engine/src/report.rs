@@ -63,6 +63,8 @@ pub struct ClientReport {
     pub known_differences: Vec<KnownCount>,
     /// Every case on which the client failed to produce an outcome.
     pub client_errors: Vec<ClientFault>,
+    /// Client errors by kind of fault.
+    pub faults: BTreeMap<&'static str, usize>,
 }
 
 /// Pass/fail/known/skip/error counts of one client on one fork.
@@ -148,6 +150,8 @@ pub struct ClientFault {
     /// The case.
     #[serde(flatten)]
     pub case: CaseRef,
+    /// The kind of fault (`crashed`, `timeout`, `malformed_output`, ...).
+    pub kind: &'static str,
     /// The client's failure.
     pub error: String,
 }
@@ -232,6 +236,7 @@ impl Report {
                     .map(|k| KnownCount { id: k.id, reason: k.reason, link: k.link, count: 0 })
                     .collect(),
                 client_errors: Vec::new(),
+                faults: BTreeMap::new(),
             })
             .collect();
         let mut skip_reasons: Vec<BTreeMap<String, usize>> = vec![BTreeMap::new(); clients.len()];
@@ -273,10 +278,11 @@ impl Report {
                         fork.skip += 1;
                         *skip_reasons[i].entry(reason.clone()).or_default() += 1;
                     }
-                    ClientResult::Error { message } => {
+                    ClientResult::Error { kind, message } => {
                         report.errors += 1;
                         fork.errors += 1;
-                        report.client_errors.push(ClientFault { case: result.case.clone(), error: message.clone() });
+                        *report.faults.entry(kind).or_default() += 1;
+                        report.client_errors.push(ClientFault { case: result.case.clone(), kind, error: message.clone() });
                     }
                 }
             }
@@ -321,9 +327,11 @@ impl Report {
     /// The summary table printed at the end of a run.
     pub fn summary(&self) -> String {
         let mut out = String::new();
+        let iw = self.clients.keys().map(String::len).chain([10]).max().unwrap_or(10);
+        let vw = self.clients.values().map(|c| c.version.len()).chain([10]).max().unwrap_or(10);
         let _ = writeln!(
             out,
-            "{:<10} {:<10} {:>7} {:>6} {:>6} {:>6} {:>6} {:>8} {:>9}",
+            "{:<iw$} {:<vw$} {:>7} {:>6} {:>6} {:>6} {:>6} {:>8} {:>9}",
             "client", "version", "pass", "fail", "known", "skip", "error", "pass%", "time"
         );
         for (id, c) in &self.clients {
@@ -331,7 +339,7 @@ impl Report {
             let pct = if ran == 0 { 0.0 } else { 100.0 * c.pass as f64 / ran as f64 };
             let _ = writeln!(
                 out,
-                "{:<10} {:<10} {:>7} {:>6} {:>6} {:>6} {:>6} {:>7.2}% {:>8.1}s",
+                "{:<iw$} {:<vw$} {:>7} {:>6} {:>6} {:>6} {:>6} {:>7.2}% {:>8.1}s",
                 id, c.version, c.pass, c.fail, c.known, c.skip, c.errors, pct, c.elapsed_s
             );
         }
@@ -390,7 +398,7 @@ impl Report {
                 );
             }
             for e in c.client_errors.iter().take(limit) {
-                let _ = writeln!(out, "{id} ERROR {}::{}[{}]: {}", e.case.file, e.case.test, e.case.fork, e.error);
+                let _ = writeln!(out, "{id} ERROR ({}) {}::{}[{}]: {}", e.kind, e.case.file, e.case.test, e.case.fork, e.error);
             }
         }
         for d in self.disagreements.iter().filter(|d| d.counts()).take(limit) {

@@ -96,8 +96,10 @@ pub enum ClientResult {
         /// Why.
         reason: String,
     },
-    /// The client failed to produce an outcome.
+    /// The client failed to produce an outcome: a finding of its own kind, never agreement.
     Error {
+        /// The kind of fault ([`ClientError::kind`]).
+        kind: &'static str,
         /// The failure.
         message: String,
     },
@@ -247,9 +249,9 @@ fn run_one(client: &dyn Client, case: &Case) -> ((ClientResult, Duration), Optio
         // finding of its own kind.
         Err(e @ ClientError::Unrepresentable { .. }) => match known_for(client, case) {
             Some(known) => ((ClientResult::Known { id: known.id }, elapsed), None),
-            None => ((ClientResult::Error { message: e.to_string() }, elapsed), None),
+            None => ((ClientResult::Error { kind: e.kind(), message: e.to_string() }, elapsed), None),
         },
-        Err(e) => ((ClientResult::Error { message: e.to_string() }, elapsed), None),
+        Err(e) => ((ClientResult::Error { kind: e.kind(), message: e.to_string() }, elapsed), None),
     }
 }
 
@@ -407,8 +409,8 @@ pub(crate) mod tests {
             Scripted::client("c", Behaviour::Panic),
         ];
         let r = run_case(&sample_case(), &clients);
-        assert!(matches!(&r.clients[1].0, ClientResult::Error { message } if message.contains("signal 9")));
-        assert!(matches!(&r.clients[2].0, ClientResult::Error { message } if message.contains("scripted panic")));
+        assert!(matches!(&r.clients[1].0, ClientResult::Error { message, .. } if message.contains("signal 9")));
+        assert!(matches!(&r.clients[2].0, ClientResult::Error { message, .. } if message.contains("scripted panic")));
         assert!(matches!(r.verdict, Verdict::Skipped { .. }));
     }
 
@@ -446,6 +448,6 @@ pub(crate) mod tests {
         let undocumented = Scripted::client("u", Behaviour::Unrepresentable);
         let r = run_case(&sample_case(), &[documented, undocumented]);
         assert!(matches!(r.clients[0].0, ClientResult::Known { id: "no-feature" }));
-        assert!(matches!(&r.clients[1].0, ClientResult::Error { message } if message.contains("a scripted feature")));
+        assert!(matches!(&r.clients[1].0, ClientResult::Error { message, .. } if message.contains("a scripted feature")));
     }
 }

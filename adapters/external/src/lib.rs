@@ -27,9 +27,6 @@ pub use tools::Tool;
 /// The per-case timeout when none is configured.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Extra time a freshly started child gets for its first case (interpreters load slowly).
-const STARTUP_GRACE: Duration = Duration::from_secs(30);
-
 /// How a tool takes its cases.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Feed {
@@ -159,7 +156,7 @@ impl External {
                     Some(child) => (child, deadline),
                     None => {
                         let launch = self.tool.launch(&self.location, mode);
-                        (Process::spawn(&launch, self.tool.stderr_is_output())?, deadline + STARTUP_GRACE)
+                        (Process::spawn(&launch, self.tool.stderr_is_output())?, deadline + self.tool.startup_grace())
                     }
                 };
                 child.send(&path.to_string_lossy(), deadline)?;

@@ -147,6 +147,13 @@ impl Case {
         )
     }
 
+    /// True when the pre-state holds an account with storage but neither code nor nonce: the
+    /// only setting in which EIP-7610's storage check on CREATE targets decides anything (such
+    /// accounts cannot arise on mainnet; several clients do not check).
+    pub fn has_storage_only_account(&self) -> bool {
+        self.pre.values().any(|a| a.nonce == 0 && a.code.is_empty() && a.storage.values().any(|v| !v.is_zero()))
+    }
+
     /// Writes the case back out as a single-case state test (one alternative per indexed field),
     /// with its expectation as the `post` entry when it has one.
     pub fn to_state_test(&self) -> StateTest {

@@ -109,3 +109,19 @@ pub enum ClientError {
         reason: String,
     },
 }
+
+impl ClientError {
+    /// The kind of fault, as named in reports: `unsupported_fork`, `unrepresentable`,
+    /// `execution`, `panicked`, `timeout`, `crashed` or `malformed_output`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ClientError::UnsupportedFork { .. } => "unsupported_fork",
+            ClientError::Unrepresentable { .. } => "unrepresentable",
+            ClientError::Execution { .. } => "execution",
+            ClientError::Panicked { .. } => "panicked",
+            ClientError::Timeout { .. } => "timeout",
+            ClientError::Crashed { .. } => "crashed",
+            ClientError::MalformedOutput { .. } => "malformed_output",
+        }
+    }
+}

@@ -78,8 +78,19 @@ pub struct Account {
     #[serde(with = "quantity")]
     pub nonce: u64,
     /// Storage slots; zero values are allowed in fixtures and mean "absent".
-    #[serde(default)]
+    #[serde(default, serialize_with = "storage_words")]
     pub storage: BTreeMap<U256, U256>,
+}
+
+/// Writes storage keys and values as full 32-byte hex words: geth's state-test reader takes
+/// only even-length hex (`0x02`, not `0x2`), and every tool takes the full width.
+fn storage_words<S: serde::Serializer>(storage: &BTreeMap<U256, U256>, s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = s.serialize_map(Some(storage.len()))?;
+    for (k, v) in storage {
+        map.serialize_entry(&B256::from(*k), &B256::from(*v))?;
+    }
+    map.end()
 }
 
 impl Account {

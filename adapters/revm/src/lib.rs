@@ -23,16 +23,8 @@ static KNOWN_DIFFERENCES: [KnownDifference; 1] = [KnownDifference {
              checking for non-empty storage (EIP-7610, retroactive to all forks); such accounts \
              cannot arise on mainnet, and revme's own runner skips these fixtures",
     link: "https://eips.ethereum.org/EIPS/eip-7610",
-    applies: has_storage_only_account,
+    applies: Case::has_storage_only_account,
 }];
-
-/// True when the pre-state holds an account with storage but neither code nor nonce: the only
-/// setting in which EIP-7610's storage check decides anything.
-fn has_storage_only_account(case: &Case) -> bool {
-    case.pre
-        .values()
-        .any(|a| a.nonce == 0 && a.code.is_empty() && a.storage.values().any(|v| !v.is_zero()))
-}
 
 /// The revm client.
 #[derive(Debug, Default, Clone, Copy)]

@@ -16,7 +16,7 @@ use crate::parse;
 use crate::process::{Fault, Launch, Process, Stream};
 use crate::reasons;
 use alloy_primitives::B256;
-use schism_interface::{Case, ErrorClass, Fork, Outcome, TraceMode};
+use schism_interface::{Case, ErrorClass, Fork, KnownDifference, Outcome, TraceMode};
 use serde_json::Value;
 use std::path::Path;
 use std::time::Instant;
@@ -26,6 +26,16 @@ pub const PINNED: &str = "v1.17.10";
 
 /// go-ethereum's `evm`.
 pub struct Geth;
+
+/// Where geth's state-test runner knowingly departs from the fixtures.
+static GETH_KNOWN: [KnownDifference; 1] = [KnownDifference {
+    id: "geth-eip7610-storage-collision",
+    reason: "geth's state-test runner lets CREATE/CREATE2 deploy over an account that has storage \
+             but no code and nonce 0 (EIP-7610's storage check); such accounts cannot arise on \
+             mainnet, and several clients' own runners skip these fixtures",
+    link: "https://eips.ethereum.org/EIPS/eip-7610",
+    applies: Case::has_storage_only_account,
+}];
 
 /// erigon's `evm` (same interface and output as geth's).
 pub struct Erigon;
@@ -61,6 +71,10 @@ impl Tool for Geth {
 
     fn read(&self, child: &mut Process, case: &Case, mode: TraceMode, deadline: Instant) -> Result<Outcome, Fault> {
         read(child, case, mode, deadline)
+    }
+
+    fn known_differences(&self) -> &'static [KnownDifference] {
+        &GETH_KNOWN
     }
 
     fn install_hint(&self) -> String {
@@ -118,7 +132,8 @@ fn launch(location: &Path, mode: TraceMode) -> Launch {
 /// Reads one file's result: the stdout array, then stderr up to the root line (trace steps and
 /// the top-level summary before it).
 fn read(child: &mut Process, case: &Case, mode: TraceMode, deadline: Instant) -> Result<Outcome, Fault> {
-    let results = child.json_value(deadline, true)?;
+    // geth prints only results on stdout (its logs go to stderr): anything else is garbage.
+    let results = child.json_value(deadline, false)?;
     let result = single_result(&results)?;
     let root = result.get("stateRoot").and_then(parse::hash);
     let mut steps = Vec::new();

@@ -2,7 +2,11 @@
 //! about processes is in [`crate::process`]; everything about number and line formats in
 //! [`crate::parse`]; a tool module only combines them.
 
+pub mod besu;
+pub mod evmone;
 pub mod geth;
+pub mod nethermind;
+pub mod nimbus;
 pub mod runner;
 
 use crate::Feed;
@@ -68,6 +72,12 @@ pub trait Tool: Send + Sync + 'static {
         crate::DEFAULT_TIMEOUT
     }
 
+    /// Extra time a freshly started child gets for its first case, on top of the timeout
+    /// (interpreters load their modules first). Native tools start at once.
+    fn startup_grace(&self) -> Duration {
+        Duration::ZERO
+    }
+
     /// How to get the tool when it is missing.
     fn install_hint(&self) -> String;
 
@@ -127,3 +137,4 @@ mod tests {
         assert_eq!(version_word("no version here"), None);
     }
 }
+

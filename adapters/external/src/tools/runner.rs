@@ -79,6 +79,11 @@ impl Tool for Eels {
         read(child, case, mode, deadline)
     }
 
+    fn startup_grace(&self) -> Duration {
+        // Importing the fork modules takes seconds.
+        Duration::from_secs(30)
+    }
+
     fn default_timeout(&self) -> Duration {
         // The specification is written for clarity, not speed: heavy cases take tens of seconds.
         Duration::from_secs(120)
@@ -127,6 +132,10 @@ impl Tool for EthereumJs {
 
     fn default_timeout(&self) -> Duration {
         Duration::from_secs(30)
+    }
+
+    fn startup_grace(&self) -> Duration {
+        Duration::from_secs(10)
     }
 
     fn install_hint(&self) -> String {
