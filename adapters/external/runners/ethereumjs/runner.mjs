@@ -45,6 +45,13 @@ import { KZG } from 'micro-eth-signer/kzg.js'
 
 const TRACE = process.argv.slice(2).includes('--trace')
 
+// --version: the version of the EVM package the runner drives (schism records it in reports).
+if (process.argv.slice(2).includes('--version')) {
+  const pkg = JSON.parse(readFileSync(new URL('./node_modules/@ethereumjs/vm/package.json', import.meta.url), 'utf8'))
+  process.stdout.write(`@ethereumjs/vm ${pkg.version}\n`)
+  process.exit(0)
+}
+
 // ---------------------------------------------------------------------------
 // output
 

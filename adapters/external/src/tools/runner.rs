@@ -37,9 +37,13 @@ pub struct EthereumJs;
 fn eels_script() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("schism-eels-runner-{}", std::process::id()));
     let path = dir.join("runner.py");
-    if !path.exists() {
+    if std::fs::read_to_string(&path).map_or(true, |t| t != EELS_RUNNER) {
+        // Written aside and renamed, so a concurrent start never runs half a script.
         let _ = std::fs::create_dir_all(&dir);
-        let _ = std::fs::write(&path, EELS_RUNNER);
+        let aside = dir.join(format!("runner.py.{:?}", std::thread::current().id()).replace(['(', ')'], ""));
+        if std::fs::write(&aside, EELS_RUNNER).is_ok() {
+            let _ = std::fs::rename(&aside, &path);
+        }
     }
     path
 }
