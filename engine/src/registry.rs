@@ -121,7 +121,7 @@ pub const CLIENTS: &[ClientEntry] = &[
     ClientEntry { id: "revm", make: Make::InProcess(revm) },
     ClientEntry { id: "levm", make: Make::InProcess(levm) },
     ClientEntry { id: "sputnik", make: Make::InProcess(sputnik) },
-    ClientEntry { id: "geth", make: Make::Subprocess(&geth::Geth, |t| existing(t.join("geth/bin/evm"))) },
+    ClientEntry { id: "geth", make: Make::Subprocess(&geth::GETH, |t| existing(t.join("geth/bin/evm"))) },
     ClientEntry { id: "eels", make: Make::Subprocess(&runner::Eels, |t| existing(t.join("eels/venv/bin/python"))) },
     ClientEntry { id: "ethereumjs", make: Make::Subprocess(&runner::EthereumJs, |t| existing(t.join("ethereumjs")).filter(|d| d.join("node_modules").is_dir())) },
     // Not installable from a registry: found on PATH, or given as --client ID=/path.
@@ -129,7 +129,7 @@ pub const CLIENTS: &[ClientEntry] = &[
     ClientEntry { id: "besu", make: Make::Subprocess(&besu::Besu, |_| on_path("evmtool")) },
     ClientEntry { id: "nethermind", make: Make::Subprocess(&nethermind::Nethermind, |_| on_path("nethtest")) },
     // erigon's tool is also called `evm`: it is never looked up on PATH, where geth's may be.
-    ClientEntry { id: "erigon", make: Make::Subprocess(&geth::Erigon, |_| None) },
+    ClientEntry { id: "erigon", make: Make::Subprocess(&geth::ERIGON, |_| None) },
     ClientEntry { id: "nimbus", make: Make::Subprocess(&nimbus::Nimbus, |_| on_path("evmstate")) },
 ];
 

@@ -53,6 +53,13 @@ pub fn hash(v: &Value) -> Option<B256> {
     Some(B256::from(out))
 }
 
+/// The hash after `got ` in a verdict such as `post state logs hash mismatch: got 1dcc…, want …`
+/// (geth, erigon and nimbus word their file checks this way; the hash may lack `0x`).
+pub fn hash_after_got(text: &str) -> Option<B256> {
+    let got = text.split("got ").nth(1)?.split([',', ' ']).next()?;
+    hash(&Value::String(got.to_owned()))
+}
+
 /// Parses a line as a JSON object; `None` for anything else (log noise).
 pub fn object(line: &str) -> Option<Map<String, Value>> {
     let line = line.trim();
@@ -151,6 +158,14 @@ mod tests {
         assert_eq!(quantity(&json!("zz")), None);
         assert_eq!(word(&json!("0x")), Some(U256::ZERO));
         assert_eq!(word(&json!("ff")), Some(U256::from(255)));
+    }
+
+    #[test]
+    fn hashes_after_got() {
+        let h = "11".repeat(32);
+        assert_eq!(hash_after_got(&format!("post state logs hash mismatch: got {h}, want 00")), hash(&json!(h)));
+        assert_eq!(hash_after_got(&format!("got 0x{h}")), hash(&json!(h)));
+        assert_eq!(hash_after_got("no hash here"), None);
     }
 
     #[test]

@@ -195,13 +195,7 @@ fn rejection_kind(message: &str) -> InvalidTxKind {
 mod tests {
     use super::*;
 
-    fn case() -> Case {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/GeneralStateTests/stExample/add11.json");
-        match schism_interface::load::read_fixture(&path).expect("fixture") {
-            schism_interface::load::FixtureFile::State(file) => schism_interface::load::expand_file(&path, &file).0.remove(0),
-            _ => panic!("a state test"),
-        }
-    }
+    use crate::tools::add11 as case;
 
     fn line(extra: &str) -> Map<String, Value> {
         let text = format!(

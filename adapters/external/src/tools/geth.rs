@@ -8,7 +8,7 @@
 //! mismatch: got …`). With `--trace`, EIP-3155 lines precede the root line on stderr, closed by
 //! `{"output":…,"gasUsed":…,"error":…}` for the top-level frame, which gives how the transaction
 //! ended. Gas used is not reported (the summary's `gasUsed` leaves out intrinsic gas and refunds).
-//! erigon's `evm statetest` is a fork of this tool and prints the same; [`Erigon`] reuses it.
+//! erigon's `evm statetest` is a fork of this tool and prints the same: [`ERIGON`] is the same reader.
 
 use super::Tool;
 use crate::Feed;
@@ -24,8 +24,29 @@ use std::time::Instant;
 /// The go-ethereum version `schism install geth` installs.
 pub const PINNED: &str = "v1.17.10";
 
+/// A tool with go-ethereum's `evm statetest` interface: geth's own, or a fork of it.
+pub struct EvmStatetest {
+    id: &'static str,
+    last_fork: Fork,
+    known: &'static [KnownDifference],
+    hint: &'static str,
+}
+
 /// go-ethereum's `evm`.
-pub struct Geth;
+pub static GETH: EvmStatetest = EvmStatetest {
+    id: "geth",
+    last_fork: Fork::Osaka,
+    known: &GETH_KNOWN,
+    hint: "run `schism install geth` (go install github.com/ethereum/go-ethereum/cmd/evm at the pinned version) or pass --client geth=/path/to/evm",
+};
+
+/// erigon's `evm` (same interface and output as geth's).
+pub static ERIGON: EvmStatetest = EvmStatetest {
+    id: "erigon",
+    last_fork: Fork::Prague,
+    known: &[],
+    hint: "no registry ships erigon's evm: build it (`make evm` in an erigon checkout) and pass --client erigon=/path/to/evm",
+};
 
 /// Where geth's state-test runner knowingly departs from the fixtures.
 static GETH_KNOWN: [KnownDifference; 1] = [KnownDifference {
@@ -37,16 +58,13 @@ static GETH_KNOWN: [KnownDifference; 1] = [KnownDifference {
     applies: Case::has_storage_only_account,
 }];
 
-/// erigon's `evm` (same interface and output as geth's).
-pub struct Erigon;
-
-impl Tool for Geth {
+impl Tool for EvmStatetest {
     fn id(&self) -> &'static str {
-        "geth"
+        self.id
     }
 
-    fn supports(&self, _fork: Fork) -> bool {
-        true
+    fn supports(&self, fork: Fork) -> bool {
+        fork <= self.last_fork
     }
 
     fn feed(&self) -> Feed {
@@ -54,7 +72,12 @@ impl Tool for Geth {
     }
 
     fn launch(&self, location: &Path, mode: TraceMode) -> Launch {
-        launch(location, mode)
+        let launch = Launch::new(location, ["statetest"]);
+        match mode {
+            TraceMode::Off => launch,
+            // Memory stays off (as in every client's trace); stack and return data on.
+            TraceMode::Steps => launch.arg("--trace").arg("--trace.format=json").arg("--trace.noreturndata=false"),
+        }
     }
 
     fn version_launch(&self, location: &Path) -> Launch {
@@ -74,58 +97,11 @@ impl Tool for Geth {
     }
 
     fn known_differences(&self) -> &'static [KnownDifference] {
-        &GETH_KNOWN
+        self.known
     }
 
     fn install_hint(&self) -> String {
-        format!("run `schism install geth` (go install github.com/ethereum/go-ethereum/cmd/evm@{PINNED}) or pass --client geth=/path/to/evm")
-    }
-}
-
-impl Tool for Erigon {
-    fn id(&self) -> &'static str {
-        "erigon"
-    }
-
-    fn supports(&self, fork: Fork) -> bool {
-        fork <= Fork::Prague
-    }
-
-    fn feed(&self) -> Feed {
-        Feed::Batch
-    }
-
-    fn launch(&self, location: &Path, mode: TraceMode) -> Launch {
-        launch(location, mode)
-    }
-
-    fn version_launch(&self, location: &Path) -> Launch {
-        Launch::new(location, ["--version"])
-    }
-
-    fn parse_version(&self, output: &str) -> Option<String> {
-        super::version_word(output)
-    }
-
-    fn stderr_is_output(&self) -> bool {
-        true
-    }
-
-    fn read(&self, child: &mut Process, case: &Case, mode: TraceMode, deadline: Instant) -> Result<Outcome, Fault> {
-        read(child, case, mode, deadline)
-    }
-
-    fn install_hint(&self) -> String {
-        "no registry ships erigon's evm: build it (`make evm` in an erigon checkout) and pass --client erigon=/path/to/evm".to_owned()
-    }
-}
-
-fn launch(location: &Path, mode: TraceMode) -> Launch {
-    let launch = Launch::new(location, ["statetest"]);
-    match mode {
-        TraceMode::Off => launch,
-        // Memory stays off (as in every client's trace); stack and return data on.
-        TraceMode::Steps => launch.arg("--trace").arg("--trace.format=json").arg("--trace.noreturndata=false"),
+        self.hint.to_owned()
     }
 }
 
@@ -191,8 +167,7 @@ fn interpret(case: &Case, state_root: B256, error: Option<&str>) -> Result<Outco
             outcome.logs_hash = Some(schism_interface::state::logs_hash(&[]));
         }
         Some(e) if e.starts_with("post state logs hash mismatch") => {
-            let got = e.split("got ").nth(1).and_then(|rest| rest.split([',', ' ']).next());
-            outcome.logs_hash = got.and_then(|h| parse::hash(&Value::String(h.to_owned())));
+            outcome.logs_hash = parse::hash_after_got(e);
             if outcome.logs_hash.is_none() {
                 return Err(Fault::Malformed { line: e.to_owned(), reason: "no logs hash after `got`".to_owned() });
             }
@@ -209,13 +184,7 @@ mod tests {
     use super::*;
     use schism_interface::InvalidTxKind;
 
-    fn case() -> Case {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/GeneralStateTests/stExample/add11.json");
-        match schism_interface::load::read_fixture(&path).expect("fixture") {
-            schism_interface::load::FixtureFile::State(file) => schism_interface::load::expand_file(&path, &file).0.remove(0),
-            _ => panic!("a state test"),
-        }
-    }
+    use crate::tools::add11 as case;
 
     #[test]
     fn verdicts_are_read() {

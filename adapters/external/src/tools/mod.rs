@@ -126,6 +126,16 @@ pub fn version_word(output: &str) -> Option<String> {
     })
 }
 
+/// The first case of the shared fixture `stExample/add11.json`, for the tools' unit tests.
+#[cfg(test)]
+pub(crate) fn add11() -> Case {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/GeneralStateTests/stExample/add11.json");
+    match schism_interface::load::read_fixture(&path).expect("fixture") {
+        schism_interface::load::FixtureFile::State(file) => schism_interface::load::expand_file(&path, &file).0.remove(0),
+        _ => panic!("a state test"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

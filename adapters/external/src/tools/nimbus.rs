@@ -139,8 +139,7 @@ fn logs_hash(case: &Case, error: &str) -> Result<Option<B256>, String> {
         return Ok(None);
     }
     if error.starts_with("post state log hash mismatch") {
-        let got = error.split("got ").nth(1).and_then(|rest| rest.split([',', ' ']).next());
-        return got.and_then(|h| parse::hash(&Value::String(h.to_owned()))).map(Some).ok_or_else(|| format!("no logs hash after `got` in `{error}`"));
+        return parse::hash_after_got(error).map(Some).ok_or_else(|| format!("no logs hash after `got` in `{error}`"));
     }
     Err(format!("unknown verdict `{error}`"))
 }
@@ -149,13 +148,7 @@ fn logs_hash(case: &Case, error: &str) -> Result<Option<B256>, String> {
 mod tests {
     use super::*;
 
-    fn case() -> Case {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/GeneralStateTests/stExample/add11.json");
-        match schism_interface::load::read_fixture(&path).expect("fixture") {
-            schism_interface::load::FixtureFile::State(file) => schism_interface::load::expand_file(&path, &file).0.remove(0),
-            _ => panic!("a state test"),
-        }
-    }
+    use crate::tools::add11 as case;
 
     #[test]
     fn verdicts_are_read() {
