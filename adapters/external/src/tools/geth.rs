@@ -15,8 +15,8 @@ use crate::Feed;
 use crate::parse;
 use crate::process::{Fault, Launch, Process, Stream};
 use crate::reasons;
-use alloy_primitives::B256;
-use schism_interface::{Case, ErrorClass, Fork, KnownDifference, Outcome, TraceMode};
+use alloy_primitives::{Address, B256, U256};
+use schism_interface::{Account, Accounts, Case, ErrorClass, Fork, KnownDifference, Outcome, TraceMode};
 use serde_json::Value;
 use std::path::Path;
 use std::time::Instant;
@@ -75,8 +75,9 @@ impl Tool for EvmStatetest {
         let launch = Launch::new(location, ["statetest"]);
         match mode {
             TraceMode::Off => launch,
-            // Memory stays off (as in every client's trace); stack and return data on.
-            TraceMode::Steps => launch.arg("--trace").arg("--trace.format=json").arg("--trace.noreturndata=false"),
+            // Memory stays off (as in every client's trace); stack and return data on; the
+            // post-state dumped for the account and storage diff.
+            TraceMode::Steps => launch.arg("--trace").arg("--trace.format=json").arg("--trace.noreturndata=false").arg("--dump"),
         }
     }
 
@@ -134,6 +135,7 @@ fn read(child: &mut Process, case: &Case, mode: TraceMode, deadline: Instant) ->
     let mut outcome = interpret(case, state_root, result.get("error").and_then(Value::as_str))?;
     if mode == TraceMode::Steps {
         outcome.trace = Some(parse::normalize(steps));
+        outcome.post_state = result.get("state").map(dump).transpose()?;
         if outcome.error.is_none() {
             // The summary line tells how the top-level frame ended; no line means the
             // transaction did not execute a frame (a transfer to an account without code).
@@ -142,6 +144,43 @@ fn read(child: &mut Process, case: &Case, mode: TraceMode, deadline: Instant) ->
         }
     }
     Ok(outcome)
+}
+
+/// The post-state in geth's `--dump` format: accounts by (checksummed) address with the balance
+/// in decimal, the nonce as a number, code and storage in hex (values without `0x`, leading
+/// zeros trimmed).
+fn dump(state: &Value) -> Result<Accounts, Fault> {
+    let bad = |what: String| Fault::Malformed { line: crate::process::clip(&state.to_string()), reason: format!("dump: {what}") };
+    let accounts = state.get("accounts").and_then(Value::as_object).ok_or_else(|| bad("no accounts".to_owned()))?;
+    let mut out = Accounts::new();
+    for (key, account) in accounts {
+        let address: Address = account.get("address").and_then(Value::as_str).unwrap_or(key).parse().map_err(|_| bad(format!("address {key}")))?;
+        let word_of = |name: &str| account.get(name).map_or(Some(U256::ZERO), |v| match v {
+            // geth prints balances in decimal
+            Value::String(s) if !s.starts_with("0x") => U256::from_str_radix(s, 10).ok(),
+            other => parse::word(other),
+        });
+        let storage = match account.get("storage").and_then(Value::as_object) {
+            Some(slots) => slots
+                .iter()
+                .map(|(k, v)| Some((parse::word(&Value::String(k.clone()))?, parse::word(v)?)))
+                .collect::<Option<_>>()
+                .ok_or_else(|| bad(format!("storage of {address}")))?,
+            None => Default::default(),
+        };
+        let code = match account.get("code").and_then(Value::as_str) {
+            Some(hex) => alloy_primitives::hex::decode(hex).map_err(|_| bad(format!("code of {address}")))?.into(),
+            None => Default::default(),
+        };
+        let account = Account {
+            balance: word_of("balance").ok_or_else(|| bad(format!("balance of {address}")))?,
+            nonce: account.get("nonce").map_or(Some(0), parse::quantity).ok_or_else(|| bad(format!("nonce of {address}")))?,
+            code,
+            storage,
+        };
+        out.insert(address, account);
+    }
+    Ok(out)
 }
 
 /// The one result object of a single-case file.
@@ -200,5 +239,21 @@ mod tests {
         let root = interpret(&case, B256::ZERO, Some("post state root mismatch: got 00, want 11")).expect("root");
         assert_eq!(root.logs_hash, None);
         assert!(interpret(&case, expected.hash, Some("panic: something")).is_err());
+    }
+
+    #[test]
+    fn dumps_read_back_to_the_root() {
+        // geth 1.17's `--dump` of add11 (Cancun), trimmed to the fields schism reads and the
+        // ones it must ignore.
+        let state = serde_json::json!({"root": "e801", "accounts": {
+            "0x095E7BAea6a6c7c4c2DfeB977eFac326aF552d87": {"balance": "1000000000000100000", "nonce": 0,
+                "code": "0x600160010160005500", "storage": {"0x0000000000000000000000000000000000000000000000000000000000000000": "02"},
+                "address": "0x095e7baea6a6c7c4c2dfeb977efac326af552d87", "key": "0x0f"},
+            "0x2ADC25665018Aa1FE0E6BC666DaC8Fc2697fF9bA": {"balance": "0", "nonce": 1, "address": "0x2adc25665018aa1fe0e6bc666dac8fc2697ff9ba"},
+            "0xa94f5374Fce5edBC8E2a8697C15331677e6EbF0B": {"balance": "999999999999468880", "nonce": 1, "address": "0xa94f5374fce5edbc8e2a8697c15331677e6ebf0b"}}});
+        let accounts = dump(&state).expect("dump");
+        let expected = case().expected.expect("filled").hash;
+        assert_eq!(schism_interface::state::state_root(&accounts), expected);
+        assert!(dump(&serde_json::json!({"accounts": {"0x01": {"balance": "x"}}})).is_err());
     }
 }
