@@ -179,7 +179,11 @@ fn calls_bls_precompile(case: &Case) -> bool {
         let bytes = to.as_slice();
         bytes[..19].iter().all(|b| *b == 0) && (0x0b..=0x11).contains(&bytes[19])
     };
-    let from_code = || case.pre.values().any(|a| code_calls_bls_precompile(&a.code));
+    let from_code = || {
+        case.pre
+            .values()
+            .any(|a| code_calls_bls_precompile(&a.code))
+    };
     case.fork >= Fork::Prague && (case.tx.to.as_ref().is_some_and(bls) || from_code())
 }
 
