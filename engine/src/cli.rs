@@ -1,9 +1,11 @@
 //! The command line: parses arguments into validated options, calls the library, and maps the
 //! result to an exit code (0 pass/agree, 1 failure/divergence found, 2 usage or input error).
 
+use crate::bench::{self, BenchOptions};
 use crate::install::{self, INSTALLABLE, Installed};
 use crate::registry::{self, CLIENTS, ClientOptions, supported_forks};
 use crate::runner::{self, RunOptions};
+use clap::builder::TypedValueParser as _;
 use clap::{Parser, Subcommand};
 use schism_interface::Fork;
 use std::io::IsTerminal;
@@ -27,6 +29,8 @@ pub enum Command {
     Run(RunArgs),
     /// List every known client: availability, kind, path, version and forks.
     Clients,
+    /// Measure clients on the benchmark workloads: Mgas/s and cases/s per client and workload.
+    Bench(BenchArgs),
     /// Install subprocess clients (geth, eels, ethereumjs or all) into the project's tools
     /// folder, at pinned versions.
     Install(InstallArgs),
@@ -75,26 +79,44 @@ pub struct RunArgs {
     pub show: usize,
 }
 
+/// Arguments of `schism bench`.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// A client to measure, `ID` or `ID=PATH` (default: every in-process client). Repeatable.
+    #[arg(long = "client", value_name = "ID[=PATH]")]
+    pub clients: Vec<String>,
+    /// Only this workload: a file name in the workload folder, without `.json`. Repeatable.
+    #[arg(long = "workload", value_name = "NAME")]
+    pub workloads: Vec<String>,
+    /// Timed runs per client and workload, after one warm-up run.
+    #[arg(long, default_value_t = bench::DEFAULT_REPEAT, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
+    pub repeat: usize,
+    /// Write the rows (one per client and workload) as JSON here.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Draw Mgas/s per workload and client here (SVG).
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+    /// The folder of workload files.
+    #[arg(long, default_value = bench::DEFAULT_DIR, value_name = "DIR")]
+    pub dir: PathBuf,
+}
+
 /// Runs the parsed command line and returns the process exit code.
 pub fn main_with(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Run(args) => run(args),
         Command::Clients => clients(),
         Command::Install(args) => install(args),
+        Command::Bench(args) => bench(args),
     }
 }
 
 fn run(args: RunArgs) -> ExitCode {
-    let clients = match registry::resolve(&args.clients, &ClientOptions { timeout: args.timeout }) {
-        Ok(c) if c.is_empty() => {
-            eprintln!("error: no client selected and this build has no in-process client");
-            return ExitCode::from(2);
-        }
+    let clients = match resolve_clients(&args.clients, args.timeout) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let options = RunOptions {
         paths: args.paths,
@@ -123,6 +145,67 @@ fn run(args: RunArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// The selected clients, or the usage-error exit code after saying why there are none.
+fn resolve_clients(values: &[String], timeout: Option<std::time::Duration>) -> Result<Vec<std::sync::Arc<dyn schism_interface::Client>>, ExitCode> {
+    match registry::resolve(values, &ClientOptions { timeout }) {
+        Ok(c) if c.is_empty() => {
+            eprintln!("error: no client selected and this build has no in-process client");
+            Err(ExitCode::from(2))
+        }
+        Ok(c) => Ok(c),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
+fn bench(args: BenchArgs) -> ExitCode {
+    let clients = match resolve_clients(&args.clients, None) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    // The plot's format is checked before minutes of measuring, not after.
+    if let Some(path) = &args.plot
+        && !path.extension().is_some_and(|e| e.eq_ignore_ascii_case("svg"))
+    {
+        eprintln!("error: {}", bench::BenchError::PlotFormat { path: path.clone() });
+        return ExitCode::from(2);
+    }
+    let options = BenchOptions { dir: args.dir, workloads: args.workloads, repeat: args.repeat };
+    let terminal = std::io::stderr().is_terminal();
+    let mut progress = |client: &str, workload: &str| {
+        if terminal {
+            eprint!("\r\x1b[2Kmeasuring {client} on {workload}");
+        }
+    };
+    let report = bench::run(&options, &clients, &mut progress);
+    if terminal {
+        eprint!("\r\x1b[2K");
+    }
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    print!("{}", report.table());
+    if let Some(path) = &args.json
+        && let Err(e) = write_json(path, &report.rows)
+    {
+        eprintln!("error: cannot write {}: {e}", path.display());
+        return ExitCode::from(2);
+    }
+    if let Some(path) = &args.plot
+        && let Err(e) = bench::write_plot(path, &report.rows)
+    {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    if report.found_problems() { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }
 
 fn clients() -> ExitCode {

@@ -1,8 +1,9 @@
 //! # schism-engine
 //!
 //! The engine of schism: the client registry, the conformance and comparison runner, verdicts,
-//! reports and the command line behind the `schism` binary.
+//! reports, benchmarks and the command line behind the `schism` binary.
 
+pub mod bench;
 pub mod cli;
 pub mod compare;
 pub mod install;

@@ -272,7 +272,8 @@ fn known_for(client: &dyn Client, case: &Case) -> Option<&'static KnownDifferenc
     client.known_differences().iter().find(|k| (k.applies)(case))
 }
 
-fn judge(client: &dyn Client, case: &Case, outcome: &Outcome) -> ClientResult {
+/// Judges an outcome against the case's fixture, classifying failures a known difference explains.
+pub(crate) fn judge(client: &dyn Client, case: &Case, outcome: &Outcome) -> ClientResult {
     let Some(expected) = &case.expected else {
         return ClientResult::Pass { soft: Vec::new() };
     };

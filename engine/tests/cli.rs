@@ -77,3 +77,66 @@ fn clients_lists_every_client() {
         assert!(text.lines().any(|l| l.starts_with(id)), "{text}");
     }
 }
+
+fn workloads() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus/bench")
+}
+
+#[test]
+fn bench_writes_one_row_per_client_with_the_documented_fields() {
+    let dir = scratch("bench");
+    let json = dir.join("rows.json");
+    let plot = dir.join("plot.svg");
+    let out = schism()
+        .args(["bench", "--repeat", "1", "--workload", "compute", "--dir"])
+        .arg(workloads())
+        .arg("--json")
+        .arg(&json)
+        .arg("--plot")
+        .arg(&plot)
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let rows: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).expect("rows written")).expect("json");
+    let rows = rows.as_array().expect("a list of rows");
+    let mut clients: Vec<&str> = rows.iter().filter_map(|r| r["client"].as_str()).collect();
+    clients.sort();
+    assert_eq!(clients, ["levm", "revm", "sputnik"], "{rows:?}");
+    for row in rows {
+        assert_eq!(row["workload"], "compute");
+        for key in ["mgas_per_s", "cases_per_s", "median_s", "min_s", "max_s", "overhead_s", "exec_s"] {
+            assert!(row[key].as_f64().is_some_and(|v| v.is_finite() && v >= 0.0), "{key} in {row}");
+        }
+        assert!(row["mgas_per_s"].as_f64().is_some_and(|v| v > 0.0), "{row}");
+        assert_eq!(row["median_s"], row["min_s"], "one run: median = min = max");
+    }
+    assert!(stdout.lines().any(|l| l.starts_with("compute") && l.contains("revm")), "{stdout}");
+    assert!(std::fs::read_to_string(&plot).expect("plot written").starts_with("<svg"));
+}
+
+#[test]
+fn bench_usage_errors_exit_2() {
+    let out = schism().args(["bench", "--workload", "nope", "--dir"]).arg(workloads()).output().expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no workload `nope`"));
+    let out = schism().args(["bench", "--plot", "out.png", "--dir"]).arg(workloads()).output().expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SVG"));
+    let out = schism().args(["bench", "--repeat", "0"]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn the_bench_workloads_pass_on_every_client() {
+    let report = scratch("bench-run").join("report.json");
+    let out = schism().arg("run").arg(workloads()).arg("--report").arg(&report).output().expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).expect("report written")).expect("json");
+    let files = json["files"].as_u64().expect("file count");
+    for (id, c) in json["clients"].as_object().expect("clients") {
+        assert_eq!((c["fail"].as_u64(), c["errors"].as_u64()), (Some(0), Some(0)), "{id}: {c}");
+        // Every workload passes, except where a documented missing feature explains it.
+        assert_eq!(c["pass"].as_u64().zip(c["known"].as_u64()).map(|(p, k)| p + k), Some(files), "{id}: {c}");
+    }
+}

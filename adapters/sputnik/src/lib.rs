@@ -179,7 +179,43 @@ fn calls_bls_precompile(case: &Case) -> bool {
         let bytes = to.as_slice();
         bytes[..19].iter().all(|b| *b == 0) && (0x0b..=0x11).contains(&bytes[19])
     };
-    case.fork >= Fork::Prague && case.tx.to.as_ref().is_some_and(bls)
+    let from_code = || {
+        case.pre
+            .values()
+            .any(|a| code_calls_bls_precompile(&a.code))
+    };
+    case.fork >= Fork::Prague && (case.tx.to.as_ref().is_some_and(bls) || from_code())
+}
+
+/// True when `code` holds the sequence a contract uses to call a fixed address, `PUSHn addr GAS
+/// CALL` (or CALLCODE, DELEGATECALL, STATICCALL), with a BLS12-381 precompile as the address.
+/// Calls whose address is computed are not recognised; a case making only such calls fails
+/// instead of being explained.
+fn code_calls_bls_precompile(code: &[u8]) -> bool {
+    const PUSH1: u8 = 0x60;
+    const PUSH32: u8 = 0x7f;
+    const GAS: u8 = 0x5a;
+    const CALLS: [u8; 4] = [0xf1, 0xf2, 0xf4, 0xfa];
+    let mut pc = 0;
+    while pc < code.len() {
+        let op = code[pc];
+        if !(PUSH1..=PUSH32).contains(&op) {
+            pc += 1;
+            continue;
+        }
+        let width = usize::from(op - PUSH1 + 1);
+        let end = pc + 1 + width;
+        if let Some(value) = code.get(pc + 1..end)
+            && value[..width - 1].iter().all(|b| *b == 0)
+            && (0x0b..=0x11).contains(&value[width - 1])
+            && code.get(end) == Some(&GAS)
+            && code.get(end + 1).is_some_and(|op| CALLS.contains(op))
+        {
+            return true;
+        }
+        pc = end;
+    }
+    false
 }
 
 #[cfg(test)]
@@ -301,6 +337,17 @@ mod tests {
             out.error,
             Some(ErrorClass::InvalidTransaction(InvalidTxKind::NonceIsMax))
         );
+    }
+
+    #[test]
+    fn a_contract_calling_a_bls_precompile_is_a_known_difference() {
+        let cases = cases("../../corpus/bench/bls12-381.json");
+        assert!(cases.iter().all(calls_bls_precompile));
+        // PUSH1 0x0b as data of a wider push, or not followed by GAS and a call, is no call.
+        assert!(!code_calls_bls_precompile(&[0x61, 0x60, 0x0b, 0x5a, 0xfa]));
+        assert!(!code_calls_bls_precompile(&[0x60, 0x0b, 0x1b]));
+        assert!(!code_calls_bls_precompile(&[0x60, 0x0a, 0x5a, 0xfa]));
+        assert!(code_calls_bls_precompile(&[0x60, 0x11, 0x5a, 0xf1]));
     }
 
     #[test]
