@@ -53,15 +53,6 @@ impl Tool for Besu {
         }
     }
 
-    fn version_launch(&self, location: &Path) -> Launch {
-        // Prints `Besu evm 26.2.0` (VersionProvider.java).
-        Launch::new(location, ["--version"])
-    }
-
-    fn parse_version(&self, output: &str) -> Option<String> {
-        super::version_word(output)
-    }
-
     fn read(&self, child: &mut Process, case: &Case, mode: TraceMode, deadline: Instant) -> Result<Outcome, Fault> {
         read(child, case, mode, deadline)
     }

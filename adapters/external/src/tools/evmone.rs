@@ -81,15 +81,6 @@ impl Tool for Evmone {
         }
     }
 
-    fn version_launch(&self, location: &Path) -> Launch {
-        // Prints `evmone-statetest 0.15.0`.
-        Launch::new(location, ["--version"])
-    }
-
-    fn parse_version(&self, output: &str) -> Option<String> {
-        super::version_word(output)
-    }
-
     fn stderr_is_output(&self) -> bool {
         true
     }

@@ -81,14 +81,6 @@ impl Tool for EvmStatetest {
         }
     }
 
-    fn version_launch(&self, location: &Path) -> Launch {
-        Launch::new(location, ["--version"])
-    }
-
-    fn parse_version(&self, output: &str) -> Option<String> {
-        super::version_word(output)
-    }
-
     fn stderr_is_output(&self) -> bool {
         true
     }

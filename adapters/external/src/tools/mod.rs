@@ -31,11 +31,15 @@ pub trait Tool: Send + Sync + 'static {
     /// The command that starts the tool (without the case file for per-case tools).
     fn launch(&self, location: &Path, mode: TraceMode) -> Launch;
 
-    /// The command that prints the tool's version.
-    fn version_launch(&self, location: &Path) -> Launch;
+    /// The command that prints the tool's version (`TOOL --version` unless the tool says).
+    fn version_launch(&self, location: &Path) -> Launch {
+        Launch::new(location, ["--version"])
+    }
 
-    /// The version in the version command's output.
-    fn parse_version(&self, output: &str) -> Option<String>;
+    /// The version in the version command's output: its first version-like word.
+    fn parse_version(&self, output: &str) -> Option<String> {
+        version_word(output)
+    }
 
     /// Reads the outcome of one case from the child, which has been given the case.
     fn read(&self, child: &mut Process, case: &Case, mode: TraceMode, deadline: Instant) -> Result<Outcome, Fault>;

@@ -54,15 +54,6 @@ impl Tool for Nethermind {
         Launch::new(location, ["--stateTest", "--stdin", "--trace", "--memory"])
     }
 
-    fn version_launch(&self, location: &Path) -> Launch {
-        // System.CommandLine's root command prints the informational version (`1.35.0+1a2b3c4d`).
-        Launch::new(location, ["--version"])
-    }
-
-    fn parse_version(&self, output: &str) -> Option<String> {
-        super::version_word(output)
-    }
-
     fn stderr_is_output(&self) -> bool {
         true
     }

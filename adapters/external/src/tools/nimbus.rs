@@ -51,15 +51,6 @@ impl Tool for Nimbus {
         }
     }
 
-    fn version_launch(&self, location: &Path) -> Launch {
-        // confutils prints `Nimbus-evmstate 0.4.0` (config.nim).
-        Launch::new(location, ["--version"])
-    }
-
-    fn parse_version(&self, output: &str) -> Option<String> {
-        super::version_word(output)
-    }
-
     fn stderr_is_output(&self) -> bool {
         true
     }

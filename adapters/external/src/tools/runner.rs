@@ -75,10 +75,6 @@ impl Tool for Eels {
         Launch::new(location, [eels_script()]).arg("--version")
     }
 
-    fn parse_version(&self, output: &str) -> Option<String> {
-        super::version_word(output)
-    }
-
     fn read(&self, child: &mut Process, case: &Case, mode: TraceMode, deadline: Instant) -> Result<Outcome, Fault> {
         read(child, case, mode, deadline)
     }
@@ -124,10 +120,6 @@ impl Tool for EthereumJs {
 
     fn version_launch(&self, location: &Path) -> Launch {
         Launch::new("node", [location.join("runner.mjs")]).arg("--version")
-    }
-
-    fn parse_version(&self, output: &str) -> Option<String> {
-        super::version_word(output)
     }
 
     fn read(&self, child: &mut Process, case: &Case, mode: TraceMode, deadline: Instant) -> Result<Outcome, Fault> {
