@@ -131,7 +131,7 @@ impl External {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let path = self.dir.path().join(format!("case-{n}.json"));
         let file: StateTestFile = BTreeMap::from([(tools::case_name(case), self.tool.state_test(case))]);
-        let text = serde_json::to_vec(&tools::rename_fork(&file, case.fork, self.tool.fork_name(case.fork)))
+        let text = tools::case_file(&file, case.fork, self.tool.fork_name(case.fork))
             .map_err(|e| self.error(Fault::Tool(format!("cannot serialise the case: {e}"))))?;
         std::fs::write(&path, text).map_err(|e| self.error(Fault::Tool(format!("cannot write {}: {e}", path.display()))))?;
         Ok(path)

@@ -3,7 +3,8 @@
 //! comment naming the tool that needs it.
 
 use alloy_primitives::{B256, Bytes, U256};
-use schism_interface::{Trace, TraceStep};
+use crate::process::Fault;
+use schism_interface::{Trace, TraceMode, TraceStep};
 use serde_json::{Map, Value};
 
 /// A non-negative number given as a JSON number, a `0x` hex string or a decimal string.
@@ -129,6 +130,37 @@ pub fn trace_step(obj: &Map<String, Value>, depth_base: u32) -> Result<TraceStep
             .and_then(|s| alloy_primitives::hex::decode(s).ok())
             .map(Bytes::from),
     })
+}
+
+/// The EIP-3155 steps of one case, gathered line by line: every tool's reader feeds its lines
+/// through one of these, so a step line is read, kept or dropped the same way everywhere.
+pub struct Steps {
+    keep: bool,
+    steps: Trace,
+}
+
+impl Steps {
+    /// A collector that keeps steps when `mode` asks for a trace.
+    pub fn new(mode: TraceMode) -> Steps {
+        Steps { keep: mode == TraceMode::Steps, steps: Vec::new() }
+    }
+
+    /// True when `obj` (parsed from `line`) is a trace step; it is kept when a trace was asked
+    /// for, and an unreadable step is a [`Fault::Malformed`] carrying the line.
+    pub fn take(&mut self, obj: &Map<String, Value>, line: &str) -> Result<bool, Fault> {
+        if !is_trace_step(obj) {
+            return Ok(false);
+        }
+        if self.keep {
+            self.steps.push(trace_step(obj, 1).map_err(|reason| Fault::Malformed { line: line.to_owned(), reason })?);
+        }
+        Ok(true)
+    }
+
+    /// The normalised trace, when one was asked for.
+    pub fn finish(self) -> Option<Trace> {
+        self.keep.then(|| normalize(self.steps))
+    }
 }
 
 /// Normalises a parsed trace so traces of different tools compare: a final top-level STOP step

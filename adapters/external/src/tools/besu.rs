@@ -81,7 +81,7 @@ impl Tool for Besu {
 
 /// Reads trace lines (in trace mode) up to the case's summary line.
 fn read(child: &mut Process, case: &Case, mode: TraceMode, deadline: Instant) -> Result<Outcome, Fault> {
-    let mut steps = Vec::new();
+    let mut steps = parse::Steps::new(mode);
     loop {
         let line = child.line(Stream::Stdout, deadline)?;
         let Some(obj) = parse::object(&line) else {
@@ -93,10 +93,7 @@ fn read(child: &mut Process, case: &Case, mode: TraceMode, deadline: Instant) ->
             }
             return Err(Fault::Malformed { line, reason: "expected a JSON line".to_owned() });
         };
-        if parse::is_trace_step(&obj) {
-            if mode == TraceMode::Steps {
-                steps.push(parse::trace_step(&obj, 1).map_err(|reason| Fault::Malformed { line: line.clone(), reason })?);
-            }
+        if steps.take(&obj, &line)? {
             continue;
         }
         // The summary names the test; `{"error":"Transaction was invalid, trace and alloc
@@ -108,9 +105,7 @@ fn read(child: &mut Process, case: &Case, mode: TraceMode, deadline: Instant) ->
             Summary::Tool(reason) => Fault::Tool(reason),
             Summary::Malformed(reason) => Fault::Malformed { line: line.clone(), reason },
         })?;
-        if mode == TraceMode::Steps {
-            outcome.trace = Some(parse::normalize(steps));
-        }
+        outcome.trace = steps.finish();
         return Ok(outcome);
     }
 }

@@ -137,15 +137,12 @@ fn read(child: &mut Process, case: &Case, mode: TraceMode, deadline: Instant) ->
         report.push(line);
     }
     let checks = checks(&report)?;
-    let mut steps = Vec::new();
+    let mut steps = parse::Steps::new(mode);
     let summary = loop {
         let line = child.line(Stream::Stderr, deadline)?;
         // Anything else on stderr is noise (e.g. `expmod: no result for …` from the MODEXP stub).
         let Some(obj) = parse::object(&line) else { continue };
-        if parse::is_trace_step(&obj) {
-            if mode == TraceMode::Steps {
-                steps.push(parse::trace_step(&obj, 1).map_err(|reason| Fault::Malformed { line: line.clone(), reason })?);
-            }
+        if steps.take(&obj, &line)? {
             continue;
         }
         if obj.contains_key("stateRoot") {
@@ -154,9 +151,7 @@ fn read(child: &mut Process, case: &Case, mode: TraceMode, deadline: Instant) ->
     };
     let (line, obj) = summary;
     let mut outcome = interpret(case, &obj, &checks).map_err(|reason| Fault::Malformed { line, reason })?;
-    if mode == TraceMode::Steps {
-        outcome.trace = Some(parse::normalize(steps));
-    }
+    outcome.trace = steps.finish();
     Ok(outcome)
 }
 

@@ -105,7 +105,7 @@ fn read(child: &mut Process, case: &Case, mode: TraceMode, deadline: Instant) ->
     let results = child.json_value(deadline, false)?;
     let result = single_result(&results)?;
     let root = result.get("stateRoot").and_then(parse::hash);
-    let mut steps = Vec::new();
+    let mut steps = parse::Steps::new(mode);
     let mut ending: Option<Option<String>> = None;
     // The root line on stderr closes the case (it is printed for every executed case).
     loop {
@@ -117,16 +117,17 @@ fn read(child: &mut Process, case: &Case, mode: TraceMode, deadline: Instant) ->
             }
             break;
         }
-        if mode == TraceMode::Steps && parse::is_trace_step(&obj) {
-            steps.push(parse::trace_step(&obj, 1).map_err(|reason| Fault::Malformed { line: line.clone(), reason })?);
-        } else if parse::is_trace_summary(&obj) {
+        if steps.take(&obj, &line)? {
+            continue;
+        }
+        if parse::is_trace_summary(&obj) {
             ending = Some(obj.get("error").and_then(Value::as_str).filter(|e| !e.is_empty()).map(str::to_owned));
         }
     }
     let state_root = root.ok_or_else(|| Fault::Malformed { line: results.to_string(), reason: "no stateRoot".to_owned() })?;
     let mut outcome = interpret(case, state_root, result.get("error").and_then(Value::as_str))?;
+    outcome.trace = steps.finish();
     if mode == TraceMode::Steps {
-        outcome.trace = Some(parse::normalize(steps));
         outcome.post_state = result.get("state").map(dump).transpose()?;
         if outcome.error.is_none() {
             // The summary line tells how the top-level frame ended; no line means the

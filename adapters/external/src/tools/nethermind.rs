@@ -90,17 +90,16 @@ impl Tool for Nethermind {
 /// Reads the case's stderr up to its root line (trace steps and the transaction line before
 /// it), then its result array on stdout.
 fn read(child: &mut Process, mode: TraceMode, deadline: Instant) -> Result<Outcome, Fault> {
-    let mut steps = Vec::new();
+    let mut steps = parse::Steps::new(mode);
     let mut ending = None;
     let state_root = loop {
         let line = child.line(Stream::Stderr, deadline)?;
         // PROGRESS / FAIL lines and log output are noise.
         let Some(obj) = parse::object(&line) else { continue };
-        if parse::is_trace_step(&obj) {
-            if mode == TraceMode::Steps {
-                steps.push(parse::trace_step(&obj, 1).map_err(|reason| Fault::Malformed { line: line.clone(), reason })?);
-            }
-        } else if let Some(root) = parse::state_root_line(&line) {
+        if steps.take(&obj, &line)? {
+            continue;
+        }
+        if let Some(root) = parse::state_root_line(&line) {
             break root;
         } else if obj.contains_key("gasUsed") {
             ending = Some(obj);
@@ -121,9 +120,7 @@ fn read(child: &mut Process, mode: TraceMode, deadline: Instant) -> Result<Outco
     if let Some(ending) = &ending {
         ended(&mut outcome, ending);
     }
-    if mode == TraceMode::Steps {
-        outcome.trace = Some(parse::normalize(steps));
-    }
+    outcome.trace = steps.finish();
     Ok(outcome)
 }
 

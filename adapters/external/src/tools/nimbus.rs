@@ -101,20 +101,21 @@ fn read(tool: &Nimbus, child: &mut Process, case: &Case, mode: TraceMode, deadli
     let mut outcome = Outcome::root_only(state_root, None);
     outcome.logs_hash = logs_hash(case, error).map_err(malformed)?;
     if mode == TraceMode::Steps {
-        let mut steps = Vec::new();
+        let mut steps = parse::Steps::new(mode);
         loop {
             let line = child.line(Stream::Stderr, deadline)?;
             let Some(obj) = parse::object(&line) else { continue }; // log noise
-            if parse::is_trace_step(&obj) {
-                steps.push(parse::trace_step(&obj, 1).map_err(|reason| Fault::Malformed { line: line.clone(), reason })?);
-            } else if let Some(root) = parse::state_root_line(&line) {
+            if steps.take(&obj, &line)? {
+                continue;
+            }
+            if let Some(root) = parse::state_root_line(&line) {
                 if root != state_root {
                     return Err(Fault::Malformed { line, reason: "stderr root differs from the result's".to_owned() });
                 }
                 break;
             }
         }
-        outcome.trace = Some(parse::normalize(steps));
+        outcome.trace = steps.finish();
     }
     Ok(outcome)
 }

@@ -141,7 +141,7 @@ impl Tool for EthereumJs {
 
 /// Reads step lines (in trace mode) up to the summary line of the case.
 pub fn read(child: &mut Process, case: &Case, mode: TraceMode, deadline: Instant) -> Result<Outcome, Fault> {
-    let mut steps = Vec::new();
+    let mut steps = parse::Steps::new(mode);
     loop {
         let line = child.line(Stream::Stdout, deadline)?;
         let Some(obj) = parse::object(&line) else {
@@ -150,19 +150,14 @@ pub fn read(child: &mut Process, case: &Case, mode: TraceMode, deadline: Instant
             }
             return Err(Fault::Malformed { line, reason: "expected a JSON line".to_owned() });
         };
-        if parse::is_trace_step(&obj) {
-            if mode == TraceMode::Steps {
-                steps.push(parse::trace_step(&obj, 1).map_err(|reason| Fault::Malformed { line: line.clone(), reason })?);
-            }
+        if steps.take(&obj, &line)? {
             continue;
         }
         if let Some(fault) = obj.get("fault") {
             return Err(Fault::Tool(fault.as_str().map_or_else(|| fault.to_string(), str::to_owned)));
         }
         let mut outcome = summary(&obj, case).map_err(|reason| Fault::Malformed { line: line.clone(), reason })?;
-        if mode == TraceMode::Steps {
-            outcome.trace = Some(parse::normalize(steps));
-        }
+        outcome.trace = steps.finish();
         return Ok(outcome);
     }
 }
