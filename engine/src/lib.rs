@@ -6,6 +6,7 @@
 pub mod bench;
 pub mod cli;
 pub mod compare;
+pub mod fuzz;
 pub mod install;
 pub mod registry;
 pub mod report;

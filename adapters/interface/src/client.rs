@@ -3,6 +3,7 @@
 
 use crate::case::Case;
 use crate::fork::Fork;
+use crate::observe::StepObserver;
 use crate::outcome::Outcome;
 use crate::trace::TraceMode;
 use std::time::Duration;
@@ -23,6 +24,23 @@ pub trait Client: Send + Sync {
 
     /// Executes one case.
     fn execute(&self, case: &Case, mode: TraceMode) -> Result<Outcome, ClientError>;
+
+    /// Executes one case, reporting every executed instruction to `observer` (the fuzzer's
+    /// EVM-level coverage). The default records a step trace and replays it; clients that can
+    /// observe steps without building a trace override this and [`Client::observes_cheaply`].
+    /// The outcome carries no trace.
+    fn execute_observed(&self, case: &Case, observer: &mut dyn StepObserver) -> Result<Outcome, ClientError> {
+        let mut outcome = self.execute(case, TraceMode::Steps)?;
+        if let Some(trace) = outcome.trace.take() {
+            crate::observe::replay(&trace, observer);
+        }
+        Ok(outcome)
+    }
+
+    /// True when [`Client::execute_observed`] costs little more than a plain execution.
+    fn observes_cheaply(&self) -> bool {
+        false
+    }
 
     /// Documented behaviours of this client that differ from the specification.
     fn known_differences(&self) -> &'static [KnownDifference] {

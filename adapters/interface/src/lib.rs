@@ -10,6 +10,7 @@ pub mod error;
 pub mod fixture;
 pub mod fork;
 pub mod load;
+pub mod observe;
 pub mod outcome;
 pub mod quantity;
 pub mod state;
@@ -20,6 +21,7 @@ pub use client::{Client, ClientError, KnownDifference};
 pub use error::{FixtureError, InvalidFixture};
 pub use fixture::{Account, Accounts, Env, StateTest, StateTestFile, TxValue};
 pub use fork::Fork;
+pub use observe::{StepObserver, StepView};
 pub use outcome::{ErrorClass, ExpectedException, InvalidTxKind, Outcome, TxStatus};
 pub use trace::{Trace, TraceMode, TraceStep};
 

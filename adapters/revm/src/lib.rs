@@ -7,7 +7,7 @@ mod input;
 mod output;
 mod tracer;
 
-use schism_interface::{Case, Client, ClientError, Fork, KnownDifference, Outcome, TraceMode};
+use schism_interface::{Case, Client, ClientError, Fork, KnownDifference, Outcome, StepObserver, TraceMode};
 
 use revm::context::result::EVMError;
 use revm::database_interface::WrapDatabaseRef;
@@ -55,30 +55,57 @@ impl Client for Revm {
     }
 
     fn execute(&self, case: &Case, mode: TraceMode) -> Result<Outcome, ClientError> {
+        match mode {
+            TraceMode::Off => Ok(self.run::<tracer::StepTracer>(case, None)?.0),
+            TraceMode::Steps => {
+                let (mut outcome, tracer) = self.run(case, Some(tracer::StepTracer::default()))?;
+                outcome.trace = tracer.map(|t| t.steps);
+                Ok(outcome)
+            }
+        }
+    }
+
+    fn execute_observed(&self, case: &Case, observer: &mut dyn StepObserver) -> Result<Outcome, ClientError> {
+        Ok(self.run(case, Some(tracer::Observing { observer }))?.0)
+    }
+
+    fn observes_cheaply(&self) -> bool {
+        true
+    }
+}
+
+impl Revm {
+    /// Executes a case, with `inspector` watching when one is given (and handed back).
+    fn run<I>(&self, case: &Case, inspector: Option<I>) -> Result<(Outcome, Option<I>), ClientError>
+    where
+        I: for<'db> revm::Inspector<revm::handler::MainnetContext<WrapDatabaseRef<&'db input::PreDb<'db>>>>,
+    {
         let spec = input::spec_of(case.fork).ok_or_else(|| ClientError::UnsupportedFork {
             client: self.id().to_owned(),
             fork: case.fork,
         })?;
         let tx = match input::tx_env(case) {
             Ok(tx) => tx,
-            Err(rejection) => return Ok(Outcome::rejected(&case.pre, rejection)),
+            Err(rejection) => return Ok((Outcome::rejected(&case.pre, rejection), inspector)),
         };
         let db = input::PreDb::new(&case.pre);
         let ctx = Context::mainnet()
             .with_db(WrapDatabaseRef(&db))
             .with_block(input::block_env(case))
             .with_cfg(input::cfg_env(case, spec));
-        let (result, trace) = match mode {
-            TraceMode::Off => (ctx.build_mainnet().transact(tx), None),
-            TraceMode::Steps => {
-                let mut evm = ctx.build_mainnet_with_inspector(tracer::StepTracer::default());
+        let (result, inspector) = match inspector {
+            None => (ctx.build_mainnet().transact(tx), None),
+            Some(inspector) => {
+                let mut evm = ctx.build_mainnet_with_inspector(inspector);
                 let result = evm.inspect_tx(tx);
-                (result, Some(std::mem::take(&mut evm.inspector.steps)))
+                (result, Some(evm.inspector))
             }
         };
         match result {
-            Ok(done) => Ok(output::executed(case, done.result, done.state, trace)),
-            Err(EVMError::Transaction(invalid)) => Ok(Outcome::rejected(&case.pre, output::invalid_kind(&invalid))),
+            Ok(done) => Ok((output::executed(case, done.result, done.state, None), inspector)),
+            Err(EVMError::Transaction(invalid)) => {
+                Ok((Outcome::rejected(&case.pre, output::invalid_kind(&invalid)), inspector))
+            }
             Err(other) => Err(ClientError::Execution { client: self.id().to_owned(), detail: other.to_string() }),
         }
     }

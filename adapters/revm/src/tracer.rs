@@ -36,3 +36,22 @@ impl<CTX: ContextTr> Inspector<CTX, EthInterpreter> for StepTracer {
         }
     }
 }
+
+/// Hands every step to a schism observer, without copying the stack.
+pub(crate) struct Observing<'a> {
+    /// Where the steps go.
+    pub(crate) observer: &'a mut dyn schism_interface::StepObserver,
+}
+
+impl<CTX: ContextTr> Inspector<CTX, EthInterpreter> for Observing<'_> {
+    fn step(&mut self, interp: &mut Interpreter<EthInterpreter>, context: &mut CTX) {
+        self.observer.step(schism_interface::StepView {
+            pc: interp.bytecode.pc() as u64,
+            op: interp.bytecode.opcode(),
+            depth: context.journal_mut().depth() as u32,
+            gas: interp.gas.remaining(),
+            refund: interp.gas.refunded().max(0) as u64,
+            stack: interp.stack.data(),
+        });
+    }
+}

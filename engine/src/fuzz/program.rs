@@ -1,0 +1,693 @@
+//! The structured fuzz input: a [`Blueprint`] describes a state test as strategies (arithmetic on
+//! boundary values, calls with well-formed precompile inputs, creations, storage walks, memory
+//! edges, loops, re-entry) rather than as raw bytes. It decodes from any byte string through
+//! `arbitrary`, mutates structurally, and compiles to a [`schism_interface::Case`] in
+//! [`crate::fuzz::compile`].
+
+use arbitrary::{Arbitrary, Unstructured};
+use serde::{Deserialize, Serialize};
+
+/// Most contracts in one case.
+pub const MAX_CONTRACTS: usize = 4;
+/// Most pieces in one contract's program.
+pub const MAX_PIECES: usize = 48;
+/// Most leaves in a loop body or a created contract.
+pub const MAX_BODY: usize = 8;
+/// Most bytes in a raw code piece, calldata or precompile input.
+pub const MAX_BYTES: usize = 160;
+/// Most items in a storage walk.
+pub const MAX_WALK: usize = 8;
+
+/// A word a program pushes. Boundary values dominate, since that is where arithmetic breaks.
+#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Value {
+    /// One of [`crate::fuzz::vectors::BOUNDARIES`].
+    Boundary(u8),
+    /// A boundary value plus a small signed offset.
+    Near(u8, i8),
+    /// A small number.
+    Small(u8),
+    /// Any word.
+    Word([u8; 32]),
+    /// The address of a target.
+    Address(Target),
+}
+
+/// Whom a call, a balance query or a beneficiary names.
+#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Target {
+    /// A generated contract of the pre-state (index modulo their number).
+    Contract(u8),
+    /// A precompile of the fork (index modulo their number).
+    Precompile(u8),
+    /// The transaction's sender.
+    Sender,
+    /// The block's fee recipient.
+    Coinbase,
+    /// An address with no account.
+    Empty(u8),
+    /// An EIP-7702 authority (an account that may delegate to a contract).
+    Authority(u8),
+    /// The executing contract itself.
+    This,
+}
+
+/// How much gas a call forwards.
+#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Gas {
+    /// Everything left (`GAS`).
+    All,
+    /// A fixed amount up to 65535.
+    Fixed(u16),
+    /// 2300 (the value-transfer stipend) plus a small offset.
+    Stipend(i8),
+    /// Almost nothing.
+    Tiny(u8),
+}
+
+/// The four message-call instructions.
+#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CallKind {
+    /// CALL.
+    Call,
+    /// CALLCODE.
+    CallCode,
+    /// DELEGATECALL.
+    DelegateCall,
+    /// STATICCALL.
+    StaticCall,
+}
+
+/// The input of a call.
+#[derive(Arbitrary, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Input {
+    /// No input.
+    Empty,
+    /// A well-formed input for the target precompile (or, for a contract, these bytes); the
+    /// variant picks valid or deliberately broken forms.
+    Shaped {
+        /// Which form of input.
+        variant: u8,
+        /// Bytes the form draws its free parts from.
+        data: Vec<u8>,
+    },
+    /// Words of call data.
+    Words(Vec<Value>),
+}
+
+/// A memory offset or length, at the edges where memory handling breaks.
+#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Offset {
+    /// Zero.
+    Zero,
+    /// A small number of bytes.
+    Small(u8),
+    /// A whole number of words.
+    Words(u8),
+    /// One of the edge values (31, 32, 33, 1023, 2^32, 2^64-1, 2^256-1, ...).
+    Edge(u8),
+}
+
+/// Instructions that read or write memory.
+#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum MemOp {
+    /// MSTORE of a value.
+    Mstore(Value),
+    /// MSTORE8 of a value.
+    Mstore8(Value),
+    /// MLOAD.
+    Mload,
+    /// MCOPY (Cancun).
+    Mcopy,
+    /// CALLDATACOPY.
+    CalldataCopy,
+    /// CODECOPY.
+    CodeCopy,
+    /// RETURNDATACOPY, out of bounds when the offsets say so.
+    ReturndataCopy,
+    /// EXTCODECOPY of a target.
+    ExtcodeCopy(Target),
+    /// KECCAK256 over a range.
+    Keccak,
+}
+
+/// A straight-line program fragment that leaves the stack as it found it and stores what it
+/// computed in a fresh storage slot.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Leaf {
+    /// A computing instruction of the fork (index modulo the fork's table) on pushed arguments.
+    Op {
+        /// Index into the fork's table of computing instructions.
+        op: u8,
+        /// Arguments, the first on top.
+        args: [Value; 3],
+    },
+    /// DUPn or SWAPn over a stack of `depth` pushed values.
+    Stack {
+        /// How many values to push first.
+        depth: u8,
+        /// 0..15 DUP1..DUP16, 16..31 SWAP1..SWAP16.
+        op: u8,
+    },
+    /// A memory instruction at edge offsets.
+    Memory {
+        /// The instruction.
+        op: MemOp,
+        /// Destination (or the only) offset.
+        dst: Offset,
+        /// Source offset.
+        src: Offset,
+        /// Length.
+        len: Offset,
+    },
+    /// MCOPY between overlapping ranges of a filled region.
+    Overlap {
+        /// Source offset.
+        src: u8,
+        /// Destination minus source.
+        delta: i8,
+        /// Length.
+        len: u8,
+    },
+    /// SSTORE (or TSTORE) walks over a few slots, e.g. 0 -> x -> 0 for refunds, then reads
+    /// them back.
+    Storage {
+        /// TSTORE/TLOAD instead of SSTORE/SLOAD.
+        transient: bool,
+        /// Slot (modulo 8) and value pairs.
+        walk: Vec<(u8, Value)>,
+    },
+    /// LOG0..LOG4.
+    Log {
+        /// Number of topics (modulo 5).
+        topics: u8,
+        /// The first topic (the others follow from it).
+        topic: Value,
+        /// Data offset.
+        offset: Offset,
+        /// Data length.
+        len: Offset,
+    },
+    /// A message call; success, return data size and a hash of the return data are stored.
+    Call {
+        /// Which call instruction.
+        kind: CallKind,
+        /// Whom it calls.
+        target: Target,
+        /// Gas forwarded.
+        gas: Gas,
+        /// Value sent (CALL and CALLCODE).
+        value: Value,
+        /// The input.
+        input: Input,
+    },
+    /// A call to itself: the inner frame writes (transient) storage and then reverts or
+    /// returns; the outer frame reads the slot back.
+    Reentry {
+        /// Transient instead of persistent storage.
+        transient: bool,
+        /// Whether the inner frame reverts.
+        revert: bool,
+        /// The value written.
+        value: Value,
+    },
+    /// SELFDESTRUCT to a beneficiary.
+    SelfDestruct(Target),
+    /// Ends the frame: 0 STOP, 1 RETURN, 2 REVERT, 3 INVALID.
+    End {
+        /// Which ending (modulo 4).
+        kind: u8,
+        /// Offset of returned data.
+        offset: Offset,
+        /// Length of returned data.
+        len: Offset,
+    },
+    /// Raw bytecode, for what no strategy describes.
+    Raw(Vec<u8>),
+}
+
+/// A piece of a program: a leaf, or a structure holding leaves.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Piece {
+    /// A straight-line fragment.
+    Leaf(Leaf),
+    /// Runs the body `count` (modulo 16, plus 1) times.
+    Loop {
+        /// Iterations.
+        count: u8,
+        /// The body.
+        body: Vec<Leaf>,
+    },
+    /// CREATE or CREATE2 of a contract whose constructor runs `init` and returns `runtime`.
+    Create {
+        /// CREATE2 instead of CREATE.
+        create2: bool,
+        /// The CREATE2 salt.
+        salt: Value,
+        /// Value endowed.
+        value: Value,
+        /// The constructor's own work.
+        init: Vec<Leaf>,
+        /// The created contract's program.
+        runtime: Vec<Leaf>,
+        /// How the constructor ends: 0..2 returns the runtime, 3 reverts, 4 returns code
+        /// starting with 0xEF, 5 returns code above the size limit.
+        ending: u8,
+        /// Whether the new contract is called right after.
+        call_after: bool,
+    },
+    /// The program calls itself until a storage counter reaches `depth` (deep call chains).
+    Recurse {
+        /// Depth: small usually, past 1024 sometimes.
+        depth: u8,
+    },
+}
+
+/// A generated contract of the pre-state.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Contract {
+    /// Balance.
+    pub balance: Value,
+    /// Nonce (modulo 4).
+    pub nonce: u8,
+    /// Initial storage: slot (modulo 8) and value.
+    pub storage: Vec<(u8, Value)>,
+    /// The program.
+    pub program: Vec<Piece>,
+}
+
+/// An EIP-7702 authorization.
+#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Auth {
+    /// Which authority signs (modulo 4; 3 is the sender itself).
+    pub authority: u8,
+    /// The delegation target.
+    pub target: Target,
+    /// 0 any chain, 1-2 the case's chain, 3 another chain.
+    pub chain: u8,
+    /// 0-2 the right nonce, 3 a wrong one.
+    pub nonce: u8,
+}
+
+/// The transaction.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Tx {
+    /// Envelope type, modulo the types the fork allows.
+    pub kind: u8,
+    /// Contract creation when this is 0 (modulo 16) and the envelope allows it.
+    pub create: u8,
+    /// Gas limit, from a table.
+    pub gas: u8,
+    /// Value sent.
+    pub value: Value,
+    /// Call data.
+    pub calldata: Vec<u8>,
+    /// Access list: targets and slots.
+    pub access: Vec<(Target, Vec<u8>)>,
+    /// Blob count (blob transactions).
+    pub blobs: u8,
+    /// Authorizations (set-code transactions).
+    pub auths: Vec<Auth>,
+    /// Priority fee, from a table.
+    pub tip: u8,
+    /// Sender nonce offset: 0 (modulo 32) means wrong by one.
+    pub nonce: u8,
+}
+
+/// The structured fuzz input: a whole state test in strategy form.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Blueprint {
+    /// Which fork among the candidates: the newest usually.
+    pub fork: u8,
+    /// Block environment choices (base fee, number).
+    pub env: u8,
+    /// The transaction.
+    pub tx: Tx,
+    /// The contracts; the first is the transaction's target.
+    pub contracts: Vec<Contract>,
+}
+
+impl<'a> Arbitrary<'a> for Leaf {
+    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
+        // Weighted: computing instructions and calls dominate, endings are rare, so that
+        // most programs run long.
+        Ok(match u.int_in_range(0u8..=31)? {
+            0..=10 => Leaf::Op { op: u.arbitrary()?, args: u.arbitrary()? },
+            11 => Leaf::Stack { depth: u.arbitrary()?, op: u.arbitrary()? },
+            12..=13 => Leaf::Memory { op: u.arbitrary()?, dst: u.arbitrary()?, src: u.arbitrary()?, len: u.arbitrary()? },
+            14 => Leaf::Overlap { src: u.arbitrary()?, delta: u.arbitrary()?, len: u.arbitrary()? },
+            15..=17 => Leaf::Storage { transient: u.arbitrary()?, walk: u.arbitrary()? },
+            18 => Leaf::Log { topics: u.arbitrary()?, topic: u.arbitrary()?, offset: u.arbitrary()?, len: u.arbitrary()? },
+            19..=24 => Leaf::Call {
+                kind: u.arbitrary()?,
+                target: u.arbitrary()?,
+                gas: u.arbitrary()?,
+                value: u.arbitrary()?,
+                input: u.arbitrary()?,
+            },
+            25..=26 => Leaf::Reentry { transient: u.arbitrary()?, revert: u.arbitrary()?, value: u.arbitrary()? },
+            27 if u.ratio(1u8, 3)? => Leaf::SelfDestruct(u.arbitrary()?),
+            27 => Leaf::End { kind: u.arbitrary()?, offset: u.arbitrary()?, len: u.arbitrary()? },
+            28..=30 => Leaf::Op { op: u.arbitrary()?, args: u.arbitrary()? },
+            _ => {
+                let len = u.int_in_range(1..=16)?;
+                Leaf::Raw(u.bytes(len)?.to_vec())
+            }
+        })
+    }
+}
+
+impl<'a> Arbitrary<'a> for Piece {
+    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.int_in_range(0u8..=19)? {
+            0..=14 => Piece::Leaf(u.arbitrary()?),
+            15..=16 => Piece::Loop { count: u.arbitrary()?, body: u.arbitrary()? },
+            17..=18 => Piece::Create {
+                create2: u.arbitrary()?,
+                salt: u.arbitrary()?,
+                value: u.arbitrary()?,
+                init: u.arbitrary()?,
+                runtime: u.arbitrary()?,
+                ending: u.arbitrary()?,
+                call_after: u.arbitrary()?,
+            },
+            _ => Piece::Recurse { depth: u.arbitrary()? },
+        })
+    }
+}
+
+impl<'a> Arbitrary<'a> for Contract {
+    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
+        let storage_len = u.int_in_range(0..=4)?;
+        let storage = (0..storage_len).map(|_| u.arbitrary()).collect::<arbitrary::Result<_>>()?;
+        // Programs of some length: the point is to execute deep.
+        let pieces = u.int_in_range(4..=24)?;
+        let mut program = Vec::with_capacity(pieces);
+        for _ in 0..pieces {
+            if u.is_empty() {
+                break;
+            }
+            program.push(u.arbitrary()?);
+        }
+        Ok(Contract { balance: u.arbitrary()?, nonce: u.arbitrary()?, storage, program })
+    }
+}
+
+impl<'a> Arbitrary<'a> for Tx {
+    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
+        let calldata_len = u.int_in_range(0..=64)?;
+        let calldata = u.bytes(calldata_len)?.to_vec();
+        let access_len = u.int_in_range(0..=2)?;
+        let access = (0..access_len).map(|_| u.arbitrary()).collect::<arbitrary::Result<_>>()?;
+        let auths_len = u.int_in_range(0..=3)?;
+        let auths = (0..auths_len).map(|_| u.arbitrary()).collect::<arbitrary::Result<_>>()?;
+        Ok(Tx {
+            kind: u.arbitrary()?,
+            create: u.arbitrary()?,
+            gas: u.arbitrary()?,
+            value: u.arbitrary()?,
+            calldata,
+            access,
+            blobs: u.arbitrary()?,
+            auths,
+            tip: u.arbitrary()?,
+            nonce: u.arbitrary()?,
+        })
+    }
+}
+
+impl<'a> Arbitrary<'a> for Blueprint {
+    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
+        let fork = u.arbitrary()?;
+        let env = u.arbitrary()?;
+        let tx = u.arbitrary()?;
+        let contracts_len = u.int_in_range(1..=MAX_CONTRACTS)?;
+        let mut contracts = Vec::with_capacity(contracts_len);
+        for _ in 0..contracts_len {
+            contracts.push(u.arbitrary()?);
+        }
+        Ok(Blueprint { fork, env, tx, contracts })
+    }
+}
+
+impl Default for Blueprint {
+    fn default() -> Blueprint {
+        Blueprint {
+            fork: 0,
+            env: 0,
+            tx: Tx {
+                kind: 0,
+                create: 1,
+                gas: 0,
+                value: Value::Small(0),
+                calldata: Vec::new(),
+                access: Vec::new(),
+                blobs: 0,
+                auths: Vec::new(),
+                tip: 0,
+                nonce: 1,
+            },
+            contracts: vec![Contract { balance: Value::Small(0), nonce: 1, storage: Vec::new(), program: Vec::new() }],
+        }
+    }
+}
+
+impl Blueprint {
+    /// Decodes any byte string into a blueprint (a default one when the bytes run out early).
+    pub fn from_bytes(data: &[u8]) -> Blueprint {
+        let mut u = Unstructured::new(data);
+        let mut blueprint = Blueprint::arbitrary(&mut u).unwrap_or_default();
+        blueprint.normalize();
+        blueprint
+    }
+
+    /// Cuts every list to its limit and ensures one contract exists.
+    pub fn normalize(&mut self) {
+        self.contracts.truncate(MAX_CONTRACTS);
+        if self.contracts.is_empty() {
+            self.contracts = Blueprint::default().contracts;
+        }
+        let tx = &mut self.tx;
+        tx.calldata.truncate(MAX_BYTES);
+        tx.access.truncate(4);
+        for (_, slots) in &mut tx.access {
+            slots.truncate(4);
+        }
+        tx.auths.truncate(4);
+        for contract in &mut self.contracts {
+            contract.storage.truncate(MAX_WALK);
+            contract.program.truncate(MAX_PIECES);
+            for piece in &mut contract.program {
+                match piece {
+                    Piece::Leaf(leaf) => leaf.normalize(),
+                    Piece::Loop { body, .. } => normalize_body(body),
+                    Piece::Create { init, runtime, .. } => {
+                        normalize_body(init);
+                        normalize_body(runtime);
+                    }
+                    Piece::Recurse { .. } => {}
+                }
+            }
+        }
+    }
+
+    /// The number of pieces over all contracts.
+    pub fn pieces(&self) -> usize {
+        self.contracts.iter().map(|c| c.program.len()).sum()
+    }
+
+    /// Inserts a freshly generated piece somewhere.
+    pub fn insert_piece(&mut self, u: &mut Unstructured) -> bool {
+        let Ok(c) = u.choose_index(self.contracts.len()) else { return false };
+        let Ok(piece) = Piece::arbitrary(u) else { return false };
+        let program = &mut self.contracts[c].program;
+        if program.len() >= MAX_PIECES {
+            return false;
+        }
+        let at = u.int_in_range(0..=program.len()).unwrap_or(0);
+        program.insert(at, piece);
+        self.normalize();
+        true
+    }
+
+    /// Replaces one piece with a freshly generated one, or changes one field of a leaf.
+    pub fn replace_piece(&mut self, u: &mut Unstructured) -> bool {
+        let Some((c, i)) = self.pick_piece(u) else { return false };
+        let piece = &mut self.contracts[c].program[i];
+        let tweaked = match piece {
+            Piece::Leaf(Leaf::Op { op, args }) if u.arbitrary::<bool>().unwrap_or(false) => {
+                match u.int_in_range(0u8..=3).unwrap_or(0) {
+                    0 => *op = u.arbitrary().unwrap_or(*op),
+                    k => args[usize::from(k - 1)] = u.arbitrary().unwrap_or(Value::Small(0)),
+                }
+                true
+            }
+            Piece::Loop { count, .. } | Piece::Recurse { depth: count } if u.arbitrary::<bool>().unwrap_or(false) => {
+                *count = u.arbitrary().unwrap_or(*count);
+                true
+            }
+            _ => false,
+        };
+        if !tweaked {
+            match Piece::arbitrary(u) {
+                Ok(fresh) => *piece = fresh,
+                Err(_) => return false,
+            }
+        }
+        self.normalize();
+        true
+    }
+
+    /// Deletes one piece.
+    pub fn delete_piece(&mut self, u: &mut Unstructured) -> bool {
+        let Some((c, i)) = self.pick_piece(u) else { return false };
+        self.contracts[c].program.remove(i);
+        true
+    }
+
+    /// Copies a run of pieces from another blueprint into this one.
+    pub fn splice(&mut self, other: &Blueprint, u: &mut Unstructured) -> bool {
+        let Ok(from) = u.choose(&other.contracts) else { return false };
+        if from.program.is_empty() {
+            return false;
+        }
+        let start = u.choose_index(from.program.len()).unwrap_or(0);
+        let len = u.int_in_range(1..=from.program.len() - start).unwrap_or(1);
+        let Ok(c) = u.choose_index(self.contracts.len()) else { return false };
+        let program = &mut self.contracts[c].program;
+        let at = u.int_in_range(0..=program.len()).unwrap_or(0);
+        let run: Vec<Piece> = from.program[start..start + len].to_vec();
+        program.splice(at..at, run);
+        self.normalize();
+        true
+    }
+
+    /// Regenerates one field of the transaction (or the fork or environment choice).
+    pub fn mutate_tx(&mut self, u: &mut Unstructured) -> bool {
+        let tx = &mut self.tx;
+        let done = match u.int_in_range(0u8..=11).unwrap_or(0) {
+            0 => u.arbitrary().map(|v| tx.kind = v),
+            1 => u.arbitrary().map(|v| tx.create = v),
+            2 => u.arbitrary().map(|v| tx.gas = v),
+            3 => u.arbitrary().map(|v| tx.value = v),
+            4 => u.arbitrary().map(|v| tx.calldata = v),
+            5 => u.arbitrary().map(|v| tx.access = v),
+            6 => u.arbitrary().map(|v| tx.blobs = v),
+            7 => u.arbitrary().map(|v| tx.auths = v),
+            8 => u.arbitrary().map(|v| tx.tip = v),
+            9 => u.arbitrary().map(|v| tx.nonce = v),
+            10 => u.arbitrary().map(|v| self.fork = v),
+            _ => u.arbitrary().map(|v| self.env = v),
+        };
+        self.normalize();
+        done.is_ok()
+    }
+
+    /// Changes a pre-state value: a contract's balance, nonce or initial storage; or adds or
+    /// removes a contract.
+    pub fn mutate_pre(&mut self, u: &mut Unstructured) -> bool {
+        let Ok(c) = u.choose_index(self.contracts.len()) else { return false };
+        let done = match u.int_in_range(0u8..=4).unwrap_or(0) {
+            0 => u.arbitrary().map(|v| self.contracts[c].balance = v),
+            1 => u.arbitrary().map(|v| self.contracts[c].nonce = v),
+            2 => u.arbitrary().map(|v| self.contracts[c].storage.push(v)),
+            3 if self.contracts.len() < MAX_CONTRACTS => u.arbitrary().map(|v| self.contracts.push(v)),
+            _ if self.contracts.len() > 1 => {
+                self.contracts.remove(c);
+                Ok(())
+            }
+            _ => Ok(()),
+        };
+        self.normalize();
+        done.is_ok()
+    }
+
+    /// The `choice`-th (modulo their number) byte field: call data, raw code, call input
+    /// data. `None` when there is none.
+    pub fn bytes_mut(&mut self, choice: usize) -> Option<&mut Vec<u8>> {
+        let mut fields: Vec<&mut Vec<u8>> = vec![&mut self.tx.calldata];
+        for contract in &mut self.contracts {
+            for piece in &mut contract.program {
+                match piece {
+                    Piece::Leaf(leaf) => fields.extend(leaf.bytes_mut()),
+                    Piece::Loop { body, .. } => fields.extend(body.iter_mut().filter_map(Leaf::bytes_mut)),
+                    Piece::Create { init, runtime, .. } => {
+                        fields.extend(init.iter_mut().chain(runtime.iter_mut()).filter_map(Leaf::bytes_mut))
+                    }
+                    Piece::Recurse { .. } => {}
+                }
+            }
+        }
+        let n = fields.len();
+        fields.into_iter().nth(choice % n)
+    }
+
+    fn pick_piece(&self, u: &mut Unstructured) -> Option<(usize, usize)> {
+        let with_pieces: Vec<usize> = (0..self.contracts.len()).filter(|c| !self.contracts[*c].program.is_empty()).collect();
+        let c = *u.choose(&with_pieces).ok()?;
+        let i = u.choose_index(self.contracts[c].program.len()).ok()?;
+        Some((c, i))
+    }
+}
+
+impl Leaf {
+    fn normalize(&mut self) {
+        match self {
+            Leaf::Storage { walk, .. } => walk.truncate(MAX_WALK),
+            Leaf::Raw(bytes) => bytes.truncate(MAX_BYTES),
+            Leaf::Call { input: Input::Shaped { data, .. }, .. } => data.truncate(MAX_BYTES),
+            Leaf::Call { input: Input::Words(words), .. } => words.truncate(8),
+            _ => {}
+        }
+    }
+
+    fn bytes_mut(&mut self) -> Option<&mut Vec<u8>> {
+        match self {
+            Leaf::Raw(bytes) | Leaf::Call { input: Input::Shaped { data: bytes, .. }, .. } => Some(bytes),
+            _ => None,
+        }
+    }
+}
+
+fn normalize_body(body: &mut Vec<Leaf>) {
+    body.truncate(MAX_BODY);
+    body.iter_mut().for_each(Leaf::normalize);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_bytes_decode_and_respect_the_limits() {
+        let mut state = 0x1234_5678_u64;
+        for len in [0usize, 1, 7, 64, 512, 4096] {
+            let data: Vec<u8> = (0..len)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    state as u8
+                })
+                .collect();
+            let b = Blueprint::from_bytes(&data);
+            assert!(!b.contracts.is_empty() && b.contracts.len() <= MAX_CONTRACTS);
+            assert!(b.contracts.iter().all(|c| c.program.len() <= MAX_PIECES));
+        }
+    }
+
+    #[test]
+    fn structural_mutations_change_the_blueprint() {
+        let data: Vec<u8> = (0..2048u32).map(|i| (i * 7 + i / 3) as u8).collect();
+        let original = Blueprint::from_bytes(&data);
+        let entropy: Vec<u8> = (0..256u32).map(|i| (i * 31 + 5) as u8).collect();
+        let mut b = original.clone();
+        assert!(b.insert_piece(&mut Unstructured::new(&entropy)));
+        assert_eq!(b.pieces(), original.pieces() + 1);
+        assert!(b.delete_piece(&mut Unstructured::new(&entropy)));
+        assert_eq!(b.pieces(), original.pieces());
+        let mut spliced = Blueprint::default();
+        assert!(spliced.splice(&original, &mut Unstructured::new(&entropy)) || original.pieces() == 0);
+        assert!(b.bytes_mut(3).is_some());
+    }
+}

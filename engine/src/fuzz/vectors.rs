@@ -1,0 +1,234 @@
+//! Values and precompile inputs the generator draws from: boundary words for arithmetic, fixed
+//! keys, and well-formed inputs for every precompile (valid curve points, signatures, KZG and
+//! P-256 vectors), so that most generated calls get past input validation.
+
+use alloy_primitives::{Address, B256, U256, address, b256, hex, keccak256};
+use std::sync::OnceLock;
+
+/// Words at the edges of 256-bit arithmetic, signed and unsigned.
+pub const BOUNDARIES: [U256; 24] = {
+    const fn word(hi: u64, lo: u64) -> U256 {
+        U256::from_limbs([lo, 0, 0, hi])
+    }
+    [
+        U256::ZERO,
+        U256::from_limbs([1, 0, 0, 0]),
+        U256::from_limbs([2, 0, 0, 0]),
+        U256::from_limbs([31, 0, 0, 0]),
+        U256::from_limbs([32, 0, 0, 0]),
+        U256::from_limbs([255, 0, 0, 0]),
+        U256::from_limbs([256, 0, 0, 0]),
+        U256::from_limbs([257, 0, 0, 0]),
+        U256::from_limbs([0x7f, 0, 0, 0]),
+        U256::from_limbs([0x80, 0, 0, 0]),
+        U256::from_limbs([u64::MAX, 0, 0, 0]),
+        U256::from_limbs([0, 1, 0, 0]),
+        U256::from_limbs([u64::MAX, u64::MAX, 0, 0]),
+        U256::from_limbs([u64::MAX, u64::MAX, 0xffff_ffff, 0]),
+        word(1 << 63, 0),
+        U256::from_limbs([u64::MAX, u64::MAX, u64::MAX, u64::MAX >> 1]),
+        U256::MAX,
+        U256::from_limbs([u64::MAX - 1, u64::MAX, u64::MAX, u64::MAX]),
+        word(1 << 63, 1),
+        U256::from_limbs([0xffff_ffff, 0, 0, 0]),
+        U256::from_limbs([0x1_0000_0000, 0, 0, 0]),
+        U256::from_limbs([0xffff, 0, 0, 0]),
+        U256::from_limbs([1024, 0, 0, 0]),
+        word(0x8000_0000_0000_0000, 0xffff_ffff_ffff_ffff),
+    ]
+};
+
+/// The sender's key, the one ethereum/tests use (address 0xa94f5374...).
+pub const SENDER_KEY: B256 = b256!("45a915e4d060149eb4365960e6a7a45f334393093061116b197e3240065ff2d8");
+
+/// The sender's address.
+pub const SENDER: Address = address!("a94f5374fce5edbc8e2a8697c15331677e6ebf0b");
+
+/// The block's fee recipient.
+pub const COINBASE: Address = address!("2adc25665018aa1fe0e6bc666dac8fc2697ff9ba");
+
+/// Keys of the accounts that sign EIP-7702 authorizations.
+pub const AUTHORITY_KEYS: [B256; 3] = [
+    b256!("0000000000000000000000000000000000000000000000000000000000a1a1a1"),
+    b256!("0000000000000000000000000000000000000000000000000000000000b2b2b2"),
+    b256!("0000000000000000000000000000000000000000000000000000000000c3c3c3"),
+];
+
+/// The addresses of [`AUTHORITY_KEYS`].
+pub fn authorities() -> &'static [Address; 3] {
+    static ADDRESSES: OnceLock<[Address; 3]> = OnceLock::new();
+    ADDRESSES.get_or_init(|| {
+        AUTHORITY_KEYS.map(|k| schism_interface::case::address_of_key(&k).unwrap_or(Address::ZERO))
+    })
+}
+
+/// The address of generated contract `i`.
+pub fn contract_address(i: usize) -> Address {
+    let mut bytes = [0u8; 20];
+    bytes[17] = 0xc0;
+    bytes[18] = 0xde;
+    bytes[19] = i as u8;
+    Address::from(bytes)
+}
+
+/// An address no account lives at.
+pub fn empty_address(i: u8) -> Address {
+    let mut bytes = [0xeeu8; 20];
+    bytes[19] = i;
+    Address::from(bytes)
+}
+
+/// A signature `(hash, v, r, s)` that ecrecover accepts, made once with the sender's key.
+pub fn ecrecover_vector() -> &'static (B256, u8, B256, B256) {
+    static VECTOR: OnceLock<(B256, u8, B256, B256)> = OnceLock::new();
+    VECTOR.get_or_init(|| {
+        let hash = keccak256(b"schism");
+        let signed = k256::ecdsa::SigningKey::from_slice(SENDER_KEY.as_slice())
+            .and_then(|key| key.sign_prehash_recoverable(hash.as_slice()));
+        match signed {
+            Ok((signature, recovery)) => {
+                let bytes = signature.to_bytes();
+                (hash, 27 + recovery.to_byte(), B256::from_slice(&bytes[..32]), B256::from_slice(&bytes[32..]))
+            }
+            Err(_) => (hash, 27, B256::ZERO, B256::ZERO),
+        }
+    })
+}
+
+/// The bn254 base field modulus.
+pub const BN_P: U256 = U256::from_be_bytes(hex!("30644e72e131a029b85045b68181585d97816a916871ca8d3c208c16d87cfd47"));
+/// The bn254 group order.
+pub const BN_N: U256 = U256::from_be_bytes(hex!("30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000001"));
+
+/// bn254 G1 points, 64 bytes each: infinity, the generator, its negation, 2G, and a point not on
+/// the curve.
+pub fn bn_g1(i: u8) -> [u8; 64] {
+    let two_g_x = hex!("030644e72e131a029b85045b68181585d97816a916871ca8d3c208c16d87cfd3");
+    let two_g_y = hex!("15ed738c0e0a7c92e7845f96b2ae9c0a68a6a449e3538fc7ff3ebf7a5a18a2c4");
+    let mut out = [0u8; 64];
+    match i % 5 {
+        0 => {}
+        1 => {
+            out[31] = 1;
+            out[63] = 2;
+        }
+        2 => {
+            out[31] = 1;
+            out[32..].copy_from_slice(&(BN_P - U256::from(2)).to_be_bytes::<32>());
+        }
+        3 => {
+            out[..32].copy_from_slice(&two_g_x);
+            out[32..].copy_from_slice(&two_g_y);
+        }
+        _ => {
+            out[31] = 1;
+            out[63] = 3;
+        }
+    }
+    out
+}
+
+/// bn254 G2 points, 128 bytes each (x_im, x_re, y_im, y_re): infinity, the generator, its
+/// negation.
+pub fn bn_g2(i: u8) -> [u8; 128] {
+    let x_im = hex!("198e9393920d483a7260bfb731fb5d25f1aa493335a9e71297e485b7aef312c2");
+    let x_re = hex!("1800deef121f1e76426a00665e5c4479674322d4f75edadd46debd5cd992f6ed");
+    let y_im = U256::from_be_bytes(hex!("090689d0585ff075ec9e99ad690c3395bc4b313370b38ef355acdadcd122975b"));
+    let y_re = U256::from_be_bytes(hex!("12c85ea5db8c6deb4aab71808dcb408fe3d1e7690c43d37b4ce6cc0166fa7daa"));
+    let mut out = [0u8; 128];
+    if i.is_multiple_of(3) {
+        return out;
+    }
+    let (y_im, y_re) = if i % 3 == 2 { (BN_P - y_im, BN_P - y_re) } else { (y_im, y_re) };
+    out[..32].copy_from_slice(&x_im);
+    out[32..64].copy_from_slice(&x_re);
+    out[64..96].copy_from_slice(&y_im.to_be_bytes::<32>());
+    out[96..].copy_from_slice(&y_re.to_be_bytes::<32>());
+    out
+}
+
+type U384 = alloy_primitives::Uint<384, 6>;
+
+/// The BLS12-381 base field modulus.
+fn bls_p() -> U384 {
+    U384::from_be_bytes(hex!(
+        "1a0111ea397fe69a4b1ba7b6434bacd764774b84f38512bf6730d2a0f6b0f6241eabfffeb153ffffb9feffffffffaaab"
+    ))
+}
+
+/// One BLS12-381 base field element in the 64-byte EIP-2537 encoding.
+fn bls_fp(value: U384) -> [u8; 64] {
+    let mut out = [0u8; 64];
+    out[16..].copy_from_slice(&value.to_be_bytes::<48>());
+    out
+}
+
+/// BLS12-381 G1 points, 128 bytes each: infinity, the generator, its negation, and a point not on
+/// the curve.
+pub fn bls_g1(i: u8) -> [u8; 128] {
+    let x = U384::from_be_bytes(hex!(
+        "17f1d3a73197d7942695638c4fa9ac0fc3688c4f9774b905a14e3a3f171bac586c55e83ff97a1aeffb3af00adb22c6bb"
+    ));
+    let y = U384::from_be_bytes(hex!(
+        "08b3f481e3aaa0f1a09e30ed741d8ae4fcf5e095d5d00af600db18cb2c04b3edd03cc744a2888ae40caa232946c5e7e1"
+    ));
+    let mut out = [0u8; 128];
+    let (x, y) = match i % 4 {
+        0 => return out,
+        1 => (x, y),
+        2 => (x, bls_p() - y),
+        _ => (x, x),
+    };
+    out[..64].copy_from_slice(&bls_fp(x));
+    out[64..].copy_from_slice(&bls_fp(y));
+    out
+}
+
+/// BLS12-381 G2 points, 256 bytes each (x.c0, x.c1, y.c0, y.c1): infinity, the generator, its
+/// negation.
+pub fn bls_g2(i: u8) -> [u8; 256] {
+    let words = [
+        hex!("024aa2b2f08f0a91260805272dc51051c6e47ad4fa403b02b4510b647ae3d1770bac0326a805bbefd48056c8c121bdb8"),
+        hex!("13e02b6052719f607dacd3a088274f65596bd0d09920b61ab5da61bbdc7f5049334cf11213945d57e5ac7d055d042b7e"),
+        hex!("0ce5d527727d6e118cc9cdc6da2e351aadfd9baa8cbdd3a76d429a695160d12c923ac9cc3baca289e193548608b82801"),
+        hex!("0606c4a02ea734cc32acd2b02bc28b99cb3e287e85a763af267492ab572e99ab3f370d275cec1da1aaa9075ff05f79be"),
+    ]
+    .map(|w| U384::from_be_bytes(w));
+    let mut out = [0u8; 256];
+    if i.is_multiple_of(3) {
+        return out;
+    }
+    for (k, word) in words.iter().enumerate() {
+        let value = if i % 3 == 2 && k >= 2 { bls_p() - *word } else { *word };
+        out[k * 64..(k + 1) * 64].copy_from_slice(&bls_fp(value));
+    }
+    out
+}
+
+/// A base field element for the map-to-curve precompiles: below the modulus unless `raw` says so.
+pub fn bls_field_element(raw: &[u8; 48], canonical: bool) -> [u8; 64] {
+    let value = U384::from_be_bytes(*raw);
+    bls_fp(if canonical { value % bls_p() } else { value })
+}
+
+/// A valid KZG point-evaluation input (the commitment to the zero polynomial, opened at 0), as
+/// in execution-spec-tests' `point_evaluation_precompile` fixtures.
+pub const KZG_VALID: [u8; 192] = hex!(
+    "010657f37554c781402a22917dee2f75def7ab966d7b770905398eba3c444014"
+    "0000000000000000000000000000000000000000000000000000000000000000"
+    "0000000000000000000000000000000000000000000000000000000000000000"
+    "c00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+    "c00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+);
+
+/// A valid P256VERIFY input (hash, r, s, x, y): the RIP-7212 reference vector.
+pub const P256_VALID: [u8; 160] = hex!(
+    "4cee90eb86eaa050036147a12d49004b6b9c72bd725d39d4785011fe190f0b4d"
+    "a73bd4903f0ce3b639bbbf6e8e80d16931ff4bcf5993d58468e8fb19086e8cac"
+    "36dbcd03009df8c59286b162af3bd7fcc0450c9aa81be5d10d312af6c66b1d60"
+    "4aebd3099c618202fcfe16ae7770b0c49ab5eadf74b754204a3bb6060e44eff3"
+    "7618b065f9832de4ca6ca971a7a1adc826d0f7c00181a5fb2ddf79ae00b4e10e"
+);
+
+/// The versioned hash of [`KZG_VALID`]'s commitment, for blob transactions.
+pub const KZG_VERSIONED_HASH: B256 = b256!("010657f37554c781402a22917dee2f75def7ab966d7b770905398eba3c444014");
