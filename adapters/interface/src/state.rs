@@ -3,13 +3,55 @@
 
 use crate::fixture::{Account, Accounts};
 use crate::fork::Fork;
-use alloy_primitives::{Address, B256, Log, keccak256};
+use alloy_primitives::{Address, B256, Bytes, Log, b256, keccak256};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use alloy_trie::TrieAccount;
 use alloy_trie::root::{state_root_unhashed, storage_root_unhashed};
 
+/// keccak256 of no bytes.
+const KECCAK_EMPTY: B256 = b256!("c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470");
+
+thread_local! {
+    /// The last post-state whose root was computed, and that root. Several clients run the
+    /// same case one after the other on a thread; when they agree, the root is computed once
+    /// (an equality check is far cheaper than hashing the trie).
+    static LAST_ROOT: RefCell<Option<(Accounts, B256)>> = const { RefCell::new(None) };
+    /// keccak256 of recently hashed code, by buffer. Each entry keeps its buffer alive, so an
+    /// address in the map always denotes the same (immutable) bytes.
+    static CODE_HASHES: RefCell<HashMap<(usize, usize), (Bytes, B256)>> = RefCell::new(HashMap::new());
+}
+
 /// The state root of a set of accounts. Zero-valued storage slots count as absent.
 pub fn state_root(accounts: &Accounts) -> B256 {
-    state_root_unhashed(accounts.iter().map(|(address, account)| (*address, trie_account(account))))
+    let cached = LAST_ROOT.with(|last| last.borrow().as_ref().filter(|(a, _)| a == accounts).map(|(_, root)| *root));
+    if let Some(root) = cached {
+        return root;
+    }
+    let root = state_root_unhashed(accounts.iter().map(|(address, account)| (*address, trie_account(account))));
+    LAST_ROOT.with(|last| *last.borrow_mut() = Some((accounts.clone(), root)));
+    root
+}
+
+/// keccak256 of an account's code, remembered for the buffers hashed recently (the same
+/// pre-state code is hashed by every client of a case).
+pub fn code_hash(code: &Bytes) -> B256 {
+    if code.is_empty() {
+        return KECCAK_EMPTY;
+    }
+    let key = (code.as_ptr() as usize, code.len());
+    CODE_HASHES.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some((_, hash)) = cache.get(&key) {
+            return *hash;
+        }
+        if cache.len() >= 256 {
+            cache.clear();
+        }
+        let hash = keccak256(code);
+        cache.insert(key, (code.clone(), hash));
+        hash
+    })
 }
 
 /// The storage root of one account's slots. Zero-valued slots count as absent.
@@ -24,7 +66,7 @@ pub fn storage_root(account: &Account) -> B256 {
 }
 
 fn trie_account(account: &Account) -> TrieAccount {
-    TrieAccount::new(account.nonce, account.balance, storage_root(account), keccak256(&account.code))
+    TrieAccount::new(account.nonce, account.balance, storage_root(account), code_hash(&account.code))
 }
 
 /// keccak256 of the RLP encoding of the list of logs, as the fixtures' `logs` field.
@@ -65,6 +107,19 @@ mod tests {
             logs_hash(&[]),
             b256!("1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347")
         );
+    }
+
+    #[test]
+    fn remembered_roots_and_code_hashes_are_exact() {
+        let mut accounts = Accounts::from([(address!("00000000000000000000000000000000000000aa"), Account { balance: U256::from(1), code: bytes!("6001"), ..Default::default() })]);
+        let first = state_root(&accounts);
+        assert_eq!(state_root(&accounts), first);
+        accounts.values_mut().for_each(|a| a.balance = U256::from(2));
+        assert_ne!(state_root(&accounts), first);
+        let code = bytes!("600160005500");
+        assert_eq!(code_hash(&code), keccak256(&code));
+        assert_eq!(code_hash(&code), keccak256(&code));
+        assert_eq!(code_hash(&Bytes::new()), keccak256([]));
     }
 
     #[test]

@@ -73,7 +73,7 @@ impl PreState {
         let mut codes = HashMap::new();
         for (address, account) in pre {
             let address = h160(address);
-            let code_hash = H256(keccak256(&account.code).0);
+            let code_hash = H256(schism_interface::state::code_hash(&account.code).0);
             codes
                 .entry(code_hash)
                 .or_insert_with(|| Code::from_bytecode_unchecked(account.code.0.clone(), code_hash));

@@ -104,7 +104,7 @@ pub fn post_state(case: &Case, db: &GeneralizedDatabase, mut touched: HashSet<H1
         }
         let code_hash = account.info.code_hash;
         let code = match pre {
-            Some(p) if keccak256(&p.code).0 == code_hash.0 => p.code.clone(),
+            Some(p) if schism_interface::state::code_hash(&p.code).0 == code_hash.0 => p.code.clone(),
             _ if code_hash.0 == keccak256([]).0 => Bytes::new(),
             _ => db
                 .codes

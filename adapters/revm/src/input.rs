@@ -134,7 +134,7 @@ impl<'a> PreDb<'a> {
                 } else {
                     let code = Bytecode::new_raw_checked(account.code.clone())
                         .unwrap_or_else(|_| Bytecode::new_legacy(account.code.clone()));
-                    (keccak256(&account.code), Some(code))
+                    (schism_interface::state::code_hash(&account.code), Some(code))
                 };
                 let info = AccountInfo { balance: account.balance, nonce: account.nonce, code_hash, code, ..Default::default() };
                 (*address, info)

@@ -3,6 +3,7 @@
 //! harness that runs one input on every client and files divergences ([`harness`]).
 
 pub mod compile;
+pub mod entry;
 pub mod features;
 pub mod harness;
 pub mod program;
