@@ -157,7 +157,7 @@ const EXPENSIVE: [u16; 3] = [0x08, 0x0a, 0x0f];
 impl Ctx {
     /// The precompile a generated index names.
     fn precompile(&self, i: u8) -> u16 {
-        if i % 8 == 0 {
+        if i.is_multiple_of(8) {
             return self.precompiles[usize::from(i / 8) % self.precompiles.len()];
         }
         let cheap: Vec<u16> = self.precompiles.iter().copied().filter(|p| !EXPENSIVE.contains(p)).collect();
@@ -1023,7 +1023,7 @@ mod tests {
             };
             let call = Leaf::Call {
                 kind: CallKind::StaticCall,
-                target: Target::Precompile(i as u8),
+                target: Target::Precompile(i),
                 gas: Gas::All,
                 value: Value::Small(0),
                 input: Input::Shaped { variant, data: (0..160u8).collect() },
