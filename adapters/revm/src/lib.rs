@@ -1,11 +1,15 @@
 //! # schism-revm
 //!
 //! The revm adapter: executes schism cases in-process with crates.io `revm`, for every fork
-//! from Frontier to Osaka.
+//! from Frontier to Osaka; [`MutantRevm`] is the same client with one deliberate bug planted,
+//! for the fuzzer's self-test.
 
 mod input;
+pub mod mutant;
 mod output;
 mod tracer;
+
+pub use mutant::{Mutant, MutantRevm};
 
 use schism_interface::{Case, Client, ClientError, Fork, KnownDifference, Outcome, TraceMode};
 
@@ -55,32 +59,45 @@ impl Client for Revm {
     }
 
     fn execute(&self, case: &Case, mode: TraceMode) -> Result<Outcome, ClientError> {
-        let spec = input::spec_of(case.fork).ok_or_else(|| ClientError::UnsupportedFork {
-            client: self.id().to_owned(),
-            fork: case.fork,
-        })?;
-        let tx = match input::tx_env(case) {
-            Ok(tx) => tx,
-            Err(rejection) => return Ok(Outcome::rejected(&case.pre, rejection)),
-        };
-        let db = input::PreDb::new(&case.pre);
-        let ctx = Context::mainnet()
-            .with_db(WrapDatabaseRef(&db))
-            .with_block(input::block_env(case))
-            .with_cfg(input::cfg_env(case, spec));
-        let (result, trace) = match mode {
-            TraceMode::Off => (ctx.build_mainnet().transact(tx), None),
-            TraceMode::Steps => {
-                let mut evm = ctx.build_mainnet_with_inspector(tracer::StepTracer::default());
-                let result = evm.inspect_tx(tx);
-                (result, Some(std::mem::take(&mut evm.inspector.steps)))
+        execute(self.id(), case, mode, None)
+    }
+}
+
+/// Executes a case with revm, with `mutant` planted when given: the one execution path of
+/// [`Revm`] and [`MutantRevm`]; `client` is the id errors are reported under.
+fn execute(client: &str, case: &Case, mode: TraceMode, mutant: Option<Mutant>) -> Result<Outcome, ClientError> {
+    let spec = input::spec_of(case.fork)
+        .ok_or_else(|| ClientError::UnsupportedFork { client: client.to_owned(), fork: case.fork })?;
+    let tx = match input::tx_env(case) {
+        Ok(tx) => tx,
+        Err(rejection) => return Ok(Outcome::rejected(&case.pre, rejection)),
+    };
+    let db = input::PreDb::new(&case.pre);
+    let ctx = Context::mainnet()
+        .with_db(WrapDatabaseRef(&db))
+        .with_block(input::block_env(case))
+        .with_cfg(input::cfg_env(case, spec));
+    let (result, trace) = match mode {
+        TraceMode::Off => {
+            let mut evm = ctx.build_mainnet();
+            if let Some(mutant) = mutant {
+                mutant.plant(&mut evm);
             }
-        };
-        match result {
-            Ok(done) => Ok(output::executed(case, done.result, done.state, trace)),
-            Err(EVMError::Transaction(invalid)) => Ok(Outcome::rejected(&case.pre, output::invalid_kind(&invalid))),
-            Err(other) => Err(ClientError::Execution { client: self.id().to_owned(), detail: other.to_string() }),
+            (evm.transact(tx), None)
         }
+        TraceMode::Steps => {
+            let mut evm = ctx.build_mainnet_with_inspector(tracer::StepTracer::default());
+            if let Some(mutant) = mutant {
+                mutant.plant(&mut evm);
+            }
+            let result = evm.inspect_tx(tx);
+            (result, Some(std::mem::take(&mut evm.inspector.steps)))
+        }
+    };
+    match result {
+        Ok(done) => Ok(output::executed(case, done.result, done.state, trace)),
+        Err(EVMError::Transaction(invalid)) => Ok(Outcome::rejected(&case.pre, output::invalid_kind(&invalid))),
+        Err(other) => Err(ClientError::Execution { client: client.to_owned(), detail: other.to_string() }),
     }
 }
 
