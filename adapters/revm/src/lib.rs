@@ -1,11 +1,15 @@
 //! # schism-revm
 //!
 //! The revm adapter: executes schism cases in-process with crates.io `revm`, for every fork
-//! from Frontier to Osaka.
+//! from Frontier to Osaka; [`MutantRevm`] is the same client with one deliberate bug planted,
+//! for the fuzzer's self-test.
 
 mod input;
+pub mod mutant;
 mod output;
 mod tracer;
+
+pub use mutant::{Mutant, MutantRevm};
 
 use schism_interface::{Case, Client, ClientError, Fork, KnownDifference, Outcome, StepObserver, TraceMode};
 
@@ -55,18 +59,11 @@ impl Client for Revm {
     }
 
     fn execute(&self, case: &Case, mode: TraceMode) -> Result<Outcome, ClientError> {
-        match mode {
-            TraceMode::Off => Ok(self.run::<tracer::StepTracer>(case, None)?.0),
-            TraceMode::Steps => {
-                let (mut outcome, tracer) = self.run(case, Some(tracer::StepTracer::default()))?;
-                outcome.trace = tracer.map(|t| t.steps);
-                Ok(outcome)
-            }
-        }
+        execute(self.id(), case, mode, None)
     }
 
     fn execute_observed(&self, case: &Case, observer: &mut dyn StepObserver) -> Result<Outcome, ClientError> {
-        Ok(self.run(case, Some(tracer::Observing { observer }))?.0)
+        Ok(run(self.id(), case, Some(tracer::Observing { observer }), None)?.0)
     }
 
     fn observes_cheaply(&self) -> bool {
@@ -74,40 +71,59 @@ impl Client for Revm {
     }
 }
 
-impl Revm {
-    /// Executes a case, with `inspector` watching when one is given (and handed back).
-    fn run<I>(&self, case: &Case, inspector: Option<I>) -> Result<(Outcome, Option<I>), ClientError>
-    where
-        I: for<'db> revm::Inspector<revm::handler::MainnetContext<WrapDatabaseRef<&'db input::PreDb<'db>>>>,
-    {
-        let spec = input::spec_of(case.fork).ok_or_else(|| ClientError::UnsupportedFork {
-            client: self.id().to_owned(),
-            fork: case.fork,
-        })?;
-        let tx = match input::tx_env(case) {
-            Ok(tx) => tx,
-            Err(rejection) => return Ok((Outcome::rejected(&case.pre, rejection), inspector)),
-        };
-        let db = input::PreDb::new(&case.pre);
-        let ctx = Context::mainnet()
-            .with_db(WrapDatabaseRef(&db))
-            .with_block(input::block_env(case))
-            .with_cfg(input::cfg_env(case, spec));
-        let (result, inspector) = match inspector {
-            None => (ctx.build_mainnet().transact(tx), None),
-            Some(inspector) => {
-                let mut evm = ctx.build_mainnet_with_inspector(inspector);
-                let result = evm.inspect_tx(tx);
-                (result, Some(evm.inspector))
-            }
-        };
-        match result {
-            Ok(done) => Ok((output::executed(case, done.result, done.state, None), inspector)),
-            Err(EVMError::Transaction(invalid)) => {
-                Ok((Outcome::rejected(&case.pre, output::invalid_kind(&invalid)), inspector))
-            }
-            Err(other) => Err(ClientError::Execution { client: self.id().to_owned(), detail: other.to_string() }),
+/// Executes a case with revm, with `mutant` planted when given: what [`Revm`] and
+/// [`MutantRevm`] do for each trace mode; `client` is the id errors are reported under.
+fn execute(client: &str, case: &Case, mode: TraceMode, mutant: Option<Mutant>) -> Result<Outcome, ClientError> {
+    match mode {
+        TraceMode::Off => Ok(run::<tracer::StepTracer>(client, case, None, mutant)?.0),
+        TraceMode::Steps => {
+            let (mut outcome, tracer) = run(client, case, Some(tracer::StepTracer::default()), mutant)?;
+            outcome.trace = tracer.map(|t| t.steps);
+            Ok(outcome)
         }
+    }
+}
+
+/// The one execution path of [`Revm`] and [`MutantRevm`]: executes a case, with `inspector`
+/// watching when one is given (and handed back) and `mutant` planted when given.
+fn run<I>(client: &str, case: &Case, inspector: Option<I>, mutant: Option<Mutant>) -> Result<(Outcome, Option<I>), ClientError>
+where
+    I: for<'db> revm::Inspector<revm::handler::MainnetContext<WrapDatabaseRef<&'db input::PreDb<'db>>>>,
+{
+    let spec = input::spec_of(case.fork)
+        .ok_or_else(|| ClientError::UnsupportedFork { client: client.to_owned(), fork: case.fork })?;
+    let tx = match input::tx_env(case) {
+        Ok(tx) => tx,
+        Err(rejection) => return Ok((Outcome::rejected(&case.pre, rejection), inspector)),
+    };
+    let db = input::PreDb::new(&case.pre);
+    let ctx = Context::mainnet()
+        .with_db(WrapDatabaseRef(&db))
+        .with_block(input::block_env(case))
+        .with_cfg(input::cfg_env(case, spec));
+    let (result, inspector) = match inspector {
+        None => {
+            let mut evm = ctx.build_mainnet();
+            if let Some(mutant) = mutant {
+                mutant.plant(&mut evm);
+            }
+            (evm.transact(tx), None)
+        }
+        Some(inspector) => {
+            let mut evm = ctx.build_mainnet_with_inspector(inspector);
+            if let Some(mutant) = mutant {
+                mutant.plant(&mut evm);
+            }
+            let result = evm.inspect_tx(tx);
+            (result, Some(evm.inspector))
+        }
+    };
+    match result {
+        Ok(done) => Ok((output::executed(case, done.result, done.state, None), inspector)),
+        Err(EVMError::Transaction(invalid)) => {
+            Ok((Outcome::rejected(&case.pre, output::invalid_kind(&invalid)), inspector))
+        }
+        Err(other) => Err(ClientError::Execution { client: client.to_owned(), detail: other.to_string() }),
     }
 }
 
