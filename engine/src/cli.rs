@@ -2,6 +2,7 @@
 //! result to an exit code (0 pass/agree, 1 failure/divergence found, 2 usage or input error).
 
 use crate::bench::{self, BenchOptions};
+use crate::fuzz::farm::{self, ClientFactory, FarmOptions};
 use crate::install::{self, INSTALLABLE, Installed};
 use crate::registry::{self, CLIENTS, ClientOptions, supported_forks};
 use crate::runner::{self, RunOptions};
@@ -34,6 +35,43 @@ pub enum Command {
     /// Install subprocess clients (geth, eels, ethereumjs or all) into the project's tools
     /// folder, at pinned versions.
     Install(InstallArgs),
+    /// Fuzz the clients against each other: a LibAFL farm of `--jobs` processes, a corpus that
+    /// persists between runs, each divergence filed in the crashes folder.
+    Fuzz(FuzzArgs),
+}
+
+/// Arguments of `schism fuzz`.
+#[derive(Debug, clap::Args)]
+pub struct FuzzArgs {
+    /// A client to compare: `ID`, or `ID=PATH` for a subprocess client's binary (default: every
+    /// in-process client). Repeatable.
+    #[arg(long = "client", value_name = "ID[=PATH]")]
+    pub clients: Vec<String>,
+    /// Fuzzing processes, one per core (plus one broker process relaying between them).
+    #[arg(long, default_value_t = 1, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
+    pub jobs: usize,
+    /// Stop after this long (e.g. 30s, 10m, 12h; default: run until Ctrl-C).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<std::time::Duration>,
+    /// The corpus folder: read at start (a farm resumes where it stopped), new entries added.
+    #[arg(long, default_value = farm::DEFAULT_CORPUS, value_name = "DIR")]
+    pub corpus: PathBuf,
+    /// Where divergences are filed.
+    #[arg(long, default_value = farm::DEFAULT_CRASHES, value_name = "DIR")]
+    pub crashes: PathBuf,
+    /// Only generate cases of this fork.
+    #[arg(long, value_name = "NAME")]
+    pub fork: Option<Fork>,
+    /// Seed of the random generators (default: from the clock; printed at the end).
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+    /// Write the statistics here as JSON, every second and at the end.
+    #[arg(long, value_name = "FILE")]
+    pub stats: Option<PathBuf>,
+    /// Per-case timeout of subprocess clients (default: each tool's).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// Arguments of `schism install`.
@@ -110,6 +148,35 @@ pub fn main_with(cli: Cli) -> ExitCode {
         Command::Clients => clients(),
         Command::Install(args) => install(args),
         Command::Bench(args) => bench(args),
+        Command::Fuzz(args) => fuzz(args),
+    }
+}
+
+fn fuzz(args: FuzzArgs) -> ExitCode {
+    // The selection is checked here, once, for a usage error; each job makes its own clients.
+    if let Err(code) = resolve_clients(&args.clients, args.timeout) {
+        return code;
+    }
+    let options = FarmOptions {
+        clients: ClientFactory::registry(args.clients, ClientOptions { timeout: args.timeout }),
+        jobs: args.jobs,
+        duration: args.duration,
+        corpus: args.corpus,
+        crashes: args.crashes,
+        fork: args.fork,
+        seed: args.seed,
+        stats: args.stats,
+        status: true,
+    };
+    match farm::fuzz(&options) {
+        Ok(summary) => {
+            print!("{}", summary.text());
+            if summary.stats.divergences > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
     }
 }
 

@@ -140,3 +140,41 @@ fn the_bench_workloads_pass_on_every_client() {
         assert_eq!(c["pass"].as_u64().zip(c["known"].as_u64()).map(|(p, k)| p + k), Some(files), "{id}: {c}");
     }
 }
+
+#[test]
+fn fuzz_with_two_jobs_returns_at_the_deadline_with_its_stats() {
+    let dir = scratch("fuzz");
+    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get().min(2));
+    let mut child = schism()
+        .arg("fuzz")
+        .args(["--client", "revm", "--client", "levm", "--duration", "3s", "--seed", "7"])
+        .args(["--jobs", &jobs.to_string()])
+        .arg("--corpus")
+        .arg(dir.join("corpus"))
+        .arg("--crashes")
+        .arg(dir.join("crashes"))
+        .arg("--stats")
+        .arg(dir.join("stats.json"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    // The farm must stop by itself: wait well past the deadline, then call it hung.
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(90) {
+            let _ = child.kill();
+            panic!("schism fuzz did not return 87s after its deadline");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().expect("stdout"), &mut stdout).expect("read stdout");
+    assert!(matches!(status.code(), Some(0 | 1)), "{status:?}: {stdout}");
+    assert!(stdout.contains("executions"), "{stdout}");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("stats.json")).expect("stats")).expect("json");
+    assert_eq!(json["jobs"].as_u64(), Some(jobs as u64), "{json}");
+    assert!(json["executions"].as_u64().is_some_and(|n| n > 0), "{json}");
+}

@@ -1,9 +1,11 @@
 //! The coverage-guided differential fuzzer: a structured input ([`program::Blueprint`]) that
 //! compiles to a state test ([`compile`]), EVM-level coverage features ([`features`]), and the
-//! harness that runs one input on every client and files divergences ([`harness`]).
+//! harness that runs one input on every client and files divergences ([`harness`]), and the
+//! LibAFL farm that drives the harness on many cores ([`farm`]).
 
 pub mod compile;
 pub mod entry;
+pub mod farm;
 pub mod features;
 pub mod harness;
 pub mod program;
@@ -43,4 +45,15 @@ pub enum FuzzError {
     /// The fuzzing engine failed.
     #[error("fuzzing engine: {0}")]
     Engine(String),
+    /// A selected client cannot be made.
+    #[error(transparent)]
+    Registry(#[from] crate::registry::RegistryError),
+    /// More fuzzing jobs than cores this process may run on.
+    #[error("--jobs {jobs}: this process may run on {cores} cores")]
+    Jobs {
+        /// Jobs asked for.
+        jobs: usize,
+        /// Cores available.
+        cores: usize,
+    },
 }

@@ -1,0 +1,425 @@
+//! The fuzzing farm: LibAFL's [`Launcher`] starts one LLMP broker and `jobs` fuzzing jobs, each
+//! a process bound to a core with its own harness and clients. The jobs share new corpus
+//! entries through the broker, keep the corpus in a folder so a farm resumes where it stopped,
+//! and report statistics that a monitor in the broker shows live and writes as JSON.
+//!
+//! Processes: the caller of [`fuzz`] runs the broker on a thread and forks the jobs (LibAFL's
+//! `fork` launch, no re-execution of the binary); each job runs under a restarter process of
+//! its own. Only the caller returns from [`fuzz`]: every forked process exits when its part
+//! ends. The broker installs LLMP's SIGINT handler in the caller's process, where it stays:
+//! Ctrl-C stops the farm, not the program.
+
+mod job;
+mod monitor;
+mod mutators;
+
+pub use monitor::{ClientTime, FarmStats};
+pub use mutators::{EditMutator, SpliceMutator, blueprint_mutator};
+
+use super::FuzzError;
+use super::harness::{Harness, HarnessOptions};
+use super::program::Blueprint;
+use crate::registry::{self, ClientOptions, RegistryError};
+use job::{FarmManager, FarmState, Job};
+use libafl::events::{ClientDescription, EventConfig, Launcher, StdLlmpEventHook};
+use libafl::monitors::NopMonitor;
+use libafl_bolts::core_affinity::{Cores, get_core_ids};
+use libafl_bolts::llmp::{Broker as _, LlmpBroker};
+use libafl_bolts::shmem::{ShMemProvider as _, StdShMemProvider};
+use libafl_bolts::tuples::tuple_list;
+use monitor::{FarmMonitor, StatusLine};
+use schism_interface::{Client, Fork};
+use std::fmt;
+use std::io::IsTerminal as _;
+use std::num::NonZeroUsize;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Where the corpus lives unless told otherwise (relative to the working directory).
+pub const DEFAULT_CORPUS: &str = "corpus/fuzz";
+
+/// Where divergences are filed unless told otherwise.
+pub const DEFAULT_CRASHES: &str = "crashes";
+
+/// The folder, inside the crashes folder, where the inputs of divergences are kept (the
+/// harness files the state-test JSON itself, beside it).
+pub const SOLUTIONS_DIR: &str = ".inputs";
+
+/// How long after the deadline a job that has not stopped is interrupted (a case stuck in a
+/// client, a job that died without saying goodbye to the broker).
+const GRACE: Duration = Duration::from_secs(30);
+
+/// How often the broker runs its timeout hooks when idle.
+const BROKER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The broker's pause between polls of the jobs' pages: keeps it from spinning a core.
+const BROKER_NAP: Duration = Duration::from_millis(5);
+
+/// The LLMP configuration name: jobs of one farm run the same harness, so an input a job found
+/// interesting need not be sent with its observations re-run elsewhere to be trusted.
+const CONFIGURATION: &str = "schism";
+
+/// How each job makes its clients. Called inside each job's process: clients (and
+/// subprocess clients' pipes) are never carried across a fork.
+pub struct ClientFactory(Box<MakeClients>);
+
+/// What a [`ClientFactory`] calls.
+type MakeClients = dyn Fn() -> Result<Vec<Arc<dyn Client>>, RegistryError>;
+
+impl ClientFactory {
+    /// Clients from `--client` values, through the registry (empty: every in-process client).
+    pub fn registry(values: Vec<String>, options: ClientOptions) -> ClientFactory {
+        ClientFactory(Box::new(move || registry::resolve(&values, &options)))
+    }
+
+    /// Clients made by `make` (scripted clients in tests, a self-test's selection).
+    pub fn new(make: impl Fn() -> Result<Vec<Arc<dyn Client>>, RegistryError> + 'static) -> ClientFactory {
+        ClientFactory(Box::new(make))
+    }
+
+    /// A fresh set of clients.
+    pub fn make(&self) -> Result<Vec<Arc<dyn Client>>, RegistryError> {
+        (self.0)()
+    }
+}
+
+impl fmt::Debug for ClientFactory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClientFactory(..)")
+    }
+}
+
+/// What a farm runs and for how long.
+#[derive(Debug)]
+pub struct FarmOptions {
+    /// The clients every job compares.
+    pub clients: ClientFactory,
+    /// Fuzzing jobs, one per core (0 counts as 1).
+    pub jobs: usize,
+    /// When to stop; `None` runs until Ctrl-C.
+    pub duration: Option<Duration>,
+    /// The corpus folder: read at start, every new entry written to it.
+    pub corpus: PathBuf,
+    /// Where divergences are filed.
+    pub crashes: PathBuf,
+    /// Only this fork (default: the generator chooses).
+    pub fork: Option<Fork>,
+    /// Seed of the random generators (job `i` uses `seed + i`); `None`: from the clock.
+    pub seed: Option<u64>,
+    /// Also write the statistics here (JSON, rewritten every second and at the end).
+    pub stats: Option<PathBuf>,
+    /// Show the live status line on stderr.
+    pub status: bool,
+}
+
+/// What a farm did, once it has stopped.
+#[derive(Clone, Debug)]
+pub struct FarmSummary {
+    /// The final statistics, aggregated over the jobs.
+    pub stats: FarmStats,
+    /// The seed the farm ran with.
+    pub seed: u64,
+    /// The corpus folder.
+    pub corpus: PathBuf,
+    /// The crashes folder.
+    pub crashes: PathBuf,
+    /// Some job had not stopped [`GRACE`] after the deadline and was interrupted.
+    pub interrupted: bool,
+}
+
+impl FarmSummary {
+    /// A few lines for a person: speed, corpus, features, divergences, time per client.
+    pub fn text(&self) -> String {
+        let s = &self.stats;
+        let mut out = format!(
+            "fuzzed {:.1}s with {} job{} (seed {}): {} executions, {:.0}/s\n",
+            s.elapsed_s,
+            s.jobs,
+            if s.jobs == 1 { "" } else { "s" },
+            self.seed,
+            s.executions,
+            s.execs_per_sec,
+        );
+        out += &format!(
+            "corpus {} entries in {} (resumed from {}), {} features\n",
+            s.corpus,
+            self.corpus.display(),
+            s.resumed_from,
+            s.features
+        );
+        out += &format!(
+            "{:.1} instructions per case, {:.0}% of cases deep; {} opcodes and {} precompiles reached\n",
+            s.mean_opcodes_per_case,
+            s.deep_case_share * 100.0,
+            s.opcodes_reached.len(),
+            s.precompiles_reached.len()
+        );
+        if !s.per_client.is_empty() {
+            let times: Vec<String> = s.per_client.iter().map(|(id, t)| format!("{id} {:.1}s", t.seconds)).collect();
+            out += &format!("time per client: {}\n", times.join(", "));
+        }
+        out += &match s.divergences {
+            0 => "no divergence\n".to_owned(),
+            n => format!(
+                "{n} divergent input{}, {} finding{} filed in {}\n",
+                if n == 1 { "" } else { "s" },
+                s.filed,
+                if s.filed == 1 { "" } else { "s" },
+                self.crashes.display()
+            ),
+        };
+        if self.interrupted {
+            out += &format!("warning: some job had not stopped {}s after the deadline and was interrupted\n", GRACE.as_secs());
+        }
+        out
+    }
+}
+
+/// Runs a farm until `options.duration` has passed (or Ctrl-C) and returns its summary.
+///
+/// The clients and folders are checked before anything is forked; a job that fails later says
+/// why on stderr and stops, and the others go on.
+pub fn fuzz(options: &FarmOptions) -> Result<FarmSummary, FuzzError> {
+    let jobs = options.jobs.max(1);
+    let clients = options.clients.make()?;
+    if clients.is_empty() {
+        return Err(FuzzError::NoClients);
+    }
+    // One harness up front, dropped before the fork: a client or folder problem is one error
+    // here rather than one per job.
+    drop(Harness::new(HarnessOptions { clients, fork: options.fork, crashes: options.crashes.clone() })?);
+
+    let available = get_core_ids().map_err(engine)?;
+    if available.len() < jobs {
+        return Err(FuzzError::Jobs { jobs, cores: available.len() });
+    }
+    let cores = Cores::from(available.iter().take(jobs).map(|c| c.0).collect::<Vec<_>>());
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| FuzzError::Io { path, source }
+    };
+    let solutions = options.crashes.join(SOLUTIONS_DIR);
+    std::fs::create_dir_all(&options.corpus).map_err(io(&options.corpus))?;
+    std::fs::create_dir_all(&solutions).map_err(io(&solutions))?;
+    let files = corpus_entries(&options.corpus).map_err(io(&options.corpus))?;
+
+    let port = free_port().map_err(io(Path::new("127.0.0.1")))?;
+    let seed = options.seed.unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64));
+    let deadline = options.duration.map(|d| Instant::now() + d);
+    let status = match (options.status, std::io::stderr().is_terminal()) {
+        (false, _) => StatusLine::Off,
+        (true, true) => StatusLine::Live,
+        (true, false) => StatusLine::Log,
+    };
+    let latest = Arc::new(Mutex::new(None));
+    let monitor = FarmMonitor::new(jobs, files.len(), options.stats.clone(), status, latest.clone());
+    let broker = Broker::start(monitor, port, jobs)?;
+
+    let origin = std::process::id();
+    let watchdog = deadline.map(|d| Watchdog::start(origin, d + GRACE));
+    let job = Job { options, files: &files, deadline, seed };
+    let launched = catch_unwind(AssertUnwindSafe(|| {
+        Launcher::builder()
+            .shmem_provider(StdShMemProvider::new()?)
+            .configuration(EventConfig::from_name(CONFIGURATION))
+            // The broker runs in this process (see `Broker`); the Launcher only forks jobs.
+            .spawn_broker(false)
+            .monitor(NopMonitor::new())
+            .run_client(|state: Option<FarmState>, mgr: FarmManager, client: ClientDescription| job::run_client(&job, state, mgr, client))
+            .cores(&cores)
+            .broker_port(port)
+            .build()
+            .launch()
+    }));
+    if std::process::id() != origin {
+        // A job or its restarter whose part is over: returning would run the caller's code a
+        // second time in this process.
+        let clean = matches!(launched, Ok(Ok(()) | Err(libafl::Error::ShuttingDown)));
+        std::process::exit(if clean { 0 } else { 1 });
+    }
+    let launch_error = match launched {
+        Ok(Ok(()) | Err(libafl::Error::ShuttingDown)) => None,
+        Ok(Err(e)) => Some(engine(e)),
+        Err(_) => Some(FuzzError::Engine("launching the jobs panicked".to_owned())),
+    };
+    if launch_error.is_some() {
+        // Jobs that never started would keep the broker waiting for them.
+        interrupt(std::iter::once(origin as i32));
+    }
+    let broker_result = broker.join();
+    let interrupted = watchdog.is_some_and(Watchdog::stop);
+    if let Some(e) = launch_error {
+        return Err(e);
+    }
+    broker_result?;
+    let stats =
+        latest.lock().ok().and_then(|mut l| l.take()).unwrap_or(FarmStats { jobs, resumed_from: files.len(), ..FarmStats::default() });
+    Ok(FarmSummary { stats, seed, corpus: options.corpus.clone(), crashes: options.crashes.clone(), interrupted })
+}
+
+/// The LLMP broker, on a thread of the caller's process: it relays the jobs' events and feeds
+/// the monitor. It stops when every job has come and gone, or on SIGINT (Ctrl-C, or the
+/// watchdog), which LLMP's handler turns into a shutdown.
+///
+/// Not LibAFL's broker process: that one's restarter, the caller, would keep LibAFL's
+/// restart variable in its environment, and a second farm in the same process would take
+/// itself for a restarted one.
+struct Broker {
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Broker {
+    /// Binds `port` and starts brokering for `jobs` jobs.
+    fn start(monitor: FarmMonitor, port: u16, jobs: usize) -> Result<Broker, FuzzError> {
+        let (ready, bound) = mpsc::channel::<Result<(), libafl::Error>>();
+        let thread = std::thread::Builder::new()
+            .name("schism-broker".to_owned())
+            .spawn(move || {
+                let created = StdLlmpEventHook::<Blueprint, FarmMonitor>::new(monitor)
+                    .and_then(|hook| LlmpBroker::create_attach_to_tcp(StdShMemProvider::new()?, tuple_list!(hook), port));
+                let mut broker = match created {
+                    Ok(broker) => broker,
+                    Err(e) => {
+                        let _ = ready.send(Err(e));
+                        return;
+                    }
+                };
+                if let Some(jobs) = NonZeroUsize::new(jobs) {
+                    broker.set_exit_after(jobs);
+                }
+                let _ = ready.send(Ok(()));
+                broker.loop_with_timeouts(BROKER_TIMEOUT, Some(BROKER_NAP));
+            })
+            .map_err(|source| FuzzError::Io { path: PathBuf::from("schism-broker thread"), source })?;
+        match bound.recv() {
+            Ok(Ok(())) => Ok(Broker { thread }),
+            Ok(Err(e)) => Err(engine(e)),
+            Err(_) => Err(FuzzError::Engine("the broker stopped before it started".to_owned())),
+        }
+    }
+
+    /// Waits for the broker to stop.
+    fn join(self) -> Result<(), FuzzError> {
+        self.thread.join().map_err(|_| FuzzError::Engine("the broker panicked".to_owned()))
+    }
+}
+
+fn engine(e: libafl::Error) -> FuzzError {
+    FuzzError::Engine(e.to_string())
+}
+
+/// The corpus folder's entries, sorted: files that are not hidden (LibAFL's lock and
+/// half-written files are) and not empty.
+fn corpus_entries(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let hidden = entry.file_name().to_string_lossy().starts_with('.');
+        let meta = entry.metadata()?;
+        if !hidden && meta.is_file() && meta.len() > 0 {
+            files.push(entry.path());
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// A local TCP port free right now, for the broker (so farms and tests can run side by side).
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
+}
+
+/// Interrupts every process of the farm if it is still running at a given time.
+struct Watchdog {
+    stop: mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<bool>,
+}
+
+impl Watchdog {
+    /// Starts watching the descendants of process `root` until `at`.
+    fn start(root: u32, at: Instant) -> Watchdog {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let wait = at.saturating_duration_since(Instant::now());
+            match stopped.recv_timeout(wait) {
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    // SIGINT is the farm's own way to stop: jobs exit, restarters follow their
+                    // jobs, the broker (in this process) shuts down.
+                    interrupt(descendants(root).into_iter().chain([root as i32]));
+                    true
+                }
+                _ => false,
+            }
+        });
+        Watchdog { stop, thread }
+    }
+
+    /// Stops watching; whether it had to interrupt the farm.
+    fn stop(self) -> bool {
+        drop(self.stop);
+        self.thread.join().unwrap_or(false)
+    }
+}
+
+/// Sends SIGINT to each process.
+fn interrupt(pids: impl IntoIterator<Item = i32>) {
+    for pid in pids {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGINT);
+    }
+}
+
+/// Every process below `root`, from `/proc` (empty where there is none).
+fn descendants(root: u32) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let mut parents: Vec<(i32, i32)> = Vec::new();
+    for entry in entries.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+        // `pid (comm) state ppid ...`; comm may hold spaces and parentheses, so read after the
+        // last ')'.
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        let ppid = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)).and_then(|p| p.parse::<i32>().ok());
+        if let Some(ppid) = ppid {
+            parents.push((pid, ppid));
+        }
+    }
+    let mut found: Vec<i32> = Vec::new();
+    let mut frontier = vec![root as i32];
+    while let Some(parent) = frontier.pop() {
+        for &(pid, ppid) in &parents {
+            if ppid == parent && !found.contains(&pid) {
+                found.push(pid);
+                frontier.push(pid);
+            }
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_corpus_listing_skips_hidden_and_empty_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("b.json"), "{}").expect("write");
+        std::fs::write(dir.path().join("a.json"), "{}").expect("write");
+        std::fs::write(dir.path().join(".a.json"), "1").expect("write");
+        std::fs::write(dir.path().join("empty"), "").expect("write");
+        std::fs::create_dir(dir.path().join("sub")).expect("mkdir");
+        let names: Vec<_> = corpus_entries(dir.path()).expect("list").iter().map(|p| p.file_name().map(|n| n.to_owned())).collect();
+        assert_eq!(names, vec![Some("a.json".into()), Some("b.json".into())]);
+    }
+
+    #[test]
+    fn a_process_is_not_its_own_descendant() {
+        let me = std::process::id();
+        assert!(!descendants(me).contains(&(me as i32)));
+        let mut child = std::process::Command::new("sleep").arg("5").spawn().expect("spawn sleep");
+        assert!(descendants(me).contains(&(child.id() as i32)));
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}

@@ -1,0 +1,243 @@
+//! One fuzzing job: a process of its own, owning a harness (and so its clients), a corpus kept
+//! in memory and mirrored to the corpus folder, and LibAFL's fuzzer; it runs until the deadline
+//! and reports its statistics to the broker about once a second.
+
+use super::monitor::{JobReport, REPORT_STAT};
+use super::mutators::{blueprint_mutator, entropy};
+use super::{FarmOptions, SOLUTIONS_DIR};
+use crate::fuzz::FuzzError;
+use crate::fuzz::features::MAP_SIZE;
+use crate::fuzz::harness::{Harness, HarnessOptions};
+use crate::fuzz::program::Blueprint;
+use libafl::corpus::{Corpus, CorpusId, InMemoryOnDiskCorpus, OnDiskCorpus};
+use libafl::events::{
+    AwaitRestartSafe as _, ClientDescription, Event, EventFirer as _, EventWithStats, LlmpRestartingEventManager, ProgressReporter as _,
+    SendExiting as _,
+};
+use libafl::executors::{Executor, ExitKind, HasObservers};
+use libafl::feedbacks::{CrashFeedback, MapFeedbackMetadata, MaxMapFeedback};
+use libafl::generators::Generator;
+use libafl::inputs::Input;
+use libafl::observers::{CanTrack as _, ExplicitTracking, OwnedMapObserver};
+use libafl::schedulers::{IndexesLenTimeMinimizerScheduler, QueueScheduler};
+use libafl::stages::StdMutationalStage;
+use libafl::state::{HasCorpus as _, HasExecutions, HasMaxSize as _, HasRand, StdState};
+use libafl::{Error, Fuzzer as _, HasNamedMetadata as _, feedback_and_fast};
+use libafl_bolts::rands::StdRand;
+use libafl_bolts::shmem::{StdShMem, StdShMemProvider};
+use libafl_bolts::tuples::{RefIndexable, tuple_list, tuple_list_type};
+use libafl_bolts::{HasLen, Named as _};
+use std::borrow::Cow;
+use std::marker::PhantomData;
+use std::num::NonZeroUsize;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The feature map observer's name (and so the name of its history in the state).
+const FEATURES: &str = "features";
+
+/// Bytes of randomness behind one generated input.
+const SEED_ENTROPY: usize = 4096;
+
+/// Inputs generated when the corpus folder is empty.
+const INITIAL_INPUTS: usize = 64;
+
+/// Mutated inputs per scheduled corpus entry, at most. Fewer than LibAFL's 128: one of our
+/// executions runs several EVMs, and the job checks its deadline between entries.
+const MUTATIONS_PER_ENTRY: NonZeroUsize = NonZeroUsize::new(32).expect("non-zero");
+
+/// Largest byte field (calldata, raw code) byte havoc may grow: the EIP-170 code size limit.
+const MAX_BYTES: usize = 24_576;
+
+/// How often a job sends its report and LibAFL's own progress to the broker.
+const REPORT_EVERY: Duration = Duration::from_secs(1);
+
+/// A job's LibAFL state: corpus in memory and on disk, solutions on disk.
+pub(crate) type FarmState = StdState<InMemoryOnDiskCorpus<Blueprint>, Blueprint, StdRand, OnDiskCorpus<Blueprint>>;
+
+/// A job's connection to the broker (and to the process that restarts it).
+pub(crate) type FarmManager = LlmpRestartingEventManager<(), Blueprint, FarmState, StdShMem, StdShMemProvider>;
+
+/// The feature map observer, with index tracking for the minimising scheduler.
+type FeatureObserver = ExplicitTracking<OwnedMapObserver<u8>, true, false>;
+
+impl Input for Blueprint {
+    /// Corpus entries are JSON, so a person can read them.
+    fn to_file<P: AsRef<Path>>(&self, path: P) -> Result<(), Error> {
+        let path = path.as_ref();
+        let json = serde_json::to_vec_pretty(self).map_err(|e| Error::serialize(e.to_string()))?;
+        // Written aside and renamed, like every file schism writes; the aside name is per
+        // process, so a job killed mid-write never blocks another (LibAFL's own helper would).
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let aside = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+        std::fs::write(&aside, json)?;
+        std::fs::rename(&aside, path)?;
+        Ok(())
+    }
+
+    fn from_file<P: AsRef<Path>>(path: P) -> Result<Self, Error> {
+        let json = std::fs::read(path)?;
+        serde_json::from_slice(&json).map_err(|e| Error::serialize(e.to_string()))
+    }
+
+    fn generate_name(&self, _id: Option<CorpusId>) -> String {
+        format!("{:016x}.json", libafl_bolts::generic_hash_std(self))
+    }
+}
+
+impl HasLen for Blueprint {
+    /// The size the scheduler weighs entries by: pieces of program.
+    fn len(&self) -> usize {
+        self.pieces()
+    }
+}
+
+/// Random blueprints: random bytes decoded by [`Blueprint::from_bytes`].
+struct RandomBlueprints;
+
+impl<S: HasRand> Generator<Blueprint, S> for RandomBlueprints {
+    fn generate(&mut self, state: &mut S) -> Result<Blueprint, Error> {
+        Ok(Blueprint::from_bytes(&entropy(state.rand_mut(), SEED_ENTROPY)))
+    }
+}
+
+/// Runs inputs on the harness; owns the feature map the harness writes (no static map, no
+/// `unsafe`).
+struct HarnessExecutor {
+    harness: Harness,
+    observers: tuple_list_type!(FeatureObserver),
+}
+
+impl<EM, S: HasExecutions, Z> Executor<EM, Blueprint, S, Z> for HarnessExecutor {
+    fn run_target(&mut self, _fuzzer: &mut Z, state: &mut S, _mgr: &mut EM, input: &Blueprint) -> Result<ExitKind, Error> {
+        *state.executions_mut() += 1;
+        // The observer's pre_exec has zeroed the map.
+        let map: &mut OwnedMapObserver<u8> = self.observers.0.as_mut();
+        let run = self.harness.run(input, map);
+        // A divergence is the objective; LibAFL's name for "the target misbehaved" is Crash.
+        Ok(if run.divergent { ExitKind::Crash } else { ExitKind::Ok })
+    }
+}
+
+impl HasObservers for HarnessExecutor {
+    type Observers = tuple_list_type!(FeatureObserver);
+
+    fn observers(&self) -> RefIndexable<&Self::Observers, Self::Observers> {
+        RefIndexable::from(&self.observers)
+    }
+
+    fn observers_mut(&mut self) -> RefIndexable<&mut Self::Observers, Self::Observers> {
+        RefIndexable::from(&mut self.observers)
+    }
+}
+
+/// What every job shares, prepared before the launch.
+pub(crate) struct Job<'a> {
+    /// The farm's options.
+    pub options: &'a FarmOptions,
+    /// The corpus folder's entries at start; job `i` of `n` loads every `n`-th from the `i`-th.
+    pub files: &'a [PathBuf],
+    /// When to stop.
+    pub deadline: Option<Instant>,
+    /// The farm's seed; job `i` seeds its generator with `seed + i`.
+    pub seed: u64,
+}
+
+/// The Launcher's `run_client`: runs the job, then tells the broker it has left on purpose, so
+/// the broker stops waiting for it and its restarter does not start it again. A job that fails
+/// or panics says why on stderr and leaves; the others go on.
+pub(crate) fn run_client(job: &Job<'_>, state: Option<FarmState>, mut mgr: FarmManager, client: ClientDescription) -> Result<(), Error> {
+    let outcome = catch_unwind(AssertUnwindSafe(|| fuzz(job, state, &mut mgr, &client)));
+    match outcome {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => eprintln!("\nerror: fuzzing job {}: {e}", client.id()),
+        Err(panic) => {
+            let what = panic.downcast_ref::<&str>().copied().or_else(|| panic.downcast_ref::<String>().map(String::as_str));
+            eprintln!("\nerror: fuzzing job {} panicked: {}", client.id(), what.unwrap_or("(no message)"));
+        }
+    }
+    mgr.send_exiting()?;
+    mgr.await_restart_safe();
+    Ok(())
+}
+
+fn farm_error(e: FuzzError) -> Error {
+    Error::illegal_state(e.to_string())
+}
+
+/// The job proper: set up, load or generate the corpus, fuzz until the deadline.
+fn fuzz(job: &Job<'_>, state: Option<FarmState>, mgr: &mut FarmManager, client: &ClientDescription) -> Result<(), Error> {
+    let options = job.options;
+    // Clients are made here, in the job's process: subprocess clients' pipes and in-process
+    // clients' state belong to one process.
+    let clients = options.clients.make().map_err(|e| farm_error(e.into()))?;
+    let harness = Harness::new(HarnessOptions { clients, fork: options.fork, crashes: options.crashes.clone() }).map_err(farm_error)?;
+
+    let observer = OwnedMapObserver::new(FEATURES, vec![0u8; MAP_SIZE]).track_indices();
+    let mut feedback = MaxMapFeedback::new(&observer);
+    // A divergence is kept as a solution only when it also shows features no earlier
+    // divergence showed: the harness files every one, this keeps the inputs few.
+    let mut objective = feedback_and_fast!(CrashFeedback::new(), MaxMapFeedback::with_name("divergence_features", &observer));
+    let mut state = match state {
+        Some(state) => state,
+        None => StdState::new(
+            StdRand::with_seed(job.seed.wrapping_add(client.id() as u64)),
+            InMemoryOnDiskCorpus::no_meta(&options.corpus)?,
+            OnDiskCorpus::no_meta(options.crashes.join(SOLUTIONS_DIR))?,
+            &mut feedback,
+            &mut objective,
+        )?,
+    };
+    state.set_max_size(MAX_BYTES);
+    let scheduler = IndexesLenTimeMinimizerScheduler::new(&observer, QueueScheduler::new());
+    let mut fuzzer = libafl::StdFuzzer::new(scheduler, feedback, objective);
+    let mut executor = HarnessExecutor { harness, observers: tuple_list!(observer) };
+
+    let mut report = JobReport::default();
+    if state.must_load_initial_inputs() {
+        // Each job reads its share of the folder; the broker passes what is new to the others.
+        // With fewer entries than jobs, every job reads them all: none starts empty-handed.
+        let jobs = options.jobs.max(1);
+        let share: Vec<PathBuf> = if job.files.len() < jobs {
+            job.files.to_vec()
+        } else {
+            job.files.iter().skip((client.id().max(1) - 1) % jobs).step_by(jobs).cloned().collect()
+        };
+        state.load_initial_inputs_by_filenames(&mut fuzzer, &mut executor, mgr, &share)?;
+        report.loaded = state.corpus().count_all() as u64;
+        if state.corpus().count() == 0 {
+            state.generate_initial_inputs(&mut fuzzer, &mut executor, &mut RandomBlueprints, mgr, INITIAL_INPUTS)?;
+            report.generated = INITIAL_INPUTS as u64;
+        }
+        if state.corpus().count() == 0 {
+            // Nothing generated was new: the scheduler needs one entry to start from.
+            state.generate_initial_inputs_forced(&mut fuzzer, &mut executor, &mut RandomBlueprints, mgr, 1)?;
+            report.generated += 1;
+        }
+    }
+
+    let mut stages = tuple_list!(StdMutationalStage::with_max_iterations(blueprint_mutator(), MUTATIONS_PER_ENTRY));
+    let mut last_report = Instant::now();
+    send_report(&mut state, mgr, &executor, &mut report)?;
+    while job.deadline.is_none_or(|d| Instant::now() < d) {
+        fuzzer.fuzz_one(&mut stages, &mut executor, &mut state, mgr)?;
+        if last_report.elapsed() >= REPORT_EVERY {
+            send_report(&mut state, mgr, &executor, &mut report)?;
+            last_report = Instant::now();
+        }
+    }
+    send_report(&mut state, mgr, &executor, &mut report)
+}
+
+/// Sends the job's report, and LibAFL's executions and heartbeat, to the broker.
+fn send_report(state: &mut FarmState, mgr: &mut FarmManager, executor: &HarnessExecutor, report: &mut JobReport) -> Result<(), Error> {
+    report.harness = executor.harness.stats().clone();
+    report.corpus = state.corpus().count() as u64;
+    let observer_name = executor.observers.0.name().clone();
+    report.features = state.named_metadata::<MapFeedbackMetadata<u8>>(&observer_name).map_or(0, |m| m.num_covered_map_indexes as u64);
+    let event = Event::UpdateUserStats { name: Cow::Borrowed(REPORT_STAT), value: report.to_user_stats()?, phantom: PhantomData };
+    let executions = *state.executions();
+    mgr.fire(state, EventWithStats::with_current_time(event, executions))?;
+    mgr.report_progress(state)
+}

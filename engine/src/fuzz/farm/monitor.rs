@@ -1,0 +1,301 @@
+//! The farm's statistics: what each job reports, their aggregate over all jobs, and the LibAFL
+//! [`Monitor`] in the broker that shows the aggregate as one live status line and writes it as
+//! JSON.
+
+use crate::fuzz::harness::HarnessStats;
+use libafl::Error;
+use libafl::monitors::Monitor;
+use libafl::monitors::stats::{AggregatorOps, ClientStatsManager, UserStats, UserStatsValue};
+use libafl_bolts::ClientId;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ffi::OsString;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The name of the user statistic each job sends its [`JobReport`] under.
+pub(crate) const REPORT_STAT: &str = "schism";
+
+/// How often the status line and the statistics file are refreshed.
+const REFRESH: Duration = Duration::from_secs(1);
+
+/// How often a status line is printed when stderr is not a terminal (a log, not a screen).
+const LOG_REFRESH: Duration = Duration::from_secs(10);
+
+/// What one fuzzing job reports about itself, cumulatively, about once a second.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub(crate) struct JobReport {
+    /// The harness's own counters.
+    pub harness: HarnessStats,
+    /// Entries in the job's corpus.
+    pub corpus: u64,
+    /// Non-zero entries of the job's cumulative feature map.
+    pub features: u64,
+    /// Inputs the job read from the corpus folder at start.
+    pub loaded: u64,
+    /// Inputs the job generated at start because the corpus folder had none.
+    pub generated: u64,
+}
+
+impl JobReport {
+    /// The report as a LibAFL user statistic (JSON text; the monitor parses it back).
+    pub(crate) fn to_user_stats(&self) -> Result<UserStats, Error> {
+        let text = serde_json::to_string(self).map_err(|e| Error::serialize(e.to_string()))?;
+        Ok(UserStats::new(UserStatsValue::String(Cow::Owned(text)), AggregatorOps::None))
+    }
+}
+
+/// Cases and time one client spent, summed over the jobs.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ClientTime {
+    /// Cases the client executed.
+    pub cases: u64,
+    /// Seconds the client spent executing them.
+    pub seconds: f64,
+}
+
+/// The farm's statistics, aggregated over all jobs: the `--stats` JSON file.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FarmStats {
+    /// Inputs executed (each on every client).
+    pub executions: u64,
+    /// Seconds since the farm started.
+    pub elapsed_s: f64,
+    /// `executions / elapsed_s`.
+    pub execs_per_sec: f64,
+    /// Corpus entries: the largest corpus of any job (jobs share their finds, so each job's
+    /// corpus tends to the union).
+    pub corpus: u64,
+    /// Distinct EVM-level features seen: the largest count of any job, for the same reason.
+    pub features: u64,
+    /// Inputs on which the clients diverged (or one failed).
+    pub divergences: u64,
+    /// Distinct findings filed in the crashes folder (each job files a signature once).
+    pub filed: u64,
+    /// Mean instructions executed per case.
+    pub mean_opcodes_per_case: f64,
+    /// Share of cases that executed more than 10 instructions.
+    pub deep_case_share: f64,
+    /// Every opcode some case executed, ascending.
+    pub opcodes_reached: Vec<u8>,
+    /// Every precompile (by address) some case called, ascending.
+    pub precompiles_reached: Vec<u16>,
+    /// Cases and execution time per client id.
+    pub per_client: BTreeMap<String, ClientTime>,
+    /// Fuzzing jobs.
+    pub jobs: usize,
+    /// Entries in the corpus folder when the farm started.
+    pub resumed_from: usize,
+    /// Of those, how many the jobs read back.
+    pub loaded: u64,
+    /// Inputs generated at start because the corpus folder was empty.
+    pub generated: u64,
+}
+
+impl FarmStats {
+    /// Aggregates the latest report of every job.
+    pub(crate) fn aggregate<'a>(
+        reports: impl IntoIterator<Item = &'a JobReport>,
+        elapsed: Duration,
+        jobs: usize,
+        resumed_from: usize,
+    ) -> FarmStats {
+        let mut stats = FarmStats { elapsed_s: elapsed.as_secs_f64(), jobs, resumed_from, ..FarmStats::default() };
+        let (mut opcodes, mut deep) = (0u64, 0u64);
+        let mut opcodes_reached = BTreeSet::new();
+        let mut precompiles_reached = BTreeSet::new();
+        for report in reports {
+            let h = &report.harness;
+            stats.executions += h.executions;
+            stats.divergences += h.divergences;
+            stats.filed += h.filed;
+            opcodes += h.opcodes;
+            deep += h.deep_cases;
+            stats.corpus = stats.corpus.max(report.corpus);
+            stats.features = stats.features.max(report.features);
+            stats.loaded += report.loaded;
+            stats.generated += report.generated;
+            opcodes_reached.extend(h.opcodes_reached.iter().copied());
+            precompiles_reached.extend(h.precompiles_reached.iter().copied());
+            for client in &h.per_client {
+                let time = stats.per_client.entry(client.id.clone()).or_default();
+                time.cases += client.cases;
+                time.seconds += client.seconds;
+            }
+        }
+        stats.opcodes_reached = opcodes_reached.into_iter().collect();
+        stats.precompiles_reached = precompiles_reached.into_iter().collect();
+        if stats.elapsed_s > 0.0 {
+            stats.execs_per_sec = stats.executions as f64 / stats.elapsed_s;
+        }
+        if stats.executions > 0 {
+            stats.mean_opcodes_per_case = opcodes as f64 / stats.executions as f64;
+            stats.deep_case_share = deep as f64 / stats.executions as f64;
+        }
+        stats
+    }
+
+    /// The one-line status: elapsed, speed, corpus, features, divergences, time per client.
+    pub fn status_line(&self) -> String {
+        let secs = self.elapsed_s as u64;
+        let mut line = format!(
+            "[{:02}:{:02}:{:02}] {:.0} exec/s | corpus {} | features {} | divergences {} |",
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60,
+            self.execs_per_sec,
+            self.corpus,
+            self.features,
+            self.divergences,
+        );
+        for (id, time) in &self.per_client {
+            line.push_str(&format!(" {id} {:.1}s", time.seconds));
+        }
+        line
+    }
+
+    /// Writes the statistics as JSON, atomically: to `FILE.tmp`, then renamed to `FILE`.
+    pub(crate) fn write(&self, path: &Path) -> std::io::Result<()> {
+        let mut tmp = OsString::from(path.as_os_str());
+        tmp.push(".tmp");
+        let tmp = PathBuf::from(tmp);
+        let text = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(&tmp, path)
+    }
+}
+
+/// Where the status line goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum StatusLine {
+    /// Nowhere.
+    Off,
+    /// A terminal: one line, rewritten in place every second.
+    Live,
+    /// A log: a fresh line every ten seconds.
+    Log,
+}
+
+/// The broker's monitor: keeps each job's latest [`JobReport`], and about once a second (and
+/// when the broker shuts down) aggregates them into [`FarmStats`], shows the status line and
+/// writes the statistics file.
+pub(crate) struct FarmMonitor {
+    started: Instant,
+    jobs: usize,
+    resumed_from: usize,
+    stats_file: Option<PathBuf>,
+    status: StatusLine,
+    reports: HashMap<ClientId, JobReport>,
+    last_refresh: Option<Instant>,
+    last_line: Option<Instant>,
+    line_shown: bool,
+    write_failed: bool,
+    /// The broker has stopped: the last refresh.
+    finished: bool,
+    /// The latest aggregate, for the caller once the broker has stopped.
+    latest: Arc<Mutex<Option<FarmStats>>>,
+}
+
+impl FarmMonitor {
+    /// A monitor for `jobs` jobs, writing `stats_file` (if any) and keeping the latest
+    /// aggregate in `latest`; the clock starts now.
+    pub(crate) fn new(
+        jobs: usize,
+        resumed_from: usize,
+        stats_file: Option<PathBuf>,
+        status: StatusLine,
+        latest: Arc<Mutex<Option<FarmStats>>>,
+    ) -> Self {
+        FarmMonitor {
+            started: Instant::now(),
+            jobs,
+            resumed_from,
+            stats_file,
+            status,
+            reports: HashMap::new(),
+            last_refresh: None,
+            last_line: None,
+            line_shown: false,
+            write_failed: false,
+            finished: false,
+            latest,
+        }
+    }
+
+    fn refresh(&mut self) {
+        let stats = FarmStats::aggregate(self.reports.values(), self.started.elapsed(), self.jobs, self.resumed_from);
+        if let Some(path) = &self.stats_file
+            && let Err(e) = stats.write(path)
+            && !self.write_failed
+        {
+            self.write_failed = true;
+            self.say(&format!("warning: cannot write statistics to {}: {e}", path.display()));
+        }
+        // Nothing is printed before every job has reported: the jobs are forked from the
+        // process this broker runs in, and a fork taken while this thread held stderr's lock
+        // would leave the job unable ever to print.
+        if self.reports.len() >= self.jobs || self.finished {
+            let now = Instant::now();
+            match self.status {
+                StatusLine::Off => {}
+                StatusLine::Live => {
+                    // Clear the line first: the new one may be shorter.
+                    let mut err = std::io::stderr().lock();
+                    let _ = write!(err, "\r\x1b[2K{}", stats.status_line());
+                    let _ = err.flush();
+                    self.line_shown = true;
+                }
+                StatusLine::Log => {
+                    if self.finished || self.last_line.is_none_or(|t| now.duration_since(t) >= LOG_REFRESH) {
+                        eprintln!("{}", stats.status_line());
+                        self.last_line = Some(now);
+                    }
+                }
+            }
+        }
+        if let Ok(mut latest) = self.latest.lock() {
+            *latest = Some(stats);
+        }
+        self.last_refresh = Some(Instant::now());
+    }
+
+    /// A message on its own line, after the status line if one is shown.
+    fn say(&mut self, message: &str) {
+        if self.line_shown {
+            eprintln!();
+            self.line_shown = false;
+        }
+        eprintln!("{message}");
+    }
+}
+
+impl Monitor for FarmMonitor {
+    fn display(&mut self, manager: &mut ClientStatsManager, _event: &str, sender: ClientId) -> Result<(), Error> {
+        if let Ok(client) = manager.client_stats_for(sender)
+            && let Some(stat) = client.user_stats().get(REPORT_STAT)
+            && let UserStatsValue::String(text) = stat.value()
+        {
+            // A report that does not parse (a job of another build) is left out, not fatal.
+            if let Ok(report) = serde_json::from_str::<JobReport>(text) {
+                self.reports.insert(sender, report);
+            }
+        }
+        if self.last_refresh.is_none_or(|t| t.elapsed() >= REFRESH) {
+            self.refresh();
+        }
+        Ok(())
+    }
+}
+
+impl Drop for FarmMonitor {
+    /// The broker is shutting down: the final statistics.
+    fn drop(&mut self) {
+        self.finished = true;
+        self.refresh();
+        if self.line_shown {
+            eprintln!();
+        }
+    }
+}

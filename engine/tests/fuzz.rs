@@ -1,0 +1,86 @@
+//! The fuzzing farm through the library: a few seconds on revm and levm, then a second run on
+//! the same corpus folder that picks up where the first stopped.
+
+use schism_engine::fuzz::farm::{self, ClientFactory, FarmOptions, FarmSummary};
+use schism_engine::registry::{self, ClientOptions};
+use std::path::Path;
+use std::time::Duration;
+
+fn clients() -> Vec<String> {
+    vec!["revm".to_owned(), "levm".to_owned()]
+}
+
+fn run(dir: &Path, seconds: u64, seed: u64) -> FarmSummary {
+    let options = FarmOptions {
+        clients: ClientFactory::registry(clients(), ClientOptions::default()),
+        jobs: 1,
+        duration: Some(Duration::from_secs(seconds)),
+        corpus: dir.join("corpus"),
+        crashes: dir.join("crashes"),
+        fork: None,
+        seed: Some(seed),
+        stats: Some(dir.join("stats.json")),
+        status: false,
+    };
+    farm::fuzz(&options).expect("the farm runs")
+}
+
+fn entries(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .expect("corpus folder")
+        .filter_map(Result::ok)
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .count()
+}
+
+// One test, so the two runs are sequential and no other test thread is alive while the farm
+// forks.
+#[test]
+fn a_farm_fuzzes_keeps_its_corpus_writes_its_stats_and_resumes() {
+    if registry::resolve(&clients(), &ClientOptions::default()).is_err() {
+        eprintln!("skipped: this build lacks revm or levm");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+
+    let first = run(dir.path(), 3, 1);
+    let s = &first.stats;
+    assert!(s.executions > 0, "{s:?}");
+    assert_eq!((s.jobs, s.resumed_from, s.loaded), (1, 0, 0), "{s:?}");
+    assert!(s.generated > 0 && s.corpus > 0 && s.features > 0, "{s:?}");
+    assert!(s.execs_per_sec > 0.0 && s.elapsed_s >= 3.0, "{s:?}");
+    let saved = entries(&dir.path().join("corpus"));
+    assert!(saved > 0, "no corpus entry on disk");
+
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("stats.json")).expect("stats written")).expect("json");
+    for key in [
+        "executions",
+        "elapsed_s",
+        "execs_per_sec",
+        "corpus",
+        "features",
+        "divergences",
+        "mean_opcodes_per_case",
+        "deep_case_share",
+        "opcodes_reached",
+        "precompiles_reached",
+        "per_client",
+        "jobs",
+    ] {
+        assert!(json.get(key).is_some(), "stats lack {key}: {json}");
+    }
+    for client in clients() {
+        let entry = &json["per_client"][&client];
+        assert!(entry["cases"].as_u64().is_some_and(|n| n > 0), "{client}: {json}");
+        assert!(entry["seconds"].as_f64().is_some(), "{client}: {json}");
+    }
+    assert_eq!(json["executions"].as_u64(), Some(s.executions), "the file holds the final figures");
+
+    let second = run(dir.path(), 2, 2);
+    let r = &second.stats;
+    assert_eq!(r.resumed_from, saved, "{r:?}");
+    assert!(r.loaded > 0 && r.loaded as usize <= saved, "{r:?}");
+    assert_eq!(r.generated, 0, "a resumed farm generates nothing: {r:?}");
+    assert!(entries(&dir.path().join("corpus")) >= saved);
+}
