@@ -227,6 +227,34 @@ pub fn resolve(values: &[String], options: &ClientOptions) -> Result<Vec<Arc<dyn
     Ok(out)
 }
 
+/// A canary: a deliberately broken build of an in-process client, for `schism selftest`.
+#[derive(Clone, Copy, Debug)]
+pub struct Canary {
+    /// The mutant's stable name.
+    pub name: &'static str,
+    /// What is broken.
+    pub description: &'static str,
+}
+
+/// Every canary this build has (revm's mutants; none without revm).
+pub fn canaries() -> Vec<Canary> {
+    #[cfg(feature = "revm")]
+    return schism_revm::Mutant::ALL.iter().map(|m| Canary { name: m.name(), description: m.description() }).collect();
+    #[cfg(not(feature = "revm"))]
+    Vec::new()
+}
+
+/// The clients a canary is fuzzed with: the healthy client and its broken build.
+pub fn canary_clients(name: &str) -> Result<Vec<Arc<dyn Client>>, RegistryError> {
+    #[cfg(feature = "revm")]
+    if let Some(mutant) = schism_revm::Mutant::from_name(name) {
+        let healthy: Arc<dyn Client> = Arc::new(schism_revm::Revm::new());
+        let broken: Arc<dyn Client> = Arc::new(schism_revm::MutantRevm::new(mutant));
+        return Ok(vec![healthy, broken]);
+    }
+    Err(RegistryError::Unknown { id: name.to_owned(), known: canaries().iter().map(|c| c.name).collect::<Vec<_>>().join(", ") })
+}
+
 /// The forks a client supports, oldest first.
 pub fn supported_forks(client: &dyn Client) -> Vec<Fork> {
     Fork::ALL.into_iter().filter(|f| client.supports(*f)).collect()

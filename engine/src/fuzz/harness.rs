@@ -63,6 +63,19 @@ pub struct HarnessStats {
     pub opcodes_reached: Vec<u8>,
     /// Precompiles called successfully at least once.
     pub precompiles_reached: Vec<u16>,
+    /// When the first finding came: seconds after the harness started, and its execution
+    /// number.
+    #[serde(default)]
+    pub first_finding: Option<FirstFinding>,
+}
+
+/// The moment of a harness's first finding.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
+pub struct FirstFinding {
+    /// Seconds since the harness started.
+    pub seconds: f64,
+    /// Executions up to and including the finding.
+    pub executions: u64,
 }
 
 /// What one run found.
@@ -104,6 +117,7 @@ pub struct Harness {
     stats: HarnessStats,
     opcodes_seen: [bool; 256],
     filed: std::collections::HashSet<String>,
+    started: Instant,
 }
 
 impl Harness {
@@ -136,6 +150,7 @@ impl Harness {
             stats: HarnessStats { per_client, ..Default::default() },
             opcodes_seen: [false; 256],
             filed: Default::default(),
+            started: Instant::now(),
         })
     }
 
@@ -212,6 +227,10 @@ impl Harness {
         }
         let finding = divergent.then(|| {
             self.stats.divergences += 1;
+            if self.stats.first_finding.is_none() {
+                self.stats.first_finding =
+                    Some(FirstFinding { seconds: self.started.elapsed().as_secs_f64(), executions: self.stats.executions });
+            }
             let reference = match &verdict {
                 Verdict::Diverge { groups, .. } => groups
                     .first()

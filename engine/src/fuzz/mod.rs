@@ -9,6 +9,7 @@ pub mod farm;
 pub mod features;
 pub mod harness;
 pub mod program;
+pub mod selftest;
 pub mod vectors;
 
 pub use features::MAP_SIZE;
