@@ -260,8 +260,9 @@ pub fn fuzz(options: &FarmOptions) -> Result<FarmSummary, FuzzError> {
 }
 
 /// The LLMP broker, on a thread of the caller's process: it relays the jobs' events and feeds
-/// the monitor. It stops when every job has come and gone, or on SIGINT (Ctrl-C, or the
-/// watchdog), which LLMP's handler turns into a shutdown.
+/// the monitor. It stops when every job has come and gone, or on SIGINT, SIGTERM or SIGQUIT
+/// (Ctrl-C, a supervisor, the watchdog), which LLMP's handler turns into a shutdown; then it
+/// interrupts every process left below it.
 ///
 /// Not LibAFL's broker process: that one's restarter, the caller, would keep LibAFL's
 /// restart variable in its environment, and a second farm in the same process would take
@@ -291,6 +292,12 @@ impl Broker {
                 }
                 let _ = ready.send(Ok(()));
                 broker.loop_with_timeouts(BROKER_TIMEOUT, Some(BROKER_NAP));
+                // Told to stop (Ctrl-C, SIGTERM to this process alone, the watchdog) rather than
+                // left by every job: whatever still runs below this process stops too. After a
+                // clean end the jobs are left to exit by themselves, freeing their pages.
+                if broker.has_clients() || broker.num_clients_seen().saturating_sub(broker.nb_listeners()) < jobs {
+                    interrupt(descendants(std::process::id()));
+                }
             })
             .map_err(|source| FuzzError::Io { path: PathBuf::from("schism-broker thread"), source })?;
         match bound.recv() {
