@@ -21,6 +21,7 @@ fn run(dir: &Path, seconds: u64, seed: u64) -> FarmSummary {
         seed: Some(seed),
         stats: Some(dir.join("stats.json")),
         status: false,
+        stop_on_divergence: false,
     };
     farm::fuzz(&options).expect("the farm runs")
 }

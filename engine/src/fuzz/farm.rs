@@ -112,6 +112,8 @@ pub struct FarmOptions {
     pub stats: Option<PathBuf>,
     /// Show the live status line on stderr.
     pub status: bool,
+    /// Stop each job at its first divergence (the self-test's canaries).
+    pub stop_on_divergence: bool,
 }
 
 /// What a farm did, once it has stopped.

@@ -92,6 +92,8 @@ pub struct FarmStats {
     pub loaded: u64,
     /// Inputs generated at start because the corpus folder was empty.
     pub generated: u64,
+    /// The earliest first finding of any job (seconds since that job started, executions).
+    pub first_finding: Option<crate::fuzz::harness::FirstFinding>,
 }
 
 impl FarmStats {
@@ -117,6 +119,11 @@ impl FarmStats {
             stats.features = stats.features.max(report.features);
             stats.loaded += report.loaded;
             stats.generated += report.generated;
+            if let Some(first) = h.first_finding
+                && stats.first_finding.is_none_or(|f| first.seconds < f.seconds)
+            {
+                stats.first_finding = Some(first);
+            }
             opcodes_reached.extend(h.opcodes_reached.iter().copied());
             precompiles_reached.extend(h.precompiles_reached.iter().copied());
             for client in &h.per_client {
