@@ -167,6 +167,7 @@ fn fuzz(args: FuzzArgs) -> ExitCode {
         seed: args.seed,
         stats: args.stats,
         status: true,
+        stop_on_divergence: false,
     };
     match farm::fuzz(&options) {
         Ok(summary) => {

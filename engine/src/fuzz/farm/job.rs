@@ -142,6 +142,8 @@ pub(crate) struct Job<'a> {
     pub deadline: Option<Instant>,
     /// The farm's seed; job `i` seeds its generator with `seed + i`.
     pub seed: u64,
+    /// When this file exists, the job stops (checked about once a second).
+    pub stop_file: &'a Path,
 }
 
 /// The Launcher's `run_client`: runs the job, then tells the broker it has left on purpose, so
@@ -222,9 +224,15 @@ fn fuzz(job: &Job<'_>, state: Option<FarmState>, mgr: &mut FarmManager, client: 
     send_report(&mut state, mgr, &executor, &mut report)?;
     while job.deadline.is_none_or(|d| Instant::now() < d) {
         fuzzer.fuzz_one(&mut stages, &mut executor, &mut state, mgr)?;
+        if options.stop_on_divergence && executor.harness.stats().divergences > 0 {
+            break;
+        }
         if last_report.elapsed() >= REPORT_EVERY {
             send_report(&mut state, mgr, &executor, &mut report)?;
             last_report = Instant::now();
+            if job.stop_file.exists() {
+                break;
+            }
         }
     }
     send_report(&mut state, mgr, &executor, &mut report)
