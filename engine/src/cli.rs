@@ -3,6 +3,7 @@
 
 use crate::bench::{self, BenchOptions};
 use crate::fuzz::farm::{self, ClientFactory, FarmOptions};
+use crate::fuzz::selftest::{self, SelftestOptions};
 use crate::install::{self, INSTALLABLE, Installed};
 use crate::registry::{self, CLIENTS, ClientOptions, supported_forks};
 use crate::runner::{self, RunOptions};
@@ -38,6 +39,32 @@ pub enum Command {
     /// Fuzz the clients against each other: a LibAFL farm of `--jobs` processes, a corpus that
     /// persists between runs, each divergence filed in the crashes folder.
     Fuzz(FuzzArgs),
+    /// Check that the farm finds bugs: fuzz healthy revm against builds of revm with one
+    /// planted bug each (canary mutants), and report which were found and how fast.
+    Selftest(SelftestArgs),
+}
+
+/// Arguments of `schism selftest`.
+#[derive(Debug, clap::Args)]
+pub struct SelftestArgs {
+    /// Time allowed per mutant.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub budget: std::time::Duration,
+    /// Only this mutant (repeatable; default: all).
+    #[arg(long = "mutant", value_name = "NAME")]
+    pub mutants: Vec<String>,
+    /// Write the results as JSON: [{"mutant", "found", "seconds", "executions", ...}].
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Where each mutant's findings are filed (one folder per mutant).
+    #[arg(long, default_value = "crashes/selftest", value_name = "DIR")]
+    pub crashes: PathBuf,
+    /// Fuzzing jobs per mutant.
+    #[arg(long, default_value_t = 1)]
+    pub jobs: usize,
+    /// Seed of the farm.
+    #[arg(long)]
+    pub seed: Option<u64>,
 }
 
 /// Arguments of `schism fuzz`.
@@ -149,7 +176,49 @@ pub fn main_with(cli: Cli) -> ExitCode {
         Command::Install(args) => install(args),
         Command::Bench(args) => bench(args),
         Command::Fuzz(args) => fuzz(args),
+        Command::Selftest(args) => selftest(args),
     }
+}
+
+fn selftest(args: SelftestArgs) -> ExitCode {
+    let options = SelftestOptions {
+        budget: args.budget,
+        mutants: args.mutants,
+        crashes: args.crashes,
+        jobs: args.jobs,
+        seed: args.seed,
+        status: std::io::stderr().is_terminal(),
+    };
+    println!("{:<20} {:>6} {:>9} {:>11}  broken", "mutant", "found", "seconds", "executions");
+    let results = selftest::selftest(&options, |r| {
+        println!(
+            "{:<20} {:>6} {:>9.1} {:>11}  {}",
+            r.mutant,
+            if r.found { "yes" } else { "NO" },
+            r.seconds,
+            r.executions,
+            r.description
+        );
+    });
+    let results = match results {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let found = results.iter().filter(|r| r.found).count();
+    println!("{found} of {} mutants found within {} each", results.len(), humantime::format_duration(args.budget));
+    if let Some(path) = &args.json {
+        let written = serde_json::to_string_pretty(&results)
+            .map_err(std::io::Error::other)
+            .and_then(|text| std::fs::write(path, text + "\n"));
+        if let Err(e) = written {
+            eprintln!("error: {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    }
+    if found == results.len() { ExitCode::SUCCESS } else { ExitCode::from(1) }
 }
 
 fn fuzz(args: FuzzArgs) -> ExitCode {

@@ -222,11 +222,9 @@ fn fuzz(job: &Job<'_>, state: Option<FarmState>, mgr: &mut FarmManager, client: 
     let mut stages = tuple_list!(StdMutationalStage::with_max_iterations(blueprint_mutator(), MUTATIONS_PER_ENTRY));
     let mut last_report = Instant::now();
     send_report(&mut state, mgr, &executor, &mut report)?;
-    while job.deadline.is_none_or(|d| Instant::now() < d) {
+    let found = |executor: &HarnessExecutor| options.stop_on_divergence && executor.harness.stats().divergences > 0;
+    while job.deadline.is_none_or(|d| Instant::now() < d) && !found(&executor) {
         fuzzer.fuzz_one(&mut stages, &mut executor, &mut state, mgr)?;
-        if options.stop_on_divergence && executor.harness.stats().divergences > 0 {
-            break;
-        }
         if last_report.elapsed() >= REPORT_EVERY {
             send_report(&mut state, mgr, &executor, &mut report)?;
             last_report = Instant::now();
