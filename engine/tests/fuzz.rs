@@ -84,4 +84,25 @@ fn a_farm_fuzzes_keeps_its_corpus_writes_its_stats_and_resumes() {
     assert!(r.loaded > 0 && r.loaded as usize <= saved, "{r:?}");
     assert_eq!(r.generated, 0, "a resumed farm generates nothing: {r:?}");
     assert!(entries(&dir.path().join("corpus")) >= saved);
+
+    // A farm told to stop at the first divergence does, long before its deadline: revm against
+    // a build of itself that undercharges EXP.
+    let canary = dir.path().join("canary");
+    let options = FarmOptions {
+        clients: ClientFactory::new(|| registry::canary_clients("exp-gas")),
+        jobs: 1,
+        duration: Some(Duration::from_secs(120)),
+        corpus: canary.join("corpus"),
+        crashes: canary.join("crashes"),
+        fork: None,
+        seed: Some(3),
+        stats: None,
+        status: false,
+        stop_on_divergence: true,
+    };
+    let stopped = farm::fuzz(&options).expect("the farm runs");
+    let c = &stopped.stats;
+    let first = c.first_finding.expect("the canary is found");
+    assert!(c.divergences > 0 && c.elapsed_s < 100.0, "{c:?}");
+    assert!(first.executions > 0 && first.executions <= c.executions, "{c:?}");
 }

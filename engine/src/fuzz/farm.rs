@@ -112,7 +112,8 @@ pub struct FarmOptions {
     pub stats: Option<PathBuf>,
     /// Show the live status line on stderr.
     pub status: bool,
-    /// Stop each job at its first divergence (the self-test's canaries).
+    /// Stop the farm at the first divergence (a self-test's canary found) instead of at the
+    /// deadline.
     pub stop_on_divergence: bool,
 }
 
@@ -216,12 +217,18 @@ pub fn fuzz(options: &FarmOptions) -> Result<FarmSummary, FuzzError> {
         (true, false) => StatusLine::Log,
     };
     let latest = Arc::new(Mutex::new(None));
-    let monitor = FarmMonitor::new(jobs, files.len(), options.stats.clone(), status, latest.clone());
+    let origin = std::process::id();
+    // Jobs stop early when this file appears (the first divergence, with stop_on_divergence).
+    let stop_file = std::env::temp_dir().join(format!("schism-farm-{origin}-{port}.stop"));
+    let _ = std::fs::remove_file(&stop_file);
+    let mut monitor = FarmMonitor::new(jobs, files.len(), options.stats.clone(), status, latest.clone());
+    if options.stop_on_divergence {
+        monitor.stop_on_divergence(stop_file.clone());
+    }
     let broker = Broker::start(monitor, port, jobs)?;
 
-    let origin = std::process::id();
     let watchdog = deadline.map(|d| Watchdog::start(origin, d + GRACE));
-    let job = Job { options, files: &files, deadline, seed };
+    let job = Job { options, files: &files, deadline, seed, stop_file: &stop_file };
     let launched = catch_unwind(AssertUnwindSafe(|| {
         Launcher::builder()
             .shmem_provider(StdShMemProvider::new()?)
@@ -252,6 +259,7 @@ pub fn fuzz(options: &FarmOptions) -> Result<FarmSummary, FuzzError> {
     }
     let broker_result = broker.join();
     let interrupted = watchdog.is_some_and(Watchdog::stop);
+    let _ = std::fs::remove_file(&stop_file);
     if let Some(e) = launch_error {
         return Err(e);
     }
@@ -289,6 +297,15 @@ impl Broker {
                         return;
                     }
                 };
+                if broker.is_shutting_down() {
+                    // LLMP's shutdown flag is process-wide and never cleared: a farm in this
+                    // process was interrupted (Ctrl-C, the watchdog), and this one would stop at
+                    // once.
+                    let _ = ready.send(Err(libafl::Error::illegal_state(
+                        "an earlier farm in this process was interrupted; start a new process",
+                    )));
+                    return;
+                }
                 if let Some(jobs) = NonZeroUsize::new(jobs) {
                     broker.set_exit_after(jobs);
                 }

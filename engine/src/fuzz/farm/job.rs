@@ -142,6 +142,8 @@ pub(crate) struct Job<'a> {
     pub deadline: Option<Instant>,
     /// The farm's seed; job `i` seeds its generator with `seed + i`.
     pub seed: u64,
+    /// When this file exists, the job stops (checked about once a second).
+    pub stop_file: &'a Path,
 }
 
 /// The Launcher's `run_client`: runs the job, then tells the broker it has left on purpose, so
@@ -226,6 +228,9 @@ fn fuzz(job: &Job<'_>, state: Option<FarmState>, mgr: &mut FarmManager, client: 
         if last_report.elapsed() >= REPORT_EVERY {
             send_report(&mut state, mgr, &executor, &mut report)?;
             last_report = Instant::now();
+            if job.stop_file.exists() {
+                break;
+            }
         }
     }
     send_report(&mut state, mgr, &executor, &mut report)

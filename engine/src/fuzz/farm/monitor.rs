@@ -2,7 +2,7 @@
 //! [`Monitor`] in the broker that shows the aggregate as one live status line and writes it as
 //! JSON.
 
-use crate::fuzz::harness::HarnessStats;
+use crate::fuzz::harness::{FirstFinding, HarnessStats};
 use libafl::Error;
 use libafl::monitors::Monitor;
 use libafl::monitors::stats::{AggregatorOps, ClientStatsManager, UserStats, UserStatsValue};
@@ -74,6 +74,10 @@ pub struct FarmStats {
     pub divergences: u64,
     /// Distinct findings filed in the crashes folder (each job files a signature once).
     pub filed: u64,
+    /// The earliest first finding of any job: seconds after that job started, and that job's
+    /// executions up to it.
+    #[serde(default)]
+    pub first_finding: Option<FirstFinding>,
     /// Mean instructions executed per case.
     pub mean_opcodes_per_case: f64,
     /// Share of cases that executed more than 10 instructions.
@@ -92,8 +96,6 @@ pub struct FarmStats {
     pub loaded: u64,
     /// Inputs generated at start because the corpus folder was empty.
     pub generated: u64,
-    /// The earliest first finding of any job (seconds since that job started, executions).
-    pub first_finding: Option<crate::fuzz::harness::FirstFinding>,
 }
 
 impl FarmStats {
@@ -113,17 +115,17 @@ impl FarmStats {
             stats.executions += h.executions;
             stats.divergences += h.divergences;
             stats.filed += h.filed;
+            if let Some(found) = h.first_finding
+                && stats.first_finding.is_none_or(|earliest| found.seconds < earliest.seconds)
+            {
+                stats.first_finding = Some(found);
+            }
             opcodes += h.opcodes;
             deep += h.deep_cases;
             stats.corpus = stats.corpus.max(report.corpus);
             stats.features = stats.features.max(report.features);
             stats.loaded += report.loaded;
             stats.generated += report.generated;
-            if let Some(first) = h.first_finding
-                && stats.first_finding.is_none_or(|f| first.seconds < f.seconds)
-            {
-                stats.first_finding = Some(first);
-            }
             opcodes_reached.extend(h.opcodes_reached.iter().copied());
             precompiles_reached.extend(h.precompiles_reached.iter().copied());
             for client in &h.per_client {
@@ -201,6 +203,8 @@ pub(crate) struct FarmMonitor {
     write_failed: bool,
     /// The broker has stopped: the last refresh.
     finished: bool,
+    /// Stop the farm at the first divergence, by creating this file.
+    stop_at_divergence: Option<PathBuf>,
     /// The latest aggregate, for the caller once the broker has stopped.
     latest: Arc<Mutex<Option<FarmStats>>>,
 }
@@ -227,8 +231,15 @@ impl FarmMonitor {
             line_shown: false,
             write_failed: false,
             finished: false,
+            stop_at_divergence: None,
             latest,
         }
+    }
+
+    /// Makes the first divergence any job reports stop the farm, by creating `stop_file`,
+    /// which every job checks.
+    pub(crate) fn stop_on_divergence(&mut self, stop_file: PathBuf) {
+        self.stop_at_divergence = Some(stop_file);
     }
 
     fn refresh(&mut self) {
@@ -291,6 +302,18 @@ impl Monitor for FarmMonitor {
         }
         if self.last_refresh.is_none_or(|t| t.elapsed() >= REFRESH) {
             self.refresh();
+        }
+        if let Some(stop_file) = &self.stop_at_divergence
+            && self.reports.get(&sender).is_some_and(|r| r.harness.divergences > 0)
+        {
+            // The job that found it stops by itself; the others see the file within a second
+            // and stop as at the deadline (no signal: LLMP's shutdown flag would stay set for
+            // the next farm in this process).
+            if let Err(e) = std::fs::write(stop_file, b"") {
+                let message = format!("warning: cannot stop the farm through {}: {e}", stop_file.display());
+                self.say(&message);
+            }
+            self.stop_at_divergence = None;
         }
         Ok(())
     }
