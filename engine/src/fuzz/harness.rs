@@ -343,3 +343,81 @@ impl StepObserver for StepCounter {
         self.0 += 1;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::B256;
+    use schism_interface::load::{FixtureFile, expand_file, read_fixture};
+
+    /// A scripted client: the same outcome for every case, with a root of its own.
+    struct Scripted {
+        id: &'static str,
+        root: u8,
+        fail: bool,
+    }
+
+    impl Client for Scripted {
+        fn id(&self) -> &str {
+            self.id
+        }
+        fn version(&self) -> &str {
+            "scripted"
+        }
+        fn supports(&self, _: Fork) -> bool {
+            true
+        }
+        fn execute(&self, case: &Case, _: TraceMode) -> Result<Outcome, ClientError> {
+            if self.fail {
+                return Err(ClientError::Crashed { client: self.id.to_owned(), status: "signal 11".into(), stderr_tail: String::new() });
+            }
+            let mut outcome = Outcome::executed((*case.pre).clone(), Vec::new(), 21_000, None, Some(Vec::new()));
+            outcome.state_root = B256::repeat_byte(self.root);
+            Ok(outcome)
+        }
+    }
+
+    fn harness(clients: Vec<Arc<dyn Client>>, crashes: &Path) -> Harness {
+        Harness::new(HarnessOptions { clients, fork: Some(Fork::Cancun), crashes: crashes.to_path_buf() }).expect("harness")
+    }
+
+    #[test]
+    fn a_divergence_is_filed_once_as_a_replayable_state_test() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let clients: Vec<Arc<dyn Client>> = vec![
+            Arc::new(Scripted { id: "a", root: 1, fail: false }),
+            Arc::new(Scripted { id: "b", root: 1, fail: false }),
+            Arc::new(Scripted { id: "c", root: 2, fail: false }),
+        ];
+        let mut h = harness(clients, dir.path());
+        let mut map = vec![0u8; crate::fuzz::MAP_SIZE];
+        let first = h.run(&Blueprint::from_bytes(&[1, 2, 3]), &mut map);
+        let second = h.run(&Blueprint::from_bytes(&[9, 9, 9, 9]), &mut map);
+        assert!(first.divergent && second.divergent);
+        assert_eq!(first.signature, second.signature, "same groups, same fork, same signature");
+        assert_eq!(h.stats().divergences, 2);
+        assert_eq!(h.stats().filed, 1);
+        assert!(h.stats().first_finding.is_some_and(|f| f.executions == 1));
+        let file = dir.path().join(format!("{}.json", first.signature.unwrap_or_default()));
+        let FixtureFile::State(test) = read_fixture(&file).expect("filed file reads as a fixture") else { panic!("not a state test") };
+        let (cases, errors) = expand_file(&file, &test);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(cases.len(), 1);
+        assert_eq!(cases[0].expected.as_ref().map(|e| e.hash), Some(B256::repeat_byte(1)), "the majority's root is the expectation");
+    }
+
+    #[test]
+    fn agreement_and_a_lone_client_against_itself_find_nothing_but_faults_do() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut map = vec![0u8; crate::fuzz::MAP_SIZE];
+        let mut alone = harness(vec![Arc::new(Scripted { id: "a", root: 1, fail: false })], dir.path());
+        assert!(!alone.run(&Blueprint::from_bytes(&[5; 64]), &mut map).divergent);
+        assert_eq!(alone.stats().per_client.len(), 2, "compared with a second run of itself");
+        let mut faulty = harness(
+            vec![Arc::new(Scripted { id: "a", root: 1, fail: false }), Arc::new(Scripted { id: "b", root: 1, fail: true })],
+            dir.path(),
+        );
+        let run = faulty.run(&Blueprint::from_bytes(&[5; 64]), &mut map);
+        assert!(run.divergent, "a client fault is a finding");
+    }
+}
