@@ -257,13 +257,18 @@ fn run_one(client: &dyn Client, case: &Case) -> ((ClientResult, Duration), Optio
 
 /// Executes a case, turning a panic inside the client into a client error.
 pub fn execute_guarded(client: &dyn Client, case: &Case) -> Result<Outcome, ClientError> {
-    catch_unwind(AssertUnwindSafe(|| client.execute(case, TraceMode::Off))).unwrap_or_else(|payload| {
+    guarded(client.id(), || client.execute(case, TraceMode::Off))
+}
+
+/// Runs one call into client `id`, turning a panic into [`ClientError::Panicked`].
+pub fn guarded(id: &str, f: impl FnOnce() -> Result<Outcome, ClientError>) -> Result<Outcome, ClientError> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| {
         let message = payload
             .downcast_ref::<&str>()
             .map(|s| (*s).to_owned())
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "non-text panic payload".to_owned());
-        Err(ClientError::Panicked { client: client.id().to_owned(), message })
+        Err(ClientError::Panicked { client: id.to_owned(), message })
     })
 }
 

@@ -7,12 +7,12 @@ use super::features::Recorder;
 use super::program::Blueprint;
 use super::FuzzError;
 use crate::compare::{Verdict, compare};
+use crate::runner::guarded;
 use alloy_primitives::keccak256;
 use schism_interface::{
-    Case, Client, ClientError, ErrorClass, Expectation, ExpectedException, Fork, Outcome, StepObserver, StepView, TraceMode,
+    Case, Client, ErrorClass, Expectation, ExpectedException, Fork, Outcome, StepObserver, StepView, TraceMode,
 };
 use serde::{Deserialize, Serialize};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -288,17 +288,6 @@ fn expectation_of(outcome: &Outcome) -> Expectation {
     }
 }
 
-/// Runs a client call, turning a panic into a client error.
-fn guarded(id: &str, f: impl FnOnce() -> Result<Outcome, ClientError>) -> Result<Outcome, ClientError> {
-    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| {
-        let message = payload
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "non-text panic payload".to_owned());
-        Err(ClientError::Panicked { client: id.to_owned(), message })
-    })
-}
 
 /// A stable short name for what a finding is: the same bug found twice gets the same name.
 fn signature(fork: Fork, verdict: &Verdict, faults: &[(String, String, String)]) -> String {
@@ -348,6 +337,7 @@ impl StepObserver for StepCounter {
 mod tests {
     use super::*;
     use alloy_primitives::B256;
+    use schism_interface::ClientError;
     use schism_interface::load::{FixtureFile, expand_file, read_fixture};
 
     /// A scripted client: the same outcome for every case, with a root of its own.
