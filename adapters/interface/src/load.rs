@@ -97,7 +97,8 @@ pub fn expand_file(path: &Path, file: &StateTestFile) -> (Vec<Case>, Vec<Fixture
     (cases, errors)
 }
 
-/// Every `.json` file under the given files and folders, sorted, without duplicates.
+/// Every `.json` file under the given files and folders, sorted, without duplicates. Hidden
+/// entries inside a folder (`.name`: the fuzzer's kept inputs, editors' files) are skipped.
 pub fn collect_json_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, FixtureError> {
     let mut files = Vec::new();
     for path in paths {
@@ -118,6 +119,9 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), FixtureError> {
     for entry in entries {
         let entry = entry.map_err(|source| FixtureError::Io { path: dir.to_path_buf(), source })?;
         let path = entry.path();
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
         let file_type = entry.file_type().map_err(|source| FixtureError::Io { path: path.clone(), source })?;
         if file_type.is_dir() {
             walk(&path, out)?;

@@ -1054,4 +1054,34 @@ mod tests {
         }
         assert!(failures.is_empty(), "precompiles rejecting their well-formed input: {failures:?}");
     }
+
+    /// The modulus-1 form of MODEXP's input asks for `b^0 mod 1` half of the time.
+    #[test]
+    fn the_modexp_modulus_one_form_is_zero_power_mod_one() {
+        let even = precompile_input(5, 5, &[0u8; 64]);
+        assert_eq!(&even[..96], &[[0u8; 31].as_slice(), &[32], &[0u8; 31], &[1], &[0u8; 31], &[1]].concat()[..]);
+        assert_eq!(even.len(), 96 + 34);
+        assert_eq!(even[96 + 32], 0, "zero exponent");
+        assert_eq!(even[96 + 33], 1, "modulus 1");
+    }
+
+    /// The generated modulus-one MODEXP input shows the `precompile-output` canary.
+    #[cfg(feature = "revm")]
+    #[test]
+    fn the_modexp_modulus_one_form_shows_the_precompile_output_canary() {
+        use crate::fuzz::program::{CallKind, Contract};
+        use schism_interface::{Client, TraceMode};
+        for fork in [Fork::Cancun, Fork::Osaka] {
+            let i = precompiles(fork).iter().position(|p| *p == 5).unwrap_or(0) as u8 * 8;
+            let input = Input::Shaped { variant: 5, data: vec![0u8; 64] };
+            let call = Leaf::Call { kind: CallKind::StaticCall, target: Target::Precompile(i), gas: Gas::All, value: Value::Small(0), input };
+            let mut blueprint = Blueprint::default();
+            blueprint.tx.gas = 3;
+            blueprint.contracts = vec![Contract { balance: Value::Small(0), nonce: 1, storage: vec![], program: vec![Piece::Leaf(call)] }];
+            let case = compile(&blueprint, fork);
+            let a = schism_revm::Revm::new().execute(&case, TraceMode::Off).expect("executes");
+            let b = schism_revm::MutantRevm::new(schism_revm::Mutant::PrecompileOutput).execute(&case, TraceMode::Off).expect("executes");
+            assert_ne!(a.state_root, b.state_root, "{fork}");
+        }
+    }
 }
