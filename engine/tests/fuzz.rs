@@ -102,7 +102,7 @@ fn a_farm_fuzzes_keeps_its_corpus_writes_its_stats_and_resumes() {
     };
     let stopped = farm::fuzz(&options).expect("the farm runs");
     let c = &stopped.stats;
-    let first = c.first_finding.expect("the canary is found");
+    let first = c.first_finding.clone().expect("the canary is found");
     assert!(c.divergences > 0 && c.elapsed_s < 100.0, "{c:?}");
     assert!(first.executions > 0 && first.executions <= c.executions, "{c:?}");
 }

@@ -4,7 +4,7 @@
 use crate::fixture::{Account, Accounts};
 use crate::fork::Fork;
 use alloy_primitives::{Address, B256, Bytes, Log, b256, keccak256};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use alloy_trie::TrieAccount;
 use alloy_trie::root::{state_root_unhashed, storage_root_unhashed};
@@ -13,24 +13,40 @@ use alloy_trie::root::{state_root_unhashed, storage_root_unhashed};
 const KECCAK_EMPTY: B256 = b256!("c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470");
 
 thread_local! {
-    /// The last post-state whose root was computed, and that root. Several clients run the
-    /// same case one after the other on a thread; when they agree, the root is computed once
+    /// The last post-state whose root was computed, and that root, where remembering is on:
+    /// when clients that run one after the other on a thread agree, the root is computed once
     /// (an equality check is far cheaper than hashing the trie).
     static LAST_ROOT: RefCell<Option<(Accounts, B256)>> = const { RefCell::new(None) };
+    /// Whether this thread remembers roots (see [`remember_roots_on_this_thread`]).
+    static REMEMBER_ROOTS: Cell<bool> = const { Cell::new(false) };
     /// keccak256 of recently hashed code, by buffer. Each entry keeps its buffer alive, so an
     /// address in the map always denotes the same (immutable) bytes.
     static CODE_HASHES: RefCell<HashMap<(usize, usize), (Bytes, B256)>> = RefCell::new(HashMap::new());
 }
 
+/// Makes [`state_root`] on this thread remember the last post-state and its root, for callers
+/// that run several clients on the same case one after the other on one thread (the fuzzer).
+/// Elsewhere (clients on different threads) remembering would only cost a copy per root.
+pub fn remember_roots_on_this_thread() {
+    REMEMBER_ROOTS.with(|r| r.set(true));
+}
+
 /// The state root of a set of accounts. Zero-valued storage slots count as absent.
 pub fn state_root(accounts: &Accounts) -> B256 {
+    if !REMEMBER_ROOTS.with(Cell::get) {
+        return compute_root(accounts);
+    }
     let cached = LAST_ROOT.with(|last| last.borrow().as_ref().filter(|(a, _)| a == accounts).map(|(_, root)| *root));
     if let Some(root) = cached {
         return root;
     }
-    let root = state_root_unhashed(accounts.iter().map(|(address, account)| (*address, trie_account(account))));
+    let root = compute_root(accounts);
     LAST_ROOT.with(|last| *last.borrow_mut() = Some((accounts.clone(), root)));
     root
+}
+
+fn compute_root(accounts: &Accounts) -> B256 {
+    state_root_unhashed(accounts.iter().map(|(address, account)| (*address, trie_account(account))))
 }
 
 /// keccak256 of an account's code, remembered for the buffers hashed recently (the same
@@ -112,6 +128,7 @@ mod tests {
     #[test]
     fn remembered_roots_and_code_hashes_are_exact() {
         let mut accounts = Accounts::from([(address!("00000000000000000000000000000000000000aa"), Account { balance: U256::from(1), code: bytes!("6001"), ..Default::default() })]);
+        remember_roots_on_this_thread();
         let first = state_root(&accounts);
         assert_eq!(state_root(&accounts), first);
         accounts.values_mut().for_each(|a| a.balance = U256::from(2));

@@ -119,37 +119,15 @@ pub fn precompile_address(id: u16) -> Address {
     Address::from(bytes)
 }
 
-/// The opcodes a fork defines (for coverage statistics).
-pub fn fork_opcodes(fork: Fork) -> Vec<u8> {
-    let mut ops: Vec<u8> = COMPUTING.iter().filter(|(_, _, f)| fork >= *f).map(|(op, _, _)| *op).collect();
-    ops.extend([0x00, 0x37, 0x39, 0x3c, 0x50, 0x52, 0x53, 0x55, 0x56, 0x57, 0x5b]);
-    ops.extend(0x60..=0xa4);
-    ops.extend([0xf0, 0xf1, 0xf2, 0xf3, 0xf4, 0xfd, 0xfe, 0xff]);
-    if fork >= Fork::Byzantium {
-        ops.extend([0x3e, 0xfa, 0xfd]);
-    }
-    if fork >= Fork::Constantinople {
-        ops.push(0xf5);
-    }
-    if fork >= Fork::Shanghai {
-        ops.push(0x5f);
-    }
-    if fork >= Fork::Cancun {
-        ops.extend([0x5d, 0x5e]);
-    }
-    if fork < Fork::Byzantium {
-        ops.retain(|op| *op != 0xfd);
-    }
-    ops.sort_unstable();
-    ops.dedup();
-    ops
-}
-
 /// Everything a compilation needs to know about the case being built.
 struct Ctx {
     fork: Fork,
     contracts: usize,
     precompiles: Vec<u16>,
+    /// The fork's precompiles without the [`EXPENSIVE`] ones.
+    cheap: Vec<u16>,
+    /// The fork's computing instructions: opcode and number of inputs.
+    computing: Vec<(u8, usize)>,
 }
 
 /// Precompiles that take a millisecond or more per call (pairings, KZG): chosen an eighth as
@@ -157,13 +135,20 @@ struct Ctx {
 const EXPENSIVE: [u16; 3] = [0x08, 0x0a, 0x0f];
 
 impl Ctx {
+    /// What compiling for `fork` with `contracts` contracts needs.
+    fn new(fork: Fork, contracts: usize) -> Ctx {
+        let precompiles = precompiles(fork);
+        let cheap = precompiles.iter().copied().filter(|p| !EXPENSIVE.contains(p)).collect();
+        let computing = COMPUTING.iter().filter(|(_, _, f)| fork >= *f).map(|(op, inputs, _)| (*op, *inputs)).collect();
+        Ctx { fork, contracts: contracts.max(1), precompiles, cheap, computing }
+    }
+
     /// The precompile a generated index names.
     fn precompile(&self, i: u8) -> u16 {
         if i.is_multiple_of(8) {
             return self.precompiles[usize::from(i / 8) % self.precompiles.len()];
         }
-        let cheap: Vec<u16> = self.precompiles.iter().copied().filter(|p| !EXPENSIVE.contains(p)).collect();
-        cheap[usize::from(i) % cheap.len()]
+        self.cheap[usize::from(i) % self.cheap.len()]
     }
 
     fn address(&self, target: Target) -> Option<Address> {
@@ -334,8 +319,7 @@ impl<'c> Asm<'c> {
         let fork = self.ctx.fork;
         match leaf {
             Leaf::Op { op, args } => {
-                let table: Vec<&(u8, usize, Fork)> = COMPUTING.iter().filter(|(_, _, f)| fork >= *f).collect();
-                let (opcode, inputs, _) = *table[usize::from(*op) % table.len()];
+                let (opcode, inputs) = self.ctx.computing[usize::from(*op) % self.ctx.computing.len()];
                 for arg in args[..inputs].iter().rev() {
                     let v = self.ctx.value(*arg);
                     // Memory-reading instructions get small offsets and lengths mostly.
@@ -768,7 +752,7 @@ fn contract_code(ctx: &Ctx, contract: &Contract) -> Vec<u8> {
 
 /// Builds the case a blueprint describes, under `fork`.
 pub fn compile(blueprint: &Blueprint, fork: Fork) -> Case {
-    let ctx = Ctx { fork, contracts: blueprint.contracts.len().max(1), precompiles: precompiles(fork) };
+    let ctx = Ctx::new(fork, blueprint.contracts.len());
     let mut pre = Accounts::new();
     let sender_balance = U256::from(10u64).pow(U256::from(24));
     let sender_nonce = 1u64;
@@ -972,12 +956,12 @@ mod tests {
 
     #[test]
     fn pushes_are_minimal_and_push0_appears_from_shanghai() {
-        let ctx = Ctx { fork: Fork::Cancun, contracts: 1, precompiles: precompiles(Fork::Cancun) };
+        let ctx = Ctx::new(Fork::Cancun, 1);
         let mut asm = Asm::new(&ctx);
         asm.push(U256::ZERO).push(U256::from(0x1234)).push(U256::MAX);
         assert_eq!(&asm.code[..4], &[0x5f, 0x61, 0x12, 0x34]);
         assert_eq!(asm.code[4], 0x7f);
-        let ctx = Ctx { fork: Fork::London, ..ctx };
+        let ctx = Ctx::new(Fork::London, 1);
         let mut asm = Asm::new(&ctx);
         asm.push(U256::ZERO);
         assert_eq!(asm.code, vec![0x60, 0]);
@@ -985,7 +969,7 @@ mod tests {
 
     #[test]
     fn an_unfinished_raw_push_is_completed() {
-        let ctx = Ctx { fork: Fork::Cancun, contracts: 1, precompiles: precompiles(Fork::Cancun) };
+        let ctx = Ctx::new(Fork::Cancun, 1);
         let mut asm = Asm::new(&ctx);
         asm.leaf(&Leaf::Raw(vec![0x01, 0x62, 0xaa]));
         assert_eq!(asm.code, vec![0x01, 0x62, 0xaa, 0, 0]);

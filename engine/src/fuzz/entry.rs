@@ -11,7 +11,8 @@ use crate::registry::{ClientOptions, resolve};
 use std::cell::RefCell;
 
 thread_local! {
-    static HARNESS: RefCell<Option<Harness>> = const { RefCell::new(None) };
+    /// The harness and its feature map, reused from one input to the next.
+    static HARNESS: RefCell<Option<(Harness, Vec<u8>)>> = const { RefCell::new(None) };
 }
 
 fn build() -> Harness {
@@ -29,17 +30,18 @@ fn build() -> Harness {
 /// filing it, so that libFuzzer keeps the input, unless `SCHISM_KEEP_GOING=1`.
 pub fn run(data: &[u8], counters: &[std::sync::atomic::AtomicU8]) {
     let blueprint = Blueprint::from_bytes(data);
-    let mut map = vec![0u8; MAP_SIZE];
     let run = HARNESS.with(|cell| {
         let mut slot = cell.borrow_mut();
-        let harness = slot.get_or_insert_with(build);
-        harness.run(&blueprint, &mut map)
-    });
-    for (counter, hits) in counters.iter().zip(&map) {
-        if *hits != 0 {
-            counter.store(*hits, std::sync::atomic::Ordering::Relaxed);
+        let (harness, map) = slot.get_or_insert_with(|| (build(), vec![0u8; MAP_SIZE]));
+        map.fill(0);
+        let run = harness.run(&blueprint, map);
+        for (counter, hits) in counters.iter().zip(map.iter()) {
+            if *hits != 0 {
+                counter.store(*hits, std::sync::atomic::Ordering::Relaxed);
+            }
         }
-    }
+        run
+    });
     if run.divergent && std::env::var("SCHISM_KEEP_GOING").as_deref() != Ok("1") {
         panic!("schism: divergence {} (filed under $SCHISM_CRASHES or crashes/)", run.signature.unwrap_or_default());
     }

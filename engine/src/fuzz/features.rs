@@ -9,7 +9,6 @@
 //! transitions of EIP-2200/3529); and, per case, status and error class of every client, a
 //! gas-used bucket, the number of logs and the storage transitions between pre and post-state.
 
-use super::compile::precompile_address;
 use alloy_primitives::U256;
 use schism_interface::{Accounts, Outcome, StepObserver, StepView};
 
@@ -212,19 +211,14 @@ fn error_code(e: &schism_interface::ErrorClass) -> u64 {
     h.finish() | 1
 }
 
-/// The number of non-zero entries of a map.
-pub fn count(map: &[u8]) -> usize {
-    map.iter().filter(|v| **v != 0).count()
-}
-
-/// The address of a precompile number, for reports.
-pub fn precompile_name(id: u16) -> String {
-    format!("{:#x} ({})", id, precompile_address(id))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The number of non-zero entries of a map.
+    fn count(map: &[u8]) -> usize {
+        map.iter().filter(|v| **v != 0).count()
+    }
 
     fn step(op: u8, depth: u32, stack: &[U256]) -> StepView<'_> {
         StepView { pc: 0, op, depth, gas: 1000, refund: 0, stack }

@@ -10,7 +10,7 @@ use crate::compare::{Verdict, compare};
 use crate::runner::guarded;
 use alloy_primitives::keccak256;
 use schism_interface::{
-    Case, Client, ErrorClass, Expectation, ExpectedException, Fork, Outcome, StepObserver, StepView, TraceMode,
+    Case, Client, ErrorClass, Expectation, ExpectedException, Fork, Outcome, TraceMode,
 };
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -70,8 +70,10 @@ pub struct HarnessStats {
 }
 
 /// The moment of a harness's first finding.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct FirstFinding {
+    /// Its signature (the name it is filed under).
+    pub signature: String,
     /// Seconds since the harness started.
     pub seconds: f64,
     /// Executions up to and including the finding.
@@ -141,6 +143,9 @@ impl Harness {
             return Err(FuzzError::NoCommonFork);
         }
         let observed = clients.iter().position(|(_, c)| c.observes_cheaply()).unwrap_or(0);
+        // The clients run one after the other on this thread: when they agree, the post-state
+        // root is hashed once.
+        schism_interface::state::remember_roots_on_this_thread();
         let per_client = clients.iter().map(|(id, _)| ClientStats { id: id.clone(), ..Default::default() }).collect();
         Ok(Harness {
             clients,
@@ -152,11 +157,6 @@ impl Harness {
             filed: Default::default(),
             started: Instant::now(),
         })
-    }
-
-    /// The forks inputs are generated for, oldest first.
-    pub fn forks(&self) -> &[Fork] {
-        &self.forks
     }
 
     /// Cumulative statistics.
@@ -227,9 +227,13 @@ impl Harness {
         }
         let finding = divergent.then(|| {
             self.stats.divergences += 1;
+            let signature = signature(case.fork, &verdict, &faults);
             if self.stats.first_finding.is_none() {
-                self.stats.first_finding =
-                    Some(FirstFinding { seconds: self.started.elapsed().as_secs_f64(), executions: self.stats.executions });
+                self.stats.first_finding = Some(FirstFinding {
+                    signature: signature.clone(),
+                    seconds: self.started.elapsed().as_secs_f64(),
+                    executions: self.stats.executions,
+                });
             }
             let reference = match &verdict {
                 Verdict::Diverge { groups, .. } => groups
@@ -240,7 +244,7 @@ impl Harness {
                 _ => labelled.first().map(|(_, o)| *o),
             };
             let expected = reference.map(expectation_of);
-            Finding { signature: signature(case.fork, &verdict, &faults), fork: case.fork, verdict, faults, excused, expected }
+            Finding { signature, fork: case.fork, verdict, faults, excused, expected }
         });
         let run = Run { divergent, opcodes: steps, signature: finding.as_ref().map(|f| f.signature.clone()) };
         (run, finding)
@@ -323,16 +327,6 @@ fn file(crashes: &Path, case: &Case, finding: &Finding) -> std::io::Result<bool>
     Ok(true)
 }
 
-/// Counts instructions only: the observer for runs that need no features.
-#[derive(Default)]
-pub struct StepCounter(pub u64);
-
-impl StepObserver for StepCounter {
-    fn step(&mut self, _: StepView<'_>) {
-        self.0 += 1;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -387,7 +381,7 @@ mod tests {
         assert_eq!(first.signature, second.signature, "same groups, same fork, same signature");
         assert_eq!(h.stats().divergences, 2);
         assert_eq!(h.stats().filed, 1);
-        assert!(h.stats().first_finding.is_some_and(|f| f.executions == 1));
+        assert!(h.stats().first_finding.as_ref().is_some_and(|f| f.executions == 1));
         let file = dir.path().join(format!("{}.json", first.signature.unwrap_or_default()));
         let FixtureFile::State(test) = read_fixture(&file).expect("filed file reads as a fixture") else { panic!("not a state test") };
         let (cases, errors) = expand_file(&file, &test);

@@ -86,29 +86,17 @@ pub fn selftest(options: &SelftestOptions, mut progress: impl FnMut(&CanaryResul
         };
         let summary = fuzz(&farm)?;
         let stats = &summary.stats;
-        let first = stats.first_finding;
+        let first = stats.first_finding.as_ref();
         let result = CanaryResult {
             mutant: canary.name.to_owned(),
             description: canary.description.to_owned(),
             found: first.is_some(),
             seconds: first.map_or(stats.elapsed_s, |f| f.seconds),
             executions: first.map_or(stats.executions, |f| f.executions),
-            signature: first.and_then(|_| first_signature(&crashes)),
+            signature: first.map(|f| f.signature.clone()),
         };
         progress(&result);
         results.push(result);
     }
     Ok(results)
-}
-
-/// The name of the first finding filed in a folder.
-fn first_signature(dir: &std::path::Path) -> Option<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .ok()?
-        .flatten()
-        .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".json")).map(str::to_owned))
-        .filter(|n| !n.starts_with('.'))
-        .collect();
-    names.sort();
-    names.into_iter().next()
 }

@@ -115,10 +115,10 @@ impl FarmStats {
             stats.executions += h.executions;
             stats.divergences += h.divergences;
             stats.filed += h.filed;
-            if let Some(found) = h.first_finding
-                && stats.first_finding.is_none_or(|earliest| found.seconds < earliest.seconds)
+            if let Some(found) = &h.first_finding
+                && stats.first_finding.as_ref().is_none_or(|earliest| found.seconds < earliest.seconds)
             {
-                stats.first_finding = Some(found);
+                stats.first_finding = Some(found.clone());
             }
             opcodes += h.opcodes;
             deep += h.deep_cases;
