@@ -42,6 +42,62 @@ pub enum Command {
     /// Check that the farm finds bugs: fuzz healthy revm against builds of revm with one
     /// planted bug each (canary mutants), and report which were found and how fast.
     Selftest(SelftestArgs),
+    /// Shrink a divergent case to the smallest that still shows the same divergence (same
+    /// signature) and write it beside the input as `<name>.min.json`.
+    Minimize(MinimizeArgs),
+    /// Replay a filed folder or a case file: print the verdict, the first differing trace step
+    /// and the post-state differences. Exit 1 while the divergence reproduces, 0 when all agree.
+    Repro(ReproArgs),
+    /// Turn a filed finding into a filled regression fixture in corpus/regressions/, replayed
+    /// by `cargo test` through every in-process client.
+    Promote(PromoteArgs),
+}
+
+/// Arguments of `schism minimize`.
+#[derive(Debug, clap::Args)]
+pub struct MinimizeArgs {
+    /// A state-test file (its first case) or a filed folder.
+    pub case: PathBuf,
+    /// A client to compare, `ID` or `ID=PATH` (default: the folder's clients, else every
+    /// in-process client). Repeatable.
+    #[arg(long = "client", value_name = "ID[=PATH]")]
+    pub clients: Vec<String>,
+    /// Time allowed.
+    #[arg(long, default_value = "120s", value_name = "DURATION", value_parser = parse_duration)]
+    pub budget: std::time::Duration,
+    /// Where to write the minimised case (default: beside the input, `<name>.min.json`).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Per-case timeout of subprocess clients.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<std::time::Duration>,
+}
+
+/// Arguments of `schism repro`.
+#[derive(Debug, clap::Args)]
+pub struct ReproArgs {
+    /// A filed folder (its case.json) or a state-test file (its first case).
+    pub path: PathBuf,
+    /// A client to run, `ID` or `ID=PATH` (default: the folder's clients, else every
+    /// in-process client). Repeatable.
+    #[arg(long = "client", value_name = "ID[=PATH]")]
+    pub clients: Vec<String>,
+    /// Per-case timeout of subprocess clients.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<std::time::Duration>,
+}
+
+/// Arguments of `schism promote`.
+#[derive(Debug, clap::Args)]
+pub struct PromoteArgs {
+    /// A filed folder.
+    pub dir: PathBuf,
+    /// Whose result the fixture expects: a client id, or `majority` (the largest group).
+    #[arg(long, default_value = "majority", value_name = "CLIENT|majority")]
+    pub expect: crate::triage::promote::Expect,
+    /// The folder of regression fixtures.
+    #[arg(long, default_value = crate::triage::promote::REGRESSIONS, value_name = "DIR")]
+    pub to: PathBuf,
 }
 
 /// Arguments of `schism selftest`.
@@ -99,6 +155,21 @@ pub struct FuzzArgs {
     /// Per-case timeout of subprocess clients (default: each tool's).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<std::time::Duration>,
+    /// Time allowed to minimise each new finding before it is filed.
+    #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = parse_duration)]
+    pub minimize_budget: std::time::Duration,
+    /// File findings as found, without minimising them.
+    #[arg(long)]
+    pub no_minimize: bool,
+    /// A case is slow when one client takes this many times as long as the fastest ...
+    #[arg(long, default_value_t = 20.0, value_name = "RATIO")]
+    pub slow_ratio: f64,
+    /// ... and at least this long.
+    #[arg(long, default_value = "250ms", value_name = "DURATION", value_parser = parse_duration)]
+    pub slow_floor: std::time::Duration,
+    /// Do not judge how long clients take.
+    #[arg(long)]
+    pub no_slow: bool,
 }
 
 /// Arguments of `schism install`.
@@ -177,6 +248,117 @@ pub fn main_with(cli: Cli) -> ExitCode {
         Command::Bench(args) => bench(args),
         Command::Fuzz(args) => fuzz(args),
         Command::Selftest(args) => selftest(args),
+        Command::Minimize(args) => minimize(args),
+        Command::Repro(args) => repro(args),
+        Command::Promote(args) => promote(args),
+    }
+}
+
+/// The examiner for `--client` values, defaulting to a folder's own clients; a `X#again`
+/// label (a client compared with itself) runs `X` a second time.
+fn examiner_for(values: &[String], path: &Path, timeout: Option<std::time::Duration>) -> Result<crate::triage::Examiner, ExitCode> {
+    let values = if values.is_empty() { crate::triage::repro::filed_clients(path) } else { values.to_vec() };
+    let (again, plain): (Vec<String>, Vec<String>) = values.into_iter().partition(|v| v.ends_with("#again"));
+    let clients = resolve_clients(&plain, timeout)?;
+    let mut labelled: Vec<(String, std::sync::Arc<dyn schism_interface::Client>)> =
+        clients.into_iter().map(|c| (c.id().to_owned(), c)).collect();
+    for label in again {
+        let base = label.trim_end_matches("#again");
+        match labelled.iter().find(|(l, _)| l == base).map(|(_, c)| c.clone()) {
+            Some(client) => labelled.push((label, client)),
+            None => {
+                eprintln!("error: `{label}` compares `{base}` with itself, but `{base}` is not selected");
+                return Err(ExitCode::from(2));
+            }
+        }
+    }
+    if labelled.len() == 1 {
+        let (id, client) = labelled[0].clone();
+        labelled.push((format!("{id}#again"), client));
+    }
+    Ok(crate::triage::Examiner::labelled(labelled))
+}
+
+fn minimize(args: MinimizeArgs) -> ExitCode {
+    use crate::triage::{folder, minimise};
+    let examiner = match examiner_for(&args.clients, &args.case, args.timeout) {
+        Ok(e) => e,
+        Err(code) => return code,
+    };
+    let (case, _) = match folder::read(&args.case) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let exam = examiner.examine(&case, true);
+    let Some(signature) = exam.signature() else {
+        eprintln!("{}: the clients agree on this case; nothing to minimise", args.case.display());
+        return ExitCode::from(1);
+    };
+    println!("signature {} ({} instructions)", signature.id(), minimise::instructions(&case));
+    let budget = crate::triage::Budget { time: args.budget, ..Default::default() };
+    let (small, m) = minimise::minimise(&case, budget, &mut |c| examiner.reproduces(c, &signature));
+    let mut small = small;
+    let small_exam = examiner.examine(&small, false);
+    small.expected = small_exam.majority().map(crate::triage::expectation_of);
+    let out = args.out.unwrap_or_else(|| {
+        let base = if args.case.is_dir() { args.case.join("case") } else { args.case.with_extension("") };
+        base.with_extension("min.json")
+    });
+    let info = serde_json::json!({ "comment": format!("minimised by schism from {}", args.case.display()), "schism": { "signature": signature.id() } });
+    let written = folder::state_test_json(&small, &format!("{}-min", signature.id()), info)
+        .and_then(|text| folder::write_atomic(&out, text.as_bytes()));
+    if let Err(e) = written {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    println!(
+        "minimised from {} to {} instructions, {} to {} accounts ({} candidates, {:.1} s{}): {}",
+        m.instructions_before,
+        m.instructions_after,
+        m.accounts_before,
+        m.accounts_after,
+        m.evaluations,
+        m.seconds,
+        if m.complete { "" } else { ", budget spent" },
+        out.display()
+    );
+    ExitCode::SUCCESS
+}
+
+fn repro(args: ReproArgs) -> ExitCode {
+    let examiner = match examiner_for(&args.clients, &args.path, args.timeout) {
+        Ok(e) => e,
+        Err(code) => return code,
+    };
+    match crate::triage::repro::replay(&args.path, &examiner) {
+        Ok(replay) => {
+            print!("{}", replay.text());
+            if replay.diverges() { ExitCode::from(1) } else { ExitCode::SUCCESS }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn promote(args: PromoteArgs) -> ExitCode {
+    let examiner = match examiner_for(&[], &args.dir, None) {
+        Ok(e) => e,
+        Err(code) => return code,
+    };
+    match crate::triage::promote::promote(&args.dir, &args.expect, &args.to, &examiner) {
+        Ok(path) => {
+            println!("promoted to {}", path.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
     }
 }
 
@@ -189,15 +371,21 @@ fn selftest(args: SelftestArgs) -> ExitCode {
         seed: args.seed,
         status: std::io::stderr().is_terminal(),
     };
-    println!("{:<20} {:>6} {:>9} {:>11}  broken", "mutant", "found", "seconds", "executions");
+    println!("{:<20} {:>6} {:>9} {:>11} {:>8} {:>13}  folder", "mutant", "found", "seconds", "executions", "filed s", "instructions");
     let results = selftest::selftest(&options, |r| {
+        let instructions = match (r.instructions_before, r.instructions_after) {
+            (Some(a), Some(b)) => format!("{a} -> {b}"),
+            _ => "-".to_owned(),
+        };
         println!(
-            "{:<20} {:>6} {:>9.1} {:>11}  {}",
+            "{:<20} {:>6} {:>9.1} {:>11} {:>8} {:>13}  {}",
             r.mutant,
             if r.found { "yes" } else { "NO" },
             r.seconds,
             r.executions,
-            r.description
+            r.filed_seconds.map_or("-".to_owned(), |s| format!("{s:.1}")),
+            instructions,
+            r.folder.as_ref().map_or_else(|| r.description.clone(), |f| f.display().to_string())
         );
     });
     let results = match results {
@@ -237,6 +425,8 @@ fn fuzz(args: FuzzArgs) -> ExitCode {
         stats: args.stats,
         status: true,
         stop_on_divergence: false,
+        minimise: (!args.no_minimize).then_some(crate::triage::Budget { time: args.minimize_budget, ..Default::default() }),
+        slow: (!args.no_slow).then_some(crate::fuzz::harness::SlowRule { ratio: args.slow_ratio, floor: args.slow_floor }),
     };
     match farm::fuzz(&options) {
         Ok(summary) => {

@@ -3,13 +3,13 @@
 
 use alloy_primitives::B256;
 use schism_interface::{ErrorClass, Outcome, TxStatus};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What is compared between clients: post-state root, logs hash, status, gas used and the class
 /// of an exceptional halt. Rejection reasons are not compared (clients name them differently);
 /// that a transaction was rejected is. An aspect a client does not report is `None` and is
 /// compared only among the clients that report it.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Comparable {
     /// Post-state root.
     pub state_root: B256,
@@ -66,7 +66,7 @@ impl Comparable {
 }
 
 /// One aspect in which clients differ.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Aspect {
     /// Post-state root.

@@ -11,3 +11,4 @@ pub mod install;
 pub mod registry;
 pub mod report;
 pub mod runner;
+pub mod triage;

@@ -210,6 +210,13 @@ pub fn resolve(values: &[String], options: &ClientOptions) -> Result<Vec<Arc<dyn
         .collect();
     let mut out: Vec<Arc<dyn Client>> = Vec::new();
     for (i, (id, path)) in parsed.iter().enumerate() {
+        if let Some(mutant) = canary_client(id) {
+            if parsed[..i].contains(&(*id, *path)) {
+                return Err(RegistryError::Duplicate { id: values[i].clone() });
+            }
+            out.push(mutant);
+            continue;
+        }
         let entry = CLIENTS.iter().find(|e| e.id == *id).ok_or_else(|| RegistryError::Unknown {
             id: (*id).to_owned(),
             known: CLIENTS.iter().map(|e| e.id).collect::<Vec<_>>().join(", "),
@@ -242,6 +249,37 @@ pub fn canaries() -> Vec<Canary> {
     return schism_revm::Mutant::ALL.iter().map(|m| Canary { name: m.name(), description: m.description() }).collect();
     #[cfg(not(feature = "revm"))]
     Vec::new()
+}
+
+/// A canary mutant by its client id, `revm~<mutant>` (so that filed canary findings replay).
+pub fn canary_client(id: &str) -> Option<Arc<dyn Client>> {
+    #[cfg(feature = "revm")]
+    if let Some(name) = id.strip_prefix("revm~") {
+        return schism_revm::Mutant::from_name(name).map(|m| Arc::new(schism_revm::MutantRevm::new(m)) as Arc<dyn Client>);
+    }
+    let _ = id;
+    None
+}
+
+/// The command with which a client's own test tool replays a state-test file (`{case}` stands
+/// for its path), for the reproduction section of reports. Clients whose project ships no
+/// single-file state-test runner have none; `schism repro --client ID` replays on them.
+pub fn own_tool_command(id: &str) -> Option<String> {
+    let base = id.split(['@', '#']).next().unwrap_or(id);
+    let command = match base {
+        "revm" => "revme statetest {case}".to_owned(),
+        "geth" => match CLIENTS.iter().find(|e| e.id == "geth").and_then(ClientEntry::default_location) {
+            Some(path) => format!("{} statetest {{case}}", path.display()),
+            None => "evm statetest {case}".to_owned(),
+        },
+        "erigon" => "evm statetest {case}".to_owned(),
+        "evmone" => "evmone-statetest {case}".to_owned(),
+        "besu" => "evmtool state-test {case}".to_owned(),
+        "nethermind" => "nethtest --input {case}".to_owned(),
+        "nimbus" => "evmstate {case}".to_owned(),
+        _ => return None,
+    };
+    Some(command)
 }
 
 /// The clients a canary is fuzzed with: the healthy client and its broken build.

@@ -5,7 +5,7 @@ use crate::case::Case;
 use crate::fork::Fork;
 use crate::observe::StepObserver;
 use crate::outcome::Outcome;
-use crate::trace::TraceMode;
+use crate::trace::{TraceFields, TraceMode};
 use std::time::Duration;
 
 /// An EVM implementation schism can execute cases on.
@@ -40,6 +40,12 @@ pub trait Client: Send + Sync {
     /// True when [`Client::execute_observed`] costs little more than a plain execution.
     fn observes_cheaply(&self) -> bool {
         false
+    }
+
+    /// Which trace fields this client reports faithfully (see [`TraceFields`]); the others are
+    /// not compared when traces are lined up to find where clients part ways.
+    fn trace_fields(&self) -> TraceFields {
+        TraceFields::ALL
     }
 
     /// Documented behaviours of this client that differ from the specification.

@@ -23,7 +23,7 @@ pub use fixture::{Account, Accounts, Env, StateTest, StateTestFile, TxValue};
 pub use fork::Fork;
 pub use observe::{StepObserver, StepView};
 pub use outcome::{ErrorClass, ExpectedException, InvalidTxKind, Outcome, TxStatus};
-pub use trace::{Trace, TraceMode, TraceStep};
+pub use trace::{Trace, TraceFields, TraceMode, TraceStep};
 
 /// Re-exported so adapters use the same primitive types.
 pub use alloy_primitives;

@@ -40,3 +40,33 @@ pub struct TraceStep {
 
 /// A whole trace.
 pub type Trace = Vec<TraceStep>;
+
+/// Which fields of its trace steps a client reports faithfully. Fields a client does not
+/// report (or reports with its own meaning) are left out when its trace is compared with
+/// another's; `pc`, `op`, `gas`, `stack` and `depth` are always compared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceFields {
+    /// `gasCost` is the instruction's cost as EIP-3155 defines it.
+    pub gas_cost: bool,
+    /// `refund` is the refund counter.
+    pub refund: bool,
+    /// `memSize` is the memory size before the instruction.
+    pub mem_size: bool,
+    /// `returnData` is the return data buffer.
+    pub return_data: bool,
+}
+
+impl TraceFields {
+    /// Every field reported.
+    pub const ALL: TraceFields = TraceFields { gas_cost: true, refund: true, mem_size: true, return_data: true };
+
+    /// The fields both `self` and `other` report.
+    pub fn common(self, other: TraceFields) -> TraceFields {
+        TraceFields {
+            gas_cost: self.gas_cost && other.gas_cost,
+            refund: self.refund && other.refund,
+            mem_size: self.mem_size && other.mem_size,
+            return_data: self.return_data && other.return_data,
+        }
+    }
+}

@@ -22,7 +22,7 @@ fn build() -> Harness {
     let clients = resolve(&ids, &ClientOptions::default()).unwrap_or_else(|e| panic!("SCHISM_CLIENTS: {e}"));
     let fork = std::env::var("SCHISM_FORK").ok().map(|f| f.parse().unwrap_or_else(|e| panic!("SCHISM_FORK: {e}")));
     let crashes = std::env::var("SCHISM_CRASHES").unwrap_or_else(|_| "crashes".to_owned()).into();
-    Harness::new(HarnessOptions { clients, fork, crashes }).unwrap_or_else(|e| panic!("schism harness: {e}"))
+    Harness::new(HarnessOptions::new(clients, fork, crashes)).unwrap_or_else(|e| panic!("schism harness: {e}"))
 }
 
 /// Runs one libFuzzer input: decodes it into a blueprint, runs it on every client and adds the

@@ -115,6 +115,10 @@ pub struct FarmOptions {
     /// Stop the farm at the first divergence (a self-test's canary found) instead of at the
     /// deadline.
     pub stop_on_divergence: bool,
+    /// Minimisation budget per new signature (`None`: findings are filed as found).
+    pub minimise: Option<crate::triage::Budget>,
+    /// When a case is filed as slow (`None`: not judged).
+    pub slow: Option<super::harness::SlowRule>,
 }
 
 /// What a farm did, once it has stopped.
@@ -192,7 +196,7 @@ pub fn fuzz(options: &FarmOptions) -> Result<FarmSummary, FuzzError> {
     }
     // One harness up front, dropped before the fork: a client or folder problem is one error
     // here rather than one per job.
-    drop(Harness::new(HarnessOptions { clients, fork: options.fork, crashes: options.crashes.clone() })?);
+    drop(Harness::new(HarnessOptions::new(clients, options.fork, options.crashes.clone()))?);
 
     let available = get_core_ids().map_err(engine)?;
     if available.len() < jobs {

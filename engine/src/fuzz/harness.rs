@@ -8,14 +8,12 @@ use super::program::Blueprint;
 use super::FuzzError;
 use crate::compare::{Verdict, compare};
 use crate::runner::guarded;
-use alloy_primitives::keccak256;
-use schism_interface::{
-    Case, Client, ErrorClass, Expectation, ExpectedException, Fork, Outcome, TraceMode,
-};
+use crate::triage::{Budget, Examiner, Filed, Kind, Signature, Triage, TriageOptions};
+use schism_interface::{Case, Client, Fork, Outcome, TraceMode};
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// What the harness runs on and where it files findings.
 #[derive(Clone)]
@@ -25,8 +23,36 @@ pub struct HarnessOptions {
     pub clients: Vec<Arc<dyn Client>>,
     /// Only this fork; otherwise every fork at least two clients support.
     pub fork: Option<Fork>,
-    /// Where divergences are written (state-test JSON, one file per signature).
+    /// Where findings are filed: one folder per signature.
     pub crashes: PathBuf,
+    /// Minimisation budget per new signature (`None`: findings are filed as found).
+    pub minimise: Option<Budget>,
+    /// When a case counts as slow (`None`: timing is not judged).
+    pub slow: Option<SlowRule>,
+}
+
+impl HarnessOptions {
+    /// Options with the default minimisation budget and slow rule.
+    pub fn new(clients: Vec<Arc<dyn Client>>, fork: Option<Fork>, crashes: PathBuf) -> HarnessOptions {
+        HarnessOptions { clients, fork, crashes, minimise: Some(Budget::default()), slow: Some(SlowRule::default()) }
+    }
+}
+
+/// When a case is filed as slow: one client took at least `ratio` times as long as the
+/// fastest, and at least `floor` (twice: the first measurement is confirmed by a second run of
+/// the slow and the fastest client, so a one-off pause is not a finding).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SlowRule {
+    /// Slowest over fastest.
+    pub ratio: f64,
+    /// The least time the slow client must take.
+    pub floor: Duration,
+}
+
+impl Default for SlowRule {
+    fn default() -> SlowRule {
+        SlowRule { ratio: 20.0, floor: Duration::from_millis(250) }
+    }
 }
 
 /// Time spent in one client.
@@ -47,8 +73,14 @@ pub struct HarnessStats {
     pub executions: u64,
     /// Runs that were findings (consensus divergence or client fault).
     pub divergences: u64,
-    /// Distinct findings filed.
+    /// Distinct findings filed (new folders).
     pub filed: u64,
+    /// Slow cases found (filed once per signature, counted on its folder after).
+    #[serde(default)]
+    pub slow: u64,
+    /// Divergent runs whose traced re-run agreed (a client that is not deterministic).
+    #[serde(default)]
+    pub unreproduced: u64,
     /// Runs in which clients only named an exceptional halt differently.
     pub halt_naming: u64,
     /// Instructions executed, counted on the observed client.
@@ -78,6 +110,19 @@ pub struct FirstFinding {
     pub seconds: f64,
     /// Executions up to and including the finding.
     pub executions: u64,
+    /// Seconds from the divergent input to its filed folder (signature, minimisation,
+    /// localisation and writing).
+    #[serde(default)]
+    pub filed_seconds: Option<f64>,
+    /// Instructions of the case as found.
+    #[serde(default)]
+    pub instructions_before: Option<usize>,
+    /// Instructions after minimisation.
+    #[serde(default)]
+    pub instructions_after: Option<usize>,
+    /// The folder.
+    #[serde(default)]
+    pub folder: Option<PathBuf>,
 }
 
 /// What one run found.
@@ -91,23 +136,18 @@ pub struct Run {
     pub signature: Option<String>,
 }
 
-/// A finding as filed: the verdict and who took part.
-#[derive(Clone, Debug, Serialize)]
-pub struct Finding {
-    /// Stable short hash of fork, groups and aspects (or faulting client and kind).
-    pub signature: String,
-    /// The fork.
-    pub fork: Fork,
-    /// The comparison.
-    pub verdict: Verdict,
-    /// Clients that failed to produce an outcome: id, fault kind, message.
-    pub faults: Vec<(String, String, String)>,
-    /// Clients left out because a documented known difference covers the case.
-    pub excused: Vec<(String, String)>,
-    /// What the largest group computed, written as the fixture's expectation so that every
-    /// client's own runner replays the case and reports the minority as a failure.
-    #[serde(skip)]
-    pub expected: Option<Expectation>,
+/// What the quick comparison of one run found.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Finding {
+    /// Clients disagree on consensus data, or one failed.
+    Divergent,
+    /// One client took far longer than the fastest.
+    Slow {
+        /// The slow client's label.
+        client: String,
+        /// Each client's time.
+        timings: Vec<(String, Duration)>,
+    },
 }
 
 /// Runs inputs on clients and files what they disagree on.
@@ -115,10 +155,10 @@ pub struct Harness {
     clients: Vec<(String, Arc<dyn Client>)>,
     forks: Vec<Fork>,
     observed: usize,
-    crashes: PathBuf,
+    triage: Triage,
+    slow: Option<SlowRule>,
     stats: HarnessStats,
     opcodes_seen: [bool; 256],
-    filed: std::collections::HashSet<String>,
     started: Instant,
 }
 
@@ -147,14 +187,18 @@ impl Harness {
         // root is hashed once.
         schism_interface::state::remember_roots_on_this_thread();
         let per_client = clients.iter().map(|(id, _)| ClientStats { id: id.clone(), ..Default::default() }).collect();
+        let triage = Triage::new(
+            Examiner::labelled(clients.clone()),
+            TriageOptions { crashes: options.crashes, minimise: options.minimise },
+        );
         Ok(Harness {
             clients,
             forks,
             observed,
-            crashes: options.crashes,
+            triage,
+            slow: options.slow,
             stats: HarnessStats { per_client, ..Default::default() },
             opcodes_seen: [false; 256],
-            filed: Default::default(),
             started: Instant::now(),
         })
     }
@@ -170,21 +214,104 @@ impl Harness {
         compile(input, fork)
     }
 
-    /// Runs one input on every client; writes features into `map` (the caller zeroes it) and
-    /// files a divergence under the crashes directory.
+    /// Runs one input on every client; writes features into `map` (the caller zeroes it).
+    /// A finding goes through the divergence pipeline: counted on its folder when its
+    /// signature is filed, otherwise minimised, localised and filed under the crashes folder.
     pub fn run(&mut self, input: &Blueprint, map: &mut [u8]) -> Run {
         let case = self.case(input);
-        let (run, finding) = self.run_case(&case, map);
-        if let Some(finding) = finding
-            && self.filed.insert(finding.signature.clone())
-        {
-            match file(&self.crashes, &case, &finding) {
-                Ok(true) => self.stats.filed += 1,
-                Ok(false) => {}
-                Err(e) => eprintln!("schism fuzz: cannot file finding {}: {e}", finding.signature),
+        let found = Instant::now();
+        let (mut run, finding) = self.run_case(&case, map);
+        let handled = match finding {
+            None => return run,
+            Some(Finding::Divergent) => match self.triage.handle(&case, found) {
+                Ok(None) => {
+                    self.stats.unreproduced += 1;
+                    None
+                }
+                Ok(Some(h)) => Some(h),
+                Err(e) => {
+                    eprintln!("schism fuzz: cannot file a finding: {e}");
+                    None
+                }
+            },
+            Some(Finding::Slow { client, timings }) => {
+                let others: Vec<String> = timings.iter().map(|(c, _)| c.clone()).filter(|c| *c != client).collect();
+                let signature = Signature {
+                    kind: Kind::Slow,
+                    fork: case.fork,
+                    groups: vec![vec![client], others],
+                    aspects: Vec::new(),
+                    faults: Vec::new(),
+                    culprit: self.slow_culprit(&case),
+                };
+                match self.triage.handle_slow(&case, signature, timings, found) {
+                    Ok(h) => Some(h),
+                    Err(e) => {
+                        eprintln!("schism fuzz: cannot file a slow case: {e}");
+                        None
+                    }
+                }
             }
+        };
+        let Some(handled) = handled else { return run };
+        let id = handled.signature.id();
+        if handled.signature.kind != Kind::Slow
+            && let Some(first) = self.stats.first_finding.as_mut().filter(|f| f.signature.is_empty())
+        {
+            first.signature.clone_from(&id);
+            first.filed_seconds = Some(handled.seconds);
+            first.instructions_before = handled.minimised.as_ref().map(|m| m.instructions_before);
+            first.instructions_after = handled.minimised.as_ref().map(|m| m.instructions_after);
+            first.folder = Some(match &handled.filed {
+                Filed::New(p) | Filed::Again(p, _) => p.clone(),
+            });
         }
+        if matches!(handled.filed, Filed::New(_)) {
+            self.stats.filed += 1;
+        }
+        run.signature = Some(id);
         run
+    }
+
+    /// The client that was slow on this case by the slow rule, confirmed by timing it and the
+    /// fastest once more; with every client's first time.
+    fn slow_client(&self, case: &Case, timings: &[(usize, Duration)]) -> Option<(String, Vec<(String, Duration)>)> {
+        let rule = self.slow?;
+        let slow = |slow: Duration, fast: Duration| slow >= rule.floor && slow.as_secs_f64() >= rule.ratio * fast.as_secs_f64();
+        let (slow_i, slow_t) = *timings.iter().max_by_key(|(_, t)| *t)?;
+        let (fast_i, fast_t) = *timings.iter().min_by_key(|(_, t)| *t)?;
+        if !slow(slow_t, fast_t) {
+            return None;
+        }
+        let time = |i: usize| {
+            let (id, client) = &self.clients[i];
+            let started = Instant::now();
+            let _ = guarded(id, || client.execute(case, TraceMode::Off));
+            started.elapsed()
+        };
+        let (again_slow, again_fast) = (time(slow_i), time(fast_i));
+        if !slow(again_slow, again_fast) {
+            return None;
+        }
+        let labelled = timings.iter().map(|(i, t)| (self.clients[*i].0.clone(), *t)).collect();
+        Some((self.clients[slow_i].0.clone(), labelled))
+    }
+
+    /// A slow case's culprit: the precompiles it calls, where it calls any, else `code`.
+    fn slow_culprit(&self, case: &Case) -> String {
+        let mut map = vec![0u8; super::MAP_SIZE];
+        let mut recorder = Recorder::new(&mut map);
+        let (_, client) = &self.clients[self.observed];
+        let _ = guarded(client.id(), || client.execute_observed(case, &mut recorder));
+        let mut precompiles = recorder.precompiles.clone();
+        precompiles.sort_unstable();
+        precompiles.dedup();
+        if precompiles.is_empty() {
+            "code".to_owned()
+        } else {
+            let names: Vec<String> = precompiles.iter().map(|p| format!("p{p:x}")).collect();
+            names.join("-")
+        }
     }
 
     /// Runs a case on every client and compares; the finding, when there is one.
@@ -192,13 +319,12 @@ impl Harness {
         let mut recorder = Recorder::new(map);
         let mut outcomes: Vec<(usize, Outcome)> = Vec::with_capacity(self.clients.len());
         let mut faults = Vec::new();
-        let mut excused = Vec::new();
+        let mut timings: Vec<(usize, Duration)> = Vec::with_capacity(self.clients.len());
         for (i, (id, client)) in self.clients.iter().enumerate() {
             if !client.supports(case.fork) {
                 continue;
             }
-            if let Some(known) = client.known_differences().iter().find(|k| (k.applies)(case)) {
-                excused.push((id.clone(), known.id.to_owned()));
+            if client.known_differences().iter().any(|k| (k.applies)(case)) {
                 continue;
             }
             let started = Instant::now();
@@ -207,12 +333,14 @@ impl Harness {
             } else {
                 guarded(id, || client.execute(case, TraceMode::Off))
             };
+            let took = started.elapsed();
+            timings.push((i, took));
             let stats = &mut self.stats.per_client[i];
             stats.cases += 1;
-            stats.seconds += started.elapsed().as_secs_f64();
+            stats.seconds += took.as_secs_f64();
             match result {
                 Ok(outcome) => outcomes.push((i, outcome)),
-                Err(e) => faults.push((id.clone(), e.kind().to_owned(), e.to_string())),
+                Err(e) => faults.push(e.kind()),
             }
         }
         let refs: Vec<&Outcome> = outcomes.iter().map(|(_, o)| o).collect();
@@ -225,28 +353,27 @@ impl Harness {
         if matches!(verdict, Verdict::Diverge { .. }) && !divergent {
             self.stats.halt_naming += 1;
         }
-        let finding = divergent.then(|| {
+        let finding = if divergent {
             self.stats.divergences += 1;
-            let signature = signature(case.fork, &verdict, &faults);
             if self.stats.first_finding.is_none() {
                 self.stats.first_finding = Some(FirstFinding {
-                    signature: signature.clone(),
+                    signature: String::new(),
                     seconds: self.started.elapsed().as_secs_f64(),
                     executions: self.stats.executions,
+                    filed_seconds: None,
+                    instructions_before: None,
+                    instructions_after: None,
+                    folder: None,
                 });
             }
-            let reference = match &verdict {
-                Verdict::Diverge { groups, .. } => groups
-                    .first()
-                    .and_then(|g| g.first())
-                    .and_then(|id| labelled.iter().find(|(l, _)| l == id))
-                    .map(|(_, o)| *o),
-                _ => labelled.first().map(|(_, o)| *o),
-            };
-            let expected = reference.map(expectation_of);
-            Finding { signature, fork: case.fork, verdict, faults, excused, expected }
-        });
-        let run = Run { divergent, opcodes: steps, signature: finding.as_ref().map(|f| f.signature.clone()) };
+            Some(Finding::Divergent)
+        } else {
+            self.slow_client(case, &timings).map(|(client, timings)| {
+                self.stats.slow += 1;
+                Finding::Slow { client, timings }
+            })
+        };
+        let run = Run { divergent, opcodes: steps, signature: None };
         (run, finding)
     }
 
@@ -275,58 +402,6 @@ fn account(stats: &mut HarnessStats, seen: &mut [bool; 256], recorder: &Recorder
     }
 }
 
-/// An outcome as a fixture expectation.
-fn expectation_of(outcome: &Outcome) -> Expectation {
-    let exception = match outcome.error {
-        Some(ErrorClass::InvalidTransaction(kind)) => {
-            Some(ExpectedException::parse(&format!("TransactionException.{}", kind.name())))
-        }
-        _ => None,
-    };
-    Expectation {
-        hash: outcome.state_root,
-        logs: outcome.logs_hash.unwrap_or_else(|| schism_interface::state::logs_hash(&[])),
-        exception,
-        state: None,
-        txbytes: None,
-    }
-}
-
-
-/// A stable short name for what a finding is: the same bug found twice gets the same name.
-fn signature(fork: Fork, verdict: &Verdict, faults: &[(String, String, String)]) -> String {
-    let mut key = format!("{fork}");
-    if let Verdict::Diverge { groups, aspects, .. } = verdict {
-        key.push_str(&format!("|{groups:?}|{aspects:?}"));
-    }
-    for (client, kind, _) in faults {
-        key.push_str(&format!("|{client}:{kind}"));
-    }
-    let hash = keccak256(key.as_bytes());
-    format!("{}-{}", fork.name().to_lowercase(), alloy_primitives::hex::encode(&hash[..6]))
-}
-
-/// Writes a finding as a state test `<crashes>/<signature>.json` (atomically). False when a
-/// file of that signature exists already.
-fn file(crashes: &Path, case: &Case, finding: &Finding) -> std::io::Result<bool> {
-    std::fs::create_dir_all(crashes)?;
-    let path = crashes.join(format!("{}.json", finding.signature));
-    if path.exists() {
-        return Ok(false);
-    }
-    let mut case = case.clone();
-    case.expected = finding.expected.clone();
-    let mut test = case.to_state_test();
-    test.info = Some(serde_json::json!({ "comment": "found by schism fuzz", "schism": finding }));
-    let name = format!("schism/{}", finding.signature);
-    let file = std::collections::BTreeMap::from([(name, test)]);
-    let text = serde_json::to_string_pretty(&file).map_err(std::io::Error::other)?;
-    let tmp = crashes.join(format!(".{}.json.tmp", finding.signature));
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, &path)?;
-    Ok(true)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,6 +414,7 @@ mod tests {
         id: &'static str,
         root: u8,
         fail: bool,
+        sleep: Option<std::time::Duration>,
     }
 
     impl Client for Scripted {
@@ -352,6 +428,9 @@ mod tests {
             true
         }
         fn execute(&self, case: &Case, _: TraceMode) -> Result<Outcome, ClientError> {
+            if let Some(d) = self.sleep {
+                std::thread::sleep(d);
+            }
             if self.fail {
                 return Err(ClientError::Crashed { client: self.id.to_owned(), status: "signal 11".into(), stderr_tail: String::new() });
             }
@@ -361,17 +440,17 @@ mod tests {
         }
     }
 
-    fn harness(clients: Vec<Arc<dyn Client>>, crashes: &Path) -> Harness {
-        Harness::new(HarnessOptions { clients, fork: Some(Fork::Cancun), crashes: crashes.to_path_buf() }).expect("harness")
+    fn harness(clients: Vec<Arc<dyn Client>>, crashes: &std::path::Path) -> Harness {
+        Harness::new(HarnessOptions::new(clients, Some(Fork::Cancun), crashes.to_path_buf())).expect("harness")
     }
 
     #[test]
-    fn a_divergence_is_filed_once_as_a_replayable_state_test() {
+    fn a_divergence_is_filed_once_as_a_folder_and_counted_after() {
         let dir = tempfile::tempdir().expect("tempdir");
         let clients: Vec<Arc<dyn Client>> = vec![
-            Arc::new(Scripted { id: "a", root: 1, fail: false }),
-            Arc::new(Scripted { id: "b", root: 1, fail: false }),
-            Arc::new(Scripted { id: "c", root: 2, fail: false }),
+            Arc::new(Scripted { id: "a", root: 1, fail: false, sleep: None }),
+            Arc::new(Scripted { id: "b", root: 1, fail: false, sleep: None }),
+            Arc::new(Scripted { id: "c", root: 2, fail: false, sleep: None }),
         ];
         let mut h = harness(clients, dir.path());
         let mut map = vec![0u8; crate::fuzz::MAP_SIZE];
@@ -381,24 +460,59 @@ mod tests {
         assert_eq!(first.signature, second.signature, "same groups, same fork, same signature");
         assert_eq!(h.stats().divergences, 2);
         assert_eq!(h.stats().filed, 1);
-        assert!(h.stats().first_finding.as_ref().is_some_and(|f| f.executions == 1));
-        let file = dir.path().join(format!("{}.json", first.signature.unwrap_or_default()));
-        let FixtureFile::State(test) = read_fixture(&file).expect("filed file reads as a fixture") else { panic!("not a state test") };
+        let found = h.stats().first_finding.clone().expect("first finding");
+        assert_eq!(found.executions, 1);
+        assert!(found.filed_seconds.is_some() && found.instructions_after.is_some());
+        let folder = dir.path().join(first.signature.unwrap_or_default());
+        assert_eq!(found.folder.as_ref(), Some(&folder));
+        let report: crate::triage::Report =
+            serde_json::from_slice(&std::fs::read(folder.join("report.json")).expect("report.json")).expect("a report");
+        assert_eq!(report.count, 2, "the second finding is counted on the first's folder");
+        assert_eq!(report.groups, vec![vec!["a".to_owned(), "b".to_owned()], vec!["c".to_owned()]]);
+        assert!(folder.join("report.md").is_file() && folder.join("original.json").is_file());
+        let file = folder.join("case.json");
+        let FixtureFile::State(test) = read_fixture(&file).expect("filed case reads as a fixture") else { panic!("not a state test") };
         let (cases, errors) = expand_file(&file, &test);
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(cases.len(), 1);
         assert_eq!(cases[0].expected.as_ref().map(|e| e.hash), Some(B256::repeat_byte(1)), "the majority's root is the expectation");
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").flatten().filter(|e| e.file_name().to_string_lossy().starts_with(".staging")).collect();
+        assert!(leftovers.is_empty());
+    }
+
+    #[test]
+    fn a_slow_client_is_filed_once_as_slow() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let clients: Vec<Arc<dyn Client>> = vec![
+            Arc::new(Scripted { id: "a", root: 1, fail: false, sleep: None }),
+            Arc::new(Scripted { id: "b", root: 1, fail: false, sleep: Some(std::time::Duration::from_millis(30)) }),
+        ];
+        let mut options = HarnessOptions::new(clients, Some(Fork::Cancun), dir.path().to_path_buf());
+        options.slow = Some(SlowRule { ratio: 5.0, floor: std::time::Duration::from_millis(20) });
+        let mut h = Harness::new(options).expect("harness");
+        let mut map = vec![0u8; crate::fuzz::MAP_SIZE];
+        let run = h.run(&Blueprint::from_bytes(&[1, 2, 3]), &mut map);
+        h.run(&Blueprint::from_bytes(&[4, 5, 6]), &mut map);
+        assert!(!run.divergent, "slow is not a divergence");
+        let id = run.signature.expect("filed as slow");
+        assert!(id.starts_with("slow-cancun-"), "{id}");
+        assert_eq!((h.stats().slow, h.stats().filed, h.stats().divergences), (2, 1, 0));
+        let report: crate::triage::Report =
+            serde_json::from_slice(&std::fs::read(dir.path().join(&id).join("report.json")).expect("report.json")).expect("a report");
+        assert_eq!(report.kind, crate::triage::Kind::Slow);
+        assert_eq!(report.count, 2);
+        assert_eq!(report.groups[0], vec!["b".to_owned()]);
     }
 
     #[test]
     fn agreement_and_a_lone_client_against_itself_find_nothing_but_faults_do() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut map = vec![0u8; crate::fuzz::MAP_SIZE];
-        let mut alone = harness(vec![Arc::new(Scripted { id: "a", root: 1, fail: false })], dir.path());
+        let mut alone = harness(vec![Arc::new(Scripted { id: "a", root: 1, fail: false, sleep: None })], dir.path());
         assert!(!alone.run(&Blueprint::from_bytes(&[5; 64]), &mut map).divergent);
         assert_eq!(alone.stats().per_client.len(), 2, "compared with a second run of itself");
         let mut faulty = harness(
-            vec![Arc::new(Scripted { id: "a", root: 1, fail: false }), Arc::new(Scripted { id: "b", root: 1, fail: true })],
+            vec![Arc::new(Scripted { id: "a", root: 1, fail: false, sleep: None }), Arc::new(Scripted { id: "b", root: 1, fail: true, sleep: None })],
             dir.path(),
         );
         let run = faulty.run(&Blueprint::from_bytes(&[5; 64]), &mut map);

@@ -43,6 +43,18 @@ pub struct CanaryResult {
     /// The signature of the first finding, filed under the crashes folder.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signature: Option<String>,
+    /// Seconds from the divergent input to its filed folder.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filed_seconds: Option<f64>,
+    /// Instructions of the case as found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instructions_before: Option<usize>,
+    /// Instructions after minimisation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instructions_after: Option<usize>,
+    /// The filed folder.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub folder: Option<PathBuf>,
 }
 
 /// Runs the farm once per mutant, each from an empty corpus, stopping at the first divergence.
@@ -83,6 +95,8 @@ pub fn selftest(options: &SelftestOptions, mut progress: impl FnMut(&CanaryResul
             stats: None,
             status: options.status,
             stop_on_divergence: true,
+            minimise: Some(crate::triage::Budget::default()),
+            slow: None,
         };
         let summary = fuzz(&farm)?;
         let stats = &summary.stats;
@@ -94,6 +108,10 @@ pub fn selftest(options: &SelftestOptions, mut progress: impl FnMut(&CanaryResul
             seconds: first.map_or(stats.elapsed_s, |f| f.seconds),
             executions: first.map_or(stats.executions, |f| f.executions),
             signature: first.map(|f| f.signature.clone()),
+            filed_seconds: first.and_then(|f| f.filed_seconds),
+            instructions_before: first.and_then(|f| f.instructions_before),
+            instructions_after: first.and_then(|f| f.instructions_after),
+            folder: first.and_then(|f| f.folder.clone()),
         };
         progress(&result);
         results.push(result);

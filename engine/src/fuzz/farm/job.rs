@@ -174,7 +174,14 @@ fn fuzz(job: &Job<'_>, state: Option<FarmState>, mgr: &mut FarmManager, client: 
     // Clients are made here, in the job's process: subprocess clients' pipes and in-process
     // clients' state belong to one process.
     let clients = options.clients.make().map_err(|e| farm_error(e.into()))?;
-    let harness = Harness::new(HarnessOptions { clients, fork: options.fork, crashes: options.crashes.clone() }).map_err(farm_error)?;
+    let harness = Harness::new(HarnessOptions {
+        clients,
+        fork: options.fork,
+        crashes: options.crashes.clone(),
+        minimise: options.minimise,
+        slow: options.slow,
+    })
+    .map_err(farm_error)?;
 
     let observer = OwnedMapObserver::new(FEATURES, vec![0u8; MAP_SIZE]).track_indices();
     let mut feedback = MaxMapFeedback::new(&observer);

@@ -1,0 +1,243 @@
+//! Examination: one case on every client, compared, and, when it diverges, re-run with traces
+//! to localise the difference and name it with a signature.
+
+use super::localise::{FirstDifference, StateDifference, Traced, first_difference, state_differences};
+use crate::compare::{Aspect, Verdict, compare};
+use crate::runner::guarded;
+use alloy_primitives::keccak256;
+use schism_interface::{Case, Client, Fork, Outcome, TraceMode};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What kind of finding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// Clients disagree on consensus data (root, logs, status, gas).
+    Divergence,
+    /// A client failed to produce an outcome.
+    Fault,
+    /// One client took far longer than the others.
+    Slow,
+}
+
+/// A client that failed to produce an outcome.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fault {
+    /// Client id.
+    pub client: String,
+    /// Kind of fault (`panicked`, `timeout`, `crashed`, ...).
+    pub kind: String,
+    /// Its message.
+    pub message: String,
+}
+
+/// What makes two findings the same finding: the same bug found twice gets the same signature.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signature {
+    /// Kind of finding.
+    pub kind: Kind,
+    /// The fork.
+    pub fork: Fork,
+    /// Client ids grouped by identical results, largest group first (for a slow finding: the
+    /// slow client, then the others).
+    pub groups: Vec<Vec<String>>,
+    /// What differs between the groups.
+    pub aspects: Vec<Aspect>,
+    /// Faulting clients and the kind of their fault.
+    pub faults: Vec<(String, String)>,
+    /// The instruction to blame (see [`FirstDifference::culprit`]); for a slow finding, the
+    /// precompiles the case calls.
+    pub culprit: String,
+}
+
+impl Signature {
+    /// The folder name: `<fork>-<culprit>-<hash>`, e.g. `cancun-sar-3fa2b1c9d0e1`.
+    pub fn id(&self) -> String {
+        let key = serde_json::to_string(self).unwrap_or_default();
+        let hash = keccak256(key.as_bytes());
+        let culprit: String =
+            self.culprit.to_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+        let prefix = if self.kind == Kind::Slow { "slow-" } else { "" };
+        format!("{prefix}{}-{culprit}-{}", self.fork.name().to_lowercase(), alloy_primitives::hex::encode(&hash[..6]))
+    }
+
+    /// Groups, aspects and faults without the culprit: what a run without traces can tell.
+    fn shape(&self) -> (&Vec<Vec<String>>, &Vec<Aspect>, &Vec<(String, String)>) {
+        (&self.groups, &self.aspects, &self.faults)
+    }
+}
+
+/// The clients a case is examined on.
+#[derive(Clone)]
+pub struct Examiner {
+    clients: Vec<(String, Arc<dyn Client>)>,
+}
+
+/// The result of running a case on every client.
+#[derive(Clone, Debug)]
+pub struct Examination {
+    /// The fork.
+    pub fork: Fork,
+    /// Each client's outcome, in selection order.
+    pub outcomes: Vec<(String, Outcome)>,
+    /// Clients that failed.
+    pub faults: Vec<Fault>,
+    /// Clients left out because a documented known difference covers the case: id, difference.
+    pub excused: Vec<(String, String)>,
+    /// Clients that do not support the fork.
+    pub unsupported: Vec<String>,
+    /// The comparison.
+    pub verdict: Verdict,
+    /// Where traces part ways (only in traced examinations of divergent cases).
+    pub first_difference: Option<FirstDifference>,
+    /// Post-state differences (only in traced examinations of divergent cases).
+    pub state: Vec<StateDifference>,
+    /// Time each client took, in selection order of those that ran.
+    pub timings: Vec<(String, Duration)>,
+}
+
+impl Examination {
+    /// True for a finding: a consensus divergence or a fault.
+    pub fn divergent(&self) -> bool {
+        self.verdict.is_consensus_divergence() || !self.faults.is_empty()
+    }
+
+    /// The signature of the finding, when the examination is one.
+    pub fn signature(&self) -> Option<Signature> {
+        if !self.divergent() {
+            return None;
+        }
+        let (groups, aspects) = match &self.verdict {
+            Verdict::Diverge { groups, aspects, .. } => (groups.clone(), aspects.clone()),
+            _ => (Vec::new(), Vec::new()),
+        };
+        let faults: Vec<(String, String)> = self.faults.iter().map(|f| (f.client.clone(), f.kind.clone())).collect();
+        let culprit = match (&self.first_difference, faults.is_empty()) {
+            (_, false) => "fault".to_owned(),
+            (Some(d), true) => d.culprit.clone(),
+            (None, true) => "untraced".to_owned(),
+        };
+        let kind = if faults.is_empty() { Kind::Divergence } else { Kind::Fault };
+        Some(Signature { kind, fork: self.fork, groups, aspects, faults, culprit })
+    }
+
+    /// The outcome of a client.
+    pub fn outcome(&self, client: &str) -> Option<&Outcome> {
+        self.outcomes.iter().find(|(c, _)| c == client).map(|(_, o)| o)
+    }
+
+    /// The outcome of the largest group's first client (the majority), or of the first client.
+    pub fn majority(&self) -> Option<&Outcome> {
+        match &self.verdict {
+            Verdict::Diverge { groups, .. } => groups.first().and_then(|g| g.first()).and_then(|c| self.outcome(c)),
+            _ => self.outcomes.first().map(|(_, o)| o),
+        }
+    }
+}
+
+impl Examiner {
+    /// Examines on these clients, labelled by their ids.
+    pub fn new(clients: Vec<Arc<dyn Client>>) -> Examiner {
+        Examiner { clients: clients.into_iter().map(|c| (c.id().to_owned(), c)).collect() }
+    }
+
+    /// Examines on these clients under the given labels (a client compared with itself appears
+    /// twice under two labels).
+    pub fn labelled(clients: Vec<(String, Arc<dyn Client>)>) -> Examiner {
+        Examiner { clients }
+    }
+
+    /// The clients and their labels.
+    pub fn clients(&self) -> &[(String, Arc<dyn Client>)] {
+        &self.clients
+    }
+
+    /// The client of a label.
+    pub fn client(&self, label: &str) -> Option<&Arc<dyn Client>> {
+        self.clients.iter().find(|(l, _)| l == label).map(|(_, c)| c)
+    }
+
+    /// Runs the case on every client. With `traced`, each client records a trace and, when the
+    /// clients disagree, the first difference and the post-state differences are worked out.
+    pub fn examine(&self, case: &Case, traced: bool) -> Examination {
+        let mode = if traced { TraceMode::Steps } else { TraceMode::Off };
+        let mut exam = Examination {
+            fork: case.fork,
+            outcomes: Vec::new(),
+            faults: Vec::new(),
+            excused: Vec::new(),
+            unsupported: Vec::new(),
+            verdict: Verdict::Agree,
+            first_difference: None,
+            state: Vec::new(),
+            timings: Vec::new(),
+        };
+        for (id, client) in &self.clients {
+            if !client.supports(case.fork) {
+                exam.unsupported.push(id.clone());
+                continue;
+            }
+            if let Some(known) = client.known_differences().iter().find(|k| (k.applies)(case)) {
+                exam.excused.push((id.clone(), known.id.to_owned()));
+                continue;
+            }
+            let started = Instant::now();
+            let result = guarded(id, || client.execute(case, mode));
+            exam.timings.push((id.clone(), started.elapsed()));
+            match result {
+                Ok(outcome) => exam.outcomes.push((id.clone(), outcome)),
+                Err(e) => exam.faults.push(Fault { client: id.clone(), kind: e.kind().to_owned(), message: e.to_string() }),
+            }
+        }
+        let labelled: Vec<(&str, &Outcome)> = exam.outcomes.iter().map(|(c, o)| (c.as_str(), o)).collect();
+        exam.verdict = compare(&labelled);
+        if traced && exam.divergent() {
+            self.localise(&mut exam);
+        }
+        exam
+    }
+
+    /// Works out the first difference between the groups' traces and the post-state
+    /// differences.
+    fn localise(&self, exam: &mut Examination) {
+        // The first member of each group stands for it; members of one group agree on every
+        // compared aspect, and their traces may differ only in how each client reports them.
+        let representatives: Vec<&str> = match &exam.verdict {
+            Verdict::Diverge { groups, .. } => groups.iter().filter_map(|g| g.first().map(String::as_str)).collect(),
+            _ => exam.outcomes.iter().map(|(c, _)| c.as_str()).collect(),
+        };
+        let traced: Vec<Traced<'_>> = representatives
+            .iter()
+            .filter_map(|c| {
+                let outcome = exam.outcome(c)?;
+                let client = self.client(c)?;
+                Some(Traced { client: c, trace: outcome.trace.as_ref(), fields: client.trace_fields() })
+            })
+            .collect();
+        let first = first_difference(&traced);
+        let posts: Vec<(&str, Option<&schism_interface::Accounts>)> =
+            representatives.iter().filter_map(|c| exam.outcome(c).map(|o| (*c, o.post_state.as_ref()))).collect();
+        exam.state = state_differences(&posts);
+        exam.first_difference = Some(first);
+    }
+
+    /// True when the case still shows the finding `wanted`: the cheap comparison first, the
+    /// traced one (for the culprit) only when that matches.
+    pub fn reproduces(&self, case: &Case, wanted: &Signature) -> bool {
+        if case.fork != wanted.fork {
+            return false;
+        }
+        let quick = self.examine(case, false);
+        let Some(mut got) = quick.signature() else { return false };
+        got.culprit.clone_from(&wanted.culprit);
+        if got.shape() != wanted.shape() {
+            return false;
+        }
+        if wanted.kind == Kind::Fault {
+            return true;
+        }
+        self.examine(case, true).signature().as_ref() == Some(wanted)
+    }
+}

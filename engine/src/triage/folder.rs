@@ -1,0 +1,245 @@
+//! Filed folders on disk: `<crashes>/<signature>/` with `case.json`, `original.json`,
+//! `report.md`, `report.json` and `traces/<client>.jsonl`.
+//!
+//! A folder is built aside (`.staging-<signature>-<pid>-<n>/`) and renamed into place, so a
+//! killed farm never leaves half a folder; staging folders of processes that are gone are
+//! removed by the next filing. A second finding of a filed signature bumps `count` and
+//! `last_seen` in `report.json` (written aside and renamed, under a lock shared by every job).
+
+use super::TriageError;
+use super::report::{Report, now};
+use schism_interface::load::{FixtureFile, expand_file, read_fixture};
+use schism_interface::{Case, Trace};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+/// Slows the writing of a staged folder by this many milliseconds per file (a testing aid: it
+/// widens the window in which a test kills a farm in the middle of filing).
+pub const DELAY_ENV: &str = "SCHISM_FILING_DELAY_MS";
+
+/// What filing did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Filed {
+    /// A new folder.
+    New(PathBuf),
+    /// The signature was filed already; its count is now this.
+    Again(PathBuf, u64),
+}
+
+/// The contents of a folder to file.
+pub struct Folder<'a> {
+    /// The report.
+    pub report: &'a Report,
+    /// The minimised case, with its expectation.
+    pub case: &'a Case,
+    /// The case as found.
+    pub original: &'a Case,
+    /// Each client's trace of the minimised case.
+    pub traces: Vec<(String, &'a Trace)>,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TriageError + '_ {
+    move |source| TriageError::Io { path: path.to_path_buf(), source }
+}
+
+/// The state-test JSON of a case, named `schism/<name>`, with a comment.
+pub fn state_test_json(case: &Case, name: &str, info: serde_json::Value) -> Result<String, TriageError> {
+    let mut test = case.to_state_test();
+    test.info = Some(info);
+    let file = BTreeMap::from([(format!("schism/{name}"), test)]);
+    serde_json::to_string_pretty(&file).map_err(|e| TriageError::Encode(e.to_string()))
+}
+
+/// Writes `text` to `path` atomically.
+pub fn write_atomic(path: &Path, text: &[u8]) -> Result<(), TriageError> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, text).map_err(io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io(path))
+}
+
+/// Holds the crashes folder's lock while alive.
+struct Lock(File);
+
+impl Lock {
+    fn take(crashes: &Path) -> Result<Lock, TriageError> {
+        let path = crashes.join(".lock");
+        let file = File::options().create(true).truncate(false).write(true).open(&path).map_err(io(&path))?;
+        file.lock().map_err(io(&path))?;
+        Ok(Lock(file))
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
+
+/// True when a folder of this signature is filed.
+pub fn is_filed(crashes: &Path, signature: &str) -> bool {
+    crashes.join(signature).join("report.json").is_file()
+}
+
+/// Counts one more finding of a filed signature: `count` + 1 and `last_seen` now. `None` when
+/// the signature is not filed.
+pub fn record_again(crashes: &Path, signature: &str) -> Result<Option<u64>, TriageError> {
+    if !is_filed(crashes, signature) {
+        return Ok(None);
+    }
+    let _lock = Lock::take(crashes)?;
+    bump(&crashes.join(signature)).map(Some)
+}
+
+fn bump(folder: &Path) -> Result<u64, TriageError> {
+    let path = folder.join("report.json");
+    let text = std::fs::read(&path).map_err(io(&path))?;
+    let mut report: serde_json::Value =
+        serde_json::from_slice(&text).map_err(|e| TriageError::Folder { path: path.clone(), reason: e.to_string() })?;
+    let count = report.get("count").and_then(serde_json::Value::as_u64).unwrap_or(1) + 1;
+    report["count"] = count.into();
+    report["last_seen"] = now().into();
+    let text = serde_json::to_vec_pretty(&report).map_err(|e| TriageError::Encode(e.to_string()))?;
+    write_atomic(&path, &text)?;
+    Ok(count)
+}
+
+/// Files a folder: builds it aside, then renames it into place; when another job filed the
+/// same signature meanwhile, counts this finding on that folder instead.
+pub fn file(crashes: &Path, folder: &Folder<'_>) -> Result<Filed, TriageError> {
+    std::fs::create_dir_all(crashes).map_err(io(crashes))?;
+    remove_stale_staging(crashes);
+    let id = &folder.report.signature;
+    let target = crashes.join(id);
+    if is_filed(crashes, id) {
+        let count = record_again(crashes, id)?.unwrap_or(1);
+        return Ok(Filed::Again(target, count));
+    }
+    static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let serial = SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let staging = crashes.join(format!(".staging-{id}-{}-{serial}", std::process::id()));
+    let written = write_folder(&staging, folder);
+    if let Err(e) = written {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(e);
+    }
+    let _lock = Lock::take(crashes)?;
+    if is_filed(crashes, id) {
+        let _ = std::fs::remove_dir_all(&staging);
+        let count = bump(&target)?;
+        return Ok(Filed::Again(target, count));
+    }
+    // A folder without report.json is a leftover of an older schism or of a hand edit: it is
+    // set aside rather than merged.
+    if target.exists() {
+        let aside = crashes.join(format!(".replaced-{id}-{}", std::process::id()));
+        std::fs::rename(&target, &aside).map_err(io(&target))?;
+    }
+    std::fs::rename(&staging, &target).map_err(io(&target))?;
+    Ok(Filed::New(target))
+}
+
+fn pause() {
+    if let Some(ms) = std::env::var(DELAY_ENV).ok().and_then(|v| v.parse::<u64>().ok()) {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
+}
+
+fn write_folder(staging: &Path, folder: &Folder<'_>) -> Result<(), TriageError> {
+    let report = folder.report;
+    let traces = staging.join("traces");
+    std::fs::create_dir_all(&traces).map_err(io(&traces))?;
+    let info = serde_json::json!({
+        "comment": format!("schism finding {}: {}", report.signature, describe(report)),
+        "schism": { "signature": report.signature, "groups": report.groups, "aspects": report.aspects, "culprit": report.key.culprit },
+    });
+    let write = |name: &str, text: &[u8]| {
+        pause();
+        let path = staging.join(name);
+        std::fs::write(&path, text).map_err(io(&path))
+    };
+    write("case.json", state_test_json(folder.case, &report.signature, info.clone())?.as_bytes())?;
+    write("original.json", state_test_json(folder.original, &format!("{}-original", report.signature), info)?.as_bytes())?;
+    for (client, trace) in &folder.traces {
+        let mut text = Vec::new();
+        for step in trace.iter() {
+            serde_json::to_writer(&mut text, step).map_err(|e| TriageError::Encode(e.to_string()))?;
+            text.push(b'\n');
+        }
+        write(&format!("traces/{}.jsonl", file_name(client)), &text)?;
+    }
+    write("report.md", report.markdown(folder.case).as_bytes())?;
+    let json = serde_json::to_vec_pretty(report).map_err(|e| TriageError::Encode(e.to_string()))?;
+    // report.json last: a folder is filed when it has one.
+    write("report.json", &json)
+}
+
+/// A client id as a file name (`revm~sar-negative-shift` stays, `geth@/x/evm` loses its `/`).
+pub fn file_name(client: &str) -> String {
+    client.chars().map(|c| if c.is_ascii_alphanumeric() || "-_~#.@".contains(c) { c } else { '_' }).collect()
+}
+
+/// One line saying what the finding is.
+pub fn describe(report: &Report) -> String {
+    let groups: Vec<String> = report.groups.iter().map(|g| g.join("+")).collect();
+    let aspects: Vec<String> = report.aspects.iter().map(|a| format!("{a:?}")).collect();
+    match report.kind {
+        super::Kind::Slow => format!("{} is slow in {}", groups.first().map_or("?", |g| g.as_str()), report.fork),
+        _ if !report.faults.is_empty() => {
+            let faults: Vec<String> = report.faults.iter().map(|f| format!("{} {}", f.client, f.kind)).collect();
+            format!("{} in {}", faults.join(", "), report.fork)
+        }
+        _ => format!(
+            "{} disagree on {} in {} after {}",
+            groups.join(" vs "),
+            aspects.join(", "),
+            report.fork,
+            report.key.culprit
+        ),
+    }
+}
+
+/// Removes staging folders whose process is gone.
+fn remove_stale_staging(crashes: &Path) {
+    let Ok(entries) = std::fs::read_dir(crashes) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix(".staging-") else { continue };
+        // .staging-<signature>-<pid>-<serial>
+        let mut parts = rest.rsplitn(3, '-');
+        let (_, pid) = (parts.next(), parts.next().and_then(|p| p.parse::<i32>().ok()));
+        let alive = pid.is_some_and(|pid| nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok());
+        if !alive {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// A filed folder or a case file, read back: the case and, for a folder, its report.
+pub fn read(path: &Path) -> Result<(Case, Option<Report>), TriageError> {
+    let (case_path, report) = if path.is_dir() {
+        let report_path = path.join("report.json");
+        let report = match std::fs::read(&report_path) {
+            Ok(text) => Some(
+                serde_json::from_slice::<Report>(&text)
+                    .map_err(|e| TriageError::Folder { path: report_path.clone(), reason: e.to_string() })?,
+            ),
+            Err(_) => None,
+        };
+        (path.join("case.json"), report)
+    } else {
+        (path.to_path_buf(), None)
+    };
+    let FixtureFile::State(file) = read_fixture(&case_path)? else {
+        return Err(TriageError::Folder { path: case_path, reason: "not a state test".into() });
+    };
+    let (mut cases, errors) = expand_file(&case_path, &file);
+    if let Some(e) = errors.into_iter().next() {
+        return Err(e.into());
+    }
+    if cases.is_empty() {
+        return Err(TriageError::Folder { path: case_path, reason: "holds no case".into() });
+    }
+    Ok((cases.swap_remove(0), report))
+}

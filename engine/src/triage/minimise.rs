@@ -1,0 +1,418 @@
+//! Minimisation: the smallest case that still shows the same finding. Candidates are smaller
+//! or simpler versions of the case; a candidate is kept when the predicate (the same signature,
+//! see [`Examiner::reproduces`](super::Examiner::reproduces)) still holds.
+//!
+//! In order, until nothing changes or the budget is spent: drop accounts, authorizations,
+//! access-list entries and blob hashes; delete instructions (chunks halving down to single
+//! instructions, jumps kept on their JUMPDESTs); drop storage slots; shorten calldata; replace
+//! PUSH values by smaller ones; bisect the gas limit; shrink value, balances and nonces.
+
+use super::code::{Instruction, Program};
+use alloy_primitives::{Bytes, U256};
+use schism_interface::{Accounts, Case, TxValue};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How much work a minimisation may do.
+#[derive(Clone, Copy, Debug)]
+pub struct Budget {
+    /// Wall-clock limit.
+    pub time: Duration,
+    /// Limit on predicate evaluations.
+    pub evaluations: u64,
+}
+
+impl Default for Budget {
+    fn default() -> Budget {
+        Budget { time: Duration::from_secs(60), evaluations: 20_000 }
+    }
+}
+
+/// What a minimisation did.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Minimised {
+    /// Instructions in the case's code before (every account's code and a creation's init code).
+    pub instructions_before: usize,
+    /// Instructions after.
+    pub instructions_after: usize,
+    /// Pre-state accounts before and after.
+    pub accounts_before: usize,
+    /// Pre-state accounts after.
+    pub accounts_after: usize,
+    /// Candidates evaluated.
+    pub evaluations: u64,
+    /// Seconds spent.
+    pub seconds: f64,
+    /// False when the budget ran out before no candidate was left to try.
+    pub complete: bool,
+}
+
+/// Instructions in all code of a case: every pre-state account's code and, for a creation,
+/// the init code.
+pub fn instructions(case: &Case) -> usize {
+    let code: usize = case.pre.values().map(|a| Program::parse(&a.code).len()).sum();
+    code + if case.tx.to.is_none() { Program::parse(&case.tx.data).len() } else { 0 }
+}
+
+struct Search<'p> {
+    best: Case,
+    holds: &'p mut dyn FnMut(&Case) -> bool,
+    evaluations: u64,
+    budget: Budget,
+    started: Instant,
+}
+
+impl Search<'_> {
+    fn exhausted(&self) -> bool {
+        self.evaluations >= self.budget.evaluations || self.started.elapsed() >= self.budget.time
+    }
+
+    /// Tries a candidate; keeps it when the finding still holds.
+    fn attempt(&mut self, candidate: Case) -> bool {
+        if self.exhausted() || candidate == self.best {
+            return false;
+        }
+        self.evaluations += 1;
+        if (self.holds)(&candidate) {
+            self.best = candidate;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn with_pre(&self, edit: impl FnOnce(&mut Accounts)) -> Case {
+        let mut case = self.best.clone();
+        let mut pre = (*case.pre).clone();
+        edit(&mut pre);
+        case.pre = Arc::new(pre);
+        case
+    }
+
+    /// Removes items of a list in chunks halving down to single items (ddmin's complement
+    /// step). `len` reads the list's length from the best case, `drop` builds the case without
+    /// items `from..to`.
+    fn shrink_list(&mut self, len: impl Fn(&Case) -> usize, drop: impl Fn(&Case, usize, usize) -> Case) -> bool {
+        let mut progress = false;
+        let mut chunk = len(&self.best).div_ceil(2).max(1);
+        loop {
+            let mut start = 0;
+            while start < len(&self.best) && !self.exhausted() {
+                let end = (start + chunk).min(len(&self.best));
+                let candidate = drop(&self.best, start, end);
+                if self.attempt(candidate) {
+                    progress = true;
+                } else {
+                    start += chunk;
+                }
+            }
+            if chunk == 1 || self.exhausted() {
+                return progress;
+            }
+            chunk = chunk.div_ceil(2);
+        }
+    }
+
+    fn accounts(&mut self) -> bool {
+        self.shrink_list(
+            |c| c.pre.len(),
+            |c, from, to| {
+                let mut case = c.clone();
+                let pre: Accounts = c.pre.iter().enumerate().filter(|(i, _)| *i < from || *i >= to).map(|(_, (a, acc))| (*a, acc.clone())).collect();
+                case.pre = Arc::new(pre);
+                case
+            },
+        )
+    }
+
+    fn transaction_lists(&mut self) -> bool {
+        let mut progress = self.shrink_list(
+            |c| c.tx.authorization_list.len(),
+            |c, from, to| {
+                let mut case = c.clone();
+                case.tx.authorization_list.drain(from..to);
+                case
+            },
+        );
+        progress |= self.shrink_list(
+            |c| c.tx.access_list.len(),
+            |c, from, to| {
+                let mut case = c.clone();
+                case.tx.access_list.drain(from..to);
+                case
+            },
+        );
+        progress |= self.shrink_list(
+            |c| c.tx.blob_versioned_hashes.len(),
+            |c, from, to| {
+                let mut case = c.clone();
+                case.tx.blob_versioned_hashes.drain(from..to);
+                case
+            },
+        );
+        progress
+    }
+
+    /// Deletes instructions from every account's code and from init code.
+    fn code(&mut self) -> bool {
+        let mut progress = false;
+        let addresses: Vec<_> = self.best.pre.keys().copied().collect();
+        for address in addresses {
+            progress |= self.shrink_list(
+                |c| c.pre.get(&address).map_or(0, |a| Program::parse(&a.code).len()),
+                |c, from, to| {
+                    let mut case = c.clone();
+                    let mut pre = (*c.pre).clone();
+                    if let Some(account) = pre.get_mut(&address) {
+                        account.code = Program::parse(&account.code).without(|i| i >= from && i < to).assemble();
+                    }
+                    case.pre = Arc::new(pre);
+                    case
+                },
+            );
+        }
+        if self.best.tx.to.is_none() {
+            progress |= self.shrink_list(
+                |c| Program::parse(&c.tx.data).len(),
+                |c, from, to| {
+                    let mut case = c.clone();
+                    case.tx.data = Program::parse(&c.tx.data).without(|i| i >= from && i < to).assemble();
+                    case
+                },
+            );
+        } else {
+            progress |= self.shrink_list(
+                |c| c.tx.data.len(),
+                |c, from, to| {
+                    let mut case = c.clone();
+                    let mut data = c.tx.data.to_vec();
+                    data.drain(from..to);
+                    case.tx.data = Bytes::from(data);
+                    case
+                },
+            );
+        }
+        progress
+    }
+
+    fn storage(&mut self) -> bool {
+        let mut progress = false;
+        let addresses: Vec<_> = self.best.pre.keys().copied().collect();
+        for address in addresses {
+            progress |= self.shrink_list(
+                |c| c.pre.get(&address).map_or(0, |a| a.storage.len()),
+                |c, from, to| {
+                    let mut case = c.clone();
+                    let mut pre = (*c.pre).clone();
+                    if let Some(account) = pre.get_mut(&address) {
+                        account.storage =
+                            std::mem::take(&mut account.storage).into_iter().enumerate().filter(|(i, _)| *i < from || *i >= to).map(|(_, s)| s).collect();
+                    }
+                    case.pre = Arc::new(pre);
+                    case
+                },
+            );
+        }
+        progress
+    }
+
+    /// Replaces each PUSH value by a smaller one, and a PUSH by a narrower one.
+    fn push_values(&mut self) -> bool {
+        let push0 = self.best.fork >= schism_interface::Fork::Shanghai;
+        let mut progress = false;
+        let addresses: Vec<_> = self.best.pre.keys().copied().collect();
+        for address in addresses {
+            let mut index = 0;
+            loop {
+                let Some(program) = self.best.pre.get(&address).map(|a| Program::parse(&a.code)) else { break };
+                let Some(ins) = program.instructions.get(index) else { break };
+                if ins.is_push() && ins.target.is_none() {
+                    for value in smaller(ins.value()) {
+                        let mut edited = program.clone();
+                        edited.instructions[index] = Instruction::push(value, push0);
+                        let code = edited.assemble();
+                        if self.attempt(self.with_pre(|pre| {
+                            if let Some(a) = pre.get_mut(&address) {
+                                a.code = code;
+                            }
+                        })) {
+                            progress = true;
+                            break;
+                        }
+                    }
+                }
+                index += 1;
+                if self.exhausted() {
+                    break;
+                }
+            }
+        }
+        progress
+    }
+
+    /// Bisects the gas limit down to the least that still shows the finding (assuming that
+    /// more gas keeps showing it).
+    fn gas(&mut self) -> bool {
+        let (mut lo, mut hi) = (0u64, self.best.tx.gas_limit);
+        let mut progress = false;
+        while hi - lo > 1 && !self.exhausted() {
+            let mid = lo + (hi - lo) / 2;
+            let mut candidate = self.best.clone();
+            candidate.tx.gas_limit = mid;
+            if self.attempt(candidate) {
+                hi = mid;
+                progress = true;
+            } else {
+                lo = mid;
+            }
+        }
+        progress
+    }
+
+    /// Shrinks the value, the balances and the nonces.
+    fn scalars(&mut self) -> bool {
+        let mut progress = false;
+        if let TxValue::Value(v) = self.best.tx.value {
+            for value in smaller(v) {
+                let mut candidate = self.best.clone();
+                candidate.tx.value = TxValue::Value(value);
+                if self.attempt(candidate) {
+                    progress = true;
+                    break;
+                }
+            }
+        }
+        let addresses: Vec<_> = self.best.pre.keys().copied().collect();
+        for address in addresses {
+            let Some(account) = self.best.pre.get(&address).cloned() else { continue };
+            for balance in smaller(account.balance) {
+                if self.attempt(self.with_pre(|pre| {
+                    if let Some(a) = pre.get_mut(&address) {
+                        a.balance = balance;
+                    }
+                })) {
+                    progress = true;
+                    break;
+                }
+            }
+            if account.nonce > 1 && address != self.best.tx.sender {
+                progress |= self.attempt(self.with_pre(|pre| {
+                    if let Some(a) = pre.get_mut(&address) {
+                        a.nonce = 1;
+                    }
+                }));
+            }
+        }
+        progress
+    }
+}
+
+/// Smaller values to try in place of `v`, smallest first.
+fn smaller(v: U256) -> Vec<U256> {
+    let mut out = vec![U256::ZERO, U256::from(1)];
+    for shift in [248, 224, 192, 128, 64, 32, 16, 8, 4, 1] {
+        out.push(v >> shift);
+    }
+    out.retain(|x| *x < v);
+    out.dedup();
+    out
+}
+
+/// Shrinks `case` while `holds` stays true of it. `holds` must be true of `case` itself;
+/// otherwise `case` comes back unchanged.
+pub fn minimise(case: &Case, budget: Budget, holds: &mut dyn FnMut(&Case) -> bool) -> (Case, Minimised) {
+    let mut search = Search { best: case.clone(), holds, evaluations: 0, budget, started: Instant::now() };
+    loop {
+        let mut progress = false;
+        progress |= search.accounts();
+        progress |= search.transaction_lists();
+        progress |= search.code();
+        progress |= search.storage();
+        progress |= search.push_values();
+        progress |= search.gas();
+        progress |= search.scalars();
+        if !progress || search.exhausted() {
+            break;
+        }
+    }
+    let complete = !search.exhausted();
+    let best = search.best;
+    let minimised = Minimised {
+        instructions_before: instructions(case),
+        instructions_after: instructions(&best),
+        accounts_before: case.pre.len(),
+        accounts_after: best.pre.len(),
+        evaluations: search.evaluations,
+        seconds: search.started.elapsed().as_secs_f64(),
+        complete,
+    };
+    (best, minimised)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::Address;
+    use schism_interface::Account;
+
+    /// A case calling a contract with `code`, plus two bystander accounts.
+    fn case_with(code: Vec<u8>) -> Case {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/bench/value-transfer.json");
+        let schism_interface::load::FixtureFile::State(file) = schism_interface::load::read_fixture(&dir).expect("fixture") else {
+            panic!("not a state test")
+        };
+        let (cases, _) = schism_interface::load::expand_file(&dir, &file);
+        let mut case = cases.into_iter().next().expect("a case");
+        let target = Address::repeat_byte(0xcc);
+        let mut pre = (*case.pre).clone();
+        pre.insert(target, Account { code: code.into(), nonce: 1, balance: U256::from(5), storage: [(U256::from(1), U256::from(1))].into() });
+        pre.insert(Address::repeat_byte(0xdd), Account { balance: U256::from(7), ..Default::default() });
+        case.pre = Arc::new(pre);
+        case.tx.to = Some(target);
+        case.tx.data = Bytes::from(vec![1u8; 40]);
+        case.tx.gas_limit = 100_000;
+        case
+    }
+
+    #[test]
+    fn keeps_only_what_the_predicate_needs_and_jumps_stay_valid() {
+        // PUSH1 3, PUSH1 5, SAR, ... a loop and a jump, ..., PUSH2 0x100, SSTORE
+        let mut code = vec![0x60, 0x03, 0x60, 0x05, 0x1d, 0x50];
+        code.extend([0x61, 0x00, 0x0d, 0x56, 0xfe, 0xfe, 0xfe, 0x5b]); // PUSH2 13, JUMP, 3x INVALID, JUMPDEST @13
+        code.extend([0x7f]);
+        code.extend([0xab; 32]); // PUSH32
+        code.extend([0x1d, 0x61, 0x01, 0x00, 0x55, 0x00]); // SAR, PUSH2 0x100, SSTORE, STOP
+        let case = case_with(code);
+        // The "bug": code that reaches a SAR of a value with its top bit set, stored.
+        let mut holds = |c: &Case| {
+            let Some(code) = c.tx.to.and_then(|t| c.pre.get(&t)).map(|a| a.code.clone()) else { return false };
+            let p = Program::parse(&code);
+            let sar = p.instructions.iter().position(|i| i.op == 0x1d);
+            let big = p.instructions.iter().any(|i| i.is_push() && i.value().bit(255));
+            sar.is_some() && big && code.contains(&0x55) && c.tx.gas_limit >= 30_000
+        };
+        let before = instructions(&case);
+        let (small, m) = minimise(&case, Budget::default(), &mut holds);
+        assert!(holds(&small));
+        assert!(m.complete);
+        assert_eq!(m.instructions_before, before);
+        assert!(m.instructions_after <= 4, "{m:?}: {:?}", super::super::code::listing(&small.pre[&Address::repeat_byte(0xcc)].code));
+        assert_eq!(small.tx.gas_limit, 30_000, "gas bisected to the least that holds");
+        assert!(small.tx.data.is_empty(), "calldata dropped");
+        assert!(!small.pre.contains_key(&Address::repeat_byte(0xdd)), "bystander dropped");
+    }
+
+    #[test]
+    fn the_budget_is_respected() {
+        let case = case_with([0x60u8, 0x01].repeat(50));
+        let mut calls = 0;
+        let mut holds = |_: &Case| {
+            calls += 1;
+            true
+        };
+        let (_, m) = minimise(&case, Budget { time: Duration::from_secs(60), evaluations: 5 }, &mut holds);
+        assert_eq!(m.evaluations, 5);
+        assert!(!m.complete);
+    }
+}

@@ -1,0 +1,242 @@
+//! The divergence pipeline: a finding gets a signature ([`examine`]), is counted on its folder
+//! when that signature is filed already, and otherwise is minimised ([`minimise`]), localised
+//! by traces ([`localise`]) and filed as a folder ([`folder`], [`report`]); filed folders are
+//! replayed ([`repro`]) and promoted to regression fixtures ([`promote`]).
+
+pub mod code;
+pub mod examine;
+pub mod folder;
+pub mod localise;
+pub mod minimise;
+pub mod promote;
+pub mod report;
+pub mod repro;
+
+pub use examine::{Examination, Examiner, Fault, Kind, Signature};
+pub use folder::Filed;
+pub use minimise::{Budget, Minimised};
+pub use report::Report;
+
+use report::{ClientInfo, Command};
+use schism_interface::{Case, ErrorClass, Expectation, ExpectedException, FixtureError, Outcome};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Why the pipeline could not do its work.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TriageError {
+    /// A file or folder could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A case file is not a usable fixture.
+    #[error(transparent)]
+    Fixture(#[from] FixtureError),
+    /// A filed folder is not as schism writes them.
+    #[error("{path}: {reason}")]
+    Folder {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Something could not be encoded as JSON.
+    #[error("cannot encode: {0}")]
+    Encode(String),
+    /// A choice names no client of the finding.
+    #[error("{what}")]
+    Usage {
+        /// What is wrong.
+        what: String,
+    },
+}
+
+/// How findings are handled.
+#[derive(Clone, Debug)]
+pub struct TriageOptions {
+    /// Where folders are filed.
+    pub crashes: PathBuf,
+    /// Minimisation budget per new signature (`None`: file the case as found).
+    pub minimise: Option<Budget>,
+}
+
+/// What handling one finding did.
+#[derive(Clone, Debug)]
+pub struct Handled {
+    /// Its signature.
+    pub signature: Signature,
+    /// The folder, new or counted again.
+    pub filed: Filed,
+    /// What minimisation did (new folders only).
+    pub minimised: Option<Minimised>,
+    /// Seconds from the finding to its folder.
+    pub seconds: f64,
+}
+
+/// The pipeline over a set of clients.
+pub struct Triage {
+    examiner: Examiner,
+    options: TriageOptions,
+    /// Signatures this process filed or counted, so a repeat is counted without re-checking
+    /// the disk for the folder.
+    seen: std::collections::HashSet<String>,
+}
+
+/// An outcome as a fixture expectation.
+pub fn expectation_of(outcome: &Outcome) -> Expectation {
+    let exception = match outcome.error {
+        Some(ErrorClass::InvalidTransaction(kind)) => {
+            Some(ExpectedException::parse(&format!("TransactionException.{}", kind.name())))
+        }
+        _ => None,
+    };
+    Expectation {
+        hash: outcome.state_root,
+        logs: outcome.logs_hash.unwrap_or_else(|| schism_interface::state::logs_hash(&[])),
+        exception,
+        state: None,
+        txbytes: None,
+    }
+}
+
+impl Triage {
+    /// A pipeline on these clients.
+    pub fn new(examiner: Examiner, options: TriageOptions) -> Triage {
+        Triage { examiner, options, seen: Default::default() }
+    }
+
+    /// The clients.
+    pub fn examiner(&self) -> &Examiner {
+        &self.examiner
+    }
+
+    /// Where folders go.
+    pub fn crashes(&self) -> &Path {
+        &self.options.crashes
+    }
+
+    /// Handles a case the quick comparison found divergent, `found` being when: re-runs it
+    /// with traces for its signature, then counts it on its folder or files a new one.
+    /// `None` when the traced re-run does not diverge (a client that is not deterministic).
+    pub fn handle(&mut self, case: &Case, found: Instant) -> Result<Option<Handled>, TriageError> {
+        let exam = self.examiner.examine(case, true);
+        let Some(signature) = exam.signature() else { return Ok(None) };
+        self.handle_examined(case, &exam, signature, found).map(Some)
+    }
+
+    /// Handles a finding whose signature is known.
+    pub fn handle_examined(&mut self, case: &Case, exam: &Examination, signature: Signature, found: Instant) -> Result<Handled, TriageError> {
+        let id = signature.id();
+        if self.seen.contains(&id) || folder::is_filed(&self.options.crashes, &id) {
+            self.seen.insert(id.clone());
+            let count = folder::record_again(&self.options.crashes, &id)?.unwrap_or(1);
+            let filed = Filed::Again(self.options.crashes.join(&id), count);
+            return Ok(Handled { signature, filed, minimised: None, seconds: found.elapsed().as_secs_f64() });
+        }
+        let (small, minimised) = match (self.options.minimise, signature.kind) {
+            (Some(budget), Kind::Divergence | Kind::Fault) => {
+                let examiner = &self.examiner;
+                minimise::minimise(case, budget, &mut |c| examiner.reproduces(c, &signature))
+            }
+            _ => {
+                let n = minimise::instructions(case);
+                let accounts = case.pre.len();
+                let m = Minimised {
+                    instructions_before: n,
+                    instructions_after: n,
+                    accounts_before: accounts,
+                    accounts_after: accounts,
+                    evaluations: 0,
+                    seconds: 0.0,
+                    complete: false,
+                };
+                (case.clone(), m)
+            }
+        };
+        // The minimised case is examined again for its report and traces; should it not show
+        // the finding (a flaky client), the case as found is filed.
+        let small_exam = if small == *case { exam.clone() } else { self.examiner.examine(&small, true) };
+        let (small, small_exam) =
+            if small_exam.signature().as_ref() == Some(&signature) { (small, small_exam) } else { (case.clone(), exam.clone()) };
+        let filed = self.file(case, exam, &small, &small_exam, &signature, minimised.clone(), found, Vec::new())?;
+        self.seen.insert(id);
+        Ok(Handled { signature, filed, minimised: Some(minimised), seconds: found.elapsed().as_secs_f64() })
+    }
+
+    /// Files a slow case: `slow` took `timings` against the others'.
+    pub fn handle_slow(&mut self, case: &Case, signature: Signature, timings: Vec<(String, Duration)>, found: Instant) -> Result<Handled, TriageError> {
+        let id = signature.id();
+        if self.seen.contains(&id) || folder::is_filed(&self.options.crashes, &id) {
+            self.seen.insert(id.clone());
+            let count = folder::record_again(&self.options.crashes, &id)?.unwrap_or(1);
+            let filed = Filed::Again(self.options.crashes.join(&id), count);
+            return Ok(Handled { signature, filed, minimised: None, seconds: found.elapsed().as_secs_f64() });
+        }
+        let exam = self.examiner.examine(case, false);
+        let n = minimise::instructions(case);
+        let minimised = Minimised {
+            instructions_before: n,
+            instructions_after: n,
+            accounts_before: case.pre.len(),
+            accounts_after: case.pre.len(),
+            evaluations: 0,
+            seconds: 0.0,
+            complete: false,
+        };
+        let timings = timings.into_iter().map(|(c, d)| (c, d.as_secs_f64())).collect();
+        let filed = self.file(case, &exam, case, &exam, &signature, minimised, found, timings)?;
+        self.seen.insert(id);
+        Ok(Handled { signature, filed, minimised: None, seconds: found.elapsed().as_secs_f64() })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn file(
+        &self,
+        original: &Case,
+        original_exam: &Examination,
+        case: &Case,
+        exam: &Examination,
+        signature: &Signature,
+        minimised: Minimised,
+        found: Instant,
+        timings: Vec<(String, f64)>,
+    ) -> Result<Filed, TriageError> {
+        let clients: Vec<ClientInfo> = self
+            .examiner
+            .clients()
+            .iter()
+            .map(|(id, c)| ClientInfo { id: id.clone(), version: c.version().to_owned() })
+            .collect();
+        let mut report = Report::new(signature, exam, clients, minimised);
+        report.timings = timings;
+        report.reproduce = reproduce_commands(&report);
+        let mut case = case.clone();
+        case.expected = exam.majority().map(expectation_of);
+        let mut original = original.clone();
+        original.expected = original_exam.majority().map(expectation_of);
+        let traces: Vec<(String, &schism_interface::Trace)> =
+            exam.outcomes.iter().filter_map(|(c, o)| o.trace.as_ref().map(|t| (c.clone(), t))).collect();
+        report.filing_seconds = found.elapsed().as_secs_f64();
+        folder::file(&self.options.crashes, &folder::Folder { report: &report, case: &case, original: &original, traces })
+    }
+}
+
+/// The commands that replay a folder's `case.json`: schism itself, then each client's own tool.
+fn reproduce_commands(report: &Report) -> Vec<Command> {
+    let mut ids: Vec<String> = report.groups.iter().flatten().cloned().collect();
+    ids.extend(report.faults.iter().map(|f| f.client.clone()));
+    let flags: String = ids.iter().filter(|c| !c.contains('#')).map(|c| format!(" --client {c}")).collect();
+    let mut out = vec![Command { tool: "schism".into(), command: format!("schism repro .{flags}") }];
+    for id in ids {
+        if let Some(command) = crate::registry::own_tool_command(&id) {
+            out.push(Command { tool: id, command: command.replace("{case}", "case.json") });
+        }
+    }
+    out.dedup_by(|a, b| a.command == b.command);
+    out
+}

@@ -1,0 +1,255 @@
+//! The report of a filed finding: `report.json` (machine-readable) and `report.md` (for the
+//! client developer who has to act on it).
+
+use super::code::listing;
+use super::examine::{Examination, Fault, Kind, Signature};
+use super::localise::{FirstDifference, StateDifference};
+use super::minimise::Minimised;
+use crate::compare::{Aspect, Comparable, Verdict};
+use schism_interface::{Case, Fork};
+use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
+
+/// A client as a report names it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientInfo {
+    /// Client id.
+    pub id: String,
+    /// Its version.
+    pub version: String,
+}
+
+/// A command that replays the case.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Command {
+    /// Who runs it: a client id, or `schism`.
+    pub tool: String,
+    /// The shell command, run from the folder of the report.
+    pub command: String,
+}
+
+/// `report.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// The signature's short id, also the folder's name.
+    pub signature: String,
+    /// Kind of finding.
+    pub kind: Kind,
+    /// The fork.
+    pub fork: Fork,
+    /// The full signature.
+    pub key: Signature,
+    /// The clients that took part, with versions.
+    pub clients: Vec<ClientInfo>,
+    /// Client ids grouped by identical results, largest group first.
+    pub groups: Vec<Vec<String>>,
+    /// What each group computed (on the minimised case).
+    pub results: Vec<Comparable>,
+    /// What differs.
+    pub aspects: Vec<Aspect>,
+    /// Clients that failed.
+    pub faults: Vec<Fault>,
+    /// Clients left out by a documented known difference: id, difference.
+    pub excused: Vec<(String, String)>,
+    /// How often the finding was made.
+    pub count: u64,
+    /// When it was first made (RFC 3339, UTC).
+    pub first_seen: String,
+    /// When it was last made.
+    pub last_seen: String,
+    /// What minimisation did.
+    pub minimised: Minimised,
+    /// Where the traces part ways (on the minimised case).
+    pub first_difference: Option<FirstDifference>,
+    /// Post-state differences (on the minimised case).
+    pub state_differences: Vec<StateDifference>,
+    /// Seconds from the divergent input to the filed folder.
+    pub filing_seconds: f64,
+    /// Commands that replay `case.json`.
+    pub reproduce: Vec<Command>,
+    /// For a slow finding: seconds each client took.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timings: Vec<(String, f64)>,
+}
+
+/// Now, as RFC 3339 UTC to the second.
+pub fn now() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+impl Report {
+    /// The report of a finding from the examination of its minimised case.
+    pub fn new(signature: &Signature, exam: &Examination, clients: Vec<ClientInfo>, minimised: Minimised) -> Report {
+        let (groups, results) = match &exam.verdict {
+            Verdict::Diverge { groups, results, .. } => (groups.clone(), results.clone()),
+            _ => (signature.groups.clone(), Vec::new()),
+        };
+        let seen = now();
+        Report {
+            signature: signature.id(),
+            kind: signature.kind,
+            fork: signature.fork,
+            key: signature.clone(),
+            clients,
+            groups,
+            results,
+            aspects: signature.aspects.clone(),
+            faults: exam.faults.clone(),
+            excused: exam.excused.clone(),
+            count: 1,
+            first_seen: seen.clone(),
+            last_seen: seen,
+            minimised,
+            first_difference: exam.first_difference.clone(),
+            state_differences: exam.state.clone(),
+            filing_seconds: 0.0,
+            reproduce: Vec::new(),
+            timings: Vec::new(),
+        }
+    }
+
+    fn version(&self, id: &str) -> &str {
+        self.clients.iter().find(|c| c.id == id).map_or("?", |c| c.version.as_str())
+    }
+
+    /// `report.md`.
+    pub fn markdown(&self, case: &Case) -> String {
+        let mut md = String::new();
+        let what = match self.kind {
+            Kind::Divergence => "divergence",
+            Kind::Fault => "client fault",
+            Kind::Slow => "slow case",
+        };
+        let _ = writeln!(md, "# {}: {what} in {}\n", self.signature, self.fork);
+        let _ = writeln!(
+            md,
+            "Seen {} time{}: first {}, last {}. Blamed instruction: `{}`.\n",
+            self.count,
+            if self.count == 1 { "" } else { "s" },
+            self.first_seen,
+            self.last_seen,
+            self.key.culprit
+        );
+        let _ = writeln!(md, "## Clients\n");
+        let _ = writeln!(md, "| group | clients | state root | logs hash | status | gas used | error |");
+        let _ = writeln!(md, "|---|---|---|---|---|---|---|");
+        for (i, group) in self.groups.iter().enumerate() {
+            let names: Vec<String> = group.iter().map(|c| format!("{c} ({})", self.version(c))).collect();
+            match self.results.get(i) {
+                Some(r) => {
+                    let _ = writeln!(
+                        md,
+                        "| {} | {} | `{}` | {} | {} | {} | {} |",
+                        i + 1,
+                        names.join(", "),
+                        r.state_root,
+                        r.logs_hash.map_or("-".to_owned(), |h| format!("`{h}`")),
+                        r.status.map_or("-".to_owned(), |s| format!("{s:?}").to_lowercase()),
+                        r.gas_used.map_or("-".to_owned(), |g| g.to_string()),
+                        r.halt.map_or("-".to_owned(), |e| e.to_string()),
+                    );
+                }
+                None => {
+                    let _ = writeln!(md, "| {} | {} | | | | | |", i + 1, names.join(", "));
+                }
+            }
+        }
+        for f in &self.faults {
+            let _ = writeln!(md, "\n**{}** ({}) failed: {}: {}", f.client, self.version(&f.client), f.kind, f.message);
+        }
+        for (c, k) in &self.excused {
+            let _ = writeln!(md, "\n{c} was left out: known difference `{k}`.");
+        }
+        if !self.aspects.is_empty() {
+            let aspects: Vec<String> = self.aspects.iter().map(|a| format!("{a:?}")).collect();
+            let _ = writeln!(md, "\nWhat differs: {}.", aspects.join(", "));
+        }
+        if !self.timings.is_empty() {
+            let _ = writeln!(md, "\n## Time per client\n");
+            for (c, s) in &self.timings {
+                let _ = writeln!(md, "- {c}: {:.3} s", s);
+            }
+        }
+        if let Some(d) = &self.first_difference {
+            let _ = writeln!(md, "\n## First differing step\n");
+            match d.index {
+                Some(i) => {
+                    let _ = writeln!(md, "The traces agree for {i} steps. The last common steps:\n\n```");
+                    for s in d.context.iter().chain(d.last_common.iter()) {
+                        let _ = writeln!(md, "{}", s.line());
+                    }
+                    let _ = writeln!(md, "```\n\nThen:\n\n```");
+                    for c in &d.clients {
+                        let step = c.step.as_ref().map_or_else(|| "(trace ended)".to_owned(), |s| s.line());
+                        let differs = if c.differs_in.is_empty() { String::new() } else { format!("   <- {}", c.differs_in.join(", ")) };
+                        let _ = writeln!(md, "{:<12} {step}{differs}", c.client);
+                    }
+                    let _ = writeln!(md, "```");
+                }
+                None => {
+                    let _ = writeln!(md, "The traces do not differ (`{}`): the difference arises outside the traced instructions.", d.culprit);
+                }
+            }
+        }
+        if !self.state_differences.is_empty() {
+            let _ = writeln!(md, "\n## Post-state differences\n");
+            let _ = writeln!(md, "| account | what | values |\n|---|---|---|");
+            for s in self.state_differences.iter().take(40) {
+                let values: Vec<String> = s.values.iter().map(|(c, v)| format!("{c}: `{}`", shorten(v))).collect();
+                let _ = writeln!(md, "| `{}` | {} | {} |", s.address, s.what, values.join("<br>"));
+            }
+            if self.state_differences.len() > 40 {
+                let _ = writeln!(md, "\n({} more in report.json)", self.state_differences.len() - 40);
+            }
+        }
+        let m = &self.minimised;
+        let _ = writeln!(md, "\n## The case\n");
+        let _ = writeln!(
+            md,
+            "`case.json` (a state test, fork {}) is minimised from {} to {} instructions and from {} to {} accounts ({} candidates tried in {:.2} s{}); `original.json` is the input as found.\n",
+            self.fork,
+            m.instructions_before,
+            m.instructions_after,
+            m.accounts_before,
+            m.accounts_after,
+            m.evaluations,
+            m.seconds,
+            if m.complete { "" } else { ", budget spent" }
+        );
+        let tx = &case.tx;
+        let _ = writeln!(
+            md,
+            "Transaction: {:?} from `{}` to {}, gas limit {}, value {}, {} bytes of data.\n",
+            tx.kind,
+            tx.sender,
+            tx.to.map_or("(creation)".to_owned(), |a| format!("`{a}`")),
+            tx.gas_limit,
+            match &tx.value {
+                schism_interface::TxValue::Value(v) => v.to_string(),
+                other => format!("{other:?}"),
+            },
+            tx.data.len()
+        );
+        for (address, account) in case.pre.iter().filter(|(_, a)| !a.code.is_empty()) {
+            let lines = listing(&account.code);
+            let _ = writeln!(md, "Code of `{address}` ({} instructions):\n\n```", lines.len());
+            for l in lines.iter().take(60) {
+                let _ = writeln!(md, "{l}");
+            }
+            if lines.len() > 60 {
+                let _ = writeln!(md, "... {} more", lines.len() - 60);
+            }
+            let _ = writeln!(md, "```\n");
+        }
+        let _ = writeln!(md, "## Reproduce\n\nFrom this folder:\n\n```");
+        for c in &self.reproduce {
+            let _ = writeln!(md, "{:<40} # {}", c.command, c.tool);
+        }
+        let _ = writeln!(md, "```\n\nEach client's trace is in `traces/<client>.jsonl` (EIP-3155 steps).");
+        md
+    }
+}
+
+fn shorten(v: &str) -> String {
+    if v.len() > 80 { format!("{}...({} chars)", &v[..66], v.len()) } else { v.to_owned() }
+}
