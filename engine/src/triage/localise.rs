@@ -4,8 +4,10 @@
 //!
 //! Per-client trace quirks are absorbed here, in one place: a field is compared only when both
 //! clients report it faithfully ([`Client::trace_fields`](schism_interface::Client::trace_fields)),
-//! and `gasCost` is never compared for CALL/CREATE-family instructions, whose cost some clients
-//! report with the gas handed to the callee and some without.
+//! `gasCost` is never compared for CALL/CREATE-family instructions (some clients count the
+//! gas handed to the callee, some do not) nor for an instruction that ends its frame
+//! exceptionally (some report all gas left, some the cost that did not fit), and STOP steps
+//! are dropped from every trace (see [`normalise`]).
 
 use super::code::opcode_name;
 use alloy_primitives::{Address, Bytes, U256};
@@ -80,6 +82,21 @@ impl Step {
     }
 }
 
+/// A trace without STOP steps. Clients differ in whether they trace the implicit STOP at the
+/// end of code and in a frame of empty code; a STOP changes nothing but the frame, which the
+/// next step shows, so dropping every STOP loses nothing.
+pub fn normalise(trace: &Trace) -> Vec<&TraceStep> {
+    trace.iter().filter(|s| s.op != 0).collect()
+}
+
+/// The fields in which step `i` of two normalised traces differs, among those both clients
+/// report.
+fn differing_at(a: &[&TraceStep], b: &[&TraceStep], i: usize, fields: TraceFields) -> Vec<&'static str> {
+    let completes = |t: &[&TraceStep]| t.get(i + 1).is_some_and(|n| n.depth == t[i].depth);
+    let cost = fields.gas_cost && completes(a) && completes(b);
+    differing_fields(a[i], b[i], TraceFields { gas_cost: cost, ..fields })
+}
+
 /// The fields in which two steps differ, among those both clients report.
 pub fn differing_fields(a: &TraceStep, b: &TraceStep, fields: TraceFields) -> Vec<&'static str> {
     let calls = |op: u8| matches!(op, 0xf0..=0xff);
@@ -150,25 +167,25 @@ pub fn first_difference(traced: &[Traced<'_>]) -> FirstDifference {
     };
     let missing = traced.iter().any(|t| t.trace.is_none());
     let empty = Trace::new();
-    let ref_trace = reference.trace.unwrap_or(&empty);
+    let normalised: Vec<Option<Vec<&TraceStep>>> = traced.iter().map(|t| t.trace.map(normalise)).collect();
+    let ref_trace: Vec<&TraceStep> = reference.trace.map_or_else(|| normalise(&empty), normalise);
     // The first index at which any client differs from the reference, or one trace ends.
     let mut index: Option<usize> = None;
-    for other in &traced[1..] {
-        let Some(trace) = other.trace else { continue };
+    for (other, trace) in traced[1..].iter().zip(&normalised[1..]) {
+        let Some(trace) = trace else { continue };
         let fields = reference.fields.common(other.fields);
-        let at = ref_trace
-            .iter()
-            .zip(trace)
-            .position(|(a, b)| !differing_fields(a, b, fields).is_empty())
-            .or_else(|| (ref_trace.len() != trace.len()).then(|| ref_trace.len().min(trace.len())));
+        let common = ref_trace.len().min(trace.len());
+        let at = (0..common)
+            .find(|i| !differing_at(&ref_trace, trace, *i, fields).is_empty())
+            .or_else(|| (ref_trace.len() != trace.len()).then_some(common));
         index = match (index, at) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
     }
-    let last_common = index.and_then(|i| i.checked_sub(1)).and_then(|i| ref_trace.get(i)).map(|s| (index.unwrap_or(1) - 1, s));
+    let last_common = index.and_then(|i| i.checked_sub(1)).and_then(|k| ref_trace.get(k).map(|s| (k, *s)));
     let culprit = match (index, &last_common) {
-        (Some(i), _) if cost_only(traced, i) => opcode_name(ref_trace[i].op),
+        (Some(i), _) if cost_only(traced, &ref_trace, &normalised, i) => opcode_name(ref_trace[i].op),
         (Some(i), Some((k, s))) => {
             // Back in a caller: the call or creation that opened the frame just left is to blame.
             match ref_trace.get(i).filter(|d| d.depth < s.depth) {
@@ -188,19 +205,22 @@ pub fn first_difference(traced: &[Traced<'_>]) -> FirstDifference {
     };
     let clients = traced
         .iter()
-        .map(|t| {
-            let step = index.and_then(|i| t.trace.and_then(|tr| tr.get(i)));
-            let differs_in = match (index.and_then(|i| ref_trace.get(i)), step) {
-                (Some(r), Some(s)) => differing_fields(r, s, reference.fields.common(t.fields)).into_iter().map(str::to_owned).collect(),
-                (Some(_), None) => vec!["ended".to_owned()],
-                (None, Some(_)) if t.trace.is_some() => vec!["continues".to_owned()],
+        .zip(&normalised)
+        .map(|(t, trace)| {
+            let step = index.and_then(|i| trace.as_ref().and_then(|tr| tr.get(i).copied()));
+            let differs_in = match (index, trace) {
+                (Some(i), Some(tr)) if i < ref_trace.len() && i < tr.len() => {
+                    differing_at(&ref_trace, tr, i, reference.fields.common(t.fields)).into_iter().map(str::to_owned).collect()
+                }
+                (Some(i), Some(_)) if i < ref_trace.len() => vec!["ended".to_owned()],
+                (Some(_), Some(tr)) if !tr.is_empty() && index.is_some_and(|i| i < tr.len()) => vec!["continues".to_owned()],
                 _ => vec![],
             };
             ClientStep {
                 client: t.client.to_owned(),
                 step: step.zip(index).map(|(s, i)| Step::of(i, s, t.fields)),
                 differs_in,
-                trace_len: t.trace.map_or(0, Vec::len),
+                trace_len: trace.as_ref().map_or(0, Vec::len),
             }
         })
         .collect();
@@ -215,14 +235,14 @@ pub fn first_difference(traced: &[Traced<'_>]) -> FirstDifference {
 
 /// True when, at step `i`, clients differ only in the step's own cost: the instruction at `i` is
 /// then the one to blame, not the one before.
-fn cost_only(traced: &[Traced<'_>], i: usize) -> bool {
-    let Some(reference) = traced.first().and_then(|t| t.trace.map(|tr| (t, tr))) else { return false };
-    let (reference, ref_trace) = reference;
-    let Some(a) = ref_trace.get(i) else { return false };
+fn cost_only(traced: &[Traced<'_>], ref_trace: &[&TraceStep], normalised: &[Option<Vec<&TraceStep>>], i: usize) -> bool {
+    if i >= ref_trace.len() {
+        return false;
+    }
     let mut any = false;
-    for other in &traced[1..] {
-        let Some(b) = other.trace.and_then(|t| t.get(i)) else { continue };
-        let differs = differing_fields(a, b, reference.fields.common(other.fields));
+    for (other, trace) in traced.iter().zip(normalised).skip(1) {
+        let Some(trace) = trace.as_ref().filter(|t| i < t.len()) else { continue };
+        let differs = differing_at(ref_trace, trace, i, traced[0].fields.common(other.fields));
         if differs.iter().any(|f| *f != "gas_cost") {
             return false;
         }
@@ -298,7 +318,7 @@ mod tests {
 
     #[test]
     fn the_culprit_is_the_last_common_instruction() {
-        let a = vec![step(0, 0x60, 100, &[]), step(2, 0x60, 97, &[1]), step(4, 0x1d, 94, &[1, 2]), step(5, 0x00, 91, &[0])];
+        let a = vec![step(0, 0x60, 100, &[]), step(2, 0x60, 97, &[1]), step(4, 0x1d, 94, &[1, 2]), step(5, 0x50, 91, &[0])];
         let mut b = a.clone();
         b[3].stack = vec![U256::from(7)];
         let no_refund = TraceFields { refund: false, gas_cost: false, ..TraceFields::ALL };
@@ -335,7 +355,7 @@ mod tests {
 
     #[test]
     fn a_different_cost_blames_its_own_instruction_and_a_return_blames_the_call() {
-        let a = vec![step(0, 0x60, 100, &[]), step(2, 0x0a, 97, &[1, 2]), step(3, 0x00, 40, &[1])];
+        let a = vec![step(0, 0x60, 100, &[]), step(2, 0x0a, 97, &[1, 2]), step(3, 0x50, 40, &[1])];
         let mut b = a.clone();
         b[1].gas_cost = 60;
         b[2].gas = 37;
@@ -346,7 +366,7 @@ mod tests {
         assert_eq!((d.culprit.as_str(), d.index), ("EXP", Some(1)));
         let mut inner = step(0, 0xf3, 50, &[0, 0]);
         inner.depth = 2;
-        let a = vec![step(0, 0x60, 100, &[]), step(2, 0xf5, 97, &[0, 0, 0, 0]), inner, step(3, 0x00, 40, &[0xaa])];
+        let a = vec![step(0, 0x60, 100, &[]), step(2, 0xf5, 97, &[0, 0, 0, 0]), inner, step(3, 0x50, 40, &[0xaa])];
         let mut b = a.clone();
         b[3].stack = vec![U256::from(0xbb)];
         let d = first_difference(&[
@@ -358,7 +378,7 @@ mod tests {
 
     #[test]
     fn a_shorter_trace_differs_where_it_ends() {
-        let a = vec![step(0, 0x60, 100, &[]), step(2, 0x00, 97, &[1])];
+        let a = vec![step(0, 0x60, 100, &[]), step(2, 0x50, 97, &[1])];
         let b = vec![step(0, 0x60, 100, &[])];
         let d = first_difference(&[
             Traced { client: "a", trace: Some(&a), fields: TraceFields::ALL },

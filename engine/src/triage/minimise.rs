@@ -224,8 +224,7 @@ impl Search<'_> {
         let addresses: Vec<_> = self.best.pre.keys().copied().collect();
         for address in addresses {
             let mut index = 0;
-            loop {
-                let Some(program) = self.best.pre.get(&address).map(|a| Program::parse(&a.code)) else { break };
+            while let Some(program) = self.best.pre.get(&address).map(|a| Program::parse(&a.code)) {
                 let Some(ins) = program.instructions.get(index) else { break };
                 if ins.is_push() && ins.target.is_none() {
                     for value in smaller(ins.value()) {
