@@ -22,6 +22,8 @@ fn run(dir: &Path, seconds: u64, seed: u64) -> FarmSummary {
         stats: Some(dir.join("stats.json")),
         status: false,
         stop_on_divergence: false,
+        minimise: None,
+        slow: None,
     };
     farm::fuzz(&options).expect("the farm runs")
 }

@@ -1,0 +1,80 @@
+//! Filing survives a SIGKILL: a farm killed while it builds a folder leaves no partial folder
+//! under the crashes directory, and the next run resumes its corpus and files the finding
+//! whole. The farm runs healthy revm against a canary mutant, so a finding comes in seconds.
+
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const MUTANT: &str = "revm~sar-negative-shift";
+
+fn farm(dir: &Path, seconds: u64, delay_ms: Option<u64>) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_schism"));
+    command
+        .args(["fuzz", "--client", "revm", "--client", MUTANT, "--jobs", "1", "--seed", "5", "--no-slow"])
+        .args(["--duration", &format!("{seconds}s")])
+        .arg("--corpus")
+        .arg(dir.join("corpus"))
+        .arg("--crashes")
+        .arg(dir.join("crashes"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0);
+    if let Some(ms) = delay_ms {
+        command.env(schism_engine::triage::folder::DELAY_ENV, ms.to_string());
+    }
+    command
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir).map_or_else(|_| Vec::new(), |d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+}
+
+/// Every visible folder is complete.
+fn assert_whole(crashes: &Path) -> usize {
+    let folders: Vec<String> = names(crashes).into_iter().filter(|n| !n.starts_with('.')).collect();
+    for f in &folders {
+        for file in ["case.json", "original.json", "report.md", "report.json"] {
+            assert!(crashes.join(f).join(file).is_file(), "{f} lacks {file}: a partial folder");
+        }
+    }
+    folders.len()
+}
+
+#[test]
+fn a_farm_killed_while_filing_leaves_no_partial_folder_and_resumes() {
+    if schism_engine::registry::canary_client(MUTANT).is_none() {
+        eprintln!("skipped: this build lacks revm");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let crashes = dir.path().join("crashes");
+    // Each file of a staged folder takes 400 ms to write: the kill lands inside the filing.
+    let mut child = farm(dir.path(), 120, Some(400)).spawn().expect("schism fuzz starts");
+    let started = Instant::now();
+    let staging = loop {
+        if let Some(s) = names(&crashes).into_iter().find(|n| n.starts_with(".staging-")) {
+            break s;
+        }
+        assert!(started.elapsed() < Duration::from_secs(100), "no filing began");
+        assert!(child.try_wait().expect("wait").is_none(), "the farm ended before filing");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    std::thread::sleep(Duration::from_millis(600));
+    // The whole process group: the launcher, its broker and its job.
+    let pgid = nix::unistd::Pid::from_raw(-(child.id() as i32));
+    nix::sys::signal::kill(pgid, nix::sys::signal::Signal::SIGKILL).expect("kill");
+    let _ = child.wait();
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(crashes.join(&staging).is_dir(), "the kill landed after the staging folder was gone");
+    assert_eq!(assert_whole(&crashes), 0, "killed before the rename: nothing filed");
+
+    // The next run resumes the corpus, removes the dead staging folder and files the finding.
+    let corpus_before = names(&dir.path().join("corpus")).len();
+    let status = farm(dir.path(), 60, None).status().expect("second run");
+    assert_eq!(status.code(), Some(1), "the second run finds the divergence again (exit 1)");
+    assert!(corpus_before > 0, "the first run kept a corpus to resume from");
+    assert!(!crashes.join(&staging).exists(), "the dead process's staging folder is removed");
+    assert!(assert_whole(&crashes) >= 1, "the finding is filed whole");
+}
