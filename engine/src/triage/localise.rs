@@ -145,9 +145,11 @@ pub struct ClientStep {
 /// Where traces part ways.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FirstDifference {
-    /// The instruction to blame: the opcode of the last common step, or `intrinsic` (the
-    /// traces differ from the first step), `post-state` (the traces agree throughout; the
-    /// difference arises after execution) or `untraced` (a client gave no trace).
+    /// The instruction to blame: the opcode of the last common step (of the step itself when
+    /// only its cost differs; of the call or creation when the difference shows on return), or
+    /// `intrinsic` (the traces differ from the first step), the last instruction when the
+    /// traces agree and it is a call, creation, RETURN, REVERT or SELFDESTRUCT, `post-state`
+    /// (the traces agree throughout) or `untraced` (a client gave no trace).
     pub culprit: String,
     /// Index of the first differing step.
     pub index: Option<usize>,
@@ -195,7 +197,13 @@ pub fn first_difference(traced: &[Traced<'_>]) -> FirstDifference {
         }
         (Some(_), None) => "intrinsic".to_owned(),
         (None, _) if missing => "untraced".to_owned(),
-        (None, _) => "post-state".to_owned(),
+        // Nothing follows the last instruction, so a difference in its cost shows in no step:
+        // blame it when it is one whose cost depends on state (a creation, a call, a
+        // self-destruct, or memory growth by RETURN/REVERT).
+        (None, _) => match ref_trace.last().filter(|s| matches!(s.op, 0xf0..=0xf5 | 0xfa | 0xfd | 0xff)) {
+            Some(last) => opcode_name(last.op),
+            None => "post-state".to_owned(),
+        },
     };
     let context = match index {
         Some(i) => (i.saturating_sub(CONTEXT + 1)..i.saturating_sub(1))
