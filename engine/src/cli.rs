@@ -314,17 +314,7 @@ fn minimize(args: MinimizeArgs) -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
-    println!(
-        "minimised from {} to {} instructions, {} to {} accounts ({} candidates, {:.1} s{}): {}",
-        m.instructions_before,
-        m.instructions_after,
-        m.accounts_before,
-        m.accounts_after,
-        m.evaluations,
-        m.seconds,
-        if m.complete { "" } else { ", budget spent" },
-        out.display()
-    );
+    println!("minimised {}: {}", m.summary(), out.display());
     ExitCode::SUCCESS
 }
 

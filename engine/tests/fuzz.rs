@@ -101,10 +101,17 @@ fn a_farm_fuzzes_keeps_its_corpus_writes_its_stats_and_resumes() {
         stats: None,
         status: false,
         stop_on_divergence: true,
+        minimise: Some(schism_engine::triage::Budget::default()),
+        slow: None,
     };
     let stopped = farm::fuzz(&options).expect("the farm runs");
     let c = &stopped.stats;
     let first = c.first_finding.clone().expect("the canary is found");
     assert!(c.divergences > 0 && c.elapsed_s < 100.0, "{c:?}");
     assert!(first.executions > 0 && first.executions <= c.executions, "{c:?}");
+    // Filed before the farm stopped: a whole folder, minimised to a handful of instructions.
+    let folder = first.folder.clone().expect("a folder");
+    assert!(folder.join("report.json").is_file() && folder.join("case.json").is_file(), "{folder:?}");
+    assert!(first.instructions_after.is_some_and(|n| n <= 10), "{first:?}");
+    assert!(first.signature.contains("-exp-"), "EXP is blamed: {}", first.signature);
 }

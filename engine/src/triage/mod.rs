@@ -129,34 +129,30 @@ impl Triage {
         self.handle_examined(case, &exam, signature, found).map(Some)
     }
 
+    /// Counts a finding on its folder when its signature is filed already.
+    fn counted_again(&mut self, signature: &Signature, found: Instant) -> Result<Option<Handled>, TriageError> {
+        let id = signature.id();
+        if !self.seen.contains(&id) && !folder::is_filed(&self.options.crashes, &id) {
+            return Ok(None);
+        }
+        let count = folder::record_again(&self.options.crashes, &id)?.unwrap_or(1);
+        let filed = Filed::Again(self.options.crashes.join(&id), count);
+        self.seen.insert(id);
+        Ok(Some(Handled { signature: signature.clone(), filed, minimised: None, seconds: found.elapsed().as_secs_f64() }))
+    }
+
     /// Handles a finding whose signature is known.
     pub fn handle_examined(&mut self, case: &Case, exam: &Examination, signature: Signature, found: Instant) -> Result<Handled, TriageError> {
-        let id = signature.id();
-        if self.seen.contains(&id) || folder::is_filed(&self.options.crashes, &id) {
-            self.seen.insert(id.clone());
-            let count = folder::record_again(&self.options.crashes, &id)?.unwrap_or(1);
-            let filed = Filed::Again(self.options.crashes.join(&id), count);
-            return Ok(Handled { signature, filed, minimised: None, seconds: found.elapsed().as_secs_f64() });
+        if let Some(again) = self.counted_again(&signature, found)? {
+            return Ok(again);
         }
+        let id = signature.id();
         let (small, minimised) = match (self.options.minimise, signature.kind) {
             (Some(budget), Kind::Divergence | Kind::Fault) => {
                 let examiner = &self.examiner;
                 minimise::minimise(case, budget, &mut |c| examiner.reproduces(c, &signature))
             }
-            _ => {
-                let n = minimise::instructions(case);
-                let accounts = case.pre.len();
-                let m = Minimised {
-                    instructions_before: n,
-                    instructions_after: n,
-                    accounts_before: accounts,
-                    accounts_after: accounts,
-                    evaluations: 0,
-                    seconds: 0.0,
-                    complete: false,
-                };
-                (case.clone(), m)
-            }
+            _ => (case.clone(), Minimised::unminimised(case)),
         };
         // The minimised case is examined again for its report and traces; should it not show
         // the finding (a flaky client), the case as found is filed.
@@ -170,24 +166,12 @@ impl Triage {
 
     /// Files a slow case: `slow` took `timings` against the others'.
     pub fn handle_slow(&mut self, case: &Case, signature: Signature, timings: Vec<(String, Duration)>, found: Instant) -> Result<Handled, TriageError> {
-        let id = signature.id();
-        if self.seen.contains(&id) || folder::is_filed(&self.options.crashes, &id) {
-            self.seen.insert(id.clone());
-            let count = folder::record_again(&self.options.crashes, &id)?.unwrap_or(1);
-            let filed = Filed::Again(self.options.crashes.join(&id), count);
-            return Ok(Handled { signature, filed, minimised: None, seconds: found.elapsed().as_secs_f64() });
+        if let Some(again) = self.counted_again(&signature, found)? {
+            return Ok(again);
         }
+        let id = signature.id();
         let exam = self.examiner.examine(case, false);
-        let n = minimise::instructions(case);
-        let minimised = Minimised {
-            instructions_before: n,
-            instructions_after: n,
-            accounts_before: case.pre.len(),
-            accounts_after: case.pre.len(),
-            evaluations: 0,
-            seconds: 0.0,
-            complete: false,
-        };
+        let minimised = Minimised::unminimised(case);
         let timings = timings.into_iter().map(|(c, d)| (c, d.as_secs_f64())).collect();
         let filed = self.file(case, &exam, case, &exam, &signature, minimised, found, timings)?;
         self.seen.insert(id);

@@ -202,19 +202,12 @@ impl Report {
                 let _ = writeln!(md, "\n({} more in report.json)", self.state_differences.len() - 40);
             }
         }
-        let m = &self.minimised;
         let _ = writeln!(md, "\n## The case\n");
         let _ = writeln!(
             md,
-            "`case.json` (a state test, fork {}) is minimised from {} to {} instructions and from {} to {} accounts ({} candidates tried in {:.2} s{}); `original.json` is the input as found.\n",
+            "`case.json` (a state test, fork {}) is minimised {}; `original.json` is the input as found.\n",
             self.fork,
-            m.instructions_before,
-            m.instructions_after,
-            m.accounts_before,
-            m.accounts_after,
-            m.evaluations,
-            m.seconds,
-            if m.complete { "" } else { ", budget spent" }
+            self.minimised.summary()
         );
         let tx = &case.tx;
         let _ = writeln!(
