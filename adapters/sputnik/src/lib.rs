@@ -173,7 +173,41 @@ pub static KNOWN_DIFFERENCES: &[KnownDifference] = &[
         link: "https://github.com/rust-ethereum/evm/blob/master/precompile/src/lib.rs",
         applies: calls_bls_precompile,
     },
+    KnownDifference {
+        id: "sputnik-coinbase-exists-pre-eip161",
+        reason: "evm 1.1 marks the coinbase touched when a transaction starts (`mark_hot(coinbase, \
+                 TouchKind::Coinbase)`), and before EIP-161 a touched account counts as existing: a \
+                 value CALL or a SELFDESTRUCT to a coinbase absent from the state is not charged the \
+                 25,000 new-account gas (Frontier, Homestead, Tangerine Whistle). Found by schism fuzz.",
+        link: "https://github.com/rust-ethereum/evm/blob/master/src/backend/overlayed.rs",
+        applies: reaches_absent_coinbase_pre_eip161,
+    },
 ];
+
+/// Before EIP-161, with the coinbase absent from the pre-state, code that may call or
+/// self-destruct to it: it names the coinbase (the COINBASE opcode or its address) and calls
+/// or self-destructs.
+fn reaches_absent_coinbase_pre_eip161(case: &Case) -> bool {
+    let coinbase = case.env.current_coinbase;
+    if case.fork >= Fork::SpuriousDragon || case.pre.contains_key(&coinbase) {
+        return false;
+    }
+    let reaches = |code: &[u8]| {
+        let (mut names, mut acts, mut pc) = (false, false, 0);
+        while pc < code.len() {
+            let op = code[pc];
+            match op {
+                0x41 => names = true,
+                0x73 => names |= code.get(pc + 1..pc + 21) == Some(coinbase.as_slice()),
+                0xf1 | 0xf2 | 0xff => acts = true,
+                _ => {}
+            }
+            pc += 1 + if (0x60..=0x7f).contains(&op) { usize::from(op - 0x5f) } else { 0 };
+        }
+        names && acts
+    };
+    case.tx.to == Some(coinbase) || case.pre.values().any(|a| reaches(&a.code))
+}
 
 fn uses_eip7702(case: &Case) -> bool {
     case.fork >= Fork::Prague
@@ -355,6 +389,32 @@ mod tests {
         assert!(!code_calls_bls_precompile(&[0x60, 0x0b, 0x1b]));
         assert!(!code_calls_bls_precompile(&[0x60, 0x0a, 0x5a, 0xfa]));
         assert!(code_calls_bls_precompile(&[0x60, 0x11, 0x5a, 0xf1]));
+    }
+
+    #[test]
+    fn the_coinbase_difference_covers_its_finding_only() {
+        use schism_interface::alloy_primitives::{Bytes, U256};
+        let mut case = cases("../../../shared/fixtures/GeneralStateTests/stExample/add11.json").remove(0);
+        let coinbase = case.env.current_coinbase;
+        let mut code = vec![0x73];
+        code.extend_from_slice(coinbase.as_slice());
+        code.push(0xff); // PUSH20 coinbase, SELFDESTRUCT
+        let target = case.tx.to.expect("a call");
+        let mut pre = (*case.pre).clone();
+        pre.remove(&coinbase);
+        if let Some(a) = pre.get_mut(&target) {
+            a.code = Bytes::from(code);
+        }
+        case.pre = std::sync::Arc::new(pre);
+        case.fork = Fork::Tangerine;
+        assert!(reaches_absent_coinbase_pre_eip161(&case));
+        case.fork = Fork::SpuriousDragon;
+        assert!(!reaches_absent_coinbase_pre_eip161(&case), "EIP-161 forks are not affected");
+        case.fork = Fork::Tangerine;
+        let mut pre = (*case.pre).clone();
+        pre.insert(coinbase, schism_interface::Account { balance: U256::ZERO, ..Default::default() });
+        case.pre = std::sync::Arc::new(pre);
+        assert!(!reaches_absent_coinbase_pre_eip161(&case), "a coinbase in the state exists anyway");
     }
 
     #[test]

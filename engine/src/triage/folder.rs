@@ -190,13 +190,14 @@ pub fn describe(report: &Report) -> String {
             let faults: Vec<String> = report.faults.iter().map(|f| format!("{} {}", f.client, f.kind)).collect();
             format!("{} in {}", faults.join(", "), report.fork)
         }
-        _ => format!(
-            "{} disagree on {} in {} after {}",
-            groups.join(" vs "),
-            aspects.join(", "),
-            report.fork,
-            report.key.culprit
-        ),
+        _ => {
+            let place = match report.key.culprit.as_str() {
+                "post-state" => "with agreeing traces".to_owned(),
+                "intrinsic" | "untraced" | "fault" => format!("({})", report.key.culprit),
+                op => format!("after {op}"),
+            };
+            format!("{} disagree on {} in {} {place}", groups.join(" vs "), aspects.join(", "), report.fork)
+        }
     }
 }
 
