@@ -121,15 +121,30 @@ impl Report {
             Kind::Slow => "slow case",
         };
         let _ = writeln!(md, "# {}: {what} in {}\n", self.signature, self.fork);
+        let blame = match self.kind {
+            Kind::Slow => format!(
+                "Slow client: {}; precompiles called: {}",
+                self.groups.first().map_or(String::new(), |g| g.join(", ")),
+                if self.key.culprit == "code" { "none".to_owned() } else { format!("`{}`", self.key.culprit) }
+            ),
+            _ => format!("Blamed instruction: `{}`", self.key.culprit),
+        };
         let _ = writeln!(
             md,
-            "Seen {} time{}: first {}, last {}. Blamed instruction: `{}`.\n",
+            "Seen {} time{}: first {}, last {}. {blame}.\n",
             self.count,
             if self.count == 1 { "" } else { "s" },
             self.first_seen,
             self.last_seen,
-            self.key.culprit
         );
+        if self.kind != Kind::Slow {
+            self.results_table(&mut md);
+        }
+        self.details(&mut md, case);
+        md
+    }
+
+    fn results_table(&self, md: &mut String) {
         let _ = writeln!(md, "## Clients\n");
         let _ = writeln!(md, "| group | clients | state root | logs hash | status | gas used | error |");
         let _ = writeln!(md, "|---|---|---|---|---|---|---|");
@@ -154,6 +169,9 @@ impl Report {
                 }
             }
         }
+    }
+
+    fn details(&self, md: &mut String, case: &Case) {
         for f in &self.faults {
             let _ = writeln!(md, "\n**{}** ({}) failed: {}: {}", f.client, self.version(&f.client), f.kind, f.message);
         }
@@ -167,7 +185,7 @@ impl Report {
         if !self.timings.is_empty() {
             let _ = writeln!(md, "\n## Time per client\n");
             for (c, s) in &self.timings {
-                let _ = writeln!(md, "- {c}: {:.3} s", s);
+                let _ = writeln!(md, "- {c}: {:.2} ms", s * 1000.0);
             }
         }
         if let Some(d) = &self.first_difference {
@@ -203,12 +221,16 @@ impl Report {
             }
         }
         let _ = writeln!(md, "\n## The case\n");
-        let _ = writeln!(
-            md,
-            "`case.json` (a state test, fork {}) is minimised {}; `original.json` is the input as found.\n",
-            self.fork,
-            self.minimised.summary()
-        );
+        if self.kind == Kind::Slow {
+            let _ = writeln!(md, "`case.json` (a state test, fork {}) is the case as found: slow cases are not minimised (timing is too noisy to steer by).\n", self.fork);
+        } else {
+            let _ = writeln!(
+                md,
+                "`case.json` (a state test, fork {}) is minimised {}; `original.json` is the input as found.\n",
+                self.fork,
+                self.minimised.summary()
+            );
+        }
         let tx = &case.tx;
         let _ = writeln!(
             md,
@@ -239,7 +261,6 @@ impl Report {
             let _ = writeln!(md, "{:<40} # {}", c.command, c.tool);
         }
         let _ = writeln!(md, "```\n\nEach client's trace is in `traces/<client>.jsonl` (EIP-3155 steps).");
-        md
     }
 }
 
