@@ -285,9 +285,8 @@ pub fn own_tool_command(id: &str) -> Option<String> {
 /// The clients a canary is fuzzed with: the healthy client and its broken build.
 pub fn canary_clients(name: &str) -> Result<Vec<Arc<dyn Client>>, RegistryError> {
     #[cfg(feature = "revm")]
-    if let Some(mutant) = schism_revm::Mutant::from_name(name) {
+    if let Some(broken) = canary_client(&format!("revm~{name}")) {
         let healthy: Arc<dyn Client> = Arc::new(schism_revm::Revm::new());
-        let broken: Arc<dyn Client> = Arc::new(schism_revm::MutantRevm::new(mutant));
         return Ok(vec![healthy, broken]);
     }
     Err(RegistryError::Unknown { id: name.to_owned(), known: canaries().iter().map(|c| c.name).collect::<Vec<_>>().join(", ") })

@@ -221,6 +221,9 @@ impl Harness {
         let case = self.case(input);
         let found = Instant::now();
         let (mut run, finding) = self.run_case(&case, map);
+        // When the first divergence came: seconds since the start and executions so far.
+        let first = (run.divergent && self.stats.first_finding.is_none())
+            .then(|| (self.started.elapsed().as_secs_f64(), self.stats.executions));
         let handled = match finding {
             None => return run,
             Some(Finding::Divergent) => match self.triage.handle(&case, found) {
@@ -253,23 +256,26 @@ impl Harness {
                 }
             }
         };
-        let Some(handled) = handled else { return run };
-        let id = handled.signature.id();
-        if handled.signature.kind != Kind::Slow
-            && let Some(first) = self.stats.first_finding.as_mut().filter(|f| f.signature.is_empty())
-        {
-            first.signature.clone_from(&id);
-            first.filed_seconds = Some(handled.seconds);
-            first.instructions_before = handled.minimised.as_ref().map(|m| m.instructions_before);
-            first.instructions_after = handled.minimised.as_ref().map(|m| m.instructions_after);
-            first.folder = Some(match &handled.filed {
-                Filed::New(p) | Filed::Again(p, _) => p.clone(),
+        let id = handled.as_ref().map(|h| h.signature.id());
+        if let Some((seconds, executions)) = first {
+            // A divergence the pipeline could not file is still the first finding, unnamed.
+            self.stats.first_finding = Some(FirstFinding {
+                signature: id.clone().unwrap_or_default(),
+                seconds,
+                executions,
+                filed_seconds: handled.as_ref().map(|h| h.seconds),
+                instructions_before: handled.as_ref().and_then(|h| h.minimised.as_ref()).map(|m| m.instructions_before),
+                instructions_after: handled.as_ref().and_then(|h| h.minimised.as_ref()).map(|m| m.instructions_after),
+                folder: handled.as_ref().map(|h| match &h.filed {
+                    Filed::New(p) | Filed::Again(p, _) => p.clone(),
+                }),
             });
         }
+        let Some(handled) = handled else { return run };
         if matches!(handled.filed, Filed::New(_)) {
             self.stats.filed += 1;
         }
-        run.signature = Some(id);
+        run.signature = id;
         run
     }
 
@@ -355,17 +361,6 @@ impl Harness {
         }
         let finding = if divergent {
             self.stats.divergences += 1;
-            if self.stats.first_finding.is_none() {
-                self.stats.first_finding = Some(FirstFinding {
-                    signature: String::new(),
-                    seconds: self.started.elapsed().as_secs_f64(),
-                    executions: self.stats.executions,
-                    filed_seconds: None,
-                    instructions_before: None,
-                    instructions_after: None,
-                    folder: None,
-                });
-            }
             Some(Finding::Divergent)
         } else {
             self.slow_client(case, &timings).map(|(client, timings)| {

@@ -8,7 +8,6 @@ use alloy_primitives::keccak256;
 use schism_interface::{Case, Client, Fork, Outcome, TraceMode};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 /// What kind of finding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -94,8 +93,6 @@ pub struct Examination {
     pub first_difference: Option<FirstDifference>,
     /// Post-state differences (only in traced examinations of divergent cases).
     pub state: Vec<StateDifference>,
-    /// Time each client took, in selection order of those that ran.
-    pub timings: Vec<(String, Duration)>,
 }
 
 impl Examination {
@@ -138,11 +135,6 @@ impl Examination {
 }
 
 impl Examiner {
-    /// Examines on these clients, labelled by their ids.
-    pub fn new(clients: Vec<Arc<dyn Client>>) -> Examiner {
-        Examiner { clients: clients.into_iter().map(|c| (c.id().to_owned(), c)).collect() }
-    }
-
     /// Examines on these clients under the given labels (a client compared with itself appears
     /// twice under two labels).
     pub fn labelled(clients: Vec<(String, Arc<dyn Client>)>) -> Examiner {
@@ -172,7 +164,6 @@ impl Examiner {
             verdict: Verdict::Agree,
             first_difference: None,
             state: Vec::new(),
-            timings: Vec::new(),
         };
         for (id, client) in &self.clients {
             if !client.supports(case.fork) {
@@ -183,9 +174,7 @@ impl Examiner {
                 exam.excused.push((id.clone(), known.id.to_owned()));
                 continue;
             }
-            let started = Instant::now();
             let result = guarded(id, || client.execute(case, mode));
-            exam.timings.push((id.clone(), started.elapsed()));
             match result {
                 Ok(outcome) => exam.outcomes.push((id.clone(), outcome)),
                 Err(e) => exam.faults.push(Fault { client: id.clone(), kind: e.kind().to_owned(), message: e.to_string() }),

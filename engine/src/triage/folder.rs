@@ -217,21 +217,21 @@ fn remove_stale_staging(crashes: &Path) {
     }
 }
 
+/// A filed folder's `report.json`; `None` when the folder has none.
+pub fn read_report(dir: &Path) -> Result<Option<Report>, TriageError> {
+    let path = dir.join("report.json");
+    match std::fs::read(&path) {
+        Ok(text) => serde_json::from_slice::<Report>(&text)
+            .map(Some)
+            .map_err(|e| TriageError::Folder { path, reason: e.to_string() }),
+        Err(_) => Ok(None),
+    }
+}
+
 /// A filed folder or a case file, read back: the case and, for a folder, its report.
 pub fn read(path: &Path) -> Result<(Case, Option<Report>), TriageError> {
-    let (case_path, report) = if path.is_dir() {
-        let report_path = path.join("report.json");
-        let report = match std::fs::read(&report_path) {
-            Ok(text) => Some(
-                serde_json::from_slice::<Report>(&text)
-                    .map_err(|e| TriageError::Folder { path: report_path.clone(), reason: e.to_string() })?,
-            ),
-            Err(_) => None,
-        };
-        (path.join("case.json"), report)
-    } else {
-        (path.to_path_buf(), None)
-    };
+    let (case_path, report) =
+        if path.is_dir() { (path.join("case.json"), read_report(path)?) } else { (path.to_path_buf(), None) };
     let FixtureFile::State(file) = read_fixture(&case_path)? else {
         return Err(TriageError::Folder { path: case_path, reason: "not a state test".into() });
     };

@@ -168,9 +168,8 @@ pub fn first_difference(traced: &[Traced<'_>]) -> FirstDifference {
         return FirstDifference { culprit: "untraced".into(), index: None, last_common: None, context: vec![], clients: vec![] };
     };
     let missing = traced.iter().any(|t| t.trace.is_none());
-    let empty = Trace::new();
     let normalised: Vec<Option<Vec<&TraceStep>>> = traced.iter().map(|t| t.trace.map(normalise)).collect();
-    let ref_trace: Vec<&TraceStep> = reference.trace.map_or_else(|| normalise(&empty), normalise);
+    let ref_trace: Vec<&TraceStep> = normalised[0].clone().unwrap_or_default();
     // The first index at which any client differs from the reference, or one trace ends.
     let mut index: Option<usize> = None;
     for (other, trace) in traced[1..].iter().zip(&normalised[1..]) {

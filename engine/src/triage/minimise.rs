@@ -9,7 +9,7 @@
 
 use super::code::{Instruction, Program};
 use alloy_primitives::{Bytes, U256};
-use schism_interface::{Accounts, Case, TxValue};
+use schism_interface::{Accounts, Case, Transaction, TxValue};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -156,31 +156,22 @@ impl Search<'_> {
         )
     }
 
+    /// Drops items of one of the transaction's lists.
+    fn transaction_list<T>(&mut self, list: fn(&Transaction) -> &Vec<T>, list_mut: fn(&mut Transaction) -> &mut Vec<T>) -> bool {
+        self.shrink_list(
+            |c| list(&c.tx).len(),
+            |c, from, to| {
+                let mut case = c.clone();
+                list_mut(&mut case.tx).drain(from..to);
+                case
+            },
+        )
+    }
+
     fn transaction_lists(&mut self) -> bool {
-        let mut progress = self.shrink_list(
-            |c| c.tx.authorization_list.len(),
-            |c, from, to| {
-                let mut case = c.clone();
-                case.tx.authorization_list.drain(from..to);
-                case
-            },
-        );
-        progress |= self.shrink_list(
-            |c| c.tx.access_list.len(),
-            |c, from, to| {
-                let mut case = c.clone();
-                case.tx.access_list.drain(from..to);
-                case
-            },
-        );
-        progress |= self.shrink_list(
-            |c| c.tx.blob_versioned_hashes.len(),
-            |c, from, to| {
-                let mut case = c.clone();
-                case.tx.blob_versioned_hashes.drain(from..to);
-                case
-            },
-        );
+        let mut progress = self.transaction_list(|t| &t.authorization_list, |t| &mut t.authorization_list);
+        progress |= self.transaction_list(|t| &t.access_list, |t| &mut t.access_list);
+        progress |= self.transaction_list(|t| &t.blob_versioned_hashes, |t| &mut t.blob_versioned_hashes);
         progress
     }
 

@@ -19,7 +19,7 @@ pub use report::Report;
 
 use report::{ClientInfo, Command};
 use schism_interface::{Case, ErrorClass, Expectation, ExpectedException, FixtureError, Outcome};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// Why the pipeline could not do its work.
@@ -110,16 +110,6 @@ impl Triage {
         Triage { examiner, options, seen: Default::default() }
     }
 
-    /// The clients.
-    pub fn examiner(&self) -> &Examiner {
-        &self.examiner
-    }
-
-    /// Where folders go.
-    pub fn crashes(&self) -> &Path {
-        &self.options.crashes
-    }
-
     /// Handles a case the quick comparison found divergent, `found` being when: re-runs it
     /// with traces for its signature, then counts it on its folder or files a new one.
     /// `None` when the traced re-run does not diverge (a client that is not deterministic).
@@ -142,7 +132,7 @@ impl Triage {
     }
 
     /// Handles a finding whose signature is known.
-    pub fn handle_examined(&mut self, case: &Case, exam: &Examination, signature: Signature, found: Instant) -> Result<Handled, TriageError> {
+    fn handle_examined(&mut self, case: &Case, exam: &Examination, signature: Signature, found: Instant) -> Result<Handled, TriageError> {
         if let Some(again) = self.counted_again(&signature, found)? {
             return Ok(again);
         }
@@ -212,8 +202,7 @@ impl Triage {
 
 /// The commands that replay a folder's `case.json`: schism itself, then each client's own tool.
 fn reproduce_commands(report: &Report) -> Vec<Command> {
-    let mut ids: Vec<String> = report.groups.iter().flatten().cloned().collect();
-    ids.extend(report.faults.iter().map(|f| f.client.clone()));
+    let ids = report.client_ids();
     let flags: String = ids.iter().filter(|c| !c.contains('#')).map(|c| format!(" --client {c}")).collect();
     let mut out = vec![Command { tool: "schism".into(), command: format!("schism repro .{flags}") }];
     for id in ids {

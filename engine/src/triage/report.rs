@@ -108,6 +108,13 @@ impl Report {
         }
     }
 
+    /// The ids of the clients in the groups, then those that faulted.
+    pub fn client_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.groups.iter().flatten().cloned().collect();
+        ids.extend(self.faults.iter().map(|f| f.client.clone()));
+        ids
+    }
+
     fn version(&self, id: &str) -> &str {
         self.clients.iter().find(|c| c.id == id).map_or("?", |c| c.version.as_str())
     }

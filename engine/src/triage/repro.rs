@@ -106,9 +106,8 @@ pub fn replay(path: &Path, examiner: &Examiner) -> Result<Replay, TriageError> {
 /// The clients a folder was filed with (labels as in its report), for replaying it on the
 /// same ones.
 pub fn filed_clients(path: &Path) -> Vec<String> {
-    let Ok((_, Some(report))) = folder::read(path) else { return Vec::new() };
-    let mut ids: Vec<String> = report.groups.iter().flatten().cloned().collect();
-    ids.extend(report.faults.iter().map(|f| f.client.clone()));
+    let Ok(Some(report)) = folder::read_report(path) else { return Vec::new() };
+    let mut ids = report.client_ids();
     ids.extend(report.excused.iter().map(|(c, _)| c.clone()));
     let mut seen = std::collections::HashSet::new();
     ids.retain(|c| seen.insert(c.clone()));
