@@ -36,6 +36,9 @@ pub struct Case {
     pub blob_params: Option<BlobParams>,
     /// What the fixture expects, when the case comes from a filled fixture.
     pub expected: Option<Expectation>,
+    /// Hashes of earlier blocks by number when the case is a transaction of a block sequence;
+    /// `None` for a state test, whose BLOCKHASH follows the state-test convention.
+    pub block_hashes: Option<Arc<BTreeMap<u64, B256>>>,
 }
 
 /// The transaction of a case, one alternative of each indexed field chosen.
@@ -139,6 +142,16 @@ pub struct Expectation {
 }
 
 impl Case {
+    /// What BLOCKHASH answers for `number` (the EVM checks the 256-block window first): the
+    /// sequence's hash of that block, or, in a state test, keccak256 of the decimal number (the
+    /// convention of geth's, revm's and ethrex's state-test runners and the fillers).
+    pub fn block_hash(&self, number: u64) -> B256 {
+        match &self.block_hashes {
+            Some(hashes) => hashes.get(&number).copied().unwrap_or_default(),
+            None => alloy_primitives::keccak256(number.to_string().as_bytes()),
+        }
+    }
+
     /// A readable, unique label: `file::test[fork data/gas/value]`.
     pub fn label(&self) -> String {
         format!(
@@ -273,6 +286,7 @@ pub fn expand(file: &Path, name: &str, test: &StateTest) -> (Vec<Case>, Vec<Fixt
                         state: entry.state.clone().map(Arc::new),
                         txbytes: entry.txbytes.clone(),
                     }),
+                    block_hashes: None,
                 }),
                 Err(reason) => errors.push(invalid(pointer, reason)),
             }

@@ -5,6 +5,7 @@ use crate::case::Case;
 use crate::fork::Fork;
 use crate::observe::StepObserver;
 use crate::outcome::Outcome;
+use crate::sequence::{BlockInput, BlockOutcome, SystemCall, SystemOutcome};
 use crate::trace::{TraceFields, TraceMode};
 use std::time::Duration;
 
@@ -46,6 +47,26 @@ pub trait Client: Send + Sync {
     /// not compared when traces are lined up to find where clients part ways.
     fn trace_fields(&self) -> TraceFields {
         TraceFields::ALL
+    }
+
+    /// Executes one block of a sequence over its pre-state. The default executes the block
+    /// transaction by transaction with [`Client::execute`] and [`Client::system_call`];
+    /// clients with a block-level entry point (transition tools) override it.
+    fn execute_block(&self, block: &BlockInput, mode: TraceMode) -> Result<BlockOutcome, ClientError> {
+        crate::sequence::execute::by_transactions(self, block, mode)
+    }
+
+    /// Makes a system call (EIP-4788, EIP-2935, EIP-7002, EIP-7251). The default cannot; see
+    /// [`Client::block_skip`].
+    fn system_call(&self, _call: &SystemCall<'_>) -> Result<SystemOutcome, ClientError> {
+        Err(ClientError::Unrepresentable { client: self.id().to_owned(), what: "system calls" })
+    }
+
+    /// Why this client cannot execute blocks of `fork`, if it cannot (a block of Cancun or later
+    /// needs system calls).
+    fn block_skip(&self, fork: Fork) -> Option<&'static str> {
+        let _ = fork;
+        None
     }
 
     /// Documented behaviours of this client that differ from the specification.

@@ -65,6 +65,24 @@ pub enum InvalidFixture {
     /// The document is neither a state test nor a blockchain test.
     #[error("not a test fixture: expected an object of named tests with `env`/`pre`/`transaction`/`post`")]
     NotAFixture,
+    /// A blockchain test's `network` names no fork schedule schism knows.
+    #[error("unknown network `{network}`")]
+    UnknownNetwork {
+        /// The name as given.
+        network: String,
+    },
+    /// A required field is absent.
+    #[error("`{field}` is missing")]
+    Missing {
+        /// The field.
+        field: &'static str,
+    },
+    /// RLP that must decode does not.
+    #[error("does not decode: {reason}")]
+    BadRlp {
+        /// The decoder's words.
+        reason: String,
+    },
 }
 
 /// Escapes one JSON pointer segment (RFC 6901).

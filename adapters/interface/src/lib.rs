@@ -13,6 +13,7 @@ pub mod load;
 pub mod observe;
 pub mod outcome;
 pub mod quantity;
+pub mod sequence;
 pub mod state;
 pub mod trace;
 
@@ -23,6 +24,7 @@ pub use fixture::{Account, Accounts, Env, StateTest, StateTestFile, TxValue};
 pub use fork::Fork;
 pub use observe::{StepObserver, StepView};
 pub use outcome::{ErrorClass, ExpectedException, InvalidTxKind, Outcome, TxStatus};
+pub use sequence::{BlockInput, BlockOutcome, Schedule, SeqBlock, SeqTx, Sequence, SystemCall, SystemOutcome};
 pub use trace::{Trace, TraceFields, TraceMode, TraceStep};
 
 /// Re-exported so adapters use the same primitive types.

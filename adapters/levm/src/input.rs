@@ -15,7 +15,8 @@ use schism_interface::alloy_primitives::{Address, B256, U256, keccak256};
 use schism_interface::fixture::{Accounts, TxValue};
 use schism_interface::state::storage_root;
 use schism_interface::{Case, Fork, InvalidTxKind, TxKind};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 /// Why a case is not handed to levm: the transaction is invalid in a way levm cannot even
 /// represent (a rejection), the case holds something levm cannot express, or ethrex itself
@@ -63,11 +64,12 @@ pub struct PreState {
     accounts: HashMap<H160, AccountState>,
     storage: HashMap<(H160, H256), LU256>,
     codes: HashMap<H256, Code>,
+    block_hashes: Option<Arc<BTreeMap<u64, B256>>>,
 }
 
 impl PreState {
-    /// Builds the store from the case's `pre` accounts.
-    pub fn new(pre: &Accounts) -> PreState {
+    /// Builds the store from `pre`, with the block hashes of a sequence's case when it has them.
+    pub fn new(pre: &Accounts, block_hashes: Option<Arc<BTreeMap<u64, B256>>>) -> PreState {
         let mut accounts = HashMap::with_capacity(pre.len());
         let mut storage = HashMap::new();
         let mut codes = HashMap::new();
@@ -94,6 +96,7 @@ impl PreState {
             accounts,
             storage,
             codes,
+            block_hashes,
         }
     }
 }
@@ -107,10 +110,14 @@ impl Database for PreState {
         Ok(self.storage.get(&(address, key)).copied().unwrap_or_default())
     }
 
-    /// State tests have no chain: block `n` hashes to keccak256 of its decimal spelling, the
-    /// convention geth's and ethrex's state-test runners share with the fillers.
+    /// A sequence's hash of the block; in a state test, which has no chain, keccak256 of the
+    /// decimal number, the convention geth's and ethrex's state-test runners share with the
+    /// fillers.
     fn get_block_hash(&self, block_number: u64) -> Result<H256, DatabaseError> {
-        Ok(H256(keccak256(block_number.to_string().as_bytes()).0))
+        Ok(H256(match &self.block_hashes {
+            Some(hashes) => hashes.get(&block_number).copied().unwrap_or_default().0,
+            None => keccak256(block_number.to_string().as_bytes()).0,
+        }))
     }
 
     fn get_chain_config(&self) -> Result<ChainConfig, DatabaseError> {

@@ -100,7 +100,7 @@ impl Client for Levm {
                 });
             }
         };
-        let mut db = GeneralizedDatabase::new(Arc::new(input::PreState::new(&case.pre)));
+        let mut db = GeneralizedDatabase::new(Arc::new(input::PreState::new(&case.pre, case.block_hashes.clone())));
         // Touches only matter for accounts that are empty before the transaction; the call
         // tracer that finds them costs a copy per call, so it runs only when there are some.
         let track_touches = case.pre.values().any(|a| a.is_empty());

@@ -7,7 +7,7 @@ use revm::context_interface::transaction::{
 };
 use revm::database_interface::DatabaseRef;
 use revm::primitives::hardfork::SpecId;
-use revm::primitives::{Address, B256, KECCAK_EMPTY, StorageKey, StorageValue, TxKind, U256, keccak256};
+use revm::primitives::{Address, B256, KECCAK_EMPTY, StorageKey, StorageValue, TxKind, U256};
 use revm::state::AccountInfo;
 use schism_interface::fixture::Accounts;
 use schism_interface::{Case, Fork, InvalidTxKind, TxValue};
@@ -121,11 +121,12 @@ pub(crate) fn tx_env(case: &Case) -> Result<TxEnv, InvalidTxKind> {
 pub(crate) struct PreDb<'a> {
     pre: &'a Accounts,
     infos: HashMap<Address, AccountInfo>,
+    case: &'a Case,
 }
 
 impl<'a> PreDb<'a> {
-    /// Indexes the pre-state (hashing each account's code once).
-    pub(crate) fn new(pre: &'a Accounts) -> PreDb<'a> {
+    /// Indexes `pre` (hashing each account's code once); BLOCKHASH answers from `case`.
+    pub(crate) fn new(pre: &'a Accounts, case: &'a Case) -> PreDb<'a> {
         let infos = pre
             .iter()
             .map(|(address, account)| {
@@ -140,7 +141,7 @@ impl<'a> PreDb<'a> {
                 (*address, info)
             })
             .collect();
-        PreDb { pre, infos }
+        PreDb { pre, infos, case }
     }
 }
 
@@ -167,7 +168,6 @@ impl DatabaseRef for PreDb<'_> {
     }
 
     fn block_hash_ref(&self, number: u64) -> Result<B256, Infallible> {
-        // The state-test convention (geth's and revm's runners): keccak256 of the decimal number.
-        Ok(keccak256(number.to_string().as_bytes()))
+        Ok(self.case.block_hash(number))
     }
 }

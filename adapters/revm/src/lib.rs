@@ -96,7 +96,7 @@ where
         Ok(tx) => tx,
         Err(rejection) => return Ok((Outcome::rejected(&case.pre, rejection), inspector)),
     };
-    let db = input::PreDb::new(&case.pre);
+    let db = input::PreDb::new(&case.pre, case);
     let ctx = Context::mainnet()
         .with_db(WrapDatabaseRef(&db))
         .with_block(input::block_env(case))

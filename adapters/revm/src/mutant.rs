@@ -482,6 +482,7 @@ mod tests {
             chain_id: 1,
             blob_params: default_blob_params(fork),
             expected: None,
+            block_hashes: None,
         }
     }
 

@@ -420,6 +420,9 @@ pub(crate) fn backend(case: &Case, checked: &Checked) -> Backend {
     if let (Some(previous), Some(parent)) = (env.previous_hash, env.current_number.checked_sub(1)) {
         block_hashes.insert(EvmU256::from(parent), h256(&previous));
     }
+    for (number, hash) in case.block_hashes.iter().flat_map(|h| h.iter()) {
+        block_hashes.insert(EvmU256::from(*number), h256(hash));
+    }
     let environment = InMemoryEnvironment {
         block_hashes,
         block_number: EvmU256::from(env.current_number),

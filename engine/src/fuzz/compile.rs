@@ -798,6 +798,7 @@ pub fn compile(blueprint: &Blueprint, fork: Fork) -> Case {
         chain_id: CHAIN_ID,
         blob_params: default_blob_params(fork),
         expected: None,
+        block_hashes: None,
     }
 }
 

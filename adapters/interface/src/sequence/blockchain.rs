@@ -1,0 +1,256 @@
+//! The blockchain test fixture format (ethereum/tests BlockchainTests, execution-spec-tests
+//! `blockchain_test`): serde types that read it and write it back, and reading a test into a
+//! [`Sequence`] by decoding each block's RLP, the form every client's own runner imports.
+
+use super::{ChainExpectation, Header, Schedule, SeqBlock, Sequence, Trigger, encode};
+use crate::error::{FixtureError, InvalidFixture, escape_pointer};
+use crate::fixture::{Accounts, Config};
+use crate::fork::Fork;
+use alloy_consensus::{Block, TxEnvelope};
+use alloy_primitives::{B256, Bytes, U256};
+use alloy_rlp::Decodable;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+/// One blockchain fixture file: test name to test.
+pub type BlockchainTestFile = BTreeMap<String, BlockchainTest>;
+
+/// A filled blockchain test.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockchainTest {
+    /// Filler metadata (`_info`), kept as written.
+    #[serde(rename = "_info", default, skip_serializing_if = "Option::is_none")]
+    pub info: Option<serde_json::Value>,
+    /// The fork schedule's name (`Cancun`, `BerlinToLondonAt5`, ...).
+    pub network: String,
+    /// The genesis block's RLP.
+    #[serde(rename = "genesisRLP", default, skip_serializing_if = "Option::is_none")]
+    pub genesis_rlp: Option<Bytes>,
+    /// The genesis header as JSON (written for readers; schism reads `genesisRLP`).
+    pub genesis_block_header: serde_json::Value,
+    /// The blocks in import order.
+    pub blocks: Vec<BlockJson>,
+    /// The genesis state.
+    pub pre: Accounts,
+    /// The expected state after the last valid block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_state: Option<Accounts>,
+    /// The expected state root, where the full state is not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_state_hash: Option<B256>,
+    /// Hash of the last block accepted.
+    pub lastblockhash: B256,
+    /// Chain configuration (chain id, blob schedule) of execution-spec-tests fixtures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<Config>,
+    /// `NoProof` in every fixture schism reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seal_engine: Option<String>,
+}
+
+/// One block of a blockchain test.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockJson {
+    /// The block's RLP: what clients import.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rlp: Option<String>,
+    /// The rejection the block must meet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_exception: Option<String>,
+    /// The header as JSON (valid blocks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_header: Option<serde_json::Value>,
+    /// The transactions as JSON (valid blocks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transactions: Option<serde_json::Value>,
+    /// The uncle headers as JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uncle_headers: Option<serde_json::Value>,
+    /// The withdrawals as JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withdrawals: Option<serde_json::Value>,
+    /// The block number as a decimal string (informative).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocknumber: Option<String>,
+}
+
+/// Parses a network name into a schedule, or says why schism cannot run it.
+pub fn parse_network(network: &str) -> Result<Schedule, InvalidFixture> {
+    let unknown = || InvalidFixture::UnknownNetwork { network: network.to_owned() };
+    let Some((first, rest)) = network.split_once("To") else {
+        return network.parse().map(Schedule::single).map_err(|_| unknown());
+    };
+    let first: Fork = first.parse().map_err(|_| unknown())?;
+    let (then, at) = rest.split_once("At").ok_or_else(unknown)?;
+    let then: Fork = then.parse().map_err(|_| unknown())?;
+    let trigger = if let Some(time) = at.strip_prefix("Time") {
+        let (digits, scale) = match time.strip_suffix('k') {
+            Some(d) => (d, 1000),
+            None => (time, 1),
+        };
+        Trigger::Time(digits.parse::<u64>().map_err(|_| unknown())? * scale)
+    } else if let Some(diff) = at.strip_prefix("Diff") {
+        Trigger::TotalDifficulty(U256::from_str_radix(diff, 16).map_err(|_| unknown())?)
+    } else {
+        Trigger::Block(at.parse().map_err(|_| unknown())?)
+    };
+    Ok(Schedule { first, then: Some((trigger, then)) })
+}
+
+/// Decodes one block's RLP: header, transactions (senders recovered), uncles, withdrawals.
+pub fn decode_block(rlp: &str) -> Result<(Header, Vec<super::SeqTx>, Vec<Header>, Option<Vec<super::Withdrawal>>, Bytes), String> {
+    let bytes: Bytes = rlp.parse().map_err(|e| format!("not hex: {e}"))?;
+    let mut slice = bytes.as_ref();
+    let block = Block::<TxEnvelope>::decode(&mut slice).map_err(|e| format!("rlp: {e}"))?;
+    if !slice.is_empty() {
+        return Err(format!("rlp: {} bytes after the block", slice.len()));
+    }
+    let txs = block
+        .body
+        .transactions
+        .iter()
+        .map(encode::decoded)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    Ok((block.header, txs, block.body.ommers, block.body.withdrawals.map(|w| w.0), bytes))
+}
+
+/// Reads one blockchain test into a sequence. A block whose RLP does not decode stays in the
+/// sequence as undecodable (it must be rejected); a test that cannot be read at all is an error
+/// naming the file and the value.
+pub fn sequence_of(file: &Path, name: &str, test: &BlockchainTest) -> Result<Sequence, FixtureError> {
+    let base = format!("/{}", escape_pointer(name));
+    let invalid = |pointer: String, reason| FixtureError::Invalid { path: file.to_path_buf(), pointer, reason };
+    let mut unsupported = None;
+    let schedule = match parse_network(&test.network) {
+        Ok(s) => s,
+        Err(_) if test.network.contains("Dao") => {
+            unsupported = Some("the DAO fork's irregular state change is not modelled");
+            Schedule::single(Fork::Homestead)
+        }
+        Err(reason) => return Err(invalid(format!("{base}/network"), reason)),
+    };
+    let genesis_rlp = test
+        .genesis_rlp
+        .as_ref()
+        .ok_or_else(|| invalid(format!("{base}/genesisRLP"), InvalidFixture::Missing { field: "genesisRLP" }))?;
+    let (genesis, ..) = decode_block(&genesis_rlp.to_string())
+        .map_err(|reason| invalid(format!("{base}/genesisRLP"), InvalidFixture::BadRlp { reason }))?;
+    let blocks = test
+        .blocks
+        .iter()
+        .map(|b| {
+            let decoded = b.rlp.as_deref().ok_or_else(|| "no rlp".to_owned()).and_then(decode_block);
+            match decoded {
+                Ok((header, txs, ommers, withdrawals, rlp)) => SeqBlock {
+                    header,
+                    claimed: true,
+                    txs,
+                    withdrawals,
+                    ommers,
+                    rlp: Some(rlp),
+                    undecodable: None,
+                    expect_exception: b.expect_exception.clone(),
+                },
+                Err(reason) => SeqBlock {
+                    header: Header::default(),
+                    claimed: true,
+                    txs: Vec::new(),
+                    withdrawals: None,
+                    ommers: Vec::new(),
+                    rlp: None,
+                    undecodable: Some(reason),
+                    expect_exception: b.expect_exception.clone(),
+                },
+            }
+        })
+        .collect();
+    let post_state_root = match (&test.post_state_hash, &test.post_state) {
+        (Some(hash), _) => *hash,
+        (None, Some(state)) => {
+            let mut state = state.clone();
+            crate::state::drop_zero_slots(&mut state);
+            crate::state::state_root(&state)
+        }
+        (None, None) => {
+            return Err(invalid(format!("{base}/postState"), InvalidFixture::Missing { field: "postState or postStateHash" }));
+        }
+    };
+    let blob_schedule = test
+        .config
+        .as_ref()
+        .and_then(|c| c.blob_schedule.as_ref())
+        .map(|s| s.iter().filter_map(|(k, v)| Some((k.parse().ok()?, *v))).collect())
+        .unwrap_or_default();
+    Ok(Sequence {
+        file: Arc::from(file.display().to_string()),
+        test: Arc::from(name),
+        schedule,
+        chain_id: test.config.as_ref().and_then(|c| c.chainid).unwrap_or(1),
+        blob_schedule,
+        pre: Arc::new(test.pre.clone()),
+        genesis,
+        blocks,
+        expected: Some(ChainExpectation {
+            post_state: test.post_state.clone().map(Arc::new),
+            post_state_root,
+            last_block_hash: test.lastblockhash,
+        }),
+        unsupported,
+    })
+}
+
+/// Every sequence of a blockchain test file, with the errors of tests that cannot be read.
+pub fn sequences_of_file(path: &Path, file: &BlockchainTestFile) -> (Vec<Sequence>, Vec<FixtureError>) {
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for (name, test) in file {
+        match sequence_of(path, name, test) {
+            Ok(s) => out.push(s),
+            Err(e) => errors.push(e),
+        }
+    }
+    (out, errors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn networks_parse() {
+        assert_eq!(parse_network("Cancun"), Ok(Schedule::single(Fork::Cancun)));
+        assert_eq!(
+            parse_network("BerlinToLondonAt5"),
+            Ok(Schedule { first: Fork::Berlin, then: Some((Trigger::Block(5), Fork::London)) })
+        );
+        assert_eq!(
+            parse_network("ParisToShanghaiAtTime15k"),
+            Ok(Schedule { first: Fork::Paris, then: Some((Trigger::Time(15_000), Fork::Shanghai)) })
+        );
+        let merge = parse_network("ArrowGlacierToParisAtDiffC0000").expect("parses");
+        assert_eq!(merge.then, Some((Trigger::TotalDifficulty(U256::from(0xC0000)), Fork::Paris)));
+        assert_eq!(merge.network(), "ArrowGlacierToParisAtDiffC0000");
+        assert_eq!(parse_network("ByzantiumToConstantinopleFixAt5").map(|s| s.network()).as_deref(), Ok("ByzantiumToConstantinopleFixAt5"));
+        assert!(parse_network("Nonsense").is_err());
+    }
+
+    #[test]
+    fn a_fixture_reads_into_a_sequence() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/fixtures/BlockchainTests/ValidBlocks/bcExample/optionsTest.json");
+        let Ok(bytes) = std::fs::read(&path) else { return };
+        let file: BlockchainTestFile = serde_json::from_slice(&bytes).expect("parses");
+        let (seqs, errors) = sequences_of_file(&path, &file);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert!(!seqs.is_empty());
+        for s in &seqs {
+            assert!(s.blocks.iter().all(|b| b.undecodable.is_none()));
+            assert_eq!(s.genesis.number, 0);
+        }
+    }
+}
