@@ -69,10 +69,29 @@ pub trait Client: Send + Sync {
         None
     }
 
+    /// Runs a whole blockchain test file with the client's own runner, where it has one (geth's
+    /// `evm blocktest`): one verdict per test. `None` when it has none; the engine then drives
+    /// the file's sequences block by block through [`Client::execute_block`].
+    fn run_blockchain_file(&self, path: &std::path::Path) -> Option<Result<Vec<NativeVerdict>, ClientError>> {
+        let _ = path;
+        None
+    }
+
     /// Documented behaviours of this client that differ from the specification.
     fn known_differences(&self) -> &'static [KnownDifference] {
         &[]
     }
+}
+
+/// A client's own runner's verdict on one blockchain test.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NativeVerdict {
+    /// The test's name in the file.
+    pub test: String,
+    /// True when the runner passed it.
+    pub pass: bool,
+    /// The runner's words on a failure.
+    pub detail: Option<String>,
 }
 
 /// A documented, understood difference between a client and the specification, so that

@@ -18,7 +18,7 @@ pub mod state;
 pub mod trace;
 
 pub use case::{Case, Expectation, Mismatch, Transaction, TxKind};
-pub use client::{Client, ClientError, KnownDifference};
+pub use client::{Client, ClientError, KnownDifference, NativeVerdict};
 pub use error::{FixtureError, InvalidFixture};
 pub use fixture::{Account, Accounts, Env, StateTest, StateTestFile, TxValue};
 pub use fork::Fork;
