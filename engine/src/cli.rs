@@ -328,6 +328,17 @@ fn repro(args: ReproArgs) -> ExitCode {
         Ok(e) => e,
         Err(code) => return code,
     };
+    match crate::triage::sequence::replay(&args.path, examiner.clients()) {
+        Ok(Some((text, diverges))) => {
+            print!("{text}");
+            return if diverges { ExitCode::from(1) } else { ExitCode::SUCCESS };
+        }
+        Ok(None) => {}
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    }
     match crate::triage::repro::replay(&args.path, &examiner) {
         Ok(replay) => {
             print!("{}", replay.text());

@@ -374,3 +374,42 @@ fn write(crashes: &Path, id: &str, report: &SequenceReport, case: &str, original
     std::fs::rename(&staging, &target).map_err(|source| TriageError::Io { path: target.clone(), source })?;
     Ok(Filed::New(target))
 }
+
+/// Replays a sequence folder (its `case.json`) or a blockchain test file on `clients`: what
+/// each client makes of every test, and where they part ways. True when they still do.
+pub fn replay(path: &Path, clients: &[(String, Arc<dyn Client>)]) -> Result<Option<(String, bool)>, TriageError> {
+    use schism_interface::load::{FixtureFile, read_fixture};
+    let file = if path.is_dir() { path.join("case.json") } else { path.to_path_buf() };
+    let FixtureFile::Blockchain(tests) = read_fixture(&file)? else { return Ok(None) };
+    let (seqs, errors) = schism_interface::sequence::blockchain::sequences_of_file(&file, &tests);
+    if let Some(e) = errors.into_iter().next() {
+        return Err(e.into());
+    }
+    let mut out = String::new();
+    let mut diverges = false;
+    for seq in &seqs {
+        let (runs, d) = examine(clients, seq);
+        out.push_str(&format!("{} ({} blocks, {} transactions)\n", seq.label(), seq.blocks.len(), seq.tx_count()));
+        for (id, run) in &runs {
+            let mismatches = chain::check(seq, run);
+            let verdict = if mismatches.is_empty() { "as the fixture expects".to_owned() } else { format!("{mismatches:?}") };
+            out.push_str(&format!("  {id:<28} head {} root {}: {verdict}\n", run.head, run.state_root));
+        }
+        match d {
+            Some(d) => {
+                diverges = true;
+                let groups: Vec<String> = d.groups.iter().map(|g| g.join(", ")).collect();
+                out.push_str(&format!(
+                    "DIVERGE at block {} transaction {:?} on {:?}: {}\nsignature {}\n",
+                    d.block,
+                    d.tx,
+                    d.aspects,
+                    groups.join(" | "),
+                    SequenceSignature::of(seq, &d).id()
+                ));
+            }
+            None => out.push_str("all clients agree\n"),
+        }
+    }
+    Ok(Some((out, diverges)))
+}
