@@ -10,9 +10,11 @@ use ethrex_common::{H160, H256, U256 as LU256};
 use ethrex_crypto::NativeCrypto;
 use ethrex_levm::db::Database;
 use ethrex_levm::errors::DatabaseError;
+use ethrex_levm::constants::SYS_CALL_GAS_LIMIT;
 use ethrex_levm::{EVMConfig, Environment};
 use schism_interface::alloy_primitives::{Address, B256, U256, keccak256};
-use schism_interface::fixture::{Accounts, TxValue};
+use schism_interface::fixture::{Accounts, BlobParams, Env, TxValue};
+use schism_interface::sequence::{SYSTEM_ADDRESS, SystemCall};
 use schism_interface::state::storage_root;
 use schism_interface::{Case, Fork, InvalidTxKind, TxKind};
 use std::collections::{BTreeMap, HashMap};
@@ -256,11 +258,11 @@ pub fn transaction(case: &Case) -> Result<LevmTx, Refusal> {
     })
 }
 
-/// The blob schedule: the case's (fixture config or fork default), else levm's canonical one.
+/// The blob schedule: the given one (fixture config or fork default), else levm's canonical one.
 /// levm holds the blob counts in `u32`; a larger count is as unreachable as `u32::MAX`, so it
 /// saturates.
-fn blob_schedule(case: &Case, fork: LevmFork) -> ForkBlobSchedule {
-    let Some(params) = case.blob_params else {
+fn blob_schedule(params: Option<BlobParams>, fork: LevmFork) -> ForkBlobSchedule {
+    let Some(params) = params else {
         return EVMConfig::canonical_values(fork);
     };
     let narrow = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
@@ -302,13 +304,26 @@ fn check_gas_limit(case: &Case) -> Result<(), Refusal> {
 /// under Prague's) although the fee itself fits up to about 5.9e8 (8.9e8); it also fails for a
 /// zero fraction. The node then cannot execute the block at all.
 pub fn base_blob_fee(case: &Case, config: &EVMConfig) -> Result<LU256, String> {
-    ethrex_levm::utils::get_base_fee_per_blob_gas(case.env.current_excess_blob_gas, config)
+    blob_fee(&case.env, config)
+}
+
+/// The blob base fee of a block environment (see [`base_blob_fee`]).
+fn blob_fee(env: &Env, config: &EVMConfig) -> Result<LU256, String> {
+    ethrex_levm::utils::get_base_fee_per_blob_gas(env.current_excess_blob_gas, config)
         .map_err(|err| format!("blob base fee: {err}"))
 }
 
 /// The EVM configuration: levm's fork and the blob schedule.
 pub fn config(case: &Case, fork: LevmFork) -> EVMConfig {
-    EVMConfig::new(fork, blob_schedule(case, fork))
+    EVMConfig::new(fork, blob_schedule(case.blob_params, fork))
+}
+
+/// PREVRANDAO: post-Merge fixtures carry `currentRandom`; older ones only a difficulty, which
+/// is what the opcode returns then.
+fn prev_randao(env: &Env) -> H256 {
+    env.current_random
+        .map(|r| h256(&r))
+        .unwrap_or_else(|| H256(env.current_difficulty.to_be_bytes::<32>()))
 }
 
 /// The block and transaction environment levm executes in.
@@ -330,12 +345,6 @@ pub fn environment(case: &Case, fork: LevmFork) -> Result<Environment, Refusal> 
     let typed_fees = tx.gas_price.is_none();
     let is_blob = tx.kind == TxKind::Blob;
     let base_blob_fee_per_gas = base_blob_fee(case, &config).map_err(Refusal::Failed)?;
-    // Post-Merge fixtures carry `currentRandom`; older ones only a difficulty, which is what
-    // PREVRANDAO returns then.
-    let prev_randao = env
-        .current_random
-        .map(|r| h256(&r))
-        .unwrap_or_else(|| H256(env.current_difficulty.to_be_bytes::<32>()));
     Ok(Environment {
         origin: h160(&tx.sender),
         gas_limit: tx.gas_limit,
@@ -343,7 +352,7 @@ pub fn environment(case: &Case, fork: LevmFork) -> Result<Environment, Refusal> 
         block_number: env.current_number,
         coinbase: h160(&env.current_coinbase),
         timestamp: env.current_timestamp,
-        prev_randao: Some(prev_randao),
+        prev_randao: Some(prev_randao(env)),
         difficulty: lu256(&env.current_difficulty),
         slot_number: LU256::zero(),
         chain_id: LU256::from(case.chain_id),
@@ -364,3 +373,44 @@ pub fn environment(case: &Case, fork: LevmFork) -> Result<Environment, Refusal> 
 
 /// The crypto provider levm's precompiles and authorization recovery use.
 pub static CRYPTO: NativeCrypto = NativeCrypto;
+
+/// The environment of a system call (EIP-4788 and its successors): levm's own system-call mode,
+/// in which the caller is neither validated, charged nor given a nonce, no intrinsic gas is
+/// taken and the coinbase is not paid, so the frame gets the whole 30,000,000 gas. The block's
+/// fields are the block's; the gas price is zero.
+pub fn system_environment(call: &SystemCall<'_>, fork: LevmFork) -> Result<Environment, String> {
+    let block = call.block;
+    let env = &block.env;
+    let config = EVMConfig::new(fork, blob_schedule(block.blob_params, fork));
+    Ok(Environment {
+        origin: h160(&SYSTEM_ADDRESS),
+        gas_limit: SYS_CALL_GAS_LIMIT,
+        config,
+        block_number: env.current_number,
+        coinbase: h160(&env.current_coinbase),
+        timestamp: env.current_timestamp,
+        prev_randao: Some(prev_randao(env)),
+        difficulty: lu256(&env.current_difficulty),
+        slot_number: LU256::zero(),
+        chain_id: LU256::from(block.chain_id),
+        base_fee_per_gas: LU256::from(env.current_base_fee.unwrap_or_default()),
+        base_blob_fee_per_gas: blob_fee(env, &config)?,
+        gas_price: LU256::zero(),
+        block_excess_blob_gas: env.current_excess_blob_gas,
+        block_gas_limit: env.current_gas_limit,
+        is_system_call: true,
+        ..Default::default()
+    })
+}
+
+/// The system call as the transaction levm's VM executes: a call to the contract with the data,
+/// no value and the system-call gas.
+pub fn system_transaction(call: &SystemCall<'_>) -> LevmTx {
+    LevmTx::EIP1559Transaction(EIP1559Transaction {
+        chain_id: call.block.chain_id,
+        gas_limit: SYS_CALL_GAS_LIMIT,
+        to: LevmTxKind::Call(h160(&call.contract)),
+        data: call.data.to_vec().into(),
+        ..Default::default()
+    })
+}

@@ -14,7 +14,10 @@ use ethrex_levm::errors::{ExecutionReport, VMError};
 use ethrex_levm::tracing::{LevmCallTracer, LevmOpcodeTracer, OpcodeTracerConfig};
 use ethrex_levm::vm::{VM, VMType};
 use input::Refusal;
-use schism_interface::{Case, Client, ClientError, Fork, KnownDifference, Outcome, TraceMode};
+use ethrex_levm::errors::TxResult;
+use schism_interface::alloy_primitives::Bytes;
+use schism_interface::sequence::{CONSOLIDATION_REQUEST_ADDRESS, SYSTEM_ADDRESS, WITHDRAWAL_REQUEST_ADDRESS};
+use schism_interface::{Case, Client, ClientError, Fork, KnownDifference, Outcome, SystemCall, SystemOutcome, TraceMode};
 use std::sync::Arc;
 
 /// The ethrex-levm crate version this adapter is built against.
@@ -130,6 +133,51 @@ impl Client for Levm {
         }
     }
 
+    /// Runs the call in levm's own system-call mode (see [`input::system_environment`]), as
+    /// ethrex's block executor does, and reads the post-state back as for a transaction.
+    fn system_call(&self, call: &SystemCall<'_>) -> Result<SystemOutcome, ClientError> {
+        let failed = |detail: String| ClientError::Execution {
+            client: self.id().to_owned(),
+            detail,
+        };
+        let fork = input::fork_of(call.block.fork).ok_or_else(|| ClientError::UnsupportedFork {
+            client: self.id().to_owned(),
+            fork: call.block.fork,
+        })?;
+        // A system contract without code: the call does nothing.
+        if call.state.get(&call.contract).is_none_or(|a| a.code.is_empty()) {
+            return Ok(SystemOutcome {
+                post: call.state.clone(),
+                output: Bytes::new(),
+            });
+        }
+        let env = input::system_environment(call, fork).map_err(failed)?;
+        let tx = input::system_transaction(call);
+        let store = input::PreState::new(call.state, Some(call.block.block_hashes.clone()));
+        let mut db = GeneralizedDatabase::new(Arc::new(store));
+        let track_touches = call.state.values().any(|a| a.is_empty());
+        let Run { report, calls, .. } = run(&mut db, env, &tx, TraceMode::Off, track_touches);
+        let report = report.map_err(|err| failed(err.to_string()))?;
+        let output = match &report.result {
+            TxResult::Success => Bytes(report.output.clone()),
+            // EIP-7002 and EIP-7251: a failing request call makes the block invalid.
+            TxResult::Revert(err) if [WITHDRAWAL_REQUEST_ADDRESS, CONSOLIDATION_REQUEST_ADDRESS].contains(&call.contract) => {
+                return Err(failed(format!("system call to {} failed ({err}): the block is invalid", call.contract)));
+            }
+            // EIP-4788 and EIP-2935: a failure is ignored; levm has rolled its changes back.
+            TxResult::Revert(_) => Bytes::new(),
+        };
+        let touched = output::touched(calls.as_ref());
+        let mut post = output::overlay(call.state, call.block.fork, &db, touched).map_err(failed)?;
+        // The system address only names the caller: it is never charged nor given a nonce, so
+        // it stays as it was (absent, normally).
+        match call.state.get(&SYSTEM_ADDRESS) {
+            Some(account) => post.insert(SYSTEM_ADDRESS, account.clone()),
+            None => post.remove(&SYSTEM_ADDRESS),
+        };
+        Ok(SystemOutcome { post, output })
+    }
+
     /// levm's trace keeps refunds granted inside a frame that later reverts (the final refund
     /// is right; the per-step counter is not), so `refund` is not compared.
     fn trace_fields(&self) -> schism_interface::TraceFields {
@@ -172,7 +220,9 @@ fn blob_base_fee_fails(case: &Case) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use schism_interface::alloy_primitives::{Address, address};
+    use schism_interface::alloy_primitives::{Address, B256, U256, address, b256};
+    use schism_interface::sequence::{BEACON_ROOTS_ADDRESS, BlockInput, SeqTx};
+    use schism_interface::{Account, Accounts, Env, Transaction};
     use schism_interface::load::{FixtureFile, expand_file, parse_fixture, read_fixture};
     use schism_interface::{ErrorClass, InvalidTxKind, TxValue};
     use std::path::Path;
@@ -390,6 +440,122 @@ mod tests {
             Err(ClientError::Execution { .. })
         ));
         assert!(KNOWN_DIFFERENCES.iter().any(|k| (k.applies)(&case)));
+    }
+
+    /// EIP-4788's beacon roots contract as deployed (from the Cancun blockchain fixtures).
+    const BEACON_ROOTS_CODE: &str = "0x3373fffffffffffffffffffffffffffffffffffffffe14604d57602036146024575f5ffd5b5f35801560495762001fff810690815414603c575f5ffd5b62001fff01545f5260205ff35b5f5ffd5b62001fff42064281555f359062001fff015500";
+    /// Without call data it stores 7 at slot 0; with any, it stores slot 0 plus one at slot 1.
+    const STORE_THEN_READ: &str = "0x36600a576007600055005b60005460010160015500";
+    const SECRET: B256 = b256!("45a915e4d060149eb4365960e6a7a45f334393093061116b197e3240065ff2d8");
+
+    fn account(code: &str, balance: u64) -> Account {
+        Account {
+            balance: U256::from(balance),
+            code: code.parse().expect("hex"),
+            nonce: u64::from(code != "0x"),
+            storage: Default::default(),
+        }
+    }
+
+    /// Past one turn of the beacon roots ring buffer (8191 slots).
+    const TIMESTAMP: u64 = 100_000;
+
+    /// A Cancun block over `pre` with a parent beacon root, at [`TIMESTAMP`].
+    fn cancun_block(pre: Accounts, txs: Vec<SeqTx>) -> BlockInput {
+        BlockInput {
+            fork: Fork::Cancun,
+            chain_id: 1,
+            blob_params: schism_interface::case::default_blob_params(Fork::Cancun),
+            pre: Arc::new(pre),
+            env: Arc::new(Env {
+                current_coinbase: COINBASE,
+                current_difficulty: U256::ZERO,
+                current_gas_limit: 30_000_000,
+                current_number: 1,
+                current_timestamp: TIMESTAMP,
+                current_base_fee: Some(10),
+                current_random: Some(B256::ZERO),
+                current_excess_blob_gas: Some(0),
+                previous_hash: Some(B256::repeat_byte(0x11)),
+                parent_beacon_block_root: Some(B256::repeat_byte(0xbe)),
+            }),
+            block_hashes: Arc::new([(0, B256::repeat_byte(0x11))].into()),
+            txs,
+            withdrawals: Some(Vec::new()),
+            ommers: Vec::new(),
+        }
+    }
+
+    /// A legacy call from the usual sender, priced at 20 wei (the base fee is 10).
+    fn call(nonce: u64, to: Address, data: &[u8]) -> SeqTx {
+        let tx = Transaction {
+            kind: schism_interface::TxKind::Legacy,
+            nonce,
+            gas_limit: 100_000,
+            to: Some(to),
+            value: TxValue::Value(U256::ZERO),
+            data: data.to_vec().into(),
+            gas_price: Some(U256::from(20)),
+            max_fee_per_gas: None,
+            max_priority_fee_per_gas: None,
+            access_list: Default::default(),
+            max_fee_per_blob_gas: None,
+            blob_versioned_hashes: Vec::new(),
+            authorization_list: Vec::new(),
+            secret_key: SECRET,
+            sender: schism_interface::case::address_of_key(&SECRET).expect("a valid key"),
+        };
+        SeqTx { tx, raw: None }
+    }
+
+    #[test]
+    fn the_beacon_root_is_stored_in_its_ring_buffer() {
+        let pre: Accounts = [(BEACON_ROOTS_ADDRESS, account(BEACON_ROOTS_CODE, 0))].into();
+        let block = cancun_block(pre, Vec::new());
+        let out = Levm::new().execute_block(&block, TraceMode::Off).expect("executes");
+        let storage = &out.post[&BEACON_ROOTS_ADDRESS].storage;
+        let slot = U256::from(TIMESTAMP % 8191);
+        assert_eq!(storage.get(&slot), Some(&U256::from(TIMESTAMP)));
+        let root = U256::from_be_bytes([0xbe; 32]);
+        assert_eq!(storage.get(&(slot + U256::from(8191))), Some(&root));
+        assert_eq!(storage.len(), 2);
+        assert!(!out.post.contains_key(&SYSTEM_ADDRESS));
+        assert!(!out.post.contains_key(&COINBASE), "a system call pays no one");
+        assert_eq!(out.gas_used, 0);
+    }
+
+    #[test]
+    fn a_system_call_to_a_contract_without_code_does_nothing() {
+        let empty = account("0x", 0);
+        let pre: Accounts = [(EMPTY, empty)].into();
+        let block = cancun_block(pre.clone(), Vec::new());
+        let out = Levm::new().execute_block(&block, TraceMode::Off).expect("executes");
+        assert_eq!(out.post, pre);
+    }
+
+    #[test]
+    fn a_second_transaction_sees_the_first_ones_storage() {
+        let sender = schism_interface::case::address_of_key(&SECRET).expect("a valid key");
+        let pre: Accounts = [
+            (sender, account("0x", 10u64.pow(18))),
+            (CONTRACT, account(STORE_THEN_READ, 0)),
+            (BEACON_ROOTS_ADDRESS, account(BEACON_ROOTS_CODE, 0)),
+        ]
+        .into();
+        let block = cancun_block(pre, vec![call(0, CONTRACT, &[]), call(1, CONTRACT, &[1])]);
+        let out = Levm::new().execute_block(&block, TraceMode::Off).expect("executes");
+        assert!(out.rejected.is_empty(), "{:?}", out.rejected);
+        assert_eq!(out.receipts.len(), 2);
+        assert!(out.receipts.iter().all(|r| r.success == Some(true)));
+        let storage = &out.post[&CONTRACT].storage;
+        assert_eq!(storage.get(&U256::ZERO), Some(&U256::from(7)));
+        assert_eq!(storage.get(&U256::from(1)), Some(&U256::from(8)));
+        assert_eq!(out.post[&sender].nonce, 2);
+        // The coinbase earns the tip (20 - 10 wei) on all gas used, the sender pays 20 wei a gas.
+        assert_eq!(out.post[&COINBASE].balance, U256::from(out.gas_used * 10));
+        assert_eq!(out.post[&sender].balance, U256::from(10u64.pow(18) - out.gas_used * 20));
+        assert_eq!(out.post[&BEACON_ROOTS_ADDRESS].storage.len(), 2);
+        assert_eq!(out.state_root, schism_interface::state::state_root(&out.post));
     }
 
     #[test]

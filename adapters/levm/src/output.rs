@@ -87,13 +87,21 @@ pub fn touched(top: Option<&CallTraceFrame>) -> HashSet<H160> {
     out
 }
 
-/// The full post-state: the pre-state overlaid with every account levm wrote, selfdestructed
-/// accounts removed, then EIP-161 applied to the touched accounts and zero slots dropped.
+/// The full post-state of a transaction: [`overlay`] with the coinbase and the sender touched.
 pub fn post_state(case: &Case, db: &GeneralizedDatabase, mut touched: HashSet<H160>) -> Result<Accounts, String> {
-    let mut post = (*case.pre).clone();
+    // The coinbase is always touched by the fee payment, even a zero one; so is the sender.
+    touched.insert(h160(&case.env.current_coinbase));
+    touched.insert(h160(&case.tx.sender));
+    overlay(&case.pre, case.fork, db, touched)
+}
+
+/// The pre-state overlaid with every account levm wrote, selfdestructed accounts removed, then
+/// EIP-161 applied to the touched accounts and zero slots dropped.
+pub fn overlay(pre_state: &Accounts, fork: Fork, db: &GeneralizedDatabase, mut touched: HashSet<H160>) -> Result<Accounts, String> {
+    let mut post = pre_state.clone();
     for (addr, account) in &db.current_accounts_state {
         let alloy_addr = address(addr);
-        let pre = case.pre.get(&alloy_addr);
+        let pre = pre_state.get(&alloy_addr);
         match account.status {
             AccountStatus::Unmodified => continue,
             AccountStatus::Destroyed => {
@@ -130,14 +138,9 @@ pub fn post_state(case: &Case, db: &GeneralizedDatabase, mut touched: HashSet<H1
         }
         post.insert(alloy_addr, new);
     }
-    // The coinbase is always touched by the fee payment, even a zero one; so is the sender.
-    touched.insert(h160(&case.env.current_coinbase));
-    touched.insert(h160(&case.tx.sender));
-    // An account absent from the pre-state can only be empty after the transaction if it was
-    // touched (and is then deleted) or created and reverted (and then never existed).
-    clear_touched_empty(&mut post, case.fork, |a| {
-        !case.pre.contains_key(a) || touched.contains(&h160(a))
-    });
+    // An account absent from the pre-state can only be empty afterwards if it was touched (and
+    // is then deleted) or created and reverted (and then never existed).
+    clear_touched_empty(&mut post, fork, |a| !pre_state.contains_key(a) || touched.contains(&h160(a)));
     drop_zero_slots(&mut post);
     Ok(post)
 }
