@@ -10,6 +10,7 @@ use crate::reasons;
 use alloy_primitives::{Address, B256, Bloom, Bytes, Log, LogData, U256};
 use schism_interface::sequence::encode;
 use schism_interface::sequence::execute::GAS_PER_BLOB;
+use schism_interface::fixture::BlobParams;
 use schism_interface::sequence::{Rejection, TxReceipt};
 use schism_interface::{Account, Accounts, BlockInput, BlockOutcome, Fork, TraceMode};
 use serde_json::{Map, Value, json};
@@ -88,7 +89,7 @@ pub fn command(spec: &T8n, block: &BlockInput, dir: &Path, mode: TraceMode) -> L
         .arg(RESULT_OUT)
         .arg("--output.alloc")
         .arg(ALLOC_OUT);
-    if spec.blob_params && block.blob_params.is_some() {
+    if custom_blob_params(block).is_some() {
         launch = launch.arg("--input.blobParams").arg(file(BLOB_PARAMS_IN));
     }
     if mode == TraceMode::Steps {
@@ -97,9 +98,16 @@ pub fn command(spec: &T8n, block: &BlockInput, dir: &Path, mode: TraceMode) -> L
     launch
 }
 
+/// The block's blob parameters when they are not its fork's own: only then are they given to
+/// a tool (EELS rebuilds its fork for given parameters, which takes over a minute per block).
+fn custom_blob_params(block: &BlockInput) -> Option<BlobParams> {
+    block.blob_params.filter(|p| Some(*p) != schism_interface::case::default_blob_params(block.fork))
+}
+
 /// Writes the block's input files into `dir`.
 pub fn write_inputs(spec: &T8n, block: &BlockInput, dir: &Path) -> Result<(), Unwritable> {
-    if !spec.blob_params && block.blob_params != schism_interface::case::default_blob_params(block.fork) {
+    let custom = custom_blob_params(block);
+    if !spec.blob_params && custom.is_some() {
         return Err(Unwritable::Unrepresentable("blob parameters other than the fork's own"));
     }
     let write = |name: &str, bytes: Vec<u8>| {
@@ -109,7 +117,7 @@ pub fn write_inputs(spec: &T8n, block: &BlockInput, dir: &Path) -> Result<(), Un
     write(ALLOC_IN, serde_json::to_vec(&*block.pre).map_err(|e| Unwritable::Io(e.to_string()))?)?;
     write(ENV_IN, json(&env(block))?)?;
     write(TXS_IN, json(&Value::String(format!("0x{}", alloy_primitives::hex::encode(txs_rlp(block)?))))?)?;
-    if let Some(p) = block.blob_params.filter(|_| spec.blob_params) {
+    if let Some(p) = custom {
         write(BLOB_PARAMS_IN, json(&json!({"target": p.target, "max": p.max, "baseFeeUpdateFraction": p.base_fee_update_fraction}))?)?;
     }
     Ok(())
