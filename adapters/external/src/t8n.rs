@@ -401,3 +401,131 @@ pub fn accounts(alloc: &Value) -> Result<Accounts, String> {
     schism_interface::state::drop_zero_slots(&mut out);
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::{address, b256};
+    use schism_interface::case::{Transaction, TxKind};
+    use schism_interface::sequence::SeqTx;
+    use schism_interface::{Env, TxValue};
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    fn block(fork: Fork, kinds: &[TxKind]) -> BlockInput {
+        let key = b256!("45a915e4d060149eb4365960e6a7a45f334393093061116b197e3240065ff2d8");
+        let tx = |kind| SeqTx {
+            tx: Transaction {
+                kind,
+                nonce: 0,
+                gas_limit: 21_000,
+                to: Some(Address::repeat_byte(1)),
+                value: TxValue::Value(U256::ZERO),
+                data: Bytes::new(),
+                gas_price: (kind <= TxKind::AccessList).then(|| U256::from(10)),
+                max_fee_per_gas: (kind > TxKind::AccessList).then(|| U256::from(10)),
+                max_priority_fee_per_gas: (kind > TxKind::AccessList).then(|| U256::from(1)),
+                access_list: Vec::new(),
+                max_fee_per_blob_gas: None,
+                blob_versioned_hashes: Vec::new(),
+                authorization_list: Vec::new(),
+                secret_key: key,
+                sender: schism_interface::case::address_of_key(&key).expect("key"),
+            },
+            raw: None,
+        };
+        BlockInput {
+            fork,
+            chain_id: 1,
+            blob_params: schism_interface::case::default_blob_params(fork),
+            pre: Arc::new(Accounts::new()),
+            env: Arc::new(Env {
+                current_coinbase: Address::repeat_byte(0xcc),
+                current_difficulty: U256::from(0x20000),
+                current_gas_limit: 30_000_000,
+                current_number: 300,
+                current_timestamp: 1000,
+                current_base_fee: Some(7),
+                current_random: Some(B256::repeat_byte(2)),
+                current_excess_blob_gas: None,
+                previous_hash: None,
+                parent_beacon_block_root: None,
+            }),
+            block_hashes: Arc::new((0..300).map(|n| (n, B256::with_last_byte(n as u8))).collect::<BTreeMap<_, _>>()),
+            txs: kinds.iter().map(|k| tx(*k)).collect(),
+            withdrawals: None,
+            ommers: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn env_fields_follow_the_fork() {
+        let london = env(&block(Fork::London, &[]));
+        assert_eq!(london["currentDifficulty"], "0x20000");
+        assert!(london.get("currentRandom").is_none() && london.get("withdrawals").is_none());
+        assert_eq!(london["blockHashes"].as_object().map(Map::len), Some(256), "the last 256 only");
+        assert!(london["blockHashes"].get("0x2c").is_some() && london["blockHashes"].get("0x2b").is_none());
+        let cancun = env(&block(Fork::Cancun, &[]));
+        assert!(cancun.get("currentDifficulty").is_none());
+        assert_eq!(cancun["currentExcessBlobGas"], "0x0");
+        assert_eq!(cancun["withdrawals"], json!([]));
+        assert_eq!(cancun["parentBeaconBlockRoot"], json!(B256::ZERO));
+        assert_eq!((reward(Fork::Frontier), reward(Fork::Byzantium), reward(Fork::London), reward(Fork::Paris)), (5e18 as i64, 3e18 as i64, 2e18 as i64, -1));
+    }
+
+    #[test]
+    fn transactions_are_a_block_body_list() {
+        let rlp = txs_rlp(&block(Fork::Cancun, &[TxKind::Legacy, TxKind::Eip1559])).expect("encodes");
+        let mut buf = rlp.as_slice();
+        let header = alloy_rlp::Header::decode(&mut buf).expect("a list");
+        assert!(header.list);
+        // A legacy transaction is a list; a typed one a byte string whose payload starts with its type.
+        let legacy = alloy_rlp::Header::decode(&mut buf).expect("item");
+        assert!(legacy.list);
+        buf = &buf[legacy.payload_length..];
+        let typed = alloy_rlp::Header::decode(&mut buf).expect("item");
+        assert!(!typed.list);
+        assert_eq!(buf.first(), Some(&2));
+    }
+
+    #[test]
+    fn eels_results_read_like_geths() {
+        let b = block(Fork::Cancun, &[TxKind::Eip1559, TxKind::Eip1559, TxKind::Legacy]);
+        // EELS: `succeeded`, no `blobGasUsed`, rejections in its exception words.
+        let result = json!({"stateRoot": format!("0x{}", "11".repeat(32)), "gasUsed": "0xa410",
+            "rejected": [{"index": 1, "error": "Failed transaction: NonceMismatchError('nonce too low')"}],
+            "receipts": [{"succeeded": true, "cumulativeGasUsed": "0x5208", "logs": []},
+                         {"succeeded": false, "cumulativeGasUsed": "0xa410",
+                          "logs": [{"address": "0x0000000000000000000000000000000000000001", "topics": [format!("0x{}", "22".repeat(32))], "data": "0x01"}]}]});
+        let out = outcome(&b, &result).expect("reads");
+        assert_eq!(out.receipts.iter().map(|r| (r.index, r.success, r.cumulative_gas_used)).collect::<Vec<_>>(), vec![(0, Some(true), 0x5208), (2, Some(false), 0xa410)]);
+        assert_eq!(out.receipts[1].kind, TxKind::Legacy);
+        assert_eq!(out.receipts[1].logs.as_ref().map(Vec::len), Some(1));
+        assert_eq!(out.rejected[0].kind, schism_interface::InvalidTxKind::NonceMismatchTooLow);
+        assert_eq!(out.blob_gas_used, 0);
+        let short = json!({"stateRoot": format!("0x{}", "11".repeat(32)), "gasUsed": "0x0", "receipts": []});
+        assert!(outcome(&b, &short).is_err(), "three transactions, none rejected, no receipts");
+    }
+
+    #[test]
+    fn pre_byzantium_receipts_carry_roots_and_prague_requests_drop_empty_ones() {
+        let frontier = block(Fork::Frontier, &[TxKind::Legacy]);
+        let root = format!("0x{}", "33".repeat(32));
+        let result = json!({"stateRoot": root, "gasUsed": "0x5208", "receipts": [{"root": root, "status": "0x0", "cumulativeGasUsed": "0x5208", "logs": null}]});
+        let r = &outcome(&frontier, &result).expect("reads").receipts[0];
+        assert_eq!((r.success, r.post_state, r.logs.as_ref().map(Vec::len)), (None, Some(B256::repeat_byte(0x33)), Some(0)));
+        let prague = block(Fork::Prague, &[]);
+        let result = json!({"stateRoot": root, "gasUsed": "0x0", "receipts": [], "requests": ["0x", "0x01", "0x02aa"]});
+        assert_eq!(outcome(&prague, &result).expect("reads").requests, Some(vec![Bytes::from_static(&[2, 0xaa])]));
+    }
+
+    #[test]
+    fn allocs_of_every_tool_read_alike() {
+        let geth = json!({"0x1000000000000000000000000000000000000000": {"code": "0x00", "storage": {"0x0000000000000000000000000000000000000000000000000000000000000000": "0x0000000000000000000000000000000000000000000000000000000000000002", "0x01": "0x00"}, "balance": "0x0", "nonce": "0x1"}});
+        let eels = json!({"0x1000000000000000000000000000000000000000": {"nonce": "0x1", "code": "0x00", "storage": {"0x00": "0x2"}}});
+        assert_eq!(accounts(&geth), accounts(&eels));
+        let a = &accounts(&eels).expect("reads")[&address!("1000000000000000000000000000000000000000")];
+        assert_eq!((a.nonce, a.storage.len()), (1, 1));
+        assert!(accounts(&json!({"0x10": {}})).is_err());
+    }
+}

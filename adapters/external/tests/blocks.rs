@@ -248,3 +248,70 @@ fn geth_blocktest_reports_failures_and_missing_files() {
     let garbage = geth.run_blockchain_file(&bad).expect("a runner");
     assert!(matches!(garbage, Err(ref e) if e.kind() == "crashed"), "{garbage:?}");
 }
+
+/// A fake nimbus: `tools/evmstate/evmstate` answers the version command, and
+/// `tools/t8n/t8n` beside it (where nimbus-eth1 builds its t8n) checks the flags it is given
+/// and writes the recording `tests/recorded/nimbus/t8n-block1.*.json` where it is told to.
+/// Tests only: schism itself never starts a shell.
+fn fake_nimbus(dir: &Path) -> External {
+    let recorded = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/recorded/nimbus");
+    let write = |rel: &str, body: String| {
+        let path = dir.join(rel);
+        std::fs::create_dir_all(path.parent().expect("a folder")).expect("mkdir");
+        std::fs::write(&path, body).expect("write the fake");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        }
+        path
+    };
+    let rec = recorded.display();
+    let evmstate = write("tools/evmstate/evmstate", format!("#!/bin/sh\ncat '{rec}/version.txt'\n"));
+    write(
+        "tools/t8n/t8n",
+        format!(
+            r#"#!/bin/sh
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --output.basedir) base=$2; shift;; --output.result) result=$2; shift;; --output.alloc) alloc=$2; shift;;
+    --state.reward) reward=$2; shift;; --state.fork) fork=$2; shift;; --input.txs) txs=$2; shift;;
+  esac
+  shift
+done
+[ "$fork" = Cancun ] && [ "$reward" = -1 ] || {{ echo "recorded for Cancun only, got $fork reward $reward" >&2; exit 3; }}
+[ -s "$txs" ] || {{ echo "no transactions file" >&2; exit 4; }}
+cp '{rec}/t8n-block1.result.json' "$base/$result" && cp '{rec}/t8n-block1.alloc.json' "$base/$alloc"
+"#
+        ),
+    );
+    let settings = Settings { label: "nimbus".to_owned(), location: evmstate, timeout: Some(std::time::Duration::from_secs(10)) };
+    External::new(&schism_external::tools::nimbus::Nimbus, settings).expect("the fake nimbus starts")
+}
+
+#[test]
+fn nimbus_t8n_is_read_from_its_recorded_output() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nimbus = fake_nimbus(dir.path());
+    assert_eq!(nimbus.block_skip(Fork::Cancun), None);
+    let out = run(&nimbus, &block(1, pre()));
+    check("nimbus", 1, &out);
+    // Anything but the recorded block makes the fake exit non-zero: a crash, with its words.
+    let mut london = block(1, pre());
+    london.fork = Fork::London;
+    london.blob_params = None;
+    let err = nimbus.execute_block(&london, TraceMode::Off).expect_err("the fake refuses");
+    assert_eq!(err.kind(), "crashed", "{err}");
+    assert!(err.to_string().contains("recorded for Cancun only"), "{err}");
+    // Without the t8n binary beside evmstate, blocks are skipped with the reason.
+    std::fs::remove_file(dir.path().join("tools/t8n/t8n")).expect("rm");
+    assert!(nimbus.block_skip(Fork::Cancun).is_some_and(|r| r.contains("t8n")));
+}
+
+#[test]
+fn ethereumjs_skips_blocks_with_a_reason() {
+    let Some(ejs) = installed(&runner::EthereumJs, "ethereumjs") else { return };
+    let reason = ejs.block_skip(Fork::Cancun).expect("no block mode");
+    assert!(reason.contains("transition tool"), "{reason}");
+    assert_eq!(ejs.execute_block(&block(1, pre()), TraceMode::Off).expect_err("skipped").kind(), "unrepresentable");
+}

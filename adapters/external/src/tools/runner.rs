@@ -151,6 +151,11 @@ impl Tool for EthereumJs {
         Duration::from_secs(10)
     }
 
+    fn no_t8n(&self) -> &'static str {
+        "EthereumJS ships no transition tool and schism's runner has no block mode yet \
+         (@ethereumjs/vm's buildBlock could drive one)"
+    }
+
     fn install_hint(&self) -> String {
         "run `schism install ethereumjs` (npm ci of the pinned @ethereumjs/vm beside schism's runner) or pass --client ethereumjs=/path/to/runner-folder".to_owned()
     }
