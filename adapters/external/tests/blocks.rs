@@ -209,7 +209,7 @@ fn geth_pays_pre_merge_block_and_uncle_rewards() {
     let out = run(&geth, &block);
     let ether = U256::from(10u64).pow(U256::from(18));
     assert_eq!(out.post[&uncle].balance, U256::from(2) * ether * U256::from(7) / U256::from(8));
-    assert!(out.post[&COINBASE].balance > U256::from(2) * ether + (U256::from(2) * ether >> 5));
+    assert!(out.post[&COINBASE].balance > U256::from(2) * ether + ((U256::from(2) * ether) >> 5));
 }
 
 fn bc_example(name: &str) -> PathBuf {
