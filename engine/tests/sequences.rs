@@ -1,0 +1,184 @@
+//! Block sequences end to end: the shared BlockchainTests through every in-process client with
+//! pass counts, and the sequence-only canary found, filed as a blockchain test and replayed.
+
+use alloy_primitives::{Address, B256, Bytes, U256, address, b256};
+use schism_engine::chain::compare::compare;
+use schism_engine::chain::{self, ChainRun};
+use schism_engine::registry::{ClientOptions, resolve};
+use schism_engine::runner::{RunOptions, run};
+use schism_engine::triage::sequence::{examine, handle};
+use schism_interface::fixture::{Account, Accounts};
+use schism_interface::sequence::{Header, Schedule, SeqBlock, SeqTx, Sequence};
+use schism_interface::{Client, Fork, Transaction, TraceMode, TxKind, TxValue};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures")
+}
+
+#[test]
+fn blockchain_tests_pass_on_the_in_process_clients() {
+    let ids: Vec<String> = ["revm", "levm", "sputnik"].map(String::from).to_vec();
+    let clients = resolve(&ids, &ClientOptions::default()).expect("clients");
+    let options = RunOptions { paths: vec![fixtures().join("BlockchainTests")], ..Default::default() };
+    let report = run(&options, &clients).expect("runs");
+    assert_eq!(report.sequence_count, 491);
+    println!("{}", report.summary());
+    for (id, c) in &report.sequences {
+        println!("{id}: pass {} fail {} skip {} error {}", c.pass, c.fail, c.skip, c.errors);
+        for s in &c.skips {
+            println!("  skip {} x{}", s.reason, s.count);
+        }
+    }
+    let revm = &report.sequences["revm"];
+    assert_eq!((revm.pass, revm.fail, revm.errors), (487, 0, 0), "{:#?}", revm.failures);
+    let levm = &report.sequences["levm"];
+    assert_eq!((levm.fail, levm.errors), (0, 0), "{:#?}", levm.failures);
+    assert!(levm.pass >= 473);
+    // Every invalid block was rejected: a missed rejection is a failure, and there are none.
+    assert!(report.sequence_disagreements.is_empty(), "{:#?}", report.sequence_disagreements);
+}
+
+const SENDER_KEY: B256 = b256!("0x45a915e4d060149eb4365960e6a7a45f334393093061116b197e3240065ff2d8");
+const SENDER: Address = address!("0xa94f5374fce5edbc8e2a8697c15331677e6ebf0b");
+const COUNTER: Address = address!("0x00000000000000000000000000000000000c0de1");
+
+fn tx(nonce: u64) -> SeqTx {
+    SeqTx {
+        tx: Transaction {
+            kind: TxKind::Eip1559,
+            nonce,
+            gas_limit: 100_000,
+            to: Some(COUNTER),
+            value: TxValue::Value(U256::ZERO),
+            data: Bytes::new(),
+            gas_price: None,
+            max_fee_per_gas: Some(U256::from(1000)),
+            max_priority_fee_per_gas: Some(U256::from(1)),
+            access_list: Vec::new(),
+            max_fee_per_blob_gas: None,
+            blob_versioned_hashes: Vec::new(),
+            authorization_list: Vec::new(),
+            secret_key: SENDER_KEY,
+            sender: SENDER,
+        },
+        raw: None,
+    }
+}
+
+fn block(number: u64, txs: Vec<SeqTx>) -> SeqBlock {
+    SeqBlock {
+        header: Header {
+            beneficiary: Address::repeat_byte(0xcb),
+            timestamp: 1000 + 12 * number,
+            gas_limit: 30_000_000,
+            parent_beacon_block_root: Some(B256::repeat_byte(number as u8)),
+            ..Header::default()
+        },
+        claimed: false,
+        txs,
+        withdrawals: Some(Vec::new()),
+        ommers: Vec::new(),
+        rlp: None,
+        undecodable: None,
+        expect_exception: None,
+    }
+}
+
+/// A counter contract (`slot0 += 1`) called by transactions grouped into blocks as given.
+fn counter_sequence(blocks: &[usize]) -> Sequence {
+    // PUSH0 SLOAD PUSH1 1 ADD PUSH0 SSTORE STOP
+    let code = Bytes::from_static(&[0x5f, 0x54, 0x60, 0x01, 0x01, 0x5f, 0x55, 0x00]);
+    let pre: Accounts = BTreeMap::from([
+        (SENDER, Account { balance: U256::from(10u64).pow(U256::from(20)), ..Default::default() }),
+        (COUNTER, Account { code, nonce: 1, ..Default::default() }),
+    ]);
+    let mut nonce = 0;
+    let mut seq_blocks = Vec::new();
+    for (i, n) in blocks.iter().enumerate() {
+        let txs = (0..*n)
+            .map(|_| {
+                nonce += 1;
+                tx(nonce - 1)
+            })
+            .collect();
+        seq_blocks.push(block(i as u64 + 1, txs));
+    }
+    Sequence {
+        file: Arc::from("test"),
+        test: Arc::from("counter"),
+        schedule: Schedule::single(Fork::Cancun),
+        chain_id: 1,
+        blob_schedule: BTreeMap::new(),
+        pre: Arc::new(pre),
+        genesis: Header {
+            gas_limit: 30_000_000,
+            timestamp: 1000,
+            base_fee_per_gas: Some(7),
+            withdrawals_root: Some(schism_interface::sequence::encode::withdrawals_root(&[])),
+            blob_gas_used: Some(0),
+            excess_blob_gas: Some(0),
+            parent_beacon_block_root: Some(B256::ZERO),
+            ..Header::default()
+        },
+        blocks: seq_blocks,
+        expected: None,
+        unsupported: None,
+    }
+}
+
+fn canary_pair() -> Vec<(String, Arc<dyn Client>)> {
+    let ids: Vec<String> = ["revm", "revm~stale-slot-in-block"].map(String::from).to_vec();
+    resolve(&ids, &ClientOptions::default()).expect("clients").into_iter().map(|c| (c.id().to_owned(), c)).collect()
+}
+
+fn runs(clients: &[(String, Arc<dyn Client>)], seq: &Sequence) -> Vec<(String, ChainRun)> {
+    clients.iter().map(|(id, c)| (id.clone(), chain::run(c.as_ref(), seq, TraceMode::Off).expect("runs"))).collect()
+}
+
+#[test]
+fn only_a_sequence_reveals_the_stale_slot_canary() {
+    let clients = canary_pair();
+    // One transaction, or one per block: the mutant agrees with revm.
+    for blocks in [&[1][..], &[1, 1, 1][..]] {
+        let seq = counter_sequence(blocks);
+        let r = runs(&clients, &seq);
+        let refs: Vec<(String, &ChainRun)> = r.iter().map(|(id, run)| (id.clone(), run)).collect();
+        assert_eq!(compare(&refs), None, "blocks {blocks:?}");
+        let slot = r[0].1.state.get(&COUNTER).and_then(|a| a.storage.get(&U256::ZERO)).copied();
+        assert_eq!(slot, Some(U256::from(blocks.len())));
+    }
+    // Two transactions in one block: the second reads the slot the first wrote.
+    let seq = counter_sequence(&[2]);
+    let r = runs(&clients, &seq);
+    let refs: Vec<(String, &ChainRun)> = r.iter().map(|(id, run)| (id.clone(), run)).collect();
+    let d = compare(&refs).expect("diverges");
+    assert_eq!((d.block, d.tx), (0, Some(1)));
+    assert!(d.aspects.contains(&"state_root"), "{:?}", d.aspects);
+
+    // Filed as a minimised blockchain test that replays: revm passes it, the mutant fails it.
+    let crashes = tempfile::tempdir().expect("tempdir");
+    let mut padded = counter_sequence(&[2, 1, 1]);
+    padded.blocks[0].txs.push(tx(2));
+    for (i, stx) in padded.blocks.iter_mut().flat_map(|b| b.txs.iter_mut()).enumerate() {
+        stx.tx.nonce = i as u64;
+    }
+    let (_, d) = examine(&clients, &padded);
+    let d = d.expect("the padded sequence diverges too");
+    let (filed, _) = handle(crashes.path(), &clients, &padded, &d, Some(Default::default()), Instant::now()).expect("files");
+    let folder = match filed {
+        schism_engine::triage::Filed::New(p) => p,
+        other => panic!("{other:?}"),
+    };
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(folder.join("report.json")).expect("report")).expect("json");
+    assert_eq!(report["minimised"]["blocks_after"], 1, "{report:#}");
+    assert_eq!(report["minimised"]["txs_after"], 2, "{report:#}");
+    let all: Vec<Arc<dyn Client>> = clients.iter().map(|(_, c)| c.clone()).collect();
+    let replay = run(&RunOptions { paths: vec![folder.join("case.json")], ..Default::default() }, &all).expect("replays");
+    assert_eq!(replay.sequences["revm"].pass, 1, "{}", replay.highlights(5));
+    assert_eq!(replay.sequences["revm~stale-slot-in-block"].fail, 1);
+}
