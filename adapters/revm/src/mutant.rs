@@ -669,9 +669,10 @@ mod tests {
     }
 
     /// For each mutant: a case that reaches its edge and one that uses the same operation with
-    /// ordinary operands.
-    fn cases(mutant: Mutant) -> (Case, Case) {
-        match mutant {
+    /// ordinary operands; none for the block-level mutant, which no single transaction reaches
+    /// (engine/tests/sequences.rs shows it in a block).
+    fn cases(mutant: Mutant) -> Option<(Case, Case)> {
+        Some(match mutant {
             Mutant::SarNegativeShift => (simple(Fork::Cancun, sar(256)), simple(Fork::Cancun, sar(4))),
             Mutant::McopyOverlap => (simple(Fork::Cancun, mcopy(1, 0)), simple(Fork::Cancun, mcopy(0, 1))),
             Mutant::SstoreRefund => {
@@ -700,6 +701,18 @@ mod tests {
                 with_blobs(simple(Fork::Cancun, Asm::default().push(2).op(BLOBHASH).store(0))),
                 with_blobs(simple(Fork::Cancun, Asm::default().push(1).op(BLOBHASH).store(0))),
             ),
+            Mutant::StaleSlotInBlock => return None,
+        })
+    }
+
+    #[test]
+    fn the_block_level_mutant_agrees_on_every_single_transaction() {
+        let stale = MutantRevm::new(Mutant::StaleSlotInBlock);
+        for mutant in Mutant::ALL {
+            let Some((edge, ordinary)) = cases(mutant) else { continue };
+            for case in [edge, ordinary] {
+                assert_eq!(run(&Revm, &case), run(&stale, &case), "{}", mutant.name());
+            }
         }
     }
 
@@ -710,7 +723,7 @@ mod tests {
     #[test]
     fn every_mutant_diverges_on_its_edge() {
         for mutant in Mutant::ALL {
-            let (edge, _) = cases(mutant);
+            let Some((edge, _)) = cases(mutant) else { continue };
             let healthy = run(&Revm, &edge);
             let broken = run(&MutantRevm::new(mutant), &edge);
             assert_eq!(healthy.error, None, "{}: the healthy run succeeds", mutant.name());
@@ -721,7 +734,7 @@ mod tests {
     #[test]
     fn every_mutant_agrees_off_its_edge() {
         for mutant in Mutant::ALL {
-            let (_, ordinary) = cases(mutant);
+            let Some((_, ordinary)) = cases(mutant) else { continue };
             let healthy = run(&Revm, &ordinary);
             let broken = run(&MutantRevm::new(mutant), &ordinary);
             assert_eq!(healthy.error, None, "{}: the healthy run succeeds", mutant.name());
@@ -738,7 +751,7 @@ mod tests {
             post.get(&CONTRACT).and_then(|a| a.storage.get(&U256::from(slot)).copied()).unwrap_or_default()
         };
         let both = |mutant| {
-            let (edge, _) = cases(mutant);
+            let (edge, _) = cases(mutant).expect("a single-transaction mutant");
             (run(&Revm, &edge), run(&MutantRevm::new(mutant), &edge))
         };
         let (healthy, broken) = both(Mutant::SarNegativeShift);
@@ -782,14 +795,14 @@ mod tests {
     #[test]
     fn mutants_trace_like_they_execute() {
         for mutant in Mutant::ALL {
-            let (edge, _) = cases(mutant);
+            let Some((edge, _)) = cases(mutant) else { continue };
             let client = MutantRevm::new(mutant);
             let plain = run(&client, &edge);
             let traced = client.execute(&edge, TraceMode::Steps).expect("executes");
             assert_eq!(plain.state_root, traced.state_root, "{}", mutant.name());
             assert!(traced.trace.is_some_and(|steps| !steps.is_empty()), "{}", mutant.name());
         }
-        let (edge, _) = cases(Mutant::ExpGas);
+        let (edge, _) = cases(Mutant::ExpGas).expect("a single-transaction mutant");
         let cost = |client: &dyn Client| {
             let steps = client.execute(&edge, TraceMode::Steps).expect("executes").trace.expect("traced");
             steps.iter().find(|s| s.op == EXP).map(|s| s.gas_cost).expect("an EXP step")
