@@ -170,6 +170,11 @@ pub struct FuzzArgs {
     /// Do not judge how long clients take.
     #[arg(long)]
     pub no_slow: bool,
+    /// Share of inputs run as block sequences (several blocks of dependent transactions)
+    /// rather than single transactions; 0 turns sequences off, 1 runs every input with later
+    /// transactions as one.
+    #[arg(long, default_value_t = crate::fuzz::harness::DEFAULT_SEQUENCE_SHARE, value_name = "SHARE")]
+    pub sequences: f64,
 }
 
 /// Arguments of `schism install`.
@@ -323,6 +328,17 @@ fn repro(args: ReproArgs) -> ExitCode {
         Ok(e) => e,
         Err(code) => return code,
     };
+    match crate::triage::sequence::replay(&args.path, examiner.clients()) {
+        Ok(Some((text, diverges))) => {
+            print!("{text}");
+            return if diverges { ExitCode::from(1) } else { ExitCode::SUCCESS };
+        }
+        Ok(None) => {}
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    }
     match crate::triage::repro::replay(&args.path, &examiner) {
         Ok(replay) => {
             print!("{}", replay.text());
@@ -417,6 +433,7 @@ fn fuzz(args: FuzzArgs) -> ExitCode {
         stop_on_divergence: false,
         minimise: (!args.no_minimize).then_some(crate::triage::Budget { time: args.minimize_budget, ..Default::default() }),
         slow: (!args.no_slow).then_some(crate::fuzz::harness::SlowRule { ratio: args.slow_ratio, floor: args.slow_floor }),
+        sequences: args.sequences,
     };
     match farm::fuzz(&options) {
         Ok(summary) => {

@@ -4,6 +4,7 @@
 //! reports, benchmarks and the command line behind the `schism` binary.
 
 pub mod bench;
+pub mod chain;
 pub mod cli;
 pub mod compare;
 pub mod fuzz;

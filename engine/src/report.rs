@@ -30,6 +30,64 @@ pub struct Report {
     pub cases: usize,
     /// Wall time of the whole run.
     pub elapsed_s: f64,
+    /// Blockchain tests: per client, by id (empty when the run had none).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub sequences: BTreeMap<String, SequenceClientReport>,
+    /// Blockchain tests on which clients computed different blocks.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sequence_disagreements: Vec<SequenceDisagreement>,
+    /// Blockchain tests run.
+    pub sequence_count: usize,
+}
+
+/// One client's results on blockchain tests.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct SequenceClientReport {
+    /// Tests as the fixture expects.
+    pub pass: usize,
+    /// Tests not as the fixture expects.
+    pub fail: usize,
+    /// Tests not executed.
+    pub skip: usize,
+    /// Tests on which the client produced no outcome.
+    pub errors: usize,
+    /// Time spent, summed over threads.
+    pub elapsed_s: f64,
+    /// Counts per fork schedule.
+    pub per_network: BTreeMap<String, ForkCounts>,
+    /// Every failing test.
+    pub failures: Vec<SequenceFailure>,
+    /// Skips grouped by reason.
+    pub skips: Vec<Count>,
+    /// Every test on which the client produced no outcome.
+    pub client_errors: Vec<SequenceFailure>,
+}
+
+/// A blockchain test a client failed or faulted on.
+#[derive(Clone, Debug, Serialize)]
+pub struct SequenceFailure {
+    /// File.
+    pub file: Arc<str>,
+    /// Test name.
+    pub test: Arc<str>,
+    /// Fork schedule.
+    pub network: String,
+    /// What happened.
+    pub result: crate::runner::sequences::ChainResult,
+}
+
+/// A blockchain test on which clients part ways.
+#[derive(Clone, Debug, Serialize)]
+pub struct SequenceDisagreement {
+    /// File.
+    pub file: Arc<str>,
+    /// Test name.
+    pub test: Arc<str>,
+    /// Fork schedule.
+    pub network: String,
+    /// Where and how.
+    #[serde(flatten)]
+    pub divergence: crate::chain::compare::ChainDivergence,
 }
 
 /// One client's results.
@@ -315,13 +373,70 @@ impl Report {
             files,
             cases: results.len(),
             elapsed_s: elapsed.as_secs_f64(),
+            sequences: BTreeMap::new(),
+            sequence_disagreements: Vec::new(),
+            sequence_count: 0,
         }
+    }
+
+    /// Adds the results of blockchain tests.
+    pub fn add_sequences(&mut self, clients: &[Arc<dyn Client>], results: &[crate::runner::sequences::SequenceResult]) {
+        use crate::runner::sequences::ChainResult;
+        if results.is_empty() {
+            return;
+        }
+        let mut reports = vec![SequenceClientReport::default(); clients.len()];
+        let mut skip_reasons: Vec<BTreeMap<String, usize>> = vec![BTreeMap::new(); clients.len()];
+        for r in results {
+            for (i, (result, took)) in r.clients.iter().enumerate() {
+                let report = &mut reports[i];
+                report.elapsed_s += took.as_secs_f64();
+                let counts = report.per_network.entry(r.network.clone()).or_default();
+                let failure = || SequenceFailure { file: r.file.clone(), test: r.test.clone(), network: r.network.clone(), result: result.clone() };
+                match result {
+                    ChainResult::Pass => {
+                        report.pass += 1;
+                        counts.pass += 1;
+                    }
+                    ChainResult::Fail { .. } => {
+                        report.fail += 1;
+                        counts.fail += 1;
+                        report.failures.push(failure());
+                    }
+                    ChainResult::Skip { reason } => {
+                        report.skip += 1;
+                        counts.skip += 1;
+                        *skip_reasons[i].entry(reason.clone()).or_default() += 1;
+                    }
+                    ChainResult::Error { .. } => {
+                        report.errors += 1;
+                        counts.errors += 1;
+                        report.client_errors.push(failure());
+                    }
+                }
+            }
+            if let Some(d) = &r.divergence {
+                self.sequence_disagreements.push(SequenceDisagreement {
+                    file: r.file.clone(),
+                    test: r.test.clone(),
+                    network: r.network.clone(),
+                    divergence: d.clone(),
+                });
+            }
+        }
+        for (report, reasons) in reports.iter_mut().zip(skip_reasons) {
+            report.skips = reasons.into_iter().map(|(reason, count)| Count { reason, count }).collect();
+        }
+        self.sequences = clients.iter().map(|c| c.id().to_owned()).zip(reports).collect();
+        self.sequence_count = results.len();
     }
 
     /// True when some client failed, faulted, or clients disagreed beyond known differences.
     pub fn found_problems(&self) -> bool {
         self.clients.values().any(|c| c.fail > 0 || c.errors > 0)
             || self.disagreements.iter().any(Disagreement::counts)
+            || self.sequences.values().any(|c| c.fail > 0 || c.errors > 0)
+            || !self.sequence_disagreements.is_empty()
     }
 
     /// The summary table printed at the end of a run.
@@ -365,6 +480,33 @@ impl Report {
                 out.push('\n');
             }
         }
+        if !self.sequences.is_empty() {
+            let _ = writeln!(
+                out,
+                "\n{:<iw$} {:>7} {:>6} {:>6} {:>6} {:>8} {:>9}   (blockchain tests)",
+                "client", "pass", "fail", "skip", "error", "pass%", "time"
+            );
+            for (id, c) in &self.sequences {
+                let ran = c.pass + c.fail + c.errors;
+                let pct = if ran == 0 { 0.0 } else { 100.0 * c.pass as f64 / ran as f64 };
+                let _ = writeln!(
+                    out,
+                    "{:<iw$} {:>7} {:>6} {:>6} {:>6} {:>7.2}% {:>8.1}s",
+                    id, c.pass, c.fail, c.skip, c.errors, pct, c.elapsed_s
+                );
+            }
+            for (id, c) in &self.sequences {
+                for s in &c.skips {
+                    let _ = writeln!(out, "  {id} skipped {} tests: {}", s.count, s.reason);
+                }
+            }
+            let _ = writeln!(
+                out,
+                "{} blockchain tests; {} on which clients computed different blocks",
+                self.sequence_count,
+                self.sequence_disagreements.len()
+            );
+        }
         let known = self.disagreements.iter().filter(|d| d.consensus && !d.known.is_empty()).count();
         let naming = self.disagreements.iter().filter(|d| !d.consensus).count();
         let _ = writeln!(
@@ -400,6 +542,25 @@ impl Report {
             for e in c.client_errors.iter().take(limit) {
                 let _ = writeln!(out, "{id} ERROR ({}) {}::{}[{}]: {}", e.kind, e.case.file, e.case.test, e.case.fork, e.error);
             }
+        }
+        for (id, c) in &self.sequences {
+            for f in c.failures.iter().chain(&c.client_errors).take(limit) {
+                let _ = writeln!(out, "{id} FAIL {}::{}[{}]: {}", f.file, f.test, f.network, describe_chain(&f.result));
+            }
+        }
+        for d in self.sequence_disagreements.iter().take(limit) {
+            let groups: Vec<String> = d.divergence.groups.iter().map(|g| g.join("+")).collect();
+            let tx = d.divergence.tx.map(|t| format!(" tx {t}")).unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "DISAGREE {}::{}[{}] at block {}{tx} on {:?}: {}",
+                d.file,
+                d.test,
+                d.network,
+                d.divergence.block,
+                d.divergence.aspects,
+                groups.join(" | ")
+            );
         }
         for d in self.disagreements.iter().filter(|d| d.counts()).take(limit) {
             let detail: Vec<String> = d
@@ -437,6 +598,27 @@ fn describe(m: &Mismatch) -> String {
         Mismatch::MissingRejection { expected } => format!("executed, fixture expects {expected}"),
         Mismatch::UnexpectedRejection { got } => format!("rejected ({got}), fixture expects execution"),
         Mismatch::RejectionKind { expected, got } => format!("rejected as {got}, fixture says {expected}"),
+    }
+}
+
+fn describe_chain(result: &crate::runner::sequences::ChainResult) -> String {
+    use crate::chain::ChainMismatch as M;
+    use crate::runner::sequences::ChainResult as R;
+    match result {
+        R::Fail { mismatches } => mismatches
+            .iter()
+            .map(|m| match m {
+                M::MissingRejection { block, expected } => format!("block {block} accepted, fixture expects {expected}"),
+                M::UnexpectedRejection { block, got } => format!("block {block} rejected ({got})"),
+                M::StateRoot { expected, got } => format!("head state root {got} != {expected}"),
+                M::LastBlockHash { expected, got } => format!("head {got} != {expected}"),
+                M::Native { detail } => format!("own runner: {detail}"),
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        R::Error { kind, message } => format!("{kind}: {message}"),
+        R::Skip { reason } => format!("skipped: {reason}"),
+        R::Pass => "pass".to_owned(),
     }
 }
 

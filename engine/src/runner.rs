@@ -17,6 +17,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub mod sequences;
+
 /// What `schism run` is asked to do.
 #[derive(Clone, Debug, Default)]
 pub struct RunOptions {
@@ -133,17 +135,22 @@ pub fn run(options: &RunOptions, clients: &[Arc<dyn Client>]) -> Result<Report, 
         let loaded: Vec<Loaded> = files.par_iter().map(|path| load(path, &options.forks)).collect();
         let mut cases = Vec::new();
         let mut input_errors = Vec::new();
-        let mut other_formats = Vec::new();
+        let other_formats: Vec<(PathBuf, usize)> = Vec::new();
+        let mut chains = Vec::new();
         for item in loaded {
             match item {
                 Loaded::Cases(c, e) => {
                     cases.extend(c);
                     input_errors.extend(e);
                 }
-                Loaded::OtherFormat(path, tests) => other_formats.push((path, tests)),
+                Loaded::Sequences(s, e) => {
+                    chains.push(s);
+                    input_errors.extend(e);
+                }
                 Loaded::Failed(e) => input_errors.push(e),
             }
         }
+        let sequence_results = sequences::run_files(&chains, clients, &options.forks, options.progress);
         let bar = progress_bar(options.progress, cases.len());
         // Longest first: the gas a case may burn bounds its work (a transaction above the
         // block's gas limit is rejected at once), and starting the few heavy cases early keeps
@@ -162,13 +169,15 @@ pub fn run(options: &RunOptions, clients: &[Arc<dyn Client>]) -> Result<Report, 
         indexed.sort_unstable_by_key(|(i, _)| *i);
         let results: Vec<CaseResult> = indexed.into_iter().map(|(_, r)| r).collect();
         bar.finish_and_clear();
-        Ok(Report::build(clients, &results, &input_errors, &other_formats, files.len(), started.elapsed()))
+        let mut report = Report::build(clients, &results, &input_errors, &other_formats, files.len(), started.elapsed());
+        report.add_sequences(clients, &sequence_results);
+        Ok(report)
     })
 }
 
 enum Loaded {
     Cases(Vec<Case>, Vec<FixtureError>),
-    OtherFormat(PathBuf, usize),
+    Sequences(sequences::SequenceFile, Vec<FixtureError>),
     Failed(FixtureError),
 }
 
@@ -181,12 +190,15 @@ fn load(path: &Path, forks: &[Fork]) -> Loaded {
             }
             Loaded::Cases(cases, errors)
         }
-        Ok(FixtureFile::Blockchain { tests }) => Loaded::OtherFormat(path.to_path_buf(), tests),
+        Ok(FixtureFile::Blockchain(file)) => {
+            let (seqs, errors) = schism_interface::sequence::blockchain::sequences_of_file(path, &file);
+            Loaded::Sequences(sequences::SequenceFile { path: path.to_path_buf(), sequences: seqs }, errors)
+        }
         Err(e) => Loaded::Failed(e),
     }
 }
 
-fn progress_bar(enabled: bool, len: usize) -> ProgressBar {
+pub(crate) fn progress_bar(enabled: bool, len: usize) -> ProgressBar {
     if !enabled {
         return ProgressBar::hidden();
     }
@@ -261,7 +273,7 @@ pub fn execute_guarded(client: &dyn Client, case: &Case) -> Result<Outcome, Clie
 }
 
 /// Runs one call into client `id`, turning a panic into [`ClientError::Panicked`].
-pub fn guarded(id: &str, f: impl FnOnce() -> Result<Outcome, ClientError>) -> Result<Outcome, ClientError> {
+pub fn guarded<T>(id: &str, f: impl FnOnce() -> Result<T, ClientError>) -> Result<T, ClientError> {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| {
         let message = payload
             .downcast_ref::<&str>()

@@ -12,10 +12,13 @@
 pub mod parse;
 pub mod process;
 pub mod reasons;
+pub mod t8n;
 pub mod tools;
 
 use process::{Fault, Launch, Process};
-use schism_interface::{Case, Client, ClientError, Fork, KnownDifference, Outcome, StateTestFile, TraceMode};
+use schism_interface::{
+    BlockInput, BlockOutcome, Case, Client, ClientError, Fork, KnownDifference, NativeVerdict, Outcome, StateTestFile, TraceMode,
+};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -171,6 +174,46 @@ impl External {
         }
     }
 
+    /// Runs one block through the tool's transition tool in a folder of its own.
+    fn run_block(&self, spec: &t8n::T8n, block: &BlockInput, mode: TraceMode) -> Result<BlockOutcome, ClientError> {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let dir = self.dir.path().join(format!("block-{n}"));
+        std::fs::create_dir_all(&dir).map_err(|e| self.error(Fault::Tool(format!("cannot create {}: {e}", dir.display()))))?;
+        let result = match t8n::write_inputs(spec, block, &dir) {
+            Ok(()) => {
+                // One process per block: interpreters load their modules every time.
+                let deadline = Instant::now() + self.timeout + self.tool.startup_grace();
+                t8n::run(&t8n::command(spec, block, &dir, mode), deadline)
+                    .and_then(|()| t8n::read_outputs(block, &dir, mode))
+                    .map_err(|f| self.error(f))
+            }
+            Err(t8n::Unwritable::Unrepresentable(what)) => Err(ClientError::Unrepresentable { client: self.label.clone(), what }),
+            Err(other) => Err(self.error(Fault::Tool(other.to_string()))),
+        };
+        let _ = std::fs::remove_dir_all(&dir);
+        result
+    }
+
+    /// Runs the tool's blockchain-test runner on one file and reads its verdicts. The
+    /// per-case timeout applies to the whole file.
+    fn run_blocktest(&self, launch: &Launch) -> Result<Vec<NativeVerdict>, Fault> {
+        let deadline = Instant::now() + self.timeout + self.tool.startup_grace();
+        let mut child = Process::spawn(launch, false)?;
+        child.close_stdin();
+        let output = child.json_value(deadline, false)?;
+        let status = child.wait(deadline)?;
+        if !output.is_array() {
+            // geth prints `null` and exits 0 when it cannot read the file; the reason is on stderr.
+            return Err(Fault::Tool(format!(
+                "no results (`{}`, {}); stderr: {}",
+                process::clip(&output.to_string()),
+                process::describe(status),
+                child.final_stderr_tail()
+            )));
+        }
+        self.tool.blocktest_verdicts(&output).map_err(|reason| Fault::Malformed { line: process::clip(&output.to_string()), reason })
+    }
+
     fn error(&self, fault: Fault) -> ClientError {
         let client = self.label.clone();
         match fault {
@@ -208,10 +251,40 @@ impl Client for External {
         result.map_err(|f| self.error(f))
     }
 
+    fn execute_block(&self, block: &BlockInput, mode: TraceMode) -> Result<BlockOutcome, ClientError> {
+        if !self.supports(block.fork) {
+            return Err(ClientError::UnsupportedFork { client: self.label.clone(), fork: block.fork });
+        }
+        // Never the per-transaction default: it needs system calls a subprocess cannot make.
+        let Some(spec) = self.tool.t8n(&self.location) else {
+            return Err(ClientError::Unrepresentable { client: self.label.clone(), what: self.tool.no_t8n() });
+        };
+        if let Some(what) = self.tool.t8n_unrepresentable(block) {
+            return Err(ClientError::Unrepresentable { client: self.label.clone(), what });
+        }
+        self.run_block(&spec, block, mode)
+    }
+
+    fn block_skip(&self, fork: Fork) -> Option<&'static str> {
+        if self.tool.t8n(&self.location).is_none() {
+            Some(self.tool.no_t8n())
+        } else if !self.supports(fork) {
+            Some("the tool does not implement this fork")
+        } else {
+            None
+        }
+    }
+
+    fn run_blockchain_file(&self, path: &Path) -> Option<Result<Vec<NativeVerdict>, ClientError>> {
+        let launch = self.tool.blocktest(&self.location)?.arg(path);
+        Some(self.run_blocktest(&launch).map_err(|f| self.error(f)))
+    }
+
     fn known_differences(&self) -> &'static [KnownDifference] {
         self.tool.known_differences()
     }
 }
+
 
 /// Runs the tool's version command and reads the version from its output.
 fn version_of(tool: &'static dyn Tool, location: &Path) -> Result<String, SetupError> {

@@ -216,6 +216,13 @@ impl Process {
         self.tail.lock().map(|t| t.iter().cloned().collect::<Vec<_>>().join("\n")).unwrap_or_default()
     }
 
+    /// The last lines of standard error of a child that has exited, once the pump has passed
+    /// them on.
+    pub fn final_stderr_tail(&self) -> String {
+        thread::sleep(Duration::from_millis(20));
+        self.stderr_tail()
+    }
+
     /// Kills the child (idempotent).
     pub fn kill(&mut self) {
         let _ = self.child.kill();

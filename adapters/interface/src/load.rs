@@ -22,11 +22,8 @@ pub enum FixtureFormat {
 pub enum FixtureFile {
     /// A state test file.
     State(StateTestFile),
-    /// A blockchain test file with this many tests (executed by the block-sequence runner).
-    Blockchain {
-        /// Number of tests in the file.
-        tests: usize,
-    },
+    /// A blockchain test file.
+    Blockchain(crate::sequence::blockchain::BlockchainTestFile),
 }
 
 /// Reads and parses one fixture file.
@@ -46,9 +43,14 @@ pub fn parse_fixture(path: &Path, bytes: &[u8]) -> Result<FixtureFile, FixtureEr
                 let pointer = pointer_of(e.path());
                 json_error(pointer, e.into_inner())
             }),
-        Some(FixtureFormat::BlockchainTest) => Ok(FixtureFile::Blockchain {
-            tests: value.as_object().map_or(0, |o| o.len()),
-        }),
+        Some(FixtureFormat::BlockchainTest) => {
+            serde_path_to_error::deserialize::<_, crate::sequence::blockchain::BlockchainTestFile>(value)
+                .map(FixtureFile::Blockchain)
+                .map_err(|e| {
+                    let pointer = pointer_of(e.path());
+                    json_error(pointer, e.into_inner())
+                })
+        }
         None => Err(FixtureError::Invalid {
             path: path.to_path_buf(),
             pointer: String::new(),

@@ -37,7 +37,7 @@ fn blockchain_tests_are_recognised_as_such() {
     assert_eq!(files.len(), 296);
     for path in files {
         assert!(
-            matches!(read_fixture(&path), Ok(FixtureFile::Blockchain { .. })),
+            matches!(read_fixture(&path), Ok(FixtureFile::Blockchain(_))),
             "{} not recognised as blockchain_test",
             path.display()
         );

@@ -9,9 +9,9 @@ use revm::database_interface::DatabaseRef;
 use revm::primitives::hardfork::SpecId;
 use revm::primitives::{Address, B256, KECCAK_EMPTY, StorageKey, StorageValue, TxKind, U256};
 use revm::state::AccountInfo;
-use schism_interface::fixture::Accounts;
+use schism_interface::fixture::{Accounts, BlobParams, Env};
 use schism_interface::{Case, Fork, InvalidTxKind, TxValue};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 
 /// revm's spec for a fork, `None` where revm has no implementation of it.
@@ -41,13 +41,18 @@ pub(crate) fn spec_of(fork: Fork) -> Option<SpecId> {
 
 /// The chain configuration of a case.
 pub(crate) fn cfg_env(case: &Case, spec: SpecId) -> CfgEnv {
+    cfg_for(case.fork, case.chain_id, case.blob_params, spec)
+}
+
+/// The chain configuration of a fork, chain id and blob parameters.
+pub(crate) fn cfg_for(fork: Fork, chain_id: u64, blob_params: Option<BlobParams>, spec: SpecId) -> CfgEnv {
     let mut cfg = CfgEnv::default();
     cfg.set_spec_and_mainnet_gas_params(spec);
-    cfg.chain_id = case.chain_id;
-    if let Some(blobs) = case.blob_params {
+    cfg.chain_id = chain_id;
+    if let Some(blobs) = blob_params {
         // EIP-7594 caps a transaction at 6 blobs from Osaka on; before that only the block
         // maximum limits it.
-        let per_tx = if case.fork >= Fork::Osaka { blobs.max.min(6) } else { blobs.max };
+        let per_tx = if fork >= Fork::Osaka { blobs.max.min(6) } else { blobs.max };
         cfg.set_max_blobs_per_tx(per_tx);
         cfg.blob_base_fee_update_fraction = Some(blobs.base_fee_update_fraction);
     }
@@ -56,7 +61,11 @@ pub(crate) fn cfg_env(case: &Case, spec: SpecId) -> CfgEnv {
 
 /// The block environment of a case.
 pub(crate) fn block_env(case: &Case) -> BlockEnv {
-    let env = &case.env;
+    block_for(&case.env, case.fork, case.blob_params)
+}
+
+/// The block environment of a fork's block.
+pub(crate) fn block_for(env: &Env, fork: Fork, blob_params: Option<BlobParams>) -> BlockEnv {
     let mut block = BlockEnv {
         number: U256::from(env.current_number),
         beneficiary: env.current_coinbase,
@@ -64,10 +73,10 @@ pub(crate) fn block_env(case: &Case) -> BlockEnv {
         gas_limit: env.current_gas_limit,
         basefee: env.current_base_fee.unwrap_or_default(),
         difficulty: env.current_difficulty,
-        prevrandao: env.current_random.or((case.fork >= Fork::Paris).then_some(B256::ZERO)),
+        prevrandao: env.current_random.or((fork >= Fork::Paris).then_some(B256::ZERO)),
         ..BlockEnv::default()
     };
-    if let (Some(excess), Some(blobs)) = (env.current_excess_blob_gas, case.blob_params) {
+    if let (Some(excess), Some(blobs)) = (env.current_excess_blob_gas, blob_params) {
         block.set_blob_excess_gas_and_price(excess, blobs.base_fee_update_fraction);
     }
     block
@@ -121,12 +130,13 @@ pub(crate) fn tx_env(case: &Case) -> Result<TxEnv, InvalidTxKind> {
 pub(crate) struct PreDb<'a> {
     pre: &'a Accounts,
     infos: HashMap<Address, AccountInfo>,
-    case: &'a Case,
+    hashes: Option<&'a BTreeMap<u64, B256>>,
 }
 
 impl<'a> PreDb<'a> {
-    /// Indexes `pre` (hashing each account's code once); BLOCKHASH answers from `case`.
-    pub(crate) fn new(pre: &'a Accounts, case: &'a Case) -> PreDb<'a> {
+    /// Indexes `pre` (hashing each account's code once); BLOCKHASH answers from a sequence's
+    /// `hashes`, or by the state-test convention without them.
+    pub(crate) fn new(pre: &'a Accounts, hashes: Option<&'a BTreeMap<u64, B256>>) -> PreDb<'a> {
         let infos = pre
             .iter()
             .map(|(address, account)| {
@@ -141,7 +151,7 @@ impl<'a> PreDb<'a> {
                 (*address, info)
             })
             .collect();
-        PreDb { pre, infos, case }
+        PreDb { pre, infos, hashes }
     }
 }
 
@@ -168,6 +178,9 @@ impl DatabaseRef for PreDb<'_> {
     }
 
     fn block_hash_ref(&self, number: u64) -> Result<B256, Infallible> {
-        Ok(self.case.block_hash(number))
+        Ok(match self.hashes {
+            Some(hashes) => hashes.get(&number).copied().unwrap_or_default(),
+            None => revm::primitives::keccak256(number.to_string().as_bytes()),
+        })
     }
 }

@@ -11,7 +11,9 @@ mod tracer;
 
 pub use mutant::{Mutant, MutantRevm};
 
-use schism_interface::{Case, Client, ClientError, Fork, KnownDifference, Outcome, StepObserver, TraceMode};
+use schism_interface::{
+    Case, Client, ClientError, Fork, KnownDifference, Outcome, StepObserver, SystemCall, SystemOutcome, TraceMode,
+};
 
 use revm::context::result::EVMError;
 use revm::database_interface::WrapDatabaseRef;
@@ -69,6 +71,34 @@ impl Client for Revm {
     fn observes_cheaply(&self) -> bool {
         true
     }
+
+    fn system_call(&self, call: &SystemCall<'_>) -> Result<SystemOutcome, ClientError> {
+        system_call(self.id(), call)
+    }
+}
+
+/// A system call with revm's own entry point (`SystemCallEvm::system_call`), over the state the
+/// block has reached; shared by [`Revm`] and [`MutantRevm`].
+fn system_call(client: &str, call: &SystemCall<'_>) -> Result<SystemOutcome, ClientError> {
+    use revm::SystemCallEvm;
+    use revm::context::result::ExecutionResult;
+    let block = call.block;
+    let spec = input::spec_of(block.fork)
+        .ok_or_else(|| ClientError::UnsupportedFork { client: client.to_owned(), fork: block.fork })?;
+    let db = input::PreDb::new(call.state, Some(&block.block_hashes));
+    let mut evm = Context::mainnet()
+        .with_db(WrapDatabaseRef(&db))
+        .with_block(input::block_for(&block.env, block.fork, block.blob_params))
+        .with_cfg(input::cfg_for(block.fork, block.chain_id, block.blob_params, spec))
+        .build_mainnet();
+    let done = evm
+        .system_call(call.contract, revm::primitives::Bytes::copy_from_slice(call.data))
+        .map_err(|e| ClientError::Execution { client: client.to_owned(), detail: e.to_string() })?;
+    let output = match &done.result {
+        ExecutionResult::Success { output, .. } => output.data().clone(),
+        _ => Default::default(),
+    };
+    Ok(SystemOutcome { post: output::applied(call.state, done.state, block.fork), output })
 }
 
 /// Executes a case with revm, with `mutant` planted when given: what [`Revm`] and
@@ -96,7 +126,7 @@ where
         Ok(tx) => tx,
         Err(rejection) => return Ok((Outcome::rejected(&case.pre, rejection), inspector)),
     };
-    let db = input::PreDb::new(&case.pre, case);
+    let db = input::PreDb::new(&case.pre, case.block_hashes.as_deref());
     let ctx = Context::mainnet()
         .with_db(WrapDatabaseRef(&db))
         .with_block(input::block_env(case))

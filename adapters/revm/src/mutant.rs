@@ -23,7 +23,11 @@ use revm::precompile::{
     call_eth_precompile, modexp,
 };
 use revm::primitives::U256;
-use schism_interface::{Case, Client, ClientError, Fork, KnownDifference, Outcome, StepObserver, TraceMode};
+use schism_interface::fixture::Accounts;
+use schism_interface::{
+    BlockInput, BlockOutcome, Case, Client, ClientError, Fork, KnownDifference, Outcome, StepObserver, SystemCall,
+    SystemOutcome, TraceMode,
+};
 use std::sync::OnceLock;
 
 /// A deliberate bug planted in revm, for self-tests of the fuzzer.
@@ -49,11 +53,14 @@ pub enum Mutant {
     ClzZero,
     /// BLOBHASH one past the last index gives the last hash instead of zero.
     BlobhashIndex,
+    /// A transaction reads slots written earlier in its block at their block-start values;
+    /// only a block sequence can reveal it.
+    StaleSlotInBlock,
 }
 
 impl Mutant {
     /// Every mutant, in a stable order.
-    pub const ALL: [Mutant; 10] = [
+    pub const ALL: [Mutant; 11] = [
         Mutant::SarNegativeShift,
         Mutant::McopyOverlap,
         Mutant::SstoreRefund,
@@ -64,6 +71,7 @@ impl Mutant {
         Mutant::TstoreRevert,
         Mutant::ClzZero,
         Mutant::BlobhashIndex,
+        Mutant::StaleSlotInBlock,
     ];
 
     /// The stable kebab-case id of the mutant.
@@ -79,6 +87,7 @@ impl Mutant {
             Mutant::TstoreRevert => "tstore-revert",
             Mutant::ClzZero => "clz-zero",
             Mutant::BlobhashIndex => "blobhash-index",
+            Mutant::StaleSlotInBlock => "stale-slot-in-block",
         }
     }
 
@@ -100,6 +109,10 @@ impl Mutant {
             Mutant::ClzZero => "CLZ of 0 gives 255 instead of 256",
             Mutant::BlobhashIndex => {
                 "BLOBHASH at index == number of blobs gives the last hash instead of 0 (off by one)"
+            }
+            Mutant::StaleSlotInBlock => {
+                "a transaction reads storage slots that earlier transactions of the same block wrote as they \
+                 were at the block's start (a per-block cache not refreshed between transactions)"
             }
         }
     }
@@ -132,6 +145,8 @@ impl Mutant {
             Mutant::TstoreRevert => replace(opcode::TSTORE, tstore_unjournalled),
             Mutant::ClzZero => replace(opcode::CLZ, clz),
             Mutant::BlobhashIndex => replace(opcode::BLOBHASH, blobhash),
+            // A block-level bug: see `StaleView`.
+            Mutant::StaleSlotInBlock => {}
         }
     }
 }
@@ -182,6 +197,98 @@ impl Client for MutantRevm {
 
     fn observes_cheaply(&self) -> bool {
         true
+    }
+
+    fn system_call(&self, call: &SystemCall<'_>) -> Result<SystemOutcome, ClientError> {
+        crate::system_call(&self.id, call)
+    }
+
+    fn execute_block(&self, block: &BlockInput, mode: TraceMode) -> Result<BlockOutcome, ClientError> {
+        if self.mutant == Mutant::StaleSlotInBlock {
+            let stale = StaleView { inner: self, block_start: &block.pre };
+            return schism_interface::sequence::execute::by_transactions(&stale, block, mode);
+        }
+        schism_interface::sequence::execute::by_transactions(self, block, mode)
+    }
+}
+
+/// The stale-slot canary: each transaction of a block sees the slots that earlier transactions
+/// of the block changed at their block-start values; its own changes are then applied to the
+/// real state. A single transaction, and a slot written in an earlier block, are unaffected.
+struct StaleView<'a> {
+    inner: &'a MutantRevm,
+    block_start: &'a Accounts,
+}
+
+impl StaleView<'_> {
+    /// `current` with every slot that differs from the block start read back at its
+    /// block-start value.
+    fn view(&self, current: &Accounts) -> Accounts {
+        let mut view = current.clone();
+        for (address, account) in view.iter_mut() {
+            let start = self.block_start.get(address);
+            let slots: Vec<U256> = account.storage.keys().copied().chain(start.iter().flat_map(|s| s.storage.keys().copied())).collect();
+            for slot in slots {
+                let old = start.and_then(|s| s.storage.get(&slot)).copied().unwrap_or_default();
+                account.storage.insert(slot, old);
+            }
+        }
+        view
+    }
+}
+
+/// Applies what a transaction changed relative to `seen` (the view it ran on) to `real`.
+fn rebase(real: &Accounts, seen: &Accounts, after: &Accounts) -> Accounts {
+    let mut out = real.clone();
+    for address in seen.keys().chain(after.keys()) {
+        match (seen.get(address), after.get(address)) {
+            (Some(_), None) => {
+                out.remove(address);
+            }
+            (before, Some(a)) => {
+                let entry = out.entry(*address).or_default();
+                entry.balance = a.balance;
+                entry.nonce = a.nonce;
+                entry.code = a.code.clone();
+                let empty = Default::default();
+                let before_storage = before.map_or(&empty, |b| &b.storage);
+                for slot in a.storage.keys().chain(before_storage.keys()) {
+                    let now = a.storage.get(slot).copied().unwrap_or_default();
+                    if before_storage.get(slot).copied().unwrap_or_default() != now {
+                        entry.storage.insert(*slot, now);
+                    }
+                }
+            }
+            (None, None) => {}
+        }
+    }
+    schism_interface::state::drop_zero_slots(&mut out);
+    out
+}
+
+impl Client for StaleView<'_> {
+    fn id(&self) -> &str {
+        self.inner.id()
+    }
+    fn version(&self) -> &str {
+        self.inner.version()
+    }
+    fn supports(&self, fork: Fork) -> bool {
+        self.inner.supports(fork)
+    }
+    fn execute(&self, case: &Case, mode: TraceMode) -> Result<Outcome, ClientError> {
+        let seen = self.view(&case.pre);
+        let viewed = Case { pre: std::sync::Arc::new(seen), ..case.clone() };
+        let mut outcome = crate::execute(self.inner.id(), &viewed, mode, None)?;
+        if let Some(after) = &outcome.post_state {
+            let post = rebase(&case.pre, &viewed.pre, after);
+            outcome.state_root = schism_interface::state::state_root(&post);
+            outcome.post_state = Some(post);
+        }
+        Ok(outcome)
+    }
+    fn system_call(&self, call: &SystemCall<'_>) -> Result<SystemOutcome, ClientError> {
+        self.inner.system_call(call)
     }
 }
 

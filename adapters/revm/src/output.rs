@@ -3,12 +3,24 @@
 use revm::context::result::{ExecutionResult, HaltReason, InvalidTransaction};
 use revm::state::EvmState;
 use schism_interface::state::clear_touched_empty;
-use schism_interface::{Case, ErrorClass, InvalidTxKind, Outcome, Trace};
+use schism_interface::fixture::Accounts;
+use schism_interface::{Case, ErrorClass, Fork, InvalidTxKind, Outcome, Trace};
 use std::collections::HashSet;
 
 /// The outcome of a transaction revm executed: the pre-state with revm's changes applied.
 pub(crate) fn executed(case: &Case, result: ExecutionResult, changes: EvmState, trace: Option<Trace>) -> Outcome {
-    let mut post = (*case.pre).clone();
+    let post = applied(&case.pre, changes, case.fork);
+    let (gas_used, error, logs) = match result {
+        ExecutionResult::Success { gas, logs, .. } => (gas.tx_gas_used(), None, logs),
+        ExecutionResult::Revert { gas, logs, .. } => (gas.tx_gas_used(), Some(ErrorClass::Revert), logs),
+        ExecutionResult::Halt { reason, gas, logs } => (gas.tx_gas_used(), Some(halt_class(&reason)), logs),
+    };
+    Outcome::executed(post, logs, gas_used, error, trace)
+}
+
+/// `pre` with revm's changes applied, touched empty accounts cleared as `fork` says.
+pub(crate) fn applied(pre: &Accounts, changes: EvmState, fork: Fork) -> Accounts {
+    let mut post = pre.clone();
     let mut touched = HashSet::new();
     for (address, account) in changes {
         if !account.is_touched() {
@@ -32,13 +44,8 @@ pub(crate) fn executed(case: &Case, result: ExecutionResult, changes: EvmState, 
             entry.storage.insert(slot, value.present_value());
         }
     }
-    clear_touched_empty(&mut post, case.fork, |a| touched.contains(a));
-    let (gas_used, error, logs) = match result {
-        ExecutionResult::Success { gas, logs, .. } => (gas.tx_gas_used(), None, logs),
-        ExecutionResult::Revert { gas, logs, .. } => (gas.tx_gas_used(), Some(ErrorClass::Revert), logs),
-        ExecutionResult::Halt { reason, gas, logs } => (gas.tx_gas_used(), Some(halt_class(&reason)), logs),
-    };
-    Outcome::executed(post, logs, gas_used, error, trace)
+    clear_touched_empty(&mut post, fork, |a| touched.contains(a));
+    post
 }
 
 /// The shared name of revm's validation error.

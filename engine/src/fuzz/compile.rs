@@ -802,6 +802,15 @@ pub fn compile(blueprint: &Blueprint, fork: Fork) -> Case {
     }
 }
 
+/// The transaction a later transaction of a sequence compiles to: the blueprint's own rules
+/// (type, fees, access list, blobs, signed authorizations) applied to `tx`.
+pub(crate) fn follow_transaction(blueprint: &Blueprint, tx: &super::program::Tx, fork: Fork, pre: &Accounts, env: &Env) -> Transaction {
+    let ctx = Ctx::new(fork, blueprint.contracts.len());
+    let mut b = Blueprint { tx: tx.clone(), follow: Vec::new(), ..blueprint.clone() };
+    b.tx.create = 1;
+    transaction(&b, &ctx, pre, env)
+}
+
 fn environment(choice: u8, fork: Fork) -> Env {
     Env {
         current_coinbase: vectors::COINBASE,

@@ -119,6 +119,8 @@ pub struct FarmOptions {
     pub minimise: Option<crate::triage::Budget>,
     /// When a case is filed as slow (`None`: not judged).
     pub slow: Option<super::harness::SlowRule>,
+    /// The share of inputs run as block sequences.
+    pub sequences: f64,
 }
 
 /// What a farm did, once it has stopped.
@@ -163,6 +165,18 @@ impl FarmSummary {
             s.opcodes_reached.len(),
             s.precompiles_reached.len()
         );
+        if s.sequences > 0 {
+            out += &format!(
+                "{} block sequences ({:.0}/s), {} transactions ({:.0}/s); a later transaction depends on an earlier one's writes in {} of {} checked ({:.0}%)\n",
+                s.sequences,
+                s.sequences as f64 / s.elapsed_s.max(1e-9),
+                s.sequence_txs,
+                s.sequence_txs as f64 / s.elapsed_s.max(1e-9),
+                s.sequences_dependent,
+                s.sequences_checked,
+                100.0 * s.sequences_dependent as f64 / s.sequences_checked.max(1) as f64
+            );
+        }
         if !s.per_client.is_empty() {
             let times: Vec<String> = s.per_client.iter().map(|(id, t)| format!("{id} {:.1}s", t.seconds)).collect();
             out += &format!("time per client: {}\n", times.join(", "));

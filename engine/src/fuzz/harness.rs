@@ -3,13 +3,17 @@
 //! things in the same way.
 
 use super::compile::{choose_fork, compile};
+use super::sequence::compile_sequence;
+use crate::chain::compare::compare as compare_chains;
+use crate::chain::{self, ChainRun};
+use crate::runner::sequences::skip_reason;
 use super::features::Recorder;
 use super::program::Blueprint;
 use super::FuzzError;
 use crate::compare::{Verdict, compare};
 use crate::runner::guarded;
 use crate::triage::{Budget, Examiner, Filed, Kind, Signature, Triage, TriageOptions};
-use schism_interface::{Case, Client, Fork, Outcome, TraceMode};
+use schism_interface::{Case, Client, Fork, Outcome, Sequence, TraceMode};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -29,14 +33,28 @@ pub struct HarnessOptions {
     pub minimise: Option<Budget>,
     /// When a case counts as slow (`None`: timing is not judged).
     pub slow: Option<SlowRule>,
+    /// The share of inputs run as block sequences (inputs with later transactions whose
+    /// `sequence` byte falls below it); the corpus then keeps the sequences that reach new
+    /// behaviour, so the share also follows feedback.
+    pub sequences: f64,
 }
 
 impl HarnessOptions {
     /// Options with the default minimisation budget and slow rule.
     pub fn new(clients: Vec<Arc<dyn Client>>, fork: Option<Fork>, crashes: PathBuf) -> HarnessOptions {
-        HarnessOptions { clients, fork, crashes, minimise: Some(Budget::default()), slow: Some(SlowRule::default()) }
+        HarnessOptions {
+            clients,
+            fork,
+            crashes,
+            minimise: Some(Budget::default()),
+            slow: Some(SlowRule::default()),
+            sequences: DEFAULT_SEQUENCE_SHARE,
+        }
     }
 }
+
+/// The default share of inputs run as block sequences.
+pub const DEFAULT_SEQUENCE_SHARE: f64 = 0.3;
 
 /// When a case is filed as slow: one client took at least `ratio` times as long as the
 /// fastest, and at least `floor` (twice: the first measurement is confirmed by a second run of
@@ -89,6 +107,19 @@ pub struct HarnessStats {
     pub deep_cases: u64,
     /// Runs where the transaction was rejected before execution.
     pub rejected: u64,
+    /// Inputs run as block sequences.
+    #[serde(default)]
+    pub sequences: u64,
+    /// Transactions in those sequences.
+    #[serde(default)]
+    pub sequence_txs: u64,
+    /// Sequences checked for a cross-transaction dependency (one in eight).
+    #[serde(default)]
+    pub sequences_checked: u64,
+    /// Checked sequences in which a later transaction's result depends on state an earlier
+    /// transaction wrote (it differs when the transaction runs without the earlier ones).
+    #[serde(default)]
+    pub sequences_dependent: u64,
     /// Per client, in selection order.
     pub per_client: Vec<ClientStats>,
     /// Opcodes executed at least once.
@@ -160,6 +191,9 @@ pub struct Harness {
     stats: HarnessStats,
     opcodes_seen: [bool; 256],
     started: Instant,
+    crashes: PathBuf,
+    minimise: Option<Budget>,
+    sequence_below: u16,
 }
 
 impl Harness {
@@ -189,7 +223,7 @@ impl Harness {
         let per_client = clients.iter().map(|(id, _)| ClientStats { id: id.clone(), ..Default::default() }).collect();
         let triage = Triage::new(
             Examiner::labelled(clients.clone()),
-            TriageOptions { crashes: options.crashes, minimise: options.minimise },
+            TriageOptions { crashes: options.crashes.clone(), minimise: options.minimise },
         );
         Ok(Harness {
             clients,
@@ -200,6 +234,9 @@ impl Harness {
             stats: HarnessStats { per_client, ..Default::default() },
             opcodes_seen: [false; 256],
             started: Instant::now(),
+            crashes: options.crashes.clone(),
+            minimise: options.minimise,
+            sequence_below: (options.sequences.clamp(0.0, 1.0) * 256.0) as u16,
         })
     }
 
@@ -218,6 +255,9 @@ impl Harness {
     /// A finding goes through the divergence pipeline: counted on its folder when its
     /// signature is filed, otherwise minimised, localised and filed under the crashes folder.
     pub fn run(&mut self, input: &Blueprint, map: &mut [u8]) -> Run {
+        if self.is_sequence(input) {
+            return self.run_sequence(input, map);
+        }
         let case = self.case(input);
         let found = Instant::now();
         let (mut run, finding) = self.run_case(&case, map);
@@ -318,6 +358,138 @@ impl Harness {
             let names: Vec<String> = precompiles.iter().map(|p| format!("p{p:x}")).collect();
             names.join("-")
         }
+    }
+
+    /// True when `input` runs as a block sequence.
+    pub fn is_sequence(&self, input: &Blueprint) -> bool {
+        !input.follow.is_empty() && u16::from(input.sequence) < self.sequence_below
+    }
+
+    /// The block sequence an input compiles to.
+    pub fn sequence(&self, input: &Blueprint) -> Sequence {
+        let fork = choose_fork(input.fork, &self.forks).unwrap_or(Fork::Cancun);
+        compile_sequence(input, fork)
+    }
+
+    /// Runs an input as a block sequence on every client that can run it, block by block;
+    /// features come from the observed client's traced transactions and from the blocks'
+    /// results; a divergence is minimised and filed as a blockchain test.
+    pub fn run_sequence(&mut self, input: &Blueprint, map: &mut [u8]) -> Run {
+        let seq = self.sequence(input);
+        let found = Instant::now();
+        let mut recorder = Recorder::new(map);
+        let mut runs: Vec<(String, ChainRun)> = Vec::new();
+        let mut faults = Vec::new();
+        for (i, (id, client)) in self.clients.iter().enumerate() {
+            if skip_reason(client.as_ref(), &seq).is_some() {
+                continue;
+            }
+            let mode = if i == self.observed { TraceMode::Steps } else { TraceMode::Off };
+            let started = Instant::now();
+            let result = guarded(id, || chain::run(client.as_ref(), &seq, mode));
+            let stats = &mut self.stats.per_client[i];
+            stats.cases += 1;
+            stats.seconds += started.elapsed().as_secs_f64();
+            match result {
+                Ok(run) => runs.push((id.clone(), run)),
+                Err(e) => faults.push(e.kind()),
+            }
+        }
+        let observed_id = &self.clients[self.observed].0;
+        if let Some((_, run)) = runs.iter_mut().find(|(id, _)| id == observed_id) {
+            for (b, block) in run.blocks.iter_mut().enumerate() {
+                recorder.hit(0x5e0, (b as u64) << 8 | u64::from(block.rejection.is_some()));
+                let Some(outcome) = block.outcome.as_mut() else { continue };
+                for r in &outcome.rejected {
+                    recorder.hit(0x5e1, r.kind as u64);
+                }
+                for receipt in &mut outcome.receipts {
+                    recorder.hit(0x5e2, (receipt.index as u64) << 8 | receipt.error.map_or(0, |e| e.name().len() as u64 + 1));
+                    if let Some(trace) = receipt.trace.take() {
+                        schism_interface::observe::replay(&trace, &mut recorder);
+                    }
+                }
+            }
+        }
+        self.stats.executions += 1;
+        self.stats.sequences += 1;
+        self.stats.sequence_txs += seq.tx_count() as u64;
+        self.stats.opcodes += recorder.steps;
+        if self.stats.sequences % 8 == 1 && seq.tx_count() > 1 {
+            self.stats.sequences_checked += 1;
+            if let Some((_, run)) = runs.iter().find(|(id, _)| id == observed_id)
+                && self.depends_on_earlier(&seq, run)
+            {
+                self.stats.sequences_dependent += 1;
+            }
+        }
+        let refs: Vec<(String, &ChainRun)> = runs.iter().map(|(id, r)| (id.clone(), r)).collect();
+        let divergence = if refs.len() > 1 { compare_chains(&refs) } else { None };
+        let steps = recorder.steps;
+        let Some(divergence) = divergence else {
+            return Run { divergent: !faults.is_empty(), opcodes: steps, signature: None };
+        };
+        self.stats.divergences += 1;
+        let first = self.stats.first_finding.is_none().then(|| (self.started.elapsed().as_secs_f64(), self.stats.executions));
+        match crate::triage::sequence::handle(&self.crashes, &self.clients, &seq, &divergence, self.minimise, found) {
+            Ok((filed, signature)) => {
+                let id = signature.id();
+                if matches!(filed, Filed::New(_)) {
+                    self.stats.filed += 1;
+                }
+                if let Some((seconds, executions)) = first {
+                    self.stats.first_finding = Some(FirstFinding {
+                        signature: id.clone(),
+                        seconds,
+                        executions,
+                        filed_seconds: Some(found.elapsed().as_secs_f64()),
+                        instructions_before: None,
+                        instructions_after: None,
+                        folder: Some(match &filed {
+                            Filed::New(p) | Filed::Again(p, _) => p.clone(),
+                        }),
+                    });
+                }
+                Run { divergent: true, opcodes: steps, signature: Some(id) }
+            }
+            Err(e) => {
+                eprintln!("schism fuzz: cannot file a sequence finding: {e}");
+                Run { divergent: true, opcodes: steps, signature: None }
+            }
+        }
+    }
+
+    /// True when some later transaction's receipt (status, gas, logs, rejection) differs when
+    /// it runs in the same blocks without the transactions before it.
+    fn depends_on_earlier(&self, seq: &Sequence, run: &ChainRun) -> bool {
+        let (_, client) = &self.clients[self.observed];
+        let positions: Vec<(usize, usize)> =
+            seq.blocks.iter().enumerate().flat_map(|(b, blk)| (0..blk.txs.len()).map(move |t| (b, t))).skip(1).collect();
+        for (b, t) in positions {
+            let mut alone = seq.clone();
+            for (i, block) in alone.blocks.iter_mut().enumerate() {
+                let keep = if i == b { block.txs.get(t).cloned() } else { None };
+                block.txs = keep.into_iter().collect();
+            }
+            if let Some(stx) = alone.blocks[b].txs.first_mut() {
+                stx.tx.nonce = seq.pre.get(&stx.tx.sender).map_or(0, |a| a.nonce);
+            }
+            let Ok(solo) = guarded(client.id(), || chain::run(client.as_ref(), &alone, TraceMode::Off)) else { continue };
+            let result = |r: &ChainRun, index: usize| {
+                let o = r.blocks.get(b)?.outcome.as_ref()?;
+                if o.rejected.iter().any(|x| x.index == index) {
+                    return Some((false, 0, 0, None));
+                }
+                let i = o.receipts.iter().position(|x| x.index == index)?;
+                let before = if i == 0 { 0 } else { o.receipts[i - 1].cumulative_gas_used };
+                let r = &o.receipts[i];
+                Some((true, r.cumulative_gas_used - before, r.logs.as_ref().map_or(0, Vec::len), r.success))
+            };
+            if result(run, t) != result(&solo, 0) {
+                return true;
+            }
+        }
+        false
     }
 
     /// Runs a case on every client and compares; the finding, when there is one.

@@ -10,6 +10,7 @@ pub mod features;
 pub mod harness;
 pub mod program;
 pub mod selftest;
+pub mod sequence;
 pub mod vectors;
 
 pub use features::MAP_SIZE;

@@ -325,6 +325,28 @@ pub struct Blueprint {
     pub tx: Tx,
     /// The contracts; the first is the transaction's target.
     pub contracts: Vec<Contract>,
+    /// Later transactions, when the input is a block sequence (see [`Blueprint::sequence`]).
+    #[serde(default)]
+    pub follow: Vec<Follow>,
+    /// Selects a block sequence over a single transaction: below the harness's share.
+    #[serde(default)]
+    pub sequence: u8,
+}
+
+/// Most later transactions a sequence has.
+pub const MAX_FOLLOW: usize = 7;
+
+/// A later transaction of a block sequence and how it builds on the earlier ones.
+#[derive(Arbitrary, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Follow {
+    /// Starts a new block (otherwise it joins the current one).
+    pub new_block: bool,
+    /// The dependency strategy, modulo [`super::sequence::STRATEGIES`].
+    pub strategy: u8,
+    /// Which contract it aims at.
+    pub target: u8,
+    /// The transaction's own choices (type, gas, value, calldata, authorizations).
+    pub tx: Tx,
 }
 
 impl<'a> Arbitrary<'a> for Leaf {
@@ -439,7 +461,13 @@ impl<'a> Arbitrary<'a> for Blueprint {
         for _ in 0..contracts_len {
             contracts.push(u.arbitrary()?);
         }
-        Ok(Blueprint { fork, env, tx, contracts })
+        let follow_len = u.int_in_range(0..=MAX_FOLLOW)?;
+        let mut follow = Vec::with_capacity(follow_len);
+        for _ in 0..follow_len {
+            follow.push(u.arbitrary()?);
+        }
+        let sequence = u.arbitrary().unwrap_or(0);
+        Ok(Blueprint { fork, env, tx, contracts, follow, sequence })
     }
 }
 
@@ -461,6 +489,8 @@ impl Default for Blueprint {
                 nonce: 1,
             },
             contracts: vec![Contract { balance: Value::Small(0), nonce: 1, storage: Vec::new(), program: Vec::new() }],
+            follow: Vec::new(),
+            sequence: u8::MAX,
         }
     }
 }
@@ -480,13 +510,15 @@ impl Blueprint {
         if self.contracts.is_empty() {
             self.contracts = Blueprint::default().contracts;
         }
-        let tx = &mut self.tx;
-        tx.calldata.truncate(MAX_BYTES);
-        tx.access.truncate(4);
-        for (_, slots) in &mut tx.access {
-            slots.truncate(4);
+        self.follow.truncate(MAX_FOLLOW);
+        for tx in std::iter::once(&mut self.tx).chain(self.follow.iter_mut().map(|f| &mut f.tx)) {
+            tx.calldata.truncate(MAX_BYTES);
+            tx.access.truncate(4);
+            for (_, slots) in &mut tx.access {
+                slots.truncate(4);
+            }
+            tx.auths.truncate(4);
         }
-        tx.auths.truncate(4);
         for contract in &mut self.contracts {
             contract.storage.truncate(MAX_WALK);
             contract.program.truncate(MAX_PIECES);

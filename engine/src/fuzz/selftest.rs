@@ -97,6 +97,7 @@ pub fn selftest(options: &SelftestOptions, mut progress: impl FnMut(&CanaryResul
             stop_on_divergence: true,
             minimise: Some(crate::triage::Budget::default()),
             slow: None,
+            sequences: crate::fuzz::harness::DEFAULT_SEQUENCE_SHARE,
         };
         let summary = fuzz(&farm)?;
         let stats = &summary.stats;

@@ -11,6 +11,7 @@ pub mod minimise;
 pub mod promote;
 pub mod report;
 pub mod repro;
+pub mod sequence;
 
 pub use examine::{Examination, Examiner, Fault, Kind, Signature};
 pub use folder::Filed;

@@ -106,7 +106,15 @@ pub fn replay(path: &Path, examiner: &Examiner) -> Result<Replay, TriageError> {
 /// The clients a folder was filed with (labels as in its report), for replaying it on the
 /// same ones.
 pub fn filed_clients(path: &Path) -> Vec<String> {
-    let Ok(Some(report)) = folder::read_report(path) else { return Vec::new() };
+    let Ok(Some(report)) = folder::read_report(path) else {
+        // A sequence finding's report names its clients the same way.
+        let text = std::fs::read(path.join("report.json")).unwrap_or_default();
+        let value: serde_json::Value = serde_json::from_slice(&text).unwrap_or_default();
+        return value["clients"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|c| c.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default();
+    };
     let mut ids = report.client_ids();
     ids.extend(report.excused.iter().map(|(c, _)| c.clone()));
     let mut seen = std::collections::HashSet::new();

@@ -9,12 +9,16 @@
 //! `{"output":…,"gasUsed":…,"error":…}` for the top-level frame, which gives how the transaction
 //! ended. Gas used is not reported (the summary's `gasUsed` leaves out intrinsic gas and refunds).
 //! erigon's `evm statetest` is a fork of this tool and prints the same: [`ERIGON`] is the same reader.
+//!
+//! Blocks go through `evm t8n` ([`crate::t8n`]; erigon's `evm` has the same command) and
+//! whole blockchain-test files through geth's `evm blocktest`.
 
 use super::Tool;
 use crate::Feed;
 use crate::parse;
 use crate::process::{Fault, Launch, Process, Stream};
 use crate::reasons;
+use crate::t8n::T8n;
 use alloy_primitives::{Address, B256, U256};
 use schism_interface::{Account, Accounts, Case, ErrorClass, Fork, KnownDifference, Outcome, TraceMode};
 use serde_json::Value;
@@ -30,6 +34,7 @@ pub struct EvmStatetest {
     last_fork: Fork,
     known: &'static [KnownDifference],
     hint: &'static str,
+    blocktest: bool,
 }
 
 /// go-ethereum's `evm`.
@@ -38,6 +43,7 @@ pub static GETH: EvmStatetest = EvmStatetest {
     last_fork: Fork::Osaka,
     known: &GETH_KNOWN,
     hint: "run `schism install geth` (go install github.com/ethereum/go-ethereum/cmd/evm at the pinned version) or pass --client geth=/path/to/evm",
+    blocktest: true,
 };
 
 /// erigon's `evm` (same interface and output as geth's).
@@ -46,6 +52,8 @@ pub static ERIGON: EvmStatetest = EvmStatetest {
     last_fork: Fork::Prague,
     known: &[],
     hint: "no registry ships erigon's evm: build it (`make evm` in an erigon checkout) and pass --client erigon=/path/to/evm",
+    // erigon's `evm` forked before geth's `blocktest` output settled; not verified here.
+    blocktest: false,
 };
 
 /// Where geth's state-test runner knowingly departs from the fixtures.
@@ -91,6 +99,19 @@ impl Tool for EvmStatetest {
 
     fn known_differences(&self) -> &'static [KnownDifference] {
         self.known
+    }
+
+    fn t8n(&self, location: &Path) -> Option<T8n> {
+        // geth's t8n takes the blob schedule of its fork only (no `--input.blobParams`), and
+        // writes return data into traces only when asked (the state-test runner's default
+        // is the other way round).
+        Some(T8n { launch: Launch::new(location, ["t8n"]), blob_params: false, trace: vec!["--trace".into(), "--trace.returndata".into()] })
+    }
+
+    fn blocktest(&self, location: &Path) -> Option<Launch> {
+        // Verdicts as a JSON array on stdout, its logs on stderr; exit code 0 whether tests
+        // pass or fail (1 only for an unreadable file, `null` on stdout for a missing one).
+        self.blocktest.then(|| Launch::new(location, ["blocktest"]))
     }
 
     fn install_hint(&self) -> String {

@@ -12,7 +12,7 @@ pub mod runner;
 use crate::Feed;
 use crate::process::{Fault, Launch, Process};
 use schism_interface::fixture::{Indexes, PostEntry};
-use schism_interface::{Case, Fork, KnownDifference, Outcome, StateTest, StateTestFile, TraceMode};
+use schism_interface::{BlockInput, Case, Fork, KnownDifference, NativeVerdict, Outcome, StateTest, StateTestFile, TraceMode};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -89,6 +89,47 @@ pub trait Tool: Send + Sync + 'static {
     fn known_differences(&self) -> &'static [KnownDifference] {
         &[]
     }
+
+    /// How the tool runs one block as a transition tool (see [`crate::t8n`]), if it can.
+    fn t8n(&self, _location: &Path) -> Option<crate::t8n::T8n> {
+        None
+    }
+
+    /// Why the tool has no transition tool (what [`crate::External`] reports as its block skip).
+    fn no_t8n(&self) -> &'static str {
+        "this tool has no transition tool (t8n) schism drives"
+    }
+
+    /// Something in `block` the tool's transition tool cannot take, if anything.
+    fn t8n_unrepresentable(&self, _block: &BlockInput) -> Option<&'static str> {
+        None
+    }
+
+    /// The command of the tool's own blockchain-test runner, given one file as its last
+    /// argument, if it has one.
+    fn blocktest(&self, _location: &Path) -> Option<Launch> {
+        None
+    }
+
+    /// The verdicts in the blockchain-test runner's output: by default a JSON array of
+    /// `{"name", "pass", "error"}` objects (geth's `evm blocktest`).
+    fn blocktest_verdicts(&self, output: &serde_json::Value) -> Result<Vec<NativeVerdict>, String> {
+        blocktest_verdicts(output)
+    }
+}
+
+/// The verdicts of a `[{"name", "pass", "error"}, ...]` array.
+pub fn blocktest_verdicts(output: &serde_json::Value) -> Result<Vec<NativeVerdict>, String> {
+    let items = output.as_array().ok_or("expected an array of results")?;
+    items
+        .iter()
+        .map(|r| {
+            let test = r.get("name").and_then(serde_json::Value::as_str).ok_or_else(|| format!("a result without a name: {r}"))?;
+            let pass = r.get("pass").and_then(serde_json::Value::as_bool).ok_or_else(|| format!("a result without `pass`: {r}"))?;
+            let detail = r.get("error").and_then(serde_json::Value::as_str).filter(|e| !e.is_empty()).map(str::to_owned);
+            Ok(NativeVerdict { test: test.to_owned(), pass, detail })
+        })
+        .collect()
 }
 
 /// The test name a case is written under: the fixture's name where it is a plain word, else

@@ -20,6 +20,7 @@ use super::Tool;
 use crate::Feed;
 use crate::parse;
 use crate::process::{Fault, Launch, Process, Stream};
+use crate::t8n::T8n;
 use alloy_primitives::B256;
 use schism_interface::{Case, Fork, Outcome, TraceMode};
 use serde_json::Value;
@@ -68,6 +69,23 @@ impl Tool for Nimbus {
 
     fn read(&self, child: &mut Process, case: &Case, mode: TraceMode, deadline: Instant) -> Result<Outcome, Fault> {
         read(self, child, case, mode, deadline)
+    }
+
+    fn t8n(&self, location: &Path) -> Option<T8n> {
+        // nimbus's t8n is a binary of its own, built beside evmstate in a nimbus-eth1 checkout
+        // (`tools/t8n/t8n` next to `tools/evmstate/evmstate`, flags from `tools/t8n/config.nim`).
+        // It has no `--input.blobParams`, and prints `"logs": null` for a receipt without logs
+        // and `"0x"` for empty requests (both read as nothing by the t8n reader).
+        let t8n = location.parent()?.parent()?.join("t8n").join("t8n");
+        t8n.is_file().then(|| T8n {
+            launch: Launch::new(t8n, Vec::<&str>::new()),
+            blob_params: false,
+            trace: vec!["--trace".into(), "--trace.returndata".into()],
+        })
+    }
+
+    fn no_t8n(&self) -> &'static str {
+        "nimbus's t8n is not built beside its evmstate (`make t8n` puts it in tools/t8n/ of a nimbus-eth1 checkout)"
     }
 
     fn install_hint(&self) -> String {

@@ -13,7 +13,8 @@ use crate::Feed;
 use crate::parse;
 use crate::process::{Fault, Launch, Process, Stream};
 use crate::reasons;
-use schism_interface::{Case, ErrorClass, Fork, Outcome, TraceMode};
+use crate::t8n::T8n;
+use schism_interface::{BlockInput, Case, ErrorClass, Fork, Outcome, TraceMode};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -89,6 +90,22 @@ impl Tool for Eels {
         Duration::from_secs(120)
     }
 
+    fn t8n(&self, location: &Path) -> Option<T8n> {
+        // `ethereum-spec-evm` is this module's console script; through the interpreter it works
+        // for any environment, wherever its scripts are.
+        Some(T8n {
+            launch: Launch::new(location, ["-m", "ethereum_spec_tools.evm_tools", "t8n"]),
+            blob_params: true,
+            trace: vec!["--trace".into(), "--trace.returndata".into()],
+        })
+    }
+
+    fn t8n_unrepresentable(&self, block: &BlockInput) -> Option<&'static str> {
+        // EELS 2.20's t8n pays uncle rewards from `ommer.number` and `ommer.coinbase`, fields
+        // its own env reader never sets (it reads `delta` and `address`): any uncle crashes it.
+        (!block.ommers.is_empty()).then_some("uncles (EELS's t8n crashes paying uncle rewards)")
+    }
+
     fn install_hint(&self) -> String {
         format!("run `schism install eels` (a virtualenv with ethereum-execution=={EELS_PINNED}) or pass --client eels=/path/to/venv/bin/python")
     }
@@ -132,6 +149,11 @@ impl Tool for EthereumJs {
 
     fn startup_grace(&self) -> Duration {
         Duration::from_secs(10)
+    }
+
+    fn no_t8n(&self) -> &'static str {
+        "EthereumJS ships no transition tool and schism's runner has no block mode yet \
+         (@ethereumjs/vm's buildBlock could drive one)"
     }
 
     fn install_hint(&self) -> String {

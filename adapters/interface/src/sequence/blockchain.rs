@@ -217,6 +217,175 @@ pub fn sequences_of_file(path: &Path, file: &BlockchainTestFile) -> (Vec<Sequenc
     (out, errors)
 }
 
+/// A block as written into a filled fixture.
+#[derive(Clone, Debug)]
+pub struct FilledBlock {
+    /// Its header.
+    pub header: Header,
+    /// The transactions it includes.
+    pub txs: Vec<super::SeqTx>,
+    /// Its withdrawals (Shanghai on).
+    pub withdrawals: Option<Vec<super::Withdrawal>>,
+}
+
+fn quantity(v: impl Into<u128>) -> serde_json::Value {
+    serde_json::Value::String(format!("{:#x}", v.into()))
+}
+
+/// A header in the fixtures' JSON layout.
+pub fn header_json(h: &Header) -> serde_json::Value {
+    let mut out = serde_json::json!({
+        "parentHash": h.parent_hash,
+        "uncleHash": h.ommers_hash,
+        "coinbase": h.beneficiary,
+        "stateRoot": h.state_root,
+        "transactionsTrie": h.transactions_root,
+        "receiptTrie": h.receipts_root,
+        "bloom": h.logs_bloom,
+        "difficulty": format!("{:#x}", h.difficulty),
+        "number": quantity(h.number),
+        "gasLimit": quantity(h.gas_limit),
+        "gasUsed": quantity(h.gas_used),
+        "timestamp": quantity(h.timestamp),
+        "extraData": h.extra_data,
+        "mixHash": h.mix_hash,
+        "nonce": h.nonce,
+        "hash": h.hash_slow(),
+    });
+    let put = |out: &mut serde_json::Value, key: &str, v: Option<serde_json::Value>| {
+        if let (Some(v), Some(map)) = (v, out.as_object_mut()) {
+            map.insert(key.to_owned(), v);
+        }
+    };
+    put(&mut out, "baseFeePerGas", h.base_fee_per_gas.map(quantity));
+    put(&mut out, "withdrawalsRoot", h.withdrawals_root.map(|r| serde_json::json!(r)));
+    put(&mut out, "blobGasUsed", h.blob_gas_used.map(quantity));
+    put(&mut out, "excessBlobGas", h.excess_blob_gas.map(quantity));
+    put(&mut out, "parentBeaconBlockRoot", h.parent_beacon_block_root.map(|r| serde_json::json!(r)));
+    put(&mut out, "requestsHash", h.requests_hash.map(|r| serde_json::json!(r)));
+    out
+}
+
+/// A signed transaction in the fixtures' JSON layout (what revme's and the fillers' readers take).
+fn transaction_json(stx: &super::SeqTx, chain_id: u64) -> Result<serde_json::Value, encode::EncodeError> {
+    use alloy_consensus::Transaction as _;
+    use alloy_consensus::transaction::SignerRecoverable;
+    let envelope = encode::envelope(stx, chain_id)?;
+    let sig = envelope.signature();
+    let t = &stx.tx;
+    let v = match &envelope {
+        TxEnvelope::Legacy(s) => match s.tx().chain_id {
+            Some(id) => u128::from(sig.v()) + 35 + 2 * u128::from(id),
+            None => u128::from(sig.v()) + 27,
+        },
+        _ => u128::from(sig.v()),
+    };
+    let mut out = serde_json::json!({
+        "type": quantity(t.kind.type_byte()),
+        "nonce": quantity(t.nonce),
+        "gasLimit": quantity(t.gas_limit),
+        "to": t.to.map_or_else(|| serde_json::json!(""), |a| serde_json::json!(a)),
+        "value": format!("{:#x}", envelope.value()),
+        "data": t.data,
+        "v": quantity(v),
+        "r": format!("{:#x}", sig.r()),
+        "s": format!("{:#x}", sig.s()),
+        "sender": envelope.recover_signer().ok(),
+    });
+    let Some(map) = out.as_object_mut() else { return Ok(out) };
+    if let Some(id) = envelope.chain_id() {
+        map.insert("chainId".into(), quantity(id));
+    }
+    if let Some(p) = t.gas_price {
+        map.insert("gasPrice".into(), format!("{p:#x}").into());
+    }
+    if let Some(p) = t.max_fee_per_gas {
+        map.insert("maxFeePerGas".into(), format!("{p:#x}").into());
+    }
+    if let Some(p) = t.max_priority_fee_per_gas {
+        map.insert("maxPriorityFeePerGas".into(), format!("{p:#x}").into());
+    }
+    if t.kind != crate::case::TxKind::Legacy {
+        map.insert("accessList".into(), serde_json::to_value(&t.access_list).unwrap_or_default());
+    }
+    if let Some(p) = t.max_fee_per_blob_gas {
+        map.insert("maxFeePerBlobGas".into(), format!("{p:#x}").into());
+        map.insert("blobVersionedHashes".into(), serde_json::to_value(&t.blob_versioned_hashes).unwrap_or_default());
+    }
+    if t.kind == crate::case::TxKind::SetCode {
+        map.insert("authorizationList".into(), serde_json::to_value(&t.authorization_list).unwrap_or_default());
+    }
+    Ok(out)
+}
+
+/// A blockchain test filled from one client's run of a sequence: the genesis, each accepted
+/// block with its header, transactions, withdrawals and RLP, the client's post-state and head.
+pub fn fill(
+    seq: &Sequence,
+    blocks: &[FilledBlock],
+    post: &Accounts,
+    info: serde_json::Value,
+) -> Result<BlockchainTest, encode::EncodeError> {
+    let rlp_of = |header: &Header, txs: &[super::SeqTx], withdrawals: &Option<Vec<super::Withdrawal>>| {
+        let transactions = txs.iter().map(|t| encode::envelope(t, seq.chain_id)).collect::<Result<Vec<_>, _>>()?;
+        let block = Block::<TxEnvelope> {
+            header: header.clone(),
+            body: alloy_consensus::BlockBody {
+                transactions,
+                ommers: Vec::new(),
+                withdrawals: withdrawals.clone().map(alloy_eips::eip4895::Withdrawals::new),
+            },
+        };
+        Ok::<Bytes, encode::EncodeError>(alloy_rlp::encode(&block).into())
+    };
+    let genesis_withdrawals = seq.genesis.withdrawals_root.map(|_| Vec::new());
+    let genesis_rlp = rlp_of(&seq.genesis, &[], &genesis_withdrawals)?;
+    let mut out = Vec::new();
+    for b in blocks {
+        let txs = b.txs.iter().map(|t| transaction_json(t, seq.chain_id)).collect::<Result<Vec<_>, _>>()?;
+        out.push(BlockJson {
+            rlp: Some(rlp_of(&b.header, &b.txs, &b.withdrawals)?.to_string()),
+            expect_exception: None,
+            block_header: Some(header_json(&b.header)),
+            transactions: Some(serde_json::Value::Array(txs)),
+            uncle_headers: Some(serde_json::json!([])),
+            withdrawals: b.withdrawals.as_ref().map(|ws| {
+                serde_json::Value::Array(
+                    ws.iter()
+                        .map(|w| {
+                            serde_json::json!({
+                                "index": quantity(w.index),
+                                "validatorIndex": quantity(w.validator_index),
+                                "address": w.address,
+                                "amount": quantity(w.amount),
+                            })
+                        })
+                        .collect(),
+                )
+            }),
+            blocknumber: Some(b.header.number.to_string()),
+        });
+    }
+    let last = blocks.last().map_or_else(|| seq.genesis.hash_slow(), |b| b.header.hash_slow());
+    Ok(BlockchainTest {
+        info: Some(info),
+        network: seq.schedule.network(),
+        genesis_rlp: Some(genesis_rlp),
+        genesis_block_header: header_json(&seq.genesis),
+        blocks: out,
+        pre: (*seq.pre).clone(),
+        post_state: Some(post.clone()),
+        post_state_hash: None,
+        lastblockhash: last,
+        config: Some(Config {
+            blob_schedule: (!seq.blob_schedule.is_empty())
+                .then(|| seq.blob_schedule.iter().map(|(f, p)| (f.name().to_owned(), *p)).collect()),
+            chainid: Some(seq.chain_id),
+        }),
+        seal_engine: Some("NoProof".to_owned()),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -253,6 +253,27 @@ pub fn decoded(envelope: &TxEnvelope) -> Result<SeqTx, EncodeError> {
     Ok(SeqTx { tx, raw: Some(raw(envelope)) })
 }
 
+/// The transactions root of a block's transactions signed for `chain_id`.
+pub fn transactions_root(txs: &[SeqTx], chain_id: u64) -> Result<B256, EncodeError> {
+    let envelopes = txs.iter().map(|t| envelope(t, chain_id)).collect::<Result<Vec<_>, _>>()?;
+    Ok(alloy_consensus::proofs::calculate_transaction_root(&envelopes))
+}
+
+/// The withdrawals root (EIP-4895).
+pub fn withdrawals_root(withdrawals: &[super::Withdrawal]) -> B256 {
+    alloy_consensus::proofs::calculate_withdrawals_root(withdrawals)
+}
+
+/// The ommers hash of a block's uncles.
+pub fn ommers_hash(ommers: &[super::Header]) -> B256 {
+    alloy_consensus::proofs::calculate_ommers_root(ommers)
+}
+
+/// The EIP-7685 requests hash: sha256 over the sha256 of each non-empty request list.
+pub fn requests_hash(requests: &[Bytes]) -> B256 {
+    alloy_eips::eip7685::Requests::new(requests.to_vec()).requests_hash()
+}
+
 /// The consensus receipts of a block's executed transactions (logs taken as reported; a
 /// client that reports none gets empty logs).
 pub fn receipt_envelopes(receipts: &[TxReceipt]) -> Vec<ReceiptEnvelope> {

@@ -180,6 +180,7 @@ fn fuzz(job: &Job<'_>, state: Option<FarmState>, mgr: &mut FarmManager, client: 
         crashes: options.crashes.clone(),
         minimise: options.minimise,
         slow: options.slow,
+        sequences: options.sequences,
     })
     .map_err(farm_error)?;
 

@@ -82,6 +82,18 @@ pub struct FarmStats {
     pub mean_opcodes_per_case: f64,
     /// Share of cases that executed more than 10 instructions.
     pub deep_case_share: f64,
+    /// Inputs run as block sequences.
+    #[serde(default)]
+    pub sequences: u64,
+    /// Transactions in those sequences.
+    #[serde(default)]
+    pub sequence_txs: u64,
+    /// Sequences checked for a cross-transaction dependency.
+    #[serde(default)]
+    pub sequences_checked: u64,
+    /// Checked sequences where a later transaction depends on an earlier one's writes.
+    #[serde(default)]
+    pub sequences_dependent: u64,
     /// Every opcode some case executed, ascending.
     pub opcodes_reached: Vec<u8>,
     /// Every precompile (by address) some case called, ascending.
@@ -122,6 +134,10 @@ impl FarmStats {
             }
             opcodes += h.opcodes;
             deep += h.deep_cases;
+            stats.sequences += h.sequences;
+            stats.sequence_txs += h.sequence_txs;
+            stats.sequences_checked += h.sequences_checked;
+            stats.sequences_dependent += h.sequences_dependent;
             stats.corpus = stats.corpus.max(report.corpus);
             stats.features = stats.features.max(report.features);
             stats.loaded += report.loaded;

@@ -1,0 +1,229 @@
+//! Block sequences from blueprints: the blueprint's pre-state and first transaction, then its
+//! later transactions spread over up to four blocks, each built to depend on what came before
+//! (write then read, create then call, selfdestruct then resurrect, 7702 delegation then call,
+//! repeat a call), with withdrawals and the fork's system contracts in place.
+
+use super::compile::{compile, follow_transaction};
+use super::program::Blueprint;
+use super::vectors;
+use alloy_primitives::{Address, B256, Bytes, U256, address, keccak256};
+use schism_interface::fixture::{Account, Accounts};
+use schism_interface::sequence::{Header, Schedule, SeqBlock, SeqTx, Sequence, Withdrawal};
+use schism_interface::{Fork, TxKind};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// How many dependency strategies there are.
+pub const STRATEGIES: u8 = 5;
+/// Most blocks a sequence has.
+pub const MAX_BLOCKS: usize = 4;
+/// Seconds between generated blocks.
+const BLOCK_TIME: u64 = 12;
+
+/// A factory deploying its call data as init code with CREATE2 (salt 0) and storing the new
+/// address in slot 0: `CALLDATACOPY(0, 0, CALLDATASIZE); SSTORE(0, CREATE2(0, 0, CALLDATASIZE, 0))`.
+pub const FACTORY: Address = address!("0x00000000000000000000000000000000000fac70");
+const FACTORY_CODE: &[u8] = &[0x36, 0x60, 0x00, 0x60, 0x00, 0x37, 0x60, 0x00, 0x36, 0x60, 0x00, 0x60, 0x00, 0xf5, 0x60, 0x00, 0x55, 0x00];
+/// Init code of the factory's child, whose runtime is `CALLER SELFDESTRUCT`.
+const CHILD_INIT: &[u8] = &[0x61, 0x33, 0xff, 0x60, 0x00, 0x52, 0x60, 0x02, 0x60, 0x1e, 0xf3];
+
+/// The factory's child address.
+pub fn child() -> Address {
+    FACTORY.create2(B256::ZERO, keccak256(CHILD_INIT))
+}
+
+/// Init code that deploys `code` as is: `CODECOPY` of the tail, `RETURN`.
+fn deployer(code: &[u8]) -> Bytes {
+    let len = code.len().min(0xffff) as u16;
+    let [hi, lo] = len.to_be_bytes();
+    // PUSH2 len, DUP1, PUSH1 14, PUSH1 0, CODECOPY, PUSH1 0, RETURN, then the code.
+    let mut out = vec![0x61, hi, lo, 0x80, 0x60, 0x0e, 0x60, 0x00, 0x39, 0x60, 0x00, 0xf3];
+    while out.len() < 14 {
+        out.push(0x5b);
+    }
+    out.extend_from_slice(&code[..usize::from(len)]);
+    out.into()
+}
+
+/// The system contracts a fork's blocks call, so that system calls run real code.
+fn system_contracts(pre: &mut Accounts, fork: Fork) {
+    let mut put = |address: Address, code: &Bytes| {
+        pre.insert(address, Account { code: code.clone(), nonce: 1, ..Default::default() });
+    };
+    if fork >= Fork::Cancun {
+        put(alloy_eips::eip4788::BEACON_ROOTS_ADDRESS, &alloy_eips::eip4788::BEACON_ROOTS_CODE);
+    }
+    if fork >= Fork::Prague {
+        put(alloy_eips::eip2935::HISTORY_STORAGE_ADDRESS, &alloy_eips::eip2935::HISTORY_STORAGE_CODE);
+        put(alloy_eips::eip7002::WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS, &alloy_eips::eip7002::WITHDRAWAL_REQUEST_PREDEPLOY_CODE);
+        put(alloy_eips::eip7251::CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS, &alloy_eips::eip7251::CONSOLIDATION_REQUEST_PREDEPLOY_CODE);
+    }
+}
+
+/// The genesis header of a generated sequence on `fork`.
+fn genesis(fork: Fork, gas_limit: u64, base_fee: Option<u64>, timestamp: u64) -> Header {
+    Header {
+        number: 0,
+        gas_limit,
+        timestamp,
+        difficulty: if fork >= Fork::Paris { U256::ZERO } else { U256::from(0x20000) },
+        base_fee_per_gas: base_fee,
+        withdrawals_root: (fork >= Fork::Shanghai).then(|| schism_interface::sequence::encode::withdrawals_root(&[])),
+        blob_gas_used: (fork >= Fork::Cancun).then_some(0),
+        excess_blob_gas: (fork >= Fork::Cancun).then_some(0),
+        parent_beacon_block_root: (fork >= Fork::Cancun).then_some(B256::ZERO),
+        requests_hash: (fork >= Fork::Prague).then_some(alloy_eips::eip7685::EMPTY_REQUESTS_HASH),
+        ..Header::default()
+    }
+}
+
+/// A generated block's builder choices.
+fn block(fork: Fork, number: u64, parent: &Header, coinbase: Address, contracts: usize) -> SeqBlock {
+    SeqBlock {
+        header: Header {
+            beneficiary: coinbase,
+            timestamp: parent.timestamp + BLOCK_TIME * number,
+            gas_limit: parent.gas_limit,
+            difficulty: parent.difficulty,
+            mix_hash: B256::with_last_byte(0x40 + number as u8),
+            parent_beacon_block_root: (fork >= Fork::Cancun).then(|| keccak256(number.to_be_bytes())),
+            ..Header::default()
+        },
+        claimed: false,
+        txs: Vec::new(),
+        withdrawals: (fork >= Fork::Shanghai).then(|| {
+            vec![Withdrawal {
+                index: number,
+                validator_index: number,
+                address: vectors::contract_address(number as usize % contracts.max(1)),
+                amount: number * 1000,
+            }]
+        }),
+        ommers: Vec::new(),
+        rlp: None,
+        undecodable: None,
+        expect_exception: None,
+    }
+}
+
+/// The block sequence a blueprint compiles to under `fork`.
+pub fn compile_sequence(blueprint: &Blueprint, fork: Fork) -> Sequence {
+    let case = compile(blueprint, fork);
+    let env = &case.env;
+    let mut pre = (*case.pre).clone();
+    system_contracts(&mut pre, fork);
+    pre.insert(FACTORY, Account { code: Bytes::from_static(FACTORY_CODE), nonce: 1, ..Default::default() });
+    let genesis = genesis(fork, env.current_gas_limit, env.current_base_fee, env.current_timestamp - BLOCK_TIME);
+    let contracts = blueprint.contracts.len();
+    let mut blocks = vec![block(fork, 1, &genesis, env.current_coinbase, contracts)];
+    let mut nonce = case.tx.nonce;
+    blocks[0].txs.push(SeqTx { tx: case.tx.clone(), raw: None });
+    let mut created: Option<Address> = None;
+    let mut child_alive = false;
+    for follow in &blueprint.follow {
+        if follow.new_block && blocks.len() < MAX_BLOCKS {
+            let number = blocks.len() as u64 + 1;
+            blocks.push(block(fork, number, &genesis, env.current_coinbase, contracts));
+        }
+        nonce += 1;
+        let mut tx = follow_transaction(blueprint, &follow.tx, fork, &pre, env);
+        tx.nonce = if follow.tx.nonce.is_multiple_of(32) { nonce + 1 } else { nonce };
+        let target = vectors::contract_address(usize::from(follow.target) % contracts.max(1));
+        let plain = |tx: &mut schism_interface::Transaction| {
+            // Blob and set-code envelopes cannot create; as plain EIP-1559 (or legacy) they can.
+            if matches!(tx.kind, TxKind::Blob | TxKind::SetCode) {
+                tx.kind = TxKind::Eip1559;
+                tx.blob_versioned_hashes.clear();
+                tx.max_fee_per_blob_gas = None;
+                tx.authorization_list.clear();
+            }
+        };
+        match follow.strategy % STRATEGIES {
+            // Write then read: the same contracts again, whose storage walks read what the
+            // earlier transactions wrote.
+            0 => tx.to = Some(target),
+            // Create then call: deploy a contract's code, later call the new address.
+            1 => match created {
+                Some(address) => tx.to = Some(address),
+                None => {
+                    plain(&mut tx);
+                    tx.to = None;
+                    tx.data = deployer(&pre.get(&target).map(|a| a.code.clone()).unwrap_or_default());
+                    created = Some(vectors::SENDER.create(tx.nonce));
+                }
+            },
+            // Selfdestruct then resurrect: the factory creates its child; a later call makes
+            // the child selfdestruct; the factory then tries to create it again.
+            2 => {
+                if child_alive {
+                    tx.to = Some(child());
+                    tx.data = Bytes::new();
+                    child_alive = false;
+                } else {
+                    tx.to = Some(FACTORY);
+                    tx.data = Bytes::from_static(CHILD_INIT);
+                    child_alive = true;
+                }
+            }
+            // Delegation then call: call an authority an earlier set-code transaction may have
+            // delegated (this one keeps its own authorizations when it has them).
+            3 => {
+                let authority = vectors::authorities()[usize::from(follow.target) % 3];
+                if tx.kind != TxKind::SetCode {
+                    tx.to = Some(authority);
+                }
+            }
+            // Repeat: the first transaction's target and data again (warm/cold, refunds and
+            // counters across transactions).
+            _ => {
+                tx.to = case.tx.to.or(Some(target));
+                tx.data = case.tx.data.clone();
+            }
+        }
+        if let Some(last) = blocks.last_mut() {
+            last.txs.push(SeqTx { tx, raw: None });
+        }
+    }
+    Sequence {
+        file: Arc::from("fuzz"),
+        test: Arc::from("generated"),
+        schedule: Schedule::single(fork),
+        chain_id: case.chain_id,
+        blob_schedule: BTreeMap::new(),
+        pre: Arc::new(pre),
+        genesis,
+        blocks,
+        expected: None,
+        unsupported: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fuzz::program::Follow;
+
+    #[test]
+    fn a_blueprint_with_followers_compiles_to_blocks() {
+        let mut blueprint = Blueprint::default();
+        let tx = blueprint.tx.clone();
+        blueprint.follow = (0..6u8)
+            .map(|i| Follow { new_block: i % 2 == 1, strategy: i, target: 0, tx: tx.clone() })
+            .collect();
+        let seq = compile_sequence(&blueprint, Fork::Prague);
+        assert_eq!(seq.tx_count(), 7);
+        assert_eq!(seq.blocks.len(), 4);
+        let nonces: Vec<u64> = seq.blocks.iter().flat_map(|b| b.txs.iter().map(|t| t.tx.nonce)).collect();
+        assert!(nonces.windows(2).all(|w| w[1] > w[0]), "{nonces:?}");
+        assert!(seq.pre.contains_key(&alloy_eips::eip2935::HISTORY_STORAGE_ADDRESS));
+        assert!(seq.blocks.iter().flat_map(|b| &b.txs).any(|t| t.tx.to.is_none()), "a creation");
+        assert!(seq.blocks.iter().flat_map(|b| &b.txs).any(|t| t.tx.to == Some(FACTORY)));
+    }
+
+    #[test]
+    fn the_deployer_returns_the_code() {
+        let code = [0x60, 0x01, 0x60, 0x00, 0x55];
+        let init = deployer(&code);
+        assert_eq!(&init[14..], &code);
+    }
+}
