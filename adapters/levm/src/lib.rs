@@ -221,7 +221,7 @@ fn blob_base_fee_fails(case: &Case) -> bool {
 mod tests {
     use super::*;
     use schism_interface::alloy_primitives::{Address, B256, U256, address, b256};
-    use schism_interface::sequence::{BEACON_ROOTS_ADDRESS, BlockInput, SeqTx};
+    use schism_interface::sequence::{BEACON_ROOTS_ADDRESS, BlockInput, SeqTx, WITHDRAWAL_REQUEST_ADDRESS};
     use schism_interface::{Account, Accounts, Env, Transaction};
     use schism_interface::load::{FixtureFile, expand_file, parse_fixture, read_fixture};
     use schism_interface::{ErrorClass, InvalidTxKind, TxValue};
@@ -522,6 +522,32 @@ mod tests {
         assert!(!out.post.contains_key(&SYSTEM_ADDRESS));
         assert!(!out.post.contains_key(&COINBASE), "a system call pays no one");
         assert_eq!(out.gas_used, 0);
+    }
+
+    #[test]
+    fn a_failing_request_call_invalidates_the_block() {
+        let pre: Accounts = [(WITHDRAWAL_REQUEST_ADDRESS, account("0x5f5ffd", 0))].into();
+        let mut block = cancun_block(pre, Vec::new());
+        block.fork = Fork::Prague;
+        block.blob_params = schism_interface::case::default_blob_params(Fork::Prague);
+        let result = Levm::new().execute_block(&block, TraceMode::Off);
+        assert!(matches!(result, Err(ClientError::Execution { .. })), "{result:?}");
+    }
+
+    #[test]
+    fn a_system_call_leaves_the_system_address_and_an_empty_coinbase_alone() {
+        let funded = Account { balance: U256::from(5), ..Default::default() };
+        let pre: Accounts = [
+            (BEACON_ROOTS_ADDRESS, account(BEACON_ROOTS_CODE, 0)),
+            (SYSTEM_ADDRESS, funded.clone()),
+            (COINBASE, Account::default()),
+        ]
+        .into();
+        let block = cancun_block(pre, Vec::new());
+        let out = Levm::new().execute_block(&block, TraceMode::Off).expect("executes");
+        assert_eq!(out.post.get(&SYSTEM_ADDRESS), Some(&funded));
+        assert_eq!(out.post.get(&COINBASE), Some(&Account::default()));
+        assert_eq!(out.post[&BEACON_ROOTS_ADDRESS].storage.len(), 2);
     }
 
     #[test]

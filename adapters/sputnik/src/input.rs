@@ -8,7 +8,8 @@ use evm::backend::{
 use evm::standard::{Config, TransactArgs, TransactArgsCallCreate, TransactGasPrice};
 use evm::uint::{H160, H256, U256 as EvmU256};
 use schism_interface::alloy_primitives::{Address, B256, U256, keccak256};
-use schism_interface::fixture::BlobParams;
+use schism_interface::fixture::{Accounts, BlobParams, Env};
+use schism_interface::sequence::{SYSTEM_ADDRESS, SystemCall};
 use schism_interface::{Case, Fork, InvalidTxKind, TxKind, TxValue};
 use std::collections::BTreeMap;
 
@@ -33,6 +34,8 @@ const VERSIONED_HASH_VERSION_KZG: u8 = 0x01;
 const MAX_INITCODE_SIZE: usize = 2 * 0x6000;
 /// EIP-7623 floor cost per calldata token.
 const FLOOR_COST_PER_TOKEN: u64 = 10;
+/// The gas a system call's frame is given (EIP-4788).
+const SYSTEM_CALL_GAS: u64 = 30_000_000;
 
 /// The crate's configuration for `fork`, `None` when it has none.
 ///
@@ -415,32 +418,66 @@ impl RuntimeBaseBackend for Backend {
 /// The backend: block environment and pre-state, with the blob fee already burned from the
 /// sender (the crate charges only execution gas).
 pub(crate) fn backend(case: &Case, checked: &Checked) -> Backend {
-    let env = &case.env;
+    let block = Block {
+        env: &case.env,
+        fork: case.fork,
+        chain_id: case.chain_id,
+        block_hashes: case.block_hashes.as_deref(),
+        blob_base_fee: checked.blob_base_fee,
+    };
+    let mut state = state_of(&case.pre);
+    if !checked.blob_fee.is_zero() {
+        // `check` made sure the sender can pay it.
+        let sender = state.entry(h160(&case.tx.sender)).or_default();
+        sender.balance = sender.balance.saturating_sub(evm_u256(&checked.blob_fee));
+    }
+    Backend {
+        inner: InMemoryBackend {
+            environment: environment(&block, &case.tx.blob_versioned_hashes),
+            state,
+        },
+    }
+}
+
+/// What the backend's environment is made from.
+struct Block<'a> {
+    env: &'a Env,
+    fork: Fork,
+    chain_id: u64,
+    block_hashes: Option<&'a BTreeMap<u64, B256>>,
+    blob_base_fee: U256,
+}
+
+/// The crate's block environment.
+fn environment(block: &Block<'_>, blob_hashes: &[B256]) -> InMemoryEnvironment {
+    let env = block.env;
     let mut block_hashes = BTreeMap::new();
     if let (Some(previous), Some(parent)) = (env.previous_hash, env.current_number.checked_sub(1)) {
         block_hashes.insert(EvmU256::from(parent), h256(&previous));
     }
-    for (number, hash) in case.block_hashes.iter().flat_map(|h| h.iter()) {
+    for (number, hash) in block.block_hashes.into_iter().flatten() {
         block_hashes.insert(EvmU256::from(*number), h256(hash));
     }
-    let environment = InMemoryEnvironment {
+    InMemoryEnvironment {
         block_hashes,
         block_number: EvmU256::from(env.current_number),
         block_coinbase: h160(&env.current_coinbase),
         block_timestamp: EvmU256::from(env.current_timestamp),
         block_difficulty: evm_u256(&env.current_difficulty),
         // From Paris on DIFFICULTY reads PREVRANDAO; the crate switches when this is `Some`.
-        block_randomness: (case.fork >= Fork::Paris)
+        block_randomness: (block.fork >= Fork::Paris)
             .then(|| h256(&env.current_random.unwrap_or_default())),
         block_gas_limit: EvmU256::from(env.current_gas_limit),
         block_base_fee_per_gas: EvmU256::from(env.current_base_fee.unwrap_or(0)),
-        blob_base_fee_per_gas: evm_u256(&checked.blob_base_fee),
-        blob_versioned_hashes: case.tx.blob_versioned_hashes.iter().map(h256).collect(),
-        chain_id: EvmU256::from(case.chain_id),
-    };
-    let mut state: BTreeMap<H160, InMemoryAccount> = case
-        .pre
-        .iter()
+        blob_base_fee_per_gas: evm_u256(&block.blob_base_fee),
+        blob_versioned_hashes: blob_hashes.iter().map(h256).collect(),
+        chain_id: EvmU256::from(block.chain_id),
+    }
+}
+
+/// Accounts in the crate's form.
+fn state_of(pre: &Accounts) -> BTreeMap<H160, InMemoryAccount> {
+    pre.iter()
         .map(|(address, account)| {
             let storage = account
                 .storage
@@ -462,14 +499,72 @@ pub(crate) fn backend(case: &Case, checked: &Checked) -> Backend {
             };
             (h160(address), converted)
         })
-        .collect();
-    if !checked.blob_fee.is_zero() {
-        // `check` made sure the sender can pay it.
-        let sender = state.entry(h160(&case.tx.sender)).or_default();
-        sender.balance = sender.balance.saturating_sub(evm_u256(&checked.blob_fee));
-    }
-    Backend {
+        .collect()
+}
+
+/// The backend of a system call: the block's environment over the call's state, with the
+/// system address given what the crate withdraws for the gas up front. The crate has no
+/// system-call mode: it prices every transaction at least at the base fee, so the caller must
+/// be able to pay; the adapter restores the system address afterwards.
+pub(crate) fn system_backend(call: &SystemCall<'_>, gas_limit: u64) -> Option<Backend> {
+    let block = call.block;
+    let env = &block.env;
+    let blob_base_fee = match block.blob_params {
+        Some(params) if block.fork >= Fork::Cancun => blob_base_fee(
+            env.current_excess_blob_gas.unwrap_or(0),
+            params.base_fee_update_fraction,
+        )?,
+        _ => U256::ZERO,
+    };
+    let environment = environment(
+        &Block {
+            env,
+            fork: block.fork,
+            chain_id: block.chain_id,
+            block_hashes: Some(&block.block_hashes),
+            blob_base_fee,
+        },
+        &[],
+    );
+    let mut state = state_of(call.state);
+    let fee = environment
+        .block_base_fee_per_gas
+        .saturating_mul(EvmU256::from(gas_limit));
+    let system = state.entry(h160(&SYSTEM_ADDRESS)).or_default();
+    system.balance = system.balance.saturating_add(fee);
+    Some(Backend {
         inner: InMemoryBackend { environment, state },
+    })
+}
+
+/// The gas limit that leaves a system call's frame the 30,000,000 gas of EIP-4788 after the
+/// crate has charged the intrinsic gas of a call with this data.
+pub(crate) fn system_gas_limit(call: &SystemCall<'_>, config: &Config) -> u64 {
+    let zeros = call.data.iter().filter(|b| **b == 0).count() as u64;
+    let non_zeros = call.data.len() as u64 - zeros;
+    SYSTEM_CALL_GAS
+        .saturating_add(config.gas_transaction_call())
+        .saturating_add(zeros.saturating_mul(config.gas_transaction_zero_data()))
+        .saturating_add(non_zeros.saturating_mul(config.gas_transaction_non_zero_data()))
+}
+
+/// The crate's transaction arguments for a system call: no value, priced at zero.
+pub(crate) fn system_args(
+    call: &SystemCall<'_>,
+    gas_limit: u64,
+    config: &'static Config,
+) -> TransactArgs<'static> {
+    TransactArgs {
+        call_create: TransactArgsCallCreate::Call {
+            address: h160(&call.contract),
+            data: call.data.to_vec(),
+        },
+        caller: h160(&SYSTEM_ADDRESS),
+        value: EvmU256::zero(),
+        gas_limit: EvmU256::from(gas_limit),
+        gas_price: TransactGasPrice::Legacy(EvmU256::zero()),
+        access_list: Vec::new(),
+        config,
     }
 }
 
