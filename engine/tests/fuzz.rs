@@ -24,6 +24,7 @@ fn run(dir: &Path, seconds: u64, seed: u64) -> FarmSummary {
         stop_on_divergence: false,
         minimise: None,
         slow: None,
+        sequences: schism_engine::fuzz::harness::DEFAULT_SEQUENCE_SHARE,
     };
     farm::fuzz(&options).expect("the farm runs")
 }
@@ -103,6 +104,8 @@ fn a_farm_fuzzes_keeps_its_corpus_writes_its_stats_and_resumes() {
         stop_on_divergence: true,
         minimise: Some(schism_engine::triage::Budget::default()),
         slow: None,
+        // Single transactions only: the opcode canary is to be blamed on its instruction.
+        sequences: 0.0,
     };
     let stopped = farm::fuzz(&options).expect("the farm runs");
     let c = &stopped.stats;
@@ -114,4 +117,31 @@ fn a_farm_fuzzes_keeps_its_corpus_writes_its_stats_and_resumes() {
     assert!(folder.join("report.json").is_file() && folder.join("case.json").is_file(), "{folder:?}");
     assert!(first.instructions_after.is_some_and(|n| n <= 10), "{first:?}");
     assert!(first.signature.contains("-exp-"), "EXP is blamed: {}", first.signature);
+
+    // The sequence-only canary: a build of revm whose transactions read slots written earlier
+    // in their block at their block-start values, found by fuzzing block sequences and filed
+    // as a blockchain test.
+    let stale = dir.path().join("stale");
+    let options = FarmOptions {
+        clients: ClientFactory::new(|| registry::canary_clients("stale-slot-in-block")),
+        jobs: 1,
+        duration: Some(Duration::from_secs(120)),
+        corpus: stale.join("corpus"),
+        crashes: stale.join("crashes"),
+        fork: None,
+        seed: Some(3),
+        stats: None,
+        status: false,
+        stop_on_divergence: true,
+        minimise: Some(schism_engine::triage::Budget::default()),
+        slow: None,
+        sequences: 1.0,
+    };
+    let stopped = farm::fuzz(&options).expect("the farm runs");
+    let first = stopped.stats.first_finding.clone().expect("the sequence canary is found");
+    assert!(first.signature.contains("-seq-"), "{first:?}");
+    let folder = first.folder.clone().expect("a folder");
+    let case = std::fs::read_to_string(folder.join("case.json")).expect("case.json");
+    assert!(case.contains("\"genesisRLP\"") && case.contains("\"blocks\""), "a blockchain test");
+    assert!(stopped.stats.sequences > 0);
 }

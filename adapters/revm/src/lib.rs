@@ -83,6 +83,10 @@ fn system_call(client: &str, call: &SystemCall<'_>) -> Result<SystemOutcome, Cli
     use revm::SystemCallEvm;
     use revm::context::result::ExecutionResult;
     let block = call.block;
+    // A system contract without code: the call does nothing (EIP-4788, EIP-2935).
+    if call.state.get(&call.contract).is_none_or(|a| a.code.is_empty()) {
+        return Ok(SystemOutcome { post: call.state.clone(), output: Default::default() });
+    }
     let spec = input::spec_of(block.fork)
         .ok_or_else(|| ClientError::UnsupportedFork { client: client.to_owned(), fork: block.fork })?;
     let db = input::PreDb::new(call.state, Some(&block.block_hashes));
@@ -96,7 +100,19 @@ fn system_call(client: &str, call: &SystemCall<'_>) -> Result<SystemOutcome, Cli
         .map_err(|e| ClientError::Execution { client: client.to_owned(), detail: e.to_string() })?;
     let output = match &done.result {
         ExecutionResult::Success { output, .. } => output.data().clone(),
-        _ => Default::default(),
+        // A failing request contract invalidates the block (EIP-7002, EIP-7251).
+        failed if matches!(
+            call.contract,
+            schism_interface::sequence::WITHDRAWAL_REQUEST_ADDRESS | schism_interface::sequence::CONSOLIDATION_REQUEST_ADDRESS
+        ) =>
+        {
+            return Err(ClientError::Execution {
+                client: client.to_owned(),
+                detail: format!("system call to {} failed: {failed:?}", call.contract),
+            });
+        }
+        // A failing beacon-root or history call changes nothing.
+        _ => return Ok(SystemOutcome { post: call.state.clone(), output: Default::default() }),
     };
     Ok(SystemOutcome { post: output::applied(call.state, done.state, block.fork), output })
 }
