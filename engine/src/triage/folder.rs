@@ -140,7 +140,7 @@ pub fn file(crashes: &Path, folder: &Folder<'_>) -> Result<Filed, TriageError> {
     Ok(Filed::New(target))
 }
 
-fn pause() {
+pub(crate) fn pause() {
     if let Some(ms) = std::env::var(DELAY_ENV).ok().and_then(|v| v.parse::<u64>().ok()) {
         std::thread::sleep(std::time::Duration::from_millis(ms));
     }
@@ -202,7 +202,7 @@ pub fn describe(report: &Report) -> String {
 }
 
 /// Removes staging folders whose process is gone.
-fn remove_stale_staging(crashes: &Path) {
+pub(crate) fn remove_stale_staging(crashes: &Path) {
     let Ok(entries) = std::fs::read_dir(crashes) else { return };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();

@@ -357,15 +357,21 @@ fn write(crashes: &Path, id: &str, report: &SequenceReport, case: &str, original
         let count = record_again(crashes, id)?.unwrap_or(1);
         return Ok(Filed::Again(target, count));
     }
-    let staging: PathBuf = crashes.join(format!(".staging-{}-{}", file_name(id), std::process::id()));
-    let _ = std::fs::remove_dir_all(&staging);
+    super::folder::remove_stale_staging(crashes);
+    static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let serial = SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let staging: PathBuf = crashes.join(format!(".staging-{}-{}-{serial}", file_name(id), std::process::id()));
     std::fs::create_dir_all(&staging).map_err(|source| TriageError::Io { path: staging.clone(), source })?;
-    write_atomic(&staging.join("case.json"), case.as_bytes())?;
-    write_atomic(&staging.join("original.json"), original.as_bytes())?;
-    write_atomic(&staging.join("report.md"), markdown(report).as_bytes())?;
+    let put = |name: &str, text: &[u8]| {
+        super::folder::pause();
+        write_atomic(&staging.join(name), text)
+    };
+    put("case.json", case.as_bytes())?;
+    put("original.json", original.as_bytes())?;
+    put("report.md", markdown(report).as_bytes())?;
     let json = serde_json::to_vec_pretty(report).map_err(|e| TriageError::Encode(e.to_string()))?;
     // report.json last: a folder is filed when it has one.
-    write_atomic(&staging.join("report.json"), &json)?;
+    put("report.json", &json)?;
     if is_filed(crashes, id) {
         let _ = std::fs::remove_dir_all(&staging);
         let count = record_again(crashes, id)?.unwrap_or(1);
