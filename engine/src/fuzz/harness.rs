@@ -411,10 +411,12 @@ impl Harness {
                 }
             }
         }
-        self.stats.executions += 1;
+        let all_rejected = runs.first().is_some_and(|(_, r)| {
+            r.blocks.iter().all(|b| b.outcome.as_ref().is_none_or(|o| o.receipts.is_empty()))
+        });
+        account(&mut self.stats, &mut self.opcodes_seen, &recorder, all_rejected);
         self.stats.sequences += 1;
         self.stats.sequence_txs += seq.tx_count() as u64;
-        self.stats.opcodes += recorder.steps;
         if self.stats.sequences % 8 == 1 && seq.tx_count() > 1 {
             self.stats.sequences_checked += 1;
             if let Some((_, run)) = runs.iter().find(|(id, _)| id == observed_id)
@@ -526,7 +528,8 @@ impl Harness {
         let labelled: Vec<(&str, &Outcome)> = outcomes.iter().map(|(i, o)| (self.clients[*i].0.as_str(), o)).collect();
         let verdict = compare(&labelled);
         let steps = recorder.steps;
-        account(&mut self.stats, &mut self.opcodes_seen, &recorder, &outcomes);
+        let rejected = outcomes.first().is_some_and(|(_, o)| o.status() == Some(schism_interface::TxStatus::Rejected));
+        account(&mut self.stats, &mut self.opcodes_seen, &recorder, rejected);
         let divergent = verdict.is_consensus_divergence() || !faults.is_empty();
         if matches!(verdict, Verdict::Diverge { .. }) && !divergent {
             self.stats.halt_naming += 1;
@@ -547,13 +550,13 @@ impl Harness {
 }
 
 /// Adds one run to the statistics.
-fn account(stats: &mut HarnessStats, seen: &mut [bool; 256], recorder: &Recorder, outcomes: &[(usize, Outcome)]) {
+fn account(stats: &mut HarnessStats, seen: &mut [bool; 256], recorder: &Recorder, rejected: bool) {
     stats.executions += 1;
     stats.opcodes += recorder.steps;
     if recorder.steps > 10 {
         stats.deep_cases += 1;
     }
-    if outcomes.first().is_some_and(|(_, o)| o.status() == Some(schism_interface::TxStatus::Rejected)) {
+    if rejected {
         stats.rejected += 1;
     }
     for (op, now) in recorder.opcodes.iter().enumerate() {
