@@ -939,7 +939,8 @@ fn authorization(ctx: &Ctx, pre: &Accounts, auth: &Auth, tx_nonce: u64) -> Autho
         chain_id,
         address,
         nonce,
-        v: None,
+        // Both spellings, as execution-spec-tests writes them: geth's reader requires `v`.
+        v: Some(U256::from(parity)),
         y_parity: Some(U256::from(parity)),
         r,
         s,

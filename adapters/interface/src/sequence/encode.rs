@@ -239,7 +239,7 @@ pub fn decoded(envelope: &TxEnvelope) -> Result<SeqTx, EncodeError> {
                         chain_id: a.chain_id,
                         address: a.address,
                         nonce: a.nonce,
-                        v: None,
+                        v: Some(U256::from(a.y_parity())),
                         y_parity: Some(U256::from(a.y_parity())),
                         r: a.r(),
                         s: a.s(),
