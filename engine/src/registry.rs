@@ -241,12 +241,14 @@ pub struct Canary {
     pub name: &'static str,
     /// What is broken.
     pub description: &'static str,
+    /// True when only a block sequence can reveal it.
+    pub block_level: bool,
 }
 
 /// Every canary this build has (revm's mutants; none without revm).
 pub fn canaries() -> Vec<Canary> {
     #[cfg(feature = "revm")]
-    return schism_revm::Mutant::ALL.iter().map(|m| Canary { name: m.name(), description: m.description() }).collect();
+    return schism_revm::Mutant::ALL.iter().map(|m| Canary { name: m.name(), description: m.description(), block_level: m.block_level() }).collect();
     #[cfg(not(feature = "revm"))]
     Vec::new()
 }

@@ -117,6 +117,11 @@ impl Mutant {
         }
     }
 
+    /// True when only a block sequence can reveal the mutant.
+    pub fn block_level(self) -> bool {
+        self == Mutant::StaleSlotInBlock
+    }
+
     /// The mutant with this name.
     pub fn from_name(name: &str) -> Option<Mutant> {
         Mutant::ALL.into_iter().find(|m| m.name() == name)

@@ -97,7 +97,9 @@ pub fn selftest(options: &SelftestOptions, mut progress: impl FnMut(&CanaryResul
             stop_on_divergence: true,
             minimise: Some(crate::triage::Budget::default()),
             slow: None,
-            sequences: crate::fuzz::harness::DEFAULT_SEQUENCE_SHARE,
+            // A single-transaction mutant is looked for in single transactions, where its
+            // finding is blamed on its instruction; the block-level one in sequences only.
+            sequences: if canary.block_level { 1.0 } else { 0.0 },
         };
         let summary = fuzz(&farm)?;
         let stats = &summary.stats;
