@@ -22,8 +22,6 @@ pub struct Report {
     pub disagreements: Vec<Disagreement>,
     /// Files or entries that could not be read.
     pub input_errors: Vec<InputError>,
-    /// Files in a format this run does not execute.
-    pub skipped_files: Vec<SkippedFile>,
     /// Fixture files read.
     pub files: usize,
     /// Cases expanded.
@@ -252,24 +250,12 @@ pub struct InputError {
     pub message: String,
 }
 
-/// A file in a format this run does not execute.
-#[derive(Clone, Debug, Serialize)]
-pub struct SkippedFile {
-    /// The file.
-    pub file: PathBuf,
-    /// Tests in it.
-    pub tests: usize,
-    /// Why it was not run.
-    pub reason: &'static str,
-}
-
 impl Report {
     /// Aggregates per-case results.
     pub fn build(
         clients: &[Arc<dyn Client>],
         results: &[CaseResult],
         input_errors: &[FixtureError],
-        other_formats: &[(PathBuf, usize)],
         files: usize,
         elapsed: Duration,
     ) -> Report {
@@ -362,14 +348,6 @@ impl Report {
             clients: clients.iter().map(|c| c.id().to_owned()).zip(reports).collect(),
             disagreements,
             input_errors: input_errors.iter().map(input_error).collect(),
-            skipped_files: other_formats
-                .iter()
-                .map(|(file, tests)| SkippedFile {
-                    file: file.clone(),
-                    tests: *tests,
-                    reason: "blockchain_test fixtures are not executed by `schism run` yet",
-                })
-                .collect(),
             files,
             cases: results.len(),
             elapsed_s: elapsed.as_secs_f64(),
@@ -511,15 +489,14 @@ impl Report {
         let naming = self.disagreements.iter().filter(|d| !d.consensus).count();
         let _ = writeln!(
             out,
-            "\n{} cases from {} files in {:.1}s; {} disagreements ({} more explained by known differences, {} only in the halt's error class); {} input errors; {} files in other formats skipped",
+            "\n{} cases from {} files in {:.1}s; {} disagreements ({} more explained by known differences, {} only in the halt's error class); {} input errors",
             self.cases,
             self.files,
             self.elapsed_s,
             self.disagreements.iter().filter(|d| d.counts()).count(),
             known,
             naming,
-            self.input_errors.len(),
-            self.skipped_files.len()
+            self.input_errors.len()
         );
         out
     }

@@ -135,7 +135,6 @@ pub fn run(options: &RunOptions, clients: &[Arc<dyn Client>]) -> Result<Report, 
         let loaded: Vec<Loaded> = files.par_iter().map(|path| load(path, &options.forks)).collect();
         let mut cases = Vec::new();
         let mut input_errors = Vec::new();
-        let other_formats: Vec<(PathBuf, usize)> = Vec::new();
         let mut chains = Vec::new();
         for item in loaded {
             match item {
@@ -169,7 +168,7 @@ pub fn run(options: &RunOptions, clients: &[Arc<dyn Client>]) -> Result<Report, 
         indexed.sort_unstable_by_key(|(i, _)| *i);
         let results: Vec<CaseResult> = indexed.into_iter().map(|(_, r)| r).collect();
         bar.finish_and_clear();
-        let mut report = Report::build(clients, &results, &input_errors, &other_formats, files.len(), started.elapsed());
+        let mut report = Report::build(clients, &results, &input_errors, files.len(), started.elapsed());
         report.add_sequences(clients, &sequence_results);
         Ok(report)
     })

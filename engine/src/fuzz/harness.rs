@@ -475,6 +475,7 @@ impl Harness {
             }
             if let Some(stx) = alone.blocks[b].txs.first_mut() {
                 stx.tx.nonce = seq.pre.get(&stx.tx.sender).map_or(0, |a| a.nonce);
+                stx.raw = None;
             }
             let Ok(solo) = guarded(client.id(), || chain::run(client.as_ref(), &alone, TraceMode::Off)) else { continue };
             let result = |r: &ChainRun, index: usize| {

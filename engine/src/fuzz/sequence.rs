@@ -8,7 +8,7 @@ use super::program::Blueprint;
 use super::vectors;
 use alloy_primitives::{Address, B256, Bytes, U256, address, keccak256};
 use schism_interface::fixture::{Account, Accounts};
-use schism_interface::sequence::{Header, Schedule, SeqBlock, SeqTx, Sequence, Withdrawal};
+use schism_interface::sequence::{Header, Schedule, SeqBlock, SeqTx, Sequence, Withdrawal, encode};
 use schism_interface::{Fork, TxKind};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -68,7 +68,7 @@ fn genesis(fork: Fork, gas_limit: u64, base_fee: Option<u64>, timestamp: u64) ->
         timestamp,
         difficulty: if fork >= Fork::Paris { U256::ZERO } else { U256::from(0x20000) },
         base_fee_per_gas: base_fee,
-        withdrawals_root: (fork >= Fork::Shanghai).then(|| schism_interface::sequence::encode::withdrawals_root(&[])),
+        withdrawals_root: (fork >= Fork::Shanghai).then(|| encode::withdrawals_root(&[])),
         blob_gas_used: (fork >= Fork::Cancun).then_some(0),
         excess_blob_gas: (fork >= Fork::Cancun).then_some(0),
         parent_beacon_block_root: (fork >= Fork::Cancun).then_some(B256::ZERO),
@@ -183,6 +183,11 @@ pub fn compile_sequence(blueprint: &Blueprint, fork: Fork) -> Sequence {
         if let Some(last) = blocks.last_mut() {
             last.txs.push(SeqTx { tx, raw: None });
         }
+    }
+    // Signed once here: every client's chain run needs the transactions root, and signing is
+    // the costly part of it.
+    for stx in blocks.iter_mut().flat_map(|b| b.txs.iter_mut()) {
+        stx.raw = encode::envelope(stx, case.chain_id).ok().map(|e| encode::raw(&e));
     }
     Sequence {
         file: Arc::from("fuzz"),
