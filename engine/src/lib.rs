@@ -9,6 +9,7 @@ pub mod cli;
 pub mod compare;
 pub mod fuzz;
 pub mod install;
+pub mod panel;
 pub mod registry;
 pub mod report;
 pub mod runner;

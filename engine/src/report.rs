@@ -120,7 +120,7 @@ pub struct ClientReport {
     /// Every case on which the client failed to produce an outcome.
     pub client_errors: Vec<ClientFault>,
     /// Client errors by kind of fault.
-    pub faults: BTreeMap<&'static str, usize>,
+    pub faults: BTreeMap<String, usize>,
 }
 
 /// Pass/fail/known/skip/error counts of one client on one fork.
@@ -207,7 +207,7 @@ pub struct ClientFault {
     #[serde(flatten)]
     pub case: CaseRef,
     /// The kind of fault (`crashed`, `timeout`, `malformed_output`, ...).
-    pub kind: &'static str,
+    pub kind: String,
     /// The client's failure.
     pub error: String,
 }
@@ -325,8 +325,8 @@ impl Report {
                     ClientResult::Error { kind, message } => {
                         report.errors += 1;
                         fork.errors += 1;
-                        *report.faults.entry(kind).or_default() += 1;
-                        report.client_errors.push(ClientFault { case: result.case.clone(), kind, error: message.clone() });
+                        *report.faults.entry(kind.clone()).or_default() += 1;
+                        report.client_errors.push(ClientFault { case: result.case.clone(), kind: kind.clone(), error: message.clone() });
                     }
                 }
             }

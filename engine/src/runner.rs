@@ -3,6 +3,8 @@
 //! other.
 
 use crate::compare::{Verdict, compare};
+pub use crate::panel::guarded;
+use crate::panel::{Call, Entry, Excuse, Order, Panel};
 use crate::report::Report;
 use alloy_primitives::B256;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -12,7 +14,6 @@ use schism_interface::fixture::Indexes;
 use schism_interface::load::{FixtureFile, collect_json_files, expand_file, read_fixture};
 use schism_interface::{Case, Client, ClientError, FixtureError, Fork, KnownDifference, Outcome, TraceMode};
 use serde::Serialize;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -101,7 +102,7 @@ pub enum ClientResult {
     /// The client failed to produce an outcome: a finding of its own kind, never agreement.
     Error {
         /// The kind of fault ([`ClientError::kind`]).
-        kind: &'static str,
+        kind: String,
         /// The failure.
         message: String,
     },
@@ -211,24 +212,33 @@ pub(crate) fn progress_bar(enabled: bool, len: usize) -> ProgressBar {
 /// Executes one case on every client that supports its fork, checks each against the fixture
 /// and compares them.
 pub fn run_case(case: &Case, clients: &[Arc<dyn Client>]) -> CaseResult {
+    run_on_panel(case, &Panel::new(clients))
+}
+
+/// [`run_case`] on a panel built once.
+pub fn run_on_panel(case: &Case, panel: &Panel) -> CaseResult {
     // Clients run in parallel within a case too, so one slow client on one heavy case does
-    // not hold a worker for the sum of all clients' times.
-    let per_client: Vec<((ClientResult, Duration), Option<Outcome>)> =
-        clients.par_iter().map(|client| run_one(client.as_ref(), case)).collect();
-    let mut results = Vec::with_capacity(clients.len());
-    let mut outcomes: Vec<(&str, Outcome)> = Vec::with_capacity(clients.len());
-    for (client, (result, outcome)) in clients.iter().zip(per_client) {
-        results.push(result);
-        if let Some(outcome) = outcome {
-            outcomes.push((client.id(), outcome));
-        }
+    // not hold a worker for the sum of all clients' times. Known differences classify a
+    // failure after the client ran (a client they cover may still pass).
+    let call = Call { trace: TraceMode::Off, excuse: Excuse::Unrepresentable, order: Order::Parallel, observer: None };
+    let seats = panel.run(case, call);
+    let mut results = Vec::with_capacity(seats.len());
+    for ((_, client), seat) in panel.seats().iter().zip(&seats) {
+        let result = match &seat.entry {
+            Entry::Ran(outcome) => judge(client.as_ref(), case, outcome),
+            Entry::Fault(fault) => ClientResult::Error { kind: fault.kind.clone(), message: fault.message.clone() },
+            Entry::Unsupported(reason) => ClientResult::Skip { reason: reason.clone() },
+            Entry::Excused(known) => ClientResult::Known { id: known.id },
+        };
+        results.push((result, seat.took));
     }
-    let refs: Vec<(&str, &Outcome)> = outcomes.iter().map(|(id, o)| (*id, o)).collect();
+    let refs: Vec<(&str, &Outcome)> = seats.iter().filter_map(|s| s.output().map(|o| (s.label.as_str(), o))).collect();
     let verdict = compare(&refs);
     let known_divergence = match verdict {
-        Verdict::Diverge { .. } => clients
+        Verdict::Diverge { .. } => panel
+            .seats()
             .iter()
-            .flat_map(|c| c.known_differences().iter())
+            .flat_map(|(_, c)| c.known_differences().iter())
             .filter(|k| (k.applies)(case))
             .map(|k| k.id)
             .collect(),
@@ -243,44 +253,9 @@ pub fn run_case(case: &Case, clients: &[Arc<dyn Client>]) -> CaseResult {
     }
 }
 
-/// One client on one case: its verdict against the fixture, the time it took, and its outcome
-/// when it produced one.
-fn run_one(client: &dyn Client, case: &Case) -> ((ClientResult, Duration), Option<Outcome>) {
-    if !client.supports(case.fork) {
-        let reason = format!("fork {} not supported", case.fork);
-        return ((ClientResult::Skip { reason }, Duration::ZERO), None);
-    }
-    let start = Instant::now();
-    let executed = execute_guarded(client, case);
-    let elapsed = start.elapsed();
-    match executed {
-        Ok(outcome) => ((judge(client, case, &outcome), elapsed), Some(outcome)),
-        // A case the client cannot even represent is explained when one of its documented
-        // known differences (a missing feature) covers the case; any other fault stays a
-        // finding of its own kind.
-        Err(e @ ClientError::Unrepresentable { .. }) => match known_for(client, case) {
-            Some(known) => ((ClientResult::Known { id: known.id }, elapsed), None),
-            None => ((ClientResult::Error { kind: e.kind(), message: e.to_string() }, elapsed), None),
-        },
-        Err(e) => ((ClientResult::Error { kind: e.kind(), message: e.to_string() }, elapsed), None),
-    }
-}
-
 /// Executes a case, turning a panic inside the client into a client error.
 pub fn execute_guarded(client: &dyn Client, case: &Case) -> Result<Outcome, ClientError> {
     guarded(client.id(), || client.execute(case, TraceMode::Off))
-}
-
-/// Runs one call into client `id`, turning a panic into [`ClientError::Panicked`].
-pub fn guarded<T>(id: &str, f: impl FnOnce() -> Result<T, ClientError>) -> Result<T, ClientError> {
-    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| {
-        let message = payload
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "non-text panic payload".to_owned());
-        Err(ClientError::Panicked { client: id.to_owned(), message })
-    })
 }
 
 /// The first documented known difference of `client` that covers `case`.

@@ -6,12 +6,11 @@ use super::compile::{choose_fork, compile};
 use super::sequence::compile_sequence;
 use crate::chain::compare::compare as compare_chains;
 use crate::chain::{self, ChainRun};
-use crate::runner::sequences::skip_reason;
 use super::features::Recorder;
 use super::program::Blueprint;
 use super::FuzzError;
 use crate::compare::{Verdict, compare};
-use crate::runner::guarded;
+use crate::panel::{Call, Entry, Panel, guarded};
 use crate::triage::{Budget, Examiner, Filed, Kind, Signature, Triage, TriageOptions};
 use schism_interface::{Case, Client, Fork, Outcome, Sequence, TraceMode};
 use serde::{Deserialize, Serialize};
@@ -82,6 +81,14 @@ pub struct ClientStats {
     pub cases: u64,
     /// Seconds it spent executing them.
     pub seconds: f64,
+}
+
+impl ClientStats {
+    /// Counts one case that took `took`.
+    fn add(&mut self, took: Duration) {
+        self.cases += 1;
+        self.seconds += took.as_secs_f64();
+    }
 }
 
 /// Cumulative statistics of one harness.
@@ -183,7 +190,7 @@ pub enum Finding {
 
 /// Runs inputs on clients and files what they disagree on.
 pub struct Harness {
-    clients: Vec<(String, Arc<dyn Client>)>,
+    panel: Panel,
     forks: Vec<Fork>,
     observed: usize,
     triage: Triage,
@@ -221,12 +228,13 @@ impl Harness {
         // root is hashed once.
         schism_interface::state::remember_roots_on_this_thread();
         let per_client = clients.iter().map(|(id, _)| ClientStats { id: id.clone(), ..Default::default() }).collect();
+        let panel = Panel::labelled(clients);
         let triage = Triage::new(
-            Examiner::labelled(clients.clone()),
+            Examiner::labelled(panel.seats().to_vec()),
             TriageOptions { crashes: options.crashes.clone(), minimise: options.minimise },
         );
         Ok(Harness {
-            clients,
+            panel,
             forks,
             observed,
             triage,
@@ -329,26 +337,22 @@ impl Harness {
         if !slow(slow_t, fast_t) {
             return None;
         }
-        let time = |i: usize| {
-            let (id, client) = &self.clients[i];
-            let started = Instant::now();
-            let _ = guarded(id, || client.execute(case, TraceMode::Off));
-            started.elapsed()
-        };
+        let time = |i: usize| self.panel.run_one(i, case, TraceMode::Off).map_or(Duration::ZERO, |seat| seat.took);
         let (again_slow, again_fast) = (time(slow_i), time(fast_i));
         if !slow(again_slow, again_fast) {
             return None;
         }
-        let labelled = timings.iter().map(|(i, t)| (self.clients[*i].0.clone(), *t)).collect();
-        Some((self.clients[slow_i].0.clone(), labelled))
+        let label = |i: usize| self.panel.seats()[i].0.clone();
+        let labelled = timings.iter().map(|(i, t)| (label(*i), *t)).collect();
+        Some((label(slow_i), labelled))
     }
 
     /// A slow case's culprit: the precompiles it calls, where it calls any, else `code`.
     fn slow_culprit(&self, case: &Case) -> String {
         let mut map = vec![0u8; super::MAP_SIZE];
         let mut recorder = Recorder::new(&mut map);
-        let (_, client) = &self.clients[self.observed];
-        let _ = guarded(client.id(), || client.execute_observed(case, &mut recorder));
+        let (label, client) = &self.panel.seats()[self.observed];
+        let _ = guarded(label, || client.execute_observed(case, &mut recorder));
         let mut precompiles = recorder.precompiles.clone();
         precompiles.sort_unstable();
         precompiles.dedup();
@@ -378,36 +382,32 @@ impl Harness {
         let seq = self.sequence(input);
         let found = Instant::now();
         let mut recorder = Recorder::new(map);
+        // The observed client's run is traced; its transactions' steps and its blocks' results
+        // are the features.
+        let observed_id = self.panel.seats()[self.observed].0.clone();
         let mut runs: Vec<(String, ChainRun)> = Vec::new();
         let mut faults = Vec::new();
-        for (i, (id, client)) in self.clients.iter().enumerate() {
-            if skip_reason(client.as_ref(), &seq).is_some() {
+        let call = Call { observer: Some((self.observed, &mut recorder)), ..Call::plain() };
+        for (i, seat) in self.panel.run(&seq, call).into_iter().enumerate() {
+            if matches!(seat.entry, Entry::Unsupported(_) | Entry::Excused(_)) {
                 continue;
             }
-            let mode = if i == self.observed { TraceMode::Steps } else { TraceMode::Off };
-            let started = Instant::now();
-            let result = guarded(id, || chain::run(client.as_ref(), &seq, mode));
-            let stats = &mut self.stats.per_client[i];
-            stats.cases += 1;
-            stats.seconds += started.elapsed().as_secs_f64();
-            match result {
-                Ok(run) => runs.push((id.clone(), run)),
-                Err(e) => faults.push(e.kind()),
+            self.stats.per_client[i].add(seat.took);
+            match seat.entry {
+                Entry::Ran(run) => runs.push((seat.label, run)),
+                Entry::Fault(fault) => faults.push(fault),
+                Entry::Unsupported(_) | Entry::Excused(_) => {}
             }
         }
-        let observed_id = &self.clients[self.observed].0;
-        if let Some((_, run)) = runs.iter_mut().find(|(id, _)| id == observed_id) {
-            for (b, block) in run.blocks.iter_mut().enumerate() {
+        if let Some((_, run)) = runs.iter().find(|(id, _)| *id == observed_id) {
+            for (b, block) in run.blocks.iter().enumerate() {
                 recorder.hit(0x5e0, (b as u64) << 8 | u64::from(block.rejection.is_some()));
-                let Some(outcome) = block.outcome.as_mut() else { continue };
+                let Some(outcome) = block.outcome.as_ref() else { continue };
                 for r in &outcome.rejected {
                     recorder.hit(0x5e1, r.kind as u64);
                 }
-                for receipt in &mut outcome.receipts {
+                for receipt in &outcome.receipts {
                     recorder.hit(0x5e2, (receipt.index as u64) << 8 | receipt.error.map_or(0, |e| e.name().len() as u64 + 1));
-                    if let Some(trace) = receipt.trace.take() {
-                        schism_interface::observe::replay(&trace, &mut recorder);
-                    }
                 }
             }
         }
@@ -419,7 +419,7 @@ impl Harness {
         self.stats.sequence_txs += seq.tx_count() as u64;
         if self.stats.sequences % 8 == 1 && seq.tx_count() > 1 {
             self.stats.sequences_checked += 1;
-            if let Some((_, run)) = runs.iter().find(|(id, _)| id == observed_id)
+            if let Some((_, run)) = runs.iter().find(|(id, _)| *id == observed_id)
                 && self.depends_on_earlier(&seq, run)
             {
                 self.stats.sequences_dependent += 1;
@@ -433,7 +433,7 @@ impl Harness {
         };
         self.stats.divergences += 1;
         let first = self.stats.first_finding.is_none().then(|| (self.started.elapsed().as_secs_f64(), self.stats.executions));
-        match crate::triage::sequence::handle(&self.crashes, &self.clients, &seq, &divergence, self.minimise, found) {
+        match crate::triage::sequence::handle(&self.crashes, self.panel.seats(), &seq, &divergence, self.minimise, found) {
             Ok((filed, signature)) => {
                 let id = signature.id();
                 if matches!(filed, Filed::New(_)) {
@@ -464,7 +464,7 @@ impl Harness {
     /// True when some later transaction's receipt (status, gas, logs, rejection) differs when
     /// it runs in the same blocks without the transactions before it.
     fn depends_on_earlier(&self, seq: &Sequence, run: &ChainRun) -> bool {
-        let (_, client) = &self.clients[self.observed];
+        let (_, client) = &self.panel.seats()[self.observed];
         let positions: Vec<(usize, usize)> =
             seq.blocks.iter().enumerate().flat_map(|(b, blk)| (0..blk.txs.len()).map(move |t| (b, t))).skip(1).collect();
         for (b, t) in positions {
@@ -498,35 +498,26 @@ impl Harness {
     /// Runs a case on every client and compares; the finding, when there is one.
     pub fn run_case(&mut self, case: &Case, map: &mut [u8]) -> (Run, Option<Finding>) {
         let mut recorder = Recorder::new(map);
-        let mut outcomes: Vec<(usize, Outcome)> = Vec::with_capacity(self.clients.len());
+        let call = Call { observer: Some((self.observed, &mut recorder)), ..Call::plain() };
+        let seats = self.panel.run(case, call);
+        let mut outcomes: Vec<(usize, Outcome)> = Vec::with_capacity(seats.len());
         let mut faults = Vec::new();
-        let mut timings: Vec<(usize, Duration)> = Vec::with_capacity(self.clients.len());
-        for (i, (id, client)) in self.clients.iter().enumerate() {
-            if !client.supports(case.fork) {
+        let mut timings: Vec<(usize, Duration)> = Vec::with_capacity(seats.len());
+        for (i, seat) in seats.into_iter().enumerate() {
+            if matches!(seat.entry, Entry::Unsupported(_) | Entry::Excused(_)) {
                 continue;
             }
-            if client.known_differences().iter().any(|k| (k.applies)(case)) {
-                continue;
-            }
-            let started = Instant::now();
-            let result = if i == self.observed {
-                guarded(id, || client.execute_observed(case, &mut recorder))
-            } else {
-                guarded(id, || client.execute(case, TraceMode::Off))
-            };
-            let took = started.elapsed();
-            timings.push((i, took));
-            let stats = &mut self.stats.per_client[i];
-            stats.cases += 1;
-            stats.seconds += took.as_secs_f64();
-            match result {
-                Ok(outcome) => outcomes.push((i, outcome)),
-                Err(e) => faults.push(e.kind()),
+            timings.push((i, seat.took));
+            self.stats.per_client[i].add(seat.took);
+            match seat.entry {
+                Entry::Ran(outcome) => outcomes.push((i, outcome)),
+                Entry::Fault(fault) => faults.push(fault),
+                Entry::Unsupported(_) | Entry::Excused(_) => {}
             }
         }
         let refs: Vec<&Outcome> = outcomes.iter().map(|(_, o)| o).collect();
         recorder.finish(&case.pre, &refs);
-        let labelled: Vec<(&str, &Outcome)> = outcomes.iter().map(|(i, o)| (self.clients[*i].0.as_str(), o)).collect();
+        let labelled: Vec<(&str, &Outcome)> = outcomes.iter().map(|(i, o)| (self.panel.seats()[*i].0.as_str(), o)).collect();
         let verdict = compare(&labelled);
         let steps = recorder.steps;
         let rejected = outcomes.first().is_some_and(|(_, o)| o.status() == Some(schism_interface::TxStatus::Rejected));

@@ -5,13 +5,14 @@
 
 use crate::chain::compare::{ChainDivergence, compare};
 use crate::chain::{self, ChainMismatch, ChainRun};
+use crate::panel::{Call, Entry, Excuse, Order, Panel};
 use rayon::prelude::*;
 use schism_interface::{Client, ClientError, Fork, NativeVerdict, Sequence, TraceMode};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The sequences of one blockchain_test file.
 #[derive(Clone, Debug)]
@@ -41,7 +42,7 @@ pub enum ChainResult {
     /// The client produced no outcome.
     Error {
         /// The kind of fault.
-        kind: &'static str,
+        kind: String,
         /// The failure.
         message: String,
     },
@@ -100,18 +101,32 @@ pub fn run_files(files: &[SequenceFile], clients: &[Arc<dyn Client>], forks: &[F
 /// Runs one sequence on every client; `native` holds, per client, its own runner's verdicts on
 /// the file when it has a runner.
 pub fn run_sequence(seq: &Sequence, clients: &[Arc<dyn Client>], native: &[NativeVerdicts]) -> SequenceResult {
-    let per_client: Vec<((ChainResult, Duration), Option<ChainRun>)> = clients
-        .par_iter()
-        .enumerate()
-        .map(|(i, client)| run_one(client.as_ref(), seq, native.get(i).and_then(Option::as_ref)))
-        .collect();
-    let mut results = Vec::new();
+    let own = |i: usize| native.get(i).and_then(Option::as_ref);
+    // Clients with their own runner are judged by it; the others import the blocks on a panel.
+    let driven: Vec<Arc<dyn Client>> =
+        clients.iter().enumerate().filter(|(i, _)| own(*i).is_none()).map(|(_, c)| c.clone()).collect();
+    let call = Call { trace: TraceMode::Off, excuse: Excuse::Before, order: Order::Parallel, observer: None };
+    let mut seats = Panel::new(&driven).run(seq, call).into_iter();
+    let mut results = Vec::with_capacity(clients.len());
     let mut runs = Vec::new();
-    for (client, (result, run)) in clients.iter().zip(per_client) {
-        results.push(result);
-        if let Some(run) = run {
-            runs.push((client.id().to_owned(), run));
+    for i in 0..clients.len() {
+        if let Some(native) = own(i) {
+            results.push((judge_native(seq, native), Duration::ZERO));
+            continue;
         }
+        let Some(seat) = seats.next() else { break };
+        let result = match seat.entry {
+            Entry::Ran(run) => {
+                let mismatches = chain::check(seq, &run);
+                let result = if mismatches.is_empty() { ChainResult::Pass } else { ChainResult::Fail { mismatches } };
+                runs.push((seat.label, run));
+                result
+            }
+            Entry::Fault(f) => ChainResult::Error { kind: f.kind, message: f.message },
+            Entry::Unsupported(reason) => ChainResult::Skip { reason },
+            Entry::Excused(known) => ChainResult::Skip { reason: format!("known difference {}", known.id) },
+        };
+        results.push((result, seat.took));
     }
     let refs: Vec<(String, &ChainRun)> = runs.iter().map(|(id, r)| (id.clone(), r)).collect();
     SequenceResult {
@@ -123,52 +138,14 @@ pub fn run_sequence(seq: &Sequence, clients: &[Arc<dyn Client>], native: &[Nativ
     }
 }
 
-/// Why `client` cannot run `seq`, if it cannot.
-pub fn skip_reason(client: &dyn Client, seq: &Sequence) -> Option<String> {
-    if let Some(reason) = seq.unsupported {
-        return Some(reason.to_owned());
-    }
-    for fork in seq.schedule.forks() {
-        if !client.supports(fork) {
-            return Some(format!("fork {fork} not supported"));
-        }
-        if let Some(reason) = client.block_skip(fork) {
-            return Some(reason.to_owned());
-        }
-    }
-    None
-}
-
-fn run_one(
-    client: &dyn Client,
-    seq: &Sequence,
-    native: Option<&Result<HashMap<String, NativeVerdict>, ClientError>>,
-) -> ((ChainResult, Duration), Option<ChainRun>) {
-    if let Some(native) = native {
-        let result = match native {
-            Ok(verdicts) => match verdicts.get(&*seq.test) {
-                Some(v) if v.pass => ChainResult::Pass,
-                Some(v) => ChainResult::Fail {
-                    mismatches: vec![ChainMismatch::Native { detail: v.detail.clone().unwrap_or_default() }],
-                },
-                None => ChainResult::Error { kind: "malformed_output", message: format!("no verdict on {}", seq.test) },
-            },
-            Err(e) => ChainResult::Error { kind: e.kind(), message: e.to_string() },
-        };
-        return ((result, Duration::ZERO), None);
-    }
-    if let Some(reason) = skip_reason(client, seq) {
-        return ((ChainResult::Skip { reason }, Duration::ZERO), None);
-    }
-    let start = Instant::now();
-    let run = super::guarded(client.id(), || chain::run(client, seq, TraceMode::Off));
-    let took = start.elapsed();
-    match run {
-        Ok(run) => {
-            let mismatches = chain::check(seq, &run);
-            let result = if mismatches.is_empty() { ChainResult::Pass } else { ChainResult::Fail { mismatches } };
-            ((result, took), Some(run))
-        }
-        Err(e) => ((ChainResult::Error { kind: e.kind(), message: e.to_string() }, took), None),
+/// A client's own runner's verdict on one sequence of the file.
+fn judge_native(seq: &Sequence, native: &Result<HashMap<String, NativeVerdict>, ClientError>) -> ChainResult {
+    match native {
+        Ok(verdicts) => match verdicts.get(&*seq.test) {
+            Some(v) if v.pass => ChainResult::Pass,
+            Some(v) => ChainResult::Fail { mismatches: vec![ChainMismatch::Native { detail: v.detail.clone().unwrap_or_default() }] },
+            None => ChainResult::Error { kind: "malformed_output".to_owned(), message: format!("no verdict on {}", seq.test) },
+        },
+        Err(e) => ChainResult::Error { kind: e.kind().to_owned(), message: e.to_string() },
     }
 }

@@ -3,7 +3,8 @@
 
 use super::localise::{FirstDifference, StateDifference, Traced, first_difference, state_differences};
 use crate::compare::{Aspect, Verdict, compare};
-use crate::runner::guarded;
+pub use crate::panel::Fault;
+use crate::panel::{Call, Entry, Panel};
 use alloy_primitives::keccak256;
 use schism_interface::{Case, Client, Fork, Outcome, TraceMode};
 use serde::{Deserialize, Serialize};
@@ -21,16 +22,6 @@ pub enum Kind {
     Slow,
 }
 
-/// A client that failed to produce an outcome.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Fault {
-    /// Client id.
-    pub client: String,
-    /// Kind of fault (`panicked`, `timeout`, `crashed`, ...).
-    pub kind: String,
-    /// Its message.
-    pub message: String,
-}
 
 /// What makes two findings the same finding: the same bug found twice gets the same signature.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,7 +62,7 @@ impl Signature {
 /// The clients a case is examined on.
 #[derive(Clone)]
 pub struct Examiner {
-    clients: Vec<(String, Arc<dyn Client>)>,
+    panel: Panel,
 }
 
 /// The result of running a case on every client.
@@ -138,17 +129,22 @@ impl Examiner {
     /// Examines on these clients under the given labels (a client compared with itself appears
     /// twice under two labels).
     pub fn labelled(clients: Vec<(String, Arc<dyn Client>)>) -> Examiner {
-        Examiner { clients }
+        Examiner { panel: Panel::labelled(clients) }
     }
 
     /// The clients and their labels.
     pub fn clients(&self) -> &[(String, Arc<dyn Client>)] {
-        &self.clients
+        self.panel.seats()
+    }
+
+    /// The panel the cases run on.
+    pub fn panel(&self) -> &Panel {
+        &self.panel
     }
 
     /// The client of a label.
     pub fn client(&self, label: &str) -> Option<&Arc<dyn Client>> {
-        self.clients.iter().find(|(l, _)| l == label).map(|(_, c)| c)
+        self.panel.client(label)
     }
 
     /// Runs the case on every client. With `traced`, each client records a trace and, when the
@@ -165,19 +161,13 @@ impl Examiner {
             first_difference: None,
             state: Vec::new(),
         };
-        for (id, client) in &self.clients {
-            if !client.supports(case.fork) {
-                exam.unsupported.push(id.clone());
-                continue;
-            }
-            if let Some(known) = client.known_differences().iter().find(|k| (k.applies)(case)) {
-                exam.excused.push((id.clone(), known.id.to_owned()));
-                continue;
-            }
-            let result = guarded(id, || client.execute(case, mode));
-            match result {
-                Ok(outcome) => exam.outcomes.push((id.clone(), outcome)),
-                Err(e) => exam.faults.push(Fault { client: id.clone(), kind: e.kind().to_owned(), message: e.to_string() }),
+        let call = Call { trace: mode, ..Call::plain() };
+        for seat in self.panel.run(case, call) {
+            match seat.entry {
+                Entry::Ran(outcome) => exam.outcomes.push((seat.label, outcome)),
+                Entry::Fault(fault) => exam.faults.push(fault),
+                Entry::Unsupported(_) => exam.unsupported.push(seat.label),
+                Entry::Excused(known) => exam.excused.push((seat.label, known.id.to_owned())),
             }
         }
         let labelled: Vec<(&str, &Outcome)> = exam.outcomes.iter().map(|(c, o)| (c.as_str(), o)).collect();

@@ -11,7 +11,7 @@ use super::report::now;
 use crate::chain::compare::{ChainDivergence, compare};
 use crate::chain::{self, ChainRun};
 use crate::runner::guarded;
-use crate::runner::sequences::skip_reason;
+use crate::panel::{Call, Entry, Panel};
 use alloy_primitives::keccak256;
 use schism_interface::sequence::blockchain::{FilledBlock, fill};
 use schism_interface::{Client, Sequence, TraceMode};
@@ -56,15 +56,14 @@ impl SequenceSignature {
 
 /// Runs a sequence on every client that can run it; the divergence, if any.
 pub fn examine(clients: &[(String, Arc<dyn Client>)], seq: &Sequence) -> (Vec<(String, ChainRun)>, Option<ChainDivergence>) {
-    let mut runs = Vec::new();
-    for (id, client) in clients {
-        if skip_reason(client.as_ref(), seq).is_some() {
-            continue;
-        }
-        if let Ok(run) = guarded(id, || chain::run(client.as_ref(), seq, TraceMode::Off)) {
-            runs.push((id.clone(), run));
-        }
-    }
+    let runs: Vec<(String, ChainRun)> = Panel::labelled(clients.to_vec())
+        .run(seq, Call::plain())
+        .into_iter()
+        .filter_map(|seat| match seat.entry {
+            Entry::Ran(run) => Some((seat.label, run)),
+            _ => None,
+        })
+        .collect();
     let refs: Vec<(String, &ChainRun)> = runs.iter().map(|(id, r)| (id.clone(), r)).collect();
     let divergence = if refs.len() > 1 { compare(&refs) } else { None };
     (runs, divergence)

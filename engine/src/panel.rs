@@ -1,0 +1,303 @@
+//! The panel: one case, a state test or a block sequence, on a set of labelled clients. Each
+//! seat of the panel comes back with what its client made of the case: an outcome, a fault,
+//! unsupported (with the reason) or excused by a documented known difference, and the time it
+//! took. The runner, the fuzz harness and triage all run cases through it, so that a client
+//! is skipped, excused, guarded against panics and timed in one way everywhere.
+
+use crate::chain::{self, ChainRun};
+use schism_interface::{Case, Client, ClientError, KnownDifference, Outcome, Sequence, StepObserver, TraceMode};
+use serde::{Deserialize, Serialize};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A client that failed to produce an outcome.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fault {
+    /// Client label.
+    pub client: String,
+    /// Kind of fault ([`ClientError::kind`]: `panicked`, `timeout`, `crashed`, ...).
+    pub kind: String,
+    /// Its message.
+    pub message: String,
+}
+
+impl Fault {
+    /// The fault of client `label`.
+    pub fn of(label: &str, error: &ClientError) -> Fault {
+        Fault { client: label.to_owned(), kind: error.kind().to_owned(), message: error.to_string() }
+    }
+}
+
+/// What one client made of a case.
+#[derive(Clone, Debug)]
+pub enum Entry<O> {
+    /// It produced this.
+    Ran(O),
+    /// It failed to produce anything.
+    Fault(Fault),
+    /// It cannot run the case (a fork it does not implement, a block it cannot execute).
+    Unsupported(String),
+    /// A documented known difference of the client covers the case.
+    Excused(&'static KnownDifference),
+}
+
+/// One seat of a panel after a case: the client's label, what it made of the case, the time.
+#[derive(Clone, Debug)]
+pub struct Seat<O> {
+    /// The client's label (its id, or `id#again` for a client compared with itself).
+    pub label: String,
+    /// What it made of the case.
+    pub entry: Entry<O>,
+    /// Time spent in the client (zero when it did not run).
+    pub took: Duration,
+}
+
+impl<O> Seat<O> {
+    /// The output, when the client produced one.
+    pub fn output(&self) -> Option<&O> {
+        match &self.entry {
+            Entry::Ran(o) => Some(o),
+            _ => None,
+        }
+    }
+
+    /// The fault, when the client failed.
+    pub fn fault(&self) -> Option<&Fault> {
+        match &self.entry {
+            Entry::Fault(f) => Some(f),
+            _ => None,
+        }
+    }
+}
+
+/// When a documented known difference keeps a client out of a case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Excuse {
+    /// Before it runs: a client is not asked about what it is known to get wrong (fuzzing and
+    /// triage, where an explained difference is noise).
+    Before,
+    /// Only when it cannot represent the case: the client runs, and its outcome is judged
+    /// afterwards (conformance, where a known difference classifies a failure).
+    Unrepresentable,
+}
+
+/// How the clients of a panel run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Order {
+    /// One after the other on this thread (the post-state root is then hashed once when the
+    /// clients agree; an observer can watch one of them).
+    InTurn,
+    /// In parallel, so that one slow client does not hold a worker for the sum of all clients'
+    /// times.
+    Parallel,
+}
+
+/// How a panel runs one case.
+pub struct Call<'o> {
+    /// Traces recorded by every client that runs.
+    pub trace: TraceMode,
+    /// When known differences keep a client out.
+    pub excuse: Excuse,
+    /// In turn or in parallel.
+    pub order: Order,
+    /// The seat whose every executed instruction is reported to the observer (in turn only).
+    pub observer: Option<(usize, &'o mut dyn StepObserver)>,
+}
+
+impl Call<'_> {
+    /// A plain run: no traces, known differences excused before running, in turn.
+    pub fn plain() -> Call<'static> {
+        Call { trace: TraceMode::Off, excuse: Excuse::Before, order: Order::InTurn, observer: None }
+    }
+
+    /// A traced run, otherwise plain.
+    pub fn traced() -> Call<'static> {
+        Call { trace: TraceMode::Steps, ..Call::plain() }
+    }
+}
+
+/// A kind of case a panel runs: a state test ([`Case`]) or a block sequence ([`Sequence`]).
+pub trait Runnable: Sync {
+    /// What a client makes of it.
+    type Output: Send;
+
+    /// Why `client` cannot run it, if it cannot.
+    fn unsupported(&self, client: &dyn Client) -> Option<String>;
+
+    /// The documented known difference of `client` that covers it, if any.
+    fn excused(&self, client: &dyn Client) -> Option<&'static KnownDifference>;
+
+    /// Runs it on `client`.
+    fn run_on(&self, client: &dyn Client, trace: TraceMode) -> Result<Self::Output, ClientError>;
+
+    /// Runs it on `client`, reporting every executed instruction to `observer`.
+    fn run_observed(&self, client: &dyn Client, observer: &mut dyn StepObserver) -> Result<Self::Output, ClientError>;
+}
+
+impl Runnable for Case {
+    type Output = Outcome;
+
+    fn unsupported(&self, client: &dyn Client) -> Option<String> {
+        (!client.supports(self.fork)).then(|| format!("fork {} not supported", self.fork))
+    }
+
+    fn excused(&self, client: &dyn Client) -> Option<&'static KnownDifference> {
+        client.known_differences().iter().find(|k| (k.applies)(self))
+    }
+
+    fn run_on(&self, client: &dyn Client, trace: TraceMode) -> Result<Outcome, ClientError> {
+        client.execute(self, trace)
+    }
+
+    fn run_observed(&self, client: &dyn Client, observer: &mut dyn StepObserver) -> Result<Outcome, ClientError> {
+        client.execute_observed(self, observer)
+    }
+}
+
+impl Runnable for Sequence {
+    type Output = ChainRun;
+
+    fn unsupported(&self, client: &dyn Client) -> Option<String> {
+        if let Some(reason) = self.unsupported {
+            return Some(reason.to_owned());
+        }
+        self.schedule.forks().into_iter().find_map(|fork| {
+            if !client.supports(fork) {
+                return Some(format!("fork {fork} not supported"));
+            }
+            client.block_skip(fork).map(str::to_owned)
+        })
+    }
+
+    fn excused(&self, _client: &dyn Client) -> Option<&'static KnownDifference> {
+        // Known differences are written against single cases; none covers a sequence.
+        None
+    }
+
+    fn run_on(&self, client: &dyn Client, trace: TraceMode) -> Result<ChainRun, ClientError> {
+        chain::run(client, self, trace)
+    }
+
+    /// Runs the sequence with step traces and replays each transaction's trace into the
+    /// observer; the run keeps no traces.
+    fn run_observed(&self, client: &dyn Client, observer: &mut dyn StepObserver) -> Result<ChainRun, ClientError> {
+        let mut run = chain::run(client, self, TraceMode::Steps)?;
+        for block in &mut run.blocks {
+            let Some(outcome) = block.outcome.as_mut() else { continue };
+            for receipt in &mut outcome.receipts {
+                if let Some(trace) = receipt.trace.take() {
+                    schism_interface::observe::replay(&trace, observer);
+                }
+            }
+        }
+        Ok(run)
+    }
+}
+
+/// Labelled clients that cases are run on.
+#[derive(Clone)]
+pub struct Panel {
+    seats: Vec<(String, Arc<dyn Client>)>,
+}
+
+impl Panel {
+    /// A panel of these clients, each under its own id.
+    pub fn new(clients: &[Arc<dyn Client>]) -> Panel {
+        Panel { seats: clients.iter().map(|c| (c.id().to_owned(), c.clone())).collect() }
+    }
+
+    /// A panel of clients under the given labels (a client compared with itself sits twice,
+    /// under two labels).
+    pub fn labelled(seats: Vec<(String, Arc<dyn Client>)>) -> Panel {
+        Panel { seats }
+    }
+
+    /// The labelled clients.
+    pub fn seats(&self) -> &[(String, Arc<dyn Client>)] {
+        &self.seats
+    }
+
+    /// The client of a label.
+    pub fn client(&self, label: &str) -> Option<&Arc<dyn Client>> {
+        self.seats.iter().find(|(l, _)| l == label).map(|(_, c)| c)
+    }
+
+    /// Runs `work` on every client of the panel; one seat per client, in panel order.
+    pub fn run<W: Runnable>(&self, work: &W, call: Call<'_>) -> Vec<Seat<W::Output>> {
+        let Call { trace, excuse, order, mut observer } = call;
+        match order {
+            Order::Parallel => {
+                use rayon::prelude::*;
+                self.seats.par_iter().map(|(label, client)| sit(label, client.as_ref(), work, trace, excuse, None)).collect()
+            }
+            Order::InTurn => {
+                let mut seats = Vec::with_capacity(self.seats.len());
+                for (i, (label, client)) in self.seats.iter().enumerate() {
+                    let watch: Option<&mut dyn StepObserver> = match observer.as_mut() {
+                        Some((seat, observer)) if *seat == i => Some(&mut **observer),
+                        _ => None,
+                    };
+                    seats.push(sit(label, client.as_ref(), work, trace, excuse, watch));
+                }
+                seats
+            }
+        }
+    }
+
+    /// Runs `work` on one client of the panel, by position.
+    pub fn run_one<W: Runnable>(&self, seat: usize, work: &W, trace: TraceMode) -> Option<Seat<W::Output>> {
+        let (label, client) = self.seats.get(seat)?;
+        Some(sit(label, client.as_ref(), work, trace, Excuse::Before, None))
+    }
+}
+
+/// One client on one case.
+fn sit<W: Runnable>(
+    label: &str,
+    client: &dyn Client,
+    work: &W,
+    trace: TraceMode,
+    excuse: Excuse,
+    observer: Option<&mut dyn StepObserver>,
+) -> Seat<W::Output> {
+    let seat = |entry, took| Seat { label: label.to_owned(), entry, took };
+    if let Some(reason) = work.unsupported(client) {
+        return seat(Entry::Unsupported(reason), Duration::ZERO);
+    }
+    let known = work.excused(client);
+    if excuse == Excuse::Before
+        && let Some(known) = known
+    {
+        return seat(Entry::Excused(known), Duration::ZERO);
+    }
+    let started = Instant::now();
+    let result = guarded(label, || match observer {
+        Some(observer) => work.run_observed(client, observer),
+        None => work.run_on(client, trace),
+    });
+    let took = started.elapsed();
+    let entry = match result {
+        Ok(output) => Entry::Ran(output),
+        // A case the client cannot even represent is explained when one of its documented
+        // known differences (a missing feature) covers the case; any other fault stays a
+        // finding of its own kind.
+        Err(e) => match (&e, known) {
+            (ClientError::Unrepresentable { .. }, Some(known)) => Entry::Excused(known),
+            _ => Entry::Fault(Fault::of(label, &e)),
+        },
+    };
+    seat(entry, took)
+}
+
+/// Runs one call into client `id`, turning a panic into [`ClientError::Panicked`].
+pub fn guarded<T>(id: &str, f: impl FnOnce() -> Result<T, ClientError>) -> Result<T, ClientError> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "non-text panic payload".to_owned());
+        Err(ClientError::Panicked { client: id.to_owned(), message })
+    })
+}
