@@ -328,7 +328,7 @@ fn repro(args: ReproArgs) -> ExitCode {
         Ok(e) => e,
         Err(code) => return code,
     };
-    match crate::triage::sequence::replay(&args.path, examiner.clients()) {
+    match crate::triage::sequence::replay(&args.path, &examiner) {
         Ok(Some((text, diverges))) => {
             print!("{text}");
             return if diverges { ExitCode::from(1) } else { ExitCode::SUCCESS };

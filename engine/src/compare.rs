@@ -1,5 +1,7 @@
-//! Comparison: groups clients by what they computed for the same case and names what differs.
-//! A divergence is a verdict, never an error.
+//! Comparison: groups clients by what they computed for the same case and names what differs,
+//! and where (the [`Locus`]: block and transaction of a sequence). One verdict type for single
+//! transactions and block sequences ([`crate::chain::compare`]). A divergence is a verdict,
+//! never an error.
 
 use alloy_primitives::B256;
 use schism_interface::{ErrorClass, Outcome, TxStatus};
@@ -21,6 +23,9 @@ pub struct Comparable {
     pub gas_used: Option<u64>,
     /// Halt class, for halted transactions (`None` also when the status is not reported).
     pub halt: Option<ErrorClass>,
+    /// Whether the block was accepted (block sequences only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted: Option<bool>,
 }
 
 impl Comparable {
@@ -33,6 +38,7 @@ impl Comparable {
             status,
             gas_used: outcome.gas_used,
             halt: outcome.error.filter(|_| status == Some(TxStatus::Halted)),
+            accepted: None,
         }
     }
 
@@ -65,13 +71,13 @@ impl Comparable {
     }
 }
 
-/// One aspect in which clients differ.
+/// One aspect in which clients differ, of a transaction or of a block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Aspect {
-    /// Post-state root.
+    /// Post-state root (after the transaction, or after the block).
     StateRoot,
-    /// Logs hash.
+    /// Logs (their hash, or a receipt's logs).
     Logs,
     /// Success / revert / halt / rejection.
     Status,
@@ -79,6 +85,51 @@ pub enum Aspect {
     GasUsed,
     /// Class of the halt.
     ErrorClass,
+    /// Whether a block was accepted.
+    Acceptance,
+    /// Which transactions a block could not include.
+    Rejected,
+    /// A block's receipts root.
+    ReceiptsRoot,
+    /// A block's EIP-7685 requests.
+    RequestsHash,
+}
+
+/// Where in a case clients part ways: the block and transaction of a sequence (a single
+/// transaction has neither), and the instruction once traces are lined up.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Locus {
+    /// The first block (position in the sequence) where they differ.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block: Option<usize>,
+    /// The first transaction of that block whose result differs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tx: Option<usize>,
+    /// The instruction to blame, once traces are lined up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instruction: Option<String>,
+}
+
+impl Locus {
+    /// True when nothing is located (a single transaction before its traces are lined up).
+    pub fn is_empty(&self) -> bool {
+        self.block.is_none() && self.tx.is_none() && self.instruction.is_none()
+    }
+
+    /// `block 1, transaction 0, after SSTORE`.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(b) = self.block {
+            parts.push(format!("block {b}"));
+        }
+        if let Some(t) = self.tx {
+            parts.push(format!("transaction {t}"));
+        }
+        if let Some(i) = &self.instruction {
+            parts.push(format!("at {i}"));
+        }
+        parts.join(", ")
+    }
 }
 
 impl Verdict {
@@ -102,8 +153,11 @@ pub enum Verdict {
         groups: Vec<Vec<String>>,
         /// What differs between the groups.
         aspects: Vec<Aspect>,
-        /// What each group computed, in the order of `groups`.
+        /// What each group computed, in the order of `groups` (for a sequence: at the locus).
         results: Vec<Comparable>,
+        /// Where they part ways.
+        #[serde(default, skip_serializing_if = "Locus::is_empty")]
+        locus: Locus,
     },
     /// Nothing to compare.
     Skipped {
@@ -143,7 +197,7 @@ pub fn compare(outcomes: &[(&str, &Outcome)]) -> Verdict {
     aspects.sort();
     aspects.dedup();
     let (results, groups) = groups.into_iter().unzip();
-    Verdict::Diverge { groups, aspects, results }
+    Verdict::Diverge { groups, aspects, results, locus: Locus::default() }
 }
 
 #[cfg(test)]
@@ -180,6 +234,7 @@ mod tests {
                 groups: vec![vec!["y".into(), "z".into()], vec!["x".into()]],
                 aspects: vec![Aspect::StateRoot, Aspect::Status, Aspect::GasUsed, Aspect::ErrorClass],
                 results: vec![Comparable::of(&good), Comparable::of(&bad)],
+                locus: Locus::default(),
             }
         );
     }

@@ -263,22 +263,28 @@ pub fn canary_client(id: &str) -> Option<Arc<dyn Client>> {
     None
 }
 
-/// The command with which a client's own test tool replays a state-test file (`{case}` stands
-/// for its path), for the reproduction section of reports. Clients whose project ships no
-/// single-file state-test runner have none; `schism repro --client ID` replays on them.
-pub fn own_tool_command(id: &str) -> Option<String> {
+/// The command with which a client's own test tool replays a filed case (`{case}` stands for
+/// its path): a state-test file for a single transaction, a blockchain-test file for a
+/// sequence; for the reproduction section of reports. Clients whose project ships no
+/// single-file runner of that kind have none; `schism repro --client ID` replays on them.
+pub fn own_tool_command(id: &str, scope: crate::triage::Scope) -> Option<String> {
+    use crate::triage::Scope;
     let base = id.split(['@', '#']).next().unwrap_or(id);
-    let command = match base {
-        "revm" => "revme statetest {case}".to_owned(),
-        "geth" => match CLIENTS.iter().find(|e| e.id == "geth").and_then(ClientEntry::default_location) {
-            Some(path) => format!("{} statetest {{case}}", path.display()),
-            None => "evm statetest {case}".to_owned(),
-        },
-        "erigon" => "evm statetest {case}".to_owned(),
-        "evmone" => "evmone-statetest {case}".to_owned(),
-        "besu" => "evmtool state-test {case}".to_owned(),
-        "nethermind" => "nethtest --input {case}".to_owned(),
-        "nimbus" => "evmstate {case}".to_owned(),
+    let geth = || CLIENTS.iter().find(|e| e.id == "geth").and_then(ClientEntry::default_location);
+    let geth = |verb: &str| match geth() {
+        Some(path) => format!("{} {verb} {{case}}", path.display()),
+        None => format!("evm {verb} {{case}}"),
+    };
+    let command = match (scope, base) {
+        (Scope::Transaction, "revm") => "revme statetest {case}".to_owned(),
+        (Scope::Transaction, "geth") => geth("statetest"),
+        (Scope::Transaction, "erigon") => "evm statetest {case}".to_owned(),
+        (Scope::Transaction, "evmone") => "evmone-statetest {case}".to_owned(),
+        (Scope::Transaction, "besu") => "evmtool state-test {case}".to_owned(),
+        (Scope::Transaction, "nethermind") => "nethtest --input {case}".to_owned(),
+        (Scope::Transaction, "nimbus") => "evmstate {case}".to_owned(),
+        (Scope::Sequence, "revm") => "revme blockchaintest {case}".to_owned(),
+        (Scope::Sequence, "geth") => geth("blocktest"),
         _ => return None,
     };
     Some(command)

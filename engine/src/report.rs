@@ -83,9 +83,12 @@ pub struct SequenceDisagreement {
     pub test: Arc<str>,
     /// Fork schedule.
     pub network: String,
-    /// Where and how.
-    #[serde(flatten)]
-    pub divergence: crate::chain::compare::ChainDivergence,
+    /// Client ids grouped by identical results, largest group first.
+    pub groups: Vec<Vec<String>>,
+    /// What differs.
+    pub aspects: Vec<Aspect>,
+    /// Where: the first divergent block and transaction.
+    pub locus: crate::compare::Locus,
 }
 
 /// One client's results.
@@ -330,7 +333,7 @@ impl Report {
                     }
                 }
             }
-            if let Verdict::Diverge { groups, aspects, results } = &result.verdict {
+            if let Verdict::Diverge { groups, aspects, results, .. } = &result.verdict {
                 disagreements.push(Disagreement {
                     case: result.case.clone(),
                     groups: groups.clone(),
@@ -393,12 +396,14 @@ impl Report {
                     }
                 }
             }
-            if let Some(d) = &r.divergence {
+            if let Verdict::Diverge { groups, aspects, locus, .. } = &r.verdict {
                 self.sequence_disagreements.push(SequenceDisagreement {
                     file: r.file.clone(),
                     test: r.test.clone(),
                     network: r.network.clone(),
-                    divergence: d.clone(),
+                    groups: groups.clone(),
+                    aspects: aspects.clone(),
+                    locus: locus.clone(),
                 });
             }
         }
@@ -526,16 +531,15 @@ impl Report {
             }
         }
         for d in self.sequence_disagreements.iter().take(limit) {
-            let groups: Vec<String> = d.divergence.groups.iter().map(|g| g.join("+")).collect();
-            let tx = d.divergence.tx.map(|t| format!(" tx {t}")).unwrap_or_default();
+            let groups: Vec<String> = d.groups.iter().map(|g| g.join("+")).collect();
             let _ = writeln!(
                 out,
-                "DISAGREE {}::{}[{}] at block {}{tx} on {:?}: {}",
+                "DISAGREE {}::{}[{}] at {} on {:?}: {}",
                 d.file,
                 d.test,
                 d.network,
-                d.divergence.block,
-                d.divergence.aspects,
+                d.locus.describe(),
+                d.aspects,
                 groups.join(" | ")
             );
         }

@@ -6,7 +6,8 @@ use schism_engine::chain::compare::compare;
 use schism_engine::chain::{self, ChainRun};
 use schism_engine::registry::{ClientOptions, resolve};
 use schism_engine::runner::{RunOptions, run};
-use schism_engine::triage::sequence::{examine, handle};
+use schism_engine::compare::{Aspect, Verdict};
+use schism_engine::triage::{Examiner, Triage, TriageOptions};
 use schism_interface::fixture::{Account, Accounts};
 use schism_interface::sequence::{Header, Schedule, SeqBlock, SeqTx, Sequence};
 use schism_interface::{Client, Fork, Transaction, TraceMode, TxKind, TxValue};
@@ -147,7 +148,7 @@ fn only_a_sequence_reveals_the_stale_slot_canary() {
         let seq = counter_sequence(blocks);
         let r = runs(&clients, &seq);
         let refs: Vec<(String, &ChainRun)> = r.iter().map(|(id, run)| (id.clone(), run)).collect();
-        assert_eq!(compare(&refs), None, "blocks {blocks:?}");
+        assert_eq!(compare(&refs), Verdict::Agree, "blocks {blocks:?}");
         let slot = r[0].1.state.get(&COUNTER).and_then(|a| a.storage.get(&U256::ZERO)).copied();
         assert_eq!(slot, Some(U256::from(blocks.len())));
     }
@@ -155,9 +156,9 @@ fn only_a_sequence_reveals_the_stale_slot_canary() {
     let seq = counter_sequence(&[2]);
     let r = runs(&clients, &seq);
     let refs: Vec<(String, &ChainRun)> = r.iter().map(|(id, run)| (id.clone(), run)).collect();
-    let d = compare(&refs).expect("diverges");
-    assert_eq!((d.block, d.tx), (0, Some(1)));
-    assert!(d.aspects.contains(&"state_root"), "{:?}", d.aspects);
+    let Verdict::Diverge { locus, aspects, .. } = compare(&refs) else { panic!("diverges") };
+    assert_eq!((locus.block, locus.tx), (Some(0), Some(1)));
+    assert!(aspects.contains(&Aspect::StateRoot), "{aspects:?}");
 
     // Filed as a minimised blockchain test that replays: revm passes it, the mutant fails it.
     let crashes = tempfile::tempdir().expect("tempdir");
@@ -166,10 +167,12 @@ fn only_a_sequence_reveals_the_stale_slot_canary() {
     for (i, stx) in padded.blocks.iter_mut().flat_map(|b| b.txs.iter_mut()).enumerate() {
         stx.tx.nonce = i as u64;
     }
-    let (_, d) = examine(&clients, &padded);
-    let d = d.expect("the padded sequence diverges too");
-    let (filed, _) = handle(crashes.path(), &clients, &padded, &d, Some(Default::default()), Instant::now()).expect("files");
-    let folder = match filed {
+    let examiner = Examiner::labelled(clients.clone());
+    assert!(examiner.examine(&padded, false).divergent(), "the padded sequence diverges too");
+    let mut triage =
+        Triage::new(examiner, TriageOptions { crashes: crashes.path().to_path_buf(), minimise: Some(Default::default()) });
+    let handled = triage.handle(&padded, Instant::now()).expect("files").expect("a finding");
+    let folder = match handled.filed {
         schism_engine::triage::Filed::New(p) => p,
         other => panic!("{other:?}"),
     };
@@ -177,8 +180,93 @@ fn only_a_sequence_reveals_the_stale_slot_canary() {
         serde_json::from_slice(&std::fs::read(folder.join("report.json")).expect("report")).expect("json");
     assert_eq!(report["minimised"]["blocks_after"], 1, "{report:#}");
     assert_eq!(report["minimised"]["txs_after"], 2, "{report:#}");
+    // Located like a single case: the block, the transaction and, from its traces, the
+    // instruction.
+    assert_eq!(report["scope"], "sequence", "{report:#}");
+    assert_eq!(report["locus"]["block"], 0, "{report:#}");
+    assert_eq!(report["locus"]["tx"], 1, "{report:#}");
+    assert!(report["locus"]["instruction"].is_string(), "{report:#}");
+    assert!(folder.join("traces/revm.jsonl").is_file() && folder.join("original.json").is_file());
+    let md = std::fs::read_to_string(folder.join("report.md")).expect("report.md");
+    assert!(md.contains("Where: block 0, transaction 1, at "), "{md}");
     let all: Vec<Arc<dyn Client>> = clients.iter().map(|(_, c)| c.clone()).collect();
     let replay = run(&RunOptions { paths: vec![folder.join("case.json")], ..Default::default() }, &all).expect("replays");
     assert_eq!(replay.sequences["revm"].pass, 1, "{}", replay.highlights(5));
     assert_eq!(replay.sequences["revm~stale-slot-in-block"].fail, 1);
+}
+
+/// A client that executes blocks with revm's system calls but crashes on every transaction: a
+/// fault that only block sequences reach here.
+struct CrashesOnTransactions(Arc<dyn Client>);
+
+impl Client for CrashesOnTransactions {
+    fn id(&self) -> &str {
+        "crashing"
+    }
+    fn version(&self) -> &str {
+        "scripted"
+    }
+    fn supports(&self, fork: Fork) -> bool {
+        self.0.supports(fork)
+    }
+    fn execute(&self, _: &schism_interface::Case, _: TraceMode) -> Result<schism_interface::Outcome, schism_interface::ClientError> {
+        Err(schism_interface::ClientError::Crashed {
+            client: "crashing".into(),
+            status: "signal 11".into(),
+            stderr_tail: "scripted crash".into(),
+        })
+    }
+    fn system_call(
+        &self,
+        call: &schism_interface::SystemCall<'_>,
+    ) -> Result<schism_interface::SystemOutcome, schism_interface::ClientError> {
+        self.0.system_call(call)
+    }
+}
+
+#[test]
+fn a_client_fault_during_sequence_fuzzing_is_filed_as_a_fault_folder() {
+    use schism_engine::fuzz::harness::{Harness, HarnessOptions};
+    use schism_engine::fuzz::program::Blueprint;
+    let Ok(revm) = resolve(&["revm".to_owned()], &ClientOptions::default()) else {
+        eprintln!("skipped: this build lacks revm");
+        return;
+    };
+    let crashing: Arc<dyn Client> = Arc::new(CrashesOnTransactions(revm[0].clone()));
+    let crashes = tempfile::tempdir().expect("tempdir");
+    let mut options = HarnessOptions::new(vec![revm[0].clone(), crashing], Some(Fork::Cancun), crashes.path().to_path_buf());
+    options.sequences = 1.0;
+    options.slow = None;
+    let mut harness = Harness::new(options).expect("harness");
+    let mut map = vec![0u8; schism_engine::fuzz::MAP_SIZE];
+    // Inputs from a fixed pseudo-random stream until one decodes to a sequence.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut bytes = || {
+        (0..512)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect::<Vec<u8>>()
+    };
+    let input = (0..2000).map(|_| Blueprint::from_bytes(&bytes())).find(|bp| harness.is_sequence(bp)).expect("some input is a sequence");
+    let run = harness.run(&input, &mut map);
+    assert!(run.divergent, "a fault is a finding");
+    let id = run.signature.expect("filed");
+    assert!(id.starts_with("seq-fault-"), "{id}");
+    assert_eq!((harness.stats().sequences, harness.stats().filed), (1, 1));
+    let folder = crashes.path().join(&id);
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(folder.join("report.json")).expect("report")).expect("json");
+    assert_eq!(report["kind"], "fault", "{report:#}");
+    assert_eq!(report["scope"], "sequence", "{report:#}");
+    assert_eq!(report["faults"][0]["client"], "crashing", "{report:#}");
+    assert_eq!(report["faults"][0]["kind"], "crashed", "{report:#}");
+    let case = std::fs::read_to_string(folder.join("case.json")).expect("case.json");
+    assert!(case.contains("\"genesisRLP\""), "a blockchain test filled from revm");
+    // The same fault again is counted on the folder, not filed twice.
+    harness.run(&input, &mut map);
+    assert_eq!(harness.stats().filed, 1);
 }

@@ -1,125 +1,128 @@
 //! Comparing the runs of one sequence on several clients, block by block: whether each block
 //! was accepted, its state root, which transactions were rejected, each receipt (status,
-//! cumulative gas, logs), the block's logs hash and receipts root. The first block where clients
-//! part ways is the divergence, named with its first differing transaction.
+//! cumulative gas, logs), the block's logs hash, receipts root and requests. The first block
+//! where clients part ways is the divergence, located at its first differing transaction; the
+//! verdict is the same type as a single transaction's ([`Verdict`]).
 
 use super::{BlockResult, ChainRun};
+use crate::compare::{Aspect, Comparable, Locus, Verdict};
 use alloy_primitives::B256;
-use serde::Serialize;
-
-/// Where and how clients' runs of a sequence differ.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ChainDivergence {
-    /// Client ids grouped by identical results at the divergent block, largest group first.
-    pub groups: Vec<Vec<String>>,
-    /// The first block (position in the sequence) where they differ.
-    pub block: usize,
-    /// The first transaction of that block whose result differs, when one does.
-    pub tx: Option<usize>,
-    /// What differs there: `acceptance`, `state_root`, `rejected`, `status`, `gas`, `logs`,
-    /// `logs_hash`, `receipts_root`.
-    pub aspects: Vec<&'static str>,
-}
-
-/// What one client did with one block, as compared.
-#[derive(Clone, Debug)]
-struct View<'a> {
-    accepted: bool,
-    result: &'a BlockResult,
-}
+use schism_interface::{BlockOutcome, TxStatus};
 
 /// The aspects in which two clients' results for a block differ, and the first differing
 /// transaction. Fields a client does not report are not compared.
-fn differences(a: &View<'_>, b: &View<'_>) -> (Vec<&'static str>, Option<usize>) {
+fn differences(a: &BlockResult, b: &BlockResult) -> (Vec<Aspect>, Option<usize>) {
     let mut aspects = Vec::new();
     let mut tx: Option<usize> = None;
     let at = |i: usize, tx: &mut Option<usize>| *tx = Some(tx.map_or(i, |t| t.min(i)));
-    if a.accepted != b.accepted {
-        aspects.push("acceptance");
+    if a.rejection.is_none() != b.rejection.is_none() {
+        aspects.push(Aspect::Acceptance);
     }
-    let (Some(oa), Some(ob)) = (&a.result.outcome, &b.result.outcome) else {
+    let (Some(oa), Some(ob)) = (&a.outcome, &b.outcome) else {
         return (aspects, tx);
     };
     if oa.state_root != ob.state_root {
-        aspects.push("state_root");
+        aspects.push(Aspect::StateRoot);
     }
-    let rej = |o: &schism_interface::BlockOutcome| o.rejected.iter().map(|r| r.index).collect::<Vec<_>>();
+    let rej = |o: &BlockOutcome| o.rejected.iter().map(|r| r.index).collect::<Vec<_>>();
     let (ra, rb) = (rej(oa), rej(ob));
     if ra != rb {
-        aspects.push("rejected");
+        aspects.push(Aspect::Rejected);
         if let Some(i) = ra.iter().chain(&rb).copied().filter(|i| ra.contains(i) != rb.contains(i)).min() {
             at(i, &mut tx);
         }
     }
-    let mut status = false;
-    let mut gas = false;
-    let mut logs = false;
+    let both = |x: Option<B256>, y: Option<B256>| matches!((x, y), (Some(x), Some(y)) if x != y);
     for ea in &oa.receipts {
         let Some(eb) = ob.receipts.iter().find(|r| r.index == ea.index) else { continue };
-        let mut differs = false;
-        if let (Some(x), Some(y)) = (ea.success, eb.success)
-            && x != y
-        {
-            status = true;
-            differs = true;
-        }
-        if let (Some(x), Some(y)) = (ea.post_state, eb.post_state)
-            && x != y
-        {
-            status = true;
-            differs = true;
+        let mut here = Vec::new();
+        if matches!((ea.success, eb.success), (Some(x), Some(y)) if x != y) || both(ea.post_state, eb.post_state) {
+            here.push(Aspect::Status);
         }
         if ea.cumulative_gas_used != eb.cumulative_gas_used {
-            gas = true;
-            differs = true;
+            here.push(Aspect::GasUsed);
         }
-        if let (Some(x), Some(y)) = (&ea.logs, &eb.logs)
-            && x != y
-        {
-            logs = true;
-            differs = true;
+        if matches!((&ea.logs, &eb.logs), (Some(x), Some(y)) if x != y) {
+            here.push(Aspect::Logs);
         }
-        if differs {
+        if !here.is_empty() {
             at(ea.index, &mut tx);
         }
+        aspects.extend(here);
     }
-    aspects.extend([("status", status), ("gas", gas), ("logs", logs)].iter().filter(|(_, d)| *d).map(|(n, _)| *n));
-    let both = |x: Option<B256>, y: Option<B256>| matches!((x, y), (Some(x), Some(y)) if x != y);
     if both(oa.logs_hash, ob.logs_hash) {
-        aspects.push("logs_hash");
+        aspects.push(Aspect::Logs);
     }
     if both(oa.receipts_root, ob.receipts_root) {
-        aspects.push("receipts_root");
+        aspects.push(Aspect::ReceiptsRoot);
     }
+    if matches!((&oa.requests, &ob.requests), (Some(x), Some(y)) if x != y) {
+        aspects.push(Aspect::RequestsHash);
+    }
+    aspects.sort_unstable();
+    aspects.dedup();
     (aspects, tx)
 }
 
-/// Compares the runs of one sequence; `None` when every client agrees on every block.
-pub fn compare(runs: &[(String, &ChainRun)]) -> Option<ChainDivergence> {
-    let blocks = runs.iter().map(|(_, r)| r.blocks.len()).min()?;
+/// What a client computed for a block, at transaction `tx` when one is located.
+fn comparable(result: &BlockResult, tx: Option<usize>) -> Comparable {
+    let accepted = Some(result.rejection.is_none());
+    let Some(outcome) = &result.outcome else {
+        return Comparable { state_root: B256::ZERO, logs_hash: None, status: None, gas_used: None, halt: None, accepted };
+    };
+    let mut c = Comparable {
+        state_root: outcome.state_root,
+        logs_hash: outcome.logs_hash,
+        status: None,
+        gas_used: Some(outcome.gas_used),
+        halt: None,
+        accepted,
+    };
+    let Some(tx) = tx else { return c };
+    if outcome.rejected.iter().any(|r| r.index == tx) {
+        c.status = Some(TxStatus::Rejected);
+        c.gas_used = Some(0);
+        return c;
+    }
+    if let Some(i) = outcome.receipts.iter().position(|r| r.index == tx) {
+        let receipt = &outcome.receipts[i];
+        let before = if i == 0 { 0 } else { outcome.receipts[i - 1].cumulative_gas_used };
+        c.gas_used = Some(receipt.cumulative_gas_used.saturating_sub(before));
+        c.status = match (receipt.success, receipt.error) {
+            (Some(true), _) => Some(TxStatus::Success),
+            (_, Some(schism_interface::ErrorClass::Revert)) => Some(TxStatus::Reverted),
+            (Some(false), e) => {
+                c.halt = e;
+                Some(TxStatus::Halted)
+            }
+            (None, _) => None,
+        };
+    }
+    c
+}
+
+/// Compares the runs of one sequence, block by block.
+pub fn compare(runs: &[(String, &ChainRun)]) -> Verdict {
+    if runs.len() < 2 {
+        return Verdict::Skipped { reason: "fewer than two clients ran the sequence".to_owned() };
+    }
+    let blocks = runs.iter().map(|(_, r)| r.blocks.len()).min().unwrap_or(0);
     for block in 0..blocks {
-        let views: Vec<View<'_>> = runs
-            .iter()
-            .map(|(_, r)| View { accepted: r.blocks[block].rejection.is_none(), result: &r.blocks[block] })
-            .collect();
+        let results: Vec<&BlockResult> = runs.iter().map(|(_, r)| &r.blocks[block]).collect();
         // Group clients by agreement with each group's first member.
         let mut groups: Vec<Vec<usize>> = Vec::new();
-        let mut aspects: Vec<&'static str> = Vec::new();
+        let mut aspects: Vec<Aspect> = Vec::new();
         let mut first_tx: Option<usize> = None;
-        for (i, view) in views.iter().enumerate() {
+        for (i, result) in results.iter().enumerate() {
             let mut placed = false;
             for group in &mut groups {
-                let (diff, tx) = differences(&views[group[0]], view);
+                let (diff, tx) = differences(results[group[0]], result);
                 if diff.is_empty() {
                     group.push(i);
                     placed = true;
                     break;
                 }
-                for d in diff {
-                    if !aspects.contains(&d) {
-                        aspects.push(d);
-                    }
-                }
+                aspects.extend(diff);
                 if let Some(t) = tx {
                     first_tx = Some(first_tx.map_or(t, |f| f.min(t)));
                 }
@@ -130,21 +133,36 @@ pub fn compare(runs: &[(String, &ChainRun)]) -> Option<ChainDivergence> {
         }
         if groups.len() > 1 {
             groups.sort_by_key(|g| std::cmp::Reverse(g.len()));
-            return Some(ChainDivergence {
+            aspects.sort_unstable();
+            aspects.dedup();
+            return Verdict::Diverge {
+                results: groups.iter().map(|g| comparable(results[g[0]], first_tx)).collect(),
                 groups: groups.iter().map(|g| g.iter().map(|&i| runs[i].0.clone()).collect()).collect(),
-                block,
-                tx: first_tx,
                 aspects,
-            });
+                locus: Locus { block: Some(block), tx: first_tx, instruction: None },
+            };
         }
     }
     // Same blocks, different heads: a difference that only shows at the end.
-    let first = runs.first()?;
+    let first = &runs[0];
     let odd: Vec<usize> = (0..runs.len()).filter(|&i| runs[i].1.state_root != first.1.state_root).collect();
     if odd.is_empty() {
-        return None;
+        return Verdict::Agree;
     }
-    let same: Vec<String> = (0..runs.len()).filter(|i| !odd.contains(i)).map(|i| runs[i].0.clone()).collect();
-    let other: Vec<String> = odd.iter().map(|&i| runs[i].0.clone()).collect();
-    Some(ChainDivergence { groups: vec![same, other], block: blocks.saturating_sub(1), tx: None, aspects: vec!["state_root"] })
+    let same: Vec<usize> = (0..runs.len()).filter(|i| !odd.contains(i)).collect();
+    let head = |i: usize| Comparable {
+        state_root: runs[i].1.state_root,
+        logs_hash: None,
+        status: None,
+        gas_used: None,
+        halt: None,
+        accepted: None,
+    };
+    let label = |g: &[usize]| g.iter().map(|&i| runs[i].0.clone()).collect::<Vec<_>>();
+    Verdict::Diverge {
+        results: vec![head(same[0]), head(odd[0])],
+        groups: vec![label(&same), label(&odd)],
+        aspects: vec![Aspect::StateRoot],
+        locus: Locus { block: Some(blocks.saturating_sub(1)), tx: None, instruction: None },
+    }
 }

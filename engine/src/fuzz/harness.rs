@@ -4,14 +4,13 @@
 
 use super::compile::{choose_fork, compile};
 use super::sequence::compile_sequence;
-use crate::chain::compare::compare as compare_chains;
 use crate::chain::{self, ChainRun};
 use super::features::Recorder;
 use super::program::Blueprint;
 use super::FuzzError;
 use crate::compare::{Verdict, compare};
 use crate::panel::{Call, Entry, Panel, guarded};
-use crate::triage::{Budget, Examiner, Filed, Kind, Signature, Triage, TriageOptions};
+use crate::triage::{Budget, Examiner, Filed, Kind, Scope, Signature, Subject, Triage, TriageOptions};
 use schism_interface::{Case, Client, Fork, Outcome, Sequence, TraceMode};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -181,6 +180,8 @@ pub enum Finding {
     Divergent,
     /// One client took far longer than the fastest.
     Slow {
+        /// The case (slow findings are single transactions).
+        case: Box<Case>,
         /// The slow client's label.
         client: String,
         /// Each client's time.
@@ -198,8 +199,6 @@ pub struct Harness {
     stats: HarnessStats,
     opcodes_seen: [bool; 256],
     started: Instant,
-    crashes: PathBuf,
-    minimise: Option<Budget>,
     sequence_below: u16,
 }
 
@@ -242,8 +241,6 @@ impl Harness {
             stats: HarnessStats { per_client, ..Default::default() },
             opcodes_seen: [false; 256],
             started: Instant::now(),
-            crashes: options.crashes.clone(),
-            minimise: options.minimise,
             sequence_below: (options.sequences.clamp(0.0, 1.0) * 256.0) as u16,
         })
     }
@@ -263,18 +260,26 @@ impl Harness {
     /// A finding goes through the divergence pipeline: counted on its folder when its
     /// signature is filed, otherwise minimised, localised and filed under the crashes folder.
     pub fn run(&mut self, input: &Blueprint, map: &mut [u8]) -> Run {
+        let found = Instant::now();
         if self.is_sequence(input) {
-            return self.run_sequence(input, map);
+            let seq = self.sequence(input);
+            let run = self.run_sequence(&seq, map);
+            let finding = run.divergent.then_some(Finding::Divergent);
+            return self.settle(&seq, run, finding, found);
         }
         let case = self.case(input);
-        let found = Instant::now();
-        let (mut run, finding) = self.run_case(&case, map);
+        let (run, finding) = self.run_case(&case, map);
+        self.settle(&case, run, finding, found)
+    }
+
+    /// Sends a run's finding, when it has one, through the divergence pipeline, and counts it.
+    fn settle<S: Subject>(&mut self, case: &S, mut run: Run, finding: Option<Finding>, found: Instant) -> Run {
         // When the first divergence came: seconds since the start and executions so far.
         let first = (run.divergent && self.stats.first_finding.is_none())
             .then(|| (self.started.elapsed().as_secs_f64(), self.stats.executions));
         let handled = match finding {
             None => return run,
-            Some(Finding::Divergent) => match self.triage.handle(&case, found) {
+            Some(Finding::Divergent) => match self.triage.handle(case, found) {
                 Ok(None) => {
                     self.stats.unreproduced += 1;
                     None
@@ -285,11 +290,11 @@ impl Harness {
                     None
                 }
             },
-            Some(Finding::Slow { client, timings }) => {
+            Some(Finding::Slow { case, client, timings }) => {
                 let others: Vec<String> = timings.iter().map(|(c, _)| c.clone()).filter(|c| *c != client).collect();
                 let signature = Signature {
                     kind: Kind::Slow,
-                    fork: case.fork,
+                    scope: Scope::Transaction,
                     groups: vec![vec![client], others],
                     aspects: Vec::new(),
                     faults: Vec::new(),
@@ -378,9 +383,7 @@ impl Harness {
     /// Runs an input as a block sequence on every client that can run it, block by block;
     /// features come from the observed client's traced transactions and from the blocks'
     /// results; a divergence is minimised and filed as a blockchain test.
-    pub fn run_sequence(&mut self, input: &Blueprint, map: &mut [u8]) -> Run {
-        let seq = self.sequence(input);
-        let found = Instant::now();
+    pub fn run_sequence(&mut self, seq: &Sequence, map: &mut [u8]) -> Run {
         let mut recorder = Recorder::new(map);
         // The observed client's run is traced; its transactions' steps and its blocks' results
         // are the features.
@@ -388,7 +391,7 @@ impl Harness {
         let mut runs: Vec<(String, ChainRun)> = Vec::new();
         let mut faults = Vec::new();
         let call = Call { observer: Some((self.observed, &mut recorder)), ..Call::plain() };
-        for (i, seat) in self.panel.run(&seq, call).into_iter().enumerate() {
+        for (i, seat) in self.panel.run(seq, call).into_iter().enumerate() {
             if matches!(seat.entry, Entry::Unsupported(_) | Entry::Excused(_)) {
                 continue;
             }
@@ -420,45 +423,18 @@ impl Harness {
         if self.stats.sequences % 8 == 1 && seq.tx_count() > 1 {
             self.stats.sequences_checked += 1;
             if let Some((_, run)) = runs.iter().find(|(id, _)| *id == observed_id)
-                && self.depends_on_earlier(&seq, run)
+                && self.depends_on_earlier(seq, run)
             {
                 self.stats.sequences_dependent += 1;
             }
         }
-        let refs: Vec<(String, &ChainRun)> = runs.iter().map(|(id, r)| (id.clone(), r)).collect();
-        let divergence = if refs.len() > 1 { compare_chains(&refs) } else { None };
-        let steps = recorder.steps;
-        let Some(divergence) = divergence else {
-            return Run { divergent: !faults.is_empty(), opcodes: steps, signature: None };
-        };
-        self.stats.divergences += 1;
-        let first = self.stats.first_finding.is_none().then(|| (self.started.elapsed().as_secs_f64(), self.stats.executions));
-        match crate::triage::sequence::handle(&self.crashes, self.panel.seats(), &seq, &divergence, self.minimise, found) {
-            Ok((filed, signature)) => {
-                let id = signature.id();
-                if matches!(filed, Filed::New(_)) {
-                    self.stats.filed += 1;
-                }
-                if let Some((seconds, executions)) = first {
-                    self.stats.first_finding = Some(FirstFinding {
-                        signature: id.clone(),
-                        seconds,
-                        executions,
-                        filed_seconds: Some(found.elapsed().as_secs_f64()),
-                        instructions_before: None,
-                        instructions_after: None,
-                        folder: Some(match &filed {
-                            Filed::New(p) | Filed::Again(p, _) => p.clone(),
-                        }),
-                    });
-                }
-                Run { divergent: true, opcodes: steps, signature: Some(id) }
-            }
-            Err(e) => {
-                eprintln!("schism fuzz: cannot file a sequence finding: {e}");
-                Run { divergent: true, opcodes: steps, signature: None }
-            }
+        let labelled: Vec<(&str, &ChainRun)> = runs.iter().map(|(id, r)| (id.as_str(), r)).collect();
+        let verdict = <Sequence as Subject>::compare(&labelled);
+        let divergent = verdict.is_consensus_divergence() || !faults.is_empty();
+        if divergent {
+            self.stats.divergences += 1;
         }
+        Run { divergent, opcodes: recorder.steps, signature: None }
     }
 
     /// True when some later transaction's receipt (status, gas, logs, rejection) differs when
@@ -532,7 +508,7 @@ impl Harness {
         } else {
             self.slow_client(case, &timings).map(|(client, timings)| {
                 self.stats.slow += 1;
-                Finding::Slow { client, timings }
+                Finding::Slow { case: Box::new(case.clone()), client, timings }
             })
         };
         let run = Run { divergent, opcodes: steps, signature: None };
@@ -657,7 +633,7 @@ mod tests {
         h.run(&Blueprint::from_bytes(&[4, 5, 6]), &mut map);
         assert!(!run.divergent, "slow is not a divergence");
         let id = run.signature.expect("filed as slow");
-        assert!(id.starts_with("slow-cancun-"), "{id}");
+        assert!(id.starts_with("slow-"), "{id}");
         assert_eq!((h.stats().slow, h.stats().filed, h.stats().divergences), (2, 1, 0));
         let report: crate::triage::Report =
             serde_json::from_slice(&std::fs::read(dir.path().join(&id).join("report.json")).expect("report.json")).expect("a report");

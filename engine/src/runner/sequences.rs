@@ -3,7 +3,8 @@
 //! as expected) and compared block by block across clients. Clients with their own
 //! blockchain-test runner (geth's `evm blocktest`) are judged by it, once per file.
 
-use crate::chain::compare::{ChainDivergence, compare};
+use crate::chain::compare::compare;
+use crate::compare::Verdict;
 use crate::chain::{self, ChainMismatch, ChainRun};
 use crate::panel::{Call, Entry, Excuse, Order, Panel};
 use rayon::prelude::*;
@@ -59,8 +60,8 @@ pub struct SequenceResult {
     pub network: String,
     /// One entry per client, in selection order.
     pub clients: Vec<(ChainResult, Duration)>,
-    /// Where the clients that ran it block by block part ways.
-    pub divergence: Option<ChainDivergence>,
+    /// How the clients that ran it block by block compare.
+    pub verdict: Verdict,
 }
 
 /// Per client, its own runner's verdicts on one file, when it has a runner.
@@ -134,7 +135,7 @@ pub fn run_sequence(seq: &Sequence, clients: &[Arc<dyn Client>], native: &[Nativ
         test: seq.test.clone(),
         network: seq.schedule.network(),
         clients: results,
-        divergence: if refs.len() > 1 { compare(&refs) } else { None },
+        verdict: compare(&refs),
     }
 }
 

@@ -1,12 +1,14 @@
-//! Examination: one case on every client, compared, and, when it diverges, re-run with traces
-//! to localise the difference and name it with a signature.
+//! Examination: one case, a state test or a block sequence, on every client of a panel,
+//! compared, and, when it diverges, re-run with traces to localise the difference (the block,
+//! the transaction, the instruction) and name it with a signature.
 
 use super::localise::{FirstDifference, StateDifference, Traced, first_difference, state_differences};
-use crate::compare::{Aspect, Verdict, compare};
+use super::subject::Subject;
+use crate::compare::{Aspect, Locus, Verdict};
 pub use crate::panel::Fault;
 use crate::panel::{Call, Entry, Panel};
 use alloy_primitives::keccak256;
-use schism_interface::{Case, Client, Fork, Outcome, TraceMode};
+use schism_interface::{Client, Outcome, TraceMode};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -14,7 +16,7 @@ use std::sync::Arc;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
-    /// Clients disagree on consensus data (root, logs, status, gas).
+    /// Clients disagree on consensus data (root, logs, status, gas, acceptance, ...).
     Divergence,
     /// A client failed to produce an outcome.
     Fault,
@@ -22,14 +24,26 @@ pub enum Kind {
     Slow,
 }
 
+/// What a case is: a single transaction (a state test) or a block sequence (a blockchain test).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// One transaction: the case is a state test.
+    #[default]
+    Transaction,
+    /// Blocks of transactions: the case is a blockchain test.
+    Sequence,
+}
 
-/// What makes two findings the same finding: the same bug found twice gets the same signature.
+/// What makes two findings the same finding: the same bug found twice, on any fork, gets the
+/// same signature, so it is filed once and every fork it shows on is counted on its folder.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Signature {
     /// Kind of finding.
     pub kind: Kind,
-    /// The fork.
-    pub fork: Fork,
+    /// Single transaction or block sequence.
+    #[serde(default)]
+    pub scope: Scope,
     /// Client ids grouped by identical results, largest group first (for a slow finding: the
     /// slow client, then the others).
     pub groups: Vec<Vec<String>>,
@@ -38,24 +52,33 @@ pub struct Signature {
     /// Faulting clients and the kind of their fault.
     pub faults: Vec<(String, String)>,
     /// The instruction to blame (see [`FirstDifference::culprit`]); for a slow finding, the
-    /// precompiles the case calls.
+    /// precompiles the case calls; `fault` for a fault.
     pub culprit: String,
 }
 
 impl Signature {
-    /// The folder name: `<fork>-<culprit>-<hash>`, e.g. `cancun-sar-3fa2b1c9d0e1`.
+    /// The folder name: `<culprit>-<hash>` (`sar-3fa2b1c9d0e1`), with `seq-` before a sequence
+    /// finding's and `slow-` before a slow one's.
     pub fn id(&self) -> String {
         let key = serde_json::to_string(self).unwrap_or_default();
         let hash = keccak256(key.as_bytes());
         let culprit: String =
             self.culprit.to_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
-        let prefix = if self.kind == Kind::Slow { "slow-" } else { "" };
-        format!("{prefix}{}-{culprit}-{}", self.fork.name().to_lowercase(), alloy_primitives::hex::encode(&hash[..6]))
+        let prefix = match (self.kind, self.scope) {
+            (Kind::Slow, _) => "slow-",
+            (_, Scope::Sequence) => "seq-",
+            (_, Scope::Transaction) => "",
+        };
+        format!("{prefix}{culprit}-{}", alloy_primitives::hex::encode(&hash[..6]))
     }
 
     /// True when groups, aspects and faults match: what a run without traces can tell.
     fn same_shape(&self, other: &Signature) -> bool {
-        self.kind == other.kind && self.groups == other.groups && self.aspects == other.aspects && self.faults == other.faults
+        self.kind == other.kind
+            && self.scope == other.scope
+            && self.groups == other.groups
+            && self.aspects == other.aspects
+            && self.faults == other.faults
     }
 }
 
@@ -67,16 +90,18 @@ pub struct Examiner {
 
 /// The result of running a case on every client.
 #[derive(Clone, Debug)]
-pub struct Examination {
-    /// The fork.
-    pub fork: Fork,
-    /// Each client's outcome, in selection order.
-    pub outcomes: Vec<(String, Outcome)>,
+pub struct Examination<O = Outcome> {
+    /// The fork (for a sequence, its fork schedule's name).
+    pub fork: String,
+    /// Single transaction or block sequence.
+    pub scope: Scope,
+    /// Each client's outcome (a sequence's run), in selection order.
+    pub outcomes: Vec<(String, O)>,
     /// Clients that failed.
     pub faults: Vec<Fault>,
     /// Clients left out because a documented known difference covers the case: id, difference.
     pub excused: Vec<(String, String)>,
-    /// Clients that do not support the fork.
+    /// Clients that cannot run the case.
     pub unsupported: Vec<String>,
     /// The comparison.
     pub verdict: Verdict,
@@ -86,7 +111,7 @@ pub struct Examination {
     pub state: Vec<StateDifference>,
 }
 
-impl Examination {
+impl<O> Examination<O> {
     /// True for a finding: a consensus divergence or a fault.
     pub fn divergent(&self) -> bool {
         self.verdict.is_consensus_divergence() || !self.faults.is_empty()
@@ -108,20 +133,39 @@ impl Examination {
             (None, true) => "untraced".to_owned(),
         };
         let kind = if faults.is_empty() { Kind::Divergence } else { Kind::Fault };
-        Some(Signature { kind, fork: self.fork, groups, aspects, faults, culprit })
+        Some(Signature { kind, scope: self.scope, groups, aspects, faults, culprit })
     }
 
     /// The outcome of a client.
-    pub fn outcome(&self, client: &str) -> Option<&Outcome> {
+    pub fn outcome(&self, client: &str) -> Option<&O> {
         self.outcomes.iter().find(|(c, _)| c == client).map(|(_, o)| o)
     }
 
-    /// The outcome of the largest group's first client (the majority), or of the first client.
-    pub fn majority(&self) -> Option<&Outcome> {
+    /// The label of the largest group's first client (the majority), or of the first client.
+    pub fn majority_label(&self) -> Option<&str> {
         match &self.verdict {
-            Verdict::Diverge { groups, .. } => groups.first().and_then(|g| g.first()).and_then(|c| self.outcome(c)),
-            _ => self.outcomes.first().map(|(_, o)| o),
+            Verdict::Diverge { groups, .. } => groups.first().and_then(|g| g.first()).map(String::as_str),
+            _ => self.outcomes.first().map(|(c, _)| c.as_str()),
         }
+    }
+
+    /// The outcome of the majority (see [`Examination::majority_label`]).
+    pub fn majority(&self) -> Option<&O> {
+        self.majority_label().and_then(|c| self.outcome(c))
+    }
+
+    /// Where the clients part ways, as far as it is known.
+    pub fn locus(&self) -> Locus {
+        let mut locus = match &self.verdict {
+            Verdict::Diverge { locus, .. } => locus.clone(),
+            _ => Locus::default(),
+        };
+        if let Some(d) = &self.first_difference
+            && d.index.is_some()
+        {
+            locus.instruction = Some(d.culprit.clone());
+        }
+        locus
     }
 }
 
@@ -149,10 +193,11 @@ impl Examiner {
 
     /// Runs the case on every client. With `traced`, each client records a trace and, when the
     /// clients disagree, the first difference and the post-state differences are worked out.
-    pub fn examine(&self, case: &Case, traced: bool) -> Examination {
+    pub fn examine<S: Subject>(&self, case: &S, traced: bool) -> Examination<S::Output> {
         let mode = if traced { TraceMode::Steps } else { TraceMode::Off };
         let mut exam = Examination {
-            fork: case.fork,
+            fork: case.fork_name(),
+            scope: S::SCOPE,
             outcomes: Vec::new(),
             faults: Vec::new(),
             excused: Vec::new(),
@@ -170,44 +215,42 @@ impl Examiner {
                 Entry::Excused(known) => exam.excused.push((seat.label, known.id.to_owned())),
             }
         }
-        let labelled: Vec<(&str, &Outcome)> = exam.outcomes.iter().map(|(c, o)| (c.as_str(), o)).collect();
-        exam.verdict = compare(&labelled);
+        let labelled: Vec<(&str, &S::Output)> = exam.outcomes.iter().map(|(c, o)| (c.as_str(), o)).collect();
+        exam.verdict = S::compare(&labelled);
         if traced && exam.divergent() {
-            self.localise(&mut exam);
+            self.localise::<S>(&mut exam);
         }
         exam
     }
 
-    /// Works out the first difference between the groups' traces and the post-state
-    /// differences.
-    fn localise(&self, exam: &mut Examination) {
+    /// Works out the first difference between the groups' traces (for a sequence, those of the
+    /// divergent transaction) and the post-state differences (after the divergent block).
+    fn localise<S: Subject>(&self, exam: &mut Examination<S::Output>) {
         // The first member of each group stands for it; members of one group agree on every
         // compared aspect, and their traces may differ only in how each client reports them.
         let representatives: Vec<&str> = match &exam.verdict {
             Verdict::Diverge { groups, .. } => groups.iter().filter_map(|g| g.first().map(String::as_str)).collect(),
             _ => exam.outcomes.iter().map(|(c, _)| c.as_str()).collect(),
         };
+        let locus = exam.locus();
         let traced: Vec<Traced<'_>> = representatives
             .iter()
             .filter_map(|c| {
                 let outcome = exam.outcome(c)?;
                 let client = self.client(c)?;
-                Some(Traced { client: c, trace: outcome.trace.as_ref(), fields: client.trace_fields() })
+                Some(Traced { client: c, trace: S::trace_at(outcome, &locus), fields: client.trace_fields() })
             })
             .collect();
         let first = first_difference(&traced);
         let posts: Vec<(&str, Option<&schism_interface::Accounts>)> =
-            representatives.iter().filter_map(|c| exam.outcome(c).map(|o| (*c, o.post_state.as_ref()))).collect();
+            representatives.iter().filter_map(|c| exam.outcome(c).map(|o| (*c, S::post_state_at(o, &locus)))).collect();
         exam.state = state_differences(&posts);
         exam.first_difference = Some(first);
     }
 
     /// True when the case still shows the finding `wanted`: the cheap comparison first, the
     /// traced one (for the culprit) only when that matches.
-    pub fn reproduces(&self, case: &Case, wanted: &Signature) -> bool {
-        if case.fork != wanted.fork {
-            return false;
-        }
+    pub fn reproduces<S: Subject>(&self, case: &S, wanted: &Signature) -> bool {
         let quick = self.examine(case, false);
         let Some(got) = quick.signature() else { return false };
         if !got.same_shape(wanted) {

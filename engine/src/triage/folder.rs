@@ -7,7 +7,7 @@
 //! `last_seen` in `report.json` (written aside and renamed, under a lock shared by every job).
 
 use super::TriageError;
-use super::report::{Report, now};
+use super::report::{Report, Seen, now};
 use schism_interface::load::{FixtureFile, expand_file, read_fixture};
 use schism_interface::{Case, Trace};
 use std::collections::BTreeMap;
@@ -31,11 +31,13 @@ pub enum Filed {
 pub struct Folder<'a> {
     /// The report.
     pub report: &'a Report,
-    /// The minimised case, with its expectation.
-    pub case: &'a Case,
-    /// The case as found.
-    pub original: &'a Case,
-    /// Each client's trace of the minimised case.
+    /// `report.md`.
+    pub markdown: String,
+    /// The minimised case as a fixture, with its expectation (`case.json`).
+    pub case: String,
+    /// The case as found (`original.json`).
+    pub original: String,
+    /// Each client's trace of the minimised case (of its divergent transaction).
     pub traces: Vec<(String, &'a Trace)>,
 }
 
@@ -82,17 +84,18 @@ pub fn is_filed(crashes: &Path, signature: &str) -> bool {
     crashes.join(signature).join("report.json").is_file()
 }
 
-/// Counts one more finding of a filed signature: `count` + 1 and `last_seen` now. `None` when
-/// the signature is not filed.
-pub fn record_again(crashes: &Path, signature: &str) -> Result<Option<u64>, TriageError> {
+/// Counts one more finding of a filed signature, seen as `seen` says (its fork and client
+/// versions): `count` + 1, `last_seen` now, and the count of that fork and those versions in
+/// `seen`. `None` when the signature is not filed.
+pub fn record_again(crashes: &Path, signature: &str, seen: &Seen) -> Result<Option<u64>, TriageError> {
     if !is_filed(crashes, signature) {
         return Ok(None);
     }
     let _lock = Lock::take(crashes)?;
-    bump(&crashes.join(signature)).map(Some)
+    bump(&crashes.join(signature), seen).map(Some)
 }
 
-fn bump(folder: &Path) -> Result<u64, TriageError> {
+fn bump(folder: &Path, seen: &Seen) -> Result<u64, TriageError> {
     let path = folder.join("report.json");
     let text = std::fs::read(&path).map_err(io(&path))?;
     let mut report: serde_json::Value =
@@ -100,6 +103,13 @@ fn bump(folder: &Path) -> Result<u64, TriageError> {
     let count = report.get("count").and_then(serde_json::Value::as_u64).unwrap_or(1) + 1;
     report["count"] = count.into();
     report["last_seen"] = now().into();
+    // The report is edited as JSON, so that a folder of an older schism is counted too.
+    let mut list: Vec<Seen> = report.get("seen").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default();
+    match list.iter_mut().find(|s| s.fork == seen.fork && s.clients == seen.clients) {
+        Some(entry) => entry.count += 1,
+        None => list.push(seen.clone()),
+    }
+    report["seen"] = serde_json::to_value(&list).map_err(|e| TriageError::Encode(e.to_string()))?;
     let text = serde_json::to_vec_pretty(&report).map_err(|e| TriageError::Encode(e.to_string()))?;
     write_atomic(&path, &text)?;
     Ok(count)
@@ -112,8 +122,8 @@ pub fn file(crashes: &Path, folder: &Folder<'_>) -> Result<Filed, TriageError> {
     remove_stale_staging(crashes);
     let id = &folder.report.signature;
     let target = crashes.join(id);
-    if is_filed(crashes, id) {
-        let count = record_again(crashes, id)?.unwrap_or(1);
+    let seen = folder.report.seen.first().cloned().unwrap_or(Seen { fork: folder.report.fork.clone(), clients: Vec::new(), count: 1 });
+    if let Some(count) = record_again(crashes, id, &seen)? {
         return Ok(Filed::Again(target, count));
     }
     static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -127,7 +137,7 @@ pub fn file(crashes: &Path, folder: &Folder<'_>) -> Result<Filed, TriageError> {
     let _lock = Lock::take(crashes)?;
     if is_filed(crashes, id) {
         let _ = std::fs::remove_dir_all(&staging);
-        let count = bump(&target)?;
+        let count = bump(&target, &seen)?;
         return Ok(Filed::Again(target, count));
     }
     // A folder without report.json is a leftover of an older schism or of a hand edit: it is
@@ -147,20 +157,15 @@ pub(crate) fn pause() {
 }
 
 fn write_folder(staging: &Path, folder: &Folder<'_>) -> Result<(), TriageError> {
-    let report = folder.report;
     let traces = staging.join("traces");
     std::fs::create_dir_all(&traces).map_err(io(&traces))?;
-    let info = serde_json::json!({
-        "comment": format!("schism finding {}: {}", report.signature, describe(report)),
-        "schism": { "signature": report.signature, "groups": report.groups, "aspects": report.aspects, "culprit": report.key.culprit },
-    });
     let write = |name: &str, text: &[u8]| {
         pause();
         let path = staging.join(name);
         std::fs::write(&path, text).map_err(io(&path))
     };
-    write("case.json", state_test_json(folder.case, &report.signature, info.clone())?.as_bytes())?;
-    write("original.json", state_test_json(folder.original, &format!("{}-original", report.signature), info)?.as_bytes())?;
+    write("case.json", folder.case.as_bytes())?;
+    write("original.json", folder.original.as_bytes())?;
     for (client, trace) in &folder.traces {
         let mut text = Vec::new();
         for step in trace.iter() {
@@ -169,8 +174,8 @@ fn write_folder(staging: &Path, folder: &Folder<'_>) -> Result<(), TriageError> 
         }
         write(&format!("traces/{}.jsonl", file_name(client)), &text)?;
     }
-    write("report.md", report.markdown(folder.case).as_bytes())?;
-    let json = serde_json::to_vec_pretty(report).map_err(|e| TriageError::Encode(e.to_string()))?;
+    write("report.md", folder.markdown.as_bytes())?;
+    let json = serde_json::to_vec_pretty(folder.report).map_err(|e| TriageError::Encode(e.to_string()))?;
     // report.json last: a folder is filed when it has one.
     write("report.json", &json)
 }

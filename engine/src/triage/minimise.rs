@@ -46,6 +46,38 @@ pub struct Minimised {
     pub seconds: f64,
     /// False when the budget ran out before no candidate was left to try.
     pub complete: bool,
+    /// Blocks before (block sequences only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocks_before: Option<usize>,
+    /// Blocks after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocks_after: Option<usize>,
+    /// Transactions before (block sequences only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub txs_before: Option<usize>,
+    /// Transactions after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub txs_after: Option<usize>,
+}
+
+/// A kind of case that shrinks: the smallest version of it for which `holds` (the same
+/// signature) is still true, within a budget.
+pub trait Minimise: Sized {
+    /// Shrinks the case while `holds` stays true.
+    fn minimise(&self, budget: Budget, holds: &mut dyn FnMut(&Self) -> bool) -> (Self, Minimised);
+
+    /// The record of the case filed as found.
+    fn unminimised(&self) -> Minimised;
+}
+
+impl Minimise for Case {
+    fn minimise(&self, budget: Budget, holds: &mut dyn FnMut(&Case) -> bool) -> (Case, Minimised) {
+        minimise(self, budget, holds)
+    }
+
+    fn unminimised(&self) -> Minimised {
+        Minimised::unminimised(self)
+    }
 }
 
 impl Minimised {
@@ -60,13 +92,21 @@ impl Minimised {
             evaluations: 0,
             seconds: 0.0,
             complete: false,
+            blocks_before: None,
+            blocks_after: None,
+            txs_before: None,
+            txs_after: None,
         }
     }
 
     /// `from 647 to 5 instructions and from 7 to 2 accounts (427 candidates, 0.03 s)`.
     pub fn summary(&self) -> String {
+        let blocks = match (self.blocks_before, self.blocks_after, self.txs_before, self.txs_after) {
+            (Some(b0), Some(b1), Some(t0), Some(t1)) => format!("from {b0} to {b1} blocks, from {t0} to {t1} transactions, "),
+            _ => String::new(),
+        };
         format!(
-            "from {} to {} instructions and from {} to {} accounts ({} candidates, {:.2} s{})",
+            "{blocks}from {} to {} instructions and from {} to {} accounts ({} candidates, {:.2} s{})",
             self.instructions_before,
             self.instructions_after,
             self.accounts_before,
@@ -81,8 +121,12 @@ impl Minimised {
 /// Instructions in all code of a case: every pre-state account's code and, for a creation,
 /// the init code.
 pub fn instructions(case: &Case) -> usize {
-    let code: usize = case.pre.values().map(|a| Program::parse(&a.code).len()).sum();
-    code + if case.tx.to.is_none() { Program::parse(&case.tx.data).len() } else { 0 }
+    code_instructions(&case.pre) + if case.tx.to.is_none() { Program::parse(&case.tx.data).len() } else { 0 }
+}
+
+/// Instructions in the code of every account.
+pub fn code_instructions(pre: &Accounts) -> usize {
+    pre.values().map(|a| Program::parse(&a.code).len()).sum()
 }
 
 struct Search<'p> {
@@ -366,6 +410,7 @@ pub fn minimise(case: &Case, budget: Budget, holds: &mut dyn FnMut(&Case) -> boo
         evaluations: search.evaluations,
         seconds: search.started.elapsed().as_secs_f64(),
         complete,
+        ..Minimised::unminimised(case)
     };
     (best, minimised)
 }

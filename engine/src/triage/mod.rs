@@ -12,13 +12,15 @@ pub mod promote;
 pub mod report;
 pub mod repro;
 pub mod sequence;
+pub mod subject;
 
-pub use examine::{Examination, Examiner, Fault, Kind, Signature};
+pub use examine::{Examination, Examiner, Fault, Kind, Scope, Signature};
 pub use folder::Filed;
-pub use minimise::{Budget, Minimised};
+pub use minimise::{Budget, Minimise, Minimised};
 pub use report::Report;
+pub use subject::Subject;
 
-use report::{ClientInfo, Command};
+use report::{ClientInfo, Command, Seen};
 use schism_interface::{Case, ErrorClass, Expectation, ExpectedException, FixtureError, Outcome};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -111,39 +113,52 @@ impl Triage {
         Triage { examiner, options, seen: Default::default() }
     }
 
-    /// Handles a case the quick comparison found divergent, `found` being when: re-runs it
-    /// with traces for its signature, then counts it on its folder or files a new one.
-    /// `None` when the traced re-run does not diverge (a client that is not deterministic).
-    pub fn handle(&mut self, case: &Case, found: Instant) -> Result<Option<Handled>, TriageError> {
+    /// Handles a case (a state test or a block sequence) the quick comparison found divergent,
+    /// `found` being when: re-runs it with traces for its signature, then counts it on its
+    /// folder or files a new one. `None` when the traced re-run does not diverge (a client
+    /// that is not deterministic).
+    pub fn handle<S: Subject>(&mut self, case: &S, found: Instant) -> Result<Option<Handled>, TriageError> {
         let exam = self.examiner.examine(case, true);
         let Some(signature) = exam.signature() else { return Ok(None) };
         self.handle_examined(case, &exam, signature, found).map(Some)
     }
 
+    /// The clients with their versions.
+    fn client_infos(&self) -> Vec<ClientInfo> {
+        self.examiner.clients().iter().map(|(id, c)| ClientInfo { id: id.clone(), version: c.version().to_owned() }).collect()
+    }
+
     /// Counts a finding on its folder when its signature is filed already.
-    fn counted_again(&mut self, signature: &Signature, found: Instant) -> Result<Option<Handled>, TriageError> {
+    fn counted_again(&mut self, signature: &Signature, fork: String, found: Instant) -> Result<Option<Handled>, TriageError> {
         let id = signature.id();
         if !self.seen.contains(&id) && !folder::is_filed(&self.options.crashes, &id) {
             return Ok(None);
         }
-        let count = folder::record_again(&self.options.crashes, &id)?.unwrap_or(1);
+        let seen = Seen { fork, clients: self.client_infos(), count: 1 };
+        let count = folder::record_again(&self.options.crashes, &id, &seen)?.unwrap_or(1);
         let filed = Filed::Again(self.options.crashes.join(&id), count);
         self.seen.insert(id);
         Ok(Some(Handled { signature: signature.clone(), filed, minimised: None, seconds: found.elapsed().as_secs_f64() }))
     }
 
     /// Handles a finding whose signature is known.
-    fn handle_examined(&mut self, case: &Case, exam: &Examination, signature: Signature, found: Instant) -> Result<Handled, TriageError> {
-        if let Some(again) = self.counted_again(&signature, found)? {
+    fn handle_examined<S: Subject>(
+        &mut self,
+        case: &S,
+        exam: &Examination<S::Output>,
+        signature: Signature,
+        found: Instant,
+    ) -> Result<Handled, TriageError> {
+        if let Some(again) = self.counted_again(&signature, exam.fork.clone(), found)? {
             return Ok(again);
         }
         let id = signature.id();
         let (small, minimised) = match (self.options.minimise, signature.kind) {
             (Some(budget), Kind::Divergence | Kind::Fault) => {
                 let examiner = &self.examiner;
-                minimise::minimise(case, budget, &mut |c| examiner.reproduces(c, &signature))
+                case.minimise(budget, &mut |c| examiner.reproduces(c, &signature))
             }
-            _ => (case.clone(), Minimised::unminimised(case)),
+            _ => (case.clone(), case.unminimised()),
         };
         // The minimised case is examined again for its report and traces; should it not show
         // the finding (a flaky client), the case as found is filed.
@@ -157,7 +172,7 @@ impl Triage {
 
     /// Files a slow case: `slow` took `timings` against the others'.
     pub fn handle_slow(&mut self, case: &Case, signature: Signature, timings: Vec<(String, Duration)>, found: Instant) -> Result<Handled, TriageError> {
-        if let Some(again) = self.counted_again(&signature, found)? {
+        if let Some(again) = self.counted_again(&signature, case.fork.name().to_owned(), found)? {
             return Ok(again);
         }
         let id = signature.id();
@@ -170,34 +185,42 @@ impl Triage {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn file(
+    fn file<S: Subject>(
         &self,
-        original: &Case,
-        original_exam: &Examination,
-        case: &Case,
-        exam: &Examination,
+        original: &S,
+        original_exam: &Examination<S::Output>,
+        case: &S,
+        exam: &Examination<S::Output>,
         signature: &Signature,
         minimised: Minimised,
         found: Instant,
         timings: Vec<(String, f64)>,
     ) -> Result<Filed, TriageError> {
-        let clients: Vec<ClientInfo> = self
-            .examiner
-            .clients()
-            .iter()
-            .map(|(id, c)| ClientInfo { id: id.clone(), version: c.version().to_owned() })
-            .collect();
-        let mut report = Report::new(signature, exam, clients, minimised);
+        let mut report = Report::new(signature, exam, self.client_infos(), minimised);
         report.timings = timings;
         report.reproduce = reproduce_commands(&report);
-        let mut case = case.clone();
-        case.expected = exam.majority().map(expectation_of);
-        let mut original = original.clone();
-        original.expected = original_exam.majority().map(expectation_of);
+        let info = serde_json::json!({
+            "comment": format!("schism finding {}: {}", report.signature, folder::describe(&report)),
+            "schism": {
+                "signature": report.signature,
+                "groups": report.groups,
+                "aspects": report.aspects,
+                "culprit": report.key.culprit,
+                "locus": report.locus,
+            },
+        });
+        let panel = self.examiner.panel();
+        let case_json = case.fixture(&report.signature, info.clone(), exam, panel)?;
+        let original_json = original.fixture(&format!("{}-original", report.signature), info, original_exam, panel)?;
+        let locus = exam.locus();
         let traces: Vec<(String, &schism_interface::Trace)> =
-            exam.outcomes.iter().filter_map(|(c, o)| o.trace.as_ref().map(|t| (c.clone(), t))).collect();
+            exam.outcomes.iter().filter_map(|(c, o)| S::trace_at(o, &locus).map(|t| (c.clone(), t))).collect();
         report.filing_seconds = found.elapsed().as_secs_f64();
-        folder::file(&self.options.crashes, &folder::Folder { report: &report, case: &case, original: &original, traces })
+        let markdown = report.markdown(case);
+        folder::file(
+            &self.options.crashes,
+            &folder::Folder { report: &report, markdown, case: case_json, original: original_json, traces },
+        )
     }
 }
 
@@ -207,7 +230,7 @@ fn reproduce_commands(report: &Report) -> Vec<Command> {
     let flags: String = ids.iter().filter(|c| !c.contains('#')).map(|c| format!(" --client {c}")).collect();
     let mut out = vec![Command { tool: "schism".into(), command: format!("schism repro .{flags}") }];
     for id in ids {
-        if let Some(command) = crate::registry::own_tool_command(&id) {
+        if let Some(command) = crate::registry::own_tool_command(&id, report.scope) {
             out.push(Command { tool: id, command: command.replace("{case}", "case.json") });
         }
     }

@@ -1,12 +1,11 @@
 //! The report of a filed finding: `report.json` (machine-readable) and `report.md` (for the
 //! client developer who has to act on it).
 
-use super::code::listing;
-use super::examine::{Examination, Fault, Kind, Signature};
+use super::examine::{Examination, Fault, Kind, Scope, Signature};
 use super::localise::{FirstDifference, StateDifference};
 use super::minimise::Minimised;
-use crate::compare::{Aspect, Comparable, Verdict};
-use schism_interface::{Case, Fork};
+use super::subject::Subject;
+use crate::compare::{Aspect, Comparable, Locus, Verdict};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 
@@ -28,6 +27,17 @@ pub struct Command {
     pub command: String,
 }
 
+/// A fork (and the client versions) a finding was seen on, and how often.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seen {
+    /// The fork (a sequence's fork schedule).
+    pub fork: String,
+    /// The clients and their versions.
+    pub clients: Vec<ClientInfo>,
+    /// Times seen.
+    pub count: u64,
+}
+
 /// `report.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Report {
@@ -35,8 +45,17 @@ pub struct Report {
     pub signature: String,
     /// Kind of finding.
     pub kind: Kind,
-    /// The fork.
-    pub fork: Fork,
+    /// The fork of `case.json` (a sequence's fork schedule).
+    pub fork: String,
+    /// Single transaction (`case.json` is a state test) or block sequence (a blockchain test).
+    #[serde(default)]
+    pub scope: Scope,
+    /// Every fork and set of client versions the finding was seen on, with counts.
+    #[serde(default)]
+    pub seen: Vec<Seen>,
+    /// Where the clients part ways in the minimised case: block, transaction, instruction.
+    #[serde(default, skip_serializing_if = "Locus::is_empty")]
+    pub locus: Locus,
     /// The full signature.
     pub key: Signature,
     /// The clients that took part, with versions.
@@ -79,7 +98,7 @@ pub fn now() -> String {
 
 impl Report {
     /// The report of a finding from the examination of its minimised case.
-    pub fn new(signature: &Signature, exam: &Examination, clients: Vec<ClientInfo>, minimised: Minimised) -> Report {
+    pub fn new<O>(signature: &Signature, exam: &Examination<O>, clients: Vec<ClientInfo>, minimised: Minimised) -> Report {
         let (groups, results) = match &exam.verdict {
             Verdict::Diverge { groups, results, .. } => (groups.clone(), results.clone()),
             _ => (signature.groups.clone(), Vec::new()),
@@ -88,7 +107,10 @@ impl Report {
         Report {
             signature: signature.id(),
             kind: signature.kind,
-            fork: signature.fork,
+            fork: exam.fork.clone(),
+            scope: signature.scope,
+            seen: vec![Seen { fork: exam.fork.clone(), clients: clients.clone(), count: 1 }],
+            locus: exam.locus(),
             key: signature.clone(),
             clients,
             groups,
@@ -120,14 +142,19 @@ impl Report {
     }
 
     /// `report.md`.
-    pub fn markdown(&self, case: &Case) -> String {
+    pub fn markdown<S: Subject>(&self, case: &S) -> String {
         let mut md = String::new();
         let what = match self.kind {
             Kind::Divergence => "divergence",
             Kind::Fault => "client fault",
             Kind::Slow => "slow case",
         };
-        let _ = writeln!(md, "# {}: {what} in {}\n", self.signature, self.fork);
+        let _ = writeln!(md, "# {}: {what}\n", self.signature);
+        let seen: Vec<String> = self.seen.iter().map(|s| format!("{} ({}×)", s.fork, s.count)).collect();
+        let _ = writeln!(md, "Seen on: {}.\n", seen.join(", "));
+        if !self.locus.is_empty() {
+            let _ = writeln!(md, "Where: {}.\n", self.locus.describe());
+        }
         let blame = match self.kind {
             Kind::Slow => format!(
                 "Slow client: {}; precompiles called: {}",
@@ -178,7 +205,7 @@ impl Report {
         }
     }
 
-    fn details(&self, md: &mut String, case: &Case) {
+    fn details<S: Subject>(&self, md: &mut String, case: &S) {
         for f in &self.faults {
             let _ = writeln!(md, "\n**{}** ({}) failed: {}: {}", f.client, self.version(&f.client), f.kind, f.message);
         }
@@ -228,41 +255,21 @@ impl Report {
             }
         }
         let _ = writeln!(md, "\n## The case\n");
+        let format = match self.scope {
+            Scope::Transaction => "a state test",
+            Scope::Sequence => "a blockchain test",
+        };
         if self.kind == Kind::Slow {
-            let _ = writeln!(md, "`case.json` (a state test, fork {}) is the case as found: slow cases are not minimised (timing is too noisy to steer by).\n", self.fork);
+            let _ = writeln!(md, "`case.json` ({format}, fork {}) is the case as found: slow cases are not minimised (timing is too noisy to steer by).\n", self.fork);
         } else {
             let _ = writeln!(
                 md,
-                "`case.json` (a state test, fork {}) is minimised {}; `original.json` is the input as found.\n",
+                "`case.json` ({format}, fork {}) is minimised {}; `original.json` is the input as found.\n",
                 self.fork,
                 self.minimised.summary()
             );
         }
-        let tx = &case.tx;
-        let _ = writeln!(
-            md,
-            "Transaction: {:?} from `{}` to {}, gas limit {}, value {}, {} bytes of data.\n",
-            tx.kind,
-            tx.sender,
-            tx.to.map_or("(creation)".to_owned(), |a| format!("`{a}`")),
-            tx.gas_limit,
-            match &tx.value {
-                schism_interface::TxValue::Value(v) => v.to_string(),
-                other => format!("{other:?}"),
-            },
-            tx.data.len()
-        );
-        for (address, account) in case.pre.iter().filter(|(_, a)| !a.code.is_empty()) {
-            let lines = listing(&account.code);
-            let _ = writeln!(md, "Code of `{address}` ({} instructions):\n\n```", lines.len());
-            for l in lines.iter().take(60) {
-                let _ = writeln!(md, "{l}");
-            }
-            if lines.len() > 60 {
-                let _ = writeln!(md, "... {} more", lines.len() - 60);
-            }
-            let _ = writeln!(md, "```\n");
-        }
+        case.describe(md);
         let _ = writeln!(md, "## Reproduce\n\nFrom this folder:\n\n```");
         for c in &self.reproduce {
             let _ = writeln!(md, "{:<40} # {}", c.command, c.tool);

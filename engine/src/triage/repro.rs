@@ -48,7 +48,7 @@ impl Replay {
             Verdict::Skipped { reason } => {
                 let _ = writeln!(out, "nothing compared: {reason}");
             }
-            Verdict::Diverge { groups, aspects, results } => {
+            Verdict::Diverge { groups, aspects, results, .. } => {
                 let _ = writeln!(out, "DIVERGE on {aspects:?}");
                 for (g, r) in groups.iter().zip(results) {
                     let _ = writeln!(
