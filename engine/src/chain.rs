@@ -11,7 +11,7 @@ pub mod header;
 use alloy_primitives::{B256, U256};
 use schism_interface::fixture::{Accounts, Env};
 use schism_interface::sequence::{BlockInput, BlockOutcome, Header, Ommer, SeqBlock, Sequence};
-use schism_interface::{Client, ClientError, Fork, InvalidTxKind, TraceMode};
+use schism_interface::{Case, Client, ClientError, Fork, InvalidTxKind, TraceMode};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -87,6 +87,8 @@ pub struct BlockResult {
     pub rejection: Option<BlockRejection>,
     /// What the client reported, when it executed the block.
     pub outcome: Option<BlockOutcome>,
+    /// The environment it was executed in, when it was.
+    pub env: Option<Arc<Env>>,
 }
 
 /// A sequence's run on one client.
@@ -164,7 +166,7 @@ pub fn run(client: &dyn Client, seq: &Sequence, mode: TraceMode) -> Result<Chain
 }
 
 fn rejected(position: usize, fork: Option<Fork>, why: BlockRejection) -> BlockResult {
-    BlockResult { position, fork, header: None, hash: None, rejection: Some(why), outcome: None }
+    BlockResult { position, fork, header: None, hash: None, rejection: Some(why), outcome: None, env: None }
 }
 
 /// Validates, executes and seals one block on `parent`.
@@ -244,6 +246,7 @@ fn import(
         hash: None,
         rejection: None,
         outcome: None,
+        env: Some(input.env.clone()),
     };
     if block.claimed {
         if let Some(first) = outcome.rejected.first() {
@@ -263,6 +266,42 @@ fn import(
     let state = result.outcome.as_ref().map(|o| Arc::new(o.post.clone())).unwrap_or_default();
     let node = Node { td: parent.td + header.difficulty, header, state, hashes };
     Ok((result, Some(node)))
+}
+
+/// Transaction `tx` of block `block` of a generated sequence as a state test: the state before
+/// it is what `client` leaves after the earlier blocks and the block's earlier transactions
+/// (with that block's withdrawals and closing system calls applied, which a state test has no
+/// place for), its environment that of its block, BLOCKHASH as in any state test. `None` when the block carries a claimed
+/// header (a fixture's, which its shortened body would not match) or `client` does not reach
+/// the transaction. Whether the case still shows a finding is for the caller to check.
+pub fn transaction_case(client: &dyn Client, seq: &Sequence, block: usize, tx: usize) -> Result<Option<Case>, ClientError> {
+    let Some(target) = seq.blocks.get(block) else { return Ok(None) };
+    let Some(stx) = target.txs.get(tx) else { return Ok(None) };
+    if target.claimed {
+        return Ok(None);
+    }
+    let mut prefix = seq.clone();
+    prefix.blocks.truncate(block + 1);
+    prefix.blocks[block].txs.truncate(tx);
+    let run = run(client, &prefix, TraceMode::Off)?;
+    let Some(result) = run.blocks.get(block) else { return Ok(None) };
+    let (Some(fork), Some(outcome), Some(env)) = (result.fork, &result.outcome, &result.env) else {
+        return Ok(None);
+    };
+    Ok(Some(Case {
+        file: seq.file.clone(),
+        test: Arc::from(format!("{}-block{block}-tx{tx}", seq.test)),
+        fork,
+        index: Default::default(),
+        env: env.clone(),
+        pre: Arc::new(outcome.post.clone()),
+        tx: stx.tx.clone(),
+        chain_id: seq.chain_id,
+        blob_params: seq.blob_params(fork),
+        expected: None,
+        // A state test's BLOCKHASH follows the state-test convention, as in its filed fixture.
+        block_hashes: None,
+    }))
 }
 
 /// The transactions a generated block includes: those the client did not reject.

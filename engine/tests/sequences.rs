@@ -270,3 +270,38 @@ fn a_client_fault_during_sequence_fuzzing_is_filed_as_a_fault_folder() {
     harness.run(&input, &mut map);
     assert_eq!(harness.stats().filed, 1);
 }
+
+#[test]
+fn a_sequence_finding_one_transaction_shows_alone_is_filed_as_that_state_test() {
+    let ids: Vec<String> = ["revm", "revm~sar-negative-shift"].map(String::from).to_vec();
+    let Ok(resolved) = resolve(&ids, &ClientOptions::default()) else {
+        eprintln!("skipped: this build lacks revm");
+        return;
+    };
+    let clients: Vec<(String, Arc<dyn Client>)> = resolved.into_iter().map(|c| (c.id().to_owned(), c)).collect();
+    // slot0 += 1, then slot1 = SAR(-1 by 256): every transaction shows the mutant's bug.
+    let mut code = vec![0x5f, 0x54, 0x60, 0x01, 0x01, 0x5f, 0x55, 0x7f];
+    code.extend([0xff; 32]);
+    code.extend([0x61, 0x01, 0x00, 0x1d, 0x60, 0x01, 0x55, 0x00]);
+    let mut seq = counter_sequence(&[1, 2]);
+    let mut pre = (*seq.pre).clone();
+    if let Some(counter) = pre.get_mut(&COUNTER) {
+        counter.code = Bytes::from(code);
+    }
+    seq.pre = Arc::new(pre);
+    let crashes = tempfile::tempdir().expect("tempdir");
+    let mut triage = Triage::new(
+        Examiner::labelled(clients),
+        TriageOptions { crashes: crashes.path().to_path_buf(), minimise: Some(Default::default()) },
+    );
+    let handled = triage.handle(&seq, Instant::now()).expect("files").expect("a finding");
+    let id = handled.signature.id();
+    assert!(id.starts_with("sar-"), "filed as the single transaction's finding: {id}");
+    let folder = crashes.path().join(&id);
+    let case = std::fs::read_to_string(folder.join("case.json")).expect("case.json");
+    assert!(!case.contains("genesisRLP") && case.contains("\"transaction\""), "a state test");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(folder.join("report.json")).expect("report")).expect("json");
+    assert_eq!(report["scope"], "transaction", "{report:#}");
+    assert_eq!(report["seen"][0]["fork"], "Cancun", "{report:#}");
+}

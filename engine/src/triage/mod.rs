@@ -120,6 +120,18 @@ impl Triage {
     pub fn handle<S: Subject>(&mut self, case: &S, found: Instant) -> Result<Option<Handled>, TriageError> {
         let exam = self.examiner.examine(case, true);
         let Some(signature) = exam.signature() else { return Ok(None) };
+        // A sequence finding that its divergent transaction shows on its own, between the same
+        // clients, is the bug a single case shows: it is filed as that smaller state test, in
+        // the folder of the same bug's single-transaction findings.
+        if let Some(single) = case.single_transaction(&exam, self.examiner.panel()) {
+            let single_exam = self.examiner.examine(&single, true);
+            if let Some(single_signature) = single_exam.signature()
+                && single_signature.kind == signature.kind
+                && single_signature.groups == signature.groups
+            {
+                return self.handle_examined(&single, &single_exam, single_signature, found).map(Some);
+            }
+        }
         self.handle_examined(case, &exam, signature, found).map(Some)
     }
 

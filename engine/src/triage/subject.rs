@@ -37,6 +37,13 @@ pub trait Subject: Runnable<Output: Clone> + Minimise + Clone + PartialEq + Send
 
     /// What a client developer reads about the case in `report.md`.
     fn describe(&self, md: &mut String);
+
+    /// The divergent transaction of `exam` alone, as a state test, where the kind of case has
+    /// more than one (see [`crate::chain::transaction_case`]).
+    fn single_transaction(&self, exam: &Examination<Self::Output>, panel: &Panel) -> Option<Case> {
+        let _ = (exam, panel);
+        None
+    }
 }
 
 impl Subject for Case {
@@ -116,6 +123,12 @@ impl Subject for Sequence {
             .and_then(|label| panel.client(label))
             .ok_or_else(|| TriageError::Encode("no client ran the sequence to fill it from".into()))?;
         sequence::filled(reference.as_ref(), self, name, info)
+    }
+
+    fn single_transaction(&self, exam: &Examination<ChainRun>, panel: &Panel) -> Option<Case> {
+        let locus = exam.locus();
+        let reference = panel.client(exam.majority_label()?)?;
+        crate::chain::transaction_case(reference.as_ref(), self, locus.block?, locus.tx?).ok().flatten()
     }
 
     fn describe(&self, md: &mut String) {
