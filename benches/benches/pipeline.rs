@@ -15,9 +15,7 @@ use std::path::{Path, PathBuf};
 
 /// Parses fixture bytes into the cases of `fork`.
 fn load(path: &Path, bytes: &[u8], fork: Option<Fork>) -> Vec<schism_interface::Case> {
-    let Ok(FixtureFile::State(file)) = parse_fixture(path, bytes) else {
-        panic!("{} is not a readable state test", path.display())
-    };
+    let Ok(FixtureFile::State(file)) = parse_fixture(path, bytes) else { panic!("{} is not a readable state test", path.display()) };
     let mut cases = expand_file(path, &file).0;
     cases.retain(|c| fork.is_none_or(|f| c.fork == f));
     cases
@@ -25,12 +23,8 @@ fn load(path: &Path, bytes: &[u8], fork: Option<Fork>) -> Vec<schism_interface::
 
 fn pipeline(c: &mut Criterion) {
     let clients = default_clients();
-    let mut inputs: Vec<(String, PathBuf, Vec<u8>, Option<Fork>)> = vec![(
-        "value-transfer".to_owned(),
-        PathBuf::from("value-transfer.json"),
-        VALUE_TRANSFER.as_bytes().to_vec(),
-        Some(Fork::Prague),
-    )];
+    let mut inputs: Vec<(String, PathBuf, Vec<u8>, Option<Fork>)> =
+        vec![("value-transfer".to_owned(), PathBuf::from("value-transfer.json"), VALUE_TRANSFER.as_bytes().to_vec(), Some(Fork::Prague))];
     for workload in schism_benches::workloads() {
         let path = schism_benches::workload_dir().join(format!("{}.json", workload.name));
         let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));

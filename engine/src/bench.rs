@@ -162,14 +162,7 @@ pub struct Row {
 
 impl Row {
     /// A row from the timed runs and the client's fixed cost per case.
-    pub fn new(
-        client: &dyn Client,
-        workload: &Workload,
-        gas: u64,
-        stats: Stats,
-        repeats: usize,
-        overhead_per_case: f64,
-    ) -> Row {
+    pub fn new(client: &dyn Client, workload: &Workload, gas: u64, stats: Stats, repeats: usize, overhead_per_case: f64) -> Row {
         let cases = workload.cases.len();
         let overhead_s = overhead_per_case * cases as f64;
         let per_second = |amount: f64| if stats.median_s > 0.0 { amount / stats.median_s } else { 0.0 };
@@ -291,11 +284,7 @@ enum Measured {
 
 /// Measures every client on every workload. `on_start(client, workload)` is called before each
 /// measurement (for progress output).
-pub fn run(
-    options: &BenchOptions,
-    clients: &[Arc<dyn Client>],
-    on_start: &mut dyn FnMut(&str, &str),
-) -> Result<BenchReport, BenchError> {
+pub fn run(options: &BenchOptions, clients: &[Arc<dyn Client>], on_start: &mut dyn FnMut(&str, &str)) -> Result<BenchReport, BenchError> {
     if options.repeat == 0 {
         return Err(BenchError::ZeroRepeat);
     }
@@ -343,12 +332,9 @@ pub fn run(
                     reason: "no client reported the gas this workload uses".to_owned(),
                     failed: false,
                 }),
-                (Measured::Skipped(Unmeasured { reason, failed }), _) => report.skips.push(Skip {
-                    client: client.id().to_owned(),
-                    workload: workload.name.clone(),
-                    reason,
-                    failed,
-                }),
+                (Measured::Skipped(Unmeasured { reason, failed }), _) => {
+                    report.skips.push(Skip { client: client.id().to_owned(), workload: workload.name.clone(), reason, failed })
+                }
             }
         }
     }
@@ -424,13 +410,11 @@ impl BenchReport {
             );
         }
         if !self.overheads.is_empty() {
-            let list: Vec<String> =
-                self.overheads.iter().map(|o| format!("{} {}", o.client, seconds(o.overhead_s))).collect();
+            let list: Vec<String> = self.overheads.iter().map(|o| format!("{} {}", o.client, seconds(o.overhead_s))).collect();
             let _ = writeln!(out, "\noverhead per case (median of a plain value transfer): {}", list.join(", "));
         }
         for s in &self.skips {
-            let _ =
-                writeln!(out, "{} {}: {} ({})", if s.failed { "FAIL" } else { "skip" }, s.client, s.workload, s.reason);
+            let _ = writeln!(out, "{} {}: {} ({})", if s.failed { "FAIL" } else { "skip" }, s.client, s.workload, s.reason);
         }
         out
     }

@@ -119,12 +119,8 @@ pub fn run(client: &dyn Client, seq: &Sequence, mode: TraceMode) -> Result<Chain
     let genesis_hash = seq.genesis.hash_slow();
     let mut state = (*seq.pre).clone();
     schism_interface::state::drop_zero_slots(&mut state);
-    let genesis = Node {
-        header: seq.genesis.clone(),
-        state: Arc::new(state),
-        td: seq.genesis.difficulty,
-        hashes: Arc::new(BTreeMap::new()),
-    };
+    let genesis =
+        Node { header: seq.genesis.clone(), state: Arc::new(state), td: seq.genesis.difficulty, hashes: Arc::new(BTreeMap::new()) };
     let mut nodes: HashMap<B256, Node> = HashMap::from([(genesis_hash, genesis)]);
     let mut included_ommers: Vec<B256> = Vec::new();
     let mut head = genesis_hash;
@@ -133,11 +129,9 @@ pub fn run(client: &dyn Client, seq: &Sequence, mode: TraceMode) -> Result<Chain
         let parent_hash = if block.claimed { block.header.parent_hash } else { head };
         let result = match (&block.undecodable, nodes.get(&parent_hash)) {
             (Some(detail), _) => rejected(position, None, BlockRejection::Undecodable { detail: detail.clone() }),
-            (None, None) => rejected(
-                position,
-                None,
-                BlockRejection::Header { rule: "UNKNOWN_PARENT", detail: format!("no block {parent_hash}") },
-            ),
+            (None, None) => {
+                rejected(position, None, BlockRejection::Header { rule: "UNKNOWN_PARENT", detail: format!("no block {parent_hash}") })
+            }
             (None, Some(parent)) => {
                 let parent = parent.clone();
                 let (result, node) = import(client, seq, position, block, parent_hash, &parent, &nodes, &included_ommers, mode)?;
@@ -157,12 +151,7 @@ pub fn run(client: &dyn Client, seq: &Sequence, mode: TraceMode) -> Result<Chain
         results.push(result);
     }
     let node = &nodes[&head];
-    Ok(ChainRun {
-        blocks: results,
-        state_root: schism_interface::state::state_root(&node.state),
-        state: node.state.clone(),
-        head,
-    })
+    Ok(ChainRun { blocks: results, state_root: schism_interface::state::state_root(&node.state), state: node.state.clone(), head })
 }
 
 fn rejected(position: usize, fork: Option<Fork>, why: BlockRejection) -> BlockResult {
@@ -208,7 +197,13 @@ fn import(
     let h = &block.header;
     let env = Env {
         current_coinbase: h.beneficiary,
-        current_difficulty: if fork >= Fork::Paris { U256::ZERO } else if block.claimed { h.difficulty } else { expected.difficulty },
+        current_difficulty: if fork >= Fork::Paris {
+            U256::ZERO
+        } else if block.claimed {
+            h.difficulty
+        } else {
+            expected.difficulty
+        },
         current_gas_limit: h.gas_limit,
         current_number: number,
         current_timestamp: h.timestamp,
@@ -227,11 +222,7 @@ fn import(
         block_hashes: hashes.clone(),
         txs: block.txs.clone(),
         withdrawals: if fork >= Fork::Shanghai { Some(block.withdrawals.clone().unwrap_or_default()) } else { None },
-        ommers: block
-            .ommers
-            .iter()
-            .map(|o| Ommer { distance: number.saturating_sub(o.number), beneficiary: o.beneficiary })
-            .collect(),
+        ommers: block.ommers.iter().map(|o| Ommer { distance: number.saturating_sub(o.number), beneficiary: o.beneficiary }).collect(),
     };
     if let Some(reason) = client.block_skip(fork) {
         return Err(ClientError::Unrepresentable { client: client.id().to_owned(), what: reason });
@@ -239,15 +230,8 @@ fn import(
     let outcome = client.execute_block(&input, mode)?;
     let built = header::build(&rules, &input, block, &outcome, parent_hash, &expected)
         .map_err(|e| ClientError::Unrepresentable { client: client.id().to_owned(), what: e })?;
-    let mut result = BlockResult {
-        position,
-        fork: Some(fork),
-        header: None,
-        hash: None,
-        rejection: None,
-        outcome: None,
-        env: Some(input.env.clone()),
-    };
+    let mut result =
+        BlockResult { position, fork: Some(fork), header: None, hash: None, rejection: None, outcome: None, env: Some(input.env.clone()) };
     if block.claimed {
         if let Some(first) = outcome.rejected.first() {
             result.rejection = Some(BlockRejection::Transaction { index: first.index, kind: first.kind });
@@ -306,13 +290,7 @@ pub fn transaction_case(client: &dyn Client, seq: &Sequence, block: usize, tx: u
 
 /// The transactions a generated block includes: those the client did not reject.
 pub fn included(block: &SeqBlock, outcome: &BlockOutcome) -> Vec<schism_interface::SeqTx> {
-    block
-        .txs
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| !outcome.rejected.iter().any(|r| r.index == *i))
-        .map(|(_, t)| t.clone())
-        .collect()
+    block.txs.iter().enumerate().filter(|(i, _)| !outcome.rejected.iter().any(|r| r.index == *i)).map(|(_, t)| t.clone()).collect()
 }
 
 /// How a chain run differs from what its fixture expects.

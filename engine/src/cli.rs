@@ -404,9 +404,8 @@ fn selftest(args: SelftestArgs) -> ExitCode {
     let found = results.iter().filter(|r| r.found).count();
     println!("{found} of {} mutants found within {} each", results.len(), humantime::format_duration(args.budget));
     if let Some(path) = &args.json {
-        let written = serde_json::to_string_pretty(&results)
-            .map_err(std::io::Error::other)
-            .and_then(|text| std::fs::write(path, text + "\n"));
+        let written =
+            serde_json::to_string_pretty(&results).map_err(std::io::Error::other).and_then(|text| std::fs::write(path, text + "\n"));
         if let Err(e) = written {
             eprintln!("error: {}: {e}", path.display());
             return ExitCode::from(2);
@@ -452,12 +451,7 @@ fn run(args: RunArgs) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let options = RunOptions {
-        paths: args.paths,
-        forks: args.forks,
-        jobs: args.jobs,
-        progress: std::io::stderr().is_terminal(),
-    };
+    let options = RunOptions { paths: args.paths, forks: args.forks, jobs: args.jobs, progress: std::io::stderr().is_terminal() };
     let report = match runner::run(&options, &clients) {
         Ok(r) => r,
         Err(e) => {
@@ -468,10 +462,11 @@ fn run(args: RunArgs) -> ExitCode {
     print!("{}", report.highlights(args.show));
     print!("{}", report.summary());
     if let Some(path) = &args.report
-        && let Err(e) = write_json(path, &report) {
-            eprintln!("error: cannot write report {}: {e}", path.display());
-            return ExitCode::from(2);
-        }
+        && let Err(e) = write_json(path, &report)
+    {
+        eprintln!("error: cannot write report {}: {e}", path.display());
+        return ExitCode::from(2);
+    }
     if report.found_problems() {
         ExitCode::from(1)
     } else if !report.input_errors.is_empty() {
@@ -482,7 +477,10 @@ fn run(args: RunArgs) -> ExitCode {
 }
 
 /// The selected clients, or the usage-error exit code after saying why there are none.
-fn resolve_clients(values: &[String], timeout: Option<std::time::Duration>) -> Result<Vec<std::sync::Arc<dyn schism_interface::Client>>, ExitCode> {
+fn resolve_clients(
+    values: &[String],
+    timeout: Option<std::time::Duration>,
+) -> Result<Vec<std::sync::Arc<dyn schism_interface::Client>>, ExitCode> {
     match registry::resolve(values, &ClientOptions { timeout }) {
         Ok(c) if c.is_empty() => {
             eprintln!("error: no client selected and this build has no in-process client");
@@ -570,11 +568,8 @@ fn clients() -> ExitCode {
 }
 
 fn install(args: InstallArgs) -> ExitCode {
-    let wanted: Vec<&str> = if args.clients.iter().any(|c| c == "all") {
-        INSTALLABLE.to_vec()
-    } else {
-        args.clients.iter().map(String::as_str).collect()
-    };
+    let wanted: Vec<&str> =
+        if args.clients.iter().any(|c| c == "all") { INSTALLABLE.to_vec() } else { args.clients.iter().map(String::as_str).collect() };
     let tools = registry::tools_dir();
     let mut failed = false;
     for client in wanted {

@@ -192,7 +192,8 @@ pub fn compare(outcomes: &[(&str, &Outcome)]) -> Verdict {
     let mut aspects: Vec<Aspect> = groups[1..].iter().flat_map(|(other, _)| first.differences(other)).collect();
     if aspects.is_empty() {
         // Two minority groups differ from each other, not from the first.
-        aspects = groups[1..].iter().enumerate().flat_map(|(i, (a, _))| groups[i + 2..].iter().flat_map(|(b, _)| a.differences(b))).collect();
+        aspects =
+            groups[1..].iter().enumerate().flat_map(|(i, (a, _))| groups[i + 2..].iter().flat_map(|(b, _)| a.differences(b))).collect();
     }
     aspects.sort();
     aspects.dedup();

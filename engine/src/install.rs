@@ -53,7 +53,9 @@ pub enum InstallError {
         source: std::io::Error,
     },
     /// Not an installable client.
-    #[error("`{0}` cannot be installed by schism (installable: geth, eels, ethereumjs, all); other clients take --client ID=/path/to/binary")]
+    #[error(
+        "`{0}` cannot be installed by schism (installable: geth, eels, ethereumjs, all); other clients take --client ID=/path/to/binary"
+    )]
     Unknown(String),
 }
 
@@ -148,11 +150,7 @@ fn run(client: &'static str, command: &mut Command) -> Result<(), InstallError> 
         .join(" ");
     eprintln!("{client}: {line}");
     let status = command.status().map_err(|e| InstallError::Step { client, command: line.clone(), reason: e.to_string() })?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(InstallError::Step { client, command: line, reason: status.to_string() })
-    }
+    if status.success() { Ok(()) } else { Err(InstallError::Step { client, command: line, reason: status.to_string() }) }
 }
 
 /// The standard output of a program, when it runs and succeeds.

@@ -56,7 +56,9 @@ impl ClientEntry {
     /// An instance of the client: at `path` (subprocess clients only), labelled `label`.
     pub fn instantiate(&self, path: Option<&Path>, label: &str, options: &ClientOptions) -> Result<Arc<dyn Client>, RegistryError> {
         match (self.make, path) {
-            (Make::InProcess(_), Some(path)) => Err(RegistryError::PathForInProcess { id: self.id.to_owned(), path: path.display().to_string() }),
+            (Make::InProcess(_), Some(path)) => {
+                Err(RegistryError::PathForInProcess { id: self.id.to_owned(), path: path.display().to_string() })
+            }
             (Make::InProcess(make), None) => make().ok_or_else(|| RegistryError::NotBuilt { id: self.id.to_owned() }),
             (Make::Subprocess(tool, find), path) => {
                 let location = match path {
@@ -67,7 +69,8 @@ impl ClientEntry {
                     })?,
                 };
                 let settings = Settings { label: label.to_owned(), location, timeout: options.timeout };
-                let client = External::new(tool, settings).map_err(|e| RegistryError::Unavailable { id: self.id.to_owned(), reason: e.to_string() })?;
+                let client = External::new(tool, settings)
+                    .map_err(|e| RegistryError::Unavailable { id: self.id.to_owned(), reason: e.to_string() })?;
                 Ok(Arc::new(client))
             }
         }
@@ -123,7 +126,10 @@ pub const CLIENTS: &[ClientEntry] = &[
     ClientEntry { id: "sputnik", make: Make::InProcess(sputnik) },
     ClientEntry { id: "geth", make: Make::Subprocess(&geth::GETH, |t| existing(t.join("geth/bin/evm"))) },
     ClientEntry { id: "eels", make: Make::Subprocess(&runner::Eels, |t| existing(t.join("eels/venv/bin/python"))) },
-    ClientEntry { id: "ethereumjs", make: Make::Subprocess(&runner::EthereumJs, |t| existing(t.join("ethereumjs")).filter(|d| d.join("node_modules").is_dir())) },
+    ClientEntry {
+        id: "ethereumjs",
+        make: Make::Subprocess(&runner::EthereumJs, |t| existing(t.join("ethereumjs")).filter(|d| d.join("node_modules").is_dir())),
+    },
     // Not installable from a registry: found on PATH, or given as --client ID=/path.
     ClientEntry { id: "evmone", make: Make::Subprocess(&evmone::Evmone, |_| on_path("evmone-statetest")) },
     ClientEntry { id: "besu", make: Make::Subprocess(&besu::Besu, |_| on_path("evmtool")) },
@@ -248,7 +254,10 @@ pub struct Canary {
 /// Every canary this build has (revm's mutants; none without revm).
 pub fn canaries() -> Vec<Canary> {
     #[cfg(feature = "revm")]
-    return schism_revm::Mutant::ALL.iter().map(|m| Canary { name: m.name(), description: m.description(), block_level: m.block_level() }).collect();
+    return schism_revm::Mutant::ALL
+        .iter()
+        .map(|m| Canary { name: m.name(), description: m.description(), block_level: m.block_level() })
+        .collect();
     #[cfg(not(feature = "revm"))]
     Vec::new()
 }

@@ -373,7 +373,8 @@ impl Report {
                 let report = &mut reports[i];
                 report.elapsed_s += took.as_secs_f64();
                 let counts = report.per_network.entry(r.network.clone()).or_default();
-                let failure = || SequenceFailure { file: r.file.clone(), test: r.test.clone(), network: r.network.clone(), result: result.clone() };
+                let failure =
+                    || SequenceFailure { file: r.file.clone(), test: r.test.clone(), network: r.network.clone(), result: result.clone() };
                 match result {
                     ChainResult::Pass => {
                         report.pass += 1;
@@ -441,8 +442,7 @@ impl Report {
                 id, c.version, c.pass, c.fail, c.known, c.skip, c.errors, pct, c.elapsed_s
             );
         }
-        let forks: std::collections::BTreeSet<Fork> =
-            self.clients.values().flat_map(|c| c.per_fork.keys().copied()).collect();
+        let forks: std::collections::BTreeSet<Fork> = self.clients.values().flat_map(|c| c.per_fork.keys().copied()).collect();
         if forks.len() > 1 {
             let _ = write!(out, "\n{:<18}", "fork (pass/ran)");
             for id in self.clients.keys() {
@@ -518,7 +518,13 @@ impl Report {
                 let _ = writeln!(
                     out,
                     "{id} FAIL {}::{}[{} d{}/g{}/v{}]: {}",
-                    f.file, f.test, f.fork, f.index.data, f.index.gas, f.index.value, what.join("; ")
+                    f.file,
+                    f.test,
+                    f.fork,
+                    f.index.data,
+                    f.index.gas,
+                    f.index.value,
+                    what.join("; ")
                 );
             }
             for e in c.client_errors.iter().take(limit) {
@@ -606,9 +612,7 @@ fn describe_chain(result: &crate::runner::sequences::ChainResult) -> String {
 fn input_error(e: &FixtureError) -> InputError {
     let (file, pointer) = match e {
         FixtureError::Io { path, .. } => (path.clone(), String::new()),
-        FixtureError::Json { path, pointer, .. } | FixtureError::Invalid { path, pointer, .. } => {
-            (path.clone(), pointer.clone())
-        }
+        FixtureError::Json { path, pointer, .. } | FixtureError::Invalid { path, pointer, .. } => (path.clone(), pointer.clone()),
         _ => (PathBuf::new(), String::new()),
     };
     InputError { file, pointer, message: e.to_string() }

@@ -128,10 +128,7 @@ pub fn run(options: &RunOptions, clients: &[Arc<dyn Client>]) -> Result<Report, 
     let started = Instant::now();
     let files = collect_json_files(&options.paths)?;
     let jobs = options.jobs.unwrap_or(0);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs)
-        .build()
-        .map_err(|source| RunError::Pool { jobs, source })?;
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).build().map_err(|source| RunError::Pool { jobs, source })?;
     pool.install(|| {
         let loaded: Vec<Loaded> = files.par_iter().map(|path| load(path, &options.forks)).collect();
         let mut cases = Vec::new();
@@ -235,13 +232,9 @@ pub fn run_on_panel(case: &Case, panel: &Panel) -> CaseResult {
     let refs: Vec<(&str, &Outcome)> = seats.iter().filter_map(|s| s.output().map(|o| (s.label.as_str(), o))).collect();
     let verdict = compare(&refs);
     let known_divergence = match verdict {
-        Verdict::Diverge { .. } => panel
-            .seats()
-            .iter()
-            .flat_map(|(_, c)| c.known_differences().iter())
-            .filter(|k| (k.applies)(case))
-            .map(|k| k.id)
-            .collect(),
+        Verdict::Diverge { .. } => {
+            panel.seats().iter().flat_map(|(_, c)| c.known_differences().iter()).filter(|k| (k.applies)(case)).map(|k| k.id).collect()
+        }
         _ => Vec::new(),
     };
     CaseResult {
@@ -275,12 +268,7 @@ pub(crate) fn judge(client: &dyn Client, case: &Case, outcome: &Outcome) -> Clie
     if let Some(known) = known_for(client, case) {
         return ClientResult::Known { id: known.id };
     }
-    ClientResult::Fail {
-        mismatches: hard,
-        hash: outcome.state_root,
-        logs: outcome.logs_hash,
-        error: outcome.error.map(|e| e.to_string()),
-    }
+    ClientResult::Fail { mismatches: hard, hash: outcome.state_root, logs: outcome.logs_hash, error: outcome.error.map(|e| e.to_string()) }
 }
 
 #[cfg(test)]
@@ -364,8 +352,8 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn sample_case() -> Case {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../shared/fixtures/GeneralStateTests/stExample/mergeTest.json");
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/GeneralStateTests/stExample/mergeTest.json");
         let Ok(FixtureFile::State(file)) = read_fixture(&path) else { panic!("fixture reads") };
         expand_file(&path, &file).0.remove(0)
     }
@@ -395,11 +383,8 @@ pub(crate) mod tests {
 
     #[test]
     fn crashes_and_panics_are_errors_not_agreement() {
-        let clients = [
-            Scripted::client("a", Behaviour::Correct),
-            Scripted::client("b", Behaviour::Crash),
-            Scripted::client("c", Behaviour::Panic),
-        ];
+        let clients =
+            [Scripted::client("a", Behaviour::Correct), Scripted::client("b", Behaviour::Crash), Scripted::client("c", Behaviour::Panic)];
         let r = run_case(&sample_case(), &clients);
         assert!(matches!(&r.clients[1].0, ClientResult::Error { message, .. } if message.contains("signal 9")));
         assert!(matches!(&r.clients[2].0, ClientResult::Error { message, .. } if message.contains("scripted panic")));
@@ -417,8 +402,7 @@ pub(crate) mod tests {
 
     #[test]
     fn a_known_difference_classifies_instead_of_failing() {
-        static KNOWN: [KnownDifference; 1] =
-            [KnownDifference { id: "test-quirk", reason: "scripted", link: "none", applies: |_| true }];
+        static KNOWN: [KnownDifference; 1] = [KnownDifference { id: "test-quirk", reason: "scripted", link: "none", applies: |_| true }];
         let quirky: Arc<dyn Client> =
             Arc::new(Scripted { id: "q", behaviour: Behaviour::Root(9), calls: AtomicUsize::new(0), known: &KNOWN });
         let clients = [Scripted::client("a", Behaviour::Correct), quirky];
@@ -429,14 +413,9 @@ pub(crate) mod tests {
 
     #[test]
     fn an_unrepresentable_case_is_known_only_when_documented() {
-        static MISSING: [KnownDifference; 1] =
-            [KnownDifference { id: "no-feature", reason: "scripted", link: "none", applies: |_| true }];
-        let documented: Arc<dyn Client> = Arc::new(Scripted {
-            id: "d",
-            behaviour: Behaviour::Unrepresentable,
-            calls: AtomicUsize::new(0),
-            known: &MISSING,
-        });
+        static MISSING: [KnownDifference; 1] = [KnownDifference { id: "no-feature", reason: "scripted", link: "none", applies: |_| true }];
+        let documented: Arc<dyn Client> =
+            Arc::new(Scripted { id: "d", behaviour: Behaviour::Unrepresentable, calls: AtomicUsize::new(0), known: &MISSING });
         let undocumented = Scripted::client("u", Behaviour::Unrepresentable);
         let r = run_case(&sample_case(), &[documented, undocumented]);
         assert!(matches!(r.clients[0].0, ClientResult::Known { id: "no-feature" }));

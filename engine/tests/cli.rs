@@ -23,13 +23,8 @@ fn scratch(name: &str) -> PathBuf {
 fn a_passing_fixture_exits_0_and_writes_the_report() {
     let dir = scratch("pass");
     let report = dir.join("report.json");
-    let out = schism()
-        .arg("run")
-        .arg(fixture("GeneralStateTests/stExample/add11.json"))
-        .arg("--report")
-        .arg(&report)
-        .output()
-        .expect("runs");
+    let out =
+        schism().arg("run").arg(fixture("GeneralStateTests/stExample/add11.json")).arg("--report").arg(&report).output().expect("runs");
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).expect("report written")).expect("json");
     for key in ["clients", "disagreements", "elapsed_s"] {
@@ -47,8 +42,7 @@ fn a_malformed_file_is_named_with_its_pointer_and_the_rest_still_runs() {
     let dir = scratch("bad");
     let good = std::fs::read_to_string(fixture("GeneralStateTests/stExample/add11.json")).expect("fixture");
     std::fs::write(dir.join("good.json"), &good).expect("write");
-    std::fs::write(dir.join("broken.json"), good.replace("\"currentNumber\" : \"0x01\"", "\"currentNumber\" : \"0xnope\""))
-        .expect("write");
+    std::fs::write(dir.join("broken.json"), good.replace("\"currentNumber\" : \"0x01\"", "\"currentNumber\" : \"0xnope\"")).expect("write");
     let out = schism().arg("run").arg(&dir).args(["--client", "revm"]).output().expect("runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(2), "{stdout}");

@@ -27,11 +27,8 @@ fn run_on(paths: Vec<PathBuf>) -> Report {
 /// Pass rate of a client over the cases of the given forks that it executed.
 fn pass_rate(report: &Report, client: &str, forks: impl Fn(Fork) -> bool) -> Option<(usize, usize)> {
     let c = report.clients.get(client)?;
-    let (pass, ran) = c
-        .per_fork
-        .iter()
-        .filter(|(f, _)| forks(**f))
-        .fold((0, 0), |(p, r), (_, n)| (p + n.pass, r + n.pass + n.fail + n.known + n.errors));
+    let (pass, ran) =
+        c.per_fork.iter().filter(|(f, _)| forks(**f)).fold((0, 0), |(p, r), (_, n)| (p + n.pass, r + n.pass + n.fail + n.known + n.errors));
     Some((pass, ran))
 }
 
@@ -61,13 +58,9 @@ fn assert_thresholds(report: &Report) {
 #[test]
 fn sample() {
     let slow = ["CALLBlake2f_MaxRounds.json", "loopMul.json", "static_Call50000_sha256.json", "Call50000_sha256.json"];
-    let all = collect_json_files(&[fixtures().join("GeneralStateTests"), fixtures().join("osaka")])
-        .expect("fixtures are beside the repository");
-    let sample: Vec<PathBuf> = all
-        .into_iter()
-        .filter(|p| !slow.iter().any(|s| p.ends_with(s)))
-        .step_by(7)
-        .collect();
+    let all =
+        collect_json_files(&[fixtures().join("GeneralStateTests"), fixtures().join("osaka")]).expect("fixtures are beside the repository");
+    let sample: Vec<PathBuf> = all.into_iter().filter(|p| !slow.iter().any(|s| p.ends_with(s))).step_by(7).collect();
     assert!(sample.len() > 250, "sample too small: {}", sample.len());
     let report = run_on(sample);
     assert!(report.cases > 1500, "sample expanded to only {} cases", report.cases);

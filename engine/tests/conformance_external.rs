@@ -18,8 +18,8 @@ fn fixtures() -> PathBuf {
 /// case runs for many seconds in every client and any `also_slow` for this client.
 fn sample(step: usize, also_slow: &[&str]) -> Vec<PathBuf> {
     let slow = ["CALLBlake2f_MaxRounds.json", "loopMul.json", "static_Call50000_sha256.json", "Call50000_sha256.json"];
-    let mut all = collect_json_files(&[fixtures().join("GeneralStateTests"), fixtures().join("osaka")])
-        .expect("fixtures are beside the repository");
+    let mut all =
+        collect_json_files(&[fixtures().join("GeneralStateTests"), fixtures().join("osaka")]).expect("fixtures are beside the repository");
     all.sort();
     all.into_iter().filter(|p| !slow.iter().chain(also_slow).any(|s| p.ends_with(s))).step_by(step).collect()
 }
@@ -73,7 +73,9 @@ fn eels_sample() {
 #[test]
 #[ignore = "needs `schism install all`; CI runs it"]
 fn traces_match_revm() {
-    for file in ["stExample/add11.json", "stCallCodes/callcallcall_000.json", "stCallCodes/callcall_00_OOGE.json", "stLogTests/log0_emptyMem.json"] {
+    for file in
+        ["stExample/add11.json", "stCallCodes/callcallcall_000.json", "stCallCodes/callcall_00_OOGE.json", "stLogTests/log0_emptyMem.json"]
+    {
         traces_match_revm_on(&fixtures().join("GeneralStateTests").join(file));
     }
 }

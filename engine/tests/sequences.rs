@@ -4,13 +4,13 @@
 use alloy_primitives::{Address, B256, Bytes, U256, address, b256};
 use schism_engine::chain::compare::compare;
 use schism_engine::chain::{self, ChainRun};
+use schism_engine::compare::{Aspect, Verdict};
 use schism_engine::registry::{ClientOptions, resolve};
 use schism_engine::runner::{RunOptions, run};
-use schism_engine::compare::{Aspect, Verdict};
 use schism_engine::triage::{Examiner, Triage, TriageOptions};
 use schism_interface::fixture::{Account, Accounts};
 use schism_interface::sequence::{Header, Schedule, SeqBlock, SeqTx, Sequence};
-use schism_interface::{Client, Fork, Transaction, TraceMode, TxKind, TxValue};
+use schism_interface::{Client, Fork, TraceMode, Transaction, TxKind, TxValue};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -169,15 +169,13 @@ fn only_a_sequence_reveals_the_stale_slot_canary() {
     }
     let examiner = Examiner::labelled(clients.clone());
     assert!(examiner.examine(&padded, false).divergent(), "the padded sequence diverges too");
-    let mut triage =
-        Triage::new(examiner, TriageOptions { crashes: crashes.path().to_path_buf(), minimise: Some(Default::default()) });
+    let mut triage = Triage::new(examiner, TriageOptions { crashes: crashes.path().to_path_buf(), minimise: Some(Default::default()) });
     let handled = triage.handle(&padded, Instant::now()).expect("files").expect("a finding");
     let folder = match handled.filed {
         schism_engine::triage::Filed::New(p) => p,
         other => panic!("{other:?}"),
     };
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(folder.join("report.json")).expect("report")).expect("json");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(folder.join("report.json")).expect("report")).expect("json");
     assert_eq!(report["minimised"]["blocks_after"], 1, "{report:#}");
     assert_eq!(report["minimised"]["txs_after"], 2, "{report:#}");
     // Located like a single case: the block, the transaction and, from its traces, the
@@ -258,8 +256,7 @@ fn a_client_fault_during_sequence_fuzzing_is_filed_as_a_fault_folder() {
     assert!(id.starts_with("seq-fault-"), "{id}");
     assert_eq!((harness.stats().sequences, harness.stats().filed), (1, 1));
     let folder = crashes.path().join(&id);
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(folder.join("report.json")).expect("report")).expect("json");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(folder.join("report.json")).expect("report")).expect("json");
     assert_eq!(report["kind"], "fault", "{report:#}");
     assert_eq!(report["scope"], "sequence", "{report:#}");
     assert_eq!(report["faults"][0]["client"], "crashing", "{report:#}");
@@ -300,8 +297,7 @@ fn a_sequence_finding_one_transaction_shows_alone_is_filed_as_that_state_test() 
     let folder = crashes.path().join(&id);
     let case = std::fs::read_to_string(folder.join("case.json")).expect("case.json");
     assert!(!case.contains("genesisRLP") && case.contains("\"transaction\""), "a state test");
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(folder.join("report.json")).expect("report")).expect("json");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(folder.join("report.json")).expect("report")).expect("json");
     assert_eq!(report["scope"], "transaction", "{report:#}");
     assert_eq!(report["seen"][0]["fork"], "Cancun", "{report:#}");
 }

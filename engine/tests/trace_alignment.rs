@@ -56,12 +56,22 @@ fn agreeing_clients_have_aligned_traces() {
             compared += 1;
             steps += runs[0].1.trace.as_ref().map_or(0, Vec::len);
             if d.index.is_some() {
-                let who: Vec<String> = d.clients.iter().filter(|c| !c.differs_in.is_empty()).map(|c| format!("{} {:?} at {}", c.client, c.differs_in, c.step.as_ref().map_or(String::new(), |s| s.line()))).collect();
+                let who: Vec<String> = d
+                    .clients
+                    .iter()
+                    .filter(|c| !c.differs_in.is_empty())
+                    .map(|c| format!("{} {:?} at {}", c.client, c.differs_in, c.step.as_ref().map_or(String::new(), |s| s.line())))
+                    .collect();
                 misaligned.push(format!("{}: {}", case.label(), who.join("; ")));
             }
         }
     }
     println!("{compared} agreeing cases, {steps} steps compared, {} misaligned", misaligned.len());
-    assert!(misaligned.is_empty(), "{} cases misaligned, first: {}", misaligned.len(), misaligned.iter().take(80).cloned().collect::<Vec<_>>().join("\n"));
+    assert!(
+        misaligned.is_empty(),
+        "{} cases misaligned, first: {}",
+        misaligned.len(),
+        misaligned.iter().take(80).cloned().collect::<Vec<_>>().join("\n")
+    );
     assert!(compared > 100, "too few cases compared: {compared}");
 }

@@ -296,7 +296,6 @@ impl Client for External {
     }
 }
 
-
 /// Runs the tool's version command and reads the version from its output.
 fn version_of(tool: &'static dyn Tool, location: &Path) -> Result<String, SetupError> {
     let launch: Launch = tool.version_launch(location);

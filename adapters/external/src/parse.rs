@@ -2,8 +2,8 @@
 //! trace lines. Every known format difference between tools is handled here, once, with a
 //! comment naming the tool that needs it.
 
-use alloy_primitives::{B256, Bytes, U256};
 use crate::process::Fault;
+use alloy_primitives::{B256, Bytes, U256};
 use schism_interface::{Trace, TraceMode, TraceStep};
 use serde_json::{Map, Value};
 
@@ -124,11 +124,7 @@ pub fn trace_step(obj: &Map<String, Value>, depth_base: u32) -> Result<TraceStep
         stack,
         depth: depth + 1 - depth_base.min(1),
         refund: obj.get("refund").and_then(quantity).unwrap_or(0),
-        return_data: obj
-            .get("returnData")
-            .and_then(Value::as_str)
-            .and_then(|s| alloy_primitives::hex::decode(s).ok())
-            .map(Bytes::from),
+        return_data: obj.get("returnData").and_then(Value::as_str).and_then(|s| alloy_primitives::hex::decode(s).ok()).map(Bytes::from),
     })
 }
 

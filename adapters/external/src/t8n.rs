@@ -8,9 +8,9 @@ use crate::parse;
 use crate::process::{Fault, Launch, Process};
 use crate::reasons;
 use alloy_primitives::{Address, B256, Bloom, Bytes, Log, LogData, U256};
+use schism_interface::fixture::BlobParams;
 use schism_interface::sequence::encode;
 use schism_interface::sequence::execute::GAS_PER_BLOB;
-use schism_interface::fixture::BlobParams;
 use schism_interface::sequence::{Rejection, TxReceipt};
 use schism_interface::{Account, Accounts, BlockInput, BlockOutcome, Fork, TraceMode};
 use serde_json::{Map, Value, json};
@@ -338,11 +338,7 @@ fn receipt(r: &Value, index: usize, block: &BlockInput) -> Result<TxReceipt, Str
         let root = r.get("root").or_else(|| r.get("post_state")).and_then(parse::hash).ok_or("no post-state root")?;
         (None, Some(root))
     };
-    let logs = r
-        .get("logs")
-        .and_then(Value::as_array)
-        .map(|logs| logs.iter().map(log).collect::<Result<Vec<_>, _>>())
-        .transpose()?;
+    let logs = r.get("logs").and_then(Value::as_array).map(|logs| logs.iter().map(log).collect::<Result<Vec<_>, _>>()).transpose()?;
     Ok(TxReceipt {
         index,
         kind: block.txs[index].tx.kind,
@@ -470,7 +466,10 @@ mod tests {
         assert_eq!(cancun["currentExcessBlobGas"], "0x0");
         assert_eq!(cancun["withdrawals"], json!([]));
         assert_eq!(cancun["parentBeaconBlockRoot"], json!(B256::ZERO));
-        assert_eq!((reward(Fork::Frontier), reward(Fork::Byzantium), reward(Fork::London), reward(Fork::Paris)), (5e18 as i64, 3e18 as i64, 2e18 as i64, -1));
+        assert_eq!(
+            (reward(Fork::Frontier), reward(Fork::Byzantium), reward(Fork::London), reward(Fork::Paris)),
+            (5e18 as i64, 3e18 as i64, 2e18 as i64, -1)
+        );
     }
 
     #[test]
@@ -498,7 +497,10 @@ mod tests {
                          {"succeeded": false, "cumulativeGasUsed": "0xa410",
                           "logs": [{"address": "0x0000000000000000000000000000000000000001", "topics": [format!("0x{}", "22".repeat(32))], "data": "0x01"}]}]});
         let out = outcome(&b, &result).expect("reads");
-        assert_eq!(out.receipts.iter().map(|r| (r.index, r.success, r.cumulative_gas_used)).collect::<Vec<_>>(), vec![(0, Some(true), 0x5208), (2, Some(false), 0xa410)]);
+        assert_eq!(
+            out.receipts.iter().map(|r| (r.index, r.success, r.cumulative_gas_used)).collect::<Vec<_>>(),
+            vec![(0, Some(true), 0x5208), (2, Some(false), 0xa410)]
+        );
         assert_eq!(out.receipts[1].kind, TxKind::Legacy);
         assert_eq!(out.receipts[1].logs.as_ref().map(Vec::len), Some(1));
         assert_eq!(out.rejected[0].kind, schism_interface::InvalidTxKind::NonceMismatchTooLow);

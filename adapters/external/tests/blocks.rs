@@ -117,7 +117,12 @@ fn block(number: u64, pre: Accounts) -> BlockInput {
         env: Arc::new(env(number, hashes[&(number - 1)])),
         block_hashes: Arc::new(hashes),
         txs,
-        withdrawals: Some(vec![Withdrawal { index: number, validator_index: 5, address: address!("3000000000000000000000000000000000000000"), amount: 2 }]),
+        withdrawals: Some(vec![Withdrawal {
+            index: number,
+            validator_index: 5,
+            address: address!("3000000000000000000000000000000000000000"),
+            amount: 2,
+        }]),
         ommers: Vec::<Ommer>::new(),
     }
 }

@@ -66,7 +66,10 @@ fn case(rel: &str) -> Case {
     let path: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures").join(rel);
     let Ok(FixtureFile::State(file)) = read_fixture(&path) else { panic!("cannot read {}", path.display()) };
     let (cases, _) = expand_file(&path, &file);
-    cases.into_iter().find(|c| c.fork == Fork::Cancun && (c.index.data, c.index.gas, c.index.value) == (0, 0, 0)).expect("a Cancun d0g0v0 case")
+    cases
+        .into_iter()
+        .find(|c| c.fork == Fork::Cancun && (c.index.data, c.index.gas, c.index.value) == (0, 0, 0))
+        .expect("a Cancun d0g0v0 case")
 }
 
 fn add11() -> Case {

@@ -3,8 +3,7 @@
 
 use crate::error::{FixtureError, InvalidFixture};
 use crate::fixture::{
-    AccessList, Accounts, Authorization, BlobParams, Config, Env, Indexes, PostEntry, StateTest,
-    TransactionTemplate, TxValue,
+    AccessList, Accounts, Authorization, BlobParams, Config, Env, Indexes, PostEntry, StateTest, TransactionTemplate, TxValue,
 };
 use crate::fork::Fork;
 use crate::outcome::ExpectedException;
@@ -154,10 +153,7 @@ impl Case {
 
     /// A readable, unique label: `file::test[fork data/gas/value]`.
     pub fn label(&self) -> String {
-        format!(
-            "{}::{}[{} d{}/g{}/v{}]",
-            self.file, self.test, self.fork, self.index.data, self.index.gas, self.index.value
-        )
+        format!("{}::{}[{} d{}/g{}/v{}]", self.file, self.test, self.fork, self.index.data, self.index.gas, self.index.value)
     }
 
     /// True when the pre-state holds an account with storage but neither code nor nonce: the
@@ -207,9 +203,7 @@ impl Case {
             },
             post,
             config: Some(Config {
-                blob_schedule: self
-                    .blob_params
-                    .map(|p| BTreeMap::from([(self.fork.name().to_owned(), p)])),
+                blob_schedule: self.blob_params.map(|p| BTreeMap::from([(self.fork.name().to_owned(), p)])),
                 chainid: Some(self.chain_id),
             }),
         }
@@ -238,11 +232,7 @@ pub fn expand(file: &Path, name: &str, test: &StateTest) -> (Vec<Case>, Vec<Fixt
     let test_name: Arc<str> = Arc::from(name);
     let mut cases = Vec::new();
     let mut errors = Vec::new();
-    let invalid = |pointer: String, reason: InvalidFixture| FixtureError::Invalid {
-        path: file.to_path_buf(),
-        pointer,
-        reason,
-    };
+    let invalid = |pointer: String, reason: InvalidFixture| FixtureError::Invalid { path: file.to_path_buf(), pointer, reason };
     let pointer_base = format!("/{}", crate::error::escape_pointer(name));
     let template = &test.transaction;
     let Some(sender) = address_of_key(&template.secret_key) else {
@@ -250,10 +240,7 @@ pub fn expand(file: &Path, name: &str, test: &StateTest) -> (Vec<Case>, Vec<Fixt
         return (cases, errors);
     };
     if let Some(given) = template.sender.filter(|given| *given != sender) {
-        errors.push(invalid(
-            format!("{pointer_base}/transaction/sender"),
-            InvalidFixture::SenderMismatch { given, derived: sender },
-        ));
+        errors.push(invalid(format!("{pointer_base}/transaction/sender"), InvalidFixture::SenderMismatch { given, derived: sender }));
         return (cases, errors);
     }
     let env = Arc::new(test.env.clone());

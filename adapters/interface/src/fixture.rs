@@ -226,9 +226,7 @@ impl<'de> Deserialize<'de> for TxValue {
             let padded = if digits.len() % 2 == 1 { format!("0{digits}") } else { digits.to_owned() };
             return padded.parse::<Bytes>().map(TxValue::Oversized).map_err(serde::de::Error::custom);
         }
-        s.parse::<U256>()
-            .map(TxValue::Value)
-            .map_err(|e| serde::de::Error::custom(format!("`{s}` is not a 256-bit value: {e}")))
+        s.parse::<U256>().map(TxValue::Value).map_err(|e| serde::de::Error::custom(format!("`{s}` is not a 256-bit value: {e}")))
     }
 }
 

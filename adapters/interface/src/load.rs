@@ -37,12 +37,12 @@ pub fn parse_fixture(path: &Path, bytes: &[u8]) -> Result<FixtureFile, FixtureEr
     let json_error = |pointer: String, source| FixtureError::Json { path: path.to_path_buf(), pointer, source };
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| json_error(String::new(), e))?;
     match detect(&value) {
-        Some(FixtureFormat::StateTest) => serde_path_to_error::deserialize::<_, StateTestFile>(value)
-            .map(FixtureFile::State)
-            .map_err(|e| {
+        Some(FixtureFormat::StateTest) => {
+            serde_path_to_error::deserialize::<_, StateTestFile>(value).map(FixtureFile::State).map_err(|e| {
                 let pointer = pointer_of(e.path());
                 json_error(pointer, e.into_inner())
-            }),
+            })
+        }
         Some(FixtureFormat::BlockchainTest) => {
             serde_path_to_error::deserialize::<_, crate::sequence::blockchain::BlockchainTestFile>(value)
                 .map(FixtureFile::Blockchain)
@@ -51,11 +51,7 @@ pub fn parse_fixture(path: &Path, bytes: &[u8]) -> Result<FixtureFile, FixtureEr
                     json_error(pointer, e.into_inner())
                 })
         }
-        None => Err(FixtureError::Invalid {
-            path: path.to_path_buf(),
-            pointer: String::new(),
-            reason: InvalidFixture::NotAFixture,
-        }),
+        None => Err(FixtureError::Invalid { path: path.to_path_buf(), pointer: String::new(), reason: InvalidFixture::NotAFixture }),
     }
 }
 

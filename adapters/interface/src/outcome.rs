@@ -38,13 +38,7 @@ pub struct Outcome {
 impl Outcome {
     /// The outcome of an executed transaction from its full post-state: zero-valued slots are
     /// dropped and both hashes come from the shared implementation in [`crate::state`].
-    pub fn executed(
-        mut post: Accounts,
-        logs: Vec<Log>,
-        gas_used: u64,
-        error: Option<ErrorClass>,
-        trace: Option<Trace>,
-    ) -> Outcome {
+    pub fn executed(mut post: Accounts, logs: Vec<Log>, gas_used: u64, error: Option<ErrorClass>, trace: Option<Trace>) -> Outcome {
         crate::state::drop_zero_slots(&mut post);
         Outcome {
             state_root: crate::state::state_root(&post),
@@ -259,10 +253,7 @@ pub struct ExpectedException {
 impl ExpectedException {
     /// Parses an `expectException` value.
     pub fn parse(raw: &str) -> ExpectedException {
-        ExpectedException {
-            raw: raw.to_owned(),
-            kinds: raw.split('|').map(InvalidTxKind::from_name).collect(),
-        }
+        ExpectedException { raw: raw.to_owned(), kinds: raw.split('|').map(InvalidTxKind::from_name).collect() }
     }
 
     /// True when `kind` is one of the acceptable kinds.
@@ -277,9 +268,7 @@ mod tests {
 
     #[test]
     fn exception_names_parse() {
-        let e = ExpectedException::parse(
-            "TransactionException.INSUFFICIENT_ACCOUNT_FUNDS|TransactionException.INTRINSIC_GAS_TOO_LOW",
-        );
+        let e = ExpectedException::parse("TransactionException.INSUFFICIENT_ACCOUNT_FUNDS|TransactionException.INTRINSIC_GAS_TOO_LOW");
         assert_eq!(e.kinds, vec![InvalidTxKind::InsufficientAccountFunds, InvalidTxKind::IntrinsicGasTooLow]);
         assert!(e.accepts(InvalidTxKind::IntrinsicGasTooLow));
         assert!(!e.accepts(InvalidTxKind::NonceIsMax));
@@ -290,10 +279,7 @@ mod tests {
     fn a_rejection_keeps_the_pre_state() {
         use crate::fixture::{Account, Accounts};
         use alloy_primitives::{Address, U256};
-        let pre = Accounts::from([(
-            Address::repeat_byte(1),
-            Account { balance: U256::from(5), ..Default::default() },
-        )]);
+        let pre = Accounts::from([(Address::repeat_byte(1), Account { balance: U256::from(5), ..Default::default() })]);
         let out = Outcome::rejected(&pre, InvalidTxKind::NonceIsMax);
         assert_eq!(out.state_root, crate::state::state_root(&pre));
         assert_eq!(out.gas_used, Some(0));

@@ -1,8 +1,8 @@
 //! Serde for the fixtures' numbers: `0x`-prefixed hex (zero-padded or not), decimal strings or
 //! JSON numbers on input; minimal `0x` hex on output, as the fixture writers produce it.
 
-use serde::de::{self, Deserializer, Visitor};
 use serde::Serializer;
+use serde::de::{self, Deserializer, Visitor};
 use std::fmt;
 
 /// Parses a fixture quantity into a `u64`.
@@ -67,8 +67,8 @@ pub mod opt {
 /// Serde adapter for `Vec<u64>` fields.
 pub mod vec {
     use super::*;
-    use serde::ser::SerializeSeq;
     use serde::Deserialize;
+    use serde::ser::SerializeSeq;
 
     /// Serializes each element as a quantity.
     pub fn serialize<S: Serializer>(value: &[u64], s: S) -> Result<S::Ok, S::Error> {

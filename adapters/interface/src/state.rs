@@ -4,10 +4,10 @@
 use crate::fixture::{Account, Accounts};
 use crate::fork::Fork;
 use alloy_primitives::{Address, B256, Bytes, Log, b256, keccak256};
-use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use alloy_trie::TrieAccount;
 use alloy_trie::root::{state_root_unhashed, storage_root_unhashed};
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 
 /// keccak256 of no bytes.
 const KECCAK_EMPTY: B256 = b256!("c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470");
@@ -72,13 +72,7 @@ pub fn code_hash(code: &Bytes) -> B256 {
 
 /// The storage root of one account's slots. Zero-valued slots count as absent.
 pub fn storage_root(account: &Account) -> B256 {
-    storage_root_unhashed(
-        account
-            .storage
-            .iter()
-            .filter(|(_, value)| !value.is_zero())
-            .map(|(slot, value)| (B256::from(*slot), *value)),
-    )
+    storage_root_unhashed(account.storage.iter().filter(|(_, value)| !value.is_zero()).map(|(slot, value)| (B256::from(*slot), *value)))
 }
 
 fn trie_account(account: &Account) -> TrieAccount {
@@ -111,23 +105,20 @@ pub fn drop_zero_slots(accounts: &mut Accounts) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloy_primitives::{U256, b256, address, bytes, LogData};
+    use alloy_primitives::{LogData, U256, address, b256, bytes};
 
     #[test]
     fn empty_state_and_logs_have_the_well_known_roots() {
-        assert_eq!(
-            state_root(&Accounts::new()),
-            b256!("56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421")
-        );
-        assert_eq!(
-            logs_hash(&[]),
-            b256!("1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347")
-        );
+        assert_eq!(state_root(&Accounts::new()), b256!("56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421"));
+        assert_eq!(logs_hash(&[]), b256!("1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347"));
     }
 
     #[test]
     fn remembered_roots_and_code_hashes_are_exact() {
-        let mut accounts = Accounts::from([(address!("00000000000000000000000000000000000000aa"), Account { balance: U256::from(1), code: bytes!("6001"), ..Default::default() })]);
+        let mut accounts = Accounts::from([(
+            address!("00000000000000000000000000000000000000aa"),
+            Account { balance: U256::from(1), code: bytes!("6001"), ..Default::default() },
+        )]);
         remember_roots_on_this_thread();
         let first = state_root(&accounts);
         assert_eq!(state_root(&accounts), first);

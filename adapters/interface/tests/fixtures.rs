@@ -36,11 +36,7 @@ fn blockchain_tests_are_recognised_as_such() {
     let files = collect_json_files(&[fixtures().join("BlockchainTests")]).expect("fixtures");
     assert_eq!(files.len(), 296);
     for path in files {
-        assert!(
-            matches!(read_fixture(&path), Ok(FixtureFile::Blockchain(_))),
-            "{} not recognised as blockchain_test",
-            path.display()
-        );
+        assert!(matches!(read_fixture(&path), Ok(FixtureFile::Blockchain(_))), "{} not recognised as blockchain_test", path.display());
     }
 }
 

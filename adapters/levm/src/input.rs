@@ -2,15 +2,14 @@
 //! block and transaction environment, and the transaction itself.
 
 use ethrex_common::types::{
-    AccountState, ChainConfig, Code, CodeMetadata, EIP1559Transaction, EIP2930Transaction, EIP4844Transaction,
-    EIP7702Transaction, Fork as LevmFork, ForkBlobSchedule, LegacyTransaction, Transaction as LevmTx,
-    TxKind as LevmTxKind, tx_fields::AuthorizationTuple,
+    AccountState, ChainConfig, Code, CodeMetadata, EIP1559Transaction, EIP2930Transaction, EIP4844Transaction, EIP7702Transaction,
+    Fork as LevmFork, ForkBlobSchedule, LegacyTransaction, Transaction as LevmTx, TxKind as LevmTxKind, tx_fields::AuthorizationTuple,
 };
 use ethrex_common::{H160, H256, U256 as LU256};
 use ethrex_crypto::NativeCrypto;
+use ethrex_levm::constants::SYS_CALL_GAS_LIMIT;
 use ethrex_levm::db::Database;
 use ethrex_levm::errors::DatabaseError;
-use ethrex_levm::constants::SYS_CALL_GAS_LIMIT;
 use ethrex_levm::{EVMConfig, Environment};
 use schism_interface::alloy_primitives::{Address, B256, U256, keccak256};
 use schism_interface::fixture::{Accounts, BlobParams, Env, TxValue};
@@ -78,9 +77,7 @@ impl PreState {
         for (address, account) in pre {
             let address = h160(address);
             let code_hash = H256(schism_interface::state::code_hash(&account.code).0);
-            codes
-                .entry(code_hash)
-                .or_insert_with(|| Code::from_bytecode_unchecked(account.code.0.clone(), code_hash));
+            codes.entry(code_hash).or_insert_with(|| Code::from_bytecode_unchecked(account.code.0.clone(), code_hash));
             for (slot, value) in account.storage.iter().filter(|(_, v)| !v.is_zero()) {
                 storage.insert((address, H256(slot.to_be_bytes::<32>())), lu256(value));
             }
@@ -94,12 +91,7 @@ impl PreState {
                 },
             );
         }
-        PreState {
-            accounts,
-            storage,
-            codes,
-            block_hashes,
-        }
+        PreState { accounts, storage, codes, block_hashes }
     }
 }
 
@@ -130,17 +122,13 @@ impl Database for PreState {
         match self.codes.get(&code_hash) {
             Some(code) => Ok(code.clone()),
             None if code_hash == H256(keccak256([]).0) => Ok(Code::default()),
-            None => Err(DatabaseError::Custom(format!(
-                "code {code_hash:#x} is not in the pre-state"
-            ))),
+            None => Err(DatabaseError::Custom(format!("code {code_hash:#x} is not in the pre-state"))),
         }
     }
 
     fn get_code_metadata(&self, code_hash: H256) -> Result<CodeMetadata, DatabaseError> {
         let length = self.codes.get(&code_hash).map_or(0, |code| code.len());
-        Ok(CodeMetadata {
-            length: u64::try_from(length).unwrap_or(u64::MAX),
-        })
+        Ok(CodeMetadata { length: u64::try_from(length).unwrap_or(u64::MAX) })
     }
 }
 
@@ -170,11 +158,8 @@ pub fn transaction(case: &Case) -> Result<LevmTx, Refusal> {
         None => LevmTxKind::Create,
     };
     let chain_id = case.chain_id;
-    let access_list = tx
-        .access_list
-        .iter()
-        .map(|item| (h160(&item.address), item.storage_keys.iter().map(h256).collect()))
-        .collect::<Vec<_>>();
+    let access_list =
+        tx.access_list.iter().map(|item| (h160(&item.address), item.storage_keys.iter().map(h256).collect())).collect::<Vec<_>>();
     Ok(match tx.kind {
         TxKind::Legacy => LevmTx::LegacyTransaction(LegacyTransaction {
             nonce: tx.nonce,
@@ -266,11 +251,7 @@ fn blob_schedule(params: Option<BlobParams>, fork: LevmFork) -> ForkBlobSchedule
         return EVMConfig::canonical_values(fork);
     };
     let narrow = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
-    ForkBlobSchedule {
-        base_fee_update_fraction: params.base_fee_update_fraction,
-        max: narrow(params.max),
-        target: narrow(params.target),
-    }
+    ForkBlobSchedule { base_fee_update_fraction: params.base_fee_update_fraction, max: narrow(params.max), target: narrow(params.target) }
 }
 
 /// True for a gas limit levm cannot hold while the specification would go on to execute:
@@ -293,9 +274,7 @@ fn check_gas_limit(case: &Case) -> Result<(), Refusal> {
     if gas > case.env.current_gas_limit {
         return Err(Refusal::Reject(InvalidTxKind::GasAllowanceExceeded));
     }
-    Err(Refusal::Unrepresentable(
-        "a transaction gas limit above 2^63-1 (levm keeps gas in an i64)",
-    ))
+    Err(Refusal::Unrepresentable("a transaction gas limit above 2^63-1 (levm keeps gas in an i64)"))
 }
 
 /// The blob base fee, computed as an ethrex node computes it for every block (whatever the
@@ -309,8 +288,7 @@ pub fn base_blob_fee(case: &Case, config: &EVMConfig) -> Result<LU256, String> {
 
 /// The blob base fee of a block environment (see [`base_blob_fee`]).
 fn blob_fee(env: &Env, config: &EVMConfig) -> Result<LU256, String> {
-    ethrex_levm::utils::get_base_fee_per_blob_gas(env.current_excess_blob_gas, config)
-        .map_err(|err| format!("blob base fee: {err}"))
+    ethrex_levm::utils::get_base_fee_per_blob_gas(env.current_excess_blob_gas, config).map_err(|err| format!("blob base fee: {err}"))
 }
 
 /// The EVM configuration: levm's fork and the blob schedule.
@@ -321,9 +299,7 @@ pub fn config(case: &Case, fork: LevmFork) -> EVMConfig {
 /// PREVRANDAO: post-Merge fixtures carry `currentRandom`; older ones only a difficulty, which
 /// is what the opcode returns then.
 fn prev_randao(env: &Env) -> H256 {
-    env.current_random
-        .map(|r| h256(&r))
-        .unwrap_or_else(|| H256(env.current_difficulty.to_be_bytes::<32>()))
+    env.current_random.map(|r| h256(&r)).unwrap_or_else(|| H256(env.current_difficulty.to_be_bytes::<32>()))
 }
 
 /// The block and transaction environment levm executes in.

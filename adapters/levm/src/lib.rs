@@ -10,11 +10,11 @@ use ethrex_common::tracing::{CallTraceFrame, OpcodeStep};
 use ethrex_common::types::Transaction as LevmTx;
 use ethrex_levm::Environment;
 use ethrex_levm::db::gen_db::GeneralizedDatabase;
+use ethrex_levm::errors::TxResult;
 use ethrex_levm::errors::{ExecutionReport, VMError};
 use ethrex_levm::tracing::{LevmCallTracer, LevmOpcodeTracer, OpcodeTracerConfig};
 use ethrex_levm::vm::{VM, VMType};
 use input::Refusal;
-use ethrex_levm::errors::TxResult;
 use schism_interface::alloy_primitives::Bytes;
 use schism_interface::sequence::{CONSOLIDATION_REQUEST_ADDRESS, SYSTEM_ADDRESS, WITHDRAWAL_REQUEST_ADDRESS};
 use schism_interface::{Case, Client, ClientError, Fork, KnownDifference, Outcome, SystemCall, SystemOutcome, TraceMode};
@@ -45,26 +45,15 @@ struct Run {
 /// Builds the VM over `db` and executes the transaction. `track_touches` turns on levm's call
 /// tracer, from which the adapter learns which accounts the transaction touched (EIP-161).
 fn run(db: &mut GeneralizedDatabase, env: Environment, tx: &LevmTx, mode: TraceMode, track_touches: bool) -> Run {
-    let tracer = if track_touches {
-        LevmCallTracer::new(false, false, 0)
-    } else {
-        LevmCallTracer::disabled()
-    };
+    let tracer = if track_touches { LevmCallTracer::new(false, false, 0) } else { LevmCallTracer::disabled() };
     let mut vm = match VM::new(env, db, tx, tracer, VMType::L1, &input::CRYPTO, None) {
         Ok(vm) => vm,
         Err(err) => {
-            return Run {
-                report: Err(err),
-                calls: None,
-                steps: None,
-            };
+            return Run { report: Err(err), calls: None, steps: None };
         }
     };
     if mode == TraceMode::Steps {
-        vm.opcode_tracer = LevmOpcodeTracer::new(OpcodeTracerConfig {
-            disable_storage: true,
-            ..Default::default()
-        });
+        vm.opcode_tracer = LevmOpcodeTracer::new(OpcodeTracerConfig { disable_storage: true, ..Default::default() });
     }
     let report = vm.execute();
     let calls = vm.tracer.callframes.pop();
@@ -87,20 +76,14 @@ impl Client for Levm {
 
     fn execute(&self, case: &Case, mode: TraceMode) -> Result<Outcome, ClientError> {
         let client = || self.id().to_owned();
-        let fork = input::fork_of(case.fork).ok_or_else(|| ClientError::UnsupportedFork {
-            client: client(),
-            fork: case.fork,
-        })?;
+        let fork = input::fork_of(case.fork).ok_or_else(|| ClientError::UnsupportedFork { client: client(), fork: case.fork })?;
         let prepared = input::transaction(case).and_then(|tx| Ok((tx, input::environment(case, fork)?)));
         let (tx, env) = match prepared {
             Ok(prepared) => prepared,
             Err(Refusal::Reject(kind)) => return Ok(Outcome::rejected(&case.pre, kind)),
             Err(Refusal::Unrepresentable(what)) => return Err(ClientError::Unrepresentable { client: client(), what }),
             Err(Refusal::Failed(detail)) => {
-                return Err(ClientError::Execution {
-                    client: client(),
-                    detail,
-                });
+                return Err(ClientError::Execution { client: client(), detail });
             }
         };
         let mut db = GeneralizedDatabase::new(Arc::new(input::PreState::new(&case.pre, case.block_hashes.clone())));
@@ -112,44 +95,24 @@ impl Client for Levm {
         match report {
             Ok(report) => {
                 let touched = output::touched(calls.as_ref());
-                let post = output::post_state(case, &db, touched).map_err(|detail| ClientError::Execution {
-                    client: client(),
-                    detail,
-                })?;
+                let post = output::post_state(case, &db, touched).map_err(|detail| ClientError::Execution { client: client(), detail })?;
                 let trace = steps.as_deref().map(|steps| output::trace(steps, case, &post));
-                Ok(output::executed(
-                    &report.result,
-                    report.gas_used,
-                    &report.logs,
-                    post,
-                    trace,
-                ))
+                Ok(output::executed(&report.result, report.gas_used, &report.logs, post, trace))
             }
             Err(VMError::TxValidation(err)) => Ok(Outcome::rejected(&case.pre, output::invalid_kind(case, &err))),
-            Err(err) => Err(ClientError::Execution {
-                client: client(),
-                detail: err.to_string(),
-            }),
+            Err(err) => Err(ClientError::Execution { client: client(), detail: err.to_string() }),
         }
     }
 
     /// Runs the call in levm's own system-call mode (see [`input::system_environment`]), as
     /// ethrex's block executor does, and reads the post-state back as for a transaction.
     fn system_call(&self, call: &SystemCall<'_>) -> Result<SystemOutcome, ClientError> {
-        let failed = |detail: String| ClientError::Execution {
-            client: self.id().to_owned(),
-            detail,
-        };
-        let fork = input::fork_of(call.block.fork).ok_or_else(|| ClientError::UnsupportedFork {
-            client: self.id().to_owned(),
-            fork: call.block.fork,
-        })?;
+        let failed = |detail: String| ClientError::Execution { client: self.id().to_owned(), detail };
+        let fork = input::fork_of(call.block.fork)
+            .ok_or_else(|| ClientError::UnsupportedFork { client: self.id().to_owned(), fork: call.block.fork })?;
         // A system contract without code: the call does nothing.
         if call.state.get(&call.contract).is_none_or(|a| a.code.is_empty()) {
-            return Ok(SystemOutcome {
-                post: call.state.clone(),
-                output: Bytes::new(),
-            });
+            return Ok(SystemOutcome { post: call.state.clone(), output: Bytes::new() });
         }
         let env = input::system_environment(call, fork).map_err(failed)?;
         let tx = input::system_transaction(call);
@@ -221,19 +184,15 @@ fn blob_base_fee_fails(case: &Case) -> bool {
 mod tests {
     use super::*;
     use schism_interface::alloy_primitives::{Address, B256, U256, address, b256};
+    use schism_interface::load::{FixtureFile, expand_file, parse_fixture, read_fixture};
     use schism_interface::sequence::{BEACON_ROOTS_ADDRESS, BlockInput, SeqTx, WITHDRAWAL_REQUEST_ADDRESS};
     use schism_interface::{Account, Accounts, Env, Transaction};
-    use schism_interface::load::{FixtureFile, expand_file, parse_fixture, read_fixture};
     use schism_interface::{ErrorClass, InvalidTxKind, TxValue};
     use std::path::Path;
 
     fn fixture_cases(rel: &str) -> Vec<Case> {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/fixtures")
-            .join(rel);
-        let Ok(FixtureFile::State(file)) = read_fixture(&path) else {
-            panic!("cannot read {}", path.display())
-        };
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures").join(rel);
+        let Ok(FixtureFile::State(file)) = read_fixture(&path) else { panic!("cannot read {}", path.display()) };
         let (cases, errors) = expand_file(&path, &file);
         assert!(errors.is_empty(), "{errors:?}");
         cases.into_iter().filter(|c| Levm::new().supports(c.fork)).collect()
@@ -269,8 +228,7 @@ mod tests {
 
     #[test]
     fn osaka_post_state_equals_the_fixture_state() {
-        let cases =
-            fixture_cases("osaka/eip7825_transaction_gas_limit_cap/tx_gas_limit/transaction_gas_limit_cap.json");
+        let cases = fixture_cases("osaka/eip7825_transaction_gas_limit_cap/tx_gas_limit/transaction_gas_limit_cap.json");
         assert!(cases.iter().any(|c| c.fork == Fork::Osaka));
         for case in &cases {
             let outcome = Levm::new().execute(case, TraceMode::Off).expect("executes");
@@ -349,8 +307,7 @@ mod tests {
 
     #[test]
     fn an_empty_coinbase_paid_nothing_is_deleted() {
-        let coinbase =
-            format!(r#", "{COINBASE}": {{"balance": "0x00", "code": "0x", "nonce": "0x00", "storage": {{}}}}"#);
+        let coinbase = format!(r#", "{COINBASE}": {{"balance": "0x00", "code": "0x", "nonce": "0x00", "storage": {{}}}}"#);
         let post = post_of(&synthetic("0x00", &coinbase));
         assert!(!post.contains_key(&COINBASE));
         assert!(post.contains_key(&EMPTY));
@@ -361,10 +318,7 @@ mod tests {
         let mut case = synthetic("0x00", "");
         case.tx.value = TxValue::Oversized(vec![1; 33].into());
         let outcome = Levm::new().execute(&case, TraceMode::Off).expect("executes");
-        assert_eq!(
-            outcome.error,
-            Some(ErrorClass::InvalidTransaction(InvalidTxKind::RlpInvalidValue))
-        );
+        assert_eq!(outcome.error, Some(ErrorClass::InvalidTransaction(InvalidTxKind::RlpInvalidValue)));
         assert_eq!(outcome.gas_used, Some(0));
         assert_eq!(outcome.state_root, schism_interface::state::state_root(&case.pre));
     }
@@ -379,24 +333,12 @@ mod tests {
         // The call runs no code in EMPTY: no step at depth 2, as in geth and revm.
         assert!(trace.iter().all(|s| s.depth == 1), "{trace:?}");
         // A callee whose code is a STOP does run it.
-        let stopper = r#", "0x00000000000000000000000000000000000e3e3f": {"balance": "0x00", "code": "0x00", "nonce": "0x00", "storage": {}}"#;
-        let case = synthetic(
-            "0x600060006000600060007300000000000000000000000000000000000e3e3f61fffff100",
-            stopper,
-        );
-        let trace = Levm::new()
-            .execute(&case, TraceMode::Steps)
-            .expect("executes")
-            .trace
-            .expect("a trace");
+        let stopper =
+            r#", "0x00000000000000000000000000000000000e3e3f": {"balance": "0x00", "code": "0x00", "nonce": "0x00", "storage": {}}"#;
+        let case = synthetic("0x600060006000600060007300000000000000000000000000000000000e3e3f61fffff100", stopper);
+        let trace = Levm::new().execute(&case, TraceMode::Steps).expect("executes").trace.expect("a trace");
         assert_eq!(trace.iter().filter(|s| s.depth == 2).count(), 1);
-        assert!(
-            Levm::new()
-                .execute(&case, TraceMode::Off)
-                .expect("executes")
-                .trace
-                .is_none()
-        );
+        assert!(Levm::new().execute(&case, TraceMode::Off).expect("executes").trace.is_none());
     }
 
     #[test]
@@ -416,17 +358,11 @@ mod tests {
         let mut case = synthetic("0x00", "");
         case.tx.gas_limit = (1 << 63) + 1;
         Arc::make_mut(&mut case.env).current_gas_limit = u64::MAX;
-        assert!(matches!(
-            Levm::new().execute(&case, TraceMode::Off),
-            Err(ClientError::Unrepresentable { .. })
-        ));
+        assert!(matches!(Levm::new().execute(&case, TraceMode::Off), Err(ClientError::Unrepresentable { .. })));
         assert!(KNOWN_DIFFERENCES.iter().any(|k| (k.applies)(&case)));
         Arc::make_mut(&mut case.env).current_gas_limit = 30_000_000;
         let outcome = Levm::new().execute(&case, TraceMode::Off).expect("executes");
-        assert_eq!(
-            outcome.error,
-            Some(ErrorClass::InvalidTransaction(InvalidTxKind::GasAllowanceExceeded))
-        );
+        assert_eq!(outcome.error, Some(ErrorClass::InvalidTransaction(InvalidTxKind::GasAllowanceExceeded)));
         assert!(!KNOWN_DIFFERENCES.iter().any(|k| (k.applies)(&case)));
     }
 
@@ -435,10 +371,7 @@ mod tests {
         let mut case = synthetic("0x00", "");
         assert!(!KNOWN_DIFFERENCES.iter().any(|k| (k.applies)(&case)));
         Arc::make_mut(&mut case.env).current_excess_blob_gas = Some(500_000_000);
-        assert!(matches!(
-            Levm::new().execute(&case, TraceMode::Off),
-            Err(ClientError::Execution { .. })
-        ));
+        assert!(matches!(Levm::new().execute(&case, TraceMode::Off), Err(ClientError::Execution { .. })));
         assert!(KNOWN_DIFFERENCES.iter().any(|k| (k.applies)(&case)));
     }
 
@@ -537,12 +470,9 @@ mod tests {
     #[test]
     fn a_system_call_leaves_the_system_address_and_an_empty_coinbase_alone() {
         let funded = Account { balance: U256::from(5), ..Default::default() };
-        let pre: Accounts = [
-            (BEACON_ROOTS_ADDRESS, account(BEACON_ROOTS_CODE, 0)),
-            (SYSTEM_ADDRESS, funded.clone()),
-            (COINBASE, Account::default()),
-        ]
-        .into();
+        let pre: Accounts =
+            [(BEACON_ROOTS_ADDRESS, account(BEACON_ROOTS_CODE, 0)), (SYSTEM_ADDRESS, funded.clone()), (COINBASE, Account::default())]
+                .into();
         let block = cancun_block(pre, Vec::new());
         let out = Levm::new().execute_block(&block, TraceMode::Off).expect("executes");
         assert_eq!(out.post.get(&SYSTEM_ADDRESS), Some(&funded));
@@ -589,9 +519,6 @@ mod tests {
         let mut case = synthetic("0x00", "");
         case.fork = Fork::London;
         assert!(!Levm::new().supports(Fork::London));
-        assert!(matches!(
-            Levm::new().execute(&case, TraceMode::Off),
-            Err(ClientError::UnsupportedFork { .. })
-        ));
+        assert!(matches!(Levm::new().execute(&case, TraceMode::Off), Err(ClientError::UnsupportedFork { .. })));
     }
 }

@@ -29,13 +29,7 @@ fn address(a: &H160) -> Address {
 }
 
 /// Assembles the outcome of an executed transaction.
-pub fn executed(
-    result: &TxResult,
-    gas_used: u64,
-    logs: &[LevmLog],
-    post_state: Accounts,
-    trace: Option<Vec<TraceStep>>,
-) -> Outcome {
+pub fn executed(result: &TxResult, gas_used: u64, logs: &[LevmLog], post_state: Accounts, trace: Option<Vec<TraceStep>>) -> Outcome {
     let error = match result {
         TxResult::Success => None,
         TxResult::Revert(err) => Some(error_class(err)),
@@ -47,10 +41,7 @@ pub fn executed(
 fn log(l: &LevmLog) -> Log {
     Log {
         address: address(&l.address),
-        data: LogData::new_unchecked(
-            l.topics.iter().map(|t| B256::from(t.0)).collect(),
-            Bytes(l.data.clone()),
-        ),
+        data: LogData::new_unchecked(l.topics.iter().map(|t| B256::from(t.0)).collect(), Bytes(l.data.clone())),
     }
 }
 
@@ -75,10 +66,7 @@ pub fn touched(top: Option<&CallTraceFrame>) -> HashSet<H160> {
         }
     }
     fn touches(kind: &CallType) -> bool {
-        matches!(
-            kind,
-            CallType::CALL | CallType::STATICCALL | CallType::CREATE | CallType::CREATE2 | CallType::SELFDESTRUCT
-        )
+        matches!(kind, CallType::CALL | CallType::STATICCALL | CallType::CREATE | CallType::CREATE2 | CallType::SELFDESTRUCT)
     }
     let mut out = HashSet::new();
     if let Some(top) = top.filter(|t| t.error.is_none()) {
@@ -127,12 +115,7 @@ pub fn overlay(pre_state: &Accounts, fork: Fork, db: &GeneralizedDatabase, mut t
         for (key, value) in &account.storage {
             storage.insert(U256::from_be_bytes(key.0), au256(value));
         }
-        let new = Account {
-            balance: au256(&account.info.balance),
-            code,
-            nonce: account.info.nonce,
-            storage,
-        };
+        let new = Account { balance: au256(&account.info.balance), code, nonce: account.info.nonce, storage };
         if pre.is_none_or(|p| *p != new) {
             touched.insert(*addr);
         }
@@ -177,9 +160,7 @@ pub fn invalid_kind(case: &Case, err: &TxValidationError) -> InvalidTxKind {
         // name; before, the block's limit was the only one and is named the blob count.
         E::Type3TxBlobCountExceeded { .. }
             if case.fork >= Fork::Osaka
-                && case
-                    .blob_params
-                    .is_some_and(|p| u64::try_from(case.tx.blob_versioned_hashes.len()).is_ok_and(|n| n > p.max)) =>
+                && case.blob_params.is_some_and(|p| u64::try_from(case.tx.blob_versioned_hashes.len()).is_ok_and(|n| n > p.max)) =>
         {
             InvalidTxKind::Type3MaxBlobGasAllowanceExceeded
         }
@@ -229,11 +210,7 @@ pub fn trace(steps: &[OpcodeStep], case: &Case, post: &Accounts) -> Vec<TraceSte
         })
         .collect();
     let keep: Vec<bool> = (0..steps.len()).map(|i| !runs_no_code(&steps, i, case, post)).collect();
-    steps
-        .into_iter()
-        .zip(keep)
-        .filter_map(|(step, keep)| keep.then_some(step))
-        .collect()
+    steps.into_iter().zip(keep).filter_map(|(step, keep)| keep.then_some(step)).collect()
 }
 
 /// True when step `i` is the STOP levm executes for a frame without code. levm pads code with
@@ -247,43 +224,24 @@ fn runs_no_code(steps: &[TraceStep], i: usize, case: &Case, post: &Accounts) -> 
         return false;
     }
     let code_of = |address: Address| -> Bytes {
-        let code = post
-            .get(&address)
-            .or_else(|| case.pre.get(&address))
-            .map(|a| a.code.clone())
-            .unwrap_or_default();
+        let code = post.get(&address).or_else(|| case.pre.get(&address)).map(|a| a.code.clone()).unwrap_or_default();
         match code.strip_prefix(&[0xef, 0x01, 0x00][..]) {
             Some(target) if target.len() == 20 => {
                 let target = Address::from_slice(target);
-                post.get(&target)
-                    .or_else(|| case.pre.get(&target))
-                    .map(|a| a.code.clone())
-                    .unwrap_or_default()
+                post.get(&target).or_else(|| case.pre.get(&target)).map(|a| a.code.clone()).unwrap_or_default()
             }
             _ => code,
         }
     };
     let Some(opener) = i.checked_sub(1).and_then(|p| steps.get(p)) else {
         // The transaction's own frame.
-        return step.depth == 1
-            && if let Some(to) = case.tx.to {
-                code_of(to).is_empty()
-            } else {
-                case.tx.data.is_empty()
-            };
+        return step.depth == 1 && if let Some(to) = case.tx.to { code_of(to).is_empty() } else { case.tx.data.is_empty() };
     };
     let returns_at_once = steps.get(i + 1).is_none_or(|next| next.depth <= opener.depth);
     if step.depth != opener.depth + 1 || !returns_at_once {
         return false;
     }
-    let arg = |from_top: usize| {
-        opener
-            .stack
-            .len()
-            .checked_sub(from_top)
-            .and_then(|k| opener.stack.get(k))
-            .copied()
-    };
+    let arg = |from_top: usize| opener.stack.len().checked_sub(from_top).and_then(|k| opener.stack.get(k)).copied();
     match opener.op {
         // CALL, CALLCODE, DELEGATECALL, STATICCALL: the address is the second argument.
         0xf1 | 0xf2 | 0xf4 | 0xfa => arg(2).is_some_and(|a| code_of(Address::from_word(B256::from(a))).is_empty()),

@@ -2,9 +2,7 @@
 
 use revm::bytecode::Bytecode;
 use revm::context::{BlockEnv, CfgEnv, TxEnv};
-use revm::context_interface::transaction::{
-    AccessList, AccessListItem, Authorization, SignedAuthorization,
-};
+use revm::context_interface::transaction::{AccessList, AccessListItem, Authorization, SignedAuthorization};
 use revm::database_interface::DatabaseRef;
 use revm::primitives::hardfork::SpecId;
 use revm::primitives::{Address, B256, KECCAK_EMPTY, StorageKey, StorageValue, TxKind, U256};
@@ -106,10 +104,7 @@ pub(crate) fn tx_env(case: &Case) -> Result<TxEnv, InvalidTxKind> {
         nonce: tx.nonce,
         chain_id: Some(case.chain_id),
         access_list: AccessList(
-            tx.access_list
-                .iter()
-                .map(|item| AccessListItem { address: item.address, storage_keys: item.storage_keys.clone() })
-                .collect(),
+            tx.access_list.iter().map(|item| AccessListItem { address: item.address, storage_keys: item.storage_keys.clone() }).collect(),
         ),
         blob_hashes: tx.blob_versioned_hashes.clone(),
         max_fee_per_blob_gas: tx.max_fee_per_blob_gas.map(saturate).unwrap_or_default(),
@@ -143,8 +138,8 @@ impl<'a> PreDb<'a> {
                 let (code_hash, code) = if account.code.is_empty() {
                     (KECCAK_EMPTY, None)
                 } else {
-                    let code = Bytecode::new_raw_checked(account.code.clone())
-                        .unwrap_or_else(|_| Bytecode::new_legacy(account.code.clone()));
+                    let code =
+                        Bytecode::new_raw_checked(account.code.clone()).unwrap_or_else(|_| Bytecode::new_legacy(account.code.clone()));
                     (schism_interface::state::code_hash(&account.code), Some(code))
                 };
                 let info = AccountInfo { balance: account.balance, nonce: account.nonce, code_hash, code, ..Default::default() };
@@ -165,12 +160,7 @@ impl DatabaseRef for PreDb<'_> {
     fn code_by_hash_ref(&self, code_hash: B256) -> Result<Bytecode, Infallible> {
         // Every account's code travels with its AccountInfo, so revm only asks for code it
         // was already given; answer from the index all the same.
-        Ok(self
-            .infos
-            .values()
-            .find(|info| info.code_hash == code_hash)
-            .and_then(|info| info.code.clone())
-            .unwrap_or_default())
+        Ok(self.infos.values().find(|info| info.code_hash == code_hash).and_then(|info| info.code.clone()).unwrap_or_default())
     }
 
     fn storage_ref(&self, address: Address, index: StorageKey) -> Result<StorageValue, Infallible> {

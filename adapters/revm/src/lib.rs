@@ -11,9 +11,7 @@ mod tracer;
 
 pub use mutant::{Mutant, MutantRevm};
 
-use schism_interface::{
-    Case, Client, ClientError, Fork, KnownDifference, Outcome, StepObserver, SystemCall, SystemOutcome, TraceMode,
-};
+use schism_interface::{Case, Client, ClientError, Fork, KnownDifference, Outcome, StepObserver, SystemCall, SystemOutcome, TraceMode};
 
 use revm::context::result::EVMError;
 use revm::database_interface::WrapDatabaseRef;
@@ -87,8 +85,7 @@ fn system_call(client: &str, call: &SystemCall<'_>) -> Result<SystemOutcome, Cli
     if call.state.get(&call.contract).is_none_or(|a| a.code.is_empty()) {
         return Ok(SystemOutcome { post: call.state.clone(), output: Default::default() });
     }
-    let spec = input::spec_of(block.fork)
-        .ok_or_else(|| ClientError::UnsupportedFork { client: client.to_owned(), fork: block.fork })?;
+    let spec = input::spec_of(block.fork).ok_or_else(|| ClientError::UnsupportedFork { client: client.to_owned(), fork: block.fork })?;
     let db = input::PreDb::new(call.state, Some(&block.block_hashes));
     let mut evm = Context::mainnet()
         .with_db(WrapDatabaseRef(&db))
@@ -101,10 +98,11 @@ fn system_call(client: &str, call: &SystemCall<'_>) -> Result<SystemOutcome, Cli
     let output = match &done.result {
         ExecutionResult::Success { output, .. } => output.data().clone(),
         // A failing request contract invalidates the block (EIP-7002, EIP-7251).
-        failed if matches!(
-            call.contract,
-            schism_interface::sequence::WITHDRAWAL_REQUEST_ADDRESS | schism_interface::sequence::CONSOLIDATION_REQUEST_ADDRESS
-        ) =>
+        failed
+            if matches!(
+                call.contract,
+                schism_interface::sequence::WITHDRAWAL_REQUEST_ADDRESS | schism_interface::sequence::CONSOLIDATION_REQUEST_ADDRESS
+            ) =>
         {
             return Err(ClientError::Execution {
                 client: client.to_owned(),
@@ -136,17 +134,13 @@ fn run<I>(client: &str, case: &Case, inspector: Option<I>, mutant: Option<Mutant
 where
     I: for<'db> revm::Inspector<revm::handler::MainnetContext<WrapDatabaseRef<&'db input::PreDb<'db>>>>,
 {
-    let spec = input::spec_of(case.fork)
-        .ok_or_else(|| ClientError::UnsupportedFork { client: client.to_owned(), fork: case.fork })?;
+    let spec = input::spec_of(case.fork).ok_or_else(|| ClientError::UnsupportedFork { client: client.to_owned(), fork: case.fork })?;
     let tx = match input::tx_env(case) {
         Ok(tx) => tx,
         Err(rejection) => return Ok((Outcome::rejected(&case.pre, rejection), inspector)),
     };
     let db = input::PreDb::new(&case.pre, case.block_hashes.as_deref());
-    let ctx = Context::mainnet()
-        .with_db(WrapDatabaseRef(&db))
-        .with_block(input::block_env(case))
-        .with_cfg(input::cfg_env(case, spec));
+    let ctx = Context::mainnet().with_db(WrapDatabaseRef(&db)).with_block(input::block_env(case)).with_cfg(input::cfg_env(case, spec));
     let (result, inspector) = match inspector {
         None => {
             let mut evm = ctx.build_mainnet();
@@ -166,9 +160,7 @@ where
     };
     match result {
         Ok(done) => Ok((output::executed(case, done.result, done.state, None), inspector)),
-        Err(EVMError::Transaction(invalid)) => {
-            Ok((Outcome::rejected(&case.pre, output::invalid_kind(&invalid)), inspector))
-        }
+        Err(EVMError::Transaction(invalid)) => Ok((Outcome::rejected(&case.pre, output::invalid_kind(&invalid)), inspector)),
         Err(other) => Err(ClientError::Execution { client: client.to_owned(), detail: other.to_string() }),
     }
 }
@@ -181,9 +173,7 @@ mod tests {
 
     fn run_file(rel: &str) -> (usize, Vec<String>) {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures").join(rel);
-        let FixtureFile::State(file) = read_fixture(&path).expect("fixture reads") else {
-            panic!("not a state test")
-        };
+        let FixtureFile::State(file) = read_fixture(&path).expect("fixture reads") else { panic!("not a state test") };
         let (cases, errors) = expand_file(&path, &file);
         assert!(errors.is_empty());
         let mut failures = Vec::new();
@@ -215,9 +205,7 @@ mod tests {
     #[test]
     fn traces_steps_on_request() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/GeneralStateTests/stExample/mergeTest.json");
-        let FixtureFile::State(file) = read_fixture(&path).expect("fixture reads") else {
-            panic!("not a state test")
-        };
+        let FixtureFile::State(file) = read_fixture(&path).expect("fixture reads") else { panic!("not a state test") };
         let (cases, _) = expand_file(&path, &file);
         let plain = Revm.execute(&cases[0], TraceMode::Off).expect("executes");
         let traced = Revm.execute(&cases[0], TraceMode::Steps).expect("executes");

@@ -14,19 +14,14 @@ use revm::database_interface::Database;
 use revm::handler::{MainnetContext, MainnetEvm};
 use revm::interpreter::instructions::{arithmetic, bitwise, contract, host, memory, tx_info};
 use revm::interpreter::interpreter::EthInterpreter;
-use revm::interpreter::{
-    FrameInput, Host, Instruction, InstructionContext, InstructionExecResult, InstructionResult,
-    InterpreterAction,
-};
+use revm::interpreter::{FrameInput, Host, Instruction, InstructionContext, InstructionExecResult, InstructionResult, InterpreterAction};
 use revm::precompile::{
-    Precompile, PrecompileEthFn, PrecompileFn, PrecompileResult, PrecompileSpecId, Precompiles,
-    call_eth_precompile, modexp,
+    Precompile, PrecompileEthFn, PrecompileFn, PrecompileResult, PrecompileSpecId, Precompiles, call_eth_precompile, modexp,
 };
 use revm::primitives::U256;
 use schism_interface::fixture::Accounts;
 use schism_interface::{
-    BlockInput, BlockOutcome, Case, Client, ClientError, Fork, KnownDifference, Outcome, StepObserver, SystemCall,
-    SystemOutcome, TraceMode,
+    BlockInput, BlockOutcome, Case, Client, ClientError, Fork, KnownDifference, Outcome, StepObserver, SystemCall, SystemOutcome, TraceMode,
 };
 use std::sync::OnceLock;
 
@@ -95,21 +90,15 @@ impl Mutant {
     pub fn description(self) -> &'static str {
         match self {
             Mutant::SarNegativeShift => "SAR of a negative value by a shift >= 256 gives 0 instead of 2^256-1",
-            Mutant::McopyOverlap => {
-                "MCOPY with overlapping ranges and dst > src copies forwards byte by byte (no memmove)"
-            }
-            Mutant::SstoreRefund => {
-                "SSTORE restoring a slot to its original zero (0 -> x -> 0 in one tx) grants no refund"
-            }
+            Mutant::McopyOverlap => "MCOPY with overlapping ranges and dst > src copies forwards byte by byte (no memmove)",
+            Mutant::SstoreRefund => "SSTORE restoring a slot to its original zero (0 -> x -> 0 in one tx) grants no refund",
             Mutant::CallStipend => "CALL/CALLCODE with value > 0 does not add the 2300 gas stipend to the callee",
             Mutant::ExpGas => "EXP charges 50 * (bytes - 1) instead of 50 * bytes for exponents >= 2^8",
             Mutant::PrecompileOutput => "MODEXP (0x05) returns 1 instead of 0 for a zero exponent and modulus 1",
             Mutant::Create2Address => "CREATE2 derives the address from the low 64 bits of the salt only",
             Mutant::TstoreRevert => "TSTORE is not journalled: a reverted frame's transient writes survive",
             Mutant::ClzZero => "CLZ of 0 gives 255 instead of 256",
-            Mutant::BlobhashIndex => {
-                "BLOBHASH at index == number of blobs gives the last hash instead of 0 (off by one)"
-            }
+            Mutant::BlobhashIndex => "BLOBHASH at index == number of blobs gives the last hash instead of 0 (off by one)",
             Mutant::StaleSlotInBlock => {
                 "a transaction reads storage slots that earlier transactions of the same block wrote as they \
                  were at the block's start (a per-block cache not refreshed between transactions)"
@@ -297,7 +286,6 @@ impl Client for StaleView<'_> {
     }
 }
 
-
 /// The context every replacement instruction runs with.
 type Ictx<'a, H> = InstructionContext<'a, H, EthInterpreter>;
 
@@ -324,8 +312,7 @@ fn sar<H: Host + ?Sized>(mut context: Ictx<'_, H>) -> InstructionExecResult {
 /// source when the ranges overlap with the destination above the source.
 fn mcopy<H: Host + ?Sized>(mut context: Ictx<'_, H>) -> InstructionExecResult {
     let stack = &context.interpreter.stack;
-    let operands =
-        [stack.peek(0), stack.peek(1), stack.peek(2)].map(|v| v.ok().and_then(|v| usize::try_from(v).ok()));
+    let operands = [stack.peek(0), stack.peek(1), stack.peek(2)].map(|v| v.ok().and_then(|v| usize::try_from(v).ok()));
     memory::mcopy(reborrow(&mut context))?;
     let [Some(dst), Some(src), Some(len)] = operands else { return Ok(()) };
     if len > 0 && src < dst && dst < src.saturating_add(len) {
@@ -343,8 +330,7 @@ fn mcopy<H: Host + ?Sized>(mut context: Ictx<'_, H>) -> InstructionExecResult {
 fn call_without_stipend<const KIND: u8, H: Host + ?Sized>(mut context: Ictx<'_, H>) -> InstructionExecResult {
     let result = contract::call::<KIND, EthInterpreter, H>(reborrow(&mut context));
     if result == Err(InstructionResult::Suspend)
-        && let Some(InterpreterAction::NewFrame(FrameInput::Call(inputs))) =
-            &mut context.interpreter.bytecode.action
+        && let Some(InterpreterAction::NewFrame(FrameInput::Call(inputs))) = &mut context.interpreter.bytecode.action
         && inputs.transfers_value()
     {
         inputs.gas_limit = inputs.gas_limit.saturating_sub(context.host.gas_params().call_stipend());
@@ -377,8 +363,7 @@ fn exp<H: Host + ?Sized>(context: Ictx<'_, H>) -> InstructionExecResult {
 fn create2<H: Host + ?Sized>(mut context: Ictx<'_, H>) -> InstructionExecResult {
     let result = contract::create::<true, EthInterpreter, H>(reborrow(&mut context));
     if result == Err(InstructionResult::Suspend)
-        && let Some(InterpreterAction::NewFrame(FrameInput::Create(inputs))) =
-            &mut context.interpreter.bytecode.action
+        && let Some(InterpreterAction::NewFrame(FrameInput::Create(inputs))) = &mut context.interpreter.bytecode.action
         && let CreateScheme::Create2 { salt } = inputs.scheme()
         && salt > U256::from(u64::MAX)
     {
@@ -628,8 +613,7 @@ mod tests {
         for (at, byte) in [(96u64, base), (97, exponent), (98, modulus)] {
             asm = asm.push(byte.into()).push(at).op(MSTORE8);
         }
-        asm.push(1).push(128).push(99).push(0).push(5).push(100_000).op(STATICCALL).store(1)
-            .push(128).op(MLOAD).store(0)
+        asm.push(1).push(128).push(99).push(0).push(5).push(100_000).op(STATICCALL).store(1).push(128).op(MLOAD).store(0)
     }
 
     fn sar(shift: u64) -> Asm {
@@ -639,10 +623,19 @@ mod tests {
     fn mcopy(dst: u64, src: u64) -> Asm {
         let word = U256::from_be_bytes(std::array::from_fn::<u8, 32, _>(|i| i as u8 + 1));
         Asm::default()
-            .push_word(word).push(0).op(MSTORE)
-            .push(32).push(src).push(dst).op(MCOPY)
-            .push(0).op(MLOAD).store(0)
-            .push(32).op(MLOAD).store(1)
+            .push_word(word)
+            .push(0)
+            .op(MSTORE)
+            .push(32)
+            .push(src)
+            .push(dst)
+            .op(MCOPY)
+            .push(0)
+            .op(MLOAD)
+            .store(0)
+            .push(32)
+            .op(MLOAD)
+            .store(1)
     }
 
     fn rewrite(first: u64, second: u64) -> Asm {
@@ -687,21 +680,14 @@ mod tests {
             }
             Mutant::CallStipend => (call_with(0, 1), call_with(100, 0)),
             Mutant::ExpGas => (simple(Fork::Cancun, exp(0x1234)), simple(Fork::Cancun, exp(0x12))),
-            Mutant::PrecompileOutput => {
-                (simple(Fork::Prague, modexp_call(3, 0, 1)), simple(Fork::Prague, modexp_call(3, 0, 7)))
+            Mutant::PrecompileOutput => (simple(Fork::Prague, modexp_call(3, 0, 1)), simple(Fork::Prague, modexp_call(3, 0, 7))),
+            Mutant::Create2Address => {
+                (simple(Fork::Cancun, create2(U256::from(u64::MAX) + U256::from(2))), simple(Fork::Cancun, create2(U256::from(7))))
             }
-            Mutant::Create2Address => (
-                simple(Fork::Cancun, create2(U256::from(u64::MAX) + U256::from(2))),
-                simple(Fork::Cancun, create2(U256::from(7))),
-            ),
-            Mutant::TstoreRevert => (
-                tstore_then(Asm::default().push(0).push(0).op(REVERT)),
-                tstore_then(Asm::default().op(STOP)),
-            ),
-            Mutant::ClzZero => (
-                simple(Fork::Osaka, Asm::default().push(0).op(CLZ).store(0)),
-                simple(Fork::Osaka, Asm::default().push(1).op(CLZ).store(0)),
-            ),
+            Mutant::TstoreRevert => (tstore_then(Asm::default().push(0).push(0).op(REVERT)), tstore_then(Asm::default().op(STOP))),
+            Mutant::ClzZero => {
+                (simple(Fork::Osaka, Asm::default().push(0).op(CLZ).store(0)), simple(Fork::Osaka, Asm::default().push(1).op(CLZ).store(0)))
+            }
             Mutant::BlobhashIndex => (
                 with_blobs(simple(Fork::Cancun, Asm::default().push(2).op(BLOBHASH).store(0))),
                 with_blobs(simple(Fork::Cancun, Asm::default().push(1).op(BLOBHASH).store(0))),

@@ -2,8 +2,8 @@
 
 use revm::context::result::{ExecutionResult, HaltReason, InvalidTransaction};
 use revm::state::EvmState;
-use schism_interface::state::clear_touched_empty;
 use schism_interface::fixture::Accounts;
+use schism_interface::state::clear_touched_empty;
 use schism_interface::{Case, ErrorClass, Fork, InvalidTxKind, Outcome, Trace};
 use std::collections::HashSet;
 
@@ -68,9 +68,7 @@ pub(crate) fn invalid_kind(invalid: &InvalidTransaction) -> InvalidTxKind {
         I::InvalidChainId | I::MissingChainId => K::ChainIdMismatch,
         I::TxGasLimitGreaterThanCap { .. } => K::GasLimitExceedsMaximum,
         I::AccessListNotSupported | I::Eip2930NotSupported | I::Eip1559NotSupported => K::TypeNotSupported,
-        I::MaxFeePerBlobGasNotSupported | I::BlobVersionedHashesNotSupported | I::Eip4844NotSupported => {
-            K::Type3PreFork
-        }
+        I::MaxFeePerBlobGasNotSupported | I::BlobVersionedHashesNotSupported | I::Eip4844NotSupported => K::Type3PreFork,
         I::BlobGasPriceGreaterThanMax { .. } => K::InsufficientMaxFeePerBlobGas,
         I::EmptyBlobs => K::Type3ZeroBlobs,
         I::BlobCreateTransaction => K::Type3ContractCreation,

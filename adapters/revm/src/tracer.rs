@@ -3,9 +3,9 @@
 use revm::context::ContextTr;
 use revm::context_interface::JournalTr;
 use revm::inspector::Inspector;
+use revm::interpreter::Interpreter;
 use revm::interpreter::interpreter::EthInterpreter;
 use revm::interpreter::interpreter_types::{Jumps, MemoryTr};
-use revm::interpreter::Interpreter;
 use schism_interface::TraceStep;
 
 /// Records every step; the gas cost of a step is known only after it ran.

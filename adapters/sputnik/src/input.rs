@@ -2,9 +2,7 @@
 //! backend holding the pre-state and block environment, the transaction checks the crate leaves
 //! to its caller, and the `TransactArgs`.
 
-use evm::backend::{
-    InMemoryAccount, InMemoryBackend, InMemoryEnvironment, RuntimeBaseBackend, RuntimeEnvironment,
-};
+use evm::backend::{InMemoryAccount, InMemoryBackend, InMemoryEnvironment, RuntimeBaseBackend, RuntimeEnvironment};
 use evm::standard::{Config, TransactArgs, TransactArgsCallCreate, TransactGasPrice};
 use evm::uint::{H160, H256, U256 as EvmU256};
 use schism_interface::alloy_primitives::{Address, B256, U256, keccak256};
@@ -109,31 +107,19 @@ pub(crate) fn intrinsic_gas(case: &Case, config: &Config) -> (u64, u64) {
     let tx = &case.tx;
     let zeros = tx.data.iter().filter(|b| **b == 0).count() as u64;
     let non_zeros = tx.data.len() as u64 - zeros;
-    let keys: u64 = tx
-        .access_list
-        .iter()
-        .map(|item| item.storage_keys.len() as u64)
-        .sum();
-    let base = if tx.to.is_none() {
-        config.gas_transaction_create()
-    } else {
-        config.gas_transaction_call()
-    };
+    let keys: u64 = tx.access_list.iter().map(|item| item.storage_keys.len() as u64).sum();
+    let base = if tx.to.is_none() { config.gas_transaction_create() } else { config.gas_transaction_call() };
     let mut gas = base
         .saturating_add(zeros.saturating_mul(config.gas_transaction_zero_data()))
         .saturating_add(non_zeros.saturating_mul(config.gas_transaction_non_zero_data()))
-        .saturating_add(
-            (tx.access_list.len() as u64).saturating_mul(config.gas_access_list_address()),
-        )
+        .saturating_add((tx.access_list.len() as u64).saturating_mul(config.gas_access_list_address()))
         .saturating_add(keys.saturating_mul(config.gas_access_list_storage_key()));
     if tx.to.is_none() && config.max_initcode_size().is_some() {
         gas = gas.saturating_add(2 * (tx.data.len() as u64).div_ceil(32));
     }
     let floor = if config.eip7623_calldata_floor {
         let tokens = zeros.saturating_add(non_zeros.saturating_mul(4));
-        config
-            .gas_transaction_call()
-            .saturating_add(tokens.saturating_mul(FLOOR_COST_PER_TOKEN))
+        config.gas_transaction_call().saturating_add(tokens.saturating_mul(FLOOR_COST_PER_TOKEN))
     } else {
         0
     };
@@ -153,9 +139,7 @@ pub(crate) fn blob_base_fee(excess_blob_gas: u64, update_fraction: u64) -> Optio
     let mut i = U256::from(1);
     while !accumulator.is_zero() {
         output = output.checked_add(accumulator)?;
-        accumulator = accumulator
-            .checked_mul(numerator)?
-            .checked_div(denominator.checked_mul(i)?)?;
+        accumulator = accumulator.checked_mul(numerator)?.checked_div(denominator.checked_mul(i)?)?;
         i += U256::from(1);
     }
     Some(output / denominator)
@@ -194,8 +178,7 @@ pub(crate) fn check(case: &Case, config: &Config) -> Result<Checked, Rejection> 
     if tx.nonce == u64::MAX {
         return Err(InvalidTxKind::NonceIsMax.into());
     }
-    if tx.to.is_none() && config.max_initcode_size().is_some() && tx.data.len() > MAX_INITCODE_SIZE
-    {
+    if tx.to.is_none() && config.max_initcode_size().is_some() && tx.data.len() > MAX_INITCODE_SIZE {
         return Err(InvalidTxKind::InitcodeSizeExceeded.into());
     }
 
@@ -203,20 +186,12 @@ pub(crate) fn check(case: &Case, config: &Config) -> Result<Checked, Rejection> 
     if tx.gas_limit > case.env.current_gas_limit {
         return Err(InvalidTxKind::GasAllowanceExceeded.into());
     }
-    let blob_params = case.blob_params.unwrap_or(BlobParams {
-        target: 0,
-        max: 0,
-        base_fee_update_fraction: 1,
-    });
+    let blob_params = case.blob_params.unwrap_or(BlobParams { target: 0, max: 0, base_fee_update_fraction: 1 });
     let blob_count = tx.blob_versioned_hashes.len() as u64;
     if tx.kind == TxKind::Blob && blob_count > blob_params.max {
         return Err(InvalidTxKind::Type3BlobCountExceeded.into());
     }
-    let base_fee = U256::from(if fork >= Fork::London {
-        case.env.current_base_fee.unwrap_or(0)
-    } else {
-        0
-    });
+    let base_fee = U256::from(if fork >= Fork::London { case.env.current_base_fee.unwrap_or(0) } else { 0 });
     let gas_limit = U256::from(tx.gas_limit);
     let (gas_price, max_gas_fee) = match tx.kind {
         TxKind::Legacy | TxKind::AccessList => {
@@ -224,10 +199,7 @@ pub(crate) fn check(case: &Case, config: &Config) -> Result<Checked, Rejection> 
             if price < base_fee {
                 return Err(InvalidTxKind::InsufficientMaxFeePerGas.into());
             }
-            (
-                TransactGasPrice::Legacy(evm_u256(&price)),
-                gas_limit.checked_mul(price),
-            )
+            (TransactGasPrice::Legacy(evm_u256(&price)), gas_limit.checked_mul(price))
         }
         TxKind::Eip1559 | TxKind::Blob | TxKind::SetCode => {
             let max = tx.max_fee_per_gas.unwrap_or_default();
@@ -238,10 +210,7 @@ pub(crate) fn check(case: &Case, config: &Config) -> Result<Checked, Rejection> 
             if max < base_fee {
                 return Err(InvalidTxKind::InsufficientMaxFeePerGas.into());
             }
-            let price = TransactGasPrice::FeeMarket {
-                max_priority: evm_u256(&priority),
-                max: evm_u256(&max),
-            };
+            let price = TransactGasPrice::FeeMarket { max_priority: evm_u256(&priority), max: evm_u256(&max) };
             (price, gas_limit.checked_mul(max))
         }
     };
@@ -250,11 +219,8 @@ pub(crate) fn check(case: &Case, config: &Config) -> Result<Checked, Rejection> 
     };
     let mut blob_fee = U256::ZERO;
     let blob_base_fee = if fork >= Fork::Cancun {
-        blob_base_fee(
-            case.env.current_excess_blob_gas.unwrap_or(0),
-            blob_params.base_fee_update_fraction,
-        )
-        .ok_or(Rejection::Unrepresentable("a blob base fee above 2^256"))?
+        blob_base_fee(case.env.current_excess_blob_gas.unwrap_or(0), blob_params.base_fee_update_fraction)
+            .ok_or(Rejection::Unrepresentable("a blob base fee above 2^256"))?
     } else {
         U256::ZERO
     };
@@ -265,11 +231,7 @@ pub(crate) fn check(case: &Case, config: &Config) -> Result<Checked, Rejection> 
         if tx.blob_versioned_hashes.is_empty() {
             return Err(InvalidTxKind::Type3ZeroBlobs.into());
         }
-        if tx
-            .blob_versioned_hashes
-            .iter()
-            .any(|h| h[0] != VERSIONED_HASH_VERSION_KZG)
-        {
+        if tx.blob_versioned_hashes.iter().any(|h| h[0] != VERSIONED_HASH_VERSION_KZG) {
             return Err(InvalidTxKind::Type3InvalidBlobVersionedHash.into());
         }
         let max_blob_fee = tx.max_fee_per_blob_gas.unwrap_or_default();
@@ -278,10 +240,7 @@ pub(crate) fn check(case: &Case, config: &Config) -> Result<Checked, Rejection> 
         }
         let blob_gas = U256::from(blob_count * GAS_PER_BLOB);
         let overflow = InvalidTxKind::InsufficientAccountFunds;
-        max_gas_fee = blob_gas
-            .checked_mul(max_blob_fee)
-            .and_then(|fee| max_gas_fee.checked_add(fee))
-            .ok_or(overflow)?;
+        max_gas_fee = blob_gas.checked_mul(max_blob_fee).and_then(|fee| max_gas_fee.checked_add(fee)).ok_or(overflow)?;
         blob_fee = blob_gas.checked_mul(blob_base_fee).ok_or(overflow)?;
     }
     if tx.kind == TxKind::SetCode {
@@ -315,16 +274,9 @@ pub(crate) fn check(case: &Case, config: &Config) -> Result<Checked, Rejection> 
         return Err(InvalidTxKind::SenderNotEoa.into());
     }
     if tx.kind == TxKind::SetCode {
-        return Err(Rejection::Unrepresentable(
-            "an EIP-7702 set-code transaction",
-        ));
+        return Err(Rejection::Unrepresentable("an EIP-7702 set-code transaction"));
     }
-    Ok(Checked {
-        value,
-        gas_price,
-        blob_fee,
-        blob_base_fee,
-    })
+    Ok(Checked { value, gas_price, blob_fee, blob_base_fee })
 }
 
 /// True for an EIP-7702 delegation designator (`0xef0100 ++ address`).
@@ -431,12 +383,7 @@ pub(crate) fn backend(case: &Case, checked: &Checked) -> Backend {
         let sender = state.entry(h160(&case.tx.sender)).or_default();
         sender.balance = sender.balance.saturating_sub(evm_u256(&checked.blob_fee));
     }
-    Backend {
-        inner: InMemoryBackend {
-            environment: environment(&block, &case.tx.blob_versioned_hashes),
-            state,
-        },
-    }
+    Backend { inner: InMemoryBackend { environment: environment(&block, &case.tx.blob_versioned_hashes), state } }
 }
 
 /// What the backend's environment is made from.
@@ -465,8 +412,7 @@ fn environment(block: &Block<'_>, blob_hashes: &[B256]) -> InMemoryEnvironment {
         block_timestamp: EvmU256::from(env.current_timestamp),
         block_difficulty: evm_u256(&env.current_difficulty),
         // From Paris on DIFFICULTY reads PREVRANDAO; the crate switches when this is `Some`.
-        block_randomness: (block.fork >= Fork::Paris)
-            .then(|| h256(&env.current_random.unwrap_or_default())),
+        block_randomness: (block.fork >= Fork::Paris).then(|| h256(&env.current_random.unwrap_or_default())),
         block_gas_limit: EvmU256::from(env.current_gas_limit),
         block_base_fee_per_gas: EvmU256::from(env.current_base_fee.unwrap_or(0)),
         blob_base_fee_per_gas: evm_u256(&block.blob_base_fee),
@@ -483,12 +429,7 @@ fn state_of(pre: &Accounts) -> BTreeMap<H160, InMemoryAccount> {
                 .storage
                 .iter()
                 .filter(|(_, value)| !value.is_zero())
-                .map(|(slot, value)| {
-                    (
-                        H256(slot.to_be_bytes::<32>()),
-                        H256(value.to_be_bytes::<32>()),
-                    )
-                })
+                .map(|(slot, value)| (H256(slot.to_be_bytes::<32>()), H256(value.to_be_bytes::<32>())))
                 .collect();
             let converted = InMemoryAccount {
                 balance: evm_u256(&account.balance),
@@ -510,31 +451,20 @@ pub(crate) fn system_backend(call: &SystemCall<'_>, gas_limit: u64) -> Option<Ba
     let block = call.block;
     let env = &block.env;
     let blob_base_fee = match block.blob_params {
-        Some(params) if block.fork >= Fork::Cancun => blob_base_fee(
-            env.current_excess_blob_gas.unwrap_or(0),
-            params.base_fee_update_fraction,
-        )?,
+        Some(params) if block.fork >= Fork::Cancun => {
+            blob_base_fee(env.current_excess_blob_gas.unwrap_or(0), params.base_fee_update_fraction)?
+        }
         _ => U256::ZERO,
     };
     let environment = environment(
-        &Block {
-            env,
-            fork: block.fork,
-            chain_id: block.chain_id,
-            block_hashes: Some(&block.block_hashes),
-            blob_base_fee,
-        },
+        &Block { env, fork: block.fork, chain_id: block.chain_id, block_hashes: Some(&block.block_hashes), blob_base_fee },
         &[],
     );
     let mut state = state_of(call.state);
-    let fee = environment
-        .block_base_fee_per_gas
-        .saturating_mul(EvmU256::from(gas_limit));
+    let fee = environment.block_base_fee_per_gas.saturating_mul(EvmU256::from(gas_limit));
     let system = state.entry(h160(&SYSTEM_ADDRESS)).or_default();
     system.balance = system.balance.saturating_add(fee);
-    Some(Backend {
-        inner: InMemoryBackend { environment, state },
-    })
+    Some(Backend { inner: InMemoryBackend { environment, state } })
 }
 
 /// The gas limit that leaves a system call's frame the 30,000,000 gas of EIP-4788 after the
@@ -549,16 +479,9 @@ pub(crate) fn system_gas_limit(call: &SystemCall<'_>, config: &Config) -> u64 {
 }
 
 /// The crate's transaction arguments for a system call: no value, priced at zero.
-pub(crate) fn system_args(
-    call: &SystemCall<'_>,
-    gas_limit: u64,
-    config: &'static Config,
-) -> TransactArgs<'static> {
+pub(crate) fn system_args(call: &SystemCall<'_>, gas_limit: u64, config: &'static Config) -> TransactArgs<'static> {
     TransactArgs {
-        call_create: TransactArgsCallCreate::Call {
-            address: h160(&call.contract),
-            data: call.data.to_vec(),
-        },
+        call_create: TransactArgsCallCreate::Call { address: h160(&call.contract), data: call.data.to_vec() },
         caller: h160(&SYSTEM_ADDRESS),
         value: EvmU256::zero(),
         gas_limit: EvmU256::from(gas_limit),
@@ -569,21 +492,11 @@ pub(crate) fn system_args(
 }
 
 /// The crate's transaction arguments.
-pub(crate) fn transact_args(
-    case: &Case,
-    checked: &Checked,
-    config: &'static Config,
-) -> TransactArgs<'static> {
+pub(crate) fn transact_args(case: &Case, checked: &Checked, config: &'static Config) -> TransactArgs<'static> {
     let tx = &case.tx;
     let call_create = match tx.to {
-        Some(to) => TransactArgsCallCreate::Call {
-            address: h160(&to),
-            data: tx.data.to_vec(),
-        },
-        None => TransactArgsCallCreate::Create {
-            init_code: tx.data.to_vec(),
-            salt: None,
-        },
+        Some(to) => TransactArgsCallCreate::Call { address: h160(&to), data: tx.data.to_vec() },
+        None => TransactArgsCallCreate::Create { init_code: tx.data.to_vec(), salt: None },
     };
     TransactArgs {
         call_create,
@@ -591,16 +504,7 @@ pub(crate) fn transact_args(
         value: evm_u256(&checked.value),
         gas_limit: EvmU256::from(tx.gas_limit),
         gas_price: checked.gas_price,
-        access_list: tx
-            .access_list
-            .iter()
-            .map(|item| {
-                (
-                    h160(&item.address),
-                    item.storage_keys.iter().map(h256).collect(),
-                )
-            })
-            .collect(),
+        access_list: tx.access_list.iter().map(|item| (h160(&item.address), item.storage_keys.iter().map(h256).collect())).collect(),
         config,
     }
 }
@@ -640,20 +544,10 @@ mod tests {
             blob_versioned_hashes: Vec::new(),
             chain_id: EvmU256::one(),
         };
-        environment
-            .block_hashes
-            .insert(EvmU256::from(299), H256::repeat_byte(7));
-        let backend = Backend {
-            inner: InMemoryBackend {
-                environment,
-                state: BTreeMap::new(),
-            },
-        };
+        environment.block_hashes.insert(EvmU256::from(299), H256::repeat_byte(7));
+        let backend = Backend { inner: InMemoryBackend { environment, state: BTreeMap::new() } };
         assert_eq!(backend.block_hash(EvmU256::from(299)), H256::repeat_byte(7));
-        assert_eq!(
-            backend.block_hash(EvmU256::from(44)),
-            H256(keccak256(b"44").0)
-        );
+        assert_eq!(backend.block_hash(EvmU256::from(44)), H256(keccak256(b"44").0));
         assert_eq!(backend.block_hash(EvmU256::from(43)), H256::zero());
         assert_eq!(backend.block_hash(EvmU256::from(300)), H256::zero());
     }

@@ -15,17 +15,13 @@ use std::cell::Cell;
 /// Frames deeper than this run on the crate's heap call stack instead of the native stack.
 pub(crate) const HEAP_DEPTH: usize = 4;
 
-pub(crate) type MainnetEtable =
-    Chained<HaltOrderGuard, Chained<GasometerEtable<'static>, ExecutionEtable<'static>>>;
+pub(crate) type MainnetEtable = Chained<HaltOrderGuard, Chained<GasometerEtable<'static>, ExecutionEtable<'static>>>;
 
 pub(crate) static ETABLE: MainnetEtable = mainnet_etable();
 pub(crate) static PRECOMPILES: StandardPrecompileSet = StandardPrecompileSet;
 
 pub(crate) const fn mainnet_etable() -> MainnetEtable {
-    Chained(
-        HaltOrderGuard,
-        Chained(GasometerEtable::new(), ExecutionEtable::new()),
-    )
+    Chained(HaltOrderGuard, Chained(GasometerEtable::new(), ExecutionEtable::new()))
 }
 
 /// Runs a transaction with `etable` (the mainnet one, or it behind a tracer). A macro because the
@@ -35,12 +31,7 @@ macro_rules! transact_with {
         let resolver = evm::standard::EtableResolver::new(&$crate::invoker::PRECOMPILES, $etable);
         let invoker = evm::standard::Invoker::new(&resolver);
         let recorder = $crate::invoker::Recorder::new(&invoker, $depth);
-        let result = evm::transact(
-            $args,
-            Some($crate::invoker::HEAP_DEPTH),
-            $backend,
-            &recorder,
-        );
+        let result = evm::transact($args, Some($crate::invoker::HEAP_DEPTH), $backend, &recorder);
         let exit = recorder.top_exit();
         (result, exit)
     }};
@@ -74,12 +65,7 @@ impl<H> Etable<H> for HaltOrderGuard {
     type State = State<'static>;
     type Trap = CallCreateTrap;
 
-    fn eval(
-        &self,
-        machine: &mut Machine<'static>,
-        _handle: &mut H,
-        position: usize,
-    ) -> Control<CallCreateTrap> {
+    fn eval(&self, machine: &mut Machine<'static>, _handle: &mut H, position: usize) -> Control<CallCreateTrap> {
         let Some(opcode) = machine.code().get(position).copied().map(Opcode) else {
             return Control::NoAction;
         };
@@ -134,13 +120,7 @@ pub(crate) struct Recorder<'a, I> {
 
 impl<'a, I> Recorder<'a, I> {
     pub(crate) fn new(inner: &'a I, depth: Option<&'a Cell<u32>>) -> Self {
-        Recorder {
-            inner,
-            reverted_gas_left: Cell::new(None),
-            frame_succeeded: Cell::new(false),
-            exit_gas_left: Cell::new(None),
-            depth,
-        }
+        Recorder { inner, reverted_gas_left: Cell::new(None), frame_succeeded: Cell::new(false), exit_gas_left: Cell::new(None), depth }
     }
 
     /// How the top-level frame ended.
@@ -170,13 +150,7 @@ where
         &self,
         args: Self::TransactArgs,
         handler: &mut H,
-    ) -> Result<
-        (
-            Self::TransactInvoke,
-            InvokerControl<Self::Interpreter, Self::State>,
-        ),
-        ExitError,
-    > {
+    ) -> Result<(Self::TransactInvoke, InvokerControl<Self::Interpreter, Self::State>), ExitError> {
         self.inner.new_transact(args, handler)
     }
 
@@ -187,11 +161,9 @@ where
         handler: &mut H,
     ) -> Result<Self::TransactValue, ExitError> {
         self.frame_succeeded.set(exit.result.is_ok());
-        self.exit_gas_left
-            .set(exit.substate.as_ref().map(GasState::gas));
+        self.exit_gas_left.set(exit.substate.as_ref().map(GasState::gas));
         if matches!(exit.result, Err(ExitError::Reverted)) {
-            self.reverted_gas_left
-                .set(exit.substate.as_ref().map(|s| s.effective_gas(false)));
+            self.reverted_gas_left.set(exit.substate.as_ref().map(|s| s.effective_gas(false)));
         }
         self.inner.finalize_transact(invoke, exit, handler)
     }
@@ -202,16 +174,8 @@ where
         machine: &mut Self::Interpreter,
         handler: &mut H,
         depth: usize,
-    ) -> evm::interpreter::Capture<
-        Result<
-            (
-                Self::SubstackInvoke,
-                InvokerControl<Self::Interpreter, Self::State>,
-            ),
-            ExitError,
-        >,
-        Self::Interrupt,
-    > {
+    ) -> evm::interpreter::Capture<Result<(Self::SubstackInvoke, InvokerControl<Self::Interpreter, Self::State>), ExitError>, Self::Interrupt>
+    {
         let entered = self.inner.enter_substack(trap, machine, handler, depth);
         // Every frame entered (or exited at once) is left through `exit_substack`.
         if let (Some(cell), evm::interpreter::Capture::Exit(Ok(_))) = (self.depth, &entered) {

@@ -20,10 +20,7 @@ use invoker::{ETABLE, mainnet_etable};
 use output::ExitContext;
 use schism_interface::alloy_primitives::{Address, Bytes};
 use schism_interface::sequence::{CONSOLIDATION_REQUEST_ADDRESS, SYSTEM_ADDRESS, WITHDRAWAL_REQUEST_ADDRESS};
-use schism_interface::{
-    Case, Client, ClientError, Fork, KnownDifference, Outcome, SystemCall, SystemOutcome,
-    TraceMode, TxKind,
-};
+use schism_interface::{Case, Client, ClientError, Fork, KnownDifference, Outcome, SystemCall, SystemOutcome, TraceMode, TxKind};
 use tracer::{StepTracer, TraceLog};
 
 /// The `evm` crate version this adapter is built against.
@@ -56,18 +53,12 @@ impl Client for Sputnik {
     }
 
     fn execute(&self, case: &Case, mode: TraceMode) -> Result<Outcome, ClientError> {
-        let config = input::config(case.fork).ok_or_else(|| ClientError::UnsupportedFork {
-            client: ID.to_owned(),
-            fork: case.fork,
-        })?;
+        let config = input::config(case.fork).ok_or_else(|| ClientError::UnsupportedFork { client: ID.to_owned(), fork: case.fork })?;
         let checked = match input::check(case, config) {
             Ok(checked) => checked,
             Err(Rejection::Invalid(kind)) => return Ok(Outcome::rejected(&case.pre, kind)),
             Err(Rejection::Unrepresentable(what)) => {
-                return Err(ClientError::Unrepresentable {
-                    client: ID.to_owned(),
-                    what,
-                });
+                return Err(ClientError::Unrepresentable { client: ID.to_owned(), what });
             }
         };
         let mut backend = input::backend(case, &checked);
@@ -98,11 +89,8 @@ impl Client for Sputnik {
                     precompile_target: case.tx.to.is_some_and(|to| is_precompile(&to, case.fork)),
                     precompile_charged: top.gas_left.is_some_and(|left| left < available),
                 };
-                let class =
-                    output::error_class(&error, context).ok_or_else(|| ClientError::Execution {
-                        client: ID.to_owned(),
-                        detail: format!("fatal exit {error:?}"),
-                    })?;
+                let class = output::error_class(&error, context)
+                    .ok_or_else(|| ClientError::Execution { client: ID.to_owned(), detail: format!("fatal exit {error:?}") })?;
                 // Only a revert returns gas; every other error consumes the whole limit.
                 let left = match error {
                     ExitError::Reverted => top.reverted_gas_left.unwrap_or_default(),
@@ -112,19 +100,13 @@ impl Client for Sputnik {
             }
         };
         if gas_used > EvmU256::from(gas_limit) {
-            return Err(ClientError::Execution {
-                client: ID.to_owned(),
-                detail: format!("gas used {gas_used} above limit"),
-            });
+            return Err(ClientError::Execution { client: ID.to_owned(), detail: format!("gas used {gas_used} above limit") });
         }
 
         let logs = output::logs(&changes);
         backend.inner.apply_overlayed(&changes);
-        let post =
-            output::accounts(&backend.inner.state).ok_or_else(|| ClientError::Execution {
-                client: ID.to_owned(),
-                detail: "a nonce above 2^64-1 in the post-state".to_owned(),
-            })?;
+        let post = output::accounts(&backend.inner.state)
+            .ok_or_else(|| ClientError::Execution { client: ID.to_owned(), detail: "a nonce above 2^64-1 in the post-state".to_owned() })?;
         let trace = trace_log.map(|log| log.steps.into_inner());
         Ok(Outcome::executed(post, logs, gas_used.low_u64(), error, trace))
     }
@@ -134,27 +116,16 @@ impl Client for Sputnik {
     /// frame gets its 30,000,000; what such a transaction does beyond the call (the caller's
     /// nonce and up-front fee, the coinbase's touch) is undone afterwards.
     fn system_call(&self, call: &SystemCall<'_>) -> Result<SystemOutcome, ClientError> {
-        let failed = |detail: String| ClientError::Execution {
-            client: ID.to_owned(),
-            detail,
-        };
+        let failed = |detail: String| ClientError::Execution { client: ID.to_owned(), detail };
         let fork = call.block.fork;
-        let config = input::config(fork).ok_or_else(|| ClientError::UnsupportedFork {
-            client: ID.to_owned(),
-            fork,
-        })?;
+        let config = input::config(fork).ok_or_else(|| ClientError::UnsupportedFork { client: ID.to_owned(), fork })?;
         // A system contract without code: the call does nothing.
         if call.state.get(&call.contract).is_none_or(|a| a.code.is_empty()) {
-            return Ok(SystemOutcome {
-                post: call.state.clone(),
-                output: Bytes::new(),
-            });
+            return Ok(SystemOutcome { post: call.state.clone(), output: Bytes::new() });
         }
         let gas_limit = input::system_gas_limit(call, config);
-        let mut backend = input::system_backend(call, gas_limit).ok_or_else(|| ClientError::Unrepresentable {
-            client: ID.to_owned(),
-            what: "a blob base fee above 2^256",
-        })?;
+        let mut backend = input::system_backend(call, gas_limit)
+            .ok_or_else(|| ClientError::Unrepresentable { client: ID.to_owned(), what: "a blob base fee above 2^256" })?;
         let args = input::system_args(call, gas_limit, config);
         let mut overlay = OverlayedBackend::new(&backend, &config.runtime);
         let (result, _) = transact_with!(&ETABLE, args, &mut overlay, None);
@@ -173,8 +144,7 @@ impl Client for Sputnik {
             Err(_) => Bytes::new(),
         };
         backend.inner.apply_overlayed(&changes);
-        let mut post = output::accounts(&backend.inner.state)
-            .ok_or_else(|| failed("a nonce above 2^64-1 in the post-state".to_owned()))?;
+        let mut post = output::accounts(&backend.inner.state).ok_or_else(|| failed("a nonce above 2^64-1 in the post-state".to_owned()))?;
         match call.state.get(&SYSTEM_ADDRESS) {
             Some(account) => post.insert(SYSTEM_ADDRESS, account.clone()),
             None => post.remove(&SYSTEM_ADDRESS),
@@ -273,9 +243,7 @@ fn reaches_absent_coinbase_pre_eip161(case: &Case) -> bool {
 }
 
 fn uses_eip7702(case: &Case) -> bool {
-    case.fork >= Fork::Prague
-        && (case.tx.kind == TxKind::SetCode
-            || case.pre.values().any(|a| input::is_delegation(&a.code)))
+    case.fork >= Fork::Prague && (case.tx.kind == TxKind::SetCode || case.pre.values().any(|a| input::is_delegation(&a.code)))
 }
 
 fn calls_bls_precompile(case: &Case) -> bool {
@@ -283,11 +251,7 @@ fn calls_bls_precompile(case: &Case) -> bool {
         let bytes = to.as_slice();
         bytes[..19].iter().all(|b| *b == 0) && (0x0b..=0x11).contains(&bytes[19])
     };
-    let from_code = || {
-        case.pre
-            .values()
-            .any(|a| code_calls_bls_precompile(&a.code))
-    };
+    let from_code = || case.pre.values().any(|a| code_calls_bls_precompile(&a.code));
     case.fork >= Fork::Prague && (case.tx.to.as_ref().is_some_and(bls) || from_code())
 }
 
@@ -330,9 +294,7 @@ mod tests {
 
     fn cases(path: &str) -> Vec<Case> {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
-        let FixtureFile::State(file) = read_fixture(&path).expect("fixture reads") else {
-            panic!("not a state test: {}", path.display())
-        };
+        let FixtureFile::State(file) = read_fixture(&path).expect("fixture reads") else { panic!("not a state test: {}", path.display()) };
         let (cases, errors) = expand_file(&path, &file);
         assert!(errors.is_empty(), "{errors:?}");
         cases
@@ -345,11 +307,7 @@ mod tests {
             let outcome = client.execute(case, TraceMode::Off).expect("executes");
             let expected = case.expected.as_ref().expect("filled fixture");
             let mismatches = expected.check(&outcome);
-            assert!(
-                mismatches.iter().all(|m| m.is_soft()),
-                "{}: {mismatches:?}",
-                case.label()
-            );
+            assert!(mismatches.iter().all(|m| m.is_soft()), "{}: {mismatches:?}", case.label());
         }
     }
 
@@ -367,20 +325,13 @@ mod tests {
 
     #[test]
     fn executes_a_cancun_fixture_with_the_expected_root() {
-        assert_all_pass(&cases(
-            "../../../shared/fixtures/GeneralStateTests/stExample/add11.json",
-        ));
+        assert_all_pass(&cases("../../../shared/fixtures/GeneralStateTests/stExample/add11.json"));
     }
 
     #[test]
     fn rejects_what_the_fixture_rejects() {
-        let cases =
-            cases("../../../shared/fixtures/GeneralStateTests/stTransactionTest/NoSrcAccount.json");
-        assert!(
-            cases
-                .iter()
-                .any(|c| c.expected.as_ref().is_some_and(|e| e.exception.is_some()))
-        );
+        let cases = cases("../../../shared/fixtures/GeneralStateTests/stTransactionTest/NoSrcAccount.json");
+        assert!(cases.iter().any(|c| c.expected.as_ref().is_some_and(|e| e.exception.is_some())));
         assert_all_pass(&cases);
     }
 
@@ -401,46 +352,23 @@ mod tests {
         assert_eq!(plain.trace, None);
         let trace = traced.trace.clone().expect("a trace");
         assert_eq!((trace[0].pc, trace[0].depth), (0, 1));
-        assert!(
-            trace
-                .windows(2)
-                .all(|w| w[1].gas <= w[0].gas || w[1].depth != w[0].depth)
-        );
-        assert_eq!(
-            Outcome {
-                trace: None,
-                ..traced
-            },
-            plain
-        );
+        assert!(trace.windows(2).all(|w| w[1].gas <= w[0].gas || w[1].depth != w[0].depth));
+        assert_eq!(Outcome { trace: None, ..traced }, plain);
     }
 
     #[test]
     fn oversized_values_and_max_nonces_are_rejections() {
         use schism_interface::{ErrorClass, InvalidTxKind, TxValue};
-        let mut case =
-            cases("../../../shared/fixtures/GeneralStateTests/stExample/add11.json")[0].clone();
+        let mut case = cases("../../../shared/fixtures/GeneralStateTests/stExample/add11.json")[0].clone();
         case.tx.value = TxValue::Oversized(vec![1u8; 33].into());
-        let out = Sputnik::new()
-            .execute(&case, TraceMode::Off)
-            .expect("executes");
-        assert_eq!(
-            out.error,
-            Some(ErrorClass::InvalidTransaction(
-                InvalidTxKind::RlpInvalidValue
-            ))
-        );
+        let out = Sputnik::new().execute(&case, TraceMode::Off).expect("executes");
+        assert_eq!(out.error, Some(ErrorClass::InvalidTransaction(InvalidTxKind::RlpInvalidValue)));
         assert_eq!(out.gas_used, Some(0));
         assert_eq!(out.post_state.as_ref(), Some(&*case.pre));
         case.tx.value = TxValue::Value(Default::default());
         case.tx.nonce = u64::MAX;
-        let out = Sputnik::new()
-            .execute(&case, TraceMode::Off)
-            .expect("executes");
-        assert_eq!(
-            out.error,
-            Some(ErrorClass::InvalidTransaction(InvalidTxKind::NonceIsMax))
-        );
+        let out = Sputnik::new().execute(&case, TraceMode::Off).expect("executes");
+        assert_eq!(out.error, Some(ErrorClass::InvalidTransaction(InvalidTxKind::NonceIsMax)));
     }
 
     #[test]
@@ -577,12 +505,9 @@ mod tests {
         #[test]
         fn a_system_call_leaves_the_system_address_and_an_empty_coinbase_alone() {
             let funded = Account { balance: U256::from(5), ..Default::default() };
-            let pre: Accounts = [
-                (BEACON_ROOTS_ADDRESS, account(BEACON_ROOTS_CODE, 0)),
-                (SYSTEM_ADDRESS, funded.clone()),
-                (COINBASE, Account::default()),
-            ]
-            .into();
+            let pre: Accounts =
+                [(BEACON_ROOTS_ADDRESS, account(BEACON_ROOTS_CODE, 0)), (SYSTEM_ADDRESS, funded.clone()), (COINBASE, Account::default())]
+                    .into();
             let block = cancun_block(pre, Vec::new());
             let out = Sputnik::new().execute_block(&block, TraceMode::Off).expect("executes");
             assert_eq!(out.post.get(&SYSTEM_ADDRESS), Some(&funded));
@@ -636,11 +561,7 @@ mod tests {
     fn known_differences_are_narrow() {
         let cases = cases("../../../shared/fixtures/GeneralStateTests/stExample/add11.json");
         for case in &cases {
-            assert!(
-                KNOWN_DIFFERENCES.iter().all(|d| !(d.applies)(case)),
-                "{}",
-                case.label()
-            );
+            assert!(KNOWN_DIFFERENCES.iter().all(|d| !(d.applies)(case)), "{}", case.label());
         }
     }
 }

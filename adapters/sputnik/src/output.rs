@@ -38,12 +38,7 @@ pub(crate) fn accounts(state: &BTreeMap<H160, InMemoryAccount>) -> Option<Accoun
             .collect();
         out.insert(
             address(h),
-            Account {
-                balance: u256(&account.balance),
-                code: Bytes::from(account.code.clone()),
-                nonce: account.nonce.low_u64(),
-                storage,
-            },
+            Account { balance: u256(&account.balance), code: Bytes::from(account.code.clone()), nonce: account.nonce.low_u64(), storage },
         );
     }
     Some(out)
@@ -56,10 +51,7 @@ pub(crate) fn logs(changes: &OverlayedChangeSet) -> Vec<Log> {
 
 fn log(log: &EvmLog) -> Log {
     let topics = log.topics.iter().map(|t| B256::from(t.0)).collect();
-    Log {
-        address: address(&log.address),
-        data: LogData::new_unchecked(topics, Bytes::from(log.data.clone())),
-    }
+    Log { address: address(&log.address), data: LogData::new_unchecked(topics, Bytes::from(log.data.clone())) }
 }
 
 /// Where the top-level frame ended, to tell apart errors the crate reports with one variant.
@@ -90,15 +82,11 @@ pub(crate) fn error_class(error: &ExitError, context: ExitContext) -> Option<Err
         // A memory range beyond the address space: every other client runs out of gas first.
         // The crate's bn128 and modexp precompiles reject malformed input as out-of-gas, after
         // charging their cost; a real shortage fails before anything is charged.
-        ExitException::OutOfGas if context.precompile_target && context.precompile_charged => {
-            ErrorClass::PrecompileFailure
-        }
+        ExitException::OutOfGas if context.precompile_target && context.precompile_charged => ErrorClass::PrecompileFailure,
         ExitException::InvalidRange | ExitException::OutOfGas => ErrorClass::OutOfGas,
         ExitException::DesignatedInvalid => ErrorClass::InvalidOpcode,
         // Deploying code that starts with 0xEF (EIP-3541) is reported as that opcode.
-        ExitException::InvalidOpcode(op)
-            if *op == Opcode::EOFMAGIC && context.create && context.frame_succeeded =>
-        {
+        ExitException::InvalidOpcode(op) if *op == Opcode::EOFMAGIC && context.create && context.frame_succeeded => {
             ErrorClass::InvalidCodePrefix
         }
         ExitException::InvalidOpcode(_) => ErrorClass::InvalidOpcode,
@@ -111,7 +99,6 @@ pub(crate) fn error_class(error: &ExitError, context: ExitContext) -> Option<Err
         _ => ErrorClass::OtherHalt,
     })
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -126,24 +113,10 @@ mod tests {
     #[test]
     fn code_deposit_prefix_is_told_from_the_opcode() {
         let err = ExitError::Exception(ExitException::InvalidOpcode(Opcode::EOFMAGIC));
-        let deploy = ExitContext {
-            create: true,
-            frame_succeeded: true,
-            precompile_target: false,
-            precompile_charged: false,
-        };
-        assert_eq!(
-            error_class(&err, deploy),
-            Some(ErrorClass::InvalidCodePrefix)
-        );
-        let running = ExitContext {
-            frame_succeeded: false,
-            ..deploy
-        };
+        let deploy = ExitContext { create: true, frame_succeeded: true, precompile_target: false, precompile_charged: false };
+        assert_eq!(error_class(&err, deploy), Some(ErrorClass::InvalidCodePrefix));
+        let running = ExitContext { frame_succeeded: false, ..deploy };
         assert_eq!(error_class(&err, running), Some(ErrorClass::InvalidOpcode));
-        assert_eq!(
-            error_class(&ExitError::Reverted, running),
-            Some(ErrorClass::Revert)
-        );
+        assert_eq!(error_class(&ExitError::Reverted, running), Some(ErrorClass::Revert));
     }
 }

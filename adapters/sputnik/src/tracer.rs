@@ -22,10 +22,7 @@ pub(crate) struct TraceLog {
 impl TraceLog {
     /// An empty log at the top level.
     pub fn new() -> Self {
-        TraceLog {
-            steps: RefCell::new(Vec::new()),
-            depth: Cell::new(1),
-        }
+        TraceLog { steps: RefCell::new(Vec::new()), depth: Cell::new(1) }
     }
 }
 
@@ -42,29 +39,15 @@ impl<H> Etable<H> for StepTracer<'_> {
     type State = State<'static>;
     type Trap = CallCreateTrap;
 
-    fn eval(
-        &self,
-        machine: &mut Machine<'static>,
-        _handle: &mut H,
-        position: usize,
-    ) -> Control<CallCreateTrap> {
+    fn eval(&self, machine: &mut Machine<'static>, _handle: &mut H, position: usize) -> Control<CallCreateTrap> {
         let mem_size = machine.memory.effective_len();
         let step = TraceStep {
             pc: position as u64,
             op: machine.code().get(position).copied().unwrap_or_default(),
             gas: machine.state.gasometer.gas64(),
             gas_cost: 0,
-            mem_size: if mem_size > EvmU256::from(u64::MAX) {
-                u64::MAX
-            } else {
-                mem_size.low_u64()
-            },
-            stack: machine
-                .stack
-                .data()
-                .iter()
-                .map(crate::output::u256)
-                .collect(),
+            mem_size: if mem_size > EvmU256::from(u64::MAX) { u64::MAX } else { mem_size.low_u64() },
+            stack: machine.stack.data().iter().map(crate::output::u256).collect(),
             depth: self.log.depth.get(),
             refund: 0,
             return_data: None,

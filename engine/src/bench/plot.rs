@@ -27,8 +27,7 @@ pub fn write_plot(path: &Path, rows: &[Row]) -> Result<(), BenchError> {
     }
     let values = rows.iter().map(|r| r.mgas_per_s).filter(|v| *v > 0.0);
     let (min, max) = values.fold((f64::INFINITY, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
-    let (lo, hi) =
-        if max > 0.0 { (10f64.powf(min.log10().floor()), 10f64.powf((max * 1.5).log10().ceil())) } else { (1.0, 10.0) };
+    let (lo, hi) = if max > 0.0 { (10f64.powf(min.log10().floor()), 10f64.powf((max * 1.5).log10().ceil())) } else { (1.0, 10.0) };
     let n = workloads.len().max(1);
     let width = GROUP_WIDTH * u32::try_from(n.max(4)).unwrap_or(u32::MAX / GROUP_WIDTH) + 120;
     let root = SVGBackend::new(path, (width, 560)).into_drawing_area();
@@ -118,8 +117,7 @@ mod tests {
         let svg = std::fs::read_to_string(&path).expect("written");
         let _ = std::fs::remove_file(&path);
         assert!(svg.starts_with("<svg"), "{svg}");
-        let texts: Vec<&str> =
-            svg.split("</text>").filter_map(|part| part.rsplit_once('>').map(|(_, text)| text.trim())).collect();
+        let texts: Vec<&str> = svg.split("</text>").filter_map(|part| part.rsplit_once('>').map(|(_, text)| text.trim())).collect();
         for text in ["a", "b", "compute", "kzg", "500"] {
             assert!(texts.contains(&text), "plot lacks {text}: {texts:?}");
         }

@@ -4,9 +4,9 @@
 
 use super::{BlockRejection, Node};
 use alloy_primitives::{B256, U256};
+use schism_interface::Fork;
 use schism_interface::fixture::BlobParams;
 use schism_interface::sequence::{BlockInput, BlockOutcome, Header, SeqBlock, encode};
-use schism_interface::Fork;
 use std::collections::HashMap;
 
 /// The fork rules a header is judged by.
@@ -121,10 +121,7 @@ pub fn validate(rules: &Rules, h: &Header, parent: &Header, expected: &Expected)
         return Err(header_rule("INVALID_BLOCK_NUMBER", format!("{} after {}", h.number, parent.number)));
     }
     if h.timestamp <= parent.timestamp {
-        return Err(header_rule(
-            "INVALID_BLOCK_TIMESTAMP_OLDER_THAN_PARENT",
-            format!("{} after {}", h.timestamp, parent.timestamp),
-        ));
+        return Err(header_rule("INVALID_BLOCK_TIMESTAMP_OLDER_THAN_PARENT", format!("{} after {}", h.timestamp, parent.timestamp)));
     }
     if h.extra_data.len() > 32 {
         return Err(header_rule("EXTRA_DATA_TOO_BIG", format!("{} bytes", h.extra_data.len())));
@@ -255,8 +252,7 @@ pub fn build(
     let fork = rules.fork;
     let h = &block.header;
     let txs = if block.claimed { block.txs.clone() } else { super::included(block, outcome) };
-    let transactions_root =
-        encode::transactions_root(&txs, input.chain_id).map_err(|_| "a transaction without a consensus encoding")?;
+    let transactions_root = encode::transactions_root(&txs, input.chain_id).map_err(|_| "a transaction without a consensus encoding")?;
     let (receipts_root, bloom) = encode::receipts_root_and_bloom(&outcome.receipts);
     Ok(Header {
         parent_hash,

@@ -33,62 +33,62 @@ const GAS_LIMITS: [u64; 8] = [50_000, 80_000, 100_000, 150_000, 200_000, 300_000
 
 /// An instruction that computes a value: opcode, number of inputs, first fork.
 const COMPUTING: &[(u8, usize, Fork)] = &[
-    (0x01, 2, Fork::Frontier),         // ADD
-    (0x02, 2, Fork::Frontier),         // MUL
-    (0x03, 2, Fork::Frontier),         // SUB
-    (0x04, 2, Fork::Frontier),         // DIV
-    (0x05, 2, Fork::Frontier),         // SDIV
-    (0x06, 2, Fork::Frontier),         // MOD
-    (0x07, 2, Fork::Frontier),         // SMOD
-    (0x08, 3, Fork::Frontier),         // ADDMOD
-    (0x09, 3, Fork::Frontier),         // MULMOD
-    (0x0a, 2, Fork::Frontier),         // EXP
-    (0x0b, 2, Fork::Frontier),         // SIGNEXTEND
-    (0x10, 2, Fork::Frontier),         // LT
-    (0x11, 2, Fork::Frontier),         // GT
-    (0x12, 2, Fork::Frontier),         // SLT
-    (0x13, 2, Fork::Frontier),         // SGT
-    (0x14, 2, Fork::Frontier),         // EQ
-    (0x15, 1, Fork::Frontier),         // ISZERO
-    (0x16, 2, Fork::Frontier),         // AND
-    (0x17, 2, Fork::Frontier),         // OR
-    (0x18, 2, Fork::Frontier),         // XOR
-    (0x19, 1, Fork::Frontier),         // NOT
-    (0x1a, 2, Fork::Frontier),         // BYTE
-    (0x1b, 2, Fork::Constantinople),   // SHL
-    (0x1c, 2, Fork::Constantinople),   // SHR
-    (0x1d, 2, Fork::Constantinople),   // SAR
-    (0x1e, 1, Fork::Osaka),            // CLZ
-    (0x20, 2, Fork::Frontier),         // KECCAK256
-    (0x30, 0, Fork::Frontier),         // ADDRESS
-    (0x31, 1, Fork::Frontier),         // BALANCE
-    (0x32, 0, Fork::Frontier),         // ORIGIN
-    (0x33, 0, Fork::Frontier),         // CALLER
-    (0x34, 0, Fork::Frontier),         // CALLVALUE
-    (0x35, 1, Fork::Frontier),         // CALLDATALOAD
-    (0x36, 0, Fork::Frontier),         // CALLDATASIZE
-    (0x38, 0, Fork::Frontier),         // CODESIZE
-    (0x3a, 0, Fork::Frontier),         // GASPRICE
-    (0x3b, 1, Fork::Frontier),         // EXTCODESIZE
-    (0x3d, 0, Fork::Byzantium),        // RETURNDATASIZE
-    (0x3f, 1, Fork::Constantinople),   // EXTCODEHASH
-    (0x40, 1, Fork::Frontier),         // BLOCKHASH
-    (0x41, 0, Fork::Frontier),         // COINBASE
-    (0x42, 0, Fork::Frontier),         // TIMESTAMP
-    (0x43, 0, Fork::Frontier),         // NUMBER
-    (0x44, 0, Fork::Frontier),         // DIFFICULTY / PREVRANDAO
-    (0x45, 0, Fork::Frontier),         // GASLIMIT
-    (0x46, 0, Fork::Istanbul),         // CHAINID
-    (0x47, 0, Fork::Istanbul),         // SELFBALANCE
-    (0x48, 0, Fork::London),           // BASEFEE
-    (0x49, 1, Fork::Cancun),           // BLOBHASH
-    (0x4a, 0, Fork::Cancun),           // BLOBBASEFEE
-    (0x51, 1, Fork::Frontier),         // MLOAD
-    (0x54, 1, Fork::Frontier),         // SLOAD
-    (0x58, 0, Fork::Frontier),         // PC
-    (0x59, 0, Fork::Frontier),         // MSIZE
-    (0x5a, 0, Fork::Frontier),         // GAS
-    (0x5c, 1, Fork::Cancun),           // TLOAD
+    (0x01, 2, Fork::Frontier),       // ADD
+    (0x02, 2, Fork::Frontier),       // MUL
+    (0x03, 2, Fork::Frontier),       // SUB
+    (0x04, 2, Fork::Frontier),       // DIV
+    (0x05, 2, Fork::Frontier),       // SDIV
+    (0x06, 2, Fork::Frontier),       // MOD
+    (0x07, 2, Fork::Frontier),       // SMOD
+    (0x08, 3, Fork::Frontier),       // ADDMOD
+    (0x09, 3, Fork::Frontier),       // MULMOD
+    (0x0a, 2, Fork::Frontier),       // EXP
+    (0x0b, 2, Fork::Frontier),       // SIGNEXTEND
+    (0x10, 2, Fork::Frontier),       // LT
+    (0x11, 2, Fork::Frontier),       // GT
+    (0x12, 2, Fork::Frontier),       // SLT
+    (0x13, 2, Fork::Frontier),       // SGT
+    (0x14, 2, Fork::Frontier),       // EQ
+    (0x15, 1, Fork::Frontier),       // ISZERO
+    (0x16, 2, Fork::Frontier),       // AND
+    (0x17, 2, Fork::Frontier),       // OR
+    (0x18, 2, Fork::Frontier),       // XOR
+    (0x19, 1, Fork::Frontier),       // NOT
+    (0x1a, 2, Fork::Frontier),       // BYTE
+    (0x1b, 2, Fork::Constantinople), // SHL
+    (0x1c, 2, Fork::Constantinople), // SHR
+    (0x1d, 2, Fork::Constantinople), // SAR
+    (0x1e, 1, Fork::Osaka),          // CLZ
+    (0x20, 2, Fork::Frontier),       // KECCAK256
+    (0x30, 0, Fork::Frontier),       // ADDRESS
+    (0x31, 1, Fork::Frontier),       // BALANCE
+    (0x32, 0, Fork::Frontier),       // ORIGIN
+    (0x33, 0, Fork::Frontier),       // CALLER
+    (0x34, 0, Fork::Frontier),       // CALLVALUE
+    (0x35, 1, Fork::Frontier),       // CALLDATALOAD
+    (0x36, 0, Fork::Frontier),       // CALLDATASIZE
+    (0x38, 0, Fork::Frontier),       // CODESIZE
+    (0x3a, 0, Fork::Frontier),       // GASPRICE
+    (0x3b, 1, Fork::Frontier),       // EXTCODESIZE
+    (0x3d, 0, Fork::Byzantium),      // RETURNDATASIZE
+    (0x3f, 1, Fork::Constantinople), // EXTCODEHASH
+    (0x40, 1, Fork::Frontier),       // BLOCKHASH
+    (0x41, 0, Fork::Frontier),       // COINBASE
+    (0x42, 0, Fork::Frontier),       // TIMESTAMP
+    (0x43, 0, Fork::Frontier),       // NUMBER
+    (0x44, 0, Fork::Frontier),       // DIFFICULTY / PREVRANDAO
+    (0x45, 0, Fork::Frontier),       // GASLIMIT
+    (0x46, 0, Fork::Istanbul),       // CHAINID
+    (0x47, 0, Fork::Istanbul),       // SELFBALANCE
+    (0x48, 0, Fork::London),         // BASEFEE
+    (0x49, 1, Fork::Cancun),         // BLOBHASH
+    (0x4a, 0, Fork::Cancun),         // BLOBBASEFEE
+    (0x51, 1, Fork::Frontier),       // MLOAD
+    (0x54, 1, Fork::Frontier),       // SLOAD
+    (0x58, 0, Fork::Frontier),       // PC
+    (0x59, 0, Fork::Frontier),       // MSIZE
+    (0x5a, 0, Fork::Frontier),       // GAS
+    (0x5c, 1, Fork::Cancun),         // TLOAD
 ];
 
 /// The precompile addresses of a fork, in address order.
@@ -691,7 +691,11 @@ pub fn precompile_input(id: u16, variant: u8, data: &[u8]) -> Vec<u8> {
             let pairs = usize::from(variant % 3) + 1;
             let mut out = Vec::new();
             for k in 0..pairs {
-                let (g1, g2) = if pairs == 2 { (vectors::bls_g1(k as u8 + 1), vectors::bls_g2(1)) } else { (vectors::bls_g1(byte(k) % 3), vectors::bls_g2(byte(k + 3))) };
+                let (g1, g2) = if pairs == 2 {
+                    (vectors::bls_g1(k as u8 + 1), vectors::bls_g2(1))
+                } else {
+                    (vectors::bls_g1(byte(k) % 3), vectors::bls_g2(byte(k + 3)))
+                };
                 out.extend_from_slice(&g1);
                 out.extend_from_slice(&g2);
             }
@@ -758,21 +762,12 @@ pub fn compile(blueprint: &Blueprint, fork: Fork) -> Case {
     let sender_nonce = 1u64;
     pre.insert(vectors::SENDER, Account { balance: sender_balance, nonce: sender_nonce, ..Default::default() });
     for (i, contract) in blueprint.contracts.iter().enumerate() {
-        let storage = contract
-            .storage
-            .iter()
-            .map(|(slot, value)| (U256::from(slot % 8), ctx.value(*value)))
-            .filter(|(_, v)| !v.is_zero())
-            .collect();
+        let storage =
+            contract.storage.iter().map(|(slot, value)| (U256::from(slot % 8), ctx.value(*value))).filter(|(_, v)| !v.is_zero()).collect();
         let balance = ctx.value(contract.balance) % U256::from(10u64).pow(U256::from(20));
         pre.insert(
             vectors::contract_address(i),
-            Account {
-                balance,
-                code: Bytes::from(contract_code(&ctx, contract)),
-                nonce: u64::from(contract.nonce % 4).max(1),
-                storage,
-            },
+            Account { balance, code: Bytes::from(contract_code(&ctx, contract)), nonce: u64::from(contract.nonce % 4).max(1), storage },
         );
     }
     for (i, authority) in vectors::authorities().iter().enumerate() {
@@ -840,9 +835,10 @@ fn transaction(blueprint: &Blueprint, ctx: &Ctx, pre: &Accounts, env: &Env) -> T
     let data = if create {
         let first = &blueprint.contracts[0];
         let leaves: Vec<Leaf> = first.program.iter().filter_map(|p| if let Piece::Leaf(l) = p { Some(l.clone()) } else { None }).collect();
-        let runtime = blueprint.contracts.get(1).map(|c| {
-            c.program.iter().filter_map(|p| if let Piece::Leaf(l) = p { Some(l.clone()) } else { None }).collect::<Vec<Leaf>>()
-        });
+        let runtime = blueprint
+            .contracts
+            .get(1)
+            .map(|c| c.program.iter().filter_map(|p| if let Piece::Leaf(l) = p { Some(l.clone()) } else { None }).collect::<Vec<Leaf>>());
         Bytes::from(init_code(ctx, &leaves, &runtime.unwrap_or_default(), 0))
     } else {
         Bytes::from(spec.calldata.clone())
@@ -1069,7 +1065,8 @@ mod tests {
         for fork in [Fork::Cancun, Fork::Osaka] {
             let i = precompiles(fork).iter().position(|p| *p == 5).unwrap_or(0) as u8 * 8;
             let input = Input::Shaped { variant: 5, data: vec![0u8; 64] };
-            let call = Leaf::Call { kind: CallKind::StaticCall, target: Target::Precompile(i), gas: Gas::All, value: Value::Small(0), input };
+            let call =
+                Leaf::Call { kind: CallKind::StaticCall, target: Target::Precompile(i), gas: Gas::All, value: Value::Small(0), input };
             let mut blueprint = Blueprint::default();
             blueprint.tx.gas = 3;
             blueprint.contracts = vec![Contract { balance: Value::Small(0), nonce: 1, storage: vec![], program: vec![Piece::Leaf(call)] }];

@@ -16,9 +16,8 @@ thread_local! {
 }
 
 fn build() -> Harness {
-    let ids: Vec<String> = std::env::var("SCHISM_CLIENTS")
-        .map(|v| v.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect())
-        .unwrap_or_default();
+    let ids: Vec<String> =
+        std::env::var("SCHISM_CLIENTS").map(|v| v.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect()).unwrap_or_default();
     let clients = resolve(&ids, &ClientOptions::default()).unwrap_or_else(|e| panic!("SCHISM_CLIENTS: {e}"));
     let fork = std::env::var("SCHISM_FORK").ok().map(|f| f.parse().unwrap_or_else(|e| panic!("SCHISM_FORK: {e}")));
     let crashes = std::env::var("SCHISM_CRASHES").unwrap_or_else(|_| "crashes".to_owned()).into();

@@ -319,9 +319,8 @@ impl Broker {
                     // LLMP's shutdown flag is process-wide and never cleared: a farm in this
                     // process was interrupted (Ctrl-C, the watchdog), and this one would stop at
                     // once.
-                    let _ = ready.send(Err(libafl::Error::illegal_state(
-                        "an earlier farm in this process was interrupted; start a new process",
-                    )));
+                    let _ = ready
+                        .send(Err(libafl::Error::illegal_state("an earlier farm in this process was interrupted; start a new process")));
                     return;
                 }
                 if let Some(jobs) = NonZeroUsize::new(jobs) {

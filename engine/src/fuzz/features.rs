@@ -180,7 +180,10 @@ impl StepObserver for Recorder<'_> {
             };
             if let Some(call) = returned {
                 let success = top(0).is_some_and(|v| !v.is_zero());
-                self.hit(3, u64::from(call.op) << 24 | u64::from(call.precompile) << 4 | u64::from(success) << 1 | u64::from(step.depth > 1));
+                self.hit(
+                    3,
+                    u64::from(call.op) << 24 | u64::from(call.precompile) << 4 | u64::from(success) << 1 | u64::from(step.depth > 1),
+                );
                 if call.precompile != 0 {
                     self.hit(4, u64::from(call.precompile) << 1 | u64::from(success));
                     if success && !self.precompiles.contains(&call.precompile) {

@@ -2,12 +2,12 @@
 //! (LibAFL), `schism selftest` and the cargo-fuzz target, so that all three find the same
 //! things in the same way.
 
+use super::FuzzError;
 use super::compile::{choose_fork, compile};
-use super::sequence::compile_sequence;
-use crate::chain::{self, ChainRun};
 use super::features::Recorder;
 use super::program::Blueprint;
-use super::FuzzError;
+use super::sequence::compile_sequence;
+use crate::chain::{self, ChainRun};
 use crate::compare::{Verdict, compare};
 use crate::panel::{Call, Entry, Panel, guarded};
 use crate::triage::{Budget, Examiner, Filed, Kind, Scope, Signature, Subject, Triage, TriageOptions};
@@ -275,8 +275,8 @@ impl Harness {
     /// Sends a run's finding, when it has one, through the divergence pipeline, and counts it.
     fn settle<S: Subject>(&mut self, case: &S, mut run: Run, finding: Option<Finding>, found: Instant) -> Run {
         // When the first divergence came: seconds since the start and executions so far.
-        let first = (run.divergent && self.stats.first_finding.is_none())
-            .then(|| (self.started.elapsed().as_secs_f64(), self.stats.executions));
+        let first =
+            (run.divergent && self.stats.first_finding.is_none()).then(|| (self.started.elapsed().as_secs_f64(), self.stats.executions));
         let handled = match finding {
             None => return run,
             Some(Finding::Divergent) => match self.triage.handle(case, found) {
@@ -414,9 +414,8 @@ impl Harness {
                 }
             }
         }
-        let all_rejected = runs.first().is_some_and(|(_, r)| {
-            r.blocks.iter().all(|b| b.outcome.as_ref().is_none_or(|o| o.receipts.is_empty()))
-        });
+        let all_rejected =
+            runs.first().is_some_and(|(_, r)| r.blocks.iter().all(|b| b.outcome.as_ref().is_none_or(|o| o.receipts.is_empty())));
         account(&mut self.stats, &mut self.opcodes_seen, &recorder, all_rejected);
         self.stats.sequences += 1;
         self.stats.sequence_txs += seq.tx_count() as u64;
@@ -514,7 +513,6 @@ impl Harness {
         let run = Run { divergent, opcodes: steps, signature: None };
         (run, finding)
     }
-
 }
 
 /// Adds one run to the statistics.
@@ -614,7 +612,11 @@ mod tests {
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(cases.len(), 1);
         assert_eq!(cases[0].expected.as_ref().map(|e| e.hash), Some(B256::repeat_byte(1)), "the majority's root is the expectation");
-        let leftovers: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").flatten().filter(|e| e.file_name().to_string_lossy().starts_with(".staging")).collect();
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("dir")
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".staging"))
+            .collect();
         assert!(leftovers.is_empty());
     }
 
@@ -650,7 +652,10 @@ mod tests {
         assert!(!alone.run(&Blueprint::from_bytes(&[5; 64]), &mut map).divergent);
         assert_eq!(alone.stats().per_client.len(), 2, "compared with a second run of itself");
         let mut faulty = harness(
-            vec![Arc::new(Scripted { id: "a", root: 1, fail: false, sleep: None }), Arc::new(Scripted { id: "b", root: 1, fail: true, sleep: None })],
+            vec![
+                Arc::new(Scripted { id: "a", root: 1, fail: false, sleep: None }),
+                Arc::new(Scripted { id: "b", root: 1, fail: true, sleep: None }),
+            ],
             dir.path(),
         );
         let run = faulty.run(&Blueprint::from_bytes(&[5; 64]), &mut map);

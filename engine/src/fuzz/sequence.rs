@@ -212,9 +212,7 @@ mod tests {
     fn a_blueprint_with_followers_compiles_to_blocks() {
         let mut blueprint = Blueprint::default();
         let tx = blueprint.tx.clone();
-        blueprint.follow = (0..6u8)
-            .map(|i| Follow { new_block: i % 2 == 1, strategy: i, target: 0, tx: tx.clone() })
-            .collect();
+        blueprint.follow = (0..6u8).map(|i| Follow { new_block: i % 2 == 1, strategy: i, target: 0, tx: tx.clone() }).collect();
         let seq = compile_sequence(&blueprint, Fork::Prague);
         assert_eq!(seq.tx_count(), 7);
         assert_eq!(seq.blocks.len(), 4);

@@ -57,9 +57,7 @@ pub const AUTHORITY_KEYS: [B256; 3] = [
 /// The addresses of [`AUTHORITY_KEYS`].
 pub fn authorities() -> &'static [Address; 3] {
     static ADDRESSES: OnceLock<[Address; 3]> = OnceLock::new();
-    ADDRESSES.get_or_init(|| {
-        AUTHORITY_KEYS.map(|k| schism_interface::case::address_of_key(&k).unwrap_or(Address::ZERO))
-    })
+    ADDRESSES.get_or_init(|| AUTHORITY_KEYS.map(|k| schism_interface::case::address_of_key(&k).unwrap_or(Address::ZERO)))
 }
 
 /// The address of generated contract `i`.
@@ -83,8 +81,8 @@ pub fn ecrecover_vector() -> &'static (B256, u8, B256, B256) {
     static VECTOR: OnceLock<(B256, u8, B256, B256)> = OnceLock::new();
     VECTOR.get_or_init(|| {
         let hash = keccak256(b"schism");
-        let signed = k256::ecdsa::SigningKey::from_slice(SENDER_KEY.as_slice())
-            .and_then(|key| key.sign_prehash_recoverable(hash.as_slice()));
+        let signed =
+            k256::ecdsa::SigningKey::from_slice(SENDER_KEY.as_slice()).and_then(|key| key.sign_prehash_recoverable(hash.as_slice()));
         match signed {
             Ok((signature, recovery)) => {
                 let bytes = signature.to_bytes();
@@ -151,9 +149,7 @@ type U384 = alloy_primitives::Uint<384, 6>;
 
 /// The BLS12-381 base field modulus.
 fn bls_p() -> U384 {
-    U384::from_be_bytes(hex!(
-        "1a0111ea397fe69a4b1ba7b6434bacd764774b84f38512bf6730d2a0f6b0f6241eabfffeb153ffffb9feffffffffaaab"
-    ))
+    U384::from_be_bytes(hex!("1a0111ea397fe69a4b1ba7b6434bacd764774b84f38512bf6730d2a0f6b0f6241eabfffeb153ffffb9feffffffffaaab"))
 }
 
 /// One BLS12-381 base field element in the 64-byte EIP-2537 encoding.
@@ -166,12 +162,8 @@ fn bls_fp(value: U384) -> [u8; 64] {
 /// BLS12-381 G1 points, 128 bytes each: infinity, the generator, its negation, and a point not on
 /// the curve.
 pub fn bls_g1(i: u8) -> [u8; 128] {
-    let x = U384::from_be_bytes(hex!(
-        "17f1d3a73197d7942695638c4fa9ac0fc3688c4f9774b905a14e3a3f171bac586c55e83ff97a1aeffb3af00adb22c6bb"
-    ));
-    let y = U384::from_be_bytes(hex!(
-        "08b3f481e3aaa0f1a09e30ed741d8ae4fcf5e095d5d00af600db18cb2c04b3edd03cc744a2888ae40caa232946c5e7e1"
-    ));
+    let x = U384::from_be_bytes(hex!("17f1d3a73197d7942695638c4fa9ac0fc3688c4f9774b905a14e3a3f171bac586c55e83ff97a1aeffb3af00adb22c6bb"));
+    let y = U384::from_be_bytes(hex!("08b3f481e3aaa0f1a09e30ed741d8ae4fcf5e095d5d00af600db18cb2c04b3edd03cc744a2888ae40caa232946c5e7e1"));
     let mut out = [0u8; 128];
     let (x, y) = match i % 4 {
         0 => return out,

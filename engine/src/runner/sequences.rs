@@ -4,8 +4,8 @@
 //! blockchain-test runner (geth's `evm blocktest`) are judged by it, once per file.
 
 use crate::chain::compare::compare;
-use crate::compare::Verdict;
 use crate::chain::{self, ChainMismatch, ChainRun};
+use crate::compare::Verdict;
 use crate::panel::{Call, Entry, Excuse, Order, Panel};
 use rayon::prelude::*;
 use schism_interface::{Client, ClientError, Fork, NativeVerdict, Sequence, TraceMode};
@@ -77,10 +77,7 @@ pub fn run_files(files: &[SequenceFile], clients: &[Arc<dyn Client>], forks: &[F
         .flat_map_iter(|file| {
             let native: Vec<NativeVerdicts> = clients
                 .iter()
-                .map(|c| {
-                    c.run_blockchain_file(&file.path)
-                        .map(|r| r.map(|v| v.into_iter().map(|n| (n.test.clone(), n)).collect()))
-                })
+                .map(|c| c.run_blockchain_file(&file.path).map(|r| r.map(|v| v.into_iter().map(|n| (n.test.clone(), n)).collect())))
                 .collect();
             let results: Vec<SequenceResult> = file
                 .sequences
@@ -104,8 +101,7 @@ pub fn run_files(files: &[SequenceFile], clients: &[Arc<dyn Client>], forks: &[F
 pub fn run_sequence(seq: &Sequence, clients: &[Arc<dyn Client>], native: &[NativeVerdicts]) -> SequenceResult {
     let own = |i: usize| native.get(i).and_then(Option::as_ref);
     // Clients with their own runner are judged by it; the others import the blocks on a panel.
-    let driven: Vec<Arc<dyn Client>> =
-        clients.iter().enumerate().filter(|(i, _)| own(*i).is_none()).map(|(_, c)| c.clone()).collect();
+    let driven: Vec<Arc<dyn Client>> = clients.iter().enumerate().filter(|(i, _)| own(*i).is_none()).map(|(_, c)| c.clone()).collect();
     let call = Call { trace: TraceMode::Off, excuse: Excuse::Before, order: Order::Parallel, observer: None };
     let mut seats = Panel::new(&driven).run(seq, call).into_iter();
     let mut results = Vec::with_capacity(clients.len());

@@ -88,10 +88,7 @@ impl Program {
                 continue;
             }
             let value = instructions[i].value();
-            let target = offsets
-                .iter()
-                .position(|o| U256::from(*o) == value)
-                .filter(|t| instructions[*t].op == JUMPDEST);
+            let target = offsets.iter().position(|o| U256::from(*o) == value).filter(|t| instructions[*t].op == JUMPDEST);
             instructions[i].target = target;
         }
         Program { instructions }

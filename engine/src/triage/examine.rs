@@ -62,8 +62,7 @@ impl Signature {
     pub fn id(&self) -> String {
         let key = serde_json::to_string(self).unwrap_or_default();
         let hash = keccak256(key.as_bytes());
-        let culprit: String =
-            self.culprit.to_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+        let culprit: String = self.culprit.to_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
         let prefix = match (self.kind, self.scope) {
             (Kind::Slow, _) => "slow-",
             (_, Scope::Sequence) => "seq-",

@@ -226,17 +226,14 @@ pub(crate) fn remove_stale_staging(crashes: &Path) {
 pub fn read_report(dir: &Path) -> Result<Option<Report>, TriageError> {
     let path = dir.join("report.json");
     match std::fs::read(&path) {
-        Ok(text) => serde_json::from_slice::<Report>(&text)
-            .map(Some)
-            .map_err(|e| TriageError::Folder { path, reason: e.to_string() }),
+        Ok(text) => serde_json::from_slice::<Report>(&text).map(Some).map_err(|e| TriageError::Folder { path, reason: e.to_string() }),
         Err(_) => Ok(None),
     }
 }
 
 /// A filed folder or a case file, read back: the case and, for a folder, its report.
 pub fn read(path: &Path) -> Result<(Case, Option<Report>), TriageError> {
-    let (case_path, report) =
-        if path.is_dir() { (path.join("case.json"), read_report(path)?) } else { (path.to_path_buf(), None) };
+    let (case_path, report) = if path.is_dir() { (path.join("case.json"), read_report(path)?) } else { (path.to_path_buf(), None) };
     let FixtureFile::State(file) = read_fixture(&case_path)? else {
         return Err(TriageError::Folder { path: case_path, reason: "not a state test".into() });
     };

@@ -190,7 +190,9 @@ pub fn first_difference(traced: &[Traced<'_>]) -> FirstDifference {
         (Some(i), Some((k, s))) => {
             // Back in a caller: the call or creation that opened the frame just left is to blame.
             match ref_trace.get(i).filter(|d| d.depth < s.depth) {
-                Some(d) => ref_trace[..*k].iter().rev().find(|x| x.depth == d.depth).map_or_else(|| opcode_name(s.op), |x| opcode_name(x.op)),
+                Some(d) => {
+                    ref_trace[..*k].iter().rev().find(|x| x.depth == d.depth).map_or_else(|| opcode_name(s.op), |x| opcode_name(x.op))
+                }
                 None => opcode_name(s.op),
             }
         }
@@ -231,13 +233,7 @@ pub fn first_difference(traced: &[Traced<'_>]) -> FirstDifference {
             }
         })
         .collect();
-    FirstDifference {
-        culprit,
-        index,
-        last_common: last_common.map(|(i, s)| Step::of(i, s, reference.fields)),
-        context,
-        clients,
-    }
+    FirstDifference { culprit, index, last_common: last_common.map(|(i, s)| Step::of(i, s, reference.fields)), context, clients }
 }
 
 /// True when, at step `i`, clients differ only in the step's own cost: the instruction at `i` is

@@ -193,7 +193,8 @@ impl Search<'_> {
             |c| c.pre.len(),
             |c, from, to| {
                 let mut case = c.clone();
-                let pre: Accounts = c.pre.iter().enumerate().filter(|(i, _)| *i < from || *i >= to).map(|(_, (a, acc))| (*a, acc.clone())).collect();
+                let pre: Accounts =
+                    c.pre.iter().enumerate().filter(|(i, _)| *i < from || *i >= to).map(|(_, (a, acc))| (*a, acc.clone())).collect();
                 case.pre = Arc::new(pre);
                 case
             },
@@ -271,8 +272,12 @@ impl Search<'_> {
                     let mut case = c.clone();
                     let mut pre = (*c.pre).clone();
                     if let Some(account) = pre.get_mut(&address) {
-                        account.storage =
-                            std::mem::take(&mut account.storage).into_iter().enumerate().filter(|(i, _)| *i < from || *i >= to).map(|(_, s)| s).collect();
+                        account.storage = std::mem::take(&mut account.storage)
+                            .into_iter()
+                            .enumerate()
+                            .filter(|(i, _)| *i < from || *i >= to)
+                            .map(|(_, s)| s)
+                            .collect();
                     }
                     case.pre = Arc::new(pre);
                     case
@@ -431,7 +436,10 @@ mod tests {
         let mut case = cases.into_iter().next().expect("a case");
         let target = Address::repeat_byte(0xcc);
         let mut pre = (*case.pre).clone();
-        pre.insert(target, Account { code: code.into(), nonce: 1, balance: U256::from(5), storage: [(U256::from(1), U256::from(1))].into() });
+        pre.insert(
+            target,
+            Account { code: code.into(), nonce: 1, balance: U256::from(5), storage: [(U256::from(1), U256::from(1))].into() },
+        );
         pre.insert(Address::repeat_byte(0xdd), Account { balance: U256::from(7), ..Default::default() });
         case.pre = Arc::new(pre);
         case.tx.to = Some(target);

@@ -93,9 +93,7 @@ pub struct Triage {
 /// An outcome as a fixture expectation.
 pub fn expectation_of(outcome: &Outcome) -> Expectation {
     let exception = match outcome.error {
-        Some(ErrorClass::InvalidTransaction(kind)) => {
-            Some(ExpectedException::parse(&format!("TransactionException.{}", kind.name())))
-        }
+        Some(ErrorClass::InvalidTransaction(kind)) => Some(ExpectedException::parse(&format!("TransactionException.{}", kind.name()))),
         _ => None,
     };
     Expectation {
@@ -183,7 +181,13 @@ impl Triage {
     }
 
     /// Files a slow case: `slow` took `timings` against the others'.
-    pub fn handle_slow(&mut self, case: &Case, signature: Signature, timings: Vec<(String, Duration)>, found: Instant) -> Result<Handled, TriageError> {
+    pub fn handle_slow(
+        &mut self,
+        case: &Case,
+        signature: Signature,
+        timings: Vec<(String, Duration)>,
+        found: Instant,
+    ) -> Result<Handled, TriageError> {
         if let Some(again) = self.counted_again(&signature, case.fork.name().to_owned(), found)? {
             return Ok(again);
         }
@@ -229,10 +233,7 @@ impl Triage {
             exam.outcomes.iter().filter_map(|(c, o)| S::trace_at(o, &locus).map(|t| (c.clone(), t))).collect();
         report.filing_seconds = found.elapsed().as_secs_f64();
         let markdown = report.markdown(case);
-        folder::file(
-            &self.options.crashes,
-            &folder::Folder { report: &report, markdown, case: case_json, original: original_json, traces },
-        )
+        folder::file(&self.options.crashes, &folder::Folder { report: &report, markdown, case: case_json, original: original_json, traces })
     }
 }
 

@@ -57,9 +57,11 @@ pub fn promote(dir: &Path, expect: &Expect, regressions: &Path, examiner: &Exami
         _ => report.groups.clone(),
     };
     let chosen = match expect {
-        Expect::Majority => groups.first().and_then(|g| g.first()).cloned().ok_or_else(|| TriageError::Usage {
-            what: format!("{}: no client result to expect", dir.display()),
-        })?,
+        Expect::Majority => groups
+            .first()
+            .and_then(|g| g.first())
+            .cloned()
+            .ok_or_else(|| TriageError::Usage { what: format!("{}: no client result to expect", dir.display()) })?,
         Expect::Client(c) => c.clone(),
     };
     let outcome = exam.outcome(&chosen).ok_or_else(|| TriageError::Usage {

@@ -239,7 +239,8 @@ impl Report {
                     let _ = writeln!(md, "```");
                 }
                 None => {
-                    let _ = writeln!(md, "The traces do not differ (`{}`): the difference arises outside the traced instructions.", d.culprit);
+                    let _ =
+                        writeln!(md, "The traces do not differ (`{}`): the difference arises outside the traced instructions.", d.culprit);
                 }
             }
         }
@@ -260,7 +261,11 @@ impl Report {
             Scope::Sequence => "a blockchain test",
         };
         if self.kind == Kind::Slow {
-            let _ = writeln!(md, "`case.json` ({format}, fork {}) is the case as found: slow cases are not minimised (timing is too noisy to steer by).\n", self.fork);
+            let _ = writeln!(
+                md,
+                "`case.json` ({format}, fork {}) is the case as found: slow cases are not minimised (timing is too noisy to steer by).\n",
+                self.fork
+            );
         } else {
             let _ = writeln!(
                 md,

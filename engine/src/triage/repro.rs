@@ -1,10 +1,10 @@
 //! Replaying a filed folder or a case file: does the divergence still show, and where do the
 //! clients part ways.
 
+use super::TriageError;
 use super::examine::{Examination, Examiner, Signature};
 use super::folder;
 use super::report::Report;
-use super::TriageError;
 use crate::compare::Verdict;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -110,10 +110,7 @@ pub fn filed_clients(path: &Path) -> Vec<String> {
         // A sequence finding's report names its clients the same way.
         let text = std::fs::read(path.join("report.json")).unwrap_or_default();
         let value: serde_json::Value = serde_json::from_slice(&text).unwrap_or_default();
-        return value["clients"]
-            .as_array()
-            .map(|a| a.iter().filter_map(|c| c.as_str().map(str::to_owned)).collect())
-            .unwrap_or_default();
+        return value["clients"].as_array().map(|a| a.iter().filter_map(|c| c.as_str().map(str::to_owned)).collect()).unwrap_or_default();
     };
     let mut ids = report.client_ids();
     ids.extend(report.excused.iter().map(|(c, _)| c.clone()));

@@ -125,12 +125,7 @@ impl Minimise for Sequence {
 
 /// The blockchain test of `seq` as `reference` runs it: accepted blocks with the transactions
 /// it included, its post-state and head.
-pub fn filled(
-    reference: &dyn Client,
-    seq: &Sequence,
-    name: &str,
-    info: serde_json::Value,
-) -> Result<String, TriageError> {
+pub fn filled(reference: &dyn Client, seq: &Sequence, name: &str, info: serde_json::Value) -> Result<String, TriageError> {
     let run = guarded(reference.id(), || chain::run(reference, seq, TraceMode::Off))
         .map_err(|e| TriageError::Encode(format!("the reference {} cannot run the sequence: {e}", reference.id())))?;
     let mut blocks = Vec::new();

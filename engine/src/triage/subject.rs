@@ -32,8 +32,7 @@ pub trait Subject: Runnable<Output: Clone> + Minimise + Clone + PartialEq + Send
 
     /// The case as a standard fixture (`schism/<name>`) whose expectation is what the majority
     /// of `exam` computed.
-    fn fixture(&self, name: &str, info: serde_json::Value, exam: &Examination<Self::Output>, panel: &Panel)
-    -> Result<String, TriageError>;
+    fn fixture(&self, name: &str, info: serde_json::Value, exam: &Examination<Self::Output>, panel: &Panel) -> Result<String, TriageError>;
 
     /// What a client developer reads about the case in `report.md`.
     fn describe(&self, md: &mut String);

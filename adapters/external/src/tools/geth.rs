@@ -168,12 +168,15 @@ fn dump(state: &Value) -> Result<Accounts, Fault> {
     let accounts = state.get("accounts").and_then(Value::as_object).ok_or_else(|| bad("no accounts".to_owned()))?;
     let mut out = Accounts::new();
     for (key, account) in accounts {
-        let address: Address = account.get("address").and_then(Value::as_str).unwrap_or(key).parse().map_err(|_| bad(format!("address {key}")))?;
-        let word_of = |name: &str| account.get(name).map_or(Some(U256::ZERO), |v| match v {
-            // geth prints balances in decimal
-            Value::String(s) if !s.starts_with("0x") => U256::from_str_radix(s, 10).ok(),
-            other => parse::word(other),
-        });
+        let address: Address =
+            account.get("address").and_then(Value::as_str).unwrap_or(key).parse().map_err(|_| bad(format!("address {key}")))?;
+        let word_of = |name: &str| {
+            account.get(name).map_or(Some(U256::ZERO), |v| match v {
+                // geth prints balances in decimal
+                Value::String(s) if !s.starts_with("0x") => U256::from_str_radix(s, 10).ok(),
+                other => parse::word(other),
+            })
+        };
         let storage = match account.get("storage").and_then(Value::as_object) {
             Some(slots) => slots
                 .iter()
@@ -246,7 +249,8 @@ mod tests {
         let pass = interpret(&case, expected.hash, None).expect("pass");
         assert_eq!(pass.logs_hash, Some(expected.logs));
         assert_eq!(pass.status(), None);
-        let rejected = interpret(&case, expected.hash, Some("unexpected error: nonce too high: address 0x, tx: 1 state: 0")).expect("rejected");
+        let rejected =
+            interpret(&case, expected.hash, Some("unexpected error: nonce too high: address 0x, tx: 1 state: 0")).expect("rejected");
         assert_eq!(rejected.error, Some(ErrorClass::InvalidTransaction(InvalidTxKind::NonceMismatchTooHigh)));
         let logs = format!("post state logs hash mismatch: got {}, want {}", B256::repeat_byte(7), B256::ZERO);
         assert_eq!(interpret(&case, expected.hash, Some(&logs)).expect("logs").logs_hash, Some(B256::repeat_byte(7)));

@@ -194,4 +194,3 @@ mod tests {
         assert_eq!(version_word("no version here"), None);
     }
 }
-

@@ -190,7 +190,10 @@ fn result_array(child: &mut Process, deadline: Instant) -> Result<Map<String, Va
             Some(Value::Array(items)) => {
                 return match <[Value; 1]>::try_from(items) {
                     Ok([Value::Object(one)]) => Ok(one),
-                    _ => Err(Fault::Malformed { line: crate::process::clip(&text), reason: "expected one result for a single-case file".to_owned() }),
+                    _ => Err(Fault::Malformed {
+                        line: crate::process::clip(&text),
+                        reason: "expected one result for a single-case file".to_owned(),
+                    }),
                 };
             }
             Some(_) => return Err(Fault::Malformed { line: crate::process::clip(&text), reason: "expected an array".to_owned() }),

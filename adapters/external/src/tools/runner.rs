@@ -107,7 +107,9 @@ impl Tool for Eels {
     }
 
     fn install_hint(&self) -> String {
-        format!("run `schism install eels` (a virtualenv with ethereum-execution=={EELS_PINNED}) or pass --client eels=/path/to/venv/bin/python")
+        format!(
+            "run `schism install eels` (a virtualenv with ethereum-execution=={EELS_PINNED}) or pass --client eels=/path/to/venv/bin/python"
+        )
     }
 }
 

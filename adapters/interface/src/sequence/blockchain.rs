@@ -109,13 +109,7 @@ pub fn decode_block(rlp: &str) -> Result<(Header, Vec<super::SeqTx>, Vec<Header>
     if !slice.is_empty() {
         return Err(format!("rlp: {} bytes after the block", slice.len()));
     }
-    let txs = block
-        .body
-        .transactions
-        .iter()
-        .map(encode::decoded)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| e.to_string())?;
+    let txs = block.body.transactions.iter().map(encode::decoded).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
     Ok((block.header, txs, block.body.ommers, block.body.withdrawals.map(|w| w.0), bytes))
 }
 
@@ -134,10 +128,8 @@ pub fn sequence_of(file: &Path, name: &str, test: &BlockchainTest) -> Result<Seq
         }
         Err(reason) => return Err(invalid(format!("{base}/network"), reason)),
     };
-    let genesis_rlp = test
-        .genesis_rlp
-        .as_ref()
-        .ok_or_else(|| invalid(format!("{base}/genesisRLP"), InvalidFixture::Missing { field: "genesisRLP" }))?;
+    let genesis_rlp =
+        test.genesis_rlp.as_ref().ok_or_else(|| invalid(format!("{base}/genesisRLP"), InvalidFixture::Missing { field: "genesisRLP" }))?;
     let (genesis, ..) = decode_block(&genesis_rlp.to_string())
         .map_err(|reason| invalid(format!("{base}/genesisRLP"), InvalidFixture::BadRlp { reason }))?;
     let blocks = test
@@ -393,10 +385,7 @@ mod tests {
     #[test]
     fn networks_parse() {
         assert_eq!(parse_network("Cancun"), Ok(Schedule::single(Fork::Cancun)));
-        assert_eq!(
-            parse_network("BerlinToLondonAt5"),
-            Ok(Schedule { first: Fork::Berlin, then: Some((Trigger::Block(5), Fork::London)) })
-        );
+        assert_eq!(parse_network("BerlinToLondonAt5"), Ok(Schedule { first: Fork::Berlin, then: Some((Trigger::Block(5), Fork::London)) }));
         assert_eq!(
             parse_network("ParisToShanghaiAtTime15k"),
             Ok(Schedule { first: Fork::Paris, then: Some((Trigger::Time(15_000), Fork::Shanghai)) })
@@ -410,8 +399,8 @@ mod tests {
 
     #[test]
     fn a_fixture_reads_into_a_sequence() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/fixtures/BlockchainTests/ValidBlocks/bcExample/optionsTest.json");
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/BlockchainTests/ValidBlocks/bcExample/optionsTest.json");
         let bytes = std::fs::read(&path).expect("the shared fixtures are beside the repository");
         let file: BlockchainTestFile = serde_json::from_slice(&bytes).expect("parses");
         let (seqs, errors) = sequences_of_file(&path, &file);

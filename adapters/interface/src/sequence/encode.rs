@@ -6,8 +6,8 @@ use crate::case::{Transaction, TxKind};
 use crate::fixture::{AccessListItem, Authorization, TxValue};
 use alloy_consensus::transaction::SignerRecoverable;
 use alloy_consensus::{
-    Eip658Value, Receipt, ReceiptEnvelope, SignableTransaction, TxEip1559, TxEip2930, TxEip4844, TxEip4844Variant,
-    TxEip7702, TxEnvelope, TxLegacy,
+    Eip658Value, Receipt, ReceiptEnvelope, SignableTransaction, TxEip1559, TxEip2930, TxEip4844, TxEip4844Variant, TxEip7702, TxEnvelope,
+    TxLegacy,
 };
 use alloy_eips::eip2718::{Decodable2718, Encodable2718};
 use alloy_eips::eip2930::{AccessList as AlloyAccessList, AccessListItem as AlloyItem};
@@ -46,21 +46,12 @@ fn fee(value: Option<U256>, field: &'static str) -> Result<u128, EncodeError> {
 }
 
 fn access_list(list: &[AccessListItem]) -> AlloyAccessList {
-    AlloyAccessList(
-        list.iter()
-            .map(|i| AlloyItem { address: i.address, storage_keys: i.storage_keys.clone() })
-            .collect(),
-    )
+    AlloyAccessList(list.iter().map(|i| AlloyItem { address: i.address, storage_keys: i.storage_keys.clone() }).collect())
 }
 
 fn authorization(a: &Authorization) -> SignedAuthorization {
     let parity: u8 = a.parity().try_into().unwrap_or(u8::MAX);
-    SignedAuthorization::new_unchecked(
-        AlloyAuthorization { chain_id: a.chain_id, address: a.address, nonce: a.nonce },
-        parity,
-        a.r,
-        a.s,
-    )
+    SignedAuthorization::new_unchecked(AlloyAuthorization { chain_id: a.chain_id, address: a.address, nonce: a.nonce }, parity, a.r, a.s)
 }
 
 /// The signed envelope of a block transaction: its given encoding, or the transaction signed
@@ -68,8 +59,7 @@ fn authorization(a: &Authorization) -> SignedAuthorization {
 /// sign them; typed ones for `chain_id`).
 pub fn envelope(stx: &SeqTx, chain_id: u64) -> Result<TxEnvelope, EncodeError> {
     if let Some(raw) = &stx.raw {
-        return TxEnvelope::decode_2718(&mut raw.as_ref())
-            .map_err(|e| EncodeError::Undecodable { reason: e.to_string() });
+        return TxEnvelope::decode_2718(&mut raw.as_ref()).map_err(|e| EncodeError::Undecodable { reason: e.to_string() });
     }
     let t = &stx.tx;
     let value = match &t.value {
@@ -170,9 +160,7 @@ pub fn raw(envelope: &TxEnvelope) -> Bytes {
 /// A decoded, signed transaction as schism's [`Transaction`], its sender recovered. The secret
 /// key is unknown and left zero; the signed encoding is kept in the [`SeqTx`].
 pub fn decoded(envelope: &TxEnvelope) -> Result<SeqTx, EncodeError> {
-    let sender = envelope
-        .recover_signer()
-        .map_err(|e| EncodeError::Undecodable { reason: format!("signature: {e}") })?;
+    let sender = envelope.recover_signer().map_err(|e| EncodeError::Undecodable { reason: format!("signature: {e}") })?;
     let items = |list: &AlloyAccessList| -> Vec<AccessListItem> {
         list.0.iter().map(|i| AccessListItem { address: i.address, storage_keys: i.storage_keys.clone() }).collect()
     };
@@ -284,8 +272,8 @@ pub fn receipt_envelopes(receipts: &[TxReceipt]) -> Vec<ReceiptEnvelope> {
                 (Some(root), _) => Eip658Value::PostState(root),
                 (None, success) => Eip658Value::Eip658(success.unwrap_or(false)),
             };
-            let receipt = Receipt { status, cumulative_gas_used: r.cumulative_gas_used, logs: r.logs.clone().unwrap_or_default() }
-                .with_bloom();
+            let receipt =
+                Receipt { status, cumulative_gas_used: r.cumulative_gas_used, logs: r.logs.clone().unwrap_or_default() }.with_bloom();
             match r.kind {
                 TxKind::Legacy => ReceiptEnvelope::Legacy(receipt),
                 TxKind::AccessList => ReceiptEnvelope::Eip2930(receipt),

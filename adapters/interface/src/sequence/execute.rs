@@ -3,8 +3,8 @@
 //! own transaction execution, each transaction over the state the previous one left.
 
 use super::{
-    BEACON_ROOTS_ADDRESS, BlockInput, BlockOutcome, CONSOLIDATION_REQUEST_ADDRESS, DEPOSIT_CONTRACT_ADDRESS,
-    HISTORY_STORAGE_ADDRESS, Rejection, SystemCall, TxReceipt, WITHDRAWAL_REQUEST_ADDRESS,
+    BEACON_ROOTS_ADDRESS, BlockInput, BlockOutcome, CONSOLIDATION_REQUEST_ADDRESS, DEPOSIT_CONTRACT_ADDRESS, HISTORY_STORAGE_ADDRESS,
+    Rejection, SystemCall, TxReceipt, WITHDRAWAL_REQUEST_ADDRESS,
 };
 use crate::case::Case;
 use crate::client::{Client, ClientError};
@@ -22,11 +22,7 @@ const GWEI: u64 = 1_000_000_000;
 
 /// Executes `block` on `client` transaction by transaction with [`Client::execute`], and the
 /// system calls with [`Client::system_call`].
-pub fn by_transactions<C: Client + ?Sized>(
-    client: &C,
-    block: &BlockInput,
-    mode: TraceMode,
-) -> Result<BlockOutcome, ClientError> {
+pub fn by_transactions<C: Client + ?Sized>(client: &C, block: &BlockInput, mode: TraceMode) -> Result<BlockOutcome, ClientError> {
     let fork = block.fork;
     let env = &block.env;
     let mut state = (*block.pre).clone();
@@ -34,7 +30,8 @@ pub fn by_transactions<C: Client + ?Sized>(
         if fork >= Fork::Prague
             && let Some(parent) = env.previous_hash
         {
-            state = client.system_call(&SystemCall { block, state: &state, contract: HISTORY_STORAGE_ADDRESS, data: parent.as_slice() })?.post;
+            state =
+                client.system_call(&SystemCall { block, state: &state, contract: HISTORY_STORAGE_ADDRESS, data: parent.as_slice() })?.post;
         }
         if fork >= Fork::Cancun
             && let Some(root) = env.parent_beacon_block_root
