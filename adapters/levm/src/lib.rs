@@ -104,7 +104,7 @@ impl Client for Levm {
         }
     }
 
-    /// Runs the call in levm's own system-call mode (see [`input::system_environment`]), as
+    /// Runs the call in levm's own system-call mode (see `input::system_environment`), as
     /// ethrex's block executor does, and reads the post-state back as for a transaction.
     fn system_call(&self, call: &SystemCall<'_>) -> Result<SystemOutcome, ClientError> {
         let failed = |detail: String| ClientError::Execution { client: self.id().to_owned(), detail };

@@ -134,7 +134,7 @@ pub struct FarmSummary {
     pub corpus: PathBuf,
     /// The crashes folder.
     pub crashes: PathBuf,
-    /// Some job had not stopped [`GRACE`] after the deadline and was interrupted.
+    /// Some job had not stopped a grace period after the deadline and was interrupted.
     pub interrupted: bool,
 }
 

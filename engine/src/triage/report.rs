@@ -151,7 +151,7 @@ impl Report {
         };
         let _ = writeln!(md, "# {}: {what}\n", self.signature);
         let seen: Vec<String> = self.seen.iter().map(|s| format!("{} ({}×)", s.fork, s.count)).collect();
-        let _ = writeln!(md, "Seen on: {}.\n", seen.join(", "));
+        let _ = writeln!(md, "Seen on: {} when filed (`seen` in report.json counts every later finding).\n", seen.join(", "));
         if !self.locus.is_empty() {
             let _ = writeln!(md, "Where: {}.\n", self.locus.describe());
         }

@@ -101,8 +101,11 @@ pub fn parse_network(network: &str) -> Result<Schedule, InvalidFixture> {
     Ok(Schedule { first, then: Some((trigger, then)) })
 }
 
+/// A decoded block: header, transactions, uncles, withdrawals and its RLP.
+pub type DecodedBlock = (Header, Vec<super::SeqTx>, Vec<Header>, Option<Vec<super::Withdrawal>>, Bytes);
+
 /// Decodes one block's RLP: header, transactions (senders recovered), uncles, withdrawals.
-pub fn decode_block(rlp: &str) -> Result<(Header, Vec<super::SeqTx>, Vec<Header>, Option<Vec<super::Withdrawal>>, Bytes), String> {
+pub fn decode_block(rlp: &str) -> Result<DecodedBlock, String> {
     let bytes: Bytes = rlp.parse().map_err(|e| format!("not hex: {e}"))?;
     let mut slice = bytes.as_ref();
     let block = Block::<TxEnvelope>::decode(&mut slice).map_err(|e| format!("rlp: {e}"))?;

@@ -290,7 +290,7 @@ pub fn receipts_root_and_bloom(receipts: &[TxReceipt]) -> (B256, Bloom) {
     let envelopes = receipt_envelopes(receipts);
     let mut bloom = Bloom::ZERO;
     for e in &envelopes {
-        bloom.accrue_bloom(&e.logs_bloom());
+        bloom.accrue_bloom(e.logs_bloom());
     }
     (alloy_consensus::proofs::calculate_receipt_root(&envelopes), bloom)
 }
