@@ -2,18 +2,15 @@
 //! pass counts per client and fork are printed, and thresholds are asserted.
 //!
 //! `sample` runs in every `cargo test`; `full` (ignored by default) is the whole corpus and
-//! runs in CI: `cargo test --release -p schism-engine --test conformance -- --ignored`.
+//! runs in CI: `cargo test --release -p schism-engine --test suite -- --ignored conformance::full`.
 
+use crate::util::fixtures;
 use schism_engine::registry::default_clients;
 use schism_engine::report::Report;
 use schism_engine::runner::{RunOptions, run};
 use schism_interface::Fork;
 use schism_interface::load::collect_json_files;
 use std::path::{Path, PathBuf};
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures")
-}
 
 fn run_on(paths: Vec<PathBuf>) -> Report {
     let clients = default_clients();

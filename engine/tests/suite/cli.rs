@@ -1,23 +1,8 @@
 //! The `schism` binary as a user runs it: exit codes, messages naming bad files, the report's
 //! shape.
 
+use crate::util::{fixture, schism, scratch};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn schism() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_schism"))
-}
-
-fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures").join(rel)
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("schism-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
 
 #[test]
 fn a_passing_fixture_exits_0_and_writes_the_report() {
@@ -137,6 +122,7 @@ fn the_bench_workloads_pass_on_every_client() {
 
 #[test]
 fn fuzz_with_two_jobs_returns_at_the_deadline_with_its_stats() {
+    let _one_at_a_time = crate::util::exclusive();
     let dir = scratch("fuzz");
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get().min(2));
     let mut child = schism()

@@ -41,6 +41,7 @@ fn entries(dir: &Path) -> usize {
 // forks.
 #[test]
 fn a_farm_fuzzes_keeps_its_corpus_writes_its_stats_and_resumes() {
+    let _one_at_a_time = crate::util::exclusive();
     if registry::resolve(&clients(), &ClientOptions::default()).is_err() {
         eprintln!("skipped: this build lacks revm or levm");
         return;

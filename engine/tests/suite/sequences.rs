@@ -1,6 +1,7 @@
 //! Block sequences end to end: the shared BlockchainTests through every in-process client with
 //! pass counts, and the sequence-only canary found, filed as a blockchain test and replayed.
 
+use crate::util::fixtures;
 use alloy_primitives::{Address, B256, Bytes, U256, address, b256};
 use schism_engine::chain::compare::compare;
 use schism_engine::chain::{self, ChainRun};
@@ -12,13 +13,8 @@ use schism_interface::fixture::{Account, Accounts};
 use schism_interface::sequence::{Header, Schedule, SeqBlock, SeqTx, Sequence};
 use schism_interface::{Client, Fork, TraceMode, Transaction, TxKind, TxValue};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
-
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures")
-}
 
 #[test]
 fn blockchain_tests_pass_on_the_in_process_clients() {

@@ -44,6 +44,7 @@ fn assert_whole(crashes: &Path) -> usize {
 
 #[test]
 fn a_farm_killed_while_filing_leaves_no_partial_folder_and_resumes() {
+    let _one_at_a_time = crate::util::exclusive();
     if schism_engine::registry::canary_client(MUTANT).is_none() {
         eprintln!("skipped: this build lacks revm");
         return;

@@ -3,8 +3,9 @@
 //! one and exits in the middle of the batch on one. The run must complete, report every fault
 //! as a finding of its kind, drop no case and count no fault as agreement.
 
+use crate::util::scratch;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 /// The fake tool. Tests only: a shell script stands in for a misbehaving binary (schism itself
@@ -27,13 +28,6 @@ while read -r file; do
 done
 "#;
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("schism-faults-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
 fn add11() -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/GeneralStateTests/stExample/add11.json");
     std::fs::read_to_string(path).expect("fixture")
@@ -41,6 +35,7 @@ fn add11() -> String {
 
 #[test]
 fn every_fault_is_a_finding_and_no_case_is_lost() {
+    let _one_at_a_time = crate::util::exclusive();
     let dir = scratch("batch");
     let fake = dir.join("fake-evm");
     std::fs::write(&fake, FAKE_EVM).expect("write fake");

@@ -1,18 +1,15 @@
 //! Conformance of the installable subprocess clients (geth, eels, ethereumjs) against the shared
 //! fixtures, with pass counts per fork printed and thresholds asserted. The clients must be
 //! installed first (`schism install all`), so these tests are ignored by default; CI installs
-//! them and runs `cargo test --release -p schism-engine --test conformance_external -- --ignored`.
+//! them and runs `cargo test --release -p schism-engine --test suite -- --ignored conformance_external::`.
 
+use crate::util::fixtures;
 use schism_engine::registry::{ClientOptions, resolve};
 use schism_engine::report::Report;
 use schism_engine::runner::{RunOptions, run};
 use schism_interface::load::collect_json_files;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures")
-}
 
 /// Every `step`-th fixture file of both suites (sorted by path), without the four whose single
 /// case runs for many seconds in every client and any `also_slow` for this client.

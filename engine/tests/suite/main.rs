@@ -1,0 +1,15 @@
+//! The engine's integration tests, one binary: the `schism` command as a user runs it, the
+//! conformance runs with pass counts, faults of subprocess clients, filing under SIGKILL, the
+//! farm, the regression fixtures, block sequences and trace alignment. Shared helpers are in
+//! `util`.
+
+mod cli;
+mod conformance;
+mod conformance_external;
+mod faults;
+mod filing;
+mod fuzz;
+mod regressions;
+mod sequences;
+mod trace_alignment;
+mod util;
