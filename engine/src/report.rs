@@ -41,22 +41,11 @@ pub struct Report {
 /// One client's results on blockchain tests.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct SequenceClientReport {
-    /// Tests as the fixture expects.
-    pub pass: usize,
-    /// Tests not as the fixture expects.
-    pub fail: usize,
-    /// Tests not executed.
-    pub skip: usize,
-    /// Tests on which the client produced no outcome.
-    pub errors: usize,
-    /// Time spent, summed over threads.
-    pub elapsed_s: f64,
-    /// Counts per fork schedule.
-    pub per_network: BTreeMap<String, ForkCounts>,
+    /// Counts, per fork schedule.
+    #[serde(flatten)]
+    pub counts: Counts<String>,
     /// Every failing test.
     pub failures: Vec<SequenceFailure>,
-    /// Skips grouped by reason.
-    pub skips: Vec<Count>,
     /// Every test on which the client produced no outcome.
     pub client_errors: Vec<SequenceFailure>,
 }
@@ -91,39 +80,125 @@ pub struct SequenceDisagreement {
     pub locus: crate::compare::Locus,
 }
 
-/// One client's results.
+/// One client's results on state tests.
 #[derive(Clone, Debug, Serialize)]
 pub struct ClientReport {
     /// Crate or binary version.
     pub version: String,
     /// Forks it supports.
     pub forks: Vec<Fork>,
-    /// Cases matching the fixture.
+    /// Counts, per fork.
+    #[serde(flatten)]
+    pub counts: Counts<Fork>,
+    /// Passing cases whose rejection reason differs from the fixture's.
+    pub rejection_kind_mismatches: usize,
+    /// Every failing case.
+    pub failures: Vec<Failure>,
+    /// Known differences with how many cases each explained.
+    pub known_differences: Vec<KnownCount>,
+    /// Every case on which the client failed to produce an outcome.
+    pub client_errors: Vec<ClientFault>,
+}
+
+/// One client's counts on one kind of case, in all and per fork (state tests) or fork schedule
+/// (blockchain tests): the one count structure of both parts of a report.
+#[derive(Clone, Debug, Serialize)]
+pub struct Counts<K: Ord> {
+    /// Cases as the fixture expects.
     pub pass: usize,
-    /// Cases differing from the fixture.
+    /// Cases not as the fixture expects.
     pub fail: usize,
     /// Cases differing in a documented known way.
     pub known: usize,
     /// Cases not executed.
     pub skip: usize,
-    /// Cases on which the client failed to produce an outcome.
+    /// Cases on which the client produced no outcome.
     pub errors: usize,
     /// Time spent inside the client, summed over threads.
     pub elapsed_s: f64,
-    /// Passing cases whose rejection reason differs from the fixture's.
-    pub rejection_kind_mismatches: usize,
-    /// Counts per fork.
-    pub per_fork: BTreeMap<Fork, ForkCounts>,
-    /// Every failing case.
-    pub failures: Vec<Failure>,
+    /// Counts per fork or fork schedule.
+    pub per_fork: BTreeMap<K, ForkCounts>,
     /// Skips grouped by reason.
     pub skips: Vec<Count>,
-    /// Known differences with how many cases each explained.
-    pub known_differences: Vec<KnownCount>,
-    /// Every case on which the client failed to produce an outcome.
-    pub client_errors: Vec<ClientFault>,
     /// Client errors by kind of fault.
     pub faults: BTreeMap<String, usize>,
+}
+
+impl<K: Ord> Default for Counts<K> {
+    fn default() -> Counts<K> {
+        Counts {
+            pass: 0,
+            fail: 0,
+            known: 0,
+            skip: 0,
+            errors: 0,
+            elapsed_s: 0.0,
+            per_fork: BTreeMap::new(),
+            skips: Vec::new(),
+            faults: BTreeMap::new(),
+        }
+    }
+}
+
+/// What one client made of one case, as counted.
+#[derive(Clone, Copy, Debug)]
+pub enum Tally<'a> {
+    /// As the fixture expects.
+    Pass,
+    /// Not as the fixture expects.
+    Fail,
+    /// Explained by a known difference.
+    Known,
+    /// Not executed, for this reason.
+    Skip(&'a str),
+    /// No outcome, with this kind of fault.
+    Error(&'a str),
+}
+
+impl<K: Ord> Counts<K> {
+    /// Counts one case of fork `key` that took `took`.
+    pub fn add(&mut self, key: K, tally: Tally<'_>, took: Duration) {
+        self.elapsed_s += took.as_secs_f64();
+        let fork = self.per_fork.entry(key).or_default();
+        match tally {
+            Tally::Pass => {
+                self.pass += 1;
+                fork.pass += 1;
+            }
+            Tally::Fail => {
+                self.fail += 1;
+                fork.fail += 1;
+            }
+            Tally::Known => {
+                self.known += 1;
+                fork.known += 1;
+            }
+            Tally::Skip(reason) => {
+                self.skip += 1;
+                fork.skip += 1;
+                match self.skips.iter_mut().find(|c| c.reason == reason) {
+                    Some(c) => c.count += 1,
+                    None => self.skips.push(Count { reason: reason.to_owned(), count: 1 }),
+                }
+            }
+            Tally::Error(kind) => {
+                self.errors += 1;
+                fork.errors += 1;
+                *self.faults.entry(kind.to_owned()).or_default() += 1;
+            }
+        }
+    }
+
+    /// Cases the client ran (everything but skips).
+    pub fn ran(&self) -> usize {
+        self.pass + self.fail + self.known + self.errors
+    }
+
+    /// Passes among the cases it ran, in percent.
+    pub fn pass_percent(&self) -> f64 {
+        let ran = self.ran();
+        if ran == 0 { 0.0 } else { 100.0 * self.pass as f64 / ran as f64 }
+    }
 }
 
 /// Pass/fail/known/skip/error counts of one client on one fork.
@@ -267,41 +342,26 @@ impl Report {
             .map(|c| ClientReport {
                 version: c.version().to_owned(),
                 forks: supported_forks(c.as_ref()),
-                pass: 0,
-                fail: 0,
-                known: 0,
-                skip: 0,
-                errors: 0,
-                elapsed_s: 0.0,
+                counts: Counts::default(),
                 rejection_kind_mismatches: 0,
-                per_fork: BTreeMap::new(),
                 failures: Vec::new(),
-                skips: Vec::new(),
                 known_differences: c
                     .known_differences()
                     .iter()
                     .map(|k| KnownCount { id: k.id, reason: k.reason, link: k.link, count: 0 })
                     .collect(),
                 client_errors: Vec::new(),
-                faults: BTreeMap::new(),
             })
             .collect();
-        let mut skip_reasons: Vec<BTreeMap<String, usize>> = vec![BTreeMap::new(); clients.len()];
         let mut disagreements = Vec::new();
         for result in results {
-            for (i, (outcome, took)) in result.clients.iter().enumerate() {
-                let report = &mut reports[i];
-                report.elapsed_s += took.as_secs_f64();
-                let fork = report.per_fork.entry(result.case.fork).or_default();
-                match outcome {
+            for (report, (outcome, took)) in reports.iter_mut().zip(&result.clients) {
+                let tally = match outcome {
                     ClientResult::Pass { soft } => {
-                        report.pass += 1;
-                        fork.pass += 1;
                         report.rejection_kind_mismatches += usize::from(!soft.is_empty());
+                        Tally::Pass
                     }
                     ClientResult::Fail { mismatches, hash, logs, error } => {
-                        report.fail += 1;
-                        fork.fail += 1;
                         let (eh, el) = result.expected.unwrap_or_default();
                         report.failures.push(Failure {
                             file: result.case.file.clone(),
@@ -312,26 +372,21 @@ impl Report {
                             got: Got { hash: *hash, logs: *logs, error: error.clone() },
                             mismatches: mismatches.clone(),
                         });
+                        Tally::Fail
                     }
                     ClientResult::Known { id } => {
-                        report.known += 1;
-                        fork.known += 1;
                         if let Some(k) = report.known_differences.iter_mut().find(|k| k.id == *id) {
                             k.count += 1;
                         }
+                        Tally::Known
                     }
-                    ClientResult::Skip { reason } => {
-                        report.skip += 1;
-                        fork.skip += 1;
-                        *skip_reasons[i].entry(reason.clone()).or_default() += 1;
-                    }
+                    ClientResult::Skip { reason } => Tally::Skip(reason),
                     ClientResult::Error { kind, message } => {
-                        report.errors += 1;
-                        fork.errors += 1;
-                        *report.faults.entry(kind.clone()).or_default() += 1;
                         report.client_errors.push(ClientFault { case: result.case.clone(), kind: kind.clone(), error: message.clone() });
+                        Tally::Error(kind)
                     }
-                }
+                };
+                report.counts.add(result.case.fork, tally, *took);
             }
             if let Verdict::Diverge { groups, aspects, results, .. } = &result.verdict {
                 disagreements.push(Disagreement {
@@ -343,9 +398,6 @@ impl Report {
                     consensus: result.verdict.is_consensus_divergence(),
                 });
             }
-        }
-        for (report, reasons) in reports.iter_mut().zip(skip_reasons) {
-            report.skips = reasons.into_iter().map(|(reason, count)| Count { reason, count }).collect();
         }
         Report {
             clients: clients.iter().map(|c| c.id().to_owned()).zip(reports).collect(),
@@ -367,35 +419,23 @@ impl Report {
             return;
         }
         let mut reports = vec![SequenceClientReport::default(); clients.len()];
-        let mut skip_reasons: Vec<BTreeMap<String, usize>> = vec![BTreeMap::new(); clients.len()];
         for r in results {
-            for (i, (result, took)) in r.clients.iter().enumerate() {
-                let report = &mut reports[i];
-                report.elapsed_s += took.as_secs_f64();
-                let counts = report.per_network.entry(r.network.clone()).or_default();
+            for (report, (result, took)) in reports.iter_mut().zip(&r.clients) {
                 let failure =
                     || SequenceFailure { file: r.file.clone(), test: r.test.clone(), network: r.network.clone(), result: result.clone() };
-                match result {
-                    ChainResult::Pass => {
-                        report.pass += 1;
-                        counts.pass += 1;
-                    }
+                let tally = match result {
+                    ChainResult::Pass => Tally::Pass,
                     ChainResult::Fail { .. } => {
-                        report.fail += 1;
-                        counts.fail += 1;
                         report.failures.push(failure());
+                        Tally::Fail
                     }
-                    ChainResult::Skip { reason } => {
-                        report.skip += 1;
-                        counts.skip += 1;
-                        *skip_reasons[i].entry(reason.clone()).or_default() += 1;
-                    }
-                    ChainResult::Error { .. } => {
-                        report.errors += 1;
-                        counts.errors += 1;
+                    ChainResult::Skip { reason } => Tally::Skip(reason),
+                    ChainResult::Error { kind, .. } => {
                         report.client_errors.push(failure());
+                        Tally::Error(kind)
                     }
-                }
+                };
+                report.counts.add(r.network.clone(), tally, *took);
             }
             if let Verdict::Diverge { groups, aspects, locus, .. } = &r.verdict {
                 self.sequence_disagreements.push(SequenceDisagreement {
@@ -408,18 +448,15 @@ impl Report {
                 });
             }
         }
-        for (report, reasons) in reports.iter_mut().zip(skip_reasons) {
-            report.skips = reasons.into_iter().map(|(reason, count)| Count { reason, count }).collect();
-        }
         self.sequences = clients.iter().map(|c| c.id().to_owned()).zip(reports).collect();
         self.sequence_count = results.len();
     }
 
     /// True when some client failed, faulted, or clients disagreed beyond known differences.
     pub fn found_problems(&self) -> bool {
-        self.clients.values().any(|c| c.fail > 0 || c.errors > 0)
+        self.clients.values().any(|c| c.counts.fail > 0 || c.counts.errors > 0)
             || self.disagreements.iter().any(Disagreement::counts)
-            || self.sequences.values().any(|c| c.fail > 0 || c.errors > 0)
+            || self.sequences.values().any(|c| c.counts.fail > 0 || c.counts.errors > 0)
             || !self.sequence_disagreements.is_empty()
     }
 
@@ -434,15 +471,21 @@ impl Report {
             "client", "version", "pass", "fail", "known", "skip", "error", "pass%", "time"
         );
         for (id, c) in &self.clients {
-            let ran = c.pass + c.fail + c.known + c.errors;
-            let pct = if ran == 0 { 0.0 } else { 100.0 * c.pass as f64 / ran as f64 };
+            let (n, version) = (&c.counts, &c.version);
             let _ = writeln!(
                 out,
-                "{:<iw$} {:<vw$} {:>7} {:>6} {:>6} {:>6} {:>6} {:>7.2}% {:>8.1}s",
-                id, c.version, c.pass, c.fail, c.known, c.skip, c.errors, pct, c.elapsed_s
+                "{:<iw$} {version:<vw$} {:>7} {:>6} {:>6} {:>6} {:>6} {:>7.2}% {:>8.1}s",
+                id,
+                n.pass,
+                n.fail,
+                n.known,
+                n.skip,
+                n.errors,
+                n.pass_percent(),
+                n.elapsed_s
             );
         }
-        let forks: std::collections::BTreeSet<Fork> = self.clients.values().flat_map(|c| c.per_fork.keys().copied()).collect();
+        let forks: std::collections::BTreeSet<Fork> = self.clients.values().flat_map(|c| c.counts.per_fork.keys().copied()).collect();
         if forks.len() > 1 {
             let _ = write!(out, "\n{:<18}", "fork (pass/ran)");
             for id in self.clients.keys() {
@@ -452,7 +495,7 @@ impl Report {
             for fork in forks {
                 let _ = write!(out, "{:<18}", fork.name());
                 for c in self.clients.values() {
-                    let cell = match c.per_fork.get(&fork) {
+                    let cell = match c.counts.per_fork.get(&fork) {
                         Some(f) if f.pass + f.fail + f.known + f.errors > 0 => {
                             format!("{}/{}", f.pass, f.pass + f.fail + f.known + f.errors)
                         }
@@ -470,16 +513,21 @@ impl Report {
                 "client", "pass", "fail", "skip", "error", "pass%", "time"
             );
             for (id, c) in &self.sequences {
-                let ran = c.pass + c.fail + c.errors;
-                let pct = if ran == 0 { 0.0 } else { 100.0 * c.pass as f64 / ran as f64 };
+                let n = &c.counts;
                 let _ = writeln!(
                     out,
                     "{:<iw$} {:>7} {:>6} {:>6} {:>6} {:>7.2}% {:>8.1}s",
-                    id, c.pass, c.fail, c.skip, c.errors, pct, c.elapsed_s
+                    id,
+                    n.pass,
+                    n.fail,
+                    n.skip,
+                    n.errors,
+                    n.pass_percent(),
+                    n.elapsed_s
                 );
             }
             for (id, c) in &self.sequences {
-                for s in &c.skips {
+                for s in &c.counts.skips {
                     let _ = writeln!(out, "  {id} skipped {} tests: {}", s.count, s.reason);
                 }
             }

@@ -24,19 +24,23 @@ fn run_on(paths: Vec<PathBuf>) -> Report {
 /// Pass rate of a client over the cases of the given forks that it executed.
 fn pass_rate(report: &Report, client: &str, forks: impl Fn(Fork) -> bool) -> Option<(usize, usize)> {
     let c = report.clients.get(client)?;
-    let (pass, ran) =
-        c.per_fork.iter().filter(|(f, _)| forks(**f)).fold((0, 0), |(p, r), (_, n)| (p + n.pass, r + n.pass + n.fail + n.known + n.errors));
+    let (pass, ran) = c
+        .counts
+        .per_fork
+        .iter()
+        .filter(|(f, _)| forks(**f))
+        .fold((0, 0), |(p, r), (_, n)| (p + n.pass, r + n.pass + n.fail + n.known + n.errors));
     Some((pass, ran))
 }
 
 fn assert_thresholds(report: &Report) {
     assert!(report.input_errors.is_empty(), "fixtures failed to load: {:?}", report.input_errors);
     for (id, c) in &report.clients {
-        assert_eq!(c.errors, 0, "{id} failed to produce outcomes: {:?}", c.client_errors.first());
+        assert_eq!(c.counts.errors, 0, "{id} failed to produce outcomes: {:?}", c.client_errors.first());
     }
     if let Some((pass, ran)) = pass_rate(report, "revm", |_| true) {
         assert!(ran > 0);
-        let failures = report.clients["revm"].fail;
+        let failures = report.clients["revm"].counts.fail;
         assert_eq!(failures, 0, "revm fails cases outside its documented known differences");
         assert!(pass * 1000 >= ran * 999, "revm passes {pass}/{ran}, below 99.9%");
     }

@@ -22,7 +22,10 @@ fn every_regression_fixture_holds_on_every_in_process_client() {
     let report = run(&options, &clients).expect("run");
     assert!(report.input_errors.is_empty(), "unreadable regression fixtures: {:?}", report.input_errors);
     for (id, c) in &report.clients {
-        println!("{id}: {} pass, {} known, {} skip, {} fail, {} errors", c.pass, c.known, c.skip, c.fail, c.errors);
+        println!(
+            "{id}: {} pass, {} known, {} skip, {} fail, {} errors",
+            c.counts.pass, c.counts.known, c.counts.skip, c.counts.fail, c.counts.errors
+        );
     }
     println!("{} regression fixtures, {} cases", files.len(), report.cases);
     assert_eq!(report.cases, files.len(), "one case per regression fixture");

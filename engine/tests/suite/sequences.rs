@@ -25,16 +25,16 @@ fn blockchain_tests_pass_on_the_in_process_clients() {
     assert_eq!(report.sequence_count, 491);
     println!("{}", report.summary());
     for (id, c) in &report.sequences {
-        println!("{id}: pass {} fail {} skip {} error {}", c.pass, c.fail, c.skip, c.errors);
-        for s in &c.skips {
+        println!("{id}: pass {} fail {} skip {} error {}", c.counts.pass, c.counts.fail, c.counts.skip, c.counts.errors);
+        for s in &c.counts.skips {
             println!("  skip {} x{}", s.reason, s.count);
         }
     }
     let revm = &report.sequences["revm"];
-    assert_eq!((revm.pass, revm.fail, revm.errors), (487, 0, 0), "{:#?}", revm.failures);
+    assert_eq!((revm.counts.pass, revm.counts.fail, revm.counts.errors), (487, 0, 0), "{:#?}", revm.failures);
     let levm = &report.sequences["levm"];
-    assert_eq!((levm.fail, levm.errors), (0, 0), "{:#?}", levm.failures);
-    assert!(levm.pass >= 473);
+    assert_eq!((levm.counts.fail, levm.counts.errors), (0, 0), "{:#?}", levm.failures);
+    assert!(levm.counts.pass >= 473);
     // Every invalid block was rejected: a missed rejection is a failure, and there are none.
     assert!(report.sequence_disagreements.is_empty(), "{:#?}", report.sequence_disagreements);
 }
@@ -185,8 +185,8 @@ fn only_a_sequence_reveals_the_stale_slot_canary() {
     assert!(md.contains("Where: block 0, transaction 1, at "), "{md}");
     let all: Vec<Arc<dyn Client>> = clients.iter().map(|(_, c)| c.clone()).collect();
     let replay = run(&RunOptions { paths: vec![folder.join("case.json")], ..Default::default() }, &all).expect("replays");
-    assert_eq!(replay.sequences["revm"].pass, 1, "{}", replay.highlights(5));
-    assert_eq!(replay.sequences["revm~stale-slot-in-block"].fail, 1);
+    assert_eq!(replay.sequences["revm"].counts.pass, 1, "{}", replay.highlights(5));
+    assert_eq!(replay.sequences["revm~stale-slot-in-block"].counts.fail, 1);
 }
 
 /// A client that executes blocks with revm's system calls but crashes on every transaction: a
