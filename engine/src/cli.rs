@@ -4,7 +4,7 @@
 use crate::bench::{self, BenchOptions};
 use crate::fuzz::farm::{self, ClientFactory, FarmOptions};
 use crate::fuzz::selftest::{self, SelftestOptions};
-use crate::install::{self, INSTALLABLE, Installed};
+use crate::install::{self, Installed};
 use crate::registry::{self, CLIENTS, ClientOptions, supported_forks};
 use crate::runner::{self, RunOptions};
 use clap::builder::TypedValueParser as _;
@@ -569,7 +569,7 @@ fn clients() -> ExitCode {
 
 fn install(args: InstallArgs) -> ExitCode {
     let wanted: Vec<&str> =
-        if args.clients.iter().any(|c| c == "all") { INSTALLABLE.to_vec() } else { args.clients.iter().map(String::as_str).collect() };
+        if args.clients.iter().any(|c| c == "all") { install::installable() } else { args.clients.iter().map(String::as_str).collect() };
     let tools = registry::tools_dir();
     let mut failed = false;
     for client in wanted {

@@ -1,22 +1,19 @@
-//! `schism install`: puts the installable subprocess clients (geth, EELS, EthereumJS) into the
+//! `schism install`: puts the installable subprocess clients (those whose declaration has a
+//! [`Recipe`]: geth from the Go module proxy, EELS from PyPI, EthereumJS from npm) into the
 //! project-local tools folder, at pinned versions, without root. Idempotent: a client already
 //! installed at its pinned version is left alone. A missing toolchain (go, python3, node/npm)
 //! is a clear error naming it; the other clients are still installed.
 
-use schism_external::tools::{geth, runner};
+use crate::registry::CLIENTS;
+use schism_external::tools::Recipe;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The clients `schism install` knows.
-pub const INSTALLABLE: &[&str] = &["geth", "eels", "ethereumjs"];
-
-/// The EthereumJS runner's files, embedded so the installed runner matches this build.
-const EJS_FILES: &[(&str, &str)] = &[
-    ("package.json", include_str!("../../adapters/external/runners/ethereumjs/package.json")),
-    ("package-lock.json", include_str!("../../adapters/external/runners/ethereumjs/package-lock.json")),
-    ("runner.mjs", include_str!("../../adapters/external/runners/ethereumjs/runner.mjs")),
-];
+/// The clients `schism install` knows: every client whose declaration has a recipe.
+pub fn installable() -> Vec<&'static str> {
+    CLIENTS.iter().filter(|e| e.tool().and_then(|t| t.recipe()).is_some()).map(|e| e.id).collect()
+}
 
 /// Why a client could not be installed.
 #[derive(Debug, thiserror::Error)]
@@ -53,10 +50,13 @@ pub enum InstallError {
         source: std::io::Error,
     },
     /// Not an installable client.
-    #[error(
-        "`{0}` cannot be installed by schism (installable: geth, eels, ethereumjs, all); other clients take --client ID=/path/to/binary"
-    )]
-    Unknown(String),
+    #[error("`{client}` cannot be installed by schism (installable: {installable}, all); other clients take --client ID=/path/to/binary")]
+    Unknown {
+        /// The name given.
+        client: String,
+        /// The installable clients.
+        installable: String,
+    },
 }
 
 /// What happened to one client.
@@ -68,69 +68,70 @@ pub enum Installed {
     AlreadyThere,
 }
 
-/// Installs `client` (one of [`INSTALLABLE`]) into `tools`.
+/// Installs `client` (one of [`installable`]) into `tools`, by its declaration's recipe.
 pub fn install(client: &str, tools: &Path) -> Result<Installed, InstallError> {
-    match client {
-        "geth" => install_geth(tools),
-        "eels" => install_eels(tools),
-        "ethereumjs" => install_ethereumjs(tools),
-        other => Err(InstallError::Unknown(other.to_owned())),
+    let found = CLIENTS.iter().find(|e| e.id == client).and_then(|e| Some((e.id, e.tool()?.recipe()?)));
+    let Some((id, recipe)) = found else {
+        return Err(InstallError::Unknown { client: client.to_owned(), installable: installable().join(", ") });
+    };
+    let location = recipe.location(tools, id);
+    match recipe {
+        Recipe::Go { module, version, .. } => install_go(id, module, version, &location),
+        Recipe::Pip { package, version } => install_pip(id, package, version, &location),
+        Recipe::Npm { files } => install_npm(id, files, &location),
     }
 }
 
-fn install_geth(tools: &Path) -> Result<Installed, InstallError> {
-    const CLIENT: &str = "geth";
-    let bin = tools.join("geth/bin");
-    let evm = bin.join("evm");
-    let pinned = geth::PINNED.trim_start_matches('v');
-    if output_of(&evm, ["--version"]).is_some_and(|v| v.contains(&format!("{pinned}-stable")) || v.contains(&format!(" {pinned}"))) {
+/// `go install module@version` with the binary at `binary`.
+fn install_go(client: &'static str, module: &str, version: &str, binary: &Path) -> Result<Installed, InstallError> {
+    let pinned = version.trim_start_matches('v');
+    if output_of(binary, ["--version"]).is_some_and(|v| v.contains(&format!("{pinned}-stable")) || v.contains(&format!(" {pinned}"))) {
         return Ok(Installed::AlreadyThere);
     }
-    need(CLIENT, "go", "the Go toolchain")?;
-    let module = format!("github.com/ethereum/go-ethereum/cmd/evm@{}", geth::PINNED);
+    need(client, "go", "the Go toolchain")?;
+    let bin = binary.parent().unwrap_or(binary);
     let mut command = Command::new("go");
-    command.args(["install", &module]).env("GOBIN", absolute(&bin)).env("CGO_ENABLED", "1");
-    run(CLIENT, &mut command)?;
+    command.args(["install", &format!("{module}@{version}")]).env("GOBIN", absolute(bin)).env("CGO_ENABLED", "1");
+    run(client, &mut command)?;
     Ok(Installed::Fresh)
 }
 
-fn install_eels(tools: &Path) -> Result<Installed, InstallError> {
-    const CLIENT: &str = "eels";
-    let venv = tools.join("eels/venv");
-    let python = venv.join("bin/python");
-    let probe = ["-c", "import importlib.metadata as m; print(m.version('ethereum-execution'))"];
-    if output_of(&python, probe).is_some_and(|v| v.trim() == runner::EELS_PINNED) {
+/// A virtualenv whose interpreter is `python`, with `package==version`.
+fn install_pip(client: &'static str, package: &str, version: &str, python: &Path) -> Result<Installed, InstallError> {
+    let probe = format!("import importlib.metadata as m; print(m.version('{package}'))");
+    if output_of(python, ["-c", &probe]).is_some_and(|v| v.trim() == version) {
         return Ok(Installed::AlreadyThere);
     }
-    need(CLIENT, "python3", "CPython 3.11 or newer with venv")?;
+    need(client, "python3", "CPython 3.11 or newer with venv")?;
+    let venv = python.parent().and_then(Path::parent).unwrap_or(python);
     if !python.exists() {
-        run(CLIENT, Command::new("python3").args([OsStr::new("-m"), OsStr::new("venv"), venv.as_os_str()]))?;
+        run(client, Command::new("python3").args([OsStr::new("-m"), OsStr::new("venv"), venv.as_os_str()]))?;
     }
-    let spec = format!("ethereum-execution=={}", runner::EELS_PINNED);
-    run(CLIENT, Command::new(&python).args(["-m", "pip", "install", "--disable-pip-version-check", "--quiet", &spec]))?;
+    let spec = format!("{package}=={version}");
+    run(client, Command::new(python).args(["-m", "pip", "install", "--disable-pip-version-check", "--quiet", &spec]))?;
     Ok(Installed::Fresh)
 }
 
-fn install_ethereumjs(tools: &Path) -> Result<Installed, InstallError> {
-    const CLIENT: &str = "ethereumjs";
-    let dir = tools.join("ethereumjs");
+/// `npm ci` in `dir` over `files`.
+fn install_npm(client: &'static str, files: &[(&str, &str)], dir: &Path) -> Result<Installed, InstallError> {
     let same = |name: &str, text: &str| std::fs::read_to_string(dir.join(name)).is_ok_and(|t| t == text);
-    let lock_unchanged = EJS_FILES.iter().filter(|(n, _)| *n != "runner.mjs").all(|(n, t)| same(n, t));
-    let runner_unchanged = EJS_FILES.iter().filter(|(n, _)| *n == "runner.mjs").all(|(n, t)| same(n, t));
-    if lock_unchanged && runner_unchanged && dir.join("node_modules").is_dir() {
+    let is_lock = |name: &str| name.starts_with("package");
+    let lock_unchanged = files.iter().filter(|(n, _)| is_lock(n)).all(|(n, t)| same(n, t));
+    let rest_unchanged = files.iter().filter(|(n, _)| !is_lock(n)).all(|(n, t)| same(n, t));
+    if lock_unchanged && rest_unchanged && dir.join("node_modules").is_dir() {
         return Ok(Installed::AlreadyThere);
     }
-    need(CLIENT, "node", "Node.js 20 or newer")?;
-    need(CLIENT, "npm", "npm")?;
-    std::fs::create_dir_all(&dir).map_err(|source| InstallError::Io { client: CLIENT, path: dir.clone(), source })?;
-    for (name, text) in EJS_FILES {
+    need(client, "node", "Node.js 20 or newer")?;
+    need(client, "npm", "npm")?;
+    std::fs::create_dir_all(dir).map_err(|source| InstallError::Io { client, path: dir.to_path_buf(), source })?;
+    for (name, text) in files {
         let path = dir.join(name);
-        std::fs::write(&path, text).map_err(|source| InstallError::Io { client: CLIENT, path, source })?;
+        std::fs::write(&path, text).map_err(|source| InstallError::Io { client, path, source })?;
     }
     if !(lock_unchanged && dir.join("node_modules").is_dir()) {
         let mut command = Command::new("npm");
-        command.args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]).current_dir(&dir);
-        run(CLIENT, &mut command)?;
+        command.args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]).current_dir(dir);
+        run(client, &mut command)?;
     }
     Ok(Installed::Fresh)
 }
@@ -174,7 +175,8 @@ mod tests {
     #[test]
     fn unknown_clients_and_missing_toolchains_are_named() {
         let tools = tempfile::tempdir().expect("temp");
-        assert!(matches!(install("evmone", tools.path()), Err(InstallError::Unknown(_))));
+        assert!(matches!(install("evmone", tools.path()), Err(InstallError::Unknown { .. })));
+        assert_eq!(installable(), vec!["geth", "eels", "ethereumjs"]);
         let err = need("geth", "surely-not-a-program-schism", "nothing").expect_err("missing");
         assert!(err.to_string().contains("surely-not-a-program-schism"));
     }

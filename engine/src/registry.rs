@@ -1,7 +1,7 @@
 //! The registry: the one place that names every client schism knows, and turns `--client`
 //! values into client instances.
 
-use schism_external::tools::{Tool, besu, evmone, geth, nethermind, nimbus, runner};
+use schism_external::tools::{OwnCommands, Tool, besu, evmone, geth, nethermind, nimbus, runner};
 use schism_external::{External, Settings};
 use schism_interface::{Client, Fork};
 use std::path::{Path, PathBuf};
@@ -21,13 +21,16 @@ pub enum ClientKind {
 /// How a client is made.
 #[derive(Clone, Copy)]
 enum Make {
-    /// An in-process client, `None` when this build leaves it out.
-    InProcess(fn() -> Option<Arc<dyn Client>>),
-    /// A subprocess tool and where it is by default (in the tools folder or on `PATH`).
-    Subprocess(&'static dyn Tool, fn(&Path) -> Option<PathBuf>),
+    /// An in-process client, `None` when this build leaves it out, and how its project's own
+    /// tool replays fixtures.
+    InProcess(fn() -> Option<Arc<dyn Client>>, OwnCommands),
+    /// A subprocess tool, which declares everything about itself (see [`Tool`]).
+    Subprocess(&'static dyn Tool),
 }
 
-/// A known client and how to make it.
+/// A known client: its declaration. An in-process client's forks and known differences are
+/// on its `Client` implementation; a subprocess client's on its [`Tool`], with how it is
+/// installed and found.
 #[derive(Clone, Copy)]
 pub struct ClientEntry {
     /// The id used on the command line and in reports.
@@ -39,8 +42,8 @@ impl ClientEntry {
     /// How the client runs.
     pub fn kind(&self) -> ClientKind {
         match self.make {
-            Make::InProcess(_) => ClientKind::InProcess,
-            Make::Subprocess(..) => ClientKind::Subprocess,
+            Make::InProcess(..) => ClientKind::InProcess,
+            Make::Subprocess(_) => ClientKind::Subprocess,
         }
     }
 
@@ -48,22 +51,38 @@ impl ClientEntry {
     /// when it is neither installed nor on `PATH`).
     pub fn default_location(&self) -> Option<PathBuf> {
         match self.make {
-            Make::InProcess(_) => None,
-            Make::Subprocess(_, find) => find(&tools_dir()),
+            Make::InProcess(..) => None,
+            Make::Subprocess(tool) => tool.locate(&tools_dir()),
+        }
+    }
+
+    /// The subprocess tool, for subprocess clients.
+    pub fn tool(&self) -> Option<&'static dyn Tool> {
+        match self.make {
+            Make::InProcess(..) => None,
+            Make::Subprocess(tool) => Some(tool),
+        }
+    }
+
+    /// How the client's own tool replays filed fixtures.
+    pub fn own_commands(&self) -> OwnCommands {
+        match self.make {
+            Make::InProcess(_, own) => own,
+            Make::Subprocess(tool) => tool.own_commands(),
         }
     }
 
     /// An instance of the client: at `path` (subprocess clients only), labelled `label`.
     pub fn instantiate(&self, path: Option<&Path>, label: &str, options: &ClientOptions) -> Result<Arc<dyn Client>, RegistryError> {
         match (self.make, path) {
-            (Make::InProcess(_), Some(path)) => {
+            (Make::InProcess(..), Some(path)) => {
                 Err(RegistryError::PathForInProcess { id: self.id.to_owned(), path: path.display().to_string() })
             }
-            (Make::InProcess(make), None) => make().ok_or_else(|| RegistryError::NotBuilt { id: self.id.to_owned() }),
-            (Make::Subprocess(tool, find), path) => {
+            (Make::InProcess(make, _), None) => make().ok_or_else(|| RegistryError::NotBuilt { id: self.id.to_owned() }),
+            (Make::Subprocess(tool), path) => {
                 let location = match path {
                     Some(p) => p.to_path_buf(),
-                    None => find(&tools_dir()).ok_or_else(|| RegistryError::Unavailable {
+                    None => tool.locate(&tools_dir()).ok_or_else(|| RegistryError::Unavailable {
                         id: self.id.to_owned(),
                         reason: format!("not installed; {}", tool.install_hint()),
                     })?,
@@ -110,33 +129,24 @@ pub fn tools_dir() -> PathBuf {
     }
 }
 
-fn existing(path: PathBuf) -> Option<PathBuf> {
-    path.exists().then_some(path)
-}
+/// revm's own runner, `revme` (crates.io `revme`).
+const REVME: OwnCommands =
+    OwnCommands { program: "revme", statetest: Some("revme statetest {case}"), blocktest: Some("revme blockchaintest {case}") };
 
-/// The first `name` on `PATH`.
-fn on_path(name: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(name)).find(|p| p.is_file())
-}
-
-/// Every client schism knows.
+/// Every client schism knows, one declaration each.
 pub const CLIENTS: &[ClientEntry] = &[
-    ClientEntry { id: "revm", make: Make::InProcess(revm) },
-    ClientEntry { id: "levm", make: Make::InProcess(levm) },
-    ClientEntry { id: "sputnik", make: Make::InProcess(sputnik) },
-    ClientEntry { id: "geth", make: Make::Subprocess(&geth::GETH, |t| existing(t.join("geth/bin/evm"))) },
-    ClientEntry { id: "eels", make: Make::Subprocess(&runner::Eels, |t| existing(t.join("eels/venv/bin/python"))) },
-    ClientEntry {
-        id: "ethereumjs",
-        make: Make::Subprocess(&runner::EthereumJs, |t| existing(t.join("ethereumjs")).filter(|d| d.join("node_modules").is_dir())),
-    },
-    // Not installable from a registry: found on PATH, or given as --client ID=/path.
-    ClientEntry { id: "evmone", make: Make::Subprocess(&evmone::Evmone, |_| on_path("evmone-statetest")) },
-    ClientEntry { id: "besu", make: Make::Subprocess(&besu::Besu, |_| on_path("evmtool")) },
-    ClientEntry { id: "nethermind", make: Make::Subprocess(&nethermind::Nethermind, |_| on_path("nethtest")) },
-    // erigon's tool is also called `evm`: it is never looked up on PATH, where geth's may be.
-    ClientEntry { id: "erigon", make: Make::Subprocess(&geth::ERIGON, |_| None) },
-    ClientEntry { id: "nimbus", make: Make::Subprocess(&nimbus::Nimbus, |_| on_path("evmstate")) },
+    ClientEntry { id: "revm", make: Make::InProcess(revm, REVME) },
+    // ethrex and SputnikVM ship no single-file runner: `schism repro --client ID` replays on them.
+    ClientEntry { id: "levm", make: Make::InProcess(levm, OwnCommands { program: "", statetest: None, blocktest: None }) },
+    ClientEntry { id: "sputnik", make: Make::InProcess(sputnik, OwnCommands { program: "", statetest: None, blocktest: None }) },
+    ClientEntry { id: "geth", make: Make::Subprocess(&geth::GETH) },
+    ClientEntry { id: "eels", make: Make::Subprocess(&runner::Eels) },
+    ClientEntry { id: "ethereumjs", make: Make::Subprocess(&runner::EthereumJs) },
+    ClientEntry { id: "evmone", make: Make::Subprocess(&evmone::Evmone) },
+    ClientEntry { id: "besu", make: Make::Subprocess(&besu::Besu) },
+    ClientEntry { id: "nethermind", make: Make::Subprocess(&nethermind::Nethermind) },
+    ClientEntry { id: "erigon", make: Make::Subprocess(&geth::ERIGON) },
+    ClientEntry { id: "nimbus", make: Make::Subprocess(&nimbus::Nimbus) },
 ];
 
 /// Settings that apply to every selected client.
@@ -193,8 +203,8 @@ pub fn default_clients() -> Vec<Arc<dyn Client>> {
     CLIENTS
         .iter()
         .filter_map(|e| match e.make {
-            Make::InProcess(make) => make(),
-            Make::Subprocess(..) => None,
+            Make::InProcess(make, _) => make(),
+            Make::Subprocess(_) => None,
         })
         .collect()
 }
@@ -274,29 +284,20 @@ pub fn canary_client(id: &str) -> Option<Arc<dyn Client>> {
 
 /// The command with which a client's own test tool replays a filed case (`{case}` stands for
 /// its path): a state-test file for a single transaction, a blockchain-test file for a
-/// sequence; for the reproduction section of reports. Clients whose project ships no
-/// single-file runner of that kind have none; `schism repro --client ID` replays on them.
+/// sequence; for the reproduction section of reports. From the client's declaration; clients
+/// whose project ships no single-file runner of that kind have none, and `schism repro
+/// --client ID` replays on them.
 pub fn own_tool_command(id: &str, scope: crate::triage::Scope) -> Option<String> {
-    use crate::triage::Scope;
     let base = id.split(['@', '#']).next().unwrap_or(id);
-    let geth = || CLIENTS.iter().find(|e| e.id == "geth").and_then(ClientEntry::default_location);
-    let geth = |verb: &str| match geth() {
-        Some(path) => format!("{} {verb} {{case}}", path.display()),
-        None => format!("evm {verb} {{case}}"),
-    };
-    let command = match (scope, base) {
-        (Scope::Transaction, "revm") => "revme statetest {case}".to_owned(),
-        (Scope::Transaction, "geth") => geth("statetest"),
-        (Scope::Transaction, "erigon") => "evm statetest {case}".to_owned(),
-        (Scope::Transaction, "evmone") => "evmone-statetest {case}".to_owned(),
-        (Scope::Transaction, "besu") => "evmtool state-test {case}".to_owned(),
-        (Scope::Transaction, "nethermind") => "nethtest --input {case}".to_owned(),
-        (Scope::Transaction, "nimbus") => "evmstate {case}".to_owned(),
-        (Scope::Sequence, "revm") => "revme blockchaintest {case}".to_owned(),
-        (Scope::Sequence, "geth") => geth("blocktest"),
-        _ => return None,
-    };
-    Some(command)
+    let entry = CLIENTS.iter().find(|e| e.id == base)?;
+    let own = entry.own_commands();
+    let template = match scope {
+        crate::triage::Scope::Transaction => own.statetest,
+        crate::triage::Scope::Sequence => own.blocktest,
+    }?;
+    // The installed or found program when there is one; its usual name otherwise.
+    let tool = entry.default_location().map_or_else(|| own.program.to_owned(), |p| p.display().to_string());
+    Some(template.replace("{tool}", &tool))
 }
 
 /// The clients a canary is fuzzed with: the healthy client and its broken build.

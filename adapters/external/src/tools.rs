@@ -14,10 +14,78 @@ use crate::process::{Fault, Launch, Process};
 use schism_interface::fixture::{Indexes, PostEntry};
 use schism_interface::{BlockInput, Case, Fork, KnownDifference, NativeVerdict, Outcome, StateTest, StateTestFile, TraceMode};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// One subprocess EVM tool.
+/// How a tool is installed into the tools folder (`<tools>/<id>/`) from a package registry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recipe {
+    /// `go install MODULE@VERSION` into `<tools>/<id>/bin`; the client is `bin/<binary>`.
+    Go {
+        /// The module path of the command.
+        module: &'static str,
+        /// The tagged version.
+        version: &'static str,
+        /// The installed binary's name.
+        binary: &'static str,
+    },
+    /// A virtualenv at `<tools>/<id>/venv` with `pip install PACKAGE==VERSION`; the client is
+    /// its `bin/python`.
+    Pip {
+        /// The PyPI package.
+        package: &'static str,
+        /// Its version.
+        version: &'static str,
+    },
+    /// `npm ci` in `<tools>/<id>` over the given files (package.json, its lock file and the
+    /// runner); the client is the folder.
+    Npm {
+        /// File names and contents.
+        files: &'static [(&'static str, &'static str)],
+    },
+}
+
+impl Recipe {
+    /// Where the installed client is under `tools`, whether or not it is there.
+    pub fn location(&self, tools: &Path, id: &str) -> PathBuf {
+        match self {
+            Recipe::Go { binary, .. } => tools.join(id).join("bin").join(binary),
+            Recipe::Pip { .. } => tools.join(id).join("venv/bin/python"),
+            Recipe::Npm { .. } => tools.join(id),
+        }
+    }
+
+    /// The installed client under `tools`, when it is installed.
+    pub fn installed(&self, tools: &Path, id: &str) -> Option<PathBuf> {
+        let location = self.location(tools, id);
+        let there = match self {
+            Recipe::Npm { .. } => location.join("node_modules").is_dir(),
+            _ => location.exists(),
+        };
+        there.then_some(location)
+    }
+}
+
+/// The commands with which a client's own tool replays a filed fixture: `{tool}` stands for the
+/// client's location (its program name when it has none), `{case}` for the file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OwnCommands {
+    /// The program's usual name, for commands where it is not found here.
+    pub program: &'static str,
+    /// Replays a state-test file.
+    pub statetest: Option<&'static str>,
+    /// Replays a blockchain-test file.
+    pub blocktest: Option<&'static str>,
+}
+
+/// The first `name` on `PATH`.
+pub fn on_path(name: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(name)).find(|p| p.is_file())
+}
+
+/// One subprocess EVM tool: its declaration (id, forks, installation, location, own
+/// commands, known differences) and how it runs. Adding a subprocess client is one file
+/// implementing this and one line in the engine's registry.
 pub trait Tool: Send + Sync + 'static {
     /// The client id (`geth`, `eels`, ...).
     fn id(&self) -> &'static str;
@@ -88,6 +156,22 @@ pub trait Tool: Send + Sync + 'static {
     /// Documented differences of the tool from the specification.
     fn known_differences(&self) -> &'static [KnownDifference] {
         &[]
+    }
+
+    /// How `schism install` installs the tool, when a package registry ships it.
+    fn recipe(&self) -> Option<Recipe> {
+        None
+    }
+
+    /// Where the tool is when no path is given: installed in `tools` by its recipe, or (for
+    /// tools no registry ships) its program on `PATH`.
+    fn locate(&self, tools: &Path) -> Option<PathBuf> {
+        self.recipe().and_then(|r| r.installed(tools, self.id()))
+    }
+
+    /// How the tool's own runner replays filed fixtures.
+    fn own_commands(&self) -> OwnCommands {
+        OwnCommands::default()
     }
 
     /// How the tool runs one block as a transition tool (see [`crate::t8n`]), if it can.

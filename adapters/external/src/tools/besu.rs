@@ -77,6 +77,15 @@ impl Tool for Besu {
          `./gradlew :ethereum:evmtool:installDist` and pass --client besu=/path/to/ethereum/evmtool/build/install/evmtool/bin/evmtool"
             .to_owned()
     }
+
+    fn locate(&self, _tools: &Path) -> Option<std::path::PathBuf> {
+        // No registry ships it: found on PATH, or given as --client besu=/path.
+        super::on_path("evmtool")
+    }
+
+    fn own_commands(&self) -> super::OwnCommands {
+        super::OwnCommands { program: "evmtool", statetest: Some("{tool} state-test {case}"), blocktest: None }
+    }
 }
 
 /// Reads trace lines (in trace mode) up to the case's summary line.

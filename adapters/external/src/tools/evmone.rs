@@ -106,6 +106,15 @@ impl Tool for Evmone {
             .to_owned()
     }
 
+    fn locate(&self, _tools: &Path) -> Option<std::path::PathBuf> {
+        // No registry ships it: found on PATH, or given as --client evmone=/path.
+        super::on_path("evmone-statetest")
+    }
+
+    fn own_commands(&self) -> super::OwnCommands {
+        super::OwnCommands { program: "evmone-statetest", statetest: Some("{tool} {case}"), blocktest: None }
+    }
+
     fn known_differences(&self) -> &'static [KnownDifference] {
         KNOWN_DIFFERENCES
     }

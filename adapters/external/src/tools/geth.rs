@@ -35,6 +35,7 @@ pub struct EvmStatetest {
     known: &'static [KnownDifference],
     hint: &'static str,
     blocktest: bool,
+    recipe: Option<super::Recipe>,
 }
 
 /// go-ethereum's `evm`.
@@ -44,6 +45,7 @@ pub static GETH: EvmStatetest = EvmStatetest {
     known: &GETH_KNOWN,
     hint: "run `schism install geth` (go install github.com/ethereum/go-ethereum/cmd/evm at the pinned version) or pass --client geth=/path/to/evm",
     blocktest: true,
+    recipe: Some(super::Recipe::Go { module: "github.com/ethereum/go-ethereum/cmd/evm", version: PINNED, binary: "evm" }),
 };
 
 /// erigon's `evm` (same interface and output as geth's).
@@ -54,6 +56,7 @@ pub static ERIGON: EvmStatetest = EvmStatetest {
     hint: "no registry ships erigon's evm: build it (`make evm` in an erigon checkout) and pass --client erigon=/path/to/evm",
     // erigon's `evm` forked before geth's `blocktest` output settled; not verified here.
     blocktest: false,
+    recipe: None,
 };
 
 /// Where geth's state-test runner knowingly departs from the fixtures.
@@ -116,6 +119,23 @@ impl Tool for EvmStatetest {
 
     fn install_hint(&self) -> String {
         self.hint.to_owned()
+    }
+
+    fn recipe(&self) -> Option<super::Recipe> {
+        self.recipe
+    }
+
+    fn locate(&self, tools: &Path) -> Option<std::path::PathBuf> {
+        // erigon's tool is also called `evm`: it is never looked up on PATH, where geth's may be.
+        self.recipe.and_then(|r| r.installed(tools, self.id))
+    }
+
+    fn own_commands(&self) -> super::OwnCommands {
+        super::OwnCommands {
+            program: "evm",
+            statetest: Some("{tool} statetest {case}"),
+            blocktest: self.blocktest.then_some("{tool} blocktest {case}"),
+        }
     }
 }
 

@@ -85,6 +85,15 @@ impl Tool for Nethermind {
          `dotnet publish src/Nethermind/Nethermind.Test.Runner -c Release -o out` and pass --client nethermind=/path/to/out/nethtest"
             .to_owned()
     }
+
+    fn locate(&self, _tools: &Path) -> Option<std::path::PathBuf> {
+        // No registry ships it: found on PATH, or given as --client nethermind=/path.
+        super::on_path("nethtest")
+    }
+
+    fn own_commands(&self) -> super::OwnCommands {
+        super::OwnCommands { program: "nethtest", statetest: Some("{tool} --input {case}"), blocktest: None }
+    }
 }
 
 /// Reads the case's stderr up to its root line (trace steps and the transaction line before

@@ -93,6 +93,15 @@ impl Tool for Nimbus {
          `make evmstate` and pass --client nimbus=/path/to/tools/evmstate/evmstate"
             .to_owned()
     }
+
+    fn locate(&self, _tools: &Path) -> Option<std::path::PathBuf> {
+        // No registry ships it: found on PATH, or given as --client nimbus=/path.
+        super::on_path("evmstate")
+    }
+
+    fn own_commands(&self) -> super::OwnCommands {
+        super::OwnCommands { program: "evmstate", statetest: Some("{tool} {case}"), blocktest: None }
+    }
 }
 
 /// Reads the stdout array, then (trace mode) stderr up to the root line.

@@ -22,6 +22,13 @@ use std::time::{Duration, Instant};
 /// The EELS release `schism install eels` installs (PyPI `ethereum-execution`).
 pub const EELS_PINNED: &str = "2.20.0";
 
+/// The EthereumJS runner's files, embedded so the installed runner matches this build.
+pub const EJS_FILES: &[(&str, &str)] = &[
+    ("package.json", include_str!("../../runners/ethereumjs/package.json")),
+    ("package-lock.json", include_str!("../../runners/ethereumjs/package-lock.json")),
+    ("runner.mjs", include_str!("../../runners/ethereumjs/runner.mjs")),
+];
+
 /// The EELS runner, embedded so an environment anywhere can be used.
 pub const EELS_RUNNER: &str = include_str!("../../runners/eels/runner.py");
 
@@ -111,6 +118,10 @@ impl Tool for Eels {
             "run `schism install eels` (a virtualenv with ethereum-execution=={EELS_PINNED}) or pass --client eels=/path/to/venv/bin/python"
         )
     }
+
+    fn recipe(&self) -> Option<super::Recipe> {
+        Some(super::Recipe::Pip { package: "ethereum-execution", version: EELS_PINNED })
+    }
 }
 
 impl Tool for EthereumJs {
@@ -160,6 +171,10 @@ impl Tool for EthereumJs {
 
     fn install_hint(&self) -> String {
         "run `schism install ethereumjs` (npm ci of the pinned @ethereumjs/vm beside schism's runner) or pass --client ethereumjs=/path/to/runner-folder".to_owned()
+    }
+
+    fn recipe(&self) -> Option<super::Recipe> {
+        Some(super::Recipe::Npm { files: EJS_FILES })
     }
 }
 
