@@ -231,6 +231,7 @@ impl External {
             Fault::Timeout(_) => ClientError::Timeout { client, after: self.timeout },
             Fault::Ended { status, stderr_tail } => ClientError::Crashed { client, status, stderr_tail },
             Fault::Malformed { line, reason } => ClientError::MalformedOutput { client, line, reason },
+            Fault::TooLarge { what, limit } => ClientError::OutputTooLarge { client, what, limit },
             Fault::Spawn { .. } | Fault::Tool(_) => ClientError::Execution { client, detail: fault.to_string() },
         }
     }
@@ -296,18 +297,19 @@ impl Client for External {
     }
 }
 
-/// Runs the tool's version command and reads the version from its output.
+/// How long a version probe may take.
+const VERSION_DEADLINE: Duration = Duration::from_secs(20);
+
+/// Runs the tool's version command, under a deadline, and reads the version from its output
+/// (standard output, then the tail of standard error).
 fn version_of(tool: &'static dyn Tool, location: &Path) -> Result<String, SetupError> {
     let launch: Launch = tool.version_launch(location);
     let broken = |reason: String| SetupError::Broken { tool: tool.id(), command: launch.display(), reason };
-    let output = std::process::Command::new(&launch.program)
-        .args(&launch.args)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|e| broken(e.to_string()))?;
-    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    if !output.status.success() {
-        return Err(broken(format!("{}: {}", process::describe(output.status), process::clip(text.trim()))));
+    let mut child = Process::spawn(&launch, false).map_err(|e| broken(e.to_string()))?;
+    let (stdout, status) = child.finish(Instant::now() + VERSION_DEADLINE).map_err(|e| broken(e.to_string()))?;
+    let text = format!("{stdout}{}", child.final_stderr_tail());
+    if !status.success() {
+        return Err(broken(format!("{}: {}", process::describe(status), process::clip(text.trim()))));
     }
     tool.parse_version(&text).ok_or_else(|| broken(format!("no version in `{}`", process::clip(text.trim()))))
 }

@@ -1,19 +1,43 @@
-//! One child process: started without a shell, its output read line by line on background
-//! threads, every read bounded by a deadline, and its end (exit or signal) turned into a fault
-//! that carries the exit status and the tail of its standard error.
+//! One child process: started without a shell in a process group of its own, its output read
+//! line by line on background threads, every read bounded by a deadline that no amount of
+//! output extends and by caps on line length, queued lines and output per case, and its end
+//! (exit or signal) turned into a fault that carries the exit status and the tail of its
+//! standard error. A timeout, a fault and dropping the process kill the whole group, so a
+//! wrapper script's children go with it.
 
 use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 /// How many lines of standard error a fault report keeps.
 const STDERR_TAIL_LINES: usize = 20;
+
+/// The longest line read from a child; a longer one is an `output_too_large` fault. EIP-3155
+/// step lines with a full stack stay far below it.
+pub const MAX_LINE: usize = 4 << 20;
+
+/// Lines queued per stream before the reader thread waits for them to be taken (the child
+/// then blocks on its pipe): queued output is bounded by this times [`MAX_LINE`].
+const QUEUED_LINES: usize = 64;
+
+/// The most output one case may produce (every line read since the case was sent); beyond it
+/// the child is killed and the case is an `output_too_large` fault.
+pub const MAX_CASE_OUTPUT: usize = 256 << 20;
+
+/// One piece read from a stream.
+enum Piece {
+    /// A whole line, without its end.
+    Line(String),
+    /// A line longer than [`MAX_LINE`], cut.
+    TooLong,
+}
 
 /// How to start a child: program and arguments, never through a shell.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,6 +105,14 @@ pub enum Fault {
     /// The output could be read but says the tool failed on this case.
     #[error("{0}")]
     Tool(String),
+    /// The child printed more than a line or a case may hold; it has been killed.
+    #[error("output too large: {what} over {limit} bytes")]
+    TooLarge {
+        /// A line, or the output of one case.
+        what: &'static str,
+        /// The cap in bytes.
+        limit: usize,
+    },
 }
 
 /// Which stream a line came from.
@@ -96,10 +128,12 @@ pub enum Stream {
 pub struct Process {
     child: Child,
     stdin: Option<ChildStdin>,
-    stdout: Receiver<String>,
-    stderr: Option<Receiver<String>>,
+    stdout: Receiver<Piece>,
+    stderr: Option<Receiver<Piece>>,
     tail: Arc<Mutex<VecDeque<String>>>,
     launch: Launch,
+    /// Bytes read since the current case was sent.
+    read: usize,
 }
 
 impl Process {
@@ -108,19 +142,21 @@ impl Process {
     pub fn spawn(launch: &Launch, stderr_lines: bool) -> Result<Process, Fault> {
         let mut command = Command::new(&launch.program);
         command.args(&launch.args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        // A group of its own: a timeout kills what the child started too.
+        command.process_group(0);
         for (k, v) in &launch.env {
             command.env(k, v);
         }
         let mut child = command.spawn().map_err(|e| Fault::Spawn { command: launch.display(), reason: e.to_string() })?;
         let stdin = child.stdin.take();
-        let (out_tx, stdout) = channel();
+        let (out_tx, stdout) = sync_channel(QUEUED_LINES);
         if let Some(out) = child.stdout.take() {
             pump(out, Some(out_tx), None);
         }
         let tail = Arc::new(Mutex::new(VecDeque::new()));
         let stderr = match child.stderr.take() {
             Some(err) if stderr_lines => {
-                let (tx, rx) = channel();
+                let (tx, rx) = sync_channel(QUEUED_LINES);
                 pump(err, Some(tx), Some(tail.clone()));
                 Some(rx)
             }
@@ -130,7 +166,7 @@ impl Process {
             }
             None => None,
         };
-        Ok(Process { child, stdin, stdout, stderr, tail, launch: launch.clone() })
+        Ok(Process { child, stdin, stdout, stderr, tail, launch: launch.clone(), read: 0 })
     }
 
     /// What this process was started as.
@@ -138,8 +174,10 @@ impl Process {
         &self.launch
     }
 
-    /// Writes one line to the child's standard input.
+    /// Writes one line to the child's standard input: a new case, whose output is counted
+    /// against [`MAX_CASE_OUTPUT`] from here.
     pub fn send(&mut self, line: &str, deadline: Instant) -> Result<(), Fault> {
+        self.read = 0;
         let written = match self.stdin.as_mut() {
             Some(stdin) => stdin.write_all(line.as_bytes()).and_then(|()| stdin.write_all(b"\n")).and_then(|()| stdin.flush()),
             None => Err(std::io::Error::other("standard input is closed")),
@@ -152,8 +190,14 @@ impl Process {
         self.stdin = None;
     }
 
-    /// The next line of `stream`, waiting until `deadline`. On timeout the child is killed.
+    /// The next line of `stream`, waiting until `deadline`. On timeout the child is killed;
+    /// lines still queued do not extend the deadline.
     pub fn line(&mut self, stream: Stream, deadline: Instant) -> Result<String, Fault> {
+        let now = Instant::now();
+        if now >= deadline {
+            self.kill();
+            return Err(Fault::Timeout(Duration::ZERO));
+        }
         let rx = match stream {
             Stream::Stdout => &self.stdout,
             Stream::Stderr => match &self.stderr {
@@ -161,9 +205,20 @@ impl Process {
                 None => return Err(Fault::Tool("standard error is not read as output".to_owned())),
             },
         };
-        let wait = deadline.saturating_duration_since(Instant::now());
+        let wait = deadline.saturating_duration_since(now);
         match rx.recv_timeout(wait) {
-            Ok(line) => Ok(line),
+            Ok(Piece::Line(line)) => {
+                self.read += line.len() + 1;
+                if self.read > MAX_CASE_OUTPUT {
+                    self.kill();
+                    return Err(Fault::TooLarge { what: "the output of one case", limit: MAX_CASE_OUTPUT });
+                }
+                Ok(line)
+            }
+            Ok(Piece::TooLong) => {
+                self.kill();
+                Err(Fault::TooLarge { what: "a line", limit: MAX_LINE })
+            }
             Err(RecvTimeoutError::Timeout) => {
                 self.kill();
                 Err(Fault::Timeout(wait))
@@ -174,9 +229,11 @@ impl Process {
 
     /// The next complete JSON value on standard output, which may span several lines (a
     /// pretty-printed array). Lines before the value that are not JSON are skipped when
-    /// `skip_noise`, else they are a [`Fault::Malformed`].
+    /// `skip_noise`, else they are a [`Fault::Malformed`]. The value is parsed once, when its
+    /// brackets close (tracked line by line), so a long array costs linear time.
     pub fn json_value(&mut self, deadline: Instant, skip_noise: bool) -> Result<serde_json::Value, Fault> {
         let mut text = String::new();
+        let mut depth = Depth::default();
         loop {
             let line = self.line(Stream::Stdout, deadline)?;
             if text.is_empty() && !line.trim_start().starts_with(['[', '{', 'n']) {
@@ -187,6 +244,10 @@ impl Process {
             }
             text.push_str(&line);
             text.push('\n');
+            depth.scan(&line);
+            if !depth.closed() {
+                continue;
+            }
             match serde_json::from_str::<serde_json::Value>(&text) {
                 Ok(v) => return Ok(v),
                 Err(e) if e.is_eof() => continue,
@@ -195,13 +256,37 @@ impl Process {
         }
     }
 
+    /// Reads the child to its end (standard output and standard error, up to `deadline`) and
+    /// waits for its exit: for short commands such as a version probe.
+    pub fn finish(&mut self, deadline: Instant) -> Result<(String, std::process::ExitStatus), Fault> {
+        self.close_stdin();
+        let mut out = String::new();
+        loop {
+            match self.line(Stream::Stdout, deadline) {
+                Ok(line) => {
+                    out.push_str(&line);
+                    out.push('\n');
+                }
+                Err(Fault::Ended { .. }) => break,
+                Err(other) => return Err(other),
+            }
+        }
+        let status = self.wait(deadline)?;
+        Ok((out, status))
+    }
+
     /// Waits until the child exits (after its standard input closed), up to `deadline`, and
     /// returns the exit status.
     pub fn wait(&mut self, deadline: Instant) -> Result<std::process::ExitStatus, Fault> {
         loop {
             match self.child.try_wait() {
                 Ok(Some(status)) => return Ok(status),
-                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(2)),
+                Ok(None) if Instant::now() < deadline => {
+                    // Output nobody asked for is taken off the pipe, so the child is not held
+                    // up writing it.
+                    while self.stdout.try_recv().is_ok() {}
+                    thread::sleep(Duration::from_millis(2));
+                }
                 Ok(None) => {
                     self.kill();
                     return Err(Fault::Timeout(Duration::ZERO));
@@ -223,8 +308,11 @@ impl Process {
         self.stderr_tail()
     }
 
-    /// Kills the child (idempotent).
+    /// Kills the child and every process of its group (idempotent).
     pub fn kill(&mut self) {
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -265,16 +353,94 @@ pub fn describe(status: std::process::ExitStatus) -> String {
     }
 }
 
-/// Reads `source` line by line on a thread, sending lines to `to` and keeping a tail.
-fn pump(source: impl std::io::Read + Send + 'static, to: Option<Sender<String>>, tail: Option<Arc<Mutex<VecDeque<String>>>>) {
+/// Where a JSON text stands: bracket depth outside strings. Scanned line by line.
+#[derive(Default)]
+struct Depth {
+    depth: usize,
+    opened: bool,
+    in_string: bool,
+    escaped: bool,
+}
+
+impl Depth {
+    fn scan(&mut self, line: &str) {
+        for b in line.bytes() {
+            if self.in_string {
+                match (self.escaped, b) {
+                    (true, _) => self.escaped = false,
+                    (false, b'\\') => self.escaped = true,
+                    (false, b'"') => self.in_string = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match b {
+                b'"' => self.in_string = true,
+                b'[' | b'{' => {
+                    self.depth += 1;
+                    self.opened = true;
+                }
+                b']' | b'}' => self.depth = self.depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        // A string cannot span lines in JSON that a tool prints line by line.
+        self.in_string = false;
+        self.escaped = false;
+    }
+
+    /// True when a value may be complete: its brackets closed, or a bare literal (`null`).
+    fn closed(&self) -> bool {
+        self.depth == 0
+    }
+}
+
+/// Reads `source` line by line on a thread, sending lines to `to` (waiting while
+/// [`QUEUED_LINES`] are queued) and keeping a tail. A line longer than [`MAX_LINE`] is sent as
+/// [`Piece::TooLong`] and the reader stops: the child is about to be killed.
+fn pump(source: impl std::io::Read + Send + 'static, to: Option<SyncSender<Piece>>, tail: Option<Arc<Mutex<VecDeque<String>>>>) {
     thread::spawn(move || {
         let mut reader = BufReader::new(source);
         let mut buf = Vec::new();
         loop {
             buf.clear();
-            match reader.read_until(b'\n', &mut buf) {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
+            let mut too_long = false;
+            // read_until with a cap: a line is taken in chunks of what the buffer holds.
+            loop {
+                let available = match reader.fill_buf() {
+                    Ok(b) => b,
+                    Err(_) => return,
+                };
+                if available.is_empty() {
+                    if buf.is_empty() {
+                        return;
+                    }
+                    break;
+                }
+                let (chunk, done) = match available.iter().position(|b| *b == b'\n') {
+                    Some(i) => (&available[..=i], true),
+                    None => (available, false),
+                };
+                let n = chunk.len();
+                if buf.len() + n > MAX_LINE {
+                    too_long = true;
+                } else {
+                    buf.extend_from_slice(chunk);
+                }
+                reader.consume(n);
+                if done || too_long {
+                    break;
+                }
+            }
+            if too_long {
+                if let Some(to) = &to {
+                    let _ = to.send(Piece::TooLong);
+                }
+                if to.is_some() {
+                    return;
+                }
+                // A stream kept only as a tail: the long line is skipped.
+                continue;
             }
             let line = String::from_utf8_lossy(&buf).trim_end_matches(['\n', '\r']).to_owned();
             if let Some(tail) = &tail
@@ -286,7 +452,7 @@ fn pump(source: impl std::io::Read + Send + 'static, to: Option<Sender<String>>,
                 t.push_back(clip(&line));
             }
             if let Some(to) = &to
-                && to.send(line).is_err()
+                && to.send(Piece::Line(line)).is_err()
             {
                 return;
             }
@@ -360,5 +526,61 @@ mod tests {
         // No shell: a path with spaces and metacharacters is one argument.
         let mut p = Process::spawn(&Launch::new("/bin/echo", ["a b; rm -rf / $(x)"]), false).expect("spawn");
         assert_eq!(p.line(Stream::Stdout, soon()).expect("line"), "a b; rm -rf / $(x)");
+    }
+
+    #[test]
+    fn a_line_that_never_ends_is_too_large_not_a_memory_hog() {
+        // One endless line of `y`s: cut at MAX_LINE, the child killed.
+        let mut p = Process::spawn(&sh("tr -d '\\n' < /dev/zero | tr '\\0' y"), false).expect("spawn");
+        let started = Instant::now();
+        assert!(matches!(p.line(Stream::Stdout, soon()), Err(Fault::TooLarge { what: "a line", .. })));
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn noise_cannot_extend_the_deadline() {
+        // Endless short noise lines: a reader that skips noise still stops at its deadline.
+        let mut p = Process::spawn(&sh("yes garbage"), false).expect("spawn");
+        let started = Instant::now();
+        let r = p.json_value(Instant::now() + Duration::from_millis(300), true);
+        assert!(matches!(r, Err(Fault::Timeout(_)) | Err(Fault::TooLarge { .. })), "{r:?}");
+        assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    }
+
+    #[test]
+    fn a_long_json_array_parses_in_linear_time() {
+        let script = "echo '['; i=0; while [ $i -lt 40000 ]; do echo '  {\"a\": 1},'; i=$((i+1)); done; echo '  {\"a\": 2}'; echo ']'";
+        let mut p = Process::spawn(&sh(script), false).expect("spawn");
+        let started = Instant::now();
+        let v = p.json_value(Instant::now() + Duration::from_secs(30), false).expect("json");
+        assert_eq!(v.as_array().map(Vec::len), Some(40_001));
+        // Quadratic re-parsing took 20 s for this; a linear read takes well under a second of
+        // parsing (the shell loop printing it dominates).
+        assert!(started.elapsed() < Duration::from_secs(15), "{:?}", started.elapsed());
+    }
+
+    #[test]
+    fn a_timeout_kills_the_grandchildren_too() {
+        // A wrapper whose child keeps the pipe open: killing only the wrapper would leave it.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let marker = dir.path().join("alive");
+        let script = format!("(while true; do touch {}; sleep 0.05; done) & wait", marker.display());
+        let mut p = Process::spawn(&sh(&script), false).expect("spawn");
+        assert!(matches!(p.line(Stream::Stdout, Instant::now() + Duration::from_millis(300)), Err(Fault::Timeout(_))));
+        std::thread::sleep(Duration::from_millis(200));
+        let _ = std::fs::remove_file(&marker);
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(!marker.exists(), "the grandchild survived the timeout");
+    }
+
+    #[test]
+    fn a_short_command_finishes_within_its_deadline() {
+        let mut p = Process::spawn(&sh("echo v1.2.3; echo note >&2"), false).expect("spawn");
+        let (out, status) = p.finish(soon()).expect("finishes");
+        assert!(status.success() && out.contains("v1.2.3"));
+        let mut p = Process::spawn(&sh("sleep 30"), false).expect("spawn");
+        let started = Instant::now();
+        assert!(matches!(p.finish(Instant::now() + Duration::from_millis(300)), Err(Fault::Timeout(_))));
+        assert!(started.elapsed() < Duration::from_secs(3));
     }
 }

@@ -162,6 +162,16 @@ pub enum ClientError {
         /// The last lines of its standard error.
         stderr_tail: String,
     },
+    /// The client printed more than a line or a case may hold.
+    #[error("{client}: output too large: {what} over {limit} bytes")]
+    OutputTooLarge {
+        /// Client id.
+        client: String,
+        /// A line, or the output of one case.
+        what: &'static str,
+        /// The cap in bytes.
+        limit: usize,
+    },
     /// The client printed something that cannot be read.
     #[error("{client}: unreadable output `{line}`: {reason}")]
     MalformedOutput {
@@ -176,7 +186,7 @@ pub enum ClientError {
 
 impl ClientError {
     /// The kind of fault, as named in reports: `unsupported_fork`, `unrepresentable`,
-    /// `execution`, `panicked`, `timeout`, `crashed` or `malformed_output`.
+    /// `execution`, `panicked`, `timeout`, `crashed`, `output_too_large` or `malformed_output`.
     pub fn kind(&self) -> &'static str {
         match self {
             ClientError::UnsupportedFork { .. } => "unsupported_fork",
@@ -185,6 +195,7 @@ impl ClientError {
             ClientError::Panicked { .. } => "panicked",
             ClientError::Timeout { .. } => "timeout",
             ClientError::Crashed { .. } => "crashed",
+            ClientError::OutputTooLarge { .. } => "output_too_large",
             ClientError::MalformedOutput { .. } => "malformed_output",
         }
     }
