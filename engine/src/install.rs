@@ -125,7 +125,7 @@ fn install_ethereumjs(tools: &Path) -> Result<Installed, InstallError> {
     std::fs::create_dir_all(&dir).map_err(|source| InstallError::Io { client: CLIENT, path: dir.clone(), source })?;
     for (name, text) in EJS_FILES {
         let path = dir.join(name);
-        std::fs::write(&path, text).map_err(|source| InstallError::Io { client: CLIENT, path, source })?;
+        crate::atomic::write(&path, text.as_bytes()).map_err(|source| InstallError::Io { client: CLIENT, path, source })?;
     }
     if !(lock_unchanged && dir.join("node_modules").is_dir()) {
         let mut command = Command::new("npm");
