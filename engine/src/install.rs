@@ -126,7 +126,7 @@ fn install_npm(client: &'static str, files: &[(&str, &str)], dir: &Path) -> Resu
     std::fs::create_dir_all(dir).map_err(|source| InstallError::Io { client, path: dir.to_path_buf(), source })?;
     for (name, text) in files {
         let path = dir.join(name);
-        std::fs::write(&path, text).map_err(|source| InstallError::Io { client, path, source })?;
+        crate::atomic::write(&path, text.as_bytes()).map_err(|source| InstallError::Io { client, path, source })?;
     }
     if !(lock_unchanged && dir.join("node_modules").is_dir()) {
         let mut command = Command::new("npm");

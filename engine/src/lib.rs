@@ -3,6 +3,7 @@
 //! The engine of schism: the client registry, the conformance and comparison runner, verdicts,
 //! reports, benchmarks and the command line behind the `schism` binary.
 
+pub mod atomic;
 pub mod bench;
 pub mod chain;
 pub mod cli;

@@ -30,61 +30,66 @@ pub fn write_plot(path: &Path, rows: &[Row]) -> Result<(), BenchError> {
     let (lo, hi) = if max > 0.0 { (10f64.powf(min.log10().floor()), 10f64.powf((max * 1.5).log10().ceil())) } else { (1.0, 10.0) };
     let n = workloads.len().max(1);
     let width = GROUP_WIDTH * u32::try_from(n.max(4)).unwrap_or(u32::MAX / GROUP_WIDTH) + 120;
-    let root = SVGBackend::new(path, (width, 560)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| fail(&e))?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption("schism bench: Mgas/s per workload (log scale, higher is faster)", ("sans-serif", 20))
-        .margin(16)
-        .x_label_area_size(36)
-        .y_label_area_size(64)
-        .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), (lo..hi).log_scale())
-        .map_err(|e| fail(&e))?;
-    // Integer x values are the group centres; every other tick gets no label.
-    let label = |x: &f64| {
-        let i = x.round();
-        match workloads.get(i as usize) {
-            Some(name) if (x - i).abs() < 1e-6 && i >= 0.0 => (*name).to_owned(),
-            _ => String::new(),
-        }
-    };
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(n)
-        .x_label_formatter(&label)
-        .y_label_formatter(&|v: &f64| if *v >= 1.0 { format!("{v:.0}") } else { format!("{v}") })
-        .y_desc("Mgas/s")
-        .draw()
-        .map_err(|e| fail(&e))?;
-    let slot = 0.8 / clients.len().max(1) as f64;
-    for (k, client) in clients.iter().enumerate() {
-        let color = Palette99::pick(k).to_rgba();
-        let mine: Vec<(f64, f64)> = rows
-            .iter()
-            .filter(|r| r.client == *client)
-            .filter_map(|r| {
-                let i = workloads.iter().position(|w| *w == r.workload)?;
-                Some((i as f64 - 0.4 + slot * k as f64, r.mgas_per_s.max(lo)))
-            })
-            .collect();
-        chart
-            .draw_series(mine.iter().map(|&(x, v)| Rectangle::new([(x, lo), (x + slot * 0.9, v)], color.filled())))
-            .map_err(|e| fail(&e))?
-            .label(*client)
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
-        let style = ("sans-serif", 10).into_font().color(&BLACK).pos(Pos::new(HPos::Center, VPos::Bottom));
-        chart
-            .draw_series(mine.iter().map(|&(x, v)| Text::new(format!("{v:.0}"), (x + slot * 0.45, v), style.clone())))
+    // Drawn into memory, then written atomically: no half-drawn plot is left behind.
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (width, 560)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| fail(&e))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption("schism bench: Mgas/s per workload (log scale, higher is faster)", ("sans-serif", 20))
+            .margin(16)
+            .x_label_area_size(36)
+            .y_label_area_size(64)
+            .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), (lo..hi).log_scale())
             .map_err(|e| fail(&e))?;
+        // Integer x values are the group centres; every other tick gets no label.
+        let label = |x: &f64| {
+            let i = x.round();
+            match workloads.get(i as usize) {
+                Some(name) if (x - i).abs() < 1e-6 && i >= 0.0 => (*name).to_owned(),
+                _ => String::new(),
+            }
+        };
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(n)
+            .x_label_formatter(&label)
+            .y_label_formatter(&|v: &f64| if *v >= 1.0 { format!("{v:.0}") } else { format!("{v}") })
+            .y_desc("Mgas/s")
+            .draw()
+            .map_err(|e| fail(&e))?;
+        let slot = 0.8 / clients.len().max(1) as f64;
+        for (k, client) in clients.iter().enumerate() {
+            let color = Palette99::pick(k).to_rgba();
+            let mine: Vec<(f64, f64)> = rows
+                .iter()
+                .filter(|r| r.client == *client)
+                .filter_map(|r| {
+                    let i = workloads.iter().position(|w| *w == r.workload)?;
+                    Some((i as f64 - 0.4 + slot * k as f64, r.mgas_per_s.max(lo)))
+                })
+                .collect();
+            chart
+                .draw_series(mine.iter().map(|&(x, v)| Rectangle::new([(x, lo), (x + slot * 0.9, v)], color.filled())))
+                .map_err(|e| fail(&e))?
+                .label(*client)
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
+            let style = ("sans-serif", 10).into_font().color(&BLACK).pos(Pos::new(HPos::Center, VPos::Bottom));
+            chart
+                .draw_series(mine.iter().map(|&(x, v)| Text::new(format!("{v:.0}"), (x + slot * 0.45, v), style.clone())))
+                .map_err(|e| fail(&e))?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| fail(&e))?;
+        root.present().map_err(|e| fail(&e))?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|e| fail(&e))?;
-    root.present().map_err(|e| fail(&e))
+    crate::atomic::write(path, svg.as_bytes()).map_err(|e| fail(&e))
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! A folder is built aside (`.staging-<signature>-<pid>-<n>/`) and renamed into place, so a
 //! killed farm never leaves half a folder; staging folders of processes that are gone are
 //! removed by the next filing. A second finding of a filed signature bumps `count` and
-//! `last_seen` in `report.json` (written aside and renamed, under a lock shared by every job).
+//! `last_seen` in `report.json` (written atomically, under a lock shared by every job).
 
 use super::TriageError;
 use super::report::{Report, Seen, now};
@@ -51,14 +51,6 @@ pub fn state_test_json(case: &Case, name: &str, info: serde_json::Value) -> Resu
     test.info = Some(info);
     let file = BTreeMap::from([(format!("schism/{name}"), test)]);
     serde_json::to_string_pretty(&file).map_err(|e| TriageError::Encode(e.to_string()))
-}
-
-/// Writes `text` to `path` atomically.
-pub fn write_atomic(path: &Path, text: &[u8]) -> Result<(), TriageError> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, text).map_err(io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io(path))
 }
 
 /// Holds the crashes folder's lock while alive.
@@ -111,7 +103,7 @@ fn bump(folder: &Path, seen: &Seen) -> Result<u64, TriageError> {
     }
     report["seen"] = serde_json::to_value(&list).map_err(|e| TriageError::Encode(e.to_string()))?;
     let text = serde_json::to_vec_pretty(&report).map_err(|e| TriageError::Encode(e.to_string()))?;
-    write_atomic(&path, &text)?;
+    crate::atomic::write(&path, &text).map_err(io(&path))?;
     Ok(count)
 }
 

@@ -3,7 +3,7 @@
 //! regression fixture through every in-process client (engine/tests/regressions.rs).
 
 use super::examine::Examiner;
-use super::folder::{self, describe, state_test_json, write_atomic};
+use super::folder::{self, describe, state_test_json};
 use super::report::now;
 use super::{TriageError, expectation_of};
 use crate::compare::Verdict;
@@ -98,7 +98,7 @@ pub fn promote(dir: &Path, expect: &Expect, regressions: &Path, examiner: &Exami
     std::fs::create_dir_all(regressions).map_err(|source| TriageError::Io { path: regressions.to_path_buf(), source })?;
     let path = regressions.join(format!("{}.json", report.signature));
     let text = state_test_json(&case, &format!("regressions/{}", report.signature), info)?;
-    write_atomic(&path, text.as_bytes())?;
+    crate::atomic::write(&path, text.as_bytes()).map_err(|source| TriageError::Io { path: path.clone(), source })?;
     Ok(path)
 }
 

@@ -46,11 +46,13 @@ fn eels_script() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("schism-eels-runner-{}", std::process::id()));
     let path = dir.join("runner.py");
     if std::fs::read_to_string(&path).map_or(true, |t| t != EELS_RUNNER) {
-        // Written aside and renamed, so a concurrent start never runs half a script.
+        // Written to a temporary file and renamed, so a concurrent start never runs half a
+        // script. (The engine's `atomic` module does the same; this crate cannot use it.)
         let _ = std::fs::create_dir_all(&dir);
-        let aside = dir.join(format!("runner.py.{:?}", std::thread::current().id()).replace(['(', ')'], ""));
-        if std::fs::write(&aside, EELS_RUNNER).is_ok() {
-            let _ = std::fs::rename(&aside, &path);
+        if let Ok(mut file) = tempfile::NamedTempFile::new_in(&dir)
+            && std::io::Write::write_all(&mut file, EELS_RUNNER.as_bytes()).is_ok()
+        {
+            let _ = file.persist(&path);
         }
     }
     path

@@ -67,12 +67,9 @@ impl Input for Blueprint {
     fn to_file<P: AsRef<Path>>(&self, path: P) -> Result<(), Error> {
         let path = path.as_ref();
         let json = serde_json::to_vec_pretty(self).map_err(|e| Error::serialize(e.to_string()))?;
-        // Written aside and renamed, like every file schism writes; the aside name is per
-        // process, so a job killed mid-write never blocks another (LibAFL's own helper would).
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let aside = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-        std::fs::write(&aside, json)?;
-        std::fs::rename(&aside, path)?;
+        // Written atomically, like every file schism writes; the temporary name is unique, so a
+        // job killed mid-write never blocks another (LibAFL's own helper would).
+        crate::atomic::write(path, &json)?;
         Ok(())
     }
 

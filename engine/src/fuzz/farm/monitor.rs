@@ -9,7 +9,6 @@ use libafl::monitors::stats::{AggregatorOps, ClientStatsManager, UserStats, User
 use libafl_bolts::ClientId;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::ffi::OsString;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -181,14 +180,9 @@ impl FarmStats {
         line
     }
 
-    /// Writes the statistics as JSON, atomically: to `FILE.tmp`, then renamed to `FILE`.
+    /// Writes the statistics as JSON, atomically.
     pub(crate) fn write(&self, path: &Path) -> std::io::Result<()> {
-        let mut tmp = OsString::from(path.as_os_str());
-        tmp.push(".tmp");
-        let tmp = PathBuf::from(tmp);
-        let text = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
-        std::fs::write(&tmp, text)?;
-        std::fs::rename(&tmp, path)
+        crate::atomic::write_json(path, self)
     }
 }
 

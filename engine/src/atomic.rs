@@ -1,0 +1,85 @@
+//! Atomic file writes: every file schism writes for others to read (reports, statistics,
+//! corpus entries, filed and promoted cases, plots) goes to a temporary file beside it and is
+//! renamed into place, so a reader or a killed process never sees half a file.
+//!
+//! The temporary file is a `tempfile::NamedTempFile`: a unique hidden name (`.NAME.XXXXXX.tmp`,
+//! which corpus loading skips like any dot file), removed on every error path.
+
+use std::io::Write as _;
+use std::path::Path;
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same folder, renamed into place.
+pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let prefix = format!(".{name}.");
+    // Opened here rather than by `Builder::tempfile_in`, for two reasons: tempfile creates
+    // owner-only files (0600) while a written file should get the mode `std::fs::write` gives
+    // it (0666 less the umask), since reports and corpora are shared; and tempfile's own
+    // errors name the temporary file, which the caller, naming the target, knows nothing of.
+    let mut file = tempfile::Builder::new().prefix(&prefix).suffix(".tmp").make_in(dir, |tmp| {
+        let mut options = std::fs::File::options();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o666);
+        options.open(tmp)
+    })?;
+    file.as_file_mut().write_all(bytes)?;
+    // On failure the returned temporary file is dropped, which removes it.
+    file.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Writes `value` as pretty-printed JSON to `path` atomically.
+pub fn write_json(path: &Path, value: &impl serde::Serialize) -> std::io::Result<()> {
+    let text = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
+    write(path, &text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leftovers(dir: &Path) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .expect("list")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".tmp"))
+            .collect()
+    }
+
+    #[test]
+    fn replaces_the_file_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("report.json");
+        write(&path, b"one").expect("writes");
+        write(&path, b"two").expect("overwrites");
+        assert_eq!(std::fs::read(&path).expect("read"), b"two");
+        assert!(leftovers(dir.path()).is_empty());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&path).expect("stat").permissions().mode();
+            let plain = dir.path().join("plain");
+            std::fs::write(&plain, b"x").expect("write");
+            assert_eq!(mode & 0o777, std::fs::metadata(&plain).expect("stat").permissions().mode() & 0o777, "same mode as fs::write");
+        }
+    }
+
+    #[test]
+    fn a_failed_rename_removes_the_temporary_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // A non-empty folder where the file should go: the rename fails.
+        let target = dir.path().join("taken");
+        std::fs::create_dir_all(target.join("inside")).expect("mkdir");
+        assert!(write(&target, b"x").is_err());
+        assert!(leftovers(dir.path()).is_empty());
+        // The error is the cause alone: the caller names the target, not the temporary file.
+        let error = write(&dir.path().join("missing/file.json"), b"x").expect_err("no such folder");
+        assert_eq!(error.raw_os_error(), Some(2), "{error}");
+    }
+}

@@ -1,0 +1,54 @@
+//! `schism run`: fixture files on clients, each client checked against the fixtures and the
+//! clients against each other.
+
+use super::{CliError, Finish, parse_duration, resolve_clients};
+use crate::runner::{self, RunOptions};
+use schism_interface::Fork;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+/// Arguments of `schism run`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Fixture files or folders (searched recursively for .json).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// A client to run: `ID`, or `ID=PATH` for a subprocess client's binary (default: every
+    /// in-process client). Repeatable; one id with two paths compares two builds.
+    #[arg(long = "client", value_name = "ID[=PATH]")]
+    pub clients: Vec<String>,
+    /// Per-case timeout of subprocess clients (default: 10s; eels 120s, ethereumjs 30s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<std::time::Duration>,
+    /// Only cases of this fork. Repeatable.
+    #[arg(long = "fork", value_name = "NAME")]
+    pub forks: Vec<Fork>,
+    /// Write the full JSON report here.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Worker threads (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// How many failures, disagreements and errors to print (all are in the report).
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub show: usize,
+}
+
+/// Runs the fixtures, prints the highlights and the summary, and writes the report.
+pub fn run(args: Args) -> Result<Finish, CliError> {
+    let clients = resolve_clients(&args.clients, args.timeout)?;
+    let options = RunOptions { paths: args.paths, forks: args.forks, jobs: args.jobs, progress: std::io::stderr().is_terminal() };
+    let report = runner::run(&options, &clients)?;
+    print!("{}", report.highlights(args.show));
+    print!("{}", report.summary());
+    if let Some(path) = args.report {
+        crate::atomic::write_json(&path, &report).map_err(|source| CliError::Report { path, source })?;
+    }
+    if report.found_problems() {
+        Ok(Finish::Problems)
+    } else if !report.input_errors.is_empty() {
+        Ok(Finish::InputErrors)
+    } else {
+        Ok(Finish::Clean)
+    }
+}
