@@ -191,7 +191,12 @@ fn resolve_clients(values: &[String], timeout: Option<Duration>) -> Result<Vec<A
 /// The examiner for `--client` values, defaulting to a folder's own clients; a `X#again`
 /// label (a client compared with itself) runs `X` a second time.
 fn examiner_for(values: &[String], path: &Path, timeout: Option<Duration>) -> Result<crate::triage::Examiner, CliError> {
-    let values = if values.is_empty() { crate::triage::repro::filed_clients(path) } else { values.to_vec() };
+    // A folder's labels only select among the registry's clients; nothing it names is run.
+    let values = if values.is_empty() {
+        crate::triage::repro::filed_clients(path).iter().map(|l| registry::filed_label(l)).collect::<Result<Vec<_>, _>>()?
+    } else {
+        values.to_vec()
+    };
     let (again, plain): (Vec<String>, Vec<String>) = values.into_iter().partition(|v| v.ends_with("#again"));
     let clients = resolve_clients(&plain, timeout)?;
     let mut labelled: Vec<(String, Arc<dyn Client>)> = clients.into_iter().map(|c| (c.id().to_owned(), c)).collect();

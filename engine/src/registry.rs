@@ -188,6 +188,17 @@ pub enum RegistryError {
         /// The value given.
         id: String,
     },
+    /// A filed folder names a client by the program it was run as; schism runs no program a
+    /// folder names.
+    #[error(
+        "the folder was filed with `{label}`, a client given by its path; schism runs no program a folder names: pass `{flag}` (and the folder's other clients) to replay it"
+    )]
+    FiledProgram {
+        /// The label in the folder.
+        label: String,
+        /// The `--client` value that would select it.
+        flag: String,
+    },
     /// A subprocess client is not installed or does not run.
     #[error("client `{id}` is not available: {reason}")]
     Unavailable {
@@ -196,6 +207,21 @@ pub enum RegistryError {
         /// Why.
         reason: String,
     },
+}
+
+/// The `--client` value a label read from a filed folder stands for: a registry id or a
+/// canary, as it is (`revm`, `revm~sar-negative-shift`, `geth`). A folder is data: a label
+/// that names a program (`geth@/path/to/evm`, `geth=/path`) or anything else the registry
+/// does not know is refused, with the `--client` values that would replay it.
+pub fn filed_label(label: &str) -> Result<String, RegistryError> {
+    let base = label.trim_end_matches("#again");
+    if let Some((id, path)) = base.split_once(['@', '=']) {
+        return Err(RegistryError::FiledProgram { label: label.to_owned(), flag: format!("--client {id}={path}") });
+    }
+    if CLIENTS.iter().any(|e| e.id == base) || canary_client(base).is_some() {
+        return Ok(label.to_owned());
+    }
+    Err(RegistryError::Unknown { id: base.to_owned(), known: CLIENTS.iter().map(|e| e.id).collect::<Vec<_>>().join(", ") })
 }
 
 /// The default selection: every in-process client in this build.

@@ -172,9 +172,16 @@ fn write_folder(staging: &Path, folder: &Folder<'_>) -> Result<(), TriageError> 
     write("report.json", &json)
 }
 
-/// A client id as a file name (`revm~sar-negative-shift` stays, `geth@/x/evm` loses its `/`).
-pub fn file_name(client: &str) -> String {
-    client.chars().map(|c| if c.is_ascii_alphanumeric() || "-_~#.@".contains(c) { c } else { '_' }).collect()
+/// A name read from a case, a label or a folder as one file name, the one place such names are
+/// made safe: no separators (`geth@/x/evm` loses its `/`, `../../x` becomes `_._.._x`), no
+/// leading dot, nothing but letters, digits and `-_~#.@`, at most 200 characters.
+pub fn file_name(name: &str) -> String {
+    let safe: String = name.chars().take(200).map(|c| if c.is_ascii_alphanumeric() || "-_~#.@".contains(c) { c } else { '_' }).collect();
+    match safe.strip_prefix('.') {
+        Some(rest) => format!("_{rest}"),
+        None if safe.is_empty() => "_".to_owned(),
+        None => safe,
+    }
 }
 
 /// One line saying what the finding is.

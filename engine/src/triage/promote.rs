@@ -96,7 +96,9 @@ pub fn promote(dir: &Path, expect: &Expect, regressions: &Path, examiner: &Exami
     );
     let info = serde_json::json!({ "comment": comment, "schism": promoted });
     std::fs::create_dir_all(regressions).map_err(|source| TriageError::Io { path: regressions.to_path_buf(), source })?;
-    let path = regressions.join(format!("{}.json", report.signature));
+    // The signature comes from a folder, which is data: it names a file inside `regressions`
+    // and nothing else.
+    let path = regressions.join(format!("{}.json", folder::file_name(&report.signature)));
     let text = state_test_json(&case, &format!("regressions/{}", report.signature), info)?;
     crate::atomic::write(&path, text.as_bytes()).map_err(|source| TriageError::Io { path: path.clone(), source })?;
     Ok(path)

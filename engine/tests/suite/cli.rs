@@ -158,3 +158,64 @@ fn fuzz_with_two_jobs_returns_at_the_deadline_with_its_stats() {
     assert_eq!(json["jobs"].as_u64(), Some(jobs as u64), "{json}");
     assert!(json["executions"].as_u64().is_some_and(|n| n > 0), "{json}");
 }
+
+/// A crash folder from someone else: its report names a "client" that is a program to run,
+/// and a signature that climbs out of the destination.
+fn hostile_folder(dir: &Path, marker: &Path) -> PathBuf {
+    let folder = dir.join("finding");
+    std::fs::create_dir_all(&folder).expect("folder");
+    std::fs::copy(fixture("GeneralStateTests/stExample/add11.json"), folder.join("case.json")).expect("case");
+    let program = dir.join("evil.sh");
+    std::fs::write(&program, format!("#!/bin/sh\ntouch {}\n", marker.display())).expect("script");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let report = serde_json::json!({ "signature": "../../escaped", "clients": ["revm", format!("geth={}", program.display())] });
+    std::fs::write(folder.join("report.json"), report.to_string()).expect("report");
+    folder
+}
+
+#[test]
+fn a_crash_folder_is_data_nothing_it_names_runs() {
+    let dir = scratch("hostile");
+    let marker = dir.join("ran");
+    let folder = hostile_folder(&dir, &marker);
+    for verb in ["repro", "promote", "minimize"] {
+        let out = schism().arg(verb).arg(&folder).output().expect("runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{verb}: {stderr}");
+        assert!(stderr.contains("runs no program a folder names") && stderr.contains("--client geth="), "{verb}: {stderr}");
+        assert!(!marker.exists(), "{verb} ran a program named in the folder");
+    }
+}
+
+#[test]
+fn promote_writes_only_inside_its_destination() {
+    use schism_engine::registry::{ClientOptions, resolve};
+    use schism_engine::triage::{Examiner, Triage, TriageOptions};
+    let ids: Vec<String> = ["revm", "revm~sar-negative-shift"].map(String::from).to_vec();
+    let Ok(clients) = resolve(&ids, &ClientOptions::default()) else {
+        eprintln!("skipped: this build lacks revm");
+        return;
+    };
+    // A real filed folder (the SAR regression fixture against its mutant) whose report's
+    // signature is then edited to climb out of the destination.
+    let dir = scratch("promote-escape");
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus/regressions/osaka-sar-a6a4911b7c12.json");
+    let Ok(schism_interface::load::FixtureFile::State(test)) = schism_interface::load::read_fixture(&file) else { panic!("fixture") };
+    let case = schism_interface::load::expand_file(&file, &test).0.remove(0);
+    let labelled = clients.into_iter().map(|c| (c.id().to_owned(), c)).collect();
+    let mut triage = Triage::new(Examiner::labelled(labelled), TriageOptions { crashes: dir.join("crashes"), minimise: None });
+    let handled = triage.handle(&case, std::time::Instant::now()).expect("files").expect("a finding");
+    let folder = dir.join("crashes").join(handled.signature.id());
+    let path = folder.join("report.json");
+    let mut report: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).expect("report")).expect("json");
+    report["signature"] = "../../escaped".into();
+    std::fs::write(&path, report.to_string()).expect("edit");
+    let to = dir.join("a/b/regressions");
+    let out = schism().arg("promote").arg(&folder).arg("--expect").arg("revm").arg("--to").arg(&to).output().expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!dir.join("a/escaped.json").exists() && !dir.join("escaped.json").exists(), "promote wrote outside --to");
+    let written: Vec<PathBuf> = std::fs::read_dir(&to).expect("to").flatten().map(|e| e.path()).collect();
+    assert_eq!(written.len(), 1, "{written:?}");
+    assert!(written[0].starts_with(&to), "{written:?}");
+}
