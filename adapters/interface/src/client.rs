@@ -56,8 +56,11 @@ pub trait Client: Send + Sync {
         crate::sequence::execute::by_transactions(self, block, mode)
     }
 
-    /// Makes a system call (EIP-4788, EIP-2935, EIP-7002, EIP-7251). The default cannot; see
-    /// [`Client::block_skip`].
+    /// Executes a system call (EIP-4788, EIP-2935, EIP-7002, EIP-7251) on the state given and
+    /// reports what the client did, a failure included, without judging it: the protocol's
+    /// rules around the call (no call to a contract without code, what a failure means, the
+    /// system address left alone) are [`crate::sequence::execute::system_call`]'s, the only
+    /// caller. The default cannot; see [`Client::block_skip`].
     fn system_call(&self, _call: &SystemCall<'_>) -> Result<SystemOutcome, ClientError> {
         Err(ClientError::Unrepresentable { client: self.id().to_owned(), what: "system calls" })
     }

@@ -32,6 +32,8 @@ pub const CONSOLIDATION_REQUEST_ADDRESS: Address = address!("0x0000BBdDc7CE48864
 pub const DEPOSIT_CONTRACT_ADDRESS: Address = address!("0x00000000219ab540356cBB839Cbe05303d7705Fa");
 /// The caller of system calls (EIP-4788).
 pub const SYSTEM_ADDRESS: Address = address!("0xfffffffffffffffffffffffffffffffffffffffe");
+/// The gas a system call's frame is given (EIP-4788, and the system calls after it).
+pub const SYSTEM_CALL_GAS: u64 = 30_000_000;
 
 /// When a scheduled fork begins.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -286,24 +288,28 @@ pub struct BlockOutcome {
 }
 
 /// A system call (EIP-4788, EIP-2935, EIP-7002, EIP-7251): a call from [`SYSTEM_ADDRESS`] with
-/// 30,000,000 gas, no fee and no nonce change, made before or after a block's transactions.
+/// [`SYSTEM_CALL_GAS`], no fee and no nonce change, made before or after a block's transactions.
+/// The protocol's rules around it are [`execute::system_call`]'s; a client only executes it.
 #[derive(Clone, Copy, Debug)]
 pub struct SystemCall<'a> {
     /// The block being executed.
     pub block: &'a BlockInput,
     /// The state to call on.
     pub state: &'a Accounts,
-    /// The system contract.
+    /// The system contract (it has code: [`execute::system_call`] makes no call to one without).
     pub contract: Address,
     /// The call data.
     pub data: &'a [u8],
 }
 
-/// What a system call left behind.
+/// What a system call did: as a client reports it from [`Client::system_call`](crate::Client::system_call),
+/// or, from [`execute::system_call`], with the protocol's rules applied.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SystemOutcome {
-    /// The state after the call.
+    /// The state after the call (meaningless when it failed: a failed call changes nothing).
     pub post: Accounts,
     /// The call's return data (the requests of EIP-7002/7251).
     pub output: Bytes,
+    /// How the call failed (a revert or a halt), in the client's words; `None` when it succeeded.
+    pub failure: Option<String>,
 }

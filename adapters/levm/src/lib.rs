@@ -16,7 +16,6 @@ use ethrex_levm::tracing::{LevmCallTracer, LevmOpcodeTracer, OpcodeTracerConfig}
 use ethrex_levm::vm::{VM, VMType};
 use input::Refusal;
 use schism_interface::alloy_primitives::Bytes;
-use schism_interface::sequence::{CONSOLIDATION_REQUEST_ADDRESS, SYSTEM_ADDRESS, WITHDRAWAL_REQUEST_ADDRESS};
 use schism_interface::{Case, Client, ClientError, Fork, KnownDifference, Outcome, SystemCall, SystemOutcome, TraceMode};
 use std::sync::Arc;
 
@@ -110,10 +109,6 @@ impl Client for Levm {
         let failed = |detail: String| ClientError::Execution { client: self.id().to_owned(), detail };
         let fork = input::fork_of(call.block.fork)
             .ok_or_else(|| ClientError::UnsupportedFork { client: self.id().to_owned(), fork: call.block.fork })?;
-        // A system contract without code: the call does nothing.
-        if call.state.get(&call.contract).is_none_or(|a| a.code.is_empty()) {
-            return Ok(SystemOutcome { post: call.state.clone(), output: Bytes::new() });
-        }
         let env = input::system_environment(call, fork).map_err(failed)?;
         let tx = input::system_transaction(call);
         let store = input::PreState::new(call.state, Some(call.block.block_hashes.clone()));
@@ -121,24 +116,13 @@ impl Client for Levm {
         let track_touches = call.state.values().any(|a| a.is_empty());
         let Run { report, calls, .. } = run(&mut db, env, &tx, TraceMode::Off, track_touches);
         let report = report.map_err(|err| failed(err.to_string()))?;
-        let output = match &report.result {
-            TxResult::Success => Bytes(report.output.clone()),
-            // EIP-7002 and EIP-7251: a failing request call makes the block invalid.
-            TxResult::Revert(err) if [WITHDRAWAL_REQUEST_ADDRESS, CONSOLIDATION_REQUEST_ADDRESS].contains(&call.contract) => {
-                return Err(failed(format!("system call to {} failed ({err}): the block is invalid", call.contract)));
-            }
-            // EIP-4788 and EIP-2935: a failure is ignored; levm has rolled its changes back.
-            TxResult::Revert(_) => Bytes::new(),
+        let (output, failure) = match &report.result {
+            TxResult::Success => (Bytes(report.output.clone()), None),
+            TxResult::Revert(err) => (Bytes::new(), Some(err.to_string())),
         };
         let touched = output::touched(calls.as_ref());
-        let mut post = output::overlay(call.state, call.block.fork, &db, touched).map_err(failed)?;
-        // The system address only names the caller: it is never charged nor given a nonce, so
-        // it stays as it was (absent, normally).
-        match call.state.get(&SYSTEM_ADDRESS) {
-            Some(account) => post.insert(SYSTEM_ADDRESS, account.clone()),
-            None => post.remove(&SYSTEM_ADDRESS),
-        };
-        Ok(SystemOutcome { post, output })
+        let post = output::overlay(call.state, call.block.fork, &db, touched).map_err(failed)?;
+        Ok(SystemOutcome { post, output, failure })
     }
 
     /// levm's trace keeps refunds granted inside a frame that later reverts (the final refund
@@ -183,10 +167,8 @@ fn blob_base_fee_fails(case: &Case) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use schism_interface::alloy_primitives::{Address, B256, U256, address, b256};
+    use schism_interface::alloy_primitives::{Address, address};
     use schism_interface::load::{FixtureFile, expand_file, parse_fixture, read_fixture};
-    use schism_interface::sequence::{BEACON_ROOTS_ADDRESS, BlockInput, SeqTx, WITHDRAWAL_REQUEST_ADDRESS};
-    use schism_interface::{Account, Accounts, Env, Transaction};
     use schism_interface::{ErrorClass, InvalidTxKind, TxValue};
     use std::path::Path;
 
@@ -324,24 +306,6 @@ mod tests {
     }
 
     #[test]
-    fn steps_are_traced_on_request() {
-        let case = synthetic(&call_empty_then("00"), "");
-        let outcome = Levm::new().execute(&case, TraceMode::Steps).expect("executes");
-        let trace = outcome.trace.expect("a trace");
-        assert_eq!((trace[0].pc, trace[0].op, trace[0].depth), (0, 0x60, 1));
-        assert_eq!(trace.last().map(|s| s.op), Some(0x00));
-        // The call runs no code in EMPTY: no step at depth 2, as in geth and revm.
-        assert!(trace.iter().all(|s| s.depth == 1), "{trace:?}");
-        // A callee whose code is a STOP does run it.
-        let stopper =
-            r#", "0x00000000000000000000000000000000000e3e3f": {"balance": "0x00", "code": "0x00", "nonce": "0x00", "storage": {}}"#;
-        let case = synthetic("0x600060006000600060007300000000000000000000000000000000000e3e3f61fffff100", stopper);
-        let trace = Levm::new().execute(&case, TraceMode::Steps).expect("executes").trace.expect("a trace");
-        assert_eq!(trace.iter().filter(|s| s.depth == 2).count(), 1);
-        assert!(Levm::new().execute(&case, TraceMode::Off).expect("executes").trace.is_none());
-    }
-
-    #[test]
     fn blob_limits_are_named_as_the_fork_names_them() {
         for rel in [
             "osaka/eip7594_peerdas/max_blob_per_tx/invalid_max_blobs_per_tx.json",
@@ -373,145 +337,6 @@ mod tests {
         Arc::make_mut(&mut case.env).current_excess_blob_gas = Some(500_000_000);
         assert!(matches!(Levm::new().execute(&case, TraceMode::Off), Err(ClientError::Execution { .. })));
         assert!(KNOWN_DIFFERENCES.iter().any(|k| (k.applies)(&case)));
-    }
-
-    /// EIP-4788's beacon roots contract as deployed (from the Cancun blockchain fixtures).
-    const BEACON_ROOTS_CODE: &str = "0x3373fffffffffffffffffffffffffffffffffffffffe14604d57602036146024575f5ffd5b5f35801560495762001fff810690815414603c575f5ffd5b62001fff01545f5260205ff35b5f5ffd5b62001fff42064281555f359062001fff015500";
-    /// Without call data it stores 7 at slot 0; with any, it stores slot 0 plus one at slot 1.
-    const STORE_THEN_READ: &str = "0x36600a576007600055005b60005460010160015500";
-    const SECRET: B256 = b256!("45a915e4d060149eb4365960e6a7a45f334393093061116b197e3240065ff2d8");
-
-    fn account(code: &str, balance: u64) -> Account {
-        Account {
-            balance: U256::from(balance),
-            code: code.parse().expect("hex"),
-            nonce: u64::from(code != "0x"),
-            storage: Default::default(),
-        }
-    }
-
-    /// Past one turn of the beacon roots ring buffer (8191 slots).
-    const TIMESTAMP: u64 = 100_000;
-
-    /// A Cancun block over `pre` with a parent beacon root, at [`TIMESTAMP`].
-    fn cancun_block(pre: Accounts, txs: Vec<SeqTx>) -> BlockInput {
-        BlockInput {
-            fork: Fork::Cancun,
-            chain_id: 1,
-            blob_params: schism_interface::case::default_blob_params(Fork::Cancun),
-            pre: Arc::new(pre),
-            env: Arc::new(Env {
-                current_coinbase: COINBASE,
-                current_difficulty: U256::ZERO,
-                current_gas_limit: 30_000_000,
-                current_number: 1,
-                current_timestamp: TIMESTAMP,
-                current_base_fee: Some(10),
-                current_random: Some(B256::ZERO),
-                current_excess_blob_gas: Some(0),
-                previous_hash: Some(B256::repeat_byte(0x11)),
-                parent_beacon_block_root: Some(B256::repeat_byte(0xbe)),
-            }),
-            block_hashes: Arc::new([(0, B256::repeat_byte(0x11))].into()),
-            txs,
-            withdrawals: Some(Vec::new()),
-            ommers: Vec::new(),
-        }
-    }
-
-    /// A legacy call from the usual sender, priced at 20 wei (the base fee is 10).
-    fn call(nonce: u64, to: Address, data: &[u8]) -> SeqTx {
-        let tx = Transaction {
-            kind: schism_interface::TxKind::Legacy,
-            nonce,
-            gas_limit: 100_000,
-            to: Some(to),
-            value: TxValue::Value(U256::ZERO),
-            data: data.to_vec().into(),
-            gas_price: Some(U256::from(20)),
-            max_fee_per_gas: None,
-            max_priority_fee_per_gas: None,
-            access_list: Default::default(),
-            max_fee_per_blob_gas: None,
-            blob_versioned_hashes: Vec::new(),
-            authorization_list: Vec::new(),
-            secret_key: SECRET,
-            sender: schism_interface::case::address_of_key(&SECRET).expect("a valid key"),
-        };
-        SeqTx { tx, raw: None }
-    }
-
-    #[test]
-    fn the_beacon_root_is_stored_in_its_ring_buffer() {
-        let pre: Accounts = [(BEACON_ROOTS_ADDRESS, account(BEACON_ROOTS_CODE, 0))].into();
-        let block = cancun_block(pre, Vec::new());
-        let out = Levm::new().execute_block(&block, TraceMode::Off).expect("executes");
-        let storage = &out.post[&BEACON_ROOTS_ADDRESS].storage;
-        let slot = U256::from(TIMESTAMP % 8191);
-        assert_eq!(storage.get(&slot), Some(&U256::from(TIMESTAMP)));
-        let root = U256::from_be_bytes([0xbe; 32]);
-        assert_eq!(storage.get(&(slot + U256::from(8191))), Some(&root));
-        assert_eq!(storage.len(), 2);
-        assert!(!out.post.contains_key(&SYSTEM_ADDRESS));
-        assert!(!out.post.contains_key(&COINBASE), "a system call pays no one");
-        assert_eq!(out.gas_used, 0);
-    }
-
-    #[test]
-    fn a_failing_request_call_invalidates_the_block() {
-        let pre: Accounts = [(WITHDRAWAL_REQUEST_ADDRESS, account("0x5f5ffd", 0))].into();
-        let mut block = cancun_block(pre, Vec::new());
-        block.fork = Fork::Prague;
-        block.blob_params = schism_interface::case::default_blob_params(Fork::Prague);
-        let result = Levm::new().execute_block(&block, TraceMode::Off);
-        assert!(matches!(result, Err(ClientError::Execution { .. })), "{result:?}");
-    }
-
-    #[test]
-    fn a_system_call_leaves_the_system_address_and_an_empty_coinbase_alone() {
-        let funded = Account { balance: U256::from(5), ..Default::default() };
-        let pre: Accounts =
-            [(BEACON_ROOTS_ADDRESS, account(BEACON_ROOTS_CODE, 0)), (SYSTEM_ADDRESS, funded.clone()), (COINBASE, Account::default())]
-                .into();
-        let block = cancun_block(pre, Vec::new());
-        let out = Levm::new().execute_block(&block, TraceMode::Off).expect("executes");
-        assert_eq!(out.post.get(&SYSTEM_ADDRESS), Some(&funded));
-        assert_eq!(out.post.get(&COINBASE), Some(&Account::default()));
-        assert_eq!(out.post[&BEACON_ROOTS_ADDRESS].storage.len(), 2);
-    }
-
-    #[test]
-    fn a_system_call_to_a_contract_without_code_does_nothing() {
-        let empty = account("0x", 0);
-        let pre: Accounts = [(EMPTY, empty)].into();
-        let block = cancun_block(pre.clone(), Vec::new());
-        let out = Levm::new().execute_block(&block, TraceMode::Off).expect("executes");
-        assert_eq!(out.post, pre);
-    }
-
-    #[test]
-    fn a_second_transaction_sees_the_first_ones_storage() {
-        let sender = schism_interface::case::address_of_key(&SECRET).expect("a valid key");
-        let pre: Accounts = [
-            (sender, account("0x", 10u64.pow(18))),
-            (CONTRACT, account(STORE_THEN_READ, 0)),
-            (BEACON_ROOTS_ADDRESS, account(BEACON_ROOTS_CODE, 0)),
-        ]
-        .into();
-        let block = cancun_block(pre, vec![call(0, CONTRACT, &[]), call(1, CONTRACT, &[1])]);
-        let out = Levm::new().execute_block(&block, TraceMode::Off).expect("executes");
-        assert!(out.rejected.is_empty(), "{:?}", out.rejected);
-        assert_eq!(out.receipts.len(), 2);
-        assert!(out.receipts.iter().all(|r| r.success == Some(true)));
-        let storage = &out.post[&CONTRACT].storage;
-        assert_eq!(storage.get(&U256::ZERO), Some(&U256::from(7)));
-        assert_eq!(storage.get(&U256::from(1)), Some(&U256::from(8)));
-        assert_eq!(out.post[&sender].nonce, 2);
-        // The coinbase earns the tip (20 - 10 wei) on all gas used, the sender pays 20 wei a gas.
-        assert_eq!(out.post[&COINBASE].balance, U256::from(out.gas_used * 10));
-        assert_eq!(out.post[&sender].balance, U256::from(10u64.pow(18) - out.gas_used * 20));
-        assert_eq!(out.post[&BEACON_ROOTS_ADDRESS].storage.len(), 2);
-        assert_eq!(out.state_root, schism_interface::state::state_root(&out.post));
     }
 
     #[test]

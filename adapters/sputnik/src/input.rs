@@ -7,7 +7,7 @@ use evm::standard::{Config, TransactArgs, TransactArgsCallCreate, TransactGasPri
 use evm::uint::{H160, H256, U256 as EvmU256};
 use schism_interface::alloy_primitives::{Address, B256, U256, keccak256};
 use schism_interface::fixture::{Accounts, BlobParams, Env};
-use schism_interface::sequence::{SYSTEM_ADDRESS, SystemCall};
+use schism_interface::sequence::{SYSTEM_ADDRESS, SYSTEM_CALL_GAS, SystemCall};
 use schism_interface::{Case, Fork, InvalidTxKind, TxKind, TxValue};
 use std::collections::BTreeMap;
 
@@ -32,8 +32,6 @@ const VERSIONED_HASH_VERSION_KZG: u8 = 0x01;
 const MAX_INITCODE_SIZE: usize = 2 * 0x6000;
 /// EIP-7623 floor cost per calldata token.
 const FLOOR_COST_PER_TOKEN: u64 = 10;
-/// The gas a system call's frame is given (EIP-4788).
-const SYSTEM_CALL_GAS: u64 = 30_000_000;
 
 /// The crate's configuration for `fork`, `None` when it has none.
 ///

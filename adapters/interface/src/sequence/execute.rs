@@ -1,10 +1,12 @@
 //! Executing a block one transaction at a time on any client: the block-level rules (gas and
-//! blob-gas allowance, rewards, withdrawals, system calls in their order) around the client's
-//! own transaction execution, each transaction over the state the previous one left.
+//! blob-gas allowance, rewards, withdrawals, system calls in their order, and what a system call
+//! may and may not change) around the client's own execution of each transaction and system
+//! call, each over the state the previous one left. The rules live here once, so that a slip in
+//! them cannot pass for a difference between clients.
 
 use super::{
     BEACON_ROOTS_ADDRESS, BlockInput, BlockOutcome, CONSOLIDATION_REQUEST_ADDRESS, DEPOSIT_CONTRACT_ADDRESS, HISTORY_STORAGE_ADDRESS,
-    Rejection, SystemCall, TxReceipt, WITHDRAWAL_REQUEST_ADDRESS,
+    Rejection, SYSTEM_ADDRESS, SystemCall, SystemOutcome, TxReceipt, WITHDRAWAL_REQUEST_ADDRESS,
 };
 use crate::case::Case;
 use crate::client::{Client, ClientError};
@@ -21,7 +23,7 @@ pub const GAS_PER_BLOB: u64 = 1 << 17;
 const GWEI: u64 = 1_000_000_000;
 
 /// Executes `block` on `client` transaction by transaction with [`Client::execute`], and the
-/// system calls with [`Client::system_call`].
+/// system calls with [`system_call`].
 pub fn by_transactions<C: Client + ?Sized>(client: &C, block: &BlockInput, mode: TraceMode) -> Result<BlockOutcome, ClientError> {
     let fork = block.fork;
     let env = &block.env;
@@ -31,12 +33,12 @@ pub fn by_transactions<C: Client + ?Sized>(client: &C, block: &BlockInput, mode:
             && let Some(parent) = env.previous_hash
         {
             state =
-                client.system_call(&SystemCall { block, state: &state, contract: HISTORY_STORAGE_ADDRESS, data: parent.as_slice() })?.post;
+                system_call(client, &SystemCall { block, state: &state, contract: HISTORY_STORAGE_ADDRESS, data: parent.as_slice() })?.post;
         }
         if fork >= Fork::Cancun
             && let Some(root) = env.parent_beacon_block_root
         {
-            state = client.system_call(&SystemCall { block, state: &state, contract: BEACON_ROOTS_ADDRESS, data: root.as_slice() })?.post;
+            state = system_call(client, &SystemCall { block, state: &state, contract: BEACON_ROOTS_ADDRESS, data: root.as_slice() })?.post;
         }
     }
     let max_blob_gas = block.blob_params.map_or(0, |p| p.max * GAS_PER_BLOB);
@@ -109,7 +111,7 @@ pub fn by_transactions<C: Client + ?Sized>(client: &C, block: &BlockInput, mode:
             requests.push(prefixed(0, &deposits));
         }
         for (kind, contract) in [(1u8, WITHDRAWAL_REQUEST_ADDRESS), (2, CONSOLIDATION_REQUEST_ADDRESS)] {
-            let out = client.system_call(&SystemCall { block, state: &state, contract, data: &[] })?;
+            let out = system_call(client, &SystemCall { block, state: &state, contract, data: &[] })?;
             state = out.post;
             if !out.output.is_empty() {
                 requests.push(prefixed(kind, &out.output));
@@ -132,6 +134,41 @@ pub fn by_transactions<C: Client + ?Sized>(client: &C, block: &BlockInput, mode:
         logs_bloom: None,
         requests,
     })
+}
+
+/// Makes a system call on `client` under the protocol's rules, which no client applies itself:
+///
+/// - a system contract without code is not called, and nothing happens (EIP-4788, EIP-2935,
+///   EIP-7002, EIP-7251);
+/// - a failing request call (EIP-7002, EIP-7251) makes the block invalid: an
+///   [`ClientError::Execution`] naming the contract;
+/// - a failing beacon-root or history call (EIP-4788, EIP-2935) changes nothing and returns
+///   nothing, whatever the client left behind;
+/// - the system address only names the caller: it is neither charged nor given a nonce, so its
+///   account is left as it was (absent, normally).
+///
+/// The outcome's `failure` says whether the call failed (only a beacon-root or history call can
+/// fail here without making the block invalid).
+pub fn system_call<C: Client + ?Sized>(client: &C, call: &SystemCall<'_>) -> Result<SystemOutcome, ClientError> {
+    let unchanged = |failure| SystemOutcome { post: call.state.clone(), output: Bytes::new(), failure };
+    if call.state.get(&call.contract).is_none_or(|a| a.code.is_empty()) {
+        return Ok(unchanged(None));
+    }
+    let mut out = client.system_call(call)?;
+    if let Some(failure) = out.failure {
+        if [WITHDRAWAL_REQUEST_ADDRESS, CONSOLIDATION_REQUEST_ADDRESS].contains(&call.contract) {
+            return Err(ClientError::Execution {
+                client: client.id().to_owned(),
+                detail: format!("system call to {} failed ({failure}): the block is invalid", call.contract),
+            });
+        }
+        return Ok(unchanged(Some(failure)));
+    }
+    match call.state.get(&SYSTEM_ADDRESS) {
+        Some(account) => out.post.insert(SYSTEM_ADDRESS, account.clone()),
+        None => out.post.remove(&SYSTEM_ADDRESS),
+    };
+    Ok(out)
 }
 
 /// Block and uncle rewards before the Merge.
@@ -200,4 +237,136 @@ pub fn deposit_requests(logs: &[Log]) -> Vec<u8> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixture::{Account, Env};
+    use crate::outcome::Outcome;
+    use alloy_primitives::B256;
+    use std::sync::Mutex;
+
+    /// A client whose system calls give `post` (with the caller's account changed, as a careless
+    /// client might leave it) and fail with `failure`, recording the contracts it is asked to call.
+    struct Scripted {
+        failure: Option<&'static str>,
+        called: Mutex<Vec<Address>>,
+    }
+
+    impl Client for Scripted {
+        fn id(&self) -> &str {
+            "scripted"
+        }
+        fn version(&self) -> &str {
+            "0"
+        }
+        fn supports(&self, _: Fork) -> bool {
+            true
+        }
+        fn execute(&self, _: &Case, _: TraceMode) -> Result<Outcome, ClientError> {
+            Err(ClientError::Unrepresentable { client: "scripted".into(), what: "transactions" })
+        }
+        fn system_call(&self, call: &SystemCall<'_>) -> Result<SystemOutcome, ClientError> {
+            self.called.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(call.contract);
+            let mut post = call.state.clone();
+            post.entry(call.contract).or_default().storage.insert(U256::from(1), U256::from(1));
+            post.entry(SYSTEM_ADDRESS).or_default().nonce += 1;
+            Ok(SystemOutcome { post, output: Bytes::from_static(&[0xaa]), failure: self.failure.map(str::to_owned) })
+        }
+    }
+
+    fn scripted(failure: Option<&'static str>) -> Scripted {
+        Scripted { failure, called: Mutex::new(Vec::new()) }
+    }
+
+    fn code() -> Account {
+        Account { code: Bytes::from_static(&[0x00]), nonce: 1, ..Default::default() }
+    }
+
+    /// A Prague block over `pre`, with a parent hash and a beacon root.
+    fn prague(pre: Accounts) -> BlockInput {
+        BlockInput {
+            fork: Fork::Prague,
+            chain_id: 1,
+            blob_params: crate::case::default_blob_params(Fork::Prague),
+            pre: Arc::new(pre),
+            env: Arc::new(Env {
+                current_coinbase: Address::repeat_byte(0xcb),
+                current_difficulty: U256::ZERO,
+                current_gas_limit: 30_000_000,
+                current_number: 1,
+                current_timestamp: 12,
+                current_base_fee: Some(7),
+                current_random: Some(B256::ZERO),
+                current_excess_blob_gas: Some(0),
+                previous_hash: Some(B256::repeat_byte(0x11)),
+                parent_beacon_block_root: Some(B256::repeat_byte(0xbe)),
+            }),
+            block_hashes: Arc::new([(0, B256::repeat_byte(0x11))].into()),
+            txs: Vec::new(),
+            withdrawals: Some(Vec::new()),
+            ommers: Vec::new(),
+        }
+    }
+
+    fn call<'a>(block: &'a BlockInput, contract: Address) -> SystemCall<'a> {
+        SystemCall { block, state: &block.pre, contract, data: &[] }
+    }
+
+    #[test]
+    fn a_contract_without_code_is_not_called() {
+        let client = scripted(None);
+        let block = prague([(BEACON_ROOTS_ADDRESS, Account { balance: U256::from(1), ..Default::default() })].into());
+        let out = system_call(&client, &call(&block, BEACON_ROOTS_ADDRESS)).expect("nothing to fail");
+        assert_eq!((out.post, out.output, out.failure), ((*block.pre).clone(), Bytes::new(), None));
+        let out = by_transactions(&client, &block, TraceMode::Off).expect("nothing to fail");
+        assert_eq!(out.requests, Some(Vec::new()));
+        assert!(client.called.lock().expect("not poisoned").is_empty());
+    }
+
+    #[test]
+    fn the_system_address_is_left_as_it_was() {
+        let client = scripted(None);
+        let funded = Account { balance: U256::from(5), ..Default::default() };
+        let block = prague([(BEACON_ROOTS_ADDRESS, code()), (SYSTEM_ADDRESS, funded.clone())].into());
+        let out = system_call(&client, &call(&block, BEACON_ROOTS_ADDRESS)).expect("succeeds");
+        assert_eq!(out.post.get(&SYSTEM_ADDRESS), Some(&funded));
+        assert_eq!(out.post[&BEACON_ROOTS_ADDRESS].storage.len(), 1);
+        let block = prague([(BEACON_ROOTS_ADDRESS, code())].into());
+        let out = system_call(&client, &call(&block, BEACON_ROOTS_ADDRESS)).expect("succeeds");
+        assert!(!out.post.contains_key(&SYSTEM_ADDRESS));
+    }
+
+    #[test]
+    fn a_failing_beacon_root_or_history_call_changes_nothing() {
+        let client = scripted(Some("reverted"));
+        let block = prague([(BEACON_ROOTS_ADDRESS, code()), (HISTORY_STORAGE_ADDRESS, code())].into());
+        for contract in [BEACON_ROOTS_ADDRESS, HISTORY_STORAGE_ADDRESS] {
+            let out = system_call(&client, &call(&block, contract)).expect("a failure is ignored");
+            assert_eq!((&out.post, out.output.is_empty()), (&*block.pre, true));
+            assert_eq!(out.failure.as_deref(), Some("reverted"));
+        }
+        let out = by_transactions(&client, &block, TraceMode::Off).expect("a failure is ignored");
+        assert_eq!(out.post, *block.pre);
+    }
+
+    #[test]
+    fn a_failing_request_call_invalidates_the_block() {
+        for contract in [WITHDRAWAL_REQUEST_ADDRESS, CONSOLIDATION_REQUEST_ADDRESS] {
+            let block = prague([(contract, code())].into());
+            let err = system_call(&scripted(Some("reverted")), &call(&block, contract)).expect_err("the block is invalid");
+            assert!(matches!(&err, ClientError::Execution { detail, .. } if detail.contains("reverted")), "{err}");
+            assert!(by_transactions(&scripted(Some("reverted")), &block, TraceMode::Off).is_err());
+        }
+    }
+
+    #[test]
+    fn a_request_call_output_is_a_request() {
+        let client = scripted(None);
+        let block = prague([(WITHDRAWAL_REQUEST_ADDRESS, code()), (CONSOLIDATION_REQUEST_ADDRESS, code())].into());
+        let out = by_transactions(&client, &block, TraceMode::Off).expect("succeeds");
+        assert_eq!(out.requests, Some(vec![Bytes::from_static(&[1, 0xaa]), Bytes::from_static(&[2, 0xaa])]));
+        assert_eq!(*client.called.lock().expect("not poisoned"), [WITHDRAWAL_REQUEST_ADDRESS, CONSOLIDATION_REQUEST_ADDRESS]);
+    }
 }
