@@ -172,11 +172,20 @@ fn exit_code(result: Result<Finish, CliError>) -> ExitCode {
 
 /// Parses a duration: `10s`, `500ms`, `2m`, or a plain number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    if let Ok(secs) = text.parse::<f64>() {
-        return Duration::try_from_secs_f64(secs).map_err(|e| e.to_string());
+    let duration = match text.parse::<f64>() {
+        Ok(secs) => Duration::try_from_secs_f64(secs).map_err(|e| e.to_string())?,
+        Err(_) => humantime::parse_duration(text).map_err(|e| format!("`{text}`: {e} (e.g. 10s, 500ms, 2m)"))?,
+    };
+    // Deadlines are the clock plus a duration: one too large to add would overflow it.
+    if duration > MAX_DURATION {
+        return Err(format!("`{text}` is more than {}", humantime::format_duration(MAX_DURATION)));
     }
-    humantime::parse_duration(text).map_err(|e| format!("`{text}`: {e} (e.g. 10s, 500ms, 2m)"))
+    Ok(duration)
 }
+
+/// The longest duration a deadline may be set to (ten years: a farm that runs longer is given
+/// no deadline).
+pub const MAX_DURATION: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 
 /// The clients selected by `--client` values (default: every in-process client); an error when
 /// a value cannot be honoured or there is no client at all.
@@ -224,6 +233,7 @@ mod tests {
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert!(parse_duration("soon").is_err_and(|e| e.contains("e.g. 10s")));
+        assert!(parse_duration("1e30").is_err() && parse_duration("500000000y").is_err(), "too large to add to a clock");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use schism_interface::case::Mismatch;
 use schism_interface::fixture::Indexes;
-use schism_interface::load::{FixtureFile, collect_json_files, expand_file, read_fixture};
+use schism_interface::load::{FixtureFile, collect_fixture_files, expand_file, read_fixture};
 use schism_interface::{Case, Client, ClientError, FixtureError, Fork, KnownDifference, Outcome, TraceMode};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -31,6 +31,9 @@ pub struct RunOptions {
     pub jobs: Option<usize>,
     /// Show a progress bar (drawn only on a terminal).
     pub progress: bool,
+    /// A run that finds no case is fine (otherwise it is [`RunError::Empty`]: a mistyped path
+    /// must not pass).
+    pub allow_empty: bool,
 }
 
 /// A run that could not start.
@@ -40,6 +43,12 @@ pub enum RunError {
     /// A path given does not exist or cannot be listed.
     #[error(transparent)]
     Input(#[from] FixtureError),
+    /// The paths hold no case (and `allow_empty` was not given).
+    #[error("no test case found in {}", searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
+    Empty {
+        /// The paths searched.
+        searched: Vec<PathBuf>,
+    },
     /// The worker pool cannot be built.
     #[error("cannot start {jobs} worker threads: {source}")]
     Pool {
@@ -126,13 +135,14 @@ pub struct CaseResult {
 /// Runs every case found under the given paths on the given clients.
 pub fn run(options: &RunOptions, clients: &[Arc<dyn Client>]) -> Result<Report, RunError> {
     let started = Instant::now();
-    let files = collect_json_files(&options.paths)?;
+    // A path that cannot be read is an input error for that path; the others still run.
+    let (files, path_errors) = collect_fixture_files(&options.paths);
     let jobs = options.jobs.unwrap_or(0);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).build().map_err(|source| RunError::Pool { jobs, source })?;
     pool.install(|| {
         let loaded: Vec<Loaded> = files.par_iter().map(|path| load(path, &options.forks)).collect();
         let mut cases = Vec::new();
-        let mut input_errors = Vec::new();
+        let mut input_errors = path_errors;
         let mut chains = Vec::new();
         for item in loaded {
             match item {
@@ -146,6 +156,14 @@ pub fn run(options: &RunOptions, clients: &[Arc<dyn Client>]) -> Result<Report, 
                 }
                 Loaded::Failed(e) => input_errors.push(e),
             }
+        }
+        let sequences = chains
+            .iter()
+            .flat_map(|f| &f.sequences)
+            .filter(|s| options.forks.is_empty() || s.schedule.forks().iter().all(|f| options.forks.contains(f)))
+            .count();
+        if cases.is_empty() && sequences == 0 && input_errors.is_empty() && !options.allow_empty {
+            return Err(RunError::Empty { searched: options.paths.clone() });
         }
         let sequence_results = sequences::run_files(&chains, clients, &options.forks, options.progress);
         let bar = progress_bar(options.progress, cases.len());

@@ -28,7 +28,17 @@ pub enum FixtureFile {
 
 /// Reads and parses one fixture file.
 pub fn read_fixture(path: &Path) -> Result<FixtureFile, FixtureError> {
-    let bytes = std::fs::read(path).map_err(|source| FixtureError::Io { path: path.to_path_buf(), source })?;
+    let io = |source| FixtureError::Io { path: path.to_path_buf(), source };
+    // Only a regular file of a sane size: a FIFO would block, a device never end.
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if !meta.is_file() {
+        return Err(not_regular(path));
+    }
+    if meta.len() > MAX_FIXTURE_BYTES {
+        let reason = format!("{} bytes, over the {MAX_FIXTURE_BYTES}-byte limit for a fixture file", meta.len());
+        return Err(io(std::io::Error::new(std::io::ErrorKind::InvalidData, reason)));
+    }
+    let bytes = std::fs::read(path).map_err(io)?;
     parse_fixture(path, &bytes)
 }
 
@@ -95,39 +105,69 @@ pub fn expand_file(path: &Path, file: &StateTestFile) -> (Vec<Case>, Vec<Fixture
     (cases, errors)
 }
 
-/// Every `.json` file under the given files and folders, sorted, without duplicates. Hidden
-/// entries inside a folder (`.name`: the fuzzer's kept inputs, editors' files) are skipped.
+/// The largest fixture file read (the biggest public fixture files are tens of megabytes).
+pub const MAX_FIXTURE_BYTES: u64 = 512 << 20;
+
+/// Every `.json` regular file under the given files and folders (recursively, hidden entries
+/// skipped), sorted. Fails on the first path that cannot be listed; see
+/// [`collect_fixture_files`] for a walk that goes on past unreadable entries.
 pub fn collect_json_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, FixtureError> {
+    let (files, mut errors) = collect_fixture_files(paths);
+    match errors.is_empty() {
+        true => Ok(files),
+        false => Err(errors.remove(0)),
+    }
+}
+
+/// Every `.json` regular file under the given files and folders, sorted, and an error for each
+/// path that cannot be used (missing, unreadable, not a regular file); the walk goes on past
+/// them. FIFOs, devices and sockets are never read, whatever their name.
+pub fn collect_fixture_files(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<FixtureError>) {
     let mut files = Vec::new();
+    let mut errors = Vec::new();
     for path in paths {
-        let meta = std::fs::metadata(path).map_err(|source| FixtureError::Io { path: path.clone(), source })?;
-        if meta.is_dir() {
-            walk(path, &mut files)?;
-        } else {
-            files.push(path.clone());
+        match std::fs::metadata(path) {
+            Ok(meta) if meta.is_dir() => walk(path, &mut files, &mut errors),
+            Ok(meta) if meta.is_file() => files.push(path.clone()),
+            Ok(_) => errors.push(not_regular(path)),
+            Err(source) => errors.push(FixtureError::Io { path: path.clone(), source }),
         }
     }
     files.sort();
     files.dedup();
-    Ok(files)
+    (files, errors)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), FixtureError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| FixtureError::Io { path: dir.to_path_buf(), source })?;
+fn not_regular(path: &Path) -> FixtureError {
+    FixtureError::Io { path: path.to_path_buf(), source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file") }
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>, errors: &mut Vec<FixtureError>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(source) => return errors.push(FixtureError::Io { path: dir.to_path_buf(), source }),
+    };
     for entry in entries {
-        let entry = entry.map_err(|source| FixtureError::Io { path: dir.to_path_buf(), source })?;
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(source) => {
+                errors.push(FixtureError::Io { path: dir.to_path_buf(), source });
+                continue;
+            }
+        };
         let path = entry.path();
         if entry.file_name().to_string_lossy().starts_with('.') {
             continue;
         }
-        let file_type = entry.file_type().map_err(|source| FixtureError::Io { path: path.clone(), source })?;
-        if file_type.is_dir() {
-            walk(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "json") {
-            out.push(path);
+        // Links are followed to what they name; only folders and regular files are used.
+        match std::fs::metadata(&path) {
+            Ok(meta) if meta.is_dir() => walk(&path, out, errors),
+            Ok(meta) if meta.is_file() && path.extension().is_some_and(|e| e == "json") => out.push(path),
+            Ok(_) if path.extension().is_some_and(|e| e == "json") => errors.push(not_regular(&path)),
+            Ok(_) => {}
+            Err(source) => errors.push(FixtureError::Io { path, source }),
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]

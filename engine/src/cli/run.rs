@@ -26,9 +26,13 @@ pub struct Args {
     /// Write the full JSON report here.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
-    /// Worker threads (default: one per core).
-    #[arg(long, value_name = "N")]
-    pub jobs: Option<usize>,
+    /// Worker threads, 1 to 1024 (default: one per core).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub jobs: Option<u16>,
+    /// Succeed when the paths hold no test case (by default that is an input error, so that a
+    /// mistyped path fails).
+    #[arg(long)]
+    pub allow_empty: bool,
     /// How many failures, disagreements and errors to print (all are in the report).
     #[arg(long, default_value_t = 20, value_name = "N")]
     pub show: usize,
@@ -37,7 +41,17 @@ pub struct Args {
 /// Runs the fixtures, prints the highlights and the summary, and writes the report.
 pub fn run(args: Args) -> Result<Finish, CliError> {
     let clients = resolve_clients(&args.clients, args.timeout)?;
-    let options = RunOptions { paths: args.paths, forks: args.forks, jobs: args.jobs, progress: std::io::stderr().is_terminal() };
+    // The report's folder is checked before minutes of running, not after.
+    if let Some(path) = &args.report {
+        crate::atomic::check_writable(path).map_err(|source| CliError::Report { path: path.clone(), source })?;
+    }
+    let options = RunOptions {
+        paths: args.paths,
+        forks: args.forks,
+        jobs: args.jobs.map(usize::from),
+        progress: std::io::stderr().is_terminal(),
+        allow_empty: args.allow_empty,
+    };
     let report = runner::run(&options, &clients)?;
     print!("{}", report.highlights(args.show));
     print!("{}", report.summary());

@@ -219,3 +219,44 @@ fn promote_writes_only_inside_its_destination() {
     assert_eq!(written.len(), 1, "{written:?}");
     assert!(written[0].starts_with(&to), "{written:?}");
 }
+
+#[test]
+fn careless_invocations_fail_fast_with_the_reason() {
+    let dir = scratch("careless");
+    // A mistyped path, or a folder without fixtures: no case is an input error, not a pass.
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).expect("dir");
+    let out = schism().arg("run").arg(&empty).output().expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no test case found in"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(schism().arg("run").arg(&empty).arg("--allow-empty").output().expect("runs").status.code(), Some(0));
+    let missing = schism().arg("run").arg(dir.join("typo")).output().expect("runs");
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stdout).contains("typo") || String::from_utf8_lossy(&missing.stderr).contains("typo"));
+    // Bounds checked before any work.
+    let add11 = fixture("GeneralStateTests/stExample/add11.json");
+    assert_eq!(schism().arg("run").arg(&add11).args(["--jobs", "100000"]).output().expect("runs").status.code(), Some(2));
+    assert_eq!(schism().arg("run").arg(&add11).args(["--timeout", "1e30"]).output().expect("runs").status.code(), Some(2));
+    assert_eq!(schism().args(["fuzz", "--duration", "900000000y"]).output().expect("runs").status.code(), Some(2));
+    let started = std::time::Instant::now();
+    let out =
+        schism().arg("run").arg(fixture("GeneralStateTests")).arg("--report").arg(dir.join("no/such/dir/r.json")).output().expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "the report path is checked before the run");
+}
+
+#[test]
+fn a_fifo_named_json_is_an_input_error_and_the_rest_runs() {
+    let dir = scratch("fifo");
+    std::fs::copy(fixture("GeneralStateTests/stExample/add11.json"), dir.join("add11.json")).expect("copy");
+    let fifo = dir.join("pipe.json");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(made.success());
+    let started = std::time::Instant::now();
+    let out = schism().arg("run").arg(&dir).output().expect("runs");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "a FIFO is never opened");
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stdout));
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("pipe.json") && text.contains("not a regular file"), "{text}");
+    assert!(text.contains("1 cases from") || text.contains("cases from 1 files"), "add11 still ran: {text}");
+}

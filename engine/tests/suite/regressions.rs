@@ -18,7 +18,7 @@ fn every_regression_fixture_holds_on_every_in_process_client() {
     let dir = regressions();
     let files = collect_json_files(std::slice::from_ref(&dir)).expect("regressions folder");
     let clients = default_clients();
-    let options = RunOptions { paths: vec![dir], forks: Vec::new(), jobs: None, progress: false };
+    let options = RunOptions { paths: vec![dir], ..Default::default() };
     let report = run(&options, &clients).expect("run");
     assert!(report.input_errors.is_empty(), "unreadable regression fixtures: {:?}", report.input_errors);
     for (id, c) in &report.clients {
