@@ -1006,6 +1006,166 @@ mod tests {
         assert_eq!(auth.nonce, 1);
     }
 
+    /// Feeds everything compilation decides into a hasher: fields in a fixed order, each
+    /// length-prefixed where it varies, so that two different cases never feed the same bytes.
+    mod digest {
+        use alloy_primitives::{Address, B256, Keccak256, U256};
+        use schism_interface::fixture::{Accounts, Env};
+        use schism_interface::{Transaction, TxValue};
+
+        pub fn bytes(h: &mut Keccak256, b: &[u8]) {
+            h.update((b.len() as u64).to_be_bytes());
+            h.update(b);
+        }
+
+        pub fn word(h: &mut Keccak256, v: U256) {
+            h.update(v.to_be_bytes::<32>());
+        }
+
+        pub fn number(h: &mut Keccak256, v: u64) {
+            h.update(v.to_be_bytes());
+        }
+
+        fn option<T: Copy>(h: &mut Keccak256, v: Option<T>, f: fn(&mut Keccak256, T)) {
+            match v {
+                None => h.update([0]),
+                Some(v) => {
+                    h.update([1]);
+                    f(h, v);
+                }
+            }
+        }
+
+        fn address(h: &mut Keccak256, a: Address) {
+            h.update(a);
+        }
+
+        fn hash(h: &mut Keccak256, b: B256) {
+            h.update(b);
+        }
+
+        pub fn accounts(h: &mut Keccak256, pre: &Accounts) {
+            number(h, pre.len() as u64);
+            for (a, account) in pre {
+                address(h, *a);
+                word(h, account.balance);
+                number(h, account.nonce);
+                bytes(h, &account.code);
+                number(h, account.storage.len() as u64);
+                for (slot, value) in &account.storage {
+                    word(h, *slot);
+                    word(h, *value);
+                }
+            }
+        }
+
+        pub fn env(h: &mut Keccak256, env: &Env) {
+            address(h, env.current_coinbase);
+            word(h, env.current_difficulty);
+            number(h, env.current_gas_limit);
+            number(h, env.current_number);
+            number(h, env.current_timestamp);
+            option(h, env.current_base_fee, number);
+            option(h, env.current_random, hash);
+            option(h, env.current_excess_blob_gas, number);
+            option(h, env.previous_hash, hash);
+            option(h, env.parent_beacon_block_root, hash);
+        }
+
+        pub fn transaction(h: &mut Keccak256, tx: &Transaction) {
+            h.update([tx.kind as u8]);
+            number(h, tx.nonce);
+            number(h, tx.gas_limit);
+            option(h, tx.to, address);
+            match &tx.value {
+                TxValue::Value(v) => {
+                    h.update([0]);
+                    word(h, *v);
+                }
+                TxValue::Oversized(b) => {
+                    h.update([1]);
+                    bytes(h, b);
+                }
+            }
+            bytes(h, &tx.data);
+            option(h, tx.gas_price, word);
+            option(h, tx.max_fee_per_gas, word);
+            option(h, tx.max_priority_fee_per_gas, word);
+            number(h, tx.access_list.len() as u64);
+            for item in &tx.access_list {
+                address(h, item.address);
+                number(h, item.storage_keys.len() as u64);
+                for key in &item.storage_keys {
+                    hash(h, *key);
+                }
+            }
+            option(h, tx.max_fee_per_blob_gas, word);
+            number(h, tx.blob_versioned_hashes.len() as u64);
+            for v in &tx.blob_versioned_hashes {
+                hash(h, *v);
+            }
+            number(h, tx.authorization_list.len() as u64);
+            for a in &tx.authorization_list {
+                word(h, a.chain_id);
+                address(h, a.address);
+                number(h, a.nonce);
+                option(h, a.v, word);
+                option(h, a.y_parity, word);
+                word(h, a.r);
+                word(h, a.s);
+                option(h, a.signer, address);
+            }
+            hash(h, tx.secret_key);
+            address(h, tx.sender);
+        }
+    }
+
+    /// Compiling is deterministic and stays byte-identical through refactors: a few thousand
+    /// pseudo-random blueprints, each compiled under every fork (and, with later transactions,
+    /// as a block sequence under the fork it selects), hash to a digest recorded once. A change
+    /// that alters generated cases on purpose records the new digest here and says so.
+    #[test]
+    fn compiled_cases_match_the_recorded_digest() {
+        use crate::fuzz::sequence::compile_sequence;
+        // xorshift64: the same stream on every platform, with no dependency to drift.
+        let mut state = 0x5c15_a0f1_2345_6789u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut h = alloy_primitives::Keccak256::new();
+        let (mut cases, mut sequences) = (0u64, 0u64);
+        for _ in 0..2000 {
+            let len = 32 + (next() % 2048) as usize;
+            let data: Vec<u8> = (0..len.div_ceil(8)).flat_map(|_| next().to_le_bytes()).take(len).collect();
+            let blueprint = Blueprint::from_bytes(&data);
+            for fork in Fork::ALL {
+                let case = compile(&blueprint, fork);
+                digest::number(&mut h, case.chain_id);
+                digest::env(&mut h, &case.env);
+                digest::accounts(&mut h, &case.pre);
+                digest::transaction(&mut h, &case.tx);
+                cases += 1;
+            }
+            if !blueprint.follow.is_empty() {
+                let fork = choose_fork(blueprint.fork, &Fork::ALL).unwrap_or(Fork::Osaka);
+                let seq = compile_sequence(&blueprint, fork);
+                digest::accounts(&mut h, &seq.pre);
+                for stx in seq.blocks.iter().flat_map(|b| &b.txs) {
+                    digest::transaction(&mut h, &stx.tx);
+                    digest::bytes(&mut h, stx.raw.as_ref().map_or(&[][..], |r| &r[..]));
+                }
+                sequences += 1;
+            }
+        }
+        let digest = h.finalize();
+        println!("{cases} cases, {sequences} sequences: {digest}");
+        assert!(sequences > 100, "too few sequences ({sequences}) to cover later transactions");
+        assert_eq!(digest, alloy_primitives::b256!("0x56bb136fad905c458c52e671c3426d81385514e2c8b0918f5c72ec69fcf9d3a1"));
+    }
+
     /// Every precompile strategy's well-formed form is accepted by revm (so the constants, the
     /// curve points and signature vectors, are right).
     #[cfg(feature = "revm")]
