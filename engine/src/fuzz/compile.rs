@@ -1,7 +1,7 @@
-//! Compiles a [`Blueprint`] into a [`Case`]: bytecode for every contract (assembled in [`asm`]:
-//! pushes before each instruction, results stored with SSTORE so that every difference reaches
-//! the state root, jump targets resolved), a pre-state, a block environment, and a transaction
-//! of a type the fork allows (built in [`transaction`]).
+//! Compiles a [`Blueprint`] into a [`Case`]: bytecode for every contract (assembled by the
+//! `asm` submodule: pushes before each instruction, results stored with SSTORE so that every
+//! difference reaches the state root, jump targets resolved), a pre-state, a block environment,
+//! and a transaction of a type the fork allows (built by the `transaction` submodule).
 
 mod asm;
 mod transaction;
