@@ -8,6 +8,7 @@ pub mod entry;
 pub mod farm;
 pub mod features;
 pub mod harness;
+pub mod precompile;
 pub mod program;
 pub mod selftest;
 pub mod sequence;

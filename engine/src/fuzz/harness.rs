@@ -4,7 +4,7 @@
 
 use super::FuzzError;
 use super::compile::{choose_fork, compile};
-use super::features::Recorder;
+use super::features::{FeatureKind, Recorder};
 use super::program::Blueprint;
 use super::sequence::compile_sequence;
 use crate::chain::{self, ChainRun};
@@ -404,13 +404,14 @@ impl Harness {
         }
         if let Some((_, run)) = runs.iter().find(|(id, _)| *id == observed_id) {
             for (b, block) in run.blocks.iter().enumerate() {
-                recorder.hit(0x5e0, (b as u64) << 8 | u64::from(block.rejection.is_some()));
+                recorder.hit(FeatureKind::Block, (b as u64) << 8 | u64::from(block.rejection.is_some()));
                 let Some(outcome) = block.outcome.as_ref() else { continue };
                 for r in &outcome.rejected {
-                    recorder.hit(0x5e1, r.kind as u64);
+                    recorder.hit(FeatureKind::RejectedTx, r.kind as u64);
                 }
                 for receipt in &outcome.receipts {
-                    recorder.hit(0x5e2, (receipt.index as u64) << 8 | receipt.error.map_or(0, |e| e.name().len() as u64 + 1));
+                    recorder
+                        .hit(FeatureKind::Receipt, (receipt.index as u64) << 8 | receipt.error.map_or(0, |e| e.name().len() as u64 + 1));
                 }
             }
         }

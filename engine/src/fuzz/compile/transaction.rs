@@ -1,0 +1,208 @@
+//! Transaction building: the envelope types each fork allows, and the transaction a blueprint
+//! describes (fees, access list, blobs, EIP-7702 authorizations signed by the generator's
+//! authorities), for a case's single transaction and for the later transactions of a sequence.
+
+use super::{CHAIN_ID, Ctx, init_code};
+use crate::fuzz::program::{Auth, Blueprint, Leaf, Piece, Target, Tx, Value};
+use crate::fuzz::vectors;
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
+use schism_interface::fixture::{AccessListItem, Accounts, Authorization, Env};
+use schism_interface::{Fork, Transaction, TxKind, TxValue};
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+/// Transaction gas limits, by `Tx::gas` (all within EIP-7825's cap). Mostly moderate: gas
+/// bounds the work of a case, and coverage guidance otherwise drifts towards inputs that burn
+/// millions of gas in loops, which costs throughput without reaching more behaviour.
+const GAS_LIMITS: [u64; 8] = [50_000, 80_000, 100_000, 150_000, 200_000, 300_000, 500_000, 2_000_000];
+
+/// The transaction types `fork` allows, oldest first.
+fn tx_kinds(fork: Fork) -> Vec<TxKind> {
+    let mut kinds = vec![TxKind::Legacy];
+    if fork >= Fork::Berlin {
+        kinds.push(TxKind::AccessList);
+    }
+    if fork >= Fork::London {
+        kinds.push(TxKind::Eip1559);
+    }
+    if fork >= Fork::Cancun {
+        kinds.push(TxKind::Blob);
+    }
+    if fork >= Fork::Prague {
+        kinds.push(TxKind::SetCode);
+    }
+    kinds
+}
+
+/// The transaction a later transaction of a sequence compiles to: the blueprint's own rules
+/// (type, fees, access list, blobs, signed authorizations) applied to `tx`.
+pub(crate) fn follow_transaction(blueprint: &Blueprint, tx: &Tx, fork: Fork, pre: &Accounts, env: &Env) -> Transaction {
+    let ctx = Ctx::new(fork, blueprint.contracts.len());
+    let mut b = Blueprint { tx: tx.clone(), follow: Vec::new(), ..blueprint.clone() };
+    b.tx.create = 1;
+    transaction(&b, &ctx, pre, env)
+}
+
+/// The transaction a blueprint's `tx` describes, for the pre-state and block `env` built.
+pub(super) fn transaction(blueprint: &Blueprint, ctx: &Ctx, pre: &Accounts, env: &Env) -> Transaction {
+    let spec = &blueprint.tx;
+    let kinds = tx_kinds(ctx.fork);
+    let kind = kinds[usize::from(spec.kind) % kinds.len()];
+    let create = spec.create.is_multiple_of(16) && matches!(kind, TxKind::Legacy | TxKind::AccessList | TxKind::Eip1559);
+    let base_fee = U256::from(env.current_base_fee.unwrap_or(0));
+    let tip = U256::from([0u64, 1, 2, 10][usize::from(spec.tip % 4)]);
+    let (gas_price, max_fee, max_priority) = match kind {
+        TxKind::Legacy | TxKind::AccessList => (Some(base_fee + tip + U256::from(1)), None, None),
+        _ => (None, Some(base_fee * U256::from(2) + tip), Some(tip)),
+    };
+    let data = if create {
+        let first = &blueprint.contracts[0];
+        let leaves: Vec<Leaf> = first.program.iter().filter_map(|p| if let Piece::Leaf(l) = p { Some(l.clone()) } else { None }).collect();
+        let runtime = blueprint
+            .contracts
+            .get(1)
+            .map(|c| c.program.iter().filter_map(|p| if let Piece::Leaf(l) = p { Some(l.clone()) } else { None }).collect::<Vec<Leaf>>());
+        Bytes::from(init_code(ctx, &leaves, &runtime.unwrap_or_default(), 0))
+    } else {
+        Bytes::from(spec.calldata.clone())
+    };
+    let access_list = spec
+        .access
+        .iter()
+        .filter(|_| kind != TxKind::Legacy)
+        .map(|(target, slots)| AccessListItem {
+            address: ctx.address(*target).unwrap_or(vectors::contract_address(0)),
+            storage_keys: slots.iter().map(|s| B256::with_last_byte(s % 8)).collect(),
+        })
+        .collect();
+    let blob_versioned_hashes = if kind == TxKind::Blob {
+        let n = usize::from(spec.blobs % 7).max(1);
+        (0..n).map(|i| if i == 0 { vectors::KZG_VERSIONED_HASH } else { versioned_hash(i as u8) }).collect()
+    } else {
+        Vec::new()
+    };
+    let nonce = if spec.nonce.is_multiple_of(32) { 2 } else { 1 };
+    let authorization_list = if kind == TxKind::SetCode {
+        let auths: Vec<Auth> = if spec.auths.is_empty() {
+            vec![Auth { authority: 0, target: Target::Contract(0), chain: 1, nonce: 0 }]
+        } else {
+            spec.auths.clone()
+        };
+        auths.iter().map(|a| authorization(ctx, pre, a, nonce)).collect()
+    } else {
+        Vec::new()
+    };
+    let value = ctx.value(spec.value);
+    // Affordable values, except now and then a value at a boundary (beyond any balance).
+    let value = if matches!(spec.value, Value::Near(_, 0)) { value } else { value % U256::from(10u64).pow(U256::from(21)) };
+    Transaction {
+        kind,
+        nonce,
+        gas_limit: GAS_LIMITS[usize::from(spec.gas % 8)],
+        to: (!create).then(|| vectors::contract_address(0)),
+        value: TxValue::Value(value),
+        data,
+        gas_price,
+        max_fee_per_gas: max_fee,
+        max_priority_fee_per_gas: max_priority,
+        access_list,
+        max_fee_per_blob_gas: (kind == TxKind::Blob).then(|| U256::from(10)),
+        blob_versioned_hashes,
+        authorization_list,
+        secret_key: vectors::SENDER_KEY,
+        sender: vectors::SENDER,
+    }
+}
+
+/// A made-up EIP-4844 versioned hash (version byte 1), distinct for each `i`.
+fn versioned_hash(i: u8) -> B256 {
+    let mut hash = keccak256([i]);
+    hash.0[0] = 0x01;
+    hash
+}
+
+/// What an EIP-7702 authority signs (after the magic byte 0x05).
+#[derive(alloy_rlp::RlpEncodable)]
+struct AuthTuple {
+    chain_id: U256,
+    address: Address,
+    nonce: u64,
+}
+
+/// An authorization's signer, chain id, delegate and nonce.
+type AuthKey = (usize, U256, Address, u64);
+
+thread_local! {
+    /// Signatures already made (parity, r, s): signing is the slowest part of compiling a case.
+    static SIGNATURES: RefCell<HashMap<AuthKey, (u8, U256, U256)>> = RefCell::new(HashMap::new());
+}
+
+/// A signed authorization as `auth` describes it, with a nonce that is right unless `auth`
+/// asks otherwise.
+fn authorization(ctx: &Ctx, pre: &Accounts, auth: &Auth, tx_nonce: u64) -> Authorization {
+    let (key, authority) = match auth.authority % 4 {
+        3 => (vectors::SENDER_KEY, vectors::SENDER),
+        i => (vectors::AUTHORITY_KEYS[usize::from(i)], vectors::authorities()[usize::from(i)]),
+    };
+    let chain_id = U256::from(match auth.chain % 4 {
+        0 => 0,
+        3 => 2,
+        _ => CHAIN_ID,
+    });
+    let address = ctx.address(auth.target).unwrap_or(Address::ZERO);
+    let current = pre.get(&authority).map_or(0, |a| a.nonce);
+    // The sender's own authorization is checked after its nonce was bumped by the transaction.
+    let right = if authority == vectors::SENDER { tx_nonce + 1 } else { current };
+    let nonce = if auth.nonce % 4 == 3 { right + 1 } else { right };
+    let index = usize::from(auth.authority % 4);
+    let (parity, r, s) = SIGNATURES.with(|cache| {
+        *cache.borrow_mut().entry((index, chain_id, address, nonce)).or_insert_with(|| sign_authorization(&key, chain_id, address, nonce))
+    });
+    Authorization {
+        chain_id,
+        address,
+        nonce,
+        // Both spellings, as execution-spec-tests writes them: geth's reader requires `v`.
+        v: Some(U256::from(parity)),
+        y_parity: Some(U256::from(parity)),
+        r,
+        s,
+        signer: Some(authority),
+    }
+}
+
+/// Signs an EIP-7702 authorization: parity, r and s (zero when `key` is not a valid key).
+fn sign_authorization(key: &B256, chain_id: U256, address: Address, nonce: u64) -> (u8, U256, U256) {
+    let mut message = vec![0x05];
+    alloy_rlp::Encodable::encode(&AuthTuple { chain_id, address, nonce }, &mut message);
+    let hash = keccak256(&message);
+    match k256::ecdsa::SigningKey::from_slice(key.as_slice()).and_then(|k| k.sign_prehash_recoverable(hash.as_slice())) {
+        Ok((signature, recovery)) => {
+            let bytes = signature.to_bytes();
+            (recovery.to_byte(), U256::from_be_slice(&bytes[..32]), U256::from_be_slice(&bytes[32..]))
+        }
+        Err(_) => (0, U256::ZERO, U256::ZERO),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fuzz::compile::compile;
+
+    #[test]
+    fn set_code_authorizations_recover_to_their_authority() {
+        let mut blueprint = Blueprint::default();
+        blueprint.tx.kind = 4;
+        blueprint.tx.auths = vec![Auth { authority: 1, target: Target::Contract(0), chain: 1, nonce: 0 }];
+        let case = compile(&blueprint, Fork::Prague);
+        assert_eq!(case.tx.kind, TxKind::SetCode);
+        let auth = &case.tx.authorization_list[0];
+        let mut message = vec![0x05];
+        alloy_rlp::Encodable::encode(&AuthTuple { chain_id: auth.chain_id, address: auth.address, nonce: auth.nonce }, &mut message);
+        let signature = alloy_primitives::Signature::new(auth.r, auth.s, auth.y_parity == Some(U256::from(1)));
+        let recovered = signature.recover_address_from_prehash(&keccak256(&message)).expect("recovers");
+        assert_eq!(recovered, vectors::authorities()[1]);
+        assert_eq!(auth.nonce, 1);
+    }
+}

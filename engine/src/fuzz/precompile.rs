@@ -1,0 +1,270 @@
+//! Precompiles as the fuzzer calls them: which a fork has, where they live, which are costly
+//! enough to call less often, and the input a generated call passes each (well-formed from the
+//! vectors in [`super::vectors`], or deliberately broken).
+
+use super::vectors::{self, BOUNDARIES};
+use alloy_primitives::{Address, U256};
+use schism_interface::Fork;
+
+/// The precompile addresses of a fork, in address order.
+pub fn precompiles(fork: Fork) -> Vec<u16> {
+    let mut out: Vec<u16> = (1..=4).collect();
+    if fork >= Fork::Byzantium {
+        out.extend(5..=8);
+    }
+    if fork >= Fork::Istanbul {
+        out.push(9);
+    }
+    if fork >= Fork::Cancun {
+        out.push(0x0a);
+    }
+    if fork >= Fork::Prague {
+        out.extend(0x0b..=0x11);
+    }
+    if fork >= Fork::Osaka {
+        out.push(0x100);
+    }
+    out
+}
+
+/// The address of a precompile.
+pub fn precompile_address(id: u16) -> Address {
+    let mut bytes = [0u8; 20];
+    bytes[18..].copy_from_slice(&id.to_be_bytes());
+    Address::from(bytes)
+}
+
+/// Precompiles that take a millisecond or more per call (pairings, KZG): chosen an eighth as
+/// often as the others, so that throughput stays high while every precompile is still reached.
+pub const EXPENSIVE: [u16; 3] = [0x08, 0x0a, 0x0f];
+
+/// A well-formed (or, by `variant`, deliberately broken) input for precompile `id`.
+pub fn precompile_input(id: u16, variant: u8, data: &[u8]) -> Vec<u8> {
+    let byte = |i: usize| data.get(i).copied().unwrap_or(i as u8);
+    let word = |i: usize| -> [u8; 32] { std::array::from_fn(|k| byte(i * 32 + k)) };
+    let broken = variant % 8 == 7;
+    match id {
+        1 => {
+            let (hash, v, r, s) = *vectors::ecrecover_vector();
+            let mut out = Vec::with_capacity(128);
+            out.extend_from_slice(if variant % 8 == 6 { &data[..data.len().min(32)] } else { hash.as_slice() });
+            out.resize(32, 0);
+            let mut v_word = [0u8; 32];
+            v_word[31] = if broken { 29 } else { v };
+            out.extend_from_slice(&v_word);
+            out.extend_from_slice(r.as_slice());
+            out.extend_from_slice(if variant % 8 == 5 { &[0xffu8; 32][..] } else { s.as_slice() });
+            out
+        }
+        2..=4 => data.to_vec(),
+        5 => {
+            let lens = match variant % 8 {
+                0 => [1, 1, 1],
+                1 => [32, 32, 32],
+                2 => [0, 0, 32],
+                3 => [usize::from(byte(0) % 65), usize::from(byte(1) % 65), usize::from(byte(2) % 65)],
+                4 => [16, 64, 16],
+                5 => [32, 1, 1],
+                6 => [1, 33, 1],
+                _ => [0x1_0000, 32, 32],
+            };
+            let mut out = Vec::new();
+            for len in lens {
+                out.extend_from_slice(&U256::from(len).to_be_bytes::<32>());
+            }
+            let body = lens[0].min(256) + lens[1] + lens[2];
+            out.extend((0..body).map(|i| byte(3 + i)));
+            if variant % 8 == 5 {
+                // Modulus 1 (every result is 0), with a zero exponent half of the time.
+                let len = out.len();
+                out[len - 1] = 1;
+                if byte(0) % 2 == 0 {
+                    out[len - 2] = 0;
+                }
+            }
+            out
+        }
+        6 => [vectors::bn_g1(variant), vectors::bn_g1(byte(0))].concat(),
+        7 => {
+            let scalar = match byte(0) % 4 {
+                0 => vectors::BN_N.to_be_bytes::<32>(),
+                1 => BOUNDARIES[usize::from(byte(1)) % BOUNDARIES.len()].to_be_bytes::<32>(),
+                _ => word(1),
+            };
+            [&vectors::bn_g1(variant)[..], &scalar[..]].concat()
+        }
+        8 => {
+            let pairs = usize::from(variant % 4);
+            let mut out = Vec::new();
+            for k in 0..pairs {
+                let g1 = if pairs == 2 { vectors::bn_g1(k as u8 + 1) } else { vectors::bn_g1(byte(k)) };
+                let g2 = if pairs == 2 { vectors::bn_g2(1) } else { vectors::bn_g2(byte(k + 4)) };
+                out.extend_from_slice(&g1);
+                out.extend_from_slice(&g2);
+            }
+            if broken {
+                out.pop();
+            }
+            out
+        }
+        9 => {
+            let rounds: u32 = match variant % 4 {
+                0 => 0,
+                1 => 1,
+                2 => 12,
+                _ => u32::from(u16::from_be_bytes([byte(0), byte(1)]) % 2048),
+            };
+            let mut out = rounds.to_be_bytes().to_vec();
+            out.extend((0..208).map(|i| byte(2 + i)));
+            out.push(byte(210) % 3);
+            if broken {
+                out.pop();
+            }
+            out
+        }
+        0x0a => {
+            let mut out = vectors::KZG_VALID.to_vec();
+            if variant % 4 == 3 {
+                let at = usize::from(byte(0)) % out.len();
+                out[at] ^= 1 << (byte(1) % 8);
+            }
+            out
+        }
+        0x0b => [vectors::bls_g1(variant), vectors::bls_g1(byte(0))].concat(),
+        0x0c => {
+            let mut out = Vec::new();
+            for k in 0..usize::from(variant % 3) + 1 {
+                out.extend_from_slice(&vectors::bls_g1(byte(k) % 3));
+                out.extend_from_slice(&word(k + 1));
+            }
+            out
+        }
+        0x0d => [vectors::bls_g2(variant), vectors::bls_g2(byte(0))].concat(),
+        0x0e => {
+            let mut out = Vec::new();
+            for k in 0..usize::from(variant % 2) + 1 {
+                out.extend_from_slice(&vectors::bls_g2(byte(k)));
+                out.extend_from_slice(&word(k + 1));
+            }
+            out
+        }
+        0x0f => {
+            let pairs = usize::from(variant % 3) + 1;
+            let mut out = Vec::new();
+            for k in 0..pairs {
+                let (g1, g2) = if pairs == 2 {
+                    (vectors::bls_g1(k as u8 + 1), vectors::bls_g2(1))
+                } else {
+                    (vectors::bls_g1(byte(k) % 3), vectors::bls_g2(byte(k + 3)))
+                };
+                out.extend_from_slice(&g1);
+                out.extend_from_slice(&g2);
+            }
+            out
+        }
+        0x10 | 0x11 => {
+            let elements = if id == 0x10 { 1 } else { 2 };
+            let mut out = Vec::new();
+            for k in 0..elements {
+                let raw: [u8; 48] = std::array::from_fn(|i| byte(k * 48 + i));
+                out.extend_from_slice(&vectors::bls_field_element(&raw, !broken));
+            }
+            out
+        }
+        0x100 => {
+            let mut out = vectors::P256_VALID.to_vec();
+            if variant % 4 == 3 {
+                let at = usize::from(byte(0)) % out.len();
+                out[at] ^= 1 << (byte(1) % 8);
+            }
+            out
+        }
+        _ => data.to_vec(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precompiles_follow_the_forks() {
+        assert_eq!(precompiles(Fork::Frontier), vec![1, 2, 3, 4]);
+        assert_eq!(precompiles(Fork::Cancun).len(), 10);
+        assert_eq!(precompiles(Fork::Prague).len(), 17);
+        assert_eq!(precompiles(Fork::Osaka).last(), Some(&0x100));
+    }
+
+    /// Every precompile strategy's well-formed form is accepted by revm (so the constants, the
+    /// curve points and signature vectors, are right).
+    #[cfg(feature = "revm")]
+    #[test]
+    fn well_formed_precompile_inputs_succeed_on_revm() {
+        use crate::fuzz::compile::{RESULT_SLOT, compile};
+        use crate::fuzz::program::{Blueprint, CallKind, Contract, Gas, Input, Leaf, Piece, Target, Value};
+        use schism_interface::{Client, TraceMode};
+        let fork = Fork::Osaka;
+        let all = precompiles(fork);
+        let mut failures = Vec::new();
+        for id in &all {
+            let i = all.iter().position(|p| p == id).unwrap_or(0) as u8 * 8;
+            // Variants known to be valid: 0 everywhere except the pairing checks, whose valid
+            // form is two pairs.
+            let variant = match id {
+                8 => 2,
+                0x0f => 1,
+                _ => 0,
+            };
+            let call = Leaf::Call {
+                kind: CallKind::StaticCall,
+                target: Target::Precompile(i),
+                gas: Gas::All,
+                value: Value::Small(0),
+                input: Input::Shaped { variant, data: (0..160u8).collect() },
+            };
+            let mut blueprint = Blueprint::default();
+            blueprint.tx.gas = 7;
+            blueprint.contracts = vec![Contract { balance: Value::Small(0), nonce: 1, storage: vec![], program: vec![Piece::Leaf(call)] }];
+            let case = compile(&blueprint, fork);
+            let outcome = schism_revm::Revm::new().execute(&case, TraceMode::Off).expect("executes");
+            let post = outcome.post_state.expect("post-state");
+            let success = post[&vectors::contract_address(0)].storage.get(&U256::from(RESULT_SLOT)).copied();
+            if success != Some(U256::from(1)) {
+                failures.push(format!("{id:#x}"));
+            }
+        }
+        assert!(failures.is_empty(), "precompiles rejecting their well-formed input: {failures:?}");
+    }
+
+    /// The modulus-1 form of MODEXP's input asks for `b^0 mod 1` half of the time.
+    #[test]
+    fn the_modexp_modulus_one_form_is_zero_power_mod_one() {
+        let even = precompile_input(5, 5, &[0u8; 64]);
+        assert_eq!(&even[..96], &[[0u8; 31].as_slice(), &[32], &[0u8; 31], &[1], &[0u8; 31], &[1]].concat()[..]);
+        assert_eq!(even.len(), 96 + 34);
+        assert_eq!(even[96 + 32], 0, "zero exponent");
+        assert_eq!(even[96 + 33], 1, "modulus 1");
+    }
+
+    /// The generated modulus-one MODEXP input shows the `precompile-output` canary.
+    #[cfg(feature = "revm")]
+    #[test]
+    fn the_modexp_modulus_one_form_shows_the_precompile_output_canary() {
+        use crate::fuzz::compile::compile;
+        use crate::fuzz::program::{Blueprint, CallKind, Contract, Gas, Input, Leaf, Piece, Target, Value};
+        use schism_interface::{Client, TraceMode};
+        for fork in [Fork::Cancun, Fork::Osaka] {
+            let i = precompiles(fork).iter().position(|p| *p == 5).unwrap_or(0) as u8 * 8;
+            let input = Input::Shaped { variant: 5, data: vec![0u8; 64] };
+            let call =
+                Leaf::Call { kind: CallKind::StaticCall, target: Target::Precompile(i), gas: Gas::All, value: Value::Small(0), input };
+            let mut blueprint = Blueprint::default();
+            blueprint.tx.gas = 3;
+            blueprint.contracts = vec![Contract { balance: Value::Small(0), nonce: 1, storage: vec![], program: vec![Piece::Leaf(call)] }];
+            let case = compile(&blueprint, fork);
+            let a = schism_revm::Revm::new().execute(&case, TraceMode::Off).expect("executes");
+            let b = schism_revm::MutantRevm::new(schism_revm::Mutant::PrecompileOutput).execute(&case, TraceMode::Off).expect("executes");
+            assert_ne!(a.state_root, b.state_root, "{fork}");
+        }
+    }
+}
