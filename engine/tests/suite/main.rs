@@ -10,7 +10,6 @@ mod conformance;
 mod conformance_external;
 mod faults;
 mod filing;
-mod fuzz;
 mod regressions;
 mod sequences;
 mod trace_alignment;

@@ -1,5 +1,9 @@
 //! The fuzzing farm through the library: a few seconds on revm and levm, then a second run on
 //! the same corpus folder that picks up where the first stopped.
+//!
+//! A test binary of its own, the one exception to the engine's single test suite: the farm's
+//! Launcher forks this process, and a fork is only safe while no other test thread is alive
+//! (the suite runs its tests on many threads).
 
 use schism_engine::fuzz::farm::{self, ClientFactory, FarmOptions, FarmSummary};
 use schism_engine::registry::{self, ClientOptions};
@@ -41,7 +45,6 @@ fn entries(dir: &Path) -> usize {
 // forks.
 #[test]
 fn a_farm_fuzzes_keeps_its_corpus_writes_its_stats_and_resumes() {
-    let _one_at_a_time = crate::util::exclusive();
     if registry::resolve(&clients(), &ClientOptions::default()).is_err() {
         eprintln!("skipped: this build lacks revm or levm");
         return;
