@@ -71,20 +71,7 @@ impl Subject for Case {
     }
 
     fn describe(&self, md: &mut String) {
-        let tx = &self.tx;
-        let _ = writeln!(
-            md,
-            "Transaction: {:?} from `{}` to {}, gas limit {}, value {}, {} bytes of data.\n",
-            tx.kind,
-            tx.sender,
-            tx.to.map_or("(creation)".to_owned(), |a| format!("`{a}`")),
-            tx.gas_limit,
-            match &tx.value {
-                schism_interface::TxValue::Value(v) => v.to_string(),
-                other => format!("{other:?}"),
-            },
-            tx.data.len()
-        );
+        let _ = writeln!(md, "Transaction: {}.\n", describe_tx(&self.tx));
         describe_code(&self.pre, md);
     }
 }
@@ -134,22 +121,29 @@ impl Subject for Sequence {
         let _ = writeln!(md, "{} blocks, {} transactions:\n", self.blocks.len(), self.tx_count());
         for (b, block) in self.blocks.iter().enumerate() {
             for (t, stx) in block.txs.iter().enumerate() {
-                let tx = &stx.tx;
-                let _ = writeln!(
-                    md,
-                    "- block {b}, transaction {t}: {:?} from `{}` to {}, nonce {}, gas limit {}, {} bytes of data",
-                    tx.kind,
-                    tx.sender,
-                    tx.to.map_or("(creation)".to_owned(), |a| format!("`{a}`")),
-                    tx.nonce,
-                    tx.gas_limit,
-                    tx.data.len()
-                );
+                let _ = writeln!(md, "- block {b}, transaction {t}: {}", describe_tx(&stx.tx));
             }
         }
         let _ = writeln!(md);
         describe_code(&self.pre, md);
     }
+}
+
+/// One transaction in words: type, sender, recipient, nonce, gas limit, value, data size.
+fn describe_tx(tx: &schism_interface::Transaction) -> String {
+    format!(
+        "{:?} from `{}` to {}, nonce {}, gas limit {}, value {}, {} bytes of data",
+        tx.kind,
+        tx.sender,
+        tx.to.map_or("(creation)".to_owned(), |a| format!("`{a}`")),
+        tx.nonce,
+        tx.gas_limit,
+        match &tx.value {
+            schism_interface::TxValue::Value(v) => v.to_string(),
+            other => format!("{other:?}"),
+        },
+        tx.data.len()
+    )
 }
 
 /// The code of every account that has some, as listings.
