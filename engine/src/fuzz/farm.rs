@@ -246,7 +246,7 @@ pub fn fuzz(options: &FarmOptions) -> Result<FarmSummary, FuzzError> {
     let broker = Broker::start(monitor, port, jobs)?;
 
     let watchdog = deadline.map(|d| Watchdog::start(origin, d + GRACE));
-    let job = Job { options, files: &files, deadline, seed, stop_file: &stop_file };
+    let job = Job { options, files: &files, deadline, seed, stop_file: &stop_file, origin };
     let launched = catch_unwind(AssertUnwindSafe(|| {
         Launcher::builder()
             .shmem_provider(StdShMemProvider::new()?)

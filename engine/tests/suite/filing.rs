@@ -79,3 +79,41 @@ fn a_farm_killed_while_filing_leaves_no_partial_folder_and_resumes() {
     assert!(!crashes.join(&staging).exists(), "the dead process's staging folder is removed");
     assert!(assert_whole(&crashes) >= 1, "the finding is filed whole");
 }
+
+#[test]
+fn farm_jobs_die_with_a_farm_killed_by_sigkill() {
+    let _one_at_a_time = crate::util::exclusive();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let stats = dir.path().join("stats.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_schism"))
+        .args(["fuzz", "--jobs", "2", "--duration", "120s", "--no-slow"])
+        .arg("--corpus")
+        .arg(dir.path().join("corpus"))
+        .arg("--crashes")
+        .arg(dir.path().join("crashes"))
+        .arg("--stats")
+        .arg(&stats)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("schism fuzz starts");
+    let started = Instant::now();
+    while !stats.is_file() {
+        assert!(started.elapsed() < Duration::from_secs(60), "the farm never wrote its stats");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The main process alone, as an OOM killer or a careless `kill -9 PID` would.
+    let group = nix::unistd::Pid::from_raw(-(child.id() as i32));
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGKILL).expect("kill");
+    let _ = child.wait();
+    let killed = Instant::now();
+    while nix::sys::signal::kill(group, None).is_ok() {
+        if killed.elapsed() > Duration::from_secs(5) {
+            let _ = nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGKILL);
+            panic!("farm processes outlived the farm by more than 5 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    println!("every farm process gone {:?} after the farm was killed", killed.elapsed());
+}

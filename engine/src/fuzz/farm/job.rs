@@ -141,12 +141,15 @@ pub(crate) struct Job<'a> {
     pub seed: u64,
     /// When this file exists, the job stops (checked about once a second).
     pub stop_file: &'a Path,
+    /// The farm's own process: a job outlives it by at most a second.
+    pub origin: u32,
 }
 
 /// The Launcher's `run_client`: runs the job, then tells the broker it has left on purpose, so
 /// the broker stops waiting for it and its restarter does not start it again. A job that fails
 /// or panics says why on stderr and leaves; the others go on.
 pub(crate) fn run_client(job: &Job<'_>, state: Option<FarmState>, mut mgr: FarmManager, client: ClientDescription) -> Result<(), Error> {
+    die_with_the_farm(job.origin);
     let outcome = catch_unwind(AssertUnwindSafe(|| fuzz(job, state, &mut mgr, &client)));
     match outcome {
         Ok(Ok(())) => {}
@@ -159,6 +162,28 @@ pub(crate) fn run_client(job: &Job<'_>, state: Option<FarmState>, mut mgr: FarmM
     mgr.send_exiting()?;
     mgr.await_restart_safe();
     Ok(())
+}
+
+/// Ties this job to the farm's life, however the farm ends (even `kill -9`): the job gets
+/// SIGKILL when its parent (the restarter) dies, and a thread watches the farm's process and,
+/// once it is gone, kills the restarter (so it starts no new job) and this job.
+fn die_with_the_farm(origin: u32) {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::{Pid, getppid};
+    let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    let Ok(origin) = i32::try_from(origin) else { return };
+    std::thread::spawn(move || {
+        loop {
+            if kill(Pid::from_raw(origin), None).is_err() {
+                let parent = getppid();
+                if parent.as_raw() != origin && parent.as_raw() > 1 {
+                    let _ = kill(parent, Signal::SIGKILL);
+                }
+                std::process::exit(1);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
+    });
 }
 
 fn farm_error(e: FuzzError) -> Error {
