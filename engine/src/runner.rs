@@ -136,7 +136,11 @@ pub struct CaseResult {
 pub fn run(options: &RunOptions, clients: &[Arc<dyn Client>]) -> Result<Report, RunError> {
     let started = Instant::now();
     // A path that cannot be read is an input error for that path; the others still run.
-    let (files, path_errors) = collect_fixture_files(&options.paths);
+    let (files, mut path_errors) = collect_fixture_files(&options.paths);
+    if files.is_empty() && !path_errors.is_empty() {
+        // Nothing at all to run: the first unusable path is the error.
+        return Err(RunError::Input(path_errors.remove(0)));
+    }
     let jobs = options.jobs.unwrap_or(0);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).build().map_err(|source| RunError::Pool { jobs, source })?;
     pool.install(|| {
