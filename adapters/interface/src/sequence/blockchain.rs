@@ -92,7 +92,8 @@ pub fn parse_network(network: &str) -> Result<Schedule, InvalidFixture> {
             Some(d) => (d, 1000),
             None => (time, 1),
         };
-        Trigger::Time(digits.parse::<u64>().map_err(|_| unknown())? * scale)
+        // `AtTime20000000000000000k` must not wrap around to an early transition.
+        Trigger::Time(digits.parse::<u64>().ok().and_then(|t| t.checked_mul(scale)).ok_or_else(unknown)?)
     } else if let Some(diff) = at.strip_prefix("Diff") {
         Trigger::TotalDifficulty(U256::from_str_radix(diff, 16).map_err(|_| unknown())?)
     } else {
@@ -398,6 +399,7 @@ mod tests {
         assert_eq!(merge.network(), "ArrowGlacierToParisAtDiffC0000");
         assert_eq!(parse_network("ByzantiumToConstantinopleFixAt5").map(|s| s.network()).as_deref(), Ok("ByzantiumToConstantinopleFixAt5"));
         assert!(parse_network("Nonsense").is_err());
+        assert!(parse_network("ParisToShanghaiAtTime18446744073709552k").is_err(), "a transition time past u64 is refused, not wrapped");
     }
 
     #[test]
