@@ -105,7 +105,10 @@ impl External {
             location: settings.location,
             version,
             idle: Mutex::new(Vec::new()),
-            dir: tempfile::Builder::new().prefix("schism-cases-").tempdir()?,
+            dir: {
+                remove_stale_case_folders();
+                tempfile::Builder::new().prefix(&format!("{CASES_PREFIX}{}-", std::process::id())).tempdir()?
+            },
             counter: AtomicU64::new(0),
         })
     }
@@ -136,7 +139,16 @@ impl External {
         let file: StateTestFile = BTreeMap::from([(tools::case_name(case), self.tool.state_test(case))]);
         let text = tools::case_file(&file, case.fork, self.tool.fork_name(case.fork))
             .map_err(|e| self.error(Fault::Tool(format!("cannot serialise the case: {e}"))))?;
-        std::fs::write(&path, text).map_err(|e| self.error(Fault::Tool(format!("cannot write {}: {e}", path.display()))))?;
+        let written = std::fs::write(&path, &text).or_else(|e| {
+            // The case folder vanished (a cleaner of /tmp, a careless `rm`): made again, so that
+            // one missing folder is not taken for a fault of every later case.
+            if e.kind() != std::io::ErrorKind::NotFound {
+                return Err(e);
+            }
+            std::fs::create_dir_all(self.dir.path())?;
+            std::fs::write(&path, &text)
+        });
+        written.map_err(|e| self.error(Fault::Tool(format!("cannot write {}: {e}", path.display()))))?;
         Ok(path)
     }
 
@@ -294,6 +306,25 @@ impl Client for External {
 
     fn known_differences(&self) -> &'static [KnownDifference] {
         self.tool.known_differences()
+    }
+}
+
+/// The name before the process id of the temporary folder of a client's case files.
+const CASES_PREFIX: &str = "schism-cases-";
+
+/// Removes the case folders (`schism-cases-<pid>-*`) and EELS runner folders
+/// (`schism-eels-runner-<pid>`) of schism processes that are gone: a run killed by a signal
+/// leaves them behind.
+fn remove_stale_case_folders() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix(CASES_PREFIX).or_else(|| name.strip_prefix("schism-eels-runner-")) else { continue };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<i32>().ok()) else { continue };
+        let gone = matches!(nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None), Err(nix::errno::Errno::ESRCH));
+        if gone {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 

@@ -113,3 +113,31 @@ fn two_builds_of_one_client_are_two_clients() {
     let labels: Vec<&String> = json["clients"].as_object().expect("clients").keys().collect();
     assert_eq!(labels, vec![&format!("geth@{}", fake.display()), &format!("geth@{}", other.display())]);
 }
+
+#[test]
+fn a_vanished_case_folder_is_made_again_and_a_dead_runs_folders_are_removed() {
+    use schism_engine::registry::{ClientOptions, resolve};
+    use schism_interface::load::{FixtureFile, expand_file, read_fixture};
+    let dir = scratch("vanished");
+    let fake = dir.join("fake-evm");
+    std::fs::write(&fake, FAKE_EVM).expect("write fake");
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    // A folder left by a run that was killed (pid 2^22 - 1 is above Linux's default pid_max).
+    let stale = std::env::temp_dir().join("schism-cases-4194303-left");
+    std::fs::create_dir_all(&stale).expect("stale folder");
+    let clients = resolve(&[format!("geth={}", fake.display())], &ClientOptions::default()).expect("client");
+    assert!(!stale.exists(), "the dead run's case folder is removed when a client starts");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/GeneralStateTests/stExample/add11.json");
+    let Ok(FixtureFile::State(file)) = read_fixture(&path) else { panic!("fixture") };
+    let case = expand_file(&path, &file).0.remove(0);
+    let client = &clients[0];
+    client.execute(&case, schism_interface::TraceMode::Off).expect("runs");
+    // Something removes this process's case folders mid-run.
+    let mine = format!("schism-cases-{}-", std::process::id());
+    for entry in std::fs::read_dir(std::env::temp_dir()).expect("tmp").flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&mine) {
+            std::fs::remove_dir_all(entry.path()).expect("remove");
+        }
+    }
+    client.execute(&case, schism_interface::TraceMode::Off).expect("the folder is made again, not a fault");
+}
