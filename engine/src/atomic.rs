@@ -33,7 +33,7 @@ pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Checks, before any work, that [`write`] to `path` can succeed: its folder exists and takes
+/// Checks, before any work, that [`write()`] to `path` can succeed: its folder exists and takes
 /// a new file (a temporary one, removed at once), and `path` is not a folder.
 pub fn check_writable(path: &Path) -> std::io::Result<()> {
     if path.is_dir() {
