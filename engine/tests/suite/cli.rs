@@ -63,6 +63,8 @@ fn workloads() -> PathBuf {
 
 #[test]
 fn bench_writes_one_row_per_client_with_the_documented_fields() {
+    // CPU-heavy: not beside a farm that must find its canary in time.
+    let _one_at_a_time = crate::util::exclusive();
     let dir = scratch("bench");
     let json = dir.join("rows.json");
     let plot = dir.join("plot.svg");
@@ -108,6 +110,8 @@ fn bench_usage_errors_exit_2() {
 
 #[test]
 fn the_bench_workloads_pass_on_every_client() {
+    // CPU-heavy: not beside a farm that must find its canary in time.
+    let _one_at_a_time = crate::util::exclusive();
     let report = scratch("bench-run").join("report.json");
     let out = schism().arg("run").arg(workloads()).arg("--report").arg(&report).output().expect("runs");
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));

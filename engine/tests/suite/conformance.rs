@@ -58,6 +58,8 @@ fn assert_thresholds(report: &Report) {
 /// many seconds (they are in the full run).
 #[test]
 fn sample() {
+    // CPU-heavy: not beside a farm that must find its canary in time.
+    let _one_at_a_time = crate::util::exclusive();
     let slow = ["CALLBlake2f_MaxRounds.json", "loopMul.json", "static_Call50000_sha256.json", "Call50000_sha256.json"];
     let all =
         collect_json_files(&[fixtures().join("GeneralStateTests"), fixtures().join("osaka")]).expect("fixtures are beside the repository");

@@ -18,6 +18,8 @@ use std::time::Instant;
 
 #[test]
 fn blockchain_tests_pass_on_the_in_process_clients() {
+    // CPU-heavy: not beside a farm that must find its canary in time.
+    let _one_at_a_time = crate::util::exclusive();
     let ids: Vec<String> = ["revm", "levm", "sputnik"].map(String::from).to_vec();
     let clients = resolve(&ids, &ClientOptions::default()).expect("clients");
     let options = RunOptions { paths: vec![fixtures().join("BlockchainTests")], ..Default::default() };

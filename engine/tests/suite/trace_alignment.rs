@@ -10,6 +10,8 @@ use std::path::PathBuf;
 
 #[test]
 fn agreeing_clients_have_aligned_traces() {
+    // CPU-heavy: not beside a farm that must find its canary in time.
+    let _one_at_a_time = crate::util::exclusive();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/GeneralStateTests");
     // Not the performance and stress folders: their traces run to gigabytes.
     let folders = [

@@ -27,8 +27,9 @@ pub fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// Held by tests that run a farm or time something: they run one at a time, so that the
-/// suite's other threads do not starve a farm that must find a canary within its deadline.
+/// Held by tests that run a farm, time something or keep both cores busy: they run one at a
+/// time, so that the suite's other threads do not starve a farm that must find a canary
+/// within its deadline.
 pub fn exclusive() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
