@@ -97,7 +97,7 @@ impl External {
         if !settings.location.exists() {
             return Err(SetupError::Missing { tool: tool.id(), location: settings.location, hint: tool.install_hint() });
         }
-        let version = version_of(tool, &settings.location)?;
+        let version = version_of(tool, &settings.location, settings.timeout.map_or(VERSION_DEADLINE, |t| t.min(VERSION_DEADLINE)))?;
         Ok(External {
             tool,
             label: settings.label,
@@ -328,16 +328,16 @@ fn remove_stale_case_folders() {
     }
 }
 
-/// How long a version probe may take.
+/// How long a version probe may take at most (less when the per-case timeout is shorter).
 const VERSION_DEADLINE: Duration = Duration::from_secs(20);
 
 /// Runs the tool's version command, under a deadline, and reads the version from its output
 /// (standard output, then the tail of standard error).
-fn version_of(tool: &'static dyn Tool, location: &Path) -> Result<String, SetupError> {
+fn version_of(tool: &'static dyn Tool, location: &Path, within: Duration) -> Result<String, SetupError> {
     let launch: Launch = tool.version_launch(location);
     let broken = |reason: String| SetupError::Broken { tool: tool.id(), command: launch.display(), reason };
     let mut child = Process::spawn(&launch, false).map_err(|e| broken(e.to_string()))?;
-    let (stdout, status) = child.finish(Instant::now() + VERSION_DEADLINE).map_err(|e| broken(e.to_string()))?;
+    let (stdout, status) = child.finish(Instant::now() + within).map_err(|e| broken(e.to_string()))?;
     let text = format!("{stdout}{}", child.final_stderr_tail());
     if !status.success() {
         return Err(broken(format!("{}: {}", process::describe(status), process::clip(text.trim()))));
