@@ -225,6 +225,8 @@ pub fn fuzz(options: &FarmOptions) -> Result<FarmSummary, FuzzError> {
     std::fs::create_dir_all(&options.corpus).map_err(io(&options.corpus))?;
     std::fs::create_dir_all(&solutions).map_err(io(&solutions))?;
     let files = corpus_entries(&options.corpus).map_err(io(&options.corpus))?;
+    // Findings an earlier farm was killed while filing: the first job runs them first.
+    let pending = super::harness::pending_inputs(&options.crashes);
 
     let port = free_port().map_err(io(Path::new("127.0.0.1")))?;
     let seed = options.seed.unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64));
@@ -246,7 +248,7 @@ pub fn fuzz(options: &FarmOptions) -> Result<FarmSummary, FuzzError> {
     let broker = Broker::start(monitor, port, jobs)?;
 
     let watchdog = deadline.map(|d| Watchdog::start(origin, d + GRACE));
-    let job = Job { options, files: &files, deadline, seed, stop_file: &stop_file, origin };
+    let job = Job { options, files: &files, pending: &pending, deadline, seed, stop_file: &stop_file, origin };
     let launched = catch_unwind(AssertUnwindSafe(|| {
         Launcher::builder()
             .shmem_provider(StdShMemProvider::new()?)

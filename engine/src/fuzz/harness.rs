@@ -200,7 +200,14 @@ pub struct Harness {
     opcodes_seen: [bool; 256],
     started: Instant,
     sequence_below: u16,
+    /// Where the input of a finding waits while it is filed (see [`PENDING_DIR`]).
+    pending: PathBuf,
 }
+
+/// The folder, inside the crashes folder, where the input of a finding is kept while the
+/// pipeline files it: a farm killed mid-filing finds it there when it resumes, and files it
+/// then (nothing found is lost to a kill).
+pub const PENDING_DIR: &str = ".pending";
 
 impl Harness {
     /// A harness over the given clients.
@@ -242,6 +249,7 @@ impl Harness {
             opcodes_seen: [false; 256],
             started: Instant::now(),
             sequence_below: (options.sequences.clamp(0.0, 1.0) * 256.0) as u16,
+            pending: options.crashes.join(PENDING_DIR),
         })
     }
 
@@ -265,11 +273,39 @@ impl Harness {
             let seq = self.sequence(input);
             let run = self.run_sequence(&seq, map);
             let finding = run.divergent.then_some(Finding::Divergent);
-            return self.settle(&seq, run, finding, found);
+            let pending = finding.as_ref().and_then(|_| self.keep_pending(input));
+            let run = self.settle(&seq, run, finding, found);
+            return self.done_pending(pending, run);
         }
         let case = self.case(input);
         let (run, finding) = self.run_case(&case, map);
-        self.settle(&case, run, finding, found)
+        let pending = finding.as_ref().and_then(|_| self.keep_pending(input));
+        let run = self.settle(&case, run, finding, found);
+        self.done_pending(pending, run)
+    }
+
+    /// Writes a finding's input to the pending folder before it is filed; the file's path, or
+    /// `None` when it cannot be written (the finding is filed all the same, only not kept
+    /// against a kill).
+    fn keep_pending(&self, input: &Blueprint) -> Option<PathBuf> {
+        let json = serde_json::to_vec(input).ok()?;
+        let path = self.pending.join(pending_name(input));
+        let written = std::fs::create_dir_all(&self.pending).and_then(|()| crate::atomic::write(&path, &json));
+        match written {
+            Ok(()) => Some(path),
+            Err(e) => {
+                eprintln!("schism fuzz: cannot keep a finding's input in {}: {e}", self.pending.display());
+                None
+            }
+        }
+    }
+
+    /// Removes a finding's pending input once the pipeline is done with it.
+    fn done_pending(&self, pending: Option<PathBuf>, run: Run) -> Run {
+        if let Some(path) = pending {
+            let _ = std::fs::remove_file(path);
+        }
+        run
     }
 
     /// Sends a run's finding, when it has one, through the divergence pipeline, and counts it.
@@ -517,6 +553,28 @@ impl Harness {
 }
 
 /// Adds one run to the statistics.
+/// A pending input's file name: its hash, so the same input found twice is kept once.
+fn pending_name(input: &Blueprint) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    input.hash(&mut hasher);
+    format!("{:016x}.json", hasher.finish())
+}
+
+/// The inputs a farm killed while filing left in `crashes`' pending folder, to run again
+/// first when it resumes.
+pub fn pending_inputs(crashes: &std::path::Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(crashes.join(PENDING_DIR)) else { return Vec::new() };
+    let mut files: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    files
+}
+
 fn account(stats: &mut HarnessStats, seen: &mut [bool; 256], recorder: &Recorder, rejected: bool) {
     stats.executions += 1;
     stats.opcodes += recorder.steps;

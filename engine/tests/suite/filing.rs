@@ -1,5 +1,6 @@
 //! Filing survives a SIGKILL: a farm killed while it builds a folder leaves no partial folder
-//! under the crashes directory, and the next run resumes its corpus and files the finding
+//! under the crashes directory (the finding's input waits in the pending folder), and the next run
+//! runs that input first and files the finding
 //! whole. The farm runs healthy revm against a canary mutant, so a finding comes in seconds.
 
 use std::os::unix::process::CommandExt;
@@ -70,14 +71,18 @@ fn a_farm_killed_while_filing_leaves_no_partial_folder_and_resumes() {
     std::thread::sleep(Duration::from_millis(200));
     assert!(crashes.join(&staging).is_dir(), "the kill landed after the staging folder was gone");
     assert_eq!(assert_whole(&crashes), 0, "killed before the rename: nothing filed");
+    let pending = crashes.join(schism_engine::fuzz::harness::PENDING_DIR);
+    assert_eq!(names(&pending).iter().filter(|n| n.ends_with(".json")).count(), 1, "the finding's input waits in the pending folder");
 
-    // The next run resumes the corpus, removes the dead staging folder and files the finding.
+    // The next run runs the pending input first, removes the dead staging folder and files the
+    // finding; it resumes the corpus too.
     let corpus_before = names(&dir.path().join("corpus")).len();
     let status = farm(dir.path(), 60, None).status().expect("second run");
     assert_eq!(status.code(), Some(1), "the second run finds the divergence again (exit 1)");
     assert!(corpus_before > 0, "the first run kept a corpus to resume from");
     assert!(!crashes.join(&staging).exists(), "the dead process's staging folder is removed");
     assert!(assert_whole(&crashes) >= 1, "the finding is filed whole");
+    assert!(names(&pending).iter().all(|n| !n.ends_with(".json")), "the pending input is gone once filed");
 }
 
 #[test]

@@ -135,6 +135,9 @@ pub(crate) struct Job<'a> {
     pub options: &'a FarmOptions,
     /// The corpus folder's entries at start; job `i` of `n` loads every `n`-th from the `i`-th.
     pub files: &'a [PathBuf],
+    /// Inputs of findings an earlier farm was killed while filing; the first job runs them
+    /// before its share of the corpus, and so files them.
+    pub pending: &'a [PathBuf],
     /// When to stop.
     pub deadline: Option<Instant>,
     /// The farm's seed; job `i` seeds its generator with `seed + i`.
@@ -231,11 +234,13 @@ fn fuzz(job: &Job<'_>, state: Option<FarmState>, mgr: &mut FarmManager, client: 
         // Each job reads its share of the folder; the broker passes what is new to the others.
         // With fewer entries than jobs, every job reads them all: none starts empty-handed.
         let jobs = options.jobs.max(1);
-        let share: Vec<PathBuf> = if job.files.len() < jobs {
-            job.files.to_vec()
+        let index = (client.id().max(1) - 1) % jobs;
+        let mut share: Vec<PathBuf> = if index == 0 { job.pending.to_vec() } else { Vec::new() };
+        if job.files.len() < jobs {
+            share.extend_from_slice(job.files);
         } else {
-            job.files.iter().skip((client.id().max(1) - 1) % jobs).step_by(jobs).cloned().collect()
-        };
+            share.extend(job.files.iter().skip(index).step_by(jobs).cloned());
+        }
         state.load_initial_inputs_by_filenames(&mut fuzzer, &mut executor, mgr, &share)?;
         report.loaded = state.corpus().count_all() as u64;
         if state.corpus().count() == 0 {
