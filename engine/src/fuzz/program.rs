@@ -3,6 +3,22 @@
 //! edges, loops, re-entry) rather than as raw bytes. It decodes from any byte string through
 //! `arbitrary`, mutates structurally, and compiles to a [`schism_interface::Case`] in
 //! [`crate::fuzz::compile`].
+//!
+//! # The operand distribution
+//!
+//! The compiler picks no operand: every operand of every generated instruction is a field of
+//! the blueprint, and the weights below (the `Arbitrary` impls in this file) are the whole
+//! distribution. Boundary values dominate, and operands are drawn independently, so pairs and
+//! triples of boundary values come together as often as single ones.
+//!
+//! | operand | drawn as |
+//! |---|---|
+//! | [`Value`] (arithmetic operands, stored values, call values, salts) | 2/5 a [`BOUNDARIES`](crate::fuzz::vectors::BOUNDARIES) word (signed and unsigned edges), 1/5 a boundary ± up to 128, 1/5 a small number, 1/10 any word, 1/10 an address |
+//! | [`Offset`] (memory offsets and lengths of every memory instruction, call, create, log, return, revert, copy and hash) | 3/20 zero, 1/4 a small number, 1/5 whole words, 3/20 an edge of [`OFFSET_EDGES`](crate::fuzz::vectors::OFFSET_EDGES) (1/4 of those past 2^32), 3/20 where the last memory write went ± up to 128 bytes, 1/10 the current return data size ± up to 128 (read at run time) |
+//! | [`CallMemory`] (where a call's input and output lie) | 3/4 of calls: input at an [`Offset`], input length the data's, the data's ± a little or an [`Offset`]; output apart at an [`Offset`] or over the input shifted by -128..127 bytes (partial and full overlap, both orders); output length an [`Offset`]. 1/4: the input at 0x200 and 64 bytes of output at 0x40 |
+//! | [`Gas`] (forwarded by calls) | 3/8 all that is left, 1/8 all but `k` (exactly enough and one less, at run time), 1/8 around all but one 64th (at run time), 1/8 a number up to 65535, 1/8 the stipend ± 128, 1/8 up to 255 |
+//! | [`Target`] (callees, balance queries, beneficiaries, delegations) | evenly: a generated contract, a precompile, the sender, the coinbase, an address with no account, a 7702 authority, the contract itself, a system contract, an account with only balance, only nonce or only storage, the address the last CREATE made |
+//! | precompile input ([`Input::Shaped`]) | half well-formed, half broken (see [`crate::fuzz::precompile`]) |
 
 use arbitrary::{Arbitrary, Unstructured};
 use serde::{Deserialize, Serialize};
@@ -19,7 +35,7 @@ pub const MAX_BYTES: usize = 160;
 pub const MAX_WALK: usize = 8;
 
 /// A word a program pushes. Boundary values dominate, since that is where arithmetic breaks.
-#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Value {
     /// One of [`crate::fuzz::vectors::BOUNDARIES`].
     Boundary(u8),
@@ -50,6 +66,15 @@ pub enum Target {
     Authority(u8),
     /// The executing contract itself.
     This,
+    /// A system contract (beacon roots, block hash history, withdrawal and consolidation
+    /// requests; index modulo their number), whether or not the fork deployed it.
+    System(u8),
+    /// An account of the pre-state with only a balance (0), only a nonce (1) or only storage
+    /// (2), index modulo 3.
+    Bare(u8),
+    /// The address the last CREATE or CREATE2 of the executing contract made (zero when it
+    /// made none or failed), read at run time.
+    Created,
 }
 
 /// How much gas a call forwards.
@@ -63,6 +88,11 @@ pub enum Gas {
     Stipend(i8),
     /// Almost nothing.
     Tiny(u8),
+    /// All that is left minus this much (read at run time): around exactly enough.
+    Left(u8),
+    /// All that is left minus one 64th of it, plus this much (read at run time): around the
+    /// 63/64 rule's cap.
+    Share(i8),
 }
 
 /// The four message-call instructions.
@@ -96,7 +126,7 @@ pub enum Input {
 }
 
 /// A memory offset or length, at the edges where memory handling breaks.
-#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Offset {
     /// Zero.
     Zero,
@@ -104,8 +134,63 @@ pub enum Offset {
     Small(u8),
     /// A whole number of words.
     Words(u8),
-    /// One of the edge values (31, 32, 33, 1023, 2^32, 2^64-1, 2^256-1, ...).
+    /// One of [`crate::fuzz::vectors::OFFSET_EDGES`] (31, 32, 33, 1023, 2^32, 2^64-1,
+    /// 2^256-1, ...).
     Edge(u8),
+    /// Where the last memory-writing instruction before this one wrote, shifted by this many
+    /// bytes: ranges that touch, overlap or just miss what was written.
+    Written(i8),
+    /// The current return data's size plus this many bytes (RETURNDATASIZE at run time, zero
+    /// before Byzantium): reads at, inside and past the end of return data.
+    Returned(i8),
+}
+
+impl CallMemory {
+    /// The layout of a call that does not choose one: input at 0x200, 64 bytes of output at
+    /// 0x40 (apart).
+    pub const CONVENTIONAL: CallMemory = CallMemory {
+        input_at: Offset::Words(16),
+        input_len: Length::Data,
+        output_at: Place::Apart(Offset::Words(2)),
+        output_len: Offset::Small(64),
+    };
+}
+
+/// Where a creation's init code goes when the blueprint does not choose: at 0x200, all of it.
+pub const CONVENTIONAL_INIT: (Offset, Length) = (Offset::Words(16), Length::Data);
+
+/// How many input bytes a call passes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Length {
+    /// As many as the input data has.
+    Data,
+    /// The data's length plus this many (at least zero).
+    Delta(i8),
+    /// Any length.
+    Of(Offset),
+}
+
+/// Where a call's output lands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Place {
+    /// At an offset of its own.
+    Apart(Offset),
+    /// Over the input range, shifted by this many bytes (0: the same start; negative: the
+    /// output starts before the input).
+    OverInput(i8),
+}
+
+/// Where a call's input and output lie in memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CallMemory {
+    /// Where the input data is written (when that is affordable) and read from.
+    pub input_at: Offset,
+    /// How many bytes the call passes.
+    pub input_len: Length,
+    /// Where the output lands.
+    pub output_at: Place,
+    /// How many output bytes the caller takes.
+    pub output_len: Offset,
 }
 
 /// Instructions that read or write memory.
@@ -200,6 +285,9 @@ pub enum Leaf {
         value: Value,
         /// The input.
         input: Input,
+        /// Where input and output lie (`None`: input at 0x200, 64 bytes of output at 0x40).
+        #[serde(default)]
+        memory: Option<CallMemory>,
     },
     /// A call to itself: the inner frame writes (transient) storage and then reverts or
     /// returns; the outer frame reads the slot back.
@@ -255,6 +343,10 @@ pub enum Piece {
         ending: u8,
         /// Whether the new contract is called right after.
         call_after: bool,
+        /// Where the init code is written and how many bytes of it are passed (`None`: at
+        /// 0x200, all of it).
+        #[serde(default)]
+        memory: Option<(Offset, Length)>,
     },
     /// The program calls itself until a storage counter reaches `depth` (deep call chains).
     Recurse {
@@ -366,6 +458,7 @@ impl<'a> Arbitrary<'a> for Leaf {
                 gas: u.arbitrary()?,
                 value: u.arbitrary()?,
                 input: u.arbitrary()?,
+                memory: if u.ratio(3u8, 4)? { Some(u.arbitrary()?) } else { None },
             },
             25..=26 => Leaf::Reentry { transient: u.arbitrary()?, revert: u.arbitrary()?, value: u.arbitrary()? },
             27 if u.ratio(1u8, 3)? => Leaf::SelfDestruct(u.arbitrary()?),
@@ -392,6 +485,7 @@ impl<'a> Arbitrary<'a> for Piece {
                 runtime: u.arbitrary()?,
                 ending: u.arbitrary()?,
                 call_after: u.arbitrary()?,
+                memory: if u.ratio(1u8, 2)? { Some((u.arbitrary()?, u.arbitrary()?)) } else { None },
             },
             _ => Piece::Recurse { depth: u.arbitrary()? },
         })
@@ -403,11 +497,60 @@ impl<'a> Arbitrary<'a> for Gas {
         // Everything left, as most real calls do, half of the time: the millisecond-class
         // precompiles need tens of thousands of gas.
         Ok(match u.int_in_range(0u8..=7)? {
-            0..=3 => Gas::All,
-            4..=5 => Gas::Fixed(u.arbitrary()?),
+            0..=2 => Gas::All,
+            3 => Gas::Left(u.arbitrary()?),
+            4 => Gas::Share(u.arbitrary()?),
+            5 => Gas::Fixed(u.arbitrary()?),
             6 => Gas::Stipend(u.arbitrary()?),
             _ => Gas::Tiny(u.arbitrary()?),
         })
+    }
+}
+
+impl<'a> Arbitrary<'a> for Value {
+    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.int_in_range(0u8..=9)? {
+            0..=3 => Value::Boundary(u.arbitrary()?),
+            4..=5 => Value::Near(u.arbitrary()?, u.arbitrary()?),
+            6..=7 => Value::Small(u.arbitrary()?),
+            8 => Value::Word(u.arbitrary()?),
+            _ => Value::Address(u.arbitrary()?),
+        })
+    }
+}
+
+impl<'a> Arbitrary<'a> for Offset {
+    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.int_in_range(0u8..=19)? {
+            0..=2 => Offset::Zero,
+            3..=7 => Offset::Small(u.arbitrary()?),
+            8..=11 => Offset::Words(u.arbitrary()?),
+            12..=14 => Offset::Edge(u.arbitrary()?),
+            15..=17 => Offset::Written(u.arbitrary()?),
+            _ => Offset::Returned(u.arbitrary()?),
+        })
+    }
+}
+
+impl<'a> Arbitrary<'a> for Length {
+    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u.int_in_range(0u8..=3)? {
+            0..=1 => Length::Data,
+            2 => Length::Delta(u.arbitrary()?),
+            _ => Length::Of(u.arbitrary()?),
+        })
+    }
+}
+
+impl<'a> Arbitrary<'a> for Place {
+    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(if u.arbitrary()? { Place::Apart(u.arbitrary()?) } else { Place::OverInput(u.arbitrary()?) })
+    }
+}
+
+impl<'a> Arbitrary<'a> for CallMemory {
+    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(CallMemory { input_at: u.arbitrary()?, input_len: u.arbitrary()?, output_at: u.arbitrary()?, output_len: u.arbitrary()? })
     }
 }
 
@@ -667,6 +810,22 @@ impl Blueprint {
         fields.into_iter().nth(choice % n)
     }
 
+    /// Nudges one operand of one instruction (a value, an offset or length, the gas, a
+    /// target, where a call's input or output lies) to a neighbouring value, so that coverage
+    /// feedback can walk between boundary values and their combinations.
+    pub fn perturb_operand(&mut self, u: &mut Unstructured) -> bool {
+        let mut operands = Vec::new();
+        for contract in &mut self.contracts {
+            for piece in &mut contract.program {
+                piece.operands(&mut operands);
+            }
+        }
+        let Ok(i) = u.choose_index(operands.len()) else { return false };
+        let done = operands.swap_remove(i).perturb(u);
+        self.normalize();
+        done
+    }
+
     fn pick_piece(&self, u: &mut Unstructured) -> Option<(usize, usize)> {
         let with_pieces: Vec<usize> = (0..self.contracts.len()).filter(|c| !self.contracts[*c].program.is_empty()).collect();
         let c = *u.choose(&with_pieces).ok()?;
@@ -675,7 +834,146 @@ impl Blueprint {
     }
 }
 
+/// One operand of a generated instruction, borrowed to be nudged in place.
+enum Operand<'a> {
+    Value(&'a mut Value),
+    Offset(&'a mut Offset),
+    Gas(&'a mut Gas),
+    Target(&'a mut Target),
+    Length(&'a mut Length),
+    Place(&'a mut Place),
+}
+
+/// A small signed step: mostly one, sometimes up to 32, either way.
+fn step(u: &mut Unstructured) -> i8 {
+    let size = if u.ratio(3u8, 4).unwrap_or(true) { 1 } else { u.int_in_range(2i8..=32).unwrap_or(2) };
+    if u.arbitrary().unwrap_or(false) { size } else { -size }
+}
+
+impl Operand<'_> {
+    /// Moves the operand to a neighbouring value (now and then a fresh one).
+    fn perturb(self, u: &mut Unstructured) -> bool {
+        let fresh = u.ratio(1u8, 5).unwrap_or(false);
+        let d = step(u);
+        match self {
+            Operand::Value(v) if fresh => *v = u.arbitrary().unwrap_or(*v),
+            Operand::Value(v) => {
+                *v = match *v {
+                    Value::Boundary(i) if u.arbitrary().unwrap_or(false) => Value::Near(i, d),
+                    Value::Boundary(i) => Value::Boundary(i.wrapping_add_signed(d.signum())),
+                    Value::Near(i, k) if u.ratio(1u8, 4).unwrap_or(false) => Value::Boundary(i.wrapping_add_signed(k.signum())),
+                    Value::Near(i, k) => Value::Near(i, k.wrapping_add(d)),
+                    Value::Small(k) => Value::Small(k.wrapping_add_signed(d)),
+                    Value::Word(mut w) => {
+                        let at = u.choose_index(32).unwrap_or(31);
+                        w[at] = w[at].wrapping_add_signed(d);
+                        Value::Word(w)
+                    }
+                    Value::Address(t) => Value::Address(u.arbitrary().unwrap_or(t)),
+                }
+            }
+            Operand::Offset(o) if fresh => *o = u.arbitrary().unwrap_or(*o),
+            Operand::Offset(o) => *o = nudge_offset(*o, d),
+            Operand::Gas(g) if fresh => *g = u.arbitrary().unwrap_or(*g),
+            Operand::Gas(g) => {
+                *g = match *g {
+                    Gas::All => Gas::Left(d.unsigned_abs()),
+                    Gas::Fixed(k) => Gas::Fixed(k.wrapping_add_signed(i16::from(d))),
+                    Gas::Stipend(k) => Gas::Stipend(k.wrapping_add(d)),
+                    Gas::Tiny(k) => Gas::Tiny(k.wrapping_add_signed(d)),
+                    Gas::Left(k) => Gas::Left(k.wrapping_add_signed(d)),
+                    Gas::Share(k) => Gas::Share(k.wrapping_add(d)),
+                }
+            }
+            Operand::Target(t) => *t = u.arbitrary().unwrap_or(*t),
+            Operand::Length(l) if fresh => *l = u.arbitrary().unwrap_or(*l),
+            Operand::Length(l) => {
+                *l = match *l {
+                    Length::Data => Length::Delta(d),
+                    Length::Delta(k) => Length::Delta(k.wrapping_add(d)),
+                    Length::Of(o) => Length::Of(nudge_offset(o, d)),
+                }
+            }
+            Operand::Place(p) if fresh => *p = u.arbitrary().unwrap_or(*p),
+            Operand::Place(p) => {
+                *p = match *p {
+                    Place::Apart(o) => Place::Apart(nudge_offset(o, d)),
+                    Place::OverInput(k) => Place::OverInput(k.wrapping_add(d)),
+                }
+            }
+        }
+        true
+    }
+}
+
+/// An offset moved by `d` within its own kind (an edge to the next edge).
+fn nudge_offset(o: Offset, d: i8) -> Offset {
+    match o {
+        Offset::Zero => Offset::Small(d.unsigned_abs()),
+        Offset::Small(k) => Offset::Small(k.wrapping_add_signed(d)),
+        Offset::Words(k) => Offset::Words(k.wrapping_add_signed(d.signum())),
+        Offset::Edge(k) => Offset::Edge(k.wrapping_add_signed(d.signum())),
+        Offset::Written(k) => Offset::Written(k.wrapping_add(d)),
+        Offset::Returned(k) => Offset::Returned(k.wrapping_add(d)),
+    }
+}
+
+impl Piece {
+    /// Collects the piece's operands, its leaves' included.
+    fn operands<'a>(&'a mut self, out: &mut Vec<Operand<'a>>) {
+        match self {
+            Piece::Leaf(leaf) => leaf.operands(out),
+            Piece::Loop { body, .. } => body.iter_mut().for_each(|l| l.operands(out)),
+            Piece::Create { salt, value, init, runtime, memory, .. } => {
+                out.push(Operand::Value(salt));
+                out.push(Operand::Value(value));
+                if let Some((at, len)) = memory {
+                    out.push(Operand::Offset(at));
+                    out.push(Operand::Length(len));
+                }
+                init.iter_mut().chain(runtime.iter_mut()).for_each(|l| l.operands(out));
+            }
+            Piece::Recurse { .. } => {}
+        }
+    }
+}
+
 impl Leaf {
+    /// Collects the leaf's operands.
+    fn operands<'a>(&'a mut self, out: &mut Vec<Operand<'a>>) {
+        match self {
+            Leaf::Op { args, .. } => out.extend(args.iter_mut().map(Operand::Value)),
+            Leaf::Memory { op, dst, src, len } => {
+                match op {
+                    MemOp::Mstore(v) | MemOp::Mstore8(v) => out.push(Operand::Value(v)),
+                    MemOp::ExtcodeCopy(t) => out.push(Operand::Target(t)),
+                    _ => {}
+                }
+                out.extend([Operand::Offset(dst), Operand::Offset(src), Operand::Offset(len)]);
+            }
+            Leaf::Storage { walk, .. } => out.extend(walk.iter_mut().map(|(_, v)| Operand::Value(v))),
+            Leaf::Log { topic, offset, len, .. } => out.extend([Operand::Value(topic), Operand::Offset(offset), Operand::Offset(len)]),
+            Leaf::Call { target, gas, value, input, memory, .. } => {
+                out.extend([Operand::Target(target), Operand::Gas(gas), Operand::Value(value)]);
+                if let Input::Words(words) = input {
+                    out.extend(words.iter_mut().map(Operand::Value));
+                }
+                if let Some(m) = memory {
+                    out.extend([
+                        Operand::Offset(&mut m.input_at),
+                        Operand::Length(&mut m.input_len),
+                        Operand::Place(&mut m.output_at),
+                        Operand::Offset(&mut m.output_len),
+                    ]);
+                }
+            }
+            Leaf::Reentry { value, .. } => out.push(Operand::Value(value)),
+            Leaf::SelfDestruct(t) => out.push(Operand::Target(t)),
+            Leaf::End { offset, len, .. } => out.extend([Operand::Offset(offset), Operand::Offset(len)]),
+            Leaf::Stack { .. } | Leaf::Overlap { .. } | Leaf::Raw(_) => {}
+        }
+    }
+
     fn normalize(&mut self) {
         match self {
             Leaf::Storage { walk, .. } => walk.truncate(MAX_WALK),
@@ -734,5 +1032,36 @@ mod tests {
         let mut spliced = Blueprint::default();
         assert!(spliced.splice(&original, &mut Unstructured::new(&entropy)) || original.pieces() == 0);
         assert!(b.bytes_mut(3).is_some());
+    }
+
+    #[test]
+    fn perturbing_an_operand_changes_one_operand_only() {
+        let call = Leaf::Call {
+            kind: CallKind::Call,
+            target: Target::Precompile(3),
+            gas: Gas::Share(0),
+            value: Value::Boundary(4),
+            input: Input::Empty,
+            memory: Some(CallMemory {
+                input_at: Offset::Words(2),
+                input_len: Length::Data,
+                output_at: Place::OverInput(0),
+                output_len: Offset::Small(32),
+            }),
+        };
+        let mut original = Blueprint::default();
+        original.contracts[0].program = vec![Piece::Leaf(call)];
+        let mut changed = 0;
+        for seed in 0..64u8 {
+            let entropy: Vec<u8> = (0..64u8).map(|i| i.wrapping_mul(seed).wrapping_add(seed)).collect();
+            let mut b = original.clone();
+            assert!(b.perturb_operand(&mut Unstructured::new(&entropy)));
+            assert_eq!(b.pieces(), 1, "the piece stays");
+            let Piece::Leaf(Leaf::Call { kind, input, .. }) = &b.contracts[0].program[0] else { panic!("still a call") };
+            assert_eq!((*kind, input), (CallKind::Call, &Input::Empty), "only operands move");
+            changed += usize::from(b != original);
+        }
+        assert!(changed > 32, "most perturbations change something ({changed} of 64)");
+        assert!(!Blueprint::default().perturb_operand(&mut Unstructured::new(&[1, 2, 3])), "no operand, no change");
     }
 }

@@ -38,6 +38,55 @@ pub const BOUNDARIES: [U256; 24] = {
     ]
 };
 
+/// Memory offsets and lengths at the edges of memory handling: word boundaries, the 1 KiB and
+/// 4 KiB marks, and (the last quarter) values past 2^32 and 2^64 where offsets stop fitting in
+/// the machine words clients convert them to. A zero-length range at any of them must cost
+/// nothing; a non-zero one past 2^32 runs out of gas.
+pub const OFFSET_EDGES: [U256; 20] = [
+    U256::from_limbs([1, 0, 0, 0]),
+    U256::from_limbs([31, 0, 0, 0]),
+    U256::from_limbs([32, 0, 0, 0]),
+    U256::from_limbs([33, 0, 0, 0]),
+    U256::from_limbs([63, 0, 0, 0]),
+    U256::from_limbs([64, 0, 0, 0]),
+    U256::from_limbs([95, 0, 0, 0]),
+    U256::from_limbs([96, 0, 0, 0]),
+    U256::from_limbs([0x3ff, 0, 0, 0]),
+    U256::from_limbs([0x400, 0, 0, 0]),
+    U256::from_limbs([0x401, 0, 0, 0]),
+    U256::from_limbs([0xfff, 0, 0, 0]),
+    U256::from_limbs([0x1000, 0, 0, 0]),
+    U256::from_limbs([0xffff, 0, 0, 0]),
+    U256::from_limbs([0x1_0000, 0, 0, 0]),
+    U256::from_limbs([0xffff_ffff, 0, 0, 0]),
+    U256::from_limbs([0x1_0000_0000, 0, 0, 0]),
+    U256::from_limbs([u64::MAX, 0, 0, 0]),
+    U256::from_limbs([0, 1, 0, 0]),
+    U256::MAX,
+];
+
+/// How many of [`OFFSET_EDGES`] (the first) are affordable.
+pub const AFFORDABLE_EDGES: usize = 15;
+
+/// The system contracts: beacon roots (EIP-4788), block hash history (EIP-2935), withdrawal
+/// requests (EIP-7002) and consolidation requests (EIP-7251).
+pub const SYSTEM_CONTRACTS: [Address; 4] = [
+    address!("000F3df6D732807Ef1319fB7B8bB8522d0Beac02"),
+    address!("0000F90827F1C53a10cb7A02335B175320002935"),
+    address!("00000961Ef480Eb55e80D19ad83579A64c007002"),
+    address!("0000BBdDc7CE488642fb579F8B00f3a590007251"),
+];
+
+/// The address of the pre-state's bare account `i`: 0 has only a balance, 1 only a nonce,
+/// 2 only storage.
+pub fn bare_address(i: u8) -> Address {
+    let mut bytes = [0u8; 20];
+    bytes[17] = 0xba;
+    bytes[18] = 0x2e;
+    bytes[19] = i % 3;
+    Address::from(bytes)
+}
+
 /// The sender's key, the one ethereum/tests use (address 0xa94f5374...).
 pub const SENDER_KEY: B256 = b256!("45a915e4d060149eb4365960e6a7a45f334393093061116b197e3240065ff2d8");
 

@@ -4,8 +4,8 @@
 
 use super::{Ctx, RESULT_SLOT, init_code};
 use crate::fuzz::precompile::precompile_input;
-use crate::fuzz::program::{CallKind, Gas, Input, Leaf, MemOp, Offset, Piece, Target, Value};
-use crate::fuzz::vectors::BOUNDARIES;
+use crate::fuzz::program::{CONVENTIONAL_INIT, CallKind, CallMemory, Gas, Input, Leaf, Length, MemOp, Offset, Piece, Place, Target, Value};
+use crate::fuzz::vectors::{AFFORDABLE_EDGES, BOUNDARIES, OFFSET_EDGES};
 use alloy_primitives::U256;
 use revm_bytecode::opcode::{
     ADD, ADDMOD, ADDRESS, AND, BALANCE, BASEFEE, BLOBBASEFEE, BLOBHASH, BLOCKHASH, BYTE, CALL, CALLCODE, CALLDATACOPY, CALLDATALOAD,
@@ -17,14 +17,15 @@ use revm_bytecode::opcode::{
 };
 use schism_interface::Fork;
 
-/// Where call input is written in memory.
-const IN_OFFSET: u64 = 0x200;
-/// Where call output lands.
-const RET_OFFSET: u64 = 0x40;
-/// Where return data is copied for hashing.
+/// Where return data is copied for hashing (an observation, not an operand).
 const SCRATCH: u64 = 0x600;
 /// The storage slot counting recursion depth.
 const DEPTH_SLOT: u64 = 0xdead;
+/// The storage slot holding the address the last creation made ([`Target::Created`]).
+const CREATED_SLOT: u64 = 0xc4ea7ed;
+/// Data is written to memory before a call or creation only below this offset: beyond it the
+/// writes alone would run out of gas.
+const WRITABLE: u64 = 0x1_0000;
 
 /// The instructions that compute a value from operands pushed before them: opcode, number of
 /// inputs, first fork. A leaf picks one by index among those of the case's fork. Adding one is
@@ -88,18 +89,24 @@ pub(super) const COMPUTING: &[(u8, usize, Fork)] = &[
     (TLOAD, 1, Fork::Cancun),
 ];
 
-/// The memory offset or length an [`Offset`] names.
-fn offset(o: Offset) -> U256 {
-    // Offsets that run out of gas (beyond 2^32) are a few of the edges only.
-    const EDGES: [u64; 16] = [1, 31, 32, 33, 63, 64, 95, 96, 0x3ff, 0x400, 0x401, 0xfff, 0x1000, 0xffff, 0xffff_ffff, u64::MAX];
-    match o {
+/// `base` moved by `d` bytes, not below zero.
+fn shifted(base: U256, d: i8) -> U256 {
+    if d >= 0 { base.saturating_add(U256::from(d)) } else { base.saturating_sub(U256::from(d.unsigned_abs())) }
+}
+
+/// The memory offset or length an [`Offset`] names when it is known before the program runs
+/// (`written` being where the last memory write went); `None` for one read at run time.
+fn offset(o: Offset, written: U256) -> Option<U256> {
+    Some(match o {
         Offset::Zero => U256::ZERO,
         Offset::Small(v) => U256::from(v),
         Offset::Words(k) => U256::from(32 * u64::from(k % 64)),
-        Offset::Edge(255) => U256::MAX,
-        Offset::Edge(i) if i % 32 >= 16 => U256::from(EDGES[usize::from(i % 14)]),
-        Offset::Edge(i) => U256::from(EDGES[usize::from(i % 16)]),
-    }
+        // A quarter of the edges are the unaffordable ones (2^32 - 1 and beyond).
+        Offset::Edge(i) if i % 4 == 0 => OFFSET_EDGES[AFFORDABLE_EDGES + usize::from(i / 4) % (OFFSET_EDGES.len() - AFFORDABLE_EDGES)],
+        Offset::Edge(i) => OFFSET_EDGES[usize::from(i) % AFFORDABLE_EDGES],
+        Offset::Written(d) => shifted(written, d),
+        Offset::Returned(_) => return None,
+    })
 }
 
 /// A bytecode assembler that keeps track of result slots and jump targets.
@@ -109,12 +116,15 @@ pub(super) struct Asm<'c> {
     pub(super) code: Vec<u8>,
     /// The next result slot [`Asm::store_top`] writes.
     slot: u64,
+    /// Where the last memory write (in program order) went: what [`Offset::Written`] is
+    /// relative to.
+    written: U256,
 }
 
 impl<'c> Asm<'c> {
     /// An empty program for the case `ctx` describes.
     pub(super) fn new(ctx: &'c Ctx) -> Asm<'c> {
-        Asm { ctx, code: Vec::new(), slot: RESULT_SLOT }
+        Asm { ctx, code: Vec::new(), slot: RESULT_SLOT, written: U256::ZERO }
     }
 
     /// One instruction without immediate.
@@ -140,11 +150,68 @@ impl<'c> Asm<'c> {
         self.push(U256::from(v))
     }
 
-    /// A push of the target's address (ADDRESS for the executing contract itself).
+    /// A push of the target's address (ADDRESS for the executing contract itself, the
+    /// stored address for the last created).
     fn push_target(&mut self, target: Target) -> &mut Self {
-        match self.ctx.address(target) {
-            Some(a) => self.push(U256::from_be_slice(a.as_slice())),
-            None => self.op(ADDRESS),
+        match (self.ctx.address(target), target) {
+            (Some(a), _) => self.push(U256::from_be_slice(a.as_slice())),
+            (None, Target::Created) => self.push_u64(CREATED_SLOT).op(SLOAD),
+            (None, _) => self.op(ADDRESS),
+        }
+    }
+
+    /// Adds `d` to the top of the stack (wrapping, as the EVM does).
+    fn add_signed(&mut self, d: i8) -> &mut Self {
+        match d {
+            0 => self,
+            1.. => self.push_u64(d.unsigned_abs().into()).op(ADD),
+            _ => self.push_u64(d.unsigned_abs().into()).op(SWAP1).op(SUB),
+        }
+    }
+
+    /// A push of the offset or length `o` names: a constant, or RETURNDATASIZE plus a shift
+    /// (zero plus the shift, not below zero, before Byzantium).
+    fn push_offset(&mut self, o: Offset) -> &mut Self {
+        match (offset(o, self.written), o) {
+            (Some(v), _) => self.push(v),
+            (None, Offset::Returned(d)) if self.ctx.fork >= Fork::Byzantium => self.op(RETURNDATASIZE).add_signed(d),
+            (None, Offset::Returned(d)) => self.push(shifted(U256::ZERO, d)),
+            (None, _) => self.push(U256::ZERO),
+        }
+    }
+
+    /// Notes that memory was written at `o` (when known before the run).
+    fn wrote(&mut self, o: Offset) {
+        if let Some(v) = offset(o, self.written) {
+            self.written = v;
+        }
+    }
+
+    /// The constant offset `o` names when data can be written there affordably.
+    fn writable(&self, o: Offset) -> Option<u64> {
+        offset(o, self.written).and_then(|v| u64::try_from(v).ok()).filter(|v| *v < WRITABLE)
+    }
+
+    /// A push of a length: the data's (`len`), shifted, or any offset.
+    fn push_length(&mut self, l: Length, len: usize) -> &mut Self {
+        match l {
+            Length::Data => self.push_u64(len as u64),
+            Length::Delta(d) => self.push(shifted(U256::from(len), d)),
+            Length::Of(o) => self.push_offset(o),
+        }
+    }
+
+    /// A push of the gas a call forwards.
+    fn push_gas(&mut self, gas: Gas) -> &mut Self {
+        match gas {
+            Gas::All => self.op(GAS),
+            Gas::Fixed(g) => self.push_u64(u64::from(g)),
+            Gas::Stipend(d) => self.push_u64(2300u64.saturating_add_signed(i64::from(d))),
+            Gas::Tiny(g) => self.push_u64(u64::from(g)),
+            // GAS - k.
+            Gas::Left(k) => self.push_u64(u64::from(k)).op(GAS).op(SUB),
+            // GAS - GAS / 64 + d.
+            Gas::Share(d) => self.op(GAS).op(DUP1).push_u64(64).op(SWAP1).op(DIV).op(SWAP1).op(SUB).add_signed(d),
         }
     }
 
@@ -198,18 +265,23 @@ impl<'c> Asm<'c> {
                 self.patch(at, top);
                 self.op(JUMPI).op(POP);
             }
-            Piece::Create { create2, salt, value, init, runtime, ending, call_after } => {
+            Piece::Create { create2, salt, value, init, runtime, ending, call_after, memory } => {
                 let code = init_code(self.ctx, init, runtime, *ending);
-                self.write_memory(IN_OFFSET, &code);
+                let (at, len) = memory.unwrap_or(CONVENTIONAL_INIT);
+                if let Some(start) = self.writable(at) {
+                    self.write_memory(start, &code);
+                    self.wrote(at);
+                }
                 if *create2 && self.ctx.fork >= Fork::Constantinople {
                     let salt = self.ctx.value(*salt);
                     self.push(salt);
                 }
-                self.push_u64(code.len() as u64).push_u64(IN_OFFSET);
+                self.push_length(len, code.len()).push_offset(at);
                 let value = self.ctx.value(*value) % U256::from(1_000_000u64);
                 self.push(value);
                 self.op(if *create2 && self.ctx.fork >= Fork::Constantinople { CREATE2 } else { CREATE });
                 self.op(DUP1).store_top();
+                self.op(DUP1).push_u64(CREATED_SLOT).op(SSTORE);
                 if *call_after {
                     for _ in 0..5 {
                         self.push_u64(0);
@@ -279,7 +351,7 @@ impl<'c> Asm<'c> {
                     self.op(POP);
                 }
             }
-            Leaf::Memory { op, dst, src, len } => self.memory(*op, offset(*dst), offset(*src), offset(*len)),
+            Leaf::Memory { op, dst, src, len } => self.memory(*op, *dst, *src, *len),
             Leaf::Overlap { src, delta, len } => {
                 if fork < Fork::Cancun {
                     return;
@@ -313,10 +385,12 @@ impl<'c> Asm<'c> {
                 for i in 0..n {
                     self.push(first.wrapping_add(U256::from(i)));
                 }
-                let (o, len) = (offset(*o) % U256::from(0x1000), offset(*len) % U256::from(0x400));
-                self.push(len).push(o).op(LOG0 + n);
+                self.push_offset(*len).push_offset(*o).op(LOG0 + n);
+                self.op(MSIZE).store_top();
             }
-            Leaf::Call { kind, target, gas, value, input } => self.call(*kind, *target, *gas, *value, input),
+            Leaf::Call { kind, target, gas, value, input, memory } => {
+                self.call(*kind, *target, *gas, *value, input, memory.unwrap_or(CallMemory::CONVENTIONAL))
+            }
             Leaf::Reentry { transient, revert, value } => {
                 let transient = *transient && fork >= Fork::Cancun;
                 let (store, load) = if transient { (TSTORE, TLOAD) } else { (SSTORE, SLOAD) };
@@ -347,16 +421,15 @@ impl<'c> Asm<'c> {
                 self.push_target(*target).op(SELFDESTRUCT);
             }
             Leaf::End { kind, offset: o, len } => {
-                let (o, len) = (offset(*o) % U256::from(0x1000), offset(*len) % U256::from(0x400));
                 match kind % 4 {
                     0 => {
                         self.op(STOP);
                     }
                     1 => {
-                        self.push(len).push(o).op(RETURN);
+                        self.push_offset(*len).push_offset(*o).op(RETURN);
                     }
                     2 if fork >= Fork::Byzantium => {
-                        self.push(len).push(o).op(REVERT);
+                        self.push_offset(*len).push_offset(*o).op(REVERT);
                     }
                     _ => {
                         self.op(INVALID);
@@ -379,41 +452,47 @@ impl<'c> Asm<'c> {
         }
     }
 
-    /// A memory instruction, then what it left in memory stored.
-    fn memory(&mut self, op: MemOp, dst: U256, src: U256, len: U256) {
+    /// A memory instruction, then what it left in memory, the memory size and the gas left
+    /// stored.
+    fn memory(&mut self, op: MemOp, dst: Offset, src: Offset, len: Offset) {
         let fork = self.ctx.fork;
         match op {
             MemOp::Mstore(v) | MemOp::Mstore8(v) => {
                 let v = self.ctx.value(v);
-                self.push(v).push(dst).op(if matches!(op, MemOp::Mstore(_)) { MSTORE } else { MSTORE8 });
+                self.push(v).push_offset(dst).op(if matches!(op, MemOp::Mstore(_)) { MSTORE } else { MSTORE8 });
             }
             MemOp::Mload => {}
             MemOp::Mcopy if fork >= Fork::Cancun => {
-                self.push(len).push(src).push(dst).op(MCOPY);
+                self.push_offset(len).push_offset(src).push_offset(dst).op(MCOPY);
             }
             MemOp::CalldataCopy => {
-                self.push(len).push(src).push(dst).op(CALLDATACOPY);
+                self.push_offset(len).push_offset(src).push_offset(dst).op(CALLDATACOPY);
             }
             MemOp::CodeCopy | MemOp::Mcopy => {
-                self.push(len).push(src).push(dst).op(CODECOPY);
+                self.push_offset(len).push_offset(src).push_offset(dst).op(CODECOPY);
             }
             MemOp::ReturndataCopy if fork >= Fork::Byzantium => {
-                self.push(len).push(src).push(dst).op(RETURNDATACOPY);
+                self.push_offset(len).push_offset(src).push_offset(dst).op(RETURNDATACOPY);
             }
             MemOp::ExtcodeCopy(t) => {
-                self.push(len).push(src).push(dst).push_target(t).op(EXTCODECOPY);
+                self.push_offset(len).push_offset(src).push_offset(dst).push_target(t).op(EXTCODECOPY);
             }
             MemOp::Keccak | MemOp::ReturndataCopy => {
-                self.push(len).push(dst).op(KECCAK256).store_top();
+                self.push_offset(len).push_offset(dst).op(KECCAK256).store_top();
+                self.op(MSIZE).store_top();
                 return;
             }
         }
-        self.push(dst).op(MLOAD).store_top();
+        self.push_offset(dst).op(MLOAD).store_top();
+        self.wrote(dst);
         self.op(MSIZE).store_top();
+        self.op(GAS).store_top();
     }
 
-    /// A call with its input written to memory first, then its success and return data stored.
-    fn call(&mut self, kind: CallKind, target: Target, gas: Gas, value: Value, input: &Input) {
+    /// A call: its input written to memory (when affordable), the call with the input and
+    /// output ranges the blueprint chose, then its success, return data (size and hash),
+    /// the memory at its output and the memory size stored.
+    fn call(&mut self, kind: CallKind, target: Target, gas: Gas, value: Value, input: &Input, memory: CallMemory) {
         let fork = self.ctx.fork;
         let precompile = match target {
             Target::Precompile(i) => Some(self.ctx.precompile(i)),
@@ -425,7 +504,12 @@ impl<'c> Asm<'c> {
             (Input::Shaped { data, .. }, None) => data.clone(),
             (Input::Words(words), _) => words.iter().flat_map(|w| self.ctx.value(*w).to_be_bytes::<32>()).collect(),
         };
-        self.write_memory(IN_OFFSET, &data);
+        // Where the input goes, fixed before anything moves the last-written mark.
+        let input_start = offset(memory.input_at, self.written);
+        if let Some(at) = input_start.and_then(|v| u64::try_from(v).ok()).filter(|v| *v < WRITABLE) {
+            self.write_memory(at, &data);
+            self.written = U256::from(at);
+        }
         let opcode = match kind {
             CallKind::Call => CALL,
             CallKind::CallCode => CALLCODE,
@@ -433,37 +517,54 @@ impl<'c> Asm<'c> {
             CallKind::StaticCall if fork >= Fork::Byzantium => STATICCALL,
             _ => CALL,
         };
-        self.push_u64(0x40).push_u64(RET_OFFSET).push_u64(data.len() as u64).push_u64(IN_OFFSET);
+        // Operands in reverse: output length and offset, input length and offset.
+        self.push_offset(memory.output_len);
+        let output_start = match (memory.output_at, input_start) {
+            (Place::Apart(o), _) => {
+                let start = offset(o, self.written);
+                self.push_offset(o);
+                start
+            }
+            (Place::OverInput(d), Some(v)) => {
+                let start = shifted(v, d);
+                self.push(start);
+                Some(start)
+            }
+            (Place::OverInput(d), None) => {
+                self.push_offset(memory.input_at).add_signed(d);
+                None
+            }
+        };
+        self.push_length(memory.input_len, data.len());
+        match input_start {
+            Some(v) => self.push(v),
+            None => self.push_offset(memory.input_at),
+        };
         if matches!(opcode, CALL | CALLCODE) {
             let v = self.ctx.value(value);
             // Mostly affordable values; boundary values sometimes exceed the balance.
             let v = if matches!(value, Value::Small(_) | Value::Boundary(_)) { v } else { v % U256::from(1_000_000u64) };
             self.push(v);
         }
-        self.push_target(target);
-        match gas {
-            Gas::All => {
-                self.op(GAS);
-            }
-            Gas::Fixed(g) => {
-                self.push_u64(u64::from(g));
-            }
-            Gas::Stipend(d) => {
-                self.push_u64(2300u64.saturating_add_signed(i64::from(d)));
-            }
-            Gas::Tiny(g) => {
-                self.push_u64(u64::from(g));
-            }
-        }
+        self.push_target(target).push_gas(gas);
         self.op(opcode).store_top();
         if fork >= Fork::Byzantium {
             self.op(RETURNDATASIZE).store_top();
             self.op(RETURNDATASIZE).push_u64(0).push_u64(SCRATCH).op(RETURNDATACOPY);
             self.op(RETURNDATASIZE).push_u64(SCRATCH).op(KECCAK256).store_top();
-        } else {
-            self.push_u64(RET_OFFSET).op(MLOAD).store_top();
-            self.push_u64(RET_OFFSET + 32).op(MLOAD).store_top();
         }
+        // The memory the output went to (and, before Byzantium, the word after it: there is no
+        // return data to hash).
+        if let Some(at) = output_start.and_then(|v| u64::try_from(v).ok()).filter(|v| *v < WRITABLE) {
+            self.push_u64(at).op(MLOAD).store_top();
+            if fork < Fork::Byzantium {
+                self.push_u64(at + 32).op(MLOAD).store_top();
+            }
+        }
+        if let Some(v) = output_start {
+            self.written = v;
+        }
+        self.op(MSIZE).store_top();
     }
 }
 
@@ -483,6 +584,80 @@ mod tests {
         let mut asm = Asm::new(&ctx);
         asm.push(U256::ZERO);
         assert_eq!(asm.code, vec![PUSH1, 0]);
+    }
+
+    /// Position of `needle` in `code`.
+    fn find(code: &[u8], needle: &[u8]) -> Option<usize> {
+        code.windows(needle.len()).position(|w| w == needle)
+    }
+
+    #[test]
+    fn a_call_s_ranges_are_the_blueprint_s() {
+        let ctx = Ctx::new(Fork::Cancun, 1);
+        let mut asm = Asm::new(&ctx);
+        let memory = CallMemory {
+            input_at: Offset::Words(3),
+            input_len: Length::Delta(-1),
+            output_at: Place::OverInput(4),
+            output_len: Offset::Small(7),
+        };
+        let input = Input::Shaped { variant: 0, data: vec![0xaa; 40] };
+        asm.call(CallKind::StaticCall, Target::Contract(0), Gas::Left(3), Value::Small(0), &input, memory);
+        // out_len 7, out_offset 96 + 4, in_len 40 - 1, in_offset 96, then the callee and gas.
+        let operands = [PUSH1, 7, PUSH1, 100, PUSH1, 39, PUSH1, 96];
+        assert!(find(&asm.code, &operands).is_some(), "{:x?}", asm.code);
+        let gas = [PUSH1, 3, GAS, SUB, STATICCALL];
+        assert!(find(&asm.code, &gas).is_some(), "GAS - 3 forwarded");
+        // The output range is where the next Written offset points.
+        assert_eq!(asm.written, U256::from(100));
+    }
+
+    #[test]
+    fn offsets_read_at_run_time_and_relative_to_the_last_write() {
+        let ctx = Ctx::new(Fork::Cancun, 1);
+        let mut asm = Asm::new(&ctx);
+        asm.memory(MemOp::Mstore(Value::Small(1)), Offset::Small(50), Offset::Zero, Offset::Zero);
+        assert_eq!(asm.written, U256::from(50));
+        let at = asm.code.len();
+        asm.memory(MemOp::ReturndataCopy, Offset::Written(-3), Offset::Returned(-1), Offset::Returned(2));
+        let code = &asm.code[at..];
+        // len = RETURNDATASIZE + 2, src = RETURNDATASIZE - 1, dst = 47.
+        let expected = [RETURNDATASIZE, PUSH1, 2, ADD, RETURNDATASIZE, PUSH1, 1, SWAP1, SUB, PUSH1, 47, RETURNDATACOPY];
+        assert_eq!(&code[..expected.len()], &expected);
+        // Before Byzantium there is no return data: zero plus the shift, not below zero.
+        let ctx = Ctx::new(Fork::Homestead, 1);
+        let mut asm = Asm::new(&ctx);
+        asm.push_offset(Offset::Returned(-1)).push_offset(Offset::Returned(5));
+        assert_eq!(asm.code, vec![PUSH1, 0, PUSH1, 5]);
+    }
+
+    #[test]
+    fn edges_reach_past_2_to_the_32_and_2_to_the_64_a_quarter_of_the_time() {
+        let huge = (0..=255u8).filter(|i| offset(Offset::Edge(*i), U256::ZERO).is_some_and(|v| v >= U256::from(0xffff_ffffu64))).count();
+        assert_eq!(huge, 64);
+        assert_eq!(offset(Offset::Edge(0), U256::ZERO), Some(OFFSET_EDGES[AFFORDABLE_EDGES]));
+        let beyond_64 = (0..=255u8).filter(|i| offset(Offset::Edge(*i), U256::ZERO).is_some_and(|v| v > U256::from(u64::MAX))).count();
+        assert!(beyond_64 > 0, "offsets past 2^64 are drawn");
+    }
+
+    /// A zero-length range costs nothing wherever it starts: the generated KECCAK256 of
+    /// nothing at 2^64 succeeds and stores the hash of the empty string.
+    #[cfg(feature = "revm")]
+    #[test]
+    fn a_zero_length_range_at_a_huge_offset_runs() {
+        use crate::fuzz::compile::compile;
+        use crate::fuzz::program::{Blueprint, Contract, Piece};
+        use schism_interface::{Client, TraceMode};
+        let leaf = Leaf::Memory { op: MemOp::Keccak, dst: Offset::Edge(12), src: Offset::Zero, len: Offset::Zero };
+        assert_eq!(offset(Offset::Edge(12), U256::ZERO), Some(U256::from_limbs([0, 1, 0, 0])), "2^64");
+        let mut blueprint = Blueprint::default();
+        blueprint.tx.gas = 3;
+        blueprint.contracts = vec![Contract { balance: Value::Small(0), nonce: 1, storage: vec![], program: vec![Piece::Leaf(leaf)] }];
+        let case = compile(&blueprint, Fork::Cancun);
+        let outcome = schism_revm::Revm::new().execute(&case, TraceMode::Off).expect("executes");
+        let post = outcome.post_state.expect("post-state");
+        let stored = post[&crate::fuzz::vectors::contract_address(0)].storage.get(&U256::from(RESULT_SLOT)).copied();
+        assert_eq!(stored, Some(U256::from_be_bytes(alloy_primitives::keccak256([]).0)));
     }
 
     #[test]

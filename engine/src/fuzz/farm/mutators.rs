@@ -130,6 +130,7 @@ where
         tuple_list!(
             EditMutator::new("insert_piece", Blueprint::insert_piece),
             EditMutator::new("replace_piece", Blueprint::replace_piece),
+            EditMutator::new("perturb_operand", Blueprint::perturb_operand),
             EditMutator::new("delete_piece", Blueprint::delete_piece),
             SpliceMutator::new(),
             EditMutator::new("mutate_tx", Blueprint::mutate_tx),
