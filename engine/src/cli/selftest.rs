@@ -23,7 +23,7 @@ pub struct Args {
     /// "median_seconds", "median_executions", "runs": [{"seed", "found", "seconds", "executions", ...}]}]}.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
-    /// Where findings are filed: <DIR>/<mutant>/, or <DIR>/<mutant>/seed-<s>/ with several seeds.
+    /// Where findings are filed: DIR/MUTANT/, or DIR/MUTANT/seed-S/ with several seeds.
     #[arg(long, default_value = "crashes/selftest", value_name = "DIR")]
     pub crashes: PathBuf,
     /// Fuzzing jobs per run.
