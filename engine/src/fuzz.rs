@@ -48,6 +48,14 @@ pub enum FuzzError {
     /// The fuzzing engine failed.
     #[error("fuzzing engine: {0}")]
     Engine(String),
+    /// A self-test was asked for a mutant this build does not have.
+    #[error("unknown mutant `{name}` (known: {})", known.join(", "))]
+    UnknownMutant {
+        /// The name asked for.
+        name: String,
+        /// The mutants this build has.
+        known: Vec<String>,
+    },
     /// A selected client cannot be made.
     #[error(transparent)]
     Registry(#[from] crate::registry::RegistryError),

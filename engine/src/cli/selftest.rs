@@ -1,69 +1,140 @@
 //! `schism selftest`: healthy revm fuzzed against canary mutants (builds of revm with one
-//! planted bug each), to check that the farm finds bugs and how fast.
+//! planted bug each), under one or more seeds, to check that the farm finds bugs and how fast.
 
 use super::{CliError, Finish, parse_duration};
 use crate::fuzz::FuzzError;
-use crate::fuzz::selftest::{self, SelftestOptions};
+use crate::fuzz::selftest::{self, CanaryResult, SelftestOptions, Summary};
 use std::io::IsTerminal;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
 /// Arguments of `schism selftest`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Exit status: 0 when every mutant was found under every seed, 1 when the farm missed a mutant under \
+                        some seed, 2 on a usage or input error.")]
 pub struct Args {
-    /// Time allowed per mutant.
+    /// Time allowed per mutant and seed.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub budget: std::time::Duration,
     /// Only this mutant (repeatable; default: all).
     #[arg(long = "mutant", value_name = "NAME")]
     pub mutants: Vec<String>,
-    /// Write the results as JSON: [{"mutant", "found", "seconds", "executions", ...}].
+    /// Write the results as JSON: {"summary": {...}, "mutants": [{"mutant", "found", "found_in",
+    /// "median_seconds", "median_executions", "runs": [{"seed", "found", "seconds", "executions", ...}]}]}.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
-    /// Where each mutant's findings are filed (one folder per mutant).
+    /// Where findings are filed: DIR/MUTANT/, or DIR/MUTANT/seed-S/ with several seeds.
     #[arg(long, default_value = "crashes/selftest", value_name = "DIR")]
     pub crashes: PathBuf,
-    /// Fuzzing jobs per mutant.
+    /// Fuzzing jobs per run.
     #[arg(long, default_value_t = 1)]
     pub jobs: usize,
-    /// Seed of the farm.
+    /// The first seed (default: from the clock, and printed); the others follow it.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Run every mutant under this many seeds (S, S+1, ...), each from an empty corpus. A mutant
+    /// is killed when every seed finds it; its medians are over the seeds that found it.
+    #[arg(long, default_value = "1", value_name = "N")]
+    pub seeds: NonZeroUsize,
 }
 
-/// Fuzzes each mutant, printing a line per mutant; a problem when any mutant was not found.
+/// Fuzzes each mutant under each seed, printing a row per mutant and its runs, then the kill
+/// rate; a problem when some mutant was missed under some seed.
 pub fn run(args: Args) -> Result<Finish, CliError> {
     let options = SelftestOptions {
         budget: args.budget,
         mutants: args.mutants,
         crashes: args.crashes,
         jobs: args.jobs,
-        seed: args.seed,
+        seed: args.seed.unwrap_or_else(crate::fuzz::farm::clock_seed),
+        seeds: args.seeds,
         status: std::io::stderr().is_terminal(),
     };
-    println!("{:<20} {:>6} {:>9} {:>11} {:>8} {:>13}  folder", "mutant", "found", "seconds", "executions", "filed s", "instructions");
-    let results = selftest::selftest(&options, |r| {
-        let instructions = match (r.instructions_before, r.instructions_after) {
-            (Some(a), Some(b)) => format!("{a} -> {b}"),
-            _ => "-".to_owned(),
-        };
-        println!(
-            "{:<20} {:>6} {:>9.1} {:>11} {:>8} {:>13}  {}",
-            r.mutant,
-            if r.found { "yes" } else { "NO" },
-            r.seconds,
-            r.executions,
-            r.filed_seconds.map_or("-".to_owned(), |s| format!("{s:.1}")),
-            instructions,
-            r.folder.as_ref().map_or_else(|| r.description.clone(), |f| f.display().to_string())
-        );
-    })?;
-    let found = results.iter().filter(|r| r.found).count();
-    println!("{found} of {} mutants found within {} each", results.len(), humantime::format_duration(args.budget));
+    let seeds = options.seed_list();
+    match seeds.as_slice() {
+        [one] => println!("seed {one} (repeat with --seed {one})"),
+        [first, .., last] => println!("seeds {first}..={last} (repeat with --seed {first} --seeds {})", seeds.len()),
+        [] => {}
+    }
+    println!("{:<20} {:>6} {:>9} {:>13}  description", "mutant", "found", "median s", "median execs");
+    let report = selftest::selftest(&options, print_mutant)?;
+    println!("{}", summary_line(&report.summary));
     if let Some(path) = args.json {
-        let written = serde_json::to_string_pretty(&results)
+        let written = serde_json::to_string_pretty(&report)
             .map_err(std::io::Error::other)
             .and_then(|text| crate::atomic::write(&path, (text + "\n").as_bytes()));
         written.map_err(|source| FuzzError::Io { path, source })?;
     }
-    Ok(Finish::found(found < results.len()))
+    Ok(Finish::found(!report.summary.all_killed()))
+}
+
+/// A mutant's row, then one indented line per seed.
+fn print_mutant(r: &CanaryResult) {
+    let or_dash = |v: Option<f64>, precision: usize| v.map_or("-".to_owned(), |v| format!("{v:.precision$}"));
+    println!(
+        "{:<20} {:>6} {:>9} {:>13}  {}",
+        r.mutant,
+        format!("{}/{}", r.found_in, r.seeds),
+        or_dash(r.median_seconds, 1),
+        or_dash(r.median_executions, 0),
+        r.description
+    );
+    for run in &r.runs {
+        let instructions = match (run.instructions_before, run.instructions_after) {
+            (Some(a), Some(b)) => format!(", {a} -> {b} instructions"),
+            _ => String::new(),
+        };
+        let filed = match (&run.folder, run.filed_seconds) {
+            (Some(folder), Some(s)) => format!(", filed after {s:.2} s in {}", folder.display()),
+            (Some(folder), None) => format!(", filed in {}", folder.display()),
+            _ => String::new(),
+        };
+        println!(
+            "  seed {}: {} after {:.1} s, {} executions{instructions}{filed}",
+            run.seed,
+            if run.found { "found" } else { "NOT found" },
+            run.seconds,
+            run.executions
+        );
+    }
+}
+
+/// The mutation score in one line.
+fn summary_line(s: &Summary) -> String {
+    let to_kill = s.median_seconds_to_kill.map_or_else(|| "no mutant killed".to_owned(), |t| format!("median time to kill {t:.1} s"));
+    format!(
+        "kill rate {}/{} (found under every one of {} seed{}), {}/{} found under at least one; {to_kill} (medians over the seeds \
+         that found each mutant); budget {} per run",
+        s.killed,
+        s.mutants,
+        s.seeds,
+        if s.seeds == 1 { "" } else { "s" },
+        s.found_in_some,
+        s.mutants,
+        humantime::format_duration(std::time::Duration::from_secs_f64(s.budget_s))
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_line_says_kill_rate_and_median_time_to_kill() {
+        let s = Summary {
+            seeds: 3,
+            first_seed: 7,
+            budget_s: 30.0,
+            killed: 2,
+            mutants: 3,
+            found_in_some: 3,
+            median_seconds_to_kill: Some(1.25),
+        };
+        let line = summary_line(&s);
+        assert!(line.starts_with("kill rate 2/3 (found under every one of 3 seeds), 3/3 found under at least one;"), "{line}");
+        assert!(line.contains("median time to kill 1.2 s") || line.contains("median time to kill 1.3 s"), "{line}");
+        assert!(line.ends_with("budget 30s per run"), "{line}");
+        let none = summary_line(&Summary { killed: 0, median_seconds_to_kill: None, ..s });
+        assert!(none.contains("no mutant killed"), "{none}");
+    }
 }

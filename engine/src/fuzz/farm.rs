@@ -123,6 +123,11 @@ pub struct FarmOptions {
     pub sequences: f64,
 }
 
+/// A seed from the clock (nanoseconds since the epoch), for a farm given none.
+pub fn clock_seed() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+}
+
 /// What a farm did, once it has stopped.
 #[derive(Clone, Debug)]
 pub struct FarmSummary {
@@ -229,7 +234,7 @@ pub fn fuzz(options: &FarmOptions) -> Result<FarmSummary, FuzzError> {
     let pending = super::harness::pending_inputs(&options.crashes);
 
     let port = free_port().map_err(io(Path::new("127.0.0.1")))?;
-    let seed = options.seed.unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64));
+    let seed = options.seed.unwrap_or_else(clock_seed);
     let deadline = options.duration.map(|d| Instant::now() + d);
     let status = match (options.status, std::io::stderr().is_terminal()) {
         (false, _) => StatusLine::Off,

@@ -264,3 +264,46 @@ fn a_fifo_named_json_is_an_input_error_and_the_rest_runs() {
     assert!(text.contains("pipe.json") && text.contains("not a regular file"), "{text}");
     assert!(text.contains("1 cases from") || text.contains("cases from 1 files"), "add11 still ran: {text}");
 }
+
+#[test]
+fn selftest_under_two_seeds_reports_each_run_and_the_kill_rate() {
+    let _one_at_a_time = crate::util::exclusive();
+    if schism_engine::registry::canary_client("revm~sar-negative-shift").is_none() {
+        eprintln!("skipped: this build lacks revm");
+        return;
+    }
+    let dir = scratch("selftest-seeds");
+    let json = dir.join("selftest.json");
+    // The SAR mutant is found in seconds; the budget only bounds a miss.
+    let out = schism()
+        .args(["selftest", "--seeds", "2", "--seed", "5", "--mutant", "sar-negative-shift", "--budget", "60s"])
+        .arg("--crashes")
+        .arg(dir.join("crashes"))
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.lines().any(|l| l.starts_with("sar-negative-shift") && l.contains(" 2/2 ")), "{stdout}");
+    assert!(stdout.contains("kill rate 1/1"), "{stdout}");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).expect("json written")).expect("json");
+    let summary = &report["summary"];
+    assert_eq!((summary["seeds"].as_u64(), summary["first_seed"].as_u64()), (Some(2), Some(5)), "{summary}");
+    assert_eq!((summary["killed"].as_u64(), summary["mutants"].as_u64(), summary["found_in_some"].as_u64()), (Some(1), Some(1), Some(1)));
+    assert_eq!(summary["budget_s"].as_f64(), Some(60.0));
+    let mutant = &report["mutants"][0];
+    assert_eq!((mutant["mutant"].as_str(), mutant["found"].as_bool()), (Some("sar-negative-shift"), Some(true)), "{mutant}");
+    assert_eq!((mutant["found_in"].as_u64(), mutant["seeds"].as_u64()), (Some(2), Some(2)), "{mutant}");
+    let runs = mutant["runs"].as_array().expect("runs");
+    assert_eq!(runs.iter().map(|r| r["seed"].as_u64()).collect::<Vec<_>>(), [Some(5), Some(6)], "{mutant}");
+    let seconds: Vec<f64> = runs.iter().map(|r| r["seconds"].as_f64().expect("seconds")).collect();
+    assert_eq!(mutant["median_seconds"].as_f64(), Some((seconds[0] + seconds[1]) / 2.0), "two seeds: the mean of both");
+    assert_eq!(summary["median_seconds_to_kill"], mutant["median_seconds"], "the only kill's median");
+    for (run, seed) in runs.iter().zip([5, 6]) {
+        assert_eq!(run["found"].as_bool(), Some(true), "{run}");
+        let folder = std::path::PathBuf::from(run["folder"].as_str().expect("filed folder"));
+        assert!(folder.starts_with(dir.join(format!("crashes/sar-negative-shift/seed-{seed}"))), "{}", folder.display());
+        assert!(folder.join("case.json").is_file(), "{}", folder.display());
+    }
+}
