@@ -128,6 +128,12 @@ pub trait Runnable: Sync {
     /// The documented known difference of `client` that covers it, if any.
     fn excused(&self, client: &dyn Client) -> Option<&'static KnownDifference>;
 
+    /// The documented known difference (a missing feature) that explains why `client` could
+    /// not represent it, if any.
+    fn explains_unrepresentable(&self, client: &dyn Client) -> Option<&'static KnownDifference> {
+        self.excused(client)
+    }
+
     /// Runs it on `client`.
     fn run_on(&self, client: &dyn Client, trace: TraceMode) -> Result<Self::Output, ClientError>;
 
@@ -171,7 +177,55 @@ impl Runnable for Sequence {
     }
 
     fn excused(&self, _client: &dyn Client) -> Option<&'static KnownDifference> {
-        // Known differences are written against single cases; none covers a sequence.
+        // Known differences are written against single cases; none covers a whole sequence
+        // before it runs.
+        None
+    }
+
+    fn explains_unrepresentable(&self, client: &dyn Client) -> Option<&'static KnownDifference> {
+        // A client that cannot represent a sequence is explained by a known difference that
+        // covers one of its transactions, each seen as a state test on the genesis state under
+        // each fork of the schedule (a missing feature such as EIP-7702 shows there).
+        let known = client.known_differences();
+        if known.is_empty() {
+            return None;
+        }
+        let forks = self.schedule.forks();
+        for block in &self.blocks {
+            let h = &block.header;
+            let env = Arc::new(schism_interface::fixture::Env {
+                current_coinbase: h.beneficiary,
+                current_difficulty: h.difficulty,
+                current_gas_limit: h.gas_limit,
+                current_number: h.number,
+                current_timestamp: h.timestamp,
+                current_base_fee: h.base_fee_per_gas,
+                current_random: Some(h.mix_hash),
+                current_excess_blob_gas: h.excess_blob_gas,
+                previous_hash: None,
+                parent_beacon_block_root: h.parent_beacon_block_root,
+            });
+            for stx in &block.txs {
+                for fork in &forks {
+                    let case = Case {
+                        file: self.file.clone(),
+                        test: self.test.clone(),
+                        fork: *fork,
+                        index: Default::default(),
+                        env: env.clone(),
+                        pre: self.pre.clone(),
+                        tx: stx.tx.clone(),
+                        chain_id: self.chain_id,
+                        blob_params: self.blob_params(*fork),
+                        expected: None,
+                        block_hashes: None,
+                    };
+                    if let Some(k) = known.iter().find(|k| (k.applies)(&case)) {
+                        return Some(k);
+                    }
+                }
+            }
+        }
         None
     }
 
@@ -284,6 +338,10 @@ fn sit<W: Runnable>(
         // finding of its own kind.
         Err(e) => match (&e, known) {
             (ClientError::Unrepresentable { .. }, Some(known)) => Entry::Excused(known),
+            (ClientError::Unrepresentable { .. }, None) => match work.explains_unrepresentable(client) {
+                Some(known) => Entry::Excused(known),
+                None => Entry::Fault(Fault::of(label, &e)),
+            },
             _ => Entry::Fault(Fault::of(label, &e)),
         },
     };

@@ -162,11 +162,15 @@ pub fn compile(blueprint: &Blueprint, fork: Fork) -> Case {
         }
         pre.insert(*authority, account);
     }
-    // Accounts with only a balance, only a nonce, only storage: each field's emptiness rules
+    // Accounts with only a balance, only a nonce and (in a quarter of the cases, as a client's
+    // known difference may cover such a pre-state) only storage: each field's emptiness rules
     // (EIP-161, EIP-7610) apart.
     pre.insert(vectors::bare_address(0), Account { balance: U256::from(1), ..Default::default() });
     pre.insert(vectors::bare_address(1), Account { nonce: 1, ..Default::default() });
-    pre.insert(vectors::bare_address(2), Account { storage: [(U256::from(1), U256::from(1))].into_iter().collect(), ..Default::default() });
+    if blueprint.env & 0b1100 == 0b1100 {
+        let storage = [(U256::from(1), U256::from(1))].into_iter().collect();
+        pre.insert(vectors::bare_address(2), Account { storage, ..Default::default() });
+    }
     let env = environment(blueprint.env, fork);
     let tx = transaction::transaction(blueprint, &ctx, &pre, &env);
     Case {
@@ -361,6 +365,6 @@ mod tests {
         let digest = h.finalize();
         println!("{cases} cases, {sequences} sequences: {digest}");
         assert!(sequences > 100, "too few sequences ({sequences}) to cover later transactions");
-        assert_eq!(digest, alloy_primitives::b256!("0xc6e4d785134c5e128a7f09528f89ca701d099b437569b26a4de238d57666ea16"));
+        assert_eq!(digest, alloy_primitives::b256!("0xc2e14e0b298b76bae03ab5781e8ac9167a203792ad82484703673f8a023542eb"));
     }
 }

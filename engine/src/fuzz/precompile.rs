@@ -257,8 +257,14 @@ mod tests {
         for fork in [Fork::Cancun, Fork::Osaka] {
             let i = precompiles(fork).iter().position(|p| *p == 5).unwrap_or(0) as u8 * 8;
             let input = Input::Shaped { variant: 5, data: vec![0u8; 64] };
-            let call =
-                Leaf::Call { kind: CallKind::StaticCall, target: Target::Precompile(i), gas: Gas::All, value: Value::Small(0), input, memory: None };
+            let call = Leaf::Call {
+                kind: CallKind::StaticCall,
+                target: Target::Precompile(i),
+                gas: Gas::All,
+                value: Value::Small(0),
+                input,
+                memory: None,
+            };
             let mut blueprint = Blueprint::default();
             blueprint.tx.gas = 3;
             blueprint.contracts = vec![Contract { balance: Value::Small(0), nonce: 1, storage: vec![], program: vec![Piece::Leaf(call)] }];

@@ -411,7 +411,8 @@ pub struct Tx {
 pub struct Blueprint {
     /// Which fork among the candidates: the newest usually.
     pub fork: u8,
-    /// Block environment choices (base fee, number).
+    /// Block environment choices: base fee (bits 0-1), whether the storage-only account
+    /// exists (both of bits 2-3), block number (bits 4-7).
     pub env: u8,
     /// The transaction.
     pub tx: Tx,

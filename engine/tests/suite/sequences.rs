@@ -299,3 +299,40 @@ fn a_sequence_finding_one_transaction_shows_alone_is_filed_as_that_state_test() 
     assert_eq!(report["scope"], "transaction", "{report:#}");
     assert_eq!(report["seen"][0]["fork"], "Cancun", "{report:#}");
 }
+
+/// A sequence holding a set-code transaction is excused on a client whose documented known
+/// difference is the missing EIP-7702 (SputnikVM), not filed as that client's fault.
+#[test]
+fn a_known_difference_of_one_transaction_excuses_the_sequence() {
+    use schism_engine::panel::{Call, Entry, Panel};
+    let ids: Vec<String> = ["revm", "sputnik"].map(String::from).to_vec();
+    let Ok(clients) = resolve(&ids, &ClientOptions::default()) else {
+        eprintln!("skipped: this build lacks revm or sputnik");
+        return;
+    };
+    let panel = Panel::labelled(clients.into_iter().map(|c| (c.id().to_owned(), c)).collect());
+    let mut seq = counter_sequence(&[1, 1]);
+    seq.schedule = Schedule::single(Fork::Prague);
+    let plain = panel.run(&seq, Call::plain());
+    assert!(plain.iter().all(|s| matches!(s.entry, Entry::Ran(_))), "no set-code transaction, nothing excused");
+    let set_code = &mut seq.blocks[1].txs[0].tx;
+    set_code.kind = TxKind::SetCode;
+    // An authorization with a signature nobody made: revm skips it, sputnik cannot represent
+    // the transaction at all.
+    set_code.authorization_list = vec![schism_interface::fixture::Authorization {
+        chain_id: U256::from(1),
+        address: COUNTER,
+        nonce: 0,
+        v: None,
+        y_parity: Some(U256::ZERO),
+        r: U256::from(1),
+        s: U256::from(1),
+        signer: None,
+    }];
+    let seats = panel.run(&seq, Call::plain());
+    assert!(matches!(seats[0].entry, Entry::Ran(_)), "revm runs it");
+    match &seats[1].entry {
+        Entry::Excused(known) => assert_eq!(known.id, "sputnik-no-eip7702"),
+        _ => panic!("sputnik is excused by its known difference"),
+    }
+}

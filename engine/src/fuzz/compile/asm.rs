@@ -420,22 +420,20 @@ impl<'c> Asm<'c> {
             Leaf::SelfDestruct(target) => {
                 self.push_target(*target).op(SELFDESTRUCT);
             }
-            Leaf::End { kind, offset: o, len } => {
-                match kind % 4 {
-                    0 => {
-                        self.op(STOP);
-                    }
-                    1 => {
-                        self.push_offset(*len).push_offset(*o).op(RETURN);
-                    }
-                    2 if fork >= Fork::Byzantium => {
-                        self.push_offset(*len).push_offset(*o).op(REVERT);
-                    }
-                    _ => {
-                        self.op(INVALID);
-                    }
+            Leaf::End { kind, offset: o, len } => match kind % 4 {
+                0 => {
+                    self.op(STOP);
                 }
-            }
+                1 => {
+                    self.push_offset(*len).push_offset(*o).op(RETURN);
+                }
+                2 if fork >= Fork::Byzantium => {
+                    self.push_offset(*len).push_offset(*o).op(REVERT);
+                }
+                _ => {
+                    self.op(INVALID);
+                }
+            },
             Leaf::Raw(bytes) => {
                 self.code.extend_from_slice(bytes);
                 // An unfinished PUSH would swallow the next piece: complete its immediate.
