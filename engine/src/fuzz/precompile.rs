@@ -38,8 +38,130 @@ pub fn precompile_address(id: u16) -> Address {
 /// often as the others, so that throughput stays high while every precompile is still reached.
 pub const EXPENSIVE: [u16; 3] = [0x08, 0x0a, 0x0f];
 
-/// A well-formed (or, by `variant`, deliberately broken) input for precompile `id`.
+/// The input a generated call passes precompile `id`: half of the variants (high bit clear)
+/// give its well-formed forms (some of which are deliberately broken too, see
+/// [`shaped_input`]), the other half one of those forms broken by [`malformed`]; so malformed
+/// inputs come at least as often as well-formed ones.
 pub fn precompile_input(id: u16, variant: u8, data: &[u8]) -> Vec<u8> {
+    let shaped = shaped_input(id, variant & 0x7f, data);
+    if variant & 0x80 == 0 { shaped } else { malformed(id, shaped, data) }
+}
+
+/// secp256k1's group order.
+const SECP256K1_N: U256 = U256::from_be_bytes(alloy_primitives::hex!("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141"));
+
+/// Words at the edges of what precompiles validate: zero, one, the curve fields and orders
+/// and their neighbours, half the secp256k1 order (the high-s boundary), the largest words.
+fn edge_words() -> [U256; 14] {
+    let one = U256::from(1);
+    [
+        U256::ZERO,
+        one,
+        SECP256K1_N - one,
+        SECP256K1_N,
+        SECP256K1_N + one,
+        SECP256K1_N >> 1,
+        (SECP256K1_N >> 1) + one,
+        vectors::BN_P - one,
+        vectors::BN_P,
+        vectors::BN_P + one,
+        vectors::BN_N,
+        U256::from(u32::MAX),
+        U256::from(u64::MAX),
+        U256::MAX,
+    ]
+}
+
+/// `input` broken the way precompile input checks are tested: per precompile, a field set to
+/// the edge of its range (ecrecover's v, r and s; MODEXP's lengths up to overflow; curve
+/// coordinates at and past the field modulus, the point at infinity; BLAKE2F's rounds and
+/// final-block flag; BLS field elements with their top bytes set); or, for any precompile, one
+/// byte too few or many, a word replaced by an edge value, a flipped bit, no input at all.
+pub fn malformed(id: u16, mut input: Vec<u8>, data: &[u8]) -> Vec<u8> {
+    let byte = |i: usize| data.get(i).copied().unwrap_or(0x5a ^ i as u8);
+    let edges = edge_words();
+    let edge = |i: usize| edges[usize::from(byte(i)) % edges.len()].to_be_bytes::<32>();
+    let set_word = |input: &mut Vec<u8>, at: usize, word: [u8; 32]| {
+        if input.len() < at + 32 {
+            input.resize(at + 32, 0);
+        }
+        input[at..at + 32].copy_from_slice(&word);
+    };
+    let pick = byte(0);
+    if pick % 2 == 0 {
+        match id {
+            1 => {
+                // v (27 and 28 valid; 0, 1, 29, 2^8 + 27 and the edges not), r or s.
+                let v = [0u64, 1, 26, 29, 27 + 256, 28 + (1 << 32)];
+                match byte(1) % 3 {
+                    0 if byte(2) % 2 == 0 => set_word(&mut input, 32, U256::from(v[usize::from(byte(3)) % v.len()]).to_be_bytes()),
+                    0 => set_word(&mut input, 32, edge(3)),
+                    k => set_word(&mut input, 32 * (usize::from(k) + 1), edge(3)),
+                }
+                return input;
+            }
+            5 => {
+                // A length field at an edge (zero, huge, overflowing).
+                let lengths = [0u64, 1, 32, 1024, 1025, u64::from(u32::MAX), u64::MAX];
+                let word = if byte(2) % 3 == 0 { edge(3) } else { U256::from(lengths[usize::from(byte(3)) % lengths.len()]).to_be_bytes() };
+                set_word(&mut input, 32 * usize::from(byte(1) % 3), word);
+                return input;
+            }
+            6..=8 if !input.is_empty() => {
+                // A coordinate at or past the field modulus, or a point set to infinity.
+                let words = input.len() / 32;
+                let at = usize::from(byte(1)) % words.max(1);
+                if byte(2) % 3 == 0 {
+                    let start = 32 * (at - at % 2);
+                    set_word(&mut input, start, [0; 32]);
+                    set_word(&mut input, start + 32, [0; 32]);
+                } else {
+                    set_word(&mut input, 32 * at, edge(3));
+                }
+                return input;
+            }
+            9 if input.len() >= 213 => {
+                // Rounds at the edges, or a final-block flag other than 0 and 1.
+                if byte(1) % 2 == 0 {
+                    let rounds = [0u32, 1, 12, 0xffff, u32::MAX];
+                    input[..4].copy_from_slice(&rounds[usize::from(byte(2)) % rounds.len()].to_be_bytes());
+                } else {
+                    input[212] = [2u8, 0x80, 0xff, 0x10][usize::from(byte(2)) % 4];
+                }
+                return input;
+            }
+            0x0b..=0x11 if input.len() >= 64 => {
+                // A 64-byte field element with its padding set (not canonical), or at p.
+                let elements = input.len() / 64;
+                let at = 64 * (usize::from(byte(1)) % elements);
+                input[at] = [1u8, 0x1a, 0xff][usize::from(byte(2)) % 3];
+                return input;
+            }
+            _ => {}
+        }
+    }
+    match (pick / 2) % 6 {
+        0 => {
+            let cut = (usize::from(byte(1)) % 32 + 1).min(input.len());
+            input.truncate(input.len() - cut);
+        }
+        1 => input.extend((0..usize::from(byte(1)) % 32 + 1).map(|i| byte(2 + i))),
+        2 => input.clear(),
+        3 if input.len() >= 32 => {
+            let at = 32 * (usize::from(byte(1)) % (input.len() / 32));
+            set_word(&mut input, at, edge(2));
+        }
+        4 if !input.is_empty() => {
+            let at = usize::from(byte(1)) % input.len();
+            input[at] ^= 1 << (byte(2) % 8);
+        }
+        _ => input.iter_mut().for_each(|b| *b = 0),
+    }
+    input
+}
+
+/// A well-formed (or, by `variant`, deliberately broken) input for precompile `id`.
+pub fn shaped_input(id: u16, variant: u8, data: &[u8]) -> Vec<u8> {
     let byte = |i: usize| data.get(i).copied().unwrap_or(i as u8);
     let word = |i: usize| -> [u8; 32] { std::array::from_fn(|k| byte(i * 32 + k)) };
     let broken = variant % 8 == 7;
@@ -186,6 +308,34 @@ pub fn precompile_input(id: u16, variant: u8, data: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn half_of_the_variants_are_malformed_and_every_precompile_breaks() {
+        let data: Vec<u8> = (0..160u8).collect();
+        for id in precompiles(Fork::Osaka) {
+            let mut broken = 0;
+            for variant in 0..=255u8 {
+                let input = precompile_input(id, variant, &data);
+                if variant & 0x80 == 0 {
+                    assert_eq!(input, shaped_input(id, variant, &data));
+                } else {
+                    broken += usize::from(input != shaped_input(id, variant & 0x7f, &data));
+                }
+            }
+            // Malformed variants differ from their well-formed form, but for those whose form
+            // is empty already (the pairing check with no pairs, a quarter of its variants) or
+            // that draw the value already there.
+            assert!(broken >= 90, "{id:#x}: {broken} of 128 malformed variants differ");
+        }
+        let mut kinds = std::collections::BTreeSet::new();
+        for first in 0..=255u8 {
+            let data: Vec<u8> = std::iter::once(first).chain(1..64).collect();
+            kinds.insert(malformed(1, shaped_input(1, 0, &data), &data).len());
+        }
+        // Cleared, edited in place, cut short and run long.
+        let (short, long) = (kinds.iter().any(|l| (1..128).contains(l)), kinds.iter().any(|l| *l > 128));
+        assert!(kinds.contains(&0) && kinds.contains(&128) && short && long, "ecrecover lengths: {kinds:?}");
+    }
 
     #[test]
     fn precompiles_follow_the_forks() {
