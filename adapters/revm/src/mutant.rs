@@ -8,11 +8,11 @@
 //! path as the healthy [`crate::Revm`]. The one block-level bug lives in the block executor
 //! (see `block`).
 //!
-//! All mutants are rows of [`MUTANTS`]. To add one:
+//! All mutants are rows of `MUTANTS`. To add one:
 //! 1. add a variant to [`Mutant`] (the table's order is the enum's order: the build checks it);
 //! 2. write the replacement: an instruction in `opcodes.rs` or a precompile in
 //!    `precompiles.rs`, delegating to revm's own code outside its edge;
-//! 3. add its row to [`MUTANTS`]: variant, kebab-case name, area, one line saying what is broken,
+//! 3. add its row to `MUTANTS`: variant, kebab-case name, area, one line saying what is broken,
 //!    and how it is planted;
 //! 4. add an edge case and a neighbouring ordinary case to `cases` in `mutant/tests.rs`, and the
 //!    name to the self-test paragraph of the README.
@@ -39,49 +39,97 @@ use schism_interface::{
     BlockInput, BlockOutcome, Case, Client, ClientError, Fork, KnownDifference, Outcome, StepObserver, SystemCall, SystemOutcome, TraceMode,
 };
 
-/// A deliberate bug planted in revm, for self-tests of the fuzzer; [`MUTANTS`] says what each is.
+/// A deliberate bug planted in revm, for self-tests of the fuzzer (its row in `MUTANTS` says how).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[allow(missing_docs)] // Each variant's row in `MUTANTS` describes it.
 pub enum Mutant {
+    /// SAR of a negative value by a shift >= 256 gives 0 instead of 2^256-1.
     SarNegativeShift,
+    /// MCOPY with overlapping ranges and dst > src copies forwards byte by byte (no memmove).
     McopyOverlap,
+    /// SSTORE restoring a slot to its original zero (0 -> x -> 0 in one tx) grants no refund.
     SstoreRefund,
+    /// CALL/CALLCODE with value > 0 does not add the 2300 gas stipend to the callee.
     CallStipend,
+    /// EXP charges 50 * (bytes - 1) instead of 50 * bytes for exponents >= 2^8.
     ExpGas,
+    /// MODEXP (0x05) returns 1 instead of 0 for a zero exponent and modulus 1.
     PrecompileOutput,
+    /// CREATE2 derives the address from the low 64 bits of the salt only.
     Create2Address,
+    /// TSTORE is not journalled: a reverted frame's transient writes survive.
     TstoreRevert,
+    /// CLZ of 0 gives 255 instead of 256.
     ClzZero,
+    /// BLOBHASH at index == number of blobs gives the last hash instead of 0 (off by one).
     BlobhashIndex,
+    /// A transaction reads storage slots that earlier transactions of the same block wrote as they were
+    /// at the block's start (a per-block cache not refreshed between transactions).
     StaleSlotInBlock,
+    /// SDIV(-2^255, -1) gives 0 instead of -2^255 (the overflow case answered like division by zero).
     SdivOverflow,
+    /// SMOD takes the result's sign from the divisor instead of the dividend.
     SmodSign,
+    /// ADDMOD reduces the sum truncated to 256 bits instead of the full 257-bit sum.
     AddmodWrap,
+    /// MULMOD reduces the product truncated to 256 bits instead of the full 512-bit product.
     MulmodWrap,
+    /// SIGNEXTEND reads its byte index as a u64, so an index >= 2^64 wraps to its low 64 bits.
     SignextendIndex,
+    /// BYTE reads its index as a u64, so an index >= 2^64 wraps to its low 64 bits.
     ByteIndex,
+    /// SHL reads its shift as a u64, so a shift >= 2^64 wraps to its low 64 bits.
     ShlShift,
+    /// EXP(0, 0) gives 0 instead of 1.
     ExpZeroZero,
+    /// KECCAK256 of zero bytes at a non-zero offset expands memory to the offset (and charges for it).
     Keccak256EmptyExpands,
+    /// CALLDATACOPY past the end of the calldata leaves the rest of the destination as it was instead
+    /// of zeroing it.
     CalldatacopyNoPad,
+    /// RETURNDATACOPY checks only its offset against the return data and zero-pads past the end instead
+    /// of failing.
     ReturndatacopyBounds,
+    /// The identity precompile's (0x04) output aliases the caller's input memory, so RETURNDATACOPY
+    /// sees later writes to it, such as an overlapping output copy (geth CVE-2021-39137).
     IdentityAliasing,
+    /// A call or creation that returns no data (a successful CREATE, a call to a codeless account)
+    /// leaves the previous return data in place instead of clearing it.
     ReturndataNotCleared,
+    /// The 63/64 rule forwards floor(63 * g / 64) instead of g - floor(g / 64): one gas less when 64
+    /// does not divide g.
     CallGasFloor,
+    /// DELEGATECALL does not pass on the caller's CALLVALUE: the callee sees 0.
     DelegatecallValue,
+    /// A creation may deploy code starting with 0xEF (EIP-3541 not enforced).
     EfCodeAccepted,
+    /// From Cancun, SELFDESTRUCT still deletes a contract not created in the same transaction (EIP-6780
+    /// missing).
     SelfdestructAnyContract,
+    /// SSTORE runs with 2300 gas or less left instead of failing (the EIP-2200 reentrancy sentry
+    /// missing).
     SstoreSentry,
+    /// From London, the refund is still capped at gas used / 2 instead of gas used / 5 (EIP-3529).
     RefundCap,
+    /// TLOAD is keyed by slot only: it reads the last value any contract stored at the slot.
     TloadSlotOnly,
+    /// ECRECOVER (0x01) checks only the last byte of v, accepting v = 27 or 28 with other bytes set.
     EcrecoverV,
+    /// RIPEMD-160 (0x03) returns the bare 20-byte hash instead of left-padding it to 32 bytes.
     Ripemd160Unpadded,
+    /// The identity precompile (0x04) charges 3 gas per whole word, rounding the input's length down.
     IdentityGas,
+    /// MODEXP (0x05) with a zero-length modulus returns one zero byte instead of nothing.
     ModexpZeroModulus,
+    /// BN254 ecAdd (0x06) rejects the point at infinity (0, 0) as not on the curve.
     EcaddInfinity,
+    /// BLAKE2F (0x09) accepts a final-block flag other than 0 or 1 (taking it as 1) instead of failing.
     Blake2fFlag,
+    /// BLS12-381 G1ADD (0x0b) ignores the 16 padding bytes of each field element instead of requiring
+    /// zeros.
     BlsFieldPadding,
+    /// From Prague, the calldata floor (EIP-7623) counts a zero byte as 4 tokens instead of 1.
     CalldataFloorZeroBytes,
+    /// An access list's storage key is charged 2400 gas (the address price) instead of 1900.
     AccessListKeyCost,
 }
 

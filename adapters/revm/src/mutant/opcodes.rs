@@ -259,7 +259,7 @@ pub(super) fn call_gas_floor<const KIND: u8>(mut context: Ictx<'_, Ctx<'_>>) -> 
     {
         let forwarded = inputs.gas_limit - if inputs.transfers_value() { stipend } else { 0 };
         let available = left + forwarded;
-        if available % 64 != 0 && forwarded == available - available / 64 {
+        if !available.is_multiple_of(64) && forwarded == available - available / 64 {
             inputs.gas_limit -= 1;
             context.interpreter.gas.erase_cost(1);
         }

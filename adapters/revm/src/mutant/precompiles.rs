@@ -133,7 +133,7 @@ const IDENTITY_PER_WORD: u64 = 3;
 /// The identity precompile charging for whole words only: an input whose length is not a
 /// multiple of 32 is charged one word less.
 pub(super) fn identity_words_rounded_down(input: &[u8], gas_limit: u64, reservoir: u64, healthy: &Precompile) -> PrecompileResult {
-    if input.len() % 32 == 0 {
+    if input.len().is_multiple_of(32) {
         return healthy.execute(input, gas_limit, reservoir);
     }
     let mut output = healthy.execute(input, gas_limit.saturating_add(IDENTITY_PER_WORD), reservoir)?;

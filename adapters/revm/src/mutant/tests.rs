@@ -648,14 +648,100 @@ fn mutants_trace_like_they_execute() {
 }
 
 #[test]
-fn names_are_distinct_and_round_trip() {
+fn names_are_distinct_kebab_case_and_round_trip() {
+    assert!(Mutant::ALL.len() >= 31, "the canary set has {} mutants", Mutant::ALL.len());
     let names: HashSet<_> = Mutant::ALL.iter().map(|m| m.name()).collect();
     assert_eq!(names.len(), Mutant::ALL.len());
     for mutant in Mutant::ALL {
-        assert_eq!(Mutant::from_name(mutant.name()), Some(mutant));
-        assert!(mutant.name().bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'));
-        assert!(!mutant.description().is_empty());
-        assert_eq!(MutantRevm::new(mutant).id(), format!("revm~{}", mutant.name()));
+        let name = mutant.name();
+        assert_eq!(Mutant::from_name(name), Some(mutant));
+        assert!(name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'), "{name}");
+        assert!(name.split('-').all(|word| !word.is_empty()), "{name}: no leading, trailing or double hyphen");
+        assert!(!mutant.description().is_empty() && !mutant.description().contains('\n'), "{name}");
+        assert_eq!(MutantRevm::new(mutant).id(), format!("revm~{name}"));
     }
     assert_eq!(Mutant::from_name("no-such-bug"), None);
+}
+
+#[test]
+fn only_the_block_executor_mutant_is_block_level() {
+    let block_level: Vec<_> = Mutant::ALL.into_iter().filter(|m| m.block_level()).collect();
+    assert_eq!(block_level, [Mutant::StaleSlotInBlock]);
+    assert!(Mutant::ALL.into_iter().all(|m| m.block_level() == (m.area() == Area::Block)));
+}
+
+#[test]
+fn new_edges_break_as_described() {
+    let slot_of = |outcome: &Outcome, address: Address, slot: u64| {
+        let post = outcome.post_state.as_ref().expect("in-process clients give the post-state");
+        post.get(&address).and_then(|a| a.storage.get(&U256::from(slot)).copied()).unwrap_or_default()
+    };
+    let slot = |outcome: &Outcome, slot: u64| slot_of(outcome, CONTRACT, slot);
+    let both = |mutant| {
+        let (edge, _) = cases(mutant).expect("a single-transaction mutant");
+        (run(&Revm, &edge), run(&MutantRevm::new(mutant), &edge))
+    };
+    let (healthy, broken) = both(Mutant::SdivOverflow);
+    assert_eq!((slot(&healthy, 0), slot(&broken, 0)), (min_signed(), U256::ZERO));
+    let (healthy, broken) = both(Mutant::SmodSign);
+    assert_eq!((slot(&healthy, 0), slot(&broken, 0)), (U256::from(1), MINUS_ONE));
+    let (healthy, broken) = both(Mutant::AddmodWrap);
+    assert_eq!((slot(&healthy, 0), slot(&broken, 0)), (U256::from(7), U256::from(1)));
+    let (healthy, broken) = both(Mutant::MulmodWrap);
+    assert_eq!((slot(&healthy, 0), slot(&broken, 0)), (U256::from(4), U256::ZERO));
+    let (healthy, broken) = both(Mutant::SignextendIndex);
+    assert_eq!((slot(&healthy, 0), slot(&broken, 0)), (U256::from(0xff), U256::MAX));
+    let (healthy, broken) = both(Mutant::ByteIndex);
+    assert_eq!((slot(&healthy, 0), slot(&broken, 0)), (U256::ZERO, U256::from(0xab)));
+    let (healthy, broken) = both(Mutant::ShlShift);
+    assert_eq!((slot(&healthy, 0), slot(&broken, 0)), (U256::ZERO, U256::from(2)));
+    let (healthy, broken) = both(Mutant::ExpZeroZero);
+    assert_eq!((slot(&healthy, 0), slot(&broken, 0)), (U256::from(1), U256::ZERO));
+    let (healthy, broken) = both(Mutant::Keccak256EmptyExpands);
+    assert_eq!((slot(&healthy, 1), slot(&broken, 1)), (U256::ZERO, U256::from(1024)));
+    let (healthy, broken) = both(Mutant::CalldatacopyNoPad);
+    let ones_after = |prefix: U256| prefix | (U256::MAX >> 32);
+    assert_eq!((slot(&healthy, 0), slot(&broken, 0)), (U256::from(0x01020304u32) << 224, ones_after(U256::from(0x01020304u32) << 224)));
+    let (healthy, broken) = both(Mutant::ReturndatacopyBounds);
+    assert_eq!((slot(&healthy, 0), slot(&broken, 0)), (U256::ZERO, U256::from(1)));
+    let (healthy, broken) = both(Mutant::IdentityAliasing);
+    let word = U256::from_be_bytes(std::array::from_fn::<u8, 32, _>(|i| i as u8 + 1));
+    let aliased = U256::from_be_bytes(std::array::from_fn::<u8, 32, _>(|i| (i % 16) as u8 + 1));
+    assert_eq!((slot(&healthy, 0), slot(&broken, 0)), (word, aliased));
+    let (healthy, broken) = both(Mutant::ReturndataNotCleared);
+    assert_eq!((slot(&healthy, 0), slot(&broken, 0)), (U256::ZERO, U256::from(32)));
+    let (healthy, broken) = both(Mutant::CallGasFloor);
+    assert_eq!(slot_of(&healthy, OTHER, 0), slot_of(&broken, OTHER, 0) + U256::from(1));
+    let (healthy, broken) = both(Mutant::DelegatecallValue);
+    assert_eq!((slot(&healthy, 0), slot(&broken, 0)), (U256::from(5), U256::ZERO));
+    let (healthy, broken) = both(Mutant::EfCodeAccepted);
+    assert_eq!(slot(&healthy, 0), U256::ZERO);
+    assert_ne!(slot(&broken, 0), U256::ZERO);
+    let (healthy, broken) = both(Mutant::SelfdestructAnyContract);
+    let exists = |outcome: &Outcome| outcome.post_state.as_ref().is_some_and(|post| post.contains_key(&CONTRACT));
+    assert!(exists(&healthy) && !exists(&broken));
+    let (healthy, broken) = both(Mutant::SstoreSentry);
+    assert_eq!((slot(&healthy, 0), slot(&broken, 0)), (U256::ZERO, U256::from(1)));
+    let (healthy, broken) = both(Mutant::RefundCap);
+    assert!(broken.gas_used < healthy.gas_used);
+    let (healthy, broken) = both(Mutant::TloadSlotOnly);
+    assert_eq!((slot_of(&healthy, OTHER, 0), slot_of(&broken, OTHER, 0)), (U256::ZERO, U256::from(7)));
+    let (healthy, broken) = both(Mutant::EcrecoverV);
+    let signer = U256::from_str_radix("7156526fbd7a3c72969b54f64e42c10fbb768c8a", 16).expect("hex");
+    assert_eq!((slot(&healthy, 2), slot(&broken, 0)), (U256::ZERO, signer));
+    let (healthy, broken) = both(Mutant::Ripemd160Unpadded);
+    assert_eq!((slot(&healthy, 2), slot(&broken, 2)), (U256::from(32), U256::from(20)));
+    let (healthy, broken) = both(Mutant::IdentityGas);
+    assert_eq!(broken.gas_used.map(|g| g + 3), healthy.gas_used);
+    let (healthy, broken) = both(Mutant::ModexpZeroModulus);
+    assert_eq!((slot(&healthy, 2), slot(&broken, 2)), (U256::ZERO, U256::from(1)));
+    for mutant in [Mutant::EcaddInfinity, Mutant::Blake2fFlag, Mutant::BlsFieldPadding] {
+        let (healthy, broken) = both(mutant);
+        let expected = if mutant == Mutant::EcaddInfinity { (1, 0) } else { (0, 1) };
+        assert_eq!((slot(&healthy, 1), slot(&broken, 1)), (U256::from(expected.0), U256::from(expected.1)), "{}", mutant.name());
+    }
+    let (healthy, broken) = both(Mutant::CalldataFloorZeroBytes);
+    assert_eq!((healthy.gas_used, broken.gas_used), (Some(21_000 + 10 * 1000), Some(21_000 + 40 * 1000)));
+    let (healthy, broken) = both(Mutant::AccessListKeyCost);
+    assert_eq!(broken.gas_used.map(|g| g - 500), healthy.gas_used);
 }
