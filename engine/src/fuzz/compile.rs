@@ -365,6 +365,6 @@ mod tests {
         let digest = h.finalize();
         println!("{cases} cases, {sequences} sequences: {digest}");
         assert!(sequences > 100, "too few sequences ({sequences}) to cover later transactions");
-        assert_eq!(digest, alloy_primitives::b256!("0xfc5ba8ba93adec429d3b070b0224b2270776ad8d3740577005764eb2623deb2a"));
+        assert_eq!(digest, alloy_primitives::b256!("0xa95f8150d9c028aacdc6c7d5407bfb4a454d4775ab9be2e19d769cc184444ece"));
     }
 }

@@ -14,8 +14,8 @@
 //! | operand | drawn as |
 //! |---|---|
 //! | [`Value`] (arithmetic operands, stored values, call values, salts) | 2/5 a [`BOUNDARIES`](crate::fuzz::vectors::BOUNDARIES) word (signed and unsigned edges), 1/5 a boundary ± up to 128, 1/5 a small number, 1/10 any word, 1/10 an address |
-//! | [`Offset`] (memory offsets and lengths of every memory instruction, call, create, log, return, revert, copy and hash) | 3/20 zero, 1/4 a small number, 1/5 whole words, 3/20 an edge of [`OFFSET_EDGES`](crate::fuzz::vectors::OFFSET_EDGES) (1/4 of those past 2^32), 3/20 where the last memory write went ± up to 128 bytes, 1/10 the current return data size ± up to 128 (read at run time) |
-//! | [`CallMemory`] (where a call's input and output lie) | 3/4 of calls: input at an [`Offset`], input length the data's, the data's ± a little or an [`Offset`]; output apart at an [`Offset`] or over the input shifted by -128..127 bytes (partial and full overlap, both orders); output length an [`Offset`]. 1/4: the input at 0x200 and 64 bytes of output at 0x40 |
+//! | [`Offset`] (memory offsets and lengths of every memory instruction, call, create, log, return, revert, copy and hash) | 3/20 zero, 1/4 a small number, 1/5 whole words, 3/20 an edge of [`OFFSET_EDGES`](crate::fuzz::vectors::OFFSET_EDGES) (1/8 of those at 2^32 - 1 or beyond), 3/20 where the last memory write went ± up to 128 bytes, 1/10 the current return data size ± up to 128 (read at run time, not below zero) |
+//! | [`CallMemory`] (where a call's input and output lie) | 3/4 of calls: input at an [`Offset`], input length the data's (3/4), the data's ± a little or an [`Offset`]; output apart at an [`Offset`] or over the input shifted by -128..127 bytes (partial and full overlap, both orders); output length an [`Offset`]. 1/4: the input at 0x200 and 64 bytes of output at 0x40 |
 //! | [`Gas`] (forwarded by calls) | 3/8 all that is left, 1/8 all but `k` (exactly enough and one less, at run time), 1/8 around all but one 64th (at run time), 1/8 a number up to 65535, 1/8 the stipend ± 128, 1/8 up to 255 |
 //! | [`Target`] (callees, balance queries, beneficiaries, delegations) | evenly: a generated contract, a precompile, the sender, the coinbase, an address with no account, a 7702 authority, the contract itself, a system contract, an account with only balance, only nonce or only storage, the address the last CREATE made |
 //! | precompile input ([`Input::Shaped`]) | half well-formed, half broken (see [`crate::fuzz::precompile`]) |
@@ -535,9 +535,9 @@ impl<'a> Arbitrary<'a> for Offset {
 
 impl<'a> Arbitrary<'a> for Length {
     fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
-        Ok(match u.int_in_range(0u8..=3)? {
-            0..=1 => Length::Data,
-            2 => Length::Delta(u.arbitrary()?),
+        Ok(match u.int_in_range(0u8..=7)? {
+            0..=5 => Length::Data,
+            6 => Length::Delta(u.arbitrary()?),
             _ => Length::Of(u.arbitrary()?),
         })
     }
