@@ -365,6 +365,6 @@ mod tests {
         let digest = h.finalize();
         println!("{cases} cases, {sequences} sequences: {digest}");
         assert!(sequences > 100, "too few sequences ({sequences}) to cover later transactions");
-        assert_eq!(digest, alloy_primitives::b256!("0xa95f8150d9c028aacdc6c7d5407bfb4a454d4775ab9be2e19d769cc184444ece"));
+        assert_eq!(digest, alloy_primitives::b256!("0x08634cfb66a4a87e9ec9e0b25938a39b0eee9c9f50a590de0c29ad86fe4b8cfd"));
     }
 }
