@@ -169,7 +169,7 @@ fn msize_after_codecopy(case: &Case) -> bool {
         }
         let Some(last_copy) = ops.iter().rposition(|op| *op == CODECOPY) else { return false };
         let jumps_back = ops[last_copy..].iter().any(|op| matches!(*op, JUMP | JUMPI));
-        let looped_msize = ops.iter().position(|op| *op == JUMPDEST).is_some_and(|dest| ops[dest..last_copy].contains(&MSIZE));
+        let looped_msize = ops[..last_copy].iter().skip_while(|op| **op != JUMPDEST).any(|op| *op == MSIZE);
         jumps_back && looped_msize
     })
 }
@@ -282,6 +282,8 @@ mod tests {
         // In a loop: JUMPDEST MSIZE ... CODECOPY ... JUMPI.
         let looped = [0x5b, 0x59, 0x50, 0x60, 0x40, 0x60, 0x00, 0x60, 0x00, 0x39, 0x60, 0x00, 0x60, 0x00, 0x57];
         assert!(msize_after_codecopy(&with_code(Fork::Cancun, &looped)));
+        // A JUMPDEST only after the copy (the farm's first case that had one) is no loop.
+        assert!(!msize_after_codecopy(&with_code(Fork::Cancun, &[0x59, 0x60, 0x00, 0x80, 0x80, 0x39, 0x5b, 0x00, 0x56])));
     }
 
     #[test]
@@ -320,6 +322,29 @@ mod tests {
         assert!(code_calls_bls_precompile(&[0x60, 0x0b, 0x61, 0x10, 0x00, 0xf1]));
         // The address consumed by something else first is not a call to it.
         assert!(!code_calls_bls_precompile(&[0x60, 0x0b, 0x5a, 0x55, 0x5a, 0xf1]));
+    }
+
+    #[test]
+    fn predicates_take_any_code() {
+        // They run on every generated case before the client does, outside its panic guard.
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let opcodes = [0x39, 0x59, 0x5b, 0x56, 0x57, 0x5a, 0x60, 0x61, 0x7f, 0xf1, 0xf2, 0xf4, 0xfa, 0xff, 0x54, 0x55, 0x0b, 0x0e];
+        for len in 0..2000 {
+            let code: Vec<u8> = (0..len % 64)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    opcodes[(x % opcodes.len() as u64) as usize]
+                })
+                .collect();
+            for fork in [Fork::Frontier, Fork::Shanghai, Fork::Prague] {
+                let case = with_code(fork, &code);
+                for known in KNOWN_DIFFERENCES {
+                    let _ = (known.applies)(&case);
+                }
+            }
+        }
     }
 
     #[test]
