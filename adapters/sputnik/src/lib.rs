@@ -7,6 +7,7 @@
 #[macro_use]
 mod invoker;
 mod input;
+mod known;
 mod output;
 mod tracer;
 
@@ -17,10 +18,11 @@ use evm::standard::{TransactValue, TransactValueCallCreate};
 use evm::uint::U256 as EvmU256;
 use input::Rejection;
 use invoker::{ETABLE, mainnet_etable};
+pub use known::KNOWN_DIFFERENCES;
 use output::ExitContext;
 use schism_interface::alloy_primitives::{Address, Bytes};
 use schism_interface::sequence::SYSTEM_ADDRESS;
-use schism_interface::{Case, Client, ClientError, Fork, KnownDifference, Outcome, SystemCall, SystemOutcome, TraceMode, TxKind};
+use schism_interface::{Case, Client, ClientError, Fork, KnownDifference, Outcome, SystemCall, SystemOutcome, TraceMode};
 use tracer::{StepTracer, TraceLog};
 
 /// The `evm` crate version this adapter is built against.
@@ -183,104 +185,6 @@ fn is_precompile(address: &Address, fork: Fork) -> bool {
     (1..=highest).contains(&last)
 }
 
-/// Behaviours of SputnikVM 1.1 that differ from the specification and that the adapter cannot
-/// make up for.
-pub static KNOWN_DIFFERENCES: &[KnownDifference] = &[
-    KnownDifference {
-        id: "sputnik-no-eip7702",
-        reason: "evm 1.1 has no EIP-7702: set-code transactions are not executed (the adapter reports \
-                 them as unrepresentable) and delegation designators in the pre-state run as plain \
-                 code starting with 0xEF",
-        link: "https://github.com/rust-ethereum/evm/blob/master/src/standard/config.rs",
-        applies: uses_eip7702,
-    },
-    KnownDifference {
-        id: "sputnik-no-eip2537",
-        reason: "evm-precompile 1.0 has no BLS12-381 precompiles (EIP-2537, 0x0b..0x11): from Prague \
-                 a direct call to them runs as a call to an empty account",
-        link: "https://github.com/rust-ethereum/evm/blob/master/precompile/src/lib.rs",
-        applies: calls_bls_precompile,
-    },
-    KnownDifference {
-        id: "sputnik-coinbase-exists-pre-eip161",
-        reason: "evm 1.1 marks the coinbase touched when a transaction starts (`mark_hot(coinbase, \
-                 TouchKind::Coinbase)`), and before EIP-161 a touched account counts as existing: a \
-                 value CALL or a SELFDESTRUCT to a coinbase absent from the state is not charged the \
-                 25,000 new-account gas (Frontier, Homestead, Tangerine Whistle). Found by schism fuzz.",
-        link: "https://github.com/rust-ethereum/evm/blob/master/src/backend/overlayed.rs",
-        applies: reaches_absent_coinbase_pre_eip161,
-    },
-];
-
-/// Before EIP-161, with the coinbase absent from the pre-state, code that may call or
-/// self-destruct to it: it names the coinbase (the COINBASE opcode or its address) and calls
-/// or self-destructs.
-fn reaches_absent_coinbase_pre_eip161(case: &Case) -> bool {
-    let coinbase = case.env.current_coinbase;
-    if case.fork >= Fork::SpuriousDragon || case.pre.contains_key(&coinbase) {
-        return false;
-    }
-    let reaches = |code: &[u8]| {
-        let (mut names, mut acts, mut pc) = (false, false, 0);
-        while pc < code.len() {
-            let op = code[pc];
-            match op {
-                0x41 => names = true,
-                0x73 => names |= code.get(pc + 1..pc + 21) == Some(coinbase.as_slice()),
-                0xf1 | 0xf2 | 0xff => acts = true,
-                _ => {}
-            }
-            pc += 1 + if (0x60..=0x7f).contains(&op) { usize::from(op - 0x5f) } else { 0 };
-        }
-        names && acts
-    };
-    case.tx.to == Some(coinbase) || case.pre.values().any(|a| reaches(&a.code))
-}
-
-fn uses_eip7702(case: &Case) -> bool {
-    case.fork >= Fork::Prague && (case.tx.kind == TxKind::SetCode || case.pre.values().any(|a| input::is_delegation(&a.code)))
-}
-
-fn calls_bls_precompile(case: &Case) -> bool {
-    let bls = |to: &Address| {
-        let bytes = to.as_slice();
-        bytes[..19].iter().all(|b| *b == 0) && (0x0b..=0x11).contains(&bytes[19])
-    };
-    let from_code = || case.pre.values().any(|a| code_calls_bls_precompile(&a.code));
-    case.fork >= Fork::Prague && (case.tx.to.as_ref().is_some_and(bls) || from_code())
-}
-
-/// True when `code` holds the sequence a contract uses to call a fixed address, `PUSHn addr GAS
-/// CALL` (or CALLCODE, DELEGATECALL, STATICCALL), with a BLS12-381 precompile as the address.
-/// Calls whose address is computed are not recognised; a case making only such calls fails
-/// instead of being explained.
-fn code_calls_bls_precompile(code: &[u8]) -> bool {
-    const PUSH1: u8 = 0x60;
-    const PUSH32: u8 = 0x7f;
-    const GAS: u8 = 0x5a;
-    const CALLS: [u8; 4] = [0xf1, 0xf2, 0xf4, 0xfa];
-    let mut pc = 0;
-    while pc < code.len() {
-        let op = code[pc];
-        if !(PUSH1..=PUSH32).contains(&op) {
-            pc += 1;
-            continue;
-        }
-        let width = usize::from(op - PUSH1 + 1);
-        let end = pc + 1 + width;
-        if let Some(value) = code.get(pc + 1..end)
-            && value[..width - 1].iter().all(|b| *b == 0)
-            && (0x0b..=0x11).contains(&value[width - 1])
-            && code.get(end) == Some(&GAS)
-            && code.get(end + 1).is_some_and(|op| CALLS.contains(op))
-        {
-            return true;
-        }
-        pc = end;
-    }
-    false
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -351,50 +255,5 @@ mod tests {
         case.tx.nonce = u64::MAX;
         let out = Sputnik::new().execute(&case, TraceMode::Off).expect("executes");
         assert_eq!(out.error, Some(ErrorClass::InvalidTransaction(InvalidTxKind::NonceIsMax)));
-    }
-
-    #[test]
-    fn a_contract_calling_a_bls_precompile_is_a_known_difference() {
-        let cases = cases("../../corpus/bench/bls12-381.json");
-        assert!(cases.iter().all(calls_bls_precompile));
-        // PUSH1 0x0b as data of a wider push, or not followed by GAS and a call, is no call.
-        assert!(!code_calls_bls_precompile(&[0x61, 0x60, 0x0b, 0x5a, 0xfa]));
-        assert!(!code_calls_bls_precompile(&[0x60, 0x0b, 0x1b]));
-        assert!(!code_calls_bls_precompile(&[0x60, 0x0a, 0x5a, 0xfa]));
-        assert!(code_calls_bls_precompile(&[0x60, 0x11, 0x5a, 0xf1]));
-    }
-
-    #[test]
-    fn the_coinbase_difference_covers_its_finding_only() {
-        use schism_interface::alloy_primitives::{Bytes, U256};
-        let mut case = cases("../../../shared/fixtures/GeneralStateTests/stExample/add11.json").remove(0);
-        let coinbase = case.env.current_coinbase;
-        let mut code = vec![0x73];
-        code.extend_from_slice(coinbase.as_slice());
-        code.push(0xff); // PUSH20 coinbase, SELFDESTRUCT
-        let target = case.tx.to.expect("a call");
-        let mut pre = (*case.pre).clone();
-        pre.remove(&coinbase);
-        if let Some(a) = pre.get_mut(&target) {
-            a.code = Bytes::from(code);
-        }
-        case.pre = std::sync::Arc::new(pre);
-        case.fork = Fork::Tangerine;
-        assert!(reaches_absent_coinbase_pre_eip161(&case));
-        case.fork = Fork::SpuriousDragon;
-        assert!(!reaches_absent_coinbase_pre_eip161(&case), "EIP-161 forks are not affected");
-        case.fork = Fork::Tangerine;
-        let mut pre = (*case.pre).clone();
-        pre.insert(coinbase, schism_interface::Account { balance: U256::ZERO, ..Default::default() });
-        case.pre = std::sync::Arc::new(pre);
-        assert!(!reaches_absent_coinbase_pre_eip161(&case), "a coinbase in the state exists anyway");
-    }
-
-    #[test]
-    fn known_differences_are_narrow() {
-        let cases = cases("../../../shared/fixtures/GeneralStateTests/stExample/add11.json");
-        for case in &cases {
-            assert!(KNOWN_DIFFERENCES.iter().all(|d| !(d.applies)(case)), "{}", case.label());
-        }
     }
 }
