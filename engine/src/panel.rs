@@ -80,6 +80,10 @@ pub enum Excuse {
     /// Only when it cannot represent the case: the client runs, and its outcome is judged
     /// afterwards (conformance, where a known difference classifies a failure).
     Unrepresentable,
+    /// As [`Excuse::Unrepresentable`] while running; a finding is then judged on its minimised
+    /// case, where a known difference's static look at the code is precise (the farm: a
+    /// client runs every case it can represent, so its documented bugs cost no reach).
+    After,
 }
 
 /// How the clients of a panel run.
@@ -128,9 +132,10 @@ pub trait Runnable: Sync {
     /// The documented known difference of `client` that covers it, if any.
     fn excused(&self, client: &dyn Client) -> Option<&'static KnownDifference>;
 
-    /// The documented known difference (a missing feature) that explains why `client` could
-    /// not represent it, if any.
-    fn explains_unrepresentable(&self, client: &dyn Client) -> Option<&'static KnownDifference> {
+    /// The documented known difference of `client` that covers it, judged after it ran: what
+    /// explains a client that could not represent it, or a finding whose odd one out is
+    /// `client` (see [`Excuse::After`]).
+    fn known_difference(&self, client: &dyn Client) -> Option<&'static KnownDifference> {
         self.excused(client)
     }
 
@@ -176,11 +181,15 @@ impl Runnable for Sequence {
         })
     }
 
-    /// A documented known difference covers a sequence when it covers one of its transactions,
-    /// each seen as a state test on the genesis state under each fork of the schedule: a
-    /// missing feature (EIP-7702) or a documented bug shows there as it does in a state test.
-    /// Code that only later transactions deploy is not seen.
-    fn excused(&self, client: &dyn Client) -> Option<&'static KnownDifference> {
+    fn excused(&self, _client: &dyn Client) -> Option<&'static KnownDifference> {
+        // Known differences are written against single cases; none covers a whole sequence
+        // before it runs.
+        None
+    }
+
+    fn known_difference(&self, client: &dyn Client) -> Option<&'static KnownDifference> {
+        // A sequence is covered by a known difference that covers one of its transactions, each seen as a state test on the genesis state under
+        // each fork of the schedule (a missing feature such as EIP-7702 shows there).
         let known = client.known_differences();
         if known.is_empty() {
             return None;
@@ -314,9 +323,8 @@ fn sit<W: Runnable>(
     if let Some(reason) = work.unsupported(client) {
         return seat(Entry::Unsupported(reason), Duration::ZERO);
     }
-    let known = work.excused(client);
     if excuse == Excuse::Before
-        && let Some(known) = known
+        && let Some(known) = judged(|| work.excused(client))
     {
         return seat(Entry::Excused(known), Duration::ZERO);
     }
@@ -331,16 +339,19 @@ fn sit<W: Runnable>(
         // A case the client cannot even represent is explained when one of its documented
         // known differences (a missing feature) covers the case; any other fault stays a
         // finding of its own kind.
-        Err(e) => match (&e, known) {
-            (ClientError::Unrepresentable { .. }, Some(known)) => Entry::Excused(known),
-            (ClientError::Unrepresentable { .. }, None) => match work.explains_unrepresentable(client) {
-                Some(known) => Entry::Excused(known),
-                None => Entry::Fault(Fault::of(label, &e)),
-            },
-            _ => Entry::Fault(Fault::of(label, &e)),
+        Err(e @ ClientError::Unrepresentable { .. }) => match judged(|| work.known_difference(client)) {
+            Some(known) => Entry::Excused(known),
+            None => Entry::Fault(Fault::of(label, &e)),
         },
+        Err(e) => Entry::Fault(Fault::of(label, &e)),
     };
     seat(entry, took)
+}
+
+/// A known difference's verdict, a panic in its predicate taken as "does not apply": the
+/// predicate is the adapter's code, and a farm must outlive its bugs.
+pub fn judged(f: impl FnOnce() -> Option<&'static KnownDifference>) -> Option<&'static KnownDifference> {
+    catch_unwind(AssertUnwindSafe(f)).ok().flatten()
 }
 
 /// Runs one call into client `id`, turning a panic into [`ClientError::Panicked`].

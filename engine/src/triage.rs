@@ -88,6 +88,9 @@ pub struct Triage {
     /// Signatures this process filed or counted, so a repeat is counted without re-checking
     /// the disk for the folder.
     seen: std::collections::HashSet<String>,
+    /// Signatures a known difference explained, with the client and the difference, so a
+    /// repeat is recognised without minimising it again.
+    known: std::collections::HashMap<String, (String, &'static str)>,
 }
 
 /// An outcome as a fixture expectation.
@@ -108,7 +111,7 @@ pub fn expectation_of(outcome: &Outcome) -> Expectation {
 impl Triage {
     /// A pipeline on these clients.
     pub fn new(examiner: Examiner, options: TriageOptions) -> Triage {
-        Triage { examiner, options, seen: Default::default() }
+        Triage { examiner, options, seen: Default::default(), known: Default::default() }
     }
 
     /// Handles a case (a state test or a block sequence) the quick comparison found divergent,
@@ -159,10 +162,14 @@ impl Triage {
         signature: Signature,
         found: Instant,
     ) -> Result<Handled, TriageError> {
+        let id = signature.id();
+        if let Some((client, known)) = self.known.get(&id) {
+            let filed = Filed::Known { client: client.clone(), known };
+            return Ok(Handled { signature, filed, minimised: None, seconds: found.elapsed().as_secs_f64() });
+        }
         if let Some(again) = self.counted_again(&signature, exam.fork.clone(), found)? {
             return Ok(again);
         }
-        let id = signature.id();
         let (small, minimised) = match (self.options.minimise, signature.kind) {
             (Some(budget), Kind::Divergence | Kind::Fault) => {
                 let examiner = &self.examiner;
@@ -175,9 +182,39 @@ impl Triage {
         let small_exam = if small == *case { exam.clone() } else { self.examiner.examine(&small, true) };
         let (small, small_exam) =
             if small_exam.signature().as_ref() == Some(&signature) { (small, small_exam) } else { (case.clone(), exam.clone()) };
+        if let Some((client, known)) = self.explained(&small, &signature) {
+            self.known.insert(id, (client.clone(), known.id));
+            let filed = Filed::Known { client, known: known.id };
+            return Ok(Handled { signature, filed, minimised: Some(minimised), seconds: found.elapsed().as_secs_f64() });
+        }
         let filed = self.file(case, exam, &small, &small_exam, &signature, minimised.clone(), found, Vec::new())?;
         self.seen.insert(id);
         Ok(Handled { signature, filed, minimised: Some(minimised), seconds: found.elapsed().as_secs_f64() })
+    }
+
+    /// The odd client out of a finding and its documented known difference that covers the
+    /// minimised case, when the examiner judges known differences afterwards: a divergence
+    /// whose clients split in two with that client alone on one side, or a fault of that client
+    /// only.
+    fn explained<S: Subject>(&self, small: &S, signature: &Signature) -> Option<(String, &'static schism_interface::KnownDifference)> {
+        if !self.examiner.judges_known_after() {
+            return None;
+        }
+        let lone: Vec<&str> = match signature.kind {
+            Kind::Divergence if signature.groups.len() == 2 => {
+                signature.groups.iter().filter(|g| g.len() == 1).flat_map(|g| g.iter().map(String::as_str)).collect()
+            }
+            Kind::Fault => {
+                let mut clients: Vec<&str> = signature.faults.iter().map(|(c, _)| c.as_str()).collect();
+                clients.dedup();
+                if clients.len() == 1 { clients } else { Vec::new() }
+            }
+            _ => Vec::new(),
+        };
+        lone.into_iter().find_map(|label| {
+            let client = self.examiner.client(label)?;
+            crate::panel::judged(|| small.known_difference(client.as_ref())).map(|k| (label.to_owned(), k))
+        })
     }
 
     /// Files a slow case: `slow` took `timings` against the others'.

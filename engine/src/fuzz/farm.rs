@@ -186,6 +186,13 @@ impl FarmSummary {
             let times: Vec<String> = s.per_client.iter().map(|(id, t)| format!("{id} {:.1}s", t.seconds)).collect();
             out += &format!("time per client: {}\n", times.join(", "));
         }
+        if s.known > 0 {
+            out += &format!(
+                "{} divergent input{} explained by documented known differences (not filed)\n",
+                s.known,
+                if s.known == 1 { "" } else { "s" }
+            );
+        }
         out += &match s.divergences {
             0 => "no divergence\n".to_owned(),
             n => format!(

@@ -9,8 +9,8 @@ use super::program::Blueprint;
 use super::sequence::compile_sequence;
 use crate::chain::{self, ChainRun};
 use crate::compare::{Verdict, compare};
-use crate::panel::{Call, Entry, Panel, guarded};
-use crate::triage::{Budget, Examiner, Filed, Kind, Scope, Signature, Subject, Triage, TriageOptions};
+use crate::panel::{Call, Entry, Excuse, Panel, guarded};
+use crate::triage::{Budget, Examiner, Filed, Handled, Kind, Scope, Signature, Subject, Triage, TriageOptions};
 use schism_interface::{Case, Client, Fork, Outcome, Sequence, TraceMode};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -105,6 +105,10 @@ pub struct HarnessStats {
     /// Divergent runs whose traced re-run agreed (a client that is not deterministic).
     #[serde(default)]
     pub unreproduced: u64,
+    /// Divergent runs explained by a documented known difference of the odd client out,
+    /// judged on the minimised case: counted, not filed, not findings.
+    #[serde(default)]
+    pub known: u64,
     /// Runs in which clients only named an exceptional halt differently.
     pub halt_naming: u64,
     /// Instructions executed, counted on the observed client.
@@ -236,7 +240,9 @@ impl Harness {
         let per_client = clients.iter().map(|(id, _)| ClientStats { id: id.clone(), ..Default::default() }).collect();
         let panel = Panel::labelled(clients);
         let triage = Triage::new(
-            Examiner::labelled(panel.seats().to_vec()),
+            // Every client runs every case it can represent; a finding whose odd one out has a
+            // documented known difference covering the minimised case is counted, not filed.
+            Examiner::labelled(panel.seats().to_vec()).judging_known_after(),
             TriageOptions { crashes: options.crashes.clone(), minimise: options.minimise },
         );
         Ok(Harness {
@@ -345,6 +351,13 @@ impl Harness {
                 }
             }
         };
+        if let Some(Handled { filed: Filed::Known { .. }, .. }) = &handled {
+            // Explained by a documented known difference: counted, not a finding.
+            self.stats.known += 1;
+            self.stats.divergences = self.stats.divergences.saturating_sub(1);
+            run.divergent = false;
+            return run;
+        }
         let id = handled.as_ref().map(|h| h.signature.id());
         if let Some((seconds, executions)) = first {
             // A divergence the pipeline could not file is still the first finding, unnamed.
@@ -355,8 +368,9 @@ impl Harness {
                 filed_seconds: handled.as_ref().map(|h| h.seconds),
                 instructions_before: handled.as_ref().and_then(|h| h.minimised.as_ref()).map(|m| m.instructions_before),
                 instructions_after: handled.as_ref().and_then(|h| h.minimised.as_ref()).map(|m| m.instructions_after),
-                folder: handled.as_ref().map(|h| match &h.filed {
-                    Filed::New(p) | Filed::Again(p, _) => p.clone(),
+                folder: handled.as_ref().and_then(|h| match &h.filed {
+                    Filed::New(p) | Filed::Again(p, _) => Some(p.clone()),
+                    Filed::Known { .. } => None,
                 }),
             });
         }
@@ -426,7 +440,7 @@ impl Harness {
         let observed_id = self.panel.seats()[self.observed].0.clone();
         let mut runs: Vec<(String, ChainRun)> = Vec::new();
         let mut faults = Vec::new();
-        let call = Call { observer: Some((self.observed, &mut recorder)), ..Call::plain() };
+        let call = Call { observer: Some((self.observed, &mut recorder)), excuse: Excuse::After, ..Call::plain() };
         for (i, seat) in self.panel.run(seq, call).into_iter().enumerate() {
             if matches!(seat.entry, Entry::Unsupported(_) | Entry::Excused(_)) {
                 continue;
@@ -510,7 +524,7 @@ impl Harness {
     /// Runs a case on every client and compares; the finding, when there is one.
     pub fn run_case(&mut self, case: &Case, map: &mut [u8]) -> (Run, Option<Finding>) {
         let mut recorder = Recorder::new(map);
-        let call = Call { observer: Some((self.observed, &mut recorder)), ..Call::plain() };
+        let call = Call { observer: Some((self.observed, &mut recorder)), excuse: Excuse::After, ..Call::plain() };
         let seats = self.panel.run(case, call);
         let mut outcomes: Vec<(usize, Outcome)> = Vec::with_capacity(seats.len());
         let mut faults = Vec::new();
@@ -633,6 +647,80 @@ mod tests {
             outcome.state_root = B256::repeat_byte(self.root);
             Ok(outcome)
         }
+    }
+
+    /// A scripted client whose documented known difference covers cases with at most eight
+    /// accounts in the pre-state (a minimised case has few, a generated one
+    /// many): the farm runs it, and a finding is explained only once minimised.
+    struct Documented {
+        inner: Scripted,
+        known: &'static [schism_interface::KnownDifference],
+    }
+
+    fn small_pre(case: &Case) -> bool {
+        case.pre.len() <= 8
+    }
+
+    fn never(_: &Case) -> bool {
+        false
+    }
+
+    static SMALL: [schism_interface::KnownDifference; 1] =
+        [schism_interface::KnownDifference { id: "documented-small", reason: "a test difference", link: "none", applies: small_pre }];
+    static NEVER: [schism_interface::KnownDifference; 1] =
+        [schism_interface::KnownDifference { id: "documented-never", reason: "a test difference", link: "none", applies: never }];
+
+    impl Client for Documented {
+        fn id(&self) -> &str {
+            self.inner.id()
+        }
+        fn version(&self) -> &str {
+            "scripted"
+        }
+        fn supports(&self, _: Fork) -> bool {
+            true
+        }
+        fn known_differences(&self) -> &'static [schism_interface::KnownDifference] {
+            self.known
+        }
+        fn execute(&self, case: &Case, mode: TraceMode) -> Result<Outcome, ClientError> {
+            self.inner.execute(case, mode)
+        }
+    }
+
+    #[test]
+    fn a_finding_a_known_difference_explains_once_minimised_is_counted_not_filed() {
+        let run = |known: &'static [schism_interface::KnownDifference]| {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let odd = Scripted { id: "c", root: 2, fail: false, sleep: None };
+            let clients: Vec<Arc<dyn Client>> = vec![
+                Arc::new(Scripted { id: "a", root: 1, fail: false, sleep: None }),
+                Arc::new(Scripted { id: "b", root: 1, fail: false, sleep: None }),
+                Arc::new(Documented { inner: odd, known }),
+            ];
+            let mut h = harness(clients, dir.path());
+            let mut map = vec![0u8; crate::fuzz::MAP_SIZE];
+            let mut input = Blueprint::from_bytes(&(0..600u32).map(|i| (i * 37 + 11) as u8).collect::<Vec<_>>());
+            while input.contracts.len() < crate::fuzz::program::MAX_CONTRACTS {
+                input.contracts.push(input.contracts[0].clone());
+            }
+            input.sequence = u8::MAX;
+            // The generated pre-state has more accounts than the predicate accepts: the client
+            // runs (it is not excused before running), and diverges.
+            assert!(!small_pre(&h.case(&input)), "{} accounts", h.case(&input).pre.len());
+            let first = h.run(&input, &mut map);
+            let second = h.run(&input, &mut map);
+            let folders =
+                std::fs::read_dir(dir.path()).expect("dir").flatten().filter(|e| !e.file_name().to_string_lossy().starts_with('.')).count();
+            (first, second, h.stats().clone(), folders)
+        };
+        let (first, second, stats, folders) = run(&SMALL);
+        assert!(!first.divergent && !second.divergent, "explained: not a finding");
+        assert_eq!((stats.known, stats.divergences, stats.filed, folders), (2, 0, 0, 0), "counted twice, the second from the cache");
+        assert!(stats.first_finding.is_none());
+        let (first, _, stats, folders) = run(&NEVER);
+        assert!(first.divergent, "a known difference that does not cover the minimised case explains nothing");
+        assert_eq!((stats.known, stats.filed, folders), (0, 1, 1));
     }
 
     fn harness(clients: Vec<Arc<dyn Client>>, crashes: &std::path::Path) -> Harness {

@@ -6,7 +6,7 @@ use super::localise::{FirstDifference, StateDifference, Traced, first_difference
 use super::subject::Subject;
 use crate::compare::{Aspect, Locus, Verdict};
 pub use crate::panel::Fault;
-use crate::panel::{Call, Entry, Panel};
+use crate::panel::{Call, Entry, Excuse, Panel};
 use alloy_primitives::keccak256;
 use schism_interface::{Client, Outcome, TraceMode};
 use serde::{Deserialize, Serialize};
@@ -85,6 +85,8 @@ impl Signature {
 #[derive(Clone)]
 pub struct Examiner {
     panel: Panel,
+    /// When known differences keep a client out.
+    excuse: Excuse,
 }
 
 /// The result of running a case on every client.
@@ -172,7 +174,18 @@ impl Examiner {
     /// Examines on these clients under the given labels (a client compared with itself appears
     /// twice under two labels).
     pub fn labelled(clients: Vec<(String, Arc<dyn Client>)>) -> Examiner {
-        Examiner { panel: Panel::labelled(clients) }
+        Examiner { panel: Panel::labelled(clients), excuse: Excuse::Before }
+    }
+
+    /// The same examiner running every client on every case it can represent, known
+    /// differences judged on findings afterwards (see [`Excuse::After`]).
+    pub fn judging_known_after(self) -> Examiner {
+        Examiner { excuse: Excuse::After, ..self }
+    }
+
+    /// Whether known differences are judged on findings afterwards.
+    pub fn judges_known_after(&self) -> bool {
+        self.excuse == Excuse::After
     }
 
     /// The clients and their labels.
@@ -205,7 +218,7 @@ impl Examiner {
             first_difference: None,
             state: Vec::new(),
         };
-        let call = Call { trace: mode, ..Call::plain() };
+        let call = Call { trace: mode, excuse: self.excuse, ..Call::plain() };
         for seat in self.panel.run(case, call) {
             match seat.entry {
                 Entry::Ran(outcome) => exam.outcomes.push((seat.label, outcome)),

@@ -25,6 +25,14 @@ pub enum Filed {
     New(PathBuf),
     /// The signature was filed already; its count is now this.
     Again(PathBuf, u64),
+    /// Not filed: a documented known difference of the odd client out covers the minimised
+    /// case.
+    Known {
+        /// The client's label.
+        client: String,
+        /// The known difference's id.
+        known: &'static str,
+    },
 }
 
 /// The contents of a folder to file.

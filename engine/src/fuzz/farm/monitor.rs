@@ -73,6 +73,10 @@ pub struct FarmStats {
     pub divergences: u64,
     /// Distinct findings filed in the crashes folder (each job files a signature once).
     pub filed: u64,
+    /// Divergent inputs a documented known difference of the odd client out explained (judged
+    /// on the minimised case): not findings, not filed.
+    #[serde(default)]
+    pub known: u64,
     /// The earliest first finding of any job: seconds after that job started, and that job's
     /// executions up to it.
     #[serde(default)]
@@ -126,6 +130,7 @@ impl FarmStats {
             stats.executions += h.executions;
             stats.divergences += h.divergences;
             stats.filed += h.filed;
+            stats.known += h.known;
             if let Some(found) = &h.first_finding
                 && stats.first_finding.as_ref().is_none_or(|earliest| found.seconds < earliest.seconds)
             {
