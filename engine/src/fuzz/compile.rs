@@ -365,6 +365,6 @@ mod tests {
         let digest = h.finalize();
         println!("{cases} cases, {sequences} sequences: {digest}");
         assert!(sequences > 100, "too few sequences ({sequences}) to cover later transactions");
-        assert_eq!(digest, alloy_primitives::b256!("0x08634cfb66a4a87e9ec9e0b25938a39b0eee9c9f50a590de0c29ad86fe4b8cfd"));
+        assert_eq!(digest, alloy_primitives::b256!("0x841d0630f096a7a585e215a6a971ad8c6aa7a798121aa3da4a58b01cf4613456"));
     }
 }

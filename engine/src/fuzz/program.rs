@@ -13,7 +13,7 @@
 //!
 //! | operand | drawn as |
 //! |---|---|
-//! | [`Value`] (arithmetic operands, stored values, call values, salts) | 2/5 a [`BOUNDARIES`](crate::fuzz::vectors::BOUNDARIES) word (signed and unsigned edges), 1/5 a boundary ± up to 128, 1/5 a small number, 1/10 any word, 1/10 an address |
+//! | [`Value`] (arithmetic operands, stored values, call values, salts) | 2/5 a [`BOUNDARIES`](crate::fuzz::vectors::BOUNDARIES) word (signed and unsigned edges), 1/5 a boundary ± up to 128, 1/5 a small number, 1/10 any word, 1/10 an address; an instruction's operands are one value repeated a quarter of the time |
 //! | [`Offset`] (memory offsets and lengths of every memory instruction, call, create, log, return, revert, copy and hash) | 3/20 zero, 1/4 a small number, 1/5 whole words, 3/20 an edge of [`OFFSET_EDGES`](crate::fuzz::vectors::OFFSET_EDGES) (1/8 of those at 2^32 - 1 or beyond), 3/20 where the last memory write went ± up to 128 bytes, 1/10 the current return data size ± up to 128 (read at run time, not below zero) |
 //! | [`CallMemory`] (where a call's input and output lie) | 3/4 of calls: input at an [`Offset`], input length the data's (3/4), the data's ± a little or an [`Offset`]; output apart at an [`Offset`] or over the input shifted by -128..127 bytes (partial and full overlap, both orders); output length an [`Offset`]. 1/4: the input at 0x200 and 64 bytes of output at 0x40 |
 //! | [`Gas`] (forwarded by calls) | 3/8 all that is left, 1/8 all but `k` (exactly enough and one less, at run time), 1/8 around all but one 64th (at run time), 1/8 a number up to 65535, 1/8 the stipend ± 128, 1/8 up to 255 |
@@ -447,7 +447,16 @@ impl<'a> Arbitrary<'a> for Leaf {
         // Weighted: computing instructions and calls dominate, endings are rare, so that
         // most programs run long.
         Ok(match u.int_in_range(0u8..=31)? {
-            0..=10 => Leaf::Op { op: u.arbitrary()?, args: u.arbitrary()? },
+            0..=10 => {
+                let op = u.arbitrary()?;
+                let mut args: [Value; 3] = u.arbitrary()?;
+                // A quarter of the time the operands are one value repeated (x op x: 0^0,
+                // MAX * MAX, -2^255 / -2^255 ...), pairs the independent draws seldom meet.
+                if u.ratio(1u8, 4)? {
+                    args = [args[0]; 3];
+                }
+                Leaf::Op { op, args }
+            }
             11 => Leaf::Stack { depth: u.arbitrary()?, op: u.arbitrary()? },
             12..=13 => Leaf::Memory { op: u.arbitrary()?, dst: u.arbitrary()?, src: u.arbitrary()?, len: u.arbitrary()? },
             14 => Leaf::Overlap { src: u.arbitrary()?, delta: u.arbitrary()?, len: u.arbitrary()? },

@@ -679,6 +679,42 @@ mod tests {
         assert_eq!(stored, Some(U256::from_be_bytes(alloy_primitives::keccak256([]).0)));
     }
 
+    /// The shape of geth's CVE-2021-39137 is in the generator's reach: a call to the identity
+    /// precompile whose output lands over its own input, as a blueprint can now say, tells the
+    /// `identity-aliasing` canary from healthy revm; the same call with its output apart does
+    /// not.
+    #[cfg(feature = "revm")]
+    #[test]
+    fn an_identity_call_with_its_output_over_its_input_shows_the_aliasing_canary() {
+        use crate::fuzz::compile::compile;
+        use crate::fuzz::program::{Blueprint, Contract, Piece};
+        use schism_interface::{Client, TraceMode};
+        let roots = |output_at: Place| {
+            let memory = CallMemory { input_at: Offset::Words(4), input_len: Length::Data, output_at, output_len: Offset::Small(48) };
+            let call = Leaf::Call {
+                kind: CallKind::StaticCall,
+                target: Target::Precompile(3),
+                gas: Gas::All,
+                value: Value::Small(0),
+                input: Input::Shaped { variant: 0, data: (1..=64u8).collect() },
+                memory: Some(memory),
+            };
+            let mut blueprint = Blueprint::default();
+            blueprint.tx.gas = 7;
+            blueprint.contracts = vec![Contract { balance: Value::Small(0), nonce: 1, storage: vec![], program: vec![Piece::Leaf(call)] }];
+            let case = compile(&blueprint, Fork::Cancun);
+            assert_eq!(crate::fuzz::precompile::precompiles(Fork::Cancun)[3], 4, "Precompile(3) is the identity");
+            let healthy = schism_revm::Revm::new().execute(&case, TraceMode::Off).expect("executes");
+            let mutant =
+                schism_revm::MutantRevm::new(schism_revm::Mutant::IdentityAliasing).execute(&case, TraceMode::Off).expect("executes");
+            (healthy.state_root, mutant.state_root)
+        };
+        let (healthy, mutant) = roots(Place::OverInput(16));
+        assert_ne!(healthy, mutant, "overlapping ranges reveal the aliasing");
+        let (healthy, mutant) = roots(Place::Apart(Offset::Words(12)));
+        assert_eq!(healthy, mutant, "ranges apart do not");
+    }
+
     #[test]
     fn an_unfinished_raw_push_is_completed() {
         let ctx = Ctx::new(Fork::Cancun, 1);
