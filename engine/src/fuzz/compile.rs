@@ -365,6 +365,6 @@ mod tests {
         let digest = h.finalize();
         println!("{cases} cases, {sequences} sequences: {digest}");
         assert!(sequences > 100, "too few sequences ({sequences}) to cover later transactions");
-        assert_eq!(digest, alloy_primitives::b256!("0x841d0630f096a7a585e215a6a971ad8c6aa7a798121aa3da4a58b01cf4613456"));
+        assert_eq!(digest, alloy_primitives::b256!("0xf8b388c368e0abed1e1d9b83ed48108505c6090465359c0684589007bcaabf2e"));
     }
 }

@@ -14,8 +14,8 @@
 //! | operand | drawn as |
 //! |---|---|
 //! | [`Value`] (arithmetic operands, stored values, call values, salts) | 2/5 a [`BOUNDARIES`](crate::fuzz::vectors::BOUNDARIES) word (signed and unsigned edges), 1/5 a boundary ± up to 128, 1/5 a small number, 1/10 any word, 1/10 an address; an instruction's operands are one value repeated a quarter of the time |
-//! | [`Offset`] (memory offsets and lengths of every memory instruction, call, create, log, return, revert, copy and hash) | 3/20 zero, 1/4 a small number, 1/5 whole words, 3/20 an edge of [`OFFSET_EDGES`](crate::fuzz::vectors::OFFSET_EDGES) (1/8 of those at 2^32 - 1 or beyond), 3/20 where the last memory write went ± up to 128 bytes, 1/10 the current return data size ± up to 128 (read at run time, not below zero) |
-//! | [`CallMemory`] (where a call's input and output lie) | 3/4 of calls: input at an [`Offset`], input length the data's (3/4), the data's ± a little or an [`Offset`]; output apart at an [`Offset`] or over the input shifted by -128..127 bytes (partial and full overlap, both orders); output length an [`Offset`]. 1/4: the input at 0x200 and 64 bytes of output at 0x40 |
+//! | [`Offset`] (memory offsets and lengths of every memory instruction, call, create, log, return, revert, copy and hash) | 3/20 zero, 1/4 a small number, 1/5 whole words, 3/20 an edge of [`OFFSET_EDGES`](crate::fuzz::vectors::OFFSET_EDGES) (1/8 of those at 2^32 - 1 or beyond), 3/20 where the last memory write went ± up to 32 bytes, 1/10 the current return data size ± up to 33 (read at run time, not below zero) |
+//! | [`CallMemory`] (where a call's input and output lie) | 3/4 of calls: input at an [`Offset`], input length the data's (3/4), the data's ± a little or an [`Offset`]; output apart at an [`Offset`] (1/2), over the input at its start (1/8) or shifted by up to 32 bytes either way (3/8): partial and full overlap, both orders; output length an [`Offset`]. 1/4: the input at 0x200 and 64 bytes of output at 0x40 |
 //! | [`Gas`] (forwarded by calls) | 3/8 all that is left, 1/8 all but `k` (exactly enough and one less, at run time), 1/8 around all but one 64th (at run time), 1/8 a number up to 65535, 1/8 the stipend ± 128, 1/8 up to 255 |
 //! | [`Target`] (callees, balance queries, beneficiaries, delegations) | evenly: a generated contract, a precompile, the sender, the coinbase, an address with no account, a 7702 authority, the contract itself, a system contract, an account with only balance, only nonce or only storage, the address the last CREATE made |
 //! | call input ([`Input`]) | 3/5 shaped (for a precompile: half well-formed, half broken, see [`crate::fuzz::precompile`]; for a contract: bytes), 1/5 words of [`Value`]s, 1/5 none |
@@ -536,8 +536,9 @@ impl<'a> Arbitrary<'a> for Offset {
             3..=7 => Offset::Small(u.arbitrary()?),
             8..=11 => Offset::Words(u.arbitrary()?),
             12..=14 => Offset::Edge(u.arbitrary()?),
-            15..=17 => Offset::Written(u.arbitrary()?),
-            _ => Offset::Returned(u.arbitrary()?),
+            // Shifts near what they are relative to: ranges that touch and overlap it.
+            15..=17 => Offset::Written(u.int_in_range(-32..=32)?),
+            _ => Offset::Returned(u.int_in_range(-33..=33)?),
         })
     }
 }
@@ -565,7 +566,13 @@ impl<'a> Arbitrary<'a> for Length {
 
 impl<'a> Arbitrary<'a> for Place {
     fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
-        Ok(if u.arbitrary()? { Place::Apart(u.arbitrary()?) } else { Place::OverInput(u.arbitrary()?) })
+        // Over the input, a quarter of the time at its very start (full overlap), otherwise
+        // shifted by up to 32 bytes either way (partial overlap in both orders).
+        Ok(match u.int_in_range(0u8..=7)? {
+            0..=3 => Place::Apart(u.arbitrary()?),
+            4 => Place::OverInput(0),
+            _ => Place::OverInput(u.int_in_range(-32..=32)?),
+        })
     }
 }
 
