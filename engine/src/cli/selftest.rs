@@ -108,9 +108,11 @@ fn run_real(args: Args) -> Result<Finish, CliError> {
         results.len()
     );
     if let Some(path) = args.json {
-        let written = serde_json::to_string_pretty(&serde_json::json!({ "seed": seed, "budget_s": options.budget.as_secs_f64(), "targets": results }))
-            .map_err(std::io::Error::other)
-            .and_then(|text| crate::atomic::write(&path, (text + "\n").as_bytes()));
+        let written = serde_json::to_string_pretty(
+            &serde_json::json!({ "seed": seed, "budget_s": options.budget.as_secs_f64(), "targets": results }),
+        )
+        .map_err(std::io::Error::other)
+        .and_then(|text| crate::atomic::write(&path, (text + "\n").as_bytes()));
         written.map_err(|source| FuzzError::Io { path, source })?;
     }
     Ok(Finish::found(confirmed < results.len()))

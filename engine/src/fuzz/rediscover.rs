@@ -125,10 +125,10 @@ fn choose(names: &[String]) -> Result<Vec<RealTarget>, RealError> {
     names
         .iter()
         .map(|name| {
-            all.iter().find(|t| t.bug.name == name).copied().ok_or_else(|| RealError::UnknownTarget {
-                name: name.clone(),
-                known: all.iter().map(|t| t.bug.name.to_owned()).collect(),
-            })
+            all.iter()
+                .find(|t| t.bug.name == name)
+                .copied()
+                .ok_or_else(|| RealError::UnknownTarget { name: name.clone(), known: all.iter().map(|t| t.bug.name.to_owned()).collect() })
         })
         .collect()
 }

@@ -1,4 +1,4 @@
-//! Conformance of the installable subprocess clients (geth, eels, ethereumjs) against the shared
+//! Conformance of the installable subprocess clients (geth and its releases, eels, ethereumjs) against the shared
 //! fixtures, with pass counts per fork printed and thresholds asserted. The clients must be
 //! installed first (`schism install all`), so these tests are ignored by default; CI installs
 //! them and runs `cargo test --release -p schism-engine --test suite -- --ignored conformance_external::`.
@@ -103,4 +103,32 @@ fn traces_match_revm_on(path: &Path) {
         }
         println!("{id}: {} steps of {}, same as revm", trace.len(), path.display());
     }
+}
+
+/// An old geth release beside another on the shared fixtures filled for Istanbul and earlier:
+/// every case of the forks the releases know passes, the others are skipped, and the report
+/// keeps the two releases apart.
+#[test]
+#[ignore = "needs `schism install geth@v1.9.16 geth@v1.9.18`; CI runs it"]
+fn geth_releases_on_old_forks() {
+    let state = fixtures().join("GeneralStateTests");
+    let paths = vec![
+        state.join("Pyspecs/frontier/opcodes/dup.json"),
+        state.join("Pyspecs/byzantium/eip198_modexp_precompile/modexp.json"),
+        state.join("Pyspecs/istanbul/eip1344_chainid/chainid.json"),
+        state.join("stExample/add11.json"),
+    ];
+    let values = ["geth@v1.9.16".to_owned(), "geth@v1.9.18".to_owned(), "revm".to_owned()];
+    let clients = resolve(&values, &ClientOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    let report = run(&RunOptions { paths, ..RunOptions::default() }, &clients).expect("run starts");
+    print!("{}", report.summary());
+    assert!(report.input_errors.is_empty(), "{:?}", report.input_errors);
+    for release in ["geth@v1.9.16", "geth@v1.9.18"] {
+        let c = &report.clients[release];
+        assert_eq!((c.counts.fail, c.counts.errors), (0, 0), "{release}: {:?}", c.client_errors.first());
+        // Frontier..Istanbul cases of these files; their Berlin..Cancun cases are skipped.
+        assert_eq!(c.counts.pass, 161, "{release}");
+        assert!(c.counts.skip > 0, "{release}");
+    }
+    assert!(report.disagreements.is_empty(), "{:?}", report.disagreements.first());
 }

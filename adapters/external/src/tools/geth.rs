@@ -560,6 +560,54 @@ mod tests {
     }
 
     #[test]
+    fn releases_find_their_row() {
+        let v = |t| Version::parse(t).expect("a version");
+        assert_eq!(v("v1.9.16"), Version(1, 9, 16));
+        assert_eq!(v("1.10.7"), Version(1, 10, 7));
+        assert!(Version::parse("v1.9").is_none() && Version::parse("v1.9.16-rc1").is_none() && Version::parse("v1.9.x").is_none());
+        assert!(release_of(v("v1.8.27")).is_none());
+        let row = |t| release_of(v(t)).expect("a row");
+        assert_eq!((row("v1.9.16").runner, row("v1.9.16").last_fork), (Runner::PerCase, Fork::Istanbul));
+        assert_eq!(row("v1.10.7").last_fork, Fork::London);
+        assert_eq!(row("v1.10.7").ldflags, Some("-checklinkname=0"));
+        assert_eq!(row(PINNED).runner, Runner::Batch);
+        assert!(std::ptr::eq(row(PINNED), PINNED_ROW), "the pinned build runs as the newest row");
+        assert!(RELEASES.windows(2).all(|w| w[0].from < w[1].from), "rows oldest first");
+
+        let old = GETH.release("v1.9.16").expect("declared");
+        assert_eq!(old.id(), "geth@v1.9.16");
+        assert!(std::ptr::addr_eq(old, GETH.release("v1.9.16").expect("declared")), "one declaration per release");
+        assert!(old.supports(Fork::Istanbul) && !old.supports(Fork::Berlin) && !old.supports(Fork::MuirGlacier));
+        assert_eq!(old.feed(), Feed::PerCase);
+        assert!(old.t8n(Path::new("evm")).is_none() && old.blocktest(Path::new("evm")).is_none());
+        let recipe = old.recipe().expect("installable");
+        assert_eq!(recipe.location(Path::new("tools"), old.id()), Path::new("tools/geth@v1.9.16/bin/evm"));
+        assert!(matches!(recipe, super::super::Recipe::Go { version: "v1.9.16", ldflags: Some(_), .. }));
+        let launch = old.launch(Path::new("evm"), TraceMode::Steps).display();
+        assert!(launch.contains("--json --nomemory statetest"), "{launch}");
+        assert!(matches!(GETH.release("v1.8.0"), Err(ReleaseError::TooOld { .. })));
+        assert!(matches!(GETH.release("latest"), Err(ReleaseError::NotAVersion { .. })));
+        assert!(matches!(ERIGON.release("v1.0.0"), Err(ReleaseError::NotVersioned { .. })));
+        assert!(GETH.historical_bugs().iter().all(|b| GETH.release(b.buggy).is_ok_and(|t| t.supports(b.fork))));
+    }
+
+    #[test]
+    fn old_runners_name_the_root_in_their_error_text_or_pass() {
+        let case = case();
+        let expected = case.expected.clone().expect("filled").hash;
+        let got = B256::repeat_byte(0xcd);
+        let mismatch = format!(
+            "post state root mismatch: got {}, want {}",
+            alloy_primitives::hex::encode(got),
+            alloy_primitives::hex::encode(expected)
+        );
+        assert_eq!(legacy_root(&case, None, Some(&mismatch)), Some(got));
+        assert_eq!(legacy_root(&case, None, None), Some(expected), "a pass is the expectation met");
+        assert_eq!(legacy_root(&case, Some(got), None), Some(got), "a root in the result wins");
+        assert_eq!(legacy_root(&case, None, Some("unsupported fork \"Berlin\"")), None);
+    }
+
+    #[test]
     fn dumps_read_back_to_the_root() {
         // geth 1.17's `--dump` of add11 (Cancun), trimmed to the fields schism reads and the
         // ones it must ignore.
