@@ -134,6 +134,9 @@ fn print_target(r: &RealResult) {
         code(r.repro_fixed),
         r.folder.as_ref().map_or("-".to_owned(), |f| f.display().to_string())
     );
+    for other in &r.other_bugs {
+        println!("  set aside (reproduces on the fixed release too): {}", other.display());
+    }
     if r.install_seconds > 0.0 {
         println!("  (installing the releases took {:.0} s)", r.install_seconds);
     }

@@ -52,9 +52,11 @@ pub struct RealResult {
     pub fixed: String,
     /// The fork fuzzed.
     pub fork: String,
-    /// Whether the farm found a difference within the budget.
+    /// Whether the farm found, within the budget, a difference that is not also the fixed
+    /// release's (see [`RealResult::other_bugs`]).
     pub found: bool,
-    /// Seconds to the first finding (when found), else the time fuzzed.
+    /// Seconds to the finding (when found; summed over the farm's restarts after other bugs),
+    /// else the time fuzzed.
     pub seconds: f64,
     /// Executions to the first finding (when found), else all executions.
     pub executions: u64,
@@ -71,6 +73,10 @@ pub struct RealResult {
     /// `schism repro` exit code with the healthy client and the fixed release (0: they agree).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub repro_fixed: Option<i32>,
+    /// Findings set aside on the way: folders that reproduce on the fixed release too (other
+    /// bugs of the buggy release, or differences of the healthy client).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub other_bugs: Vec<PathBuf>,
     /// Seconds spent installing the releases this run lacked (0 when both were there).
     pub install_seconds: f64,
 }
@@ -160,7 +166,13 @@ fn ensure_installed(client: &str, options: &RealOptions) -> Result<f64, RealErro
     }
 }
 
-/// Fuzzes one target from a fresh corpus and replays what it filed.
+/// How many times a target's farm is restarted after findings that are other bugs, at most.
+const MAX_ROUNDS: u64 = 64;
+
+/// Fuzzes one target from a fresh corpus and replays what it files. A finding that reproduces
+/// on the fixed release too is another bug of the release (geth v1.9.16 also has v1.9.17's
+/// MULMOD crash), not the target: it is set aside and the farm goes on from its corpus, with
+/// the rest of the budget, until a finding reproduces on the buggy release only.
 fn run_target(options: &RealOptions, target: RealTarget) -> Result<RealResult, RealError> {
     let (buggy, fixed) = (target.buggy(), target.fixed());
     let install_seconds = ensure_installed(&buggy, options)? + ensure_installed(&fixed, options)?;
@@ -168,47 +180,69 @@ fn run_target(options: &RealOptions, target: RealTarget) -> Result<RealResult, R
         .prefix("schism-rediscover-")
         .tempdir()
         .map_err(|source| FuzzError::Io { path: std::env::temp_dir(), source })?;
-    let values = vec![HEALTHY.to_owned(), buggy.clone()];
-    let farm = FarmOptions {
-        clients: ClientFactory::registry(values, ClientOptions::default()),
-        jobs: options.jobs,
-        duration: Some(options.budget),
-        corpus: corpus.path().to_path_buf(),
-        crashes: options.crashes.join(target.bug.name),
-        fork: Some(target.bug.fork),
-        seed: Some(options.seed),
-        stats: None,
-        status: options.status,
-        stop_on_divergence: true,
-        minimise: Some(crate::triage::Budget::default()),
-        slow: None,
-        // The targets are single-transaction bugs (the state-test runners of old releases
-        // take no blocks).
-        sequences: 0.0,
-    };
-    let summary = fuzz(&farm)?;
-    let stats = &summary.stats;
-    let first = stats.first_finding.as_ref();
-    let folder = first.and_then(|f| f.folder.clone());
-    let (repro_buggy, repro_fixed) = match &folder {
-        Some(dir) => (Some(repro(&options.schism, dir, &buggy)?), Some(repro(&options.schism, dir, &fixed)?)),
-        None => (None, None),
-    };
-    Ok(RealResult {
+    let mut result = RealResult {
         target: target.bug.name.to_owned(),
         client: target.client.to_owned(),
         version: target.bug.buggy.to_owned(),
         fixed: target.bug.fixed.to_owned(),
         fork: target.bug.fork.name().to_owned(),
-        found: first.is_some(),
-        seconds: first.map_or(stats.elapsed_s, |f| f.seconds),
-        executions: first.map_or(stats.executions, |f| f.executions),
-        signature: first.map(|f| f.signature.clone()),
-        folder,
-        repro_buggy,
-        repro_fixed,
+        found: false,
+        seconds: 0.0,
+        executions: 0,
+        signature: None,
+        folder: None,
+        repro_buggy: None,
+        repro_fixed: None,
+        other_bugs: Vec::new(),
         install_seconds,
-    })
+    };
+    for round in 0..MAX_ROUNDS {
+        let left = options.budget.saturating_sub(Duration::from_secs_f64(result.seconds));
+        if left < Duration::from_secs(1) {
+            break;
+        }
+        let farm = FarmOptions {
+            clients: ClientFactory::registry(vec![HEALTHY.to_owned(), buggy.clone()], ClientOptions::default()),
+            jobs: options.jobs,
+            duration: Some(left),
+            corpus: corpus.path().to_path_buf(),
+            crashes: options.crashes.join(target.bug.name),
+            fork: Some(target.bug.fork),
+            seed: Some(options.seed.wrapping_add(round)),
+            stats: None,
+            status: options.status,
+            stop_on_divergence: true,
+            minimise: Some(crate::triage::Budget::default()),
+            slow: None,
+            // The targets are single-transaction bugs (the state-test runners of old releases
+            // take no blocks).
+            sequences: 0.0,
+        };
+        let summary = fuzz(&farm)?;
+        let stats = &summary.stats;
+        let Some(first) = stats.first_finding.as_ref() else {
+            result.seconds += stats.elapsed_s;
+            result.executions += stats.executions;
+            break;
+        };
+        result.seconds += first.seconds;
+        result.executions += first.executions;
+        let Some(dir) = first.folder.clone() else { continue };
+        let on_buggy = repro(&options.schism, &dir, &buggy)?;
+        let on_fixed = repro(&options.schism, &dir, &fixed)?;
+        if on_fixed == 0 || on_buggy != 1 {
+            result.found = true;
+            result.signature = Some(first.signature.clone());
+            result.folder = Some(dir);
+            result.repro_buggy = Some(on_buggy);
+            result.repro_fixed = Some(on_fixed);
+            break;
+        }
+        if !result.other_bugs.contains(&dir) {
+            result.other_bugs.push(dir);
+        }
+    }
+    Ok(result)
 }
 
 /// `schism repro DIR --client revm --client RELEASE`: its exit code (-1 when killed by a signal).
@@ -249,6 +283,7 @@ mod tests {
             folder: None,
             repro_buggy: Some(1),
             repro_fixed: Some(0),
+            other_bugs: Vec::new(),
             install_seconds: 0.0,
         };
         assert!(result.confirmed());
