@@ -174,8 +174,11 @@ static GETH_BUGS: [HistoricalBug; 3] = [
         buggy: "v1.9.16",
         fixed: "v1.9.17",
         fork: Fork::Istanbul,
-        description: "the identity precompile (0x04) returns its input memory itself: a call whose output range overlaps its \
-                      input changes the return data",
+        // v1.9.17 copies the return data after the call (`in.returnData = common.CopyBytes(res)`);
+        // checked by hand: writing the input region after the call, then RETURNDATACOPY,
+        // differs from revm on v1.9.16 only.
+        description: "the identity precompile (0x04) returns its input memory itself and the return data keeps pointing \
+                      at it: memory written after the call changes what RETURNDATACOPY reads",
         link: "https://github.com/ethereum/go-ethereum/security/advisories/GHSA-69v6-xc2j-r2jf",
     },
     HistoricalBug {
@@ -191,7 +194,11 @@ static GETH_BUGS: [HistoricalBug; 3] = [
         buggy: "v1.10.7",
         fixed: "v1.10.8",
         fork: Fork::Berlin,
-        description: "after a precompile call whose output overlaps its input, the return data aliases memory",
+        // Still there after v1.9.17's copy, which comes after the output is written: checked by
+        // hand, an identity call whose output overlaps its input differs from revm on v1.9.16,
+        // v1.9.17, v1.9.18 and v1.10.7 alike.
+        description: "a call to the identity precompile whose output range overlaps its input: the output is written \
+                      over the input before the return data (still the input memory) is copied",
         link: "https://github.com/ethereum/go-ethereum/security/advisories/GHSA-9856-9gg9-qcmq",
     },
 ];
