@@ -49,7 +49,8 @@ pub enum Command {
     /// persists between runs, each divergence filed in the crashes folder.
     Fuzz(fuzz::Args),
     /// Check that the farm finds bugs: fuzz healthy revm against builds of revm with one
-    /// planted bug each (canary mutants), and report which were found and how fast.
+    /// planted bug each (canary mutants), or with `--real` against client releases that
+    /// shipped known bugs, and report which were found and how fast.
     Selftest(selftest::Args),
     /// Shrink a divergent case to the smallest that still shows the same divergence (same
     /// signature) and write it beside the input as `<name>.min.json`.
@@ -107,6 +108,9 @@ pub enum CliError {
     /// Fuzzing (or the self-test) could not start or go on.
     #[error(transparent)]
     Fuzz(#[from] crate::fuzz::FuzzError),
+    /// The rediscovery suite (`schism selftest --real`) could not start or go on.
+    #[error(transparent)]
+    Rediscover(#[from] crate::fuzz::rediscover::RealError),
     /// A case or filed folder could not be read, replayed, minimised or promoted.
     #[error(transparent)]
     Triage(#[from] crate::triage::TriageError),

@@ -10,6 +10,7 @@ pub mod features;
 pub mod harness;
 pub mod precompile;
 pub mod program;
+pub mod rediscover;
 pub mod selftest;
 pub mod sequence;
 pub mod vectors;

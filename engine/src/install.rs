@@ -49,6 +49,14 @@ pub enum InstallError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// A release the client's declaration does not describe.
+    #[error("cannot install `{client}`: {reason}")]
+    Release {
+        /// The value given.
+        client: String,
+        /// Why.
+        reason: String,
+    },
     /// Not an installable client.
     #[error("`{client}` cannot be installed by schism (installable: {installable}, all); other clients take --client ID=/path/to/binary")]
     Unknown {
@@ -68,22 +76,28 @@ pub enum Installed {
     AlreadyThere,
 }
 
-/// Installs `client` (one of [`installable`]) into `tools`, by its declaration's recipe.
+/// Installs `client` (one of [`installable`], or a release of one, `geth@v1.9.16`) into
+/// `tools`, by its declaration's recipe; a release goes to `<tools>/<id>@<version>/`.
 pub fn install(client: &str, tools: &Path) -> Result<Installed, InstallError> {
-    let found = CLIENTS.iter().find(|e| e.id == client).and_then(|e| Some((e.id, e.tool()?.recipe()?)));
-    let Some((id, recipe)) = found else {
-        return Err(InstallError::Unknown { client: client.to_owned(), installable: installable().join(", ") });
+    let unknown = || InstallError::Unknown { client: client.to_owned(), installable: installable().join(", ") };
+    let (id, recipe) = match client.split_once('@') {
+        Some((base, version)) => {
+            let entry = CLIENTS.iter().find(|e| e.id == base).ok_or_else(unknown)?;
+            let tool = entry.release(version).map_err(|e| InstallError::Release { client: client.to_owned(), reason: e.to_string() })?;
+            (tool.id(), tool.recipe().ok_or_else(unknown)?)
+        }
+        None => CLIENTS.iter().find(|e| e.id == client).and_then(|e| Some((e.id, e.tool()?.recipe()?))).ok_or_else(unknown)?,
     };
     let location = recipe.location(tools, id);
     match recipe {
-        Recipe::Go { module, version, .. } => install_go(id, module, version, &location),
+        Recipe::Go { module, version, ldflags, .. } => install_go(id, module, version, ldflags, &location),
         Recipe::Pip { package, version } => install_pip(id, package, version, &location),
         Recipe::Npm { files } => install_npm(id, files, &location),
     }
 }
 
-/// `go install module@version` with the binary at `binary`.
-fn install_go(client: &'static str, module: &str, version: &str, binary: &Path) -> Result<Installed, InstallError> {
+/// `go install [-ldflags=…] module@version` with the binary at `binary`.
+fn install_go(client: &'static str, module: &str, version: &str, ldflags: Option<&str>, binary: &Path) -> Result<Installed, InstallError> {
     let pinned = version.trim_start_matches('v');
     if output_of(binary, ["--version"]).is_some_and(|v| v.contains(&format!("{pinned}-stable")) || v.contains(&format!(" {pinned}"))) {
         return Ok(Installed::AlreadyThere);
@@ -91,7 +105,11 @@ fn install_go(client: &'static str, module: &str, version: &str, binary: &Path) 
     need(client, "go", "the Go toolchain")?;
     let bin = binary.parent().unwrap_or(binary);
     let mut command = Command::new("go");
-    command.args(["install", &format!("{module}@{version}")]).env("GOBIN", absolute(bin)).env("CGO_ENABLED", "1");
+    command.arg("install");
+    if let Some(flags) = ldflags {
+        command.arg(format!("-ldflags={flags}"));
+    }
+    command.arg(format!("{module}@{version}")).env("GOBIN", absolute(bin)).env("CGO_ENABLED", "1");
     run(client, &mut command)?;
     Ok(Installed::Fresh)
 }
@@ -177,6 +195,8 @@ mod tests {
         let tools = tempfile::tempdir().expect("temp");
         assert!(matches!(install("evmone", tools.path()), Err(InstallError::Unknown { .. })));
         assert_eq!(installable(), vec!["geth", "eels", "ethereumjs"]);
+        assert!(matches!(install("geth@v1.8.0", tools.path()), Err(InstallError::Release { .. })), "older than every declared release");
+        assert!(matches!(install("eels@v1.17.0", tools.path()), Err(InstallError::Release { .. })), "eels declares no releases");
         let err = need("geth", "surely-not-a-program-schism", "nothing").expect_err("missing");
         assert!(err.to_string().contains("surely-not-a-program-schism"));
     }

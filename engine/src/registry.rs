@@ -1,7 +1,7 @@
 //! The registry: the one place that names every client schism knows, and turns `--client`
 //! values into client instances.
 
-use schism_external::tools::{OwnCommands, Tool, besu, evmone, geth, nethermind, nimbus, runner};
+use schism_external::tools::{HistoricalBug, OwnCommands, Tool, besu, evmone, geth, nethermind, nimbus, runner};
 use schism_external::{External, Settings};
 use schism_interface::{Client, Fork};
 use std::path::{Path, PathBuf};
@@ -72,6 +72,32 @@ impl ClientEntry {
         }
     }
 
+    /// The client as one of its releases (`version` like `v1.9.16`): a subprocess tool whose
+    /// declaration describes its releases.
+    pub fn release(&self, version: &str) -> Result<&'static dyn Tool, RegistryError> {
+        let Make::Subprocess(tool) = self.make else {
+            return Err(RegistryError::Release { id: self.id.to_owned(), reason: "it runs in-process, as built".to_owned() });
+        };
+        tool.release(version).map_err(|e| RegistryError::Release { id: self.id.to_owned(), reason: e.to_string() })
+    }
+
+    /// The releases of the client installed under `tools` (`<id>@<version>/` folders), oldest
+    /// first, each with its location.
+    pub fn installed_releases(&self, tools: &Path) -> Vec<(&'static dyn Tool, PathBuf)> {
+        let Ok(entries) = std::fs::read_dir(tools) else { return Vec::new() };
+        let prefix = format!("{}@", self.id);
+        let mut found: Vec<(&'static dyn Tool, PathBuf)> = entries
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let tool = self.release(name.strip_prefix(&prefix)?).ok()?;
+                Some((tool, tool.locate(tools)?))
+            })
+            .collect();
+        found.sort_by_key(|(tool, _)| release_order(tool.id()));
+        found
+    }
+
     /// An instance of the client: at `path` (subprocess clients only), labelled `label`.
     pub fn instantiate(&self, path: Option<&Path>, label: &str, options: &ClientOptions) -> Result<Arc<dyn Client>, RegistryError> {
         match (self.make, path) {
@@ -79,21 +105,35 @@ impl ClientEntry {
                 Err(RegistryError::PathForInProcess { id: self.id.to_owned(), path: path.display().to_string() })
             }
             (Make::InProcess(make, _), None) => make().ok_or_else(|| RegistryError::NotBuilt { id: self.id.to_owned() }),
-            (Make::Subprocess(tool), path) => {
-                let location = match path {
-                    Some(p) => p.to_path_buf(),
-                    None => tool.locate(&tools_dir()).ok_or_else(|| RegistryError::Unavailable {
-                        id: self.id.to_owned(),
-                        reason: format!("not installed; {}", tool.install_hint()),
-                    })?,
-                };
-                let settings = Settings { label: label.to_owned(), location, timeout: options.timeout };
-                let client = External::new(tool, settings)
-                    .map_err(|e| RegistryError::Unavailable { id: self.id.to_owned(), reason: e.to_string() })?;
-                Ok(Arc::new(client))
-            }
+            (Make::Subprocess(tool), path) => instantiate_tool(tool, path, label, options),
         }
     }
+}
+
+/// The sort key of a release tool's id (`geth@v1.9.16`): its numbers, so v1.9 comes before v1.10.
+fn release_order(id: &str) -> Vec<u64> {
+    let version = id.split_once('@').map_or("", |(_, v)| v);
+    version.trim_start_matches('v').split('.').map(|n| n.parse().unwrap_or(0)).collect()
+}
+
+/// An instance of a subprocess tool: at `path`, else where it is installed; labelled `label`.
+fn instantiate_tool(
+    tool: &'static dyn Tool,
+    path: Option<&Path>,
+    label: &str,
+    options: &ClientOptions,
+) -> Result<Arc<dyn Client>, RegistryError> {
+    let location = match path {
+        Some(p) => p.to_path_buf(),
+        None => tool.locate(&tools_dir()).ok_or_else(|| RegistryError::Unavailable {
+            id: tool.id().to_owned(),
+            reason: format!("not installed; {}", tool.install_hint()),
+        })?,
+    };
+    let settings = Settings { label: label.to_owned(), location, timeout: options.timeout };
+    let client =
+        External::new(tool, settings).map_err(|e| RegistryError::Unavailable { id: tool.id().to_owned(), reason: e.to_string() })?;
+    Ok(Arc::new(client))
 }
 
 fn revm() -> Option<Arc<dyn Client>> {
@@ -199,6 +239,14 @@ pub enum RegistryError {
         /// The `--client` value that would select it.
         flag: String,
     },
+    /// `ID@vX.Y.Z` names a release the client's declaration does not describe.
+    #[error("client `{id}` has no such release: {reason}")]
+    Release {
+        /// The client id.
+        id: String,
+        /// Why.
+        reason: String,
+    },
     /// A subprocess client is not installed or does not run.
     #[error("client `{id}` is not available: {reason}")]
     Unavailable {
@@ -215,6 +263,13 @@ pub enum RegistryError {
 /// does not know is refused, with the `--client` values that would replay it.
 pub fn filed_label(label: &str) -> Result<String, RegistryError> {
     let base = label.trim_end_matches("#again");
+    // A release (`geth@v1.9.16`) is a registry id with a version: the installed release.
+    if let Some(Selector { id, release: Some(version), path: None }) = Selector::parse(base)
+        && let Some(entry) = CLIENTS.iter().find(|e| e.id == id)
+    {
+        entry.release(version)?;
+        return Ok(label.to_owned());
+    }
     if let Some((id, path)) = base.split_once(['@', '=']) {
         return Err(RegistryError::FiledProgram { label: label.to_owned(), flag: format!("--client {id}={path}") });
     }
@@ -235,21 +290,71 @@ pub fn default_clients() -> Vec<Arc<dyn Client>> {
         .collect()
 }
 
-/// Resolves `--client` values (`ID` or `ID=PATH`); an empty list means the default selection.
+/// A `--client` value taken apart: `ID`, `ID=PATH`, `ID@vX.Y.Z` (a release, installed by
+/// `schism install ID@vX.Y.Z`) or `ID@vX.Y.Z=PATH` (a build of that release at PATH).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Selector<'a> {
+    /// The registry id.
+    pub id: &'a str,
+    /// The release, when one is named (`v1.9.16`).
+    pub release: Option<&'a str>,
+    /// The program, when one is named.
+    pub path: Option<&'a str>,
+}
+
+impl<'a> Selector<'a> {
+    /// Takes a value apart; `None` when `@` is followed by something other than a release
+    /// number (`geth@/path/to/evm`, the label of a build given by its path).
+    pub fn parse(value: &'a str) -> Option<Selector<'a>> {
+        let (head, path) = match value.split_once('=') {
+            Some((head, path)) => (head, Some(path)),
+            None => (value, None),
+        };
+        match head.split_once('@') {
+            None => Some(Selector { id: head, release: None, path }),
+            Some((id, version)) if is_release(version) => Some(Selector { id, release: Some(version), path }),
+            Some(_) => None,
+        }
+    }
+
+    /// The client's name without its path: `ID` or `ID@vX.Y.Z`.
+    pub fn name(&self) -> String {
+        match self.release {
+            Some(version) => format!("{}@{version}", self.id),
+            None => self.id.to_owned(),
+        }
+    }
+}
+
+/// True for `v` followed by a version number (`v1.9.16`): what tells a release from a path
+/// after `@`.
+fn is_release(text: &str) -> bool {
+    text.strip_prefix('v').is_some_and(|rest| {
+        !rest.is_empty() && rest.split('.').count() >= 2 && rest.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    })
+}
+
+/// Resolves `--client` values (`ID`, `ID=PATH`, `ID@vX.Y.Z`, `ID@vX.Y.Z=PATH`); an empty list
+/// means the default selection.
 ///
-/// Two values with the same id and different paths are two clients (two builds compared); they
-/// are labelled `ID@PATH` in reports so they stay apart.
+/// Two values with the same name and different paths are two clients (two builds compared); they
+/// are labelled `NAME@PATH` in reports so they stay apart. Releases are labelled `ID@vX.Y.Z`, so
+/// a release and today's build (`--client geth@v1.9.16 --client geth`) stay apart too.
 pub fn resolve(values: &[String], options: &ClientOptions) -> Result<Vec<Arc<dyn Client>>, RegistryError> {
     if values.is_empty() {
         return Ok(default_clients());
     }
-    let parsed: Vec<(&str, Option<&str>)> = values
+    let selectors: Vec<Selector> = values
         .iter()
-        .map(|v| match v.split_once('=') {
-            Some((id, path)) => (id, Some(path)),
-            None => (v.as_str(), None),
+        .map(|v| {
+            Selector::parse(v).ok_or_else(|| RegistryError::Release {
+                id: v.split('@').next().unwrap_or(v).to_owned(),
+                reason: format!("`{v}`: after `@` comes a release (v1.9.16); a program is given as ID=PATH"),
+            })
         })
-        .collect();
+        .collect::<Result<_, _>>()?;
+    let names: Vec<String> = selectors.iter().map(Selector::name).collect();
+    let parsed: Vec<(&str, Option<&str>)> = names.iter().zip(&selectors).map(|(name, s)| (name.as_str(), s.path)).collect();
     let mut out: Vec<Arc<dyn Client>> = Vec::new();
     for (i, (id, path)) in parsed.iter().enumerate() {
         if let Some(mutant) = canary_client(id) {
@@ -259,8 +364,9 @@ pub fn resolve(values: &[String], options: &ClientOptions) -> Result<Vec<Arc<dyn
             out.push(mutant);
             continue;
         }
-        let entry = CLIENTS.iter().find(|e| e.id == *id).ok_or_else(|| RegistryError::Unknown {
-            id: (*id).to_owned(),
+        let selector = selectors[i];
+        let entry = CLIENTS.iter().find(|e| e.id == selector.id).ok_or_else(|| RegistryError::Unknown {
+            id: selector.id.to_owned(),
             known: CLIENTS.iter().map(|e| e.id).collect::<Vec<_>>().join(", "),
         })?;
         if parsed[..i].contains(&(*id, *path)) {
@@ -271,7 +377,11 @@ pub fn resolve(values: &[String], options: &ClientOptions) -> Result<Vec<Arc<dyn
             Some(p) if shared => format!("{id}@{p}"),
             _ => (*id).to_owned(),
         };
-        out.push(entry.instantiate(path.map(Path::new), &label, options)?);
+        let client = match selector.release {
+            Some(version) => instantiate_tool(entry.release(version)?, path.map(Path::new), &label, options)?,
+            None => entry.instantiate(path.map(Path::new), &label, options)?,
+        };
+        out.push(client);
     }
     Ok(out)
 }
@@ -314,9 +424,20 @@ pub fn canary_client(id: &str) -> Option<Arc<dyn Client>> {
 /// whose project ships no single-file runner of that kind have none, and `schism repro
 /// --client ID` replays on them.
 pub fn own_tool_command(id: &str, scope: crate::triage::Scope) -> Option<String> {
+    let name = id.split('#').next().unwrap_or(id);
+    let release = Selector::parse(name).and_then(|s| s.release);
     let base = id.split(['@', '#']).next().unwrap_or(id);
     let entry = CLIENTS.iter().find(|e| e.id == base)?;
     let own = entry.own_commands();
+    // A release's own program is the installed release.
+    if let Some(tool) = release.and_then(|v| entry.release(v).ok()) {
+        let template = match scope {
+            crate::triage::Scope::Transaction => tool.own_commands().statetest,
+            crate::triage::Scope::Sequence => tool.own_commands().blocktest,
+        }?;
+        let program = tool.locate(&tools_dir()).map_or_else(|| tool.own_commands().program.to_owned(), |p| p.display().to_string());
+        return Some(template.replace("{tool}", &program));
+    }
     let template = match scope {
         crate::triage::Scope::Transaction => own.statetest,
         crate::triage::Scope::Sequence => own.blocktest,
@@ -334,6 +455,36 @@ pub fn canary_clients(name: &str) -> Result<Vec<Arc<dyn Client>>, RegistryError>
         return Ok(vec![healthy, broken]);
     }
     Err(RegistryError::Unknown { id: name.to_owned(), known: canaries().iter().map(|c| c.name).collect::<Vec<_>>().join(", ") })
+}
+
+/// A known bug of a released client: a target of `schism selftest --real`.
+#[derive(Clone, Copy, Debug)]
+pub struct RealTarget {
+    /// The client's registry id (`geth`).
+    pub client: &'static str,
+    /// The bug, as the client's declaration describes it.
+    pub bug: HistoricalBug,
+}
+
+impl RealTarget {
+    /// The `--client` value of the buggy release.
+    pub fn buggy(&self) -> String {
+        format!("{}@{}", self.client, self.bug.buggy)
+    }
+
+    /// The `--client` value of the fixed release.
+    pub fn fixed(&self) -> String {
+        format!("{}@{}", self.client, self.bug.fixed)
+    }
+}
+
+/// Every known bug of a released client, from the clients' declarations.
+pub fn real_targets() -> Vec<RealTarget> {
+    CLIENTS
+        .iter()
+        .filter_map(|e| Some((e.id, e.tool()?)))
+        .flat_map(|(client, tool)| tool.historical_bugs().iter().map(move |bug| RealTarget { client, bug: *bug }))
+        .collect()
 }
 
 /// The forks a client supports, oldest first.
@@ -362,6 +513,54 @@ mod tests {
         let err = resolve(&["geth=/nonexistent/evm".into()], &ClientOptions::default()).err().expect("unavailable");
         assert!(matches!(&err, RegistryError::Unavailable { id, .. } if id == "geth"), "{err}");
         assert!(err.to_string().contains("/nonexistent/evm"), "{err}");
+    }
+
+    #[test]
+    fn releases_are_told_apart_from_paths() {
+        let s = |v| Selector::parse(v);
+        assert_eq!(s("geth"), Some(Selector { id: "geth", release: None, path: None }));
+        assert_eq!(s("geth@v1.9.16"), Some(Selector { id: "geth", release: Some("v1.9.16"), path: None }));
+        assert_eq!(s("geth@v1.9.16=/x/evm"), Some(Selector { id: "geth", release: Some("v1.9.16"), path: Some("/x/evm") }));
+        assert_eq!(s("geth=/a@v1.2.3"), Some(Selector { id: "geth", release: None, path: Some("/a@v1.2.3") }));
+        assert_eq!(s("geth@/path/to/evm"), None);
+        assert_eq!(s("geth@v1.9.x"), None);
+        assert_eq!(s("geth@vendor/evm"), None);
+    }
+
+    #[test]
+    fn filed_releases_resolve_and_filed_programs_stay_refused() {
+        assert_eq!(filed_label("geth@v1.9.16").ok().as_deref(), Some("geth@v1.9.16"));
+        assert_eq!(filed_label("geth@v1.9.16#again").ok().as_deref(), Some("geth@v1.9.16#again"));
+        assert!(matches!(filed_label("geth@/path/to/evm"), Err(RegistryError::FiledProgram { .. })));
+        assert!(matches!(filed_label("geth=/path"), Err(RegistryError::FiledProgram { .. })));
+        assert!(matches!(filed_label("geth@v1.9.16=/path"), Err(RegistryError::FiledProgram { .. })));
+        assert!(matches!(filed_label("geth@v1.8.0"), Err(RegistryError::Release { .. })), "older than every declared release");
+        assert!(matches!(filed_label("eels@v1.17.0"), Err(RegistryError::Release { .. })), "eels declares no releases");
+    }
+
+    #[test]
+    fn a_release_and_todays_build_are_two_clients_with_two_labels() {
+        let dir = tempfile::tempdir().expect("temp");
+        let evm = dir.path().join("evm");
+        std::fs::write(&evm, "#!/bin/sh\necho 'evm version 1.9.16-stable'\n").expect("write");
+        #[cfg(unix)]
+        std::fs::set_permissions(&evm, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+        let values = [format!("geth@v1.9.16={}", evm.display()), format!("geth={}", evm.display())];
+        let clients = resolve(&values, &ClientOptions::default()).expect("two clients");
+        let labels: Vec<&str> = clients.iter().map(|c| c.id()).collect();
+        assert_eq!(labels, ["geth@v1.9.16", "geth"]);
+        assert!(clients[0].supports(Fork::Istanbul) && !clients[0].supports(Fork::Berlin));
+        assert!(clients[1].supports(Fork::Osaka));
+        assert!(matches!(resolve(&["geth@/bin/evm".into()], &ClientOptions::default()), Err(RegistryError::Release { .. })));
+    }
+
+    #[test]
+    fn real_targets_name_installable_releases() {
+        let targets = real_targets();
+        assert!(targets.iter().any(|t| t.bug.name == "geth-cve-2020-26241" && t.buggy() == "geth@v1.9.16" && t.fixed() == "geth@v1.9.17"));
+        for t in &targets {
+            assert!(filed_label(&t.buggy()).is_ok() && filed_label(&t.fixed()).is_ok(), "{}", t.bug.name);
+        }
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub enum Recipe {
         version: &'static str,
         /// The installed binary's name.
         binary: &'static str,
+        /// `-ldflags` for the build, when the release needs some to build with today's Go.
+        ldflags: Option<&'static str>,
     },
     /// A virtualenv at `<tools>/<id>/venv` with `pip install PACKAGE==VERSION`; the client is
     /// its `bin/python`.
@@ -64,6 +66,54 @@ impl Recipe {
         };
         there.then_some(location)
     }
+}
+
+/// Why a release of a tool cannot be selected (`ID@vX.Y.Z`).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReleaseError {
+    /// The tool runs one build only; it declares no releases.
+    #[error("{tool} declares no releases; pass --client {tool}=/path/to/binary for another build")]
+    NotVersioned {
+        /// The tool's id.
+        tool: &'static str,
+    },
+    /// Not a release number.
+    #[error("`{version}` is not a {tool} release number (vMAJOR.MINOR.PATCH)")]
+    NotAVersion {
+        /// The tool's id.
+        tool: &'static str,
+        /// What was given.
+        version: String,
+    },
+    /// Older than every release the tool's declaration describes.
+    #[error("{tool} {version} is older than the oldest release schism drives ({oldest})")]
+    TooOld {
+        /// The tool's id.
+        tool: &'static str,
+        /// What was given.
+        version: String,
+        /// The oldest release declared.
+        oldest: String,
+    },
+}
+
+/// A consensus bug that shipped in a release of a tool and was fixed in a later one: a target
+/// of `schism selftest --real`, which fuzzes the buggy release beside a healthy client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HistoricalBug {
+    /// The target's stable name (`geth-cve-2020-26241`).
+    pub name: &'static str,
+    /// The release that has the bug (`v1.9.16`).
+    pub buggy: &'static str,
+    /// The first release without it.
+    pub fixed: &'static str,
+    /// The fork the farm is restricted to (one the buggy release knows).
+    pub fork: Fork,
+    /// What is wrong.
+    pub description: &'static str,
+    /// Where the bug is described.
+    pub link: &'static str,
 }
 
 /// The commands with which a client's own tool replays a filed fixture: `{tool}` stands for the
@@ -167,6 +217,19 @@ pub trait Tool: Send + Sync + 'static {
     /// tools no registry ships) its program on `PATH`.
     fn locate(&self, tools: &Path) -> Option<PathBuf> {
         self.recipe().and_then(|r| r.installed(tools, self.id()))
+    }
+
+    /// The tool as one of its releases (`version` like `v1.9.16`), for tools whose declaration
+    /// describes how each range of releases runs; installed beside the default build as
+    /// `<tools>/<id>@<version>/`.
+    fn release(&self, version: &str) -> Result<&'static dyn Tool, ReleaseError> {
+        let _ = version;
+        Err(ReleaseError::NotVersioned { tool: self.id() })
+    }
+
+    /// Known consensus bugs of the tool's releases (targets of `schism selftest --real`).
+    fn historical_bugs(&self) -> &'static [HistoricalBug] {
+        &[]
     }
 
     /// How the tool's own runner replays filed fixtures.

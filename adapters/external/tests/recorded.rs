@@ -182,3 +182,47 @@ fn nimbus_replayed() {
     assert_eq!(traced.state_root, ADD11_ROOT);
     assert_add11_trace(&traced);
 }
+
+/// add11's root under Istanbul rules (what geth v1.9.16 and v1.10.7 print for it).
+const ADD11_ISTANBUL_ROOT: B256 = b256!("cd40bb78ce3f513a73b0d380c2d9c8e04017a674bfb1dcc68314df7b0971b332");
+
+/// Old geth releases (one process per file, the root in the error text or the expectation,
+/// `--json` traces), replayed from real captured output.
+#[test]
+fn geth_releases_replayed() {
+    use schism_external::tools::geth::GETH;
+    for version in ["v1.9.16", "v1.10.7"] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let tool = GETH.release(version).expect("a declared release");
+        assert_eq!(tool.id(), format!("geth@{version}"));
+        let geth = fake(dir.path(), tool, false);
+        assert_eq!(geth.version(), format!("{}-stable", version.trim_start_matches('v')));
+        assert!(geth.supports(Fork::Istanbul) && !geth.supports(Fork::MuirGlacier) && !geth.supports(Fork::Cancun));
+        assert_eq!(geth.supports(Fork::Berlin), version == "v1.10.7");
+
+        // The expectation (add11's Cancun root) is not met: the root comes from the error text.
+        let mut istanbul = add11();
+        istanbul.fork = Fork::Istanbul;
+        let read = run(&geth, &istanbul, TraceMode::Off);
+        assert_eq!((read.state_root, read.logs_hash, read.status()), (ADD11_ISTANBUL_ROOT, None, None), "{version}");
+
+        // A passing result has no root of its own: it is the expectation.
+        let mut pass = istanbul.clone();
+        pass.test = "add11pass".into();
+        if let Some(expected) = pass.expected.as_mut() {
+            expected.hash = ADD11_ISTANBUL_ROOT;
+        }
+        let read = run(&geth, &pass, TraceMode::Off);
+        assert_eq!((read.state_root, read.logs_hash), (ADD11_ISTANBUL_ROOT, Some(NO_LOGS)), "{version}");
+
+        // `--json`: the steps and the root line on stderr, the root line agreeing.
+        let traced = run(&geth, &istanbul, TraceMode::Steps);
+        assert_eq!(traced.state_root, ADD11_ISTANBUL_ROOT);
+        let trace = traced.trace.as_ref().expect("a trace");
+        assert_eq!(trace.len(), 5, "{version}: {trace:?}");
+        assert_eq!((trace[0].pc, trace[0].op, trace[0].gas, trace[0].depth), (0, 0x60, 0x5c878, 1));
+        assert_eq!((trace[4].pc, trace[4].op), (7, 0x55));
+        // Blocks are not driven through an old release's t8n.
+        assert!(geth.block_skip(Fork::Istanbul).is_some());
+    }
+}

@@ -1,8 +1,10 @@
 //! `schism selftest`: healthy revm fuzzed against canary mutants (builds of revm with one
-//! planted bug each), under one or more seeds, to check that the farm finds bugs and how fast.
+//! planted bug each), under one or more seeds, to check that the farm finds bugs and how fast;
+//! with `--real`, client releases with known bugs beside healthy revm (the rediscovery suite).
 
 use super::{CliError, Finish, parse_duration};
 use crate::fuzz::FuzzError;
+use crate::fuzz::rediscover::{RealOptions, RealResult, rediscover};
 use crate::fuzz::selftest::{self, CanaryResult, SelftestOptions, Summary};
 use std::io::IsTerminal;
 use std::num::NonZeroUsize;
@@ -10,20 +12,29 @@ use std::path::PathBuf;
 
 /// Arguments of `schism selftest`.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Exit status: 0 when every mutant was found under every seed, 1 when the farm missed a mutant under \
-                        some seed, 2 on a usage or input error.")]
+#[command(after_help = "Exit status: 0 when every mutant was found under every seed (with --real: every target found and \
+                        its folder reproducing on the buggy release only), 1 when the farm missed one, 2 on a usage or input error.")]
 pub struct Args {
-    /// Time allowed per mutant and seed.
-    #[arg(long, default_value = "60s", value_parser = parse_duration)]
-    pub budget: std::time::Duration,
+    /// Time allowed per mutant and seed (default 60s), or per target with --real (default 15m).
+    #[arg(long, value_parser = parse_duration)]
+    pub budget: Option<std::time::Duration>,
     /// Only this mutant (repeatable; default: all).
-    #[arg(long = "mutant", value_name = "NAME")]
+    #[arg(long = "mutant", value_name = "NAME", conflicts_with = "real")]
     pub mutants: Vec<String>,
+    /// The rediscovery suite: fuzz client releases that shipped known consensus bugs beside
+    /// healthy revm, each from an empty corpus, installing the releases when missing; report
+    /// whether each bug was found and whether its folder reproduces on the buggy release only.
+    #[arg(long)]
+    pub real: bool,
+    /// Only this target of --real (repeatable; default: all).
+    #[arg(long = "target", value_name = "NAME", requires = "real")]
+    pub targets: Vec<String>,
     /// Write the results as JSON: {"summary": {...}, "mutants": [{"mutant", "found", "found_in",
     /// "median_seconds", "median_executions", "runs": [{"seed", "found", "seconds", "executions", ...}]}]}.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
-    /// Where findings are filed: DIR/MUTANT/, or DIR/MUTANT/seed-S/ with several seeds.
+    /// Where findings are filed: DIR/MUTANT/, or DIR/MUTANT/seed-S/ with several seeds (DIR/TARGET/
+    /// with --real).
     #[arg(long, default_value = "crashes/selftest", value_name = "DIR")]
     pub crashes: PathBuf,
     /// Fuzzing jobs per run.
@@ -41,8 +52,11 @@ pub struct Args {
 /// Fuzzes each mutant under each seed, printing a row per mutant and its runs, then the kill
 /// rate; a problem when some mutant was missed under some seed.
 pub fn run(args: Args) -> Result<Finish, CliError> {
+    if args.real {
+        return run_real(args);
+    }
     let options = SelftestOptions {
-        budget: args.budget,
+        budget: args.budget.unwrap_or(std::time::Duration::from_secs(60)),
         mutants: args.mutants,
         crashes: args.crashes,
         jobs: args.jobs,
@@ -66,6 +80,66 @@ pub fn run(args: Args) -> Result<Finish, CliError> {
         written.map_err(|source| FuzzError::Io { path, source })?;
     }
     Ok(Finish::found(!report.summary.all_killed()))
+}
+
+/// The rediscovery suite: a row per target, then the tally.
+fn run_real(args: Args) -> Result<Finish, CliError> {
+    let seed = args.seed.unwrap_or_else(crate::fuzz::farm::clock_seed);
+    let schism = std::env::current_exe().map_err(|source| FuzzError::Io { path: PathBuf::from("schism"), source })?;
+    let options = RealOptions {
+        budget: args.budget.unwrap_or(std::time::Duration::from_secs(15 * 60)),
+        targets: args.targets,
+        crashes: args.crashes,
+        jobs: args.jobs,
+        seed,
+        status: std::io::stderr().is_terminal(),
+        schism,
+        install: true,
+    };
+    println!("seed {seed} (repeat with --seed {seed}); budget {} per target", humantime::format_duration(options.budget));
+    println!(
+        "{:<22} {:<14} {:<9} {:<10} {:>6} {:>8} {:>10}  {:>5} {:>5}  folder",
+        "target", "buggy", "fixed", "fork", "found", "seconds", "execs", "buggy", "fixed"
+    );
+    let results = rediscover(&options, print_target)?;
+    let confirmed = results.iter().filter(|r| r.confirmed()).count();
+    println!(
+        "{confirmed}/{} targets found and confirmed (schism repro exits 1 on the buggy release and 0 on the fixed one)",
+        results.len()
+    );
+    if let Some(path) = args.json {
+        let written = serde_json::to_string_pretty(
+            &serde_json::json!({ "seed": seed, "budget_s": options.budget.as_secs_f64(), "targets": results }),
+        )
+        .map_err(std::io::Error::other)
+        .and_then(|text| crate::atomic::write(&path, (text + "\n").as_bytes()));
+        written.map_err(|source| FuzzError::Io { path, source })?;
+    }
+    Ok(Finish::found(confirmed < results.len()))
+}
+
+/// A target's row: the repro columns are `schism repro`'s exit codes with each release.
+fn print_target(r: &RealResult) {
+    let code = |c: Option<i32>| c.map_or("-".to_owned(), |c| c.to_string());
+    println!(
+        "{:<22} {:<14} {:<9} {:<10} {:>6} {:>8.1} {:>10}  {:>5} {:>5}  {}",
+        r.target,
+        format!("{}@{}", r.client, r.version),
+        r.fixed,
+        r.fork,
+        if r.found { "yes" } else { "NO" },
+        r.seconds,
+        r.executions,
+        code(r.repro_buggy),
+        code(r.repro_fixed),
+        r.folder.as_ref().map_or("-".to_owned(), |f| f.display().to_string())
+    );
+    for other in &r.other_bugs {
+        println!("  set aside (reproduces on the fixed release too): {}", other.display());
+    }
+    if r.install_seconds > 0.0 {
+        println!("  (installing the releases took {:.0} s)", r.install_seconds);
+    }
 }
 
 /// A mutant's row, then one indented line per seed.

@@ -1,4 +1,4 @@
-//! Conformance of the installable subprocess clients (geth, eels, ethereumjs) against the shared
+//! Conformance of the installable subprocess clients (geth and its releases, eels, ethereumjs) against the shared
 //! fixtures, with pass counts per fork printed and thresholds asserted. The clients must be
 //! installed first (`schism install all`), so these tests are ignored by default; CI installs
 //! them and runs `cargo test --release -p schism-engine --test suite -- --ignored conformance_external::`.
@@ -102,5 +102,80 @@ fn traces_match_revm_on(path: &Path) {
             assert_eq!(schism_interface::state::state_root(post), outcome.state_root, "{id}'s dump");
         }
         println!("{id}: {} steps of {}, same as revm", trace.len(), path.display());
+    }
+}
+
+/// An old geth release beside another on the shared fixtures filled for Istanbul and earlier:
+/// every case of the forks the releases know passes, the others are skipped, and the report
+/// keeps the two releases apart.
+#[test]
+#[ignore = "needs `schism install geth@v1.9.16 geth@v1.9.18`; CI runs it"]
+fn geth_releases_on_old_forks() {
+    let state = fixtures().join("GeneralStateTests");
+    let paths = vec![
+        state.join("Pyspecs/frontier/opcodes/dup.json"),
+        state.join("Pyspecs/byzantium/eip198_modexp_precompile/modexp.json"),
+        state.join("Pyspecs/istanbul/eip1344_chainid/chainid.json"),
+        state.join("stExample/add11.json"),
+    ];
+    let values = ["geth@v1.9.16".to_owned(), "geth@v1.9.18".to_owned(), "revm".to_owned()];
+    let clients = resolve(&values, &ClientOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    let report = run(&RunOptions { paths, ..RunOptions::default() }, &clients).expect("run starts");
+    print!("{}", report.summary());
+    assert!(report.input_errors.is_empty(), "{:?}", report.input_errors);
+    for release in ["geth@v1.9.16", "geth@v1.9.18"] {
+        let c = &report.clients[release];
+        assert_eq!((c.counts.fail, c.counts.errors), (0, 0), "{release}: {:?}", c.client_errors.first());
+        // Frontier..Istanbul cases of these files; their Berlin..Cancun cases are skipped.
+        assert_eq!(c.counts.pass, 161, "{release}");
+        assert!(c.counts.skip > 0, "{release}");
+    }
+    assert!(report.disagreements.is_empty(), "{:?}", report.disagreements.first());
+}
+
+/// add11 at `fork` with the code of its called account replaced, written as a state test in
+/// `dir`, without an expectation (the clients are compared with each other).
+fn add11_with_code(dir: &Path, name: &str, fork: &str, code: &str) -> PathBuf {
+    let path = fixtures().join("GeneralStateTests/stExample/add11.json");
+    let mut file: serde_json::Value = serde_json::from_slice(&std::fs::read(path).expect("add11")).expect("json");
+    let test = file.get_mut("add11").expect("add11's test");
+    test["pre"]["0x095e7baea6a6c7c4c2dfeb977efac326af552d87"]["code"] = serde_json::Value::String(format!("0x{code}"));
+    let entry = test["post"]["Cancun"][0].clone();
+    test["post"] = serde_json::json!({ fork: [entry] });
+    let out = dir.join(format!("{name}.json"));
+    std::fs::write(&out, serde_json::to_vec(&serde_json::json!({ name: test })).expect("json")).expect("write");
+    out
+}
+
+/// The identity-precompile bugs, by hand: each case disagrees with revm on the buggy release and
+/// agrees on the fixed one (the rediscovery targets' confirmation, without fuzzing).
+#[test]
+#[ignore = "needs `schism install geth@v1.9.16 geth@v1.9.17 geth@v1.10.7 geth@v1.10.8`"]
+fn geth_identity_bugs_tell_releases_apart() {
+    let dir = tempfile::tempdir().expect("temp");
+    // Two words at 0 and 32; CALL(gas, 0x04, 0, in 0..64, out OUT..OUT+64); then WRITE; then
+    // RETURNDATACOPY(0x100, 0, 64) and SSTORE(0, keccak(0x100..0x140)).
+    let case = |out: &str, write: &str| {
+        format!(
+            "7f{}6000527f{}6020526040{out}6040600060006004{}f150{write}604060006101003e60406101002060005500",
+            "11".repeat(32),
+            "22".repeat(32),
+            "5a"
+        )
+    };
+    // CVE-2020-26241: the output apart (0x80), the input overwritten after the call.
+    let shallow = case("6080", &format!("7f{}600052", "33".repeat(32)));
+    // CVE-2021-39137: the output over the input, shifted by 32.
+    let overlap = case("6020", "");
+    for (name, fork, code, buggy, fixed) in
+        [("shallow", "Istanbul", shallow, "geth@v1.9.16", "geth@v1.9.17"), ("overlap", "Berlin", overlap, "geth@v1.10.7", "geth@v1.10.8")]
+    {
+        let path = add11_with_code(dir.path(), name, fork, &code);
+        for (release, disagreements) in [(buggy, 1), (fixed, 0)] {
+            let clients = resolve(&["revm".to_owned(), release.to_owned()], &ClientOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+            let report = run(&RunOptions { paths: vec![path.clone()], ..RunOptions::default() }, &clients).expect("run starts");
+            assert_eq!(report.cases, 1);
+            assert_eq!(report.disagreements.len(), disagreements, "{name} on {release}");
+        }
     }
 }

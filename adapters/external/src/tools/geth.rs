@@ -1,7 +1,8 @@
-//! geth: go-ethereum's `evm statetest`, file names over stdin (batch mode).
+//! geth: go-ethereum's `evm statetest`, today's releases and old ones.
 //!
-//! Per file it prints `{"stateRoot": "0x…"}` on stderr and then a pretty-printed JSON array of
-//! results (`name`, `pass`, `stateRoot`, `fork`, `error`) on stdout. geth checks the file's
+//! Today's `evm statetest` (1.14 on) takes file names over stdin (batch mode). Per file it
+//! prints `{"stateRoot": "0x…"}` on stderr and then a pretty-printed JSON array of results
+//! (`name`, `pass`, `stateRoot`, `fork`, `error`) on stdout. geth checks the file's
 //! expectations itself, so what it reports beyond the root comes from its error text: the case is
 //! written without `expectException`, a rejection reads `unexpected error: <reason>`, and the
 //! logs hash is known when the root matched the expectation (`pass`, or `post state logs hash
@@ -10,10 +11,13 @@
 //! ended. Gas used is not reported (the summary's `gasUsed` leaves out intrinsic gas and refunds).
 //! erigon's `evm statetest` is a fork of this tool and prints the same: [`ERIGON`] is the same reader.
 //!
+//! Older releases run differently; how is data, one row per range of releases in [`RELEASES`]
+//! ([`Runner`] says how a row's state-test runner takes cases and reports).
+//!
 //! Blocks go through `evm t8n` ([`crate::t8n`]; erigon's `evm` has the same command) and
-//! whole blockchain-test files through geth's `evm blocktest`.
+//! whole blockchain-test files through geth's `evm blocktest`, in the releases that have them.
 
-use super::Tool;
+use super::{HistoricalBug, ReleaseError, Tool};
 use crate::Feed;
 use crate::parse;
 use crate::process::{Fault, Launch, Process, Stream};
@@ -23,41 +27,253 @@ use alloy_primitives::{Address, B256, U256};
 use schism_interface::{Account, Accounts, Case, ErrorClass, Fork, KnownDifference, Outcome, TraceMode};
 use serde_json::Value;
 use std::path::Path;
+use std::sync::Mutex;
 use std::time::Instant;
 
 /// The go-ethereum version `schism install geth` installs.
 pub const PINNED: &str = "v1.17.10";
 
-/// A tool with go-ethereum's `evm statetest` interface: geth's own, or a fork of it.
+/// The module `schism install geth[@vX.Y.Z]` builds.
+const MODULE: &str = "github.com/ethereum/go-ethereum/cmd/evm";
+
+/// A go-ethereum release number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Version(pub u16, pub u16, pub u16);
+
+impl Version {
+    /// `v1.9.16` or `1.9.16` (nothing after the patch number).
+    pub fn parse(text: &str) -> Option<Version> {
+        let mut parts = text.strip_prefix('v').unwrap_or(text).split('.');
+        let mut number = || parts.next()?.parse::<u16>().ok();
+        let version = Version(number()?, number()?, number()?);
+        parts.next().is_none().then_some(version)
+    }
+}
+
+impl std::fmt::Display for Version {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "v{}.{}.{}", self.0, self.1, self.2)
+    }
+}
+
+/// How a range of releases' `evm statetest` takes cases and reports them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Runner {
+    /// File names over stdin; the root in each result and on stderr; traces with `statetest
+    /// --trace --trace.format=json`; a rejected transaction reads `unexpected error: <reason>`.
+    Batch,
+    /// One process per file (`statetest FILE`; no stdin mode). The root is printed only in
+    /// the error text (`post state root mismatch: got <root>, want …`), or is the file's
+    /// expectation when the result passes; `--json` (a flag before the command) prints the
+    /// EIP-3155 lines, a summary and `{"stateRoot": "<root>"}` on stderr. A rejected
+    /// transaction is reverted without a word (`RunNoVerify` drops `ApplyMessage`'s error), so
+    /// the rejection and its reason are not reported: only the (pre-state) root is.
+    PerCase,
+}
+
+/// How one range of go-ethereum releases runs, from [`Release::from`] up to the next row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Release {
+    /// The first release of the range.
+    pub from: Version,
+    /// How its state-test runner takes cases and reports.
+    pub runner: Runner,
+    /// The last fork its state-test runner knows by schism's name of it.
+    pub last_fork: Fork,
+    /// Forks up to `last_fork` its runner has no name for (`unsupported fork`).
+    pub unnamed: &'static [Fork],
+    /// Whether schism drives its `evm t8n` (the flags changed across releases; only today's
+    /// are spoken).
+    pub t8n: bool,
+    /// Whether it has `evm blocktest` with today's JSON verdicts.
+    pub blocktest: bool,
+    /// `-ldflags` it needs to build with today's Go.
+    pub ldflags: Option<&'static str>,
+}
+
+/// Old releases link to Go runtime internals (through old golang.org/x/sys and fastcache)
+/// that Go 1.23 and later refuse unless the link-name check is off.
+const OLD_GO: Option<&str> = Some("-checklinkname=0");
+
+/// How each range of go-ethereum releases runs, oldest first. Rows marked "measured" were run
+/// here (`evm statetest` on a fixture written under each fork name); the others follow the
+/// release notes, claiming no fork that is not certain (an unclaimed fork is skipped, never
+/// run wrongly). When adding one: the first release it applies to, and what differs.
+pub const RELEASES: &[Release] = &[
+    // v1.9.16 (measured): Frontier..Istanbul; no MuirGlacier (the bomb delay has no EVM rule,
+    // and the state-test runner never named it).
+    Release {
+        from: Version(1, 9, 0),
+        runner: Runner::PerCase,
+        last_fork: Fork::Istanbul,
+        unnamed: &[],
+        t8n: false,
+        blocktest: false,
+        ldflags: OLD_GO,
+    },
+    // Berlin (EIP-2929, EIP-2930) came with v1.10.0.
+    Release {
+        from: Version(1, 10, 0),
+        runner: Runner::PerCase,
+        last_fork: Fork::Berlin,
+        unnamed: &[Fork::MuirGlacier],
+        t8n: false,
+        blocktest: false,
+        ldflags: OLD_GO,
+    },
+    // v1.10.7 (measured): ..London, still no MuirGlacier; no ArrowGlacier yet.
+    Release {
+        from: Version(1, 10, 4),
+        runner: Runner::PerCase,
+        last_fork: Fork::London,
+        unnamed: &[Fork::MuirGlacier],
+        t8n: false,
+        blocktest: false,
+        ldflags: OLD_GO,
+    },
+    // The batch runner with the root in its results (1.14); Cancun is its last fork.
+    Release {
+        from: Version(1, 14, 0),
+        runner: Runner::Batch,
+        last_fork: Fork::Cancun,
+        unnamed: &[],
+        t8n: true,
+        blocktest: true,
+        ldflags: None,
+    },
+    Release {
+        from: Version(1, 15, 0),
+        runner: Runner::Batch,
+        last_fork: Fork::Prague,
+        unnamed: &[],
+        t8n: true,
+        blocktest: true,
+        ldflags: None,
+    },
+    // v1.17.10 (measured, the pinned default): ..Osaka.
+    Release {
+        from: Version(1, 17, 0),
+        runner: Runner::Batch,
+        last_fork: Fork::Osaka,
+        unnamed: &[],
+        t8n: true,
+        blocktest: true,
+        ldflags: None,
+    },
+];
+
+/// The row of [`RELEASES`] that `version` falls in, `None` when it is older than every row.
+pub fn release_of(version: Version) -> Option<&'static Release> {
+    RELEASES.iter().rev().find(|r| r.from <= version)
+}
+
+/// Known consensus bugs of geth releases (targets of `schism selftest --real`).
+static GETH_BUGS: [HistoricalBug; 3] = [
+    HistoricalBug {
+        name: "geth-cve-2020-26241",
+        buggy: "v1.9.16",
+        fixed: "v1.9.17",
+        fork: Fork::Istanbul,
+        // v1.9.17 copies the return data after the call (`in.returnData = common.CopyBytes(res)`);
+        // checked by hand: writing the input region after the call, then RETURNDATACOPY,
+        // differs from revm on v1.9.16 only.
+        description: "the identity precompile (0x04) returns its input memory itself and the return data keeps pointing \
+                      at it: memory written after the call changes what RETURNDATACOPY reads",
+        link: "https://github.com/ethereum/go-ethereum/security/advisories/GHSA-69v6-xc2j-r2jf",
+    },
+    HistoricalBug {
+        name: "geth-cve-2020-26242",
+        buggy: "v1.9.17",
+        fixed: "v1.9.18",
+        fork: Fork::Istanbul,
+        description: "MULMOD with a zero modulus panics (the client crashes)",
+        link: "https://github.com/ethereum/go-ethereum/security/advisories/GHSA-jm5c-rv3w-w83m",
+    },
+    HistoricalBug {
+        name: "geth-cve-2021-39137",
+        buggy: "v1.10.7",
+        fixed: "v1.10.8",
+        fork: Fork::Berlin,
+        // Still there after v1.9.17's copy, which comes after the output is written: checked by
+        // hand, an identity call whose output overlaps its input differs from revm on v1.9.16,
+        // v1.9.17, v1.9.18 and v1.10.7 alike.
+        description: "a call to the identity precompile whose output range overlaps its input: the output is written \
+                      over the input before the return data (still the input memory) is copied",
+        link: "https://github.com/ethereum/go-ethereum/security/advisories/GHSA-9856-9gg9-qcmq",
+    },
+];
+
+/// A tool with go-ethereum's `evm statetest` interface: geth's own (today's or a release), or a
+/// fork of it.
 pub struct EvmStatetest {
     id: &'static str,
-    last_fork: Fork,
+    release: &'static Release,
     known: &'static [KnownDifference],
     hint: &'static str,
     blocktest: bool,
     recipe: Option<super::Recipe>,
+    /// Whether `ID@vX.Y.Z` selects releases of it (geth's own only).
+    releases: bool,
 }
+
+/// The row of the pinned release (today's runner).
+static PINNED_ROW: &Release = &RELEASES[RELEASES.len() - 1];
 
 /// go-ethereum's `evm`.
 pub static GETH: EvmStatetest = EvmStatetest {
     id: "geth",
-    last_fork: Fork::Osaka,
+    release: PINNED_ROW,
     known: &GETH_KNOWN,
     hint: "run `schism install geth` (go install github.com/ethereum/go-ethereum/cmd/evm at the pinned version) or pass --client geth=/path/to/evm",
     blocktest: true,
-    recipe: Some(super::Recipe::Go { module: "github.com/ethereum/go-ethereum/cmd/evm", version: PINNED, binary: "evm" }),
+    recipe: Some(super::Recipe::Go { module: MODULE, version: PINNED, binary: "evm", ldflags: None }),
+    releases: true,
 };
+
+/// The row erigon's `evm` runs like: today's runner, up to Prague.
+static ERIGON_ROW: Release = Release { last_fork: Fork::Prague, ..RELEASES[RELEASES.len() - 1] };
 
 /// erigon's `evm` (same interface and output as geth's).
 pub static ERIGON: EvmStatetest = EvmStatetest {
     id: "erigon",
-    last_fork: Fork::Prague,
+    release: &ERIGON_ROW,
     known: &[],
     hint: "no registry ships erigon's evm: build it (`make evm` in an erigon checkout) and pass --client erigon=/path/to/evm",
     // erigon's `evm` forked before geth's `blocktest` output settled; not verified here.
     blocktest: false,
     recipe: None,
+    releases: false,
 };
+
+/// The release tools made so far, one per version (a run selects a handful; each is made once
+/// and lives as long as the process, like the static declarations).
+static RELEASE_TOOLS: Mutex<Vec<(Version, &'static EvmStatetest)>> = Mutex::new(Vec::new());
+
+/// geth at `version`: the declaration of its row of [`RELEASES`], labelled `geth@<version>`.
+fn geth_release(version: Version) -> Result<&'static EvmStatetest, ReleaseError> {
+    let release = release_of(version).ok_or_else(|| ReleaseError::TooOld {
+        tool: GETH.id,
+        version: version.to_string(),
+        oldest: RELEASES[0].from.to_string(),
+    })?;
+    let mut made = RELEASE_TOOLS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, tool)) = made.iter().find(|(v, _)| *v == version) {
+        return Ok(tool);
+    }
+    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    let name = leak(version.to_string());
+    let tool: &'static EvmStatetest = Box::leak(Box::new(EvmStatetest {
+        id: leak(format!("geth@{name}")),
+        release,
+        known: &GETH_KNOWN,
+        hint: leak(format!("run `schism install geth@{name}` or pass --client geth@{name}=/path/to/evm")),
+        blocktest: release.blocktest,
+        recipe: Some(super::Recipe::Go { module: MODULE, version: name, binary: "evm", ldflags: release.ldflags }),
+        releases: false,
+    }));
+    made.push((version, tool));
+    Ok(tool)
+}
 
 /// Where geth's state-test runner knowingly departs from the fixtures.
 static GETH_KNOWN: [KnownDifference; 1] = [KnownDifference {
@@ -75,20 +291,28 @@ impl Tool for EvmStatetest {
     }
 
     fn supports(&self, fork: Fork) -> bool {
-        fork <= self.last_fork
+        fork <= self.release.last_fork && !self.release.unnamed.contains(&fork)
     }
 
     fn feed(&self) -> Feed {
-        Feed::Batch
+        match self.release.runner {
+            Runner::Batch => Feed::Batch,
+            Runner::PerCase => Feed::PerCase,
+        }
     }
 
     fn launch(&self, location: &Path, mode: TraceMode) -> Launch {
-        let launch = Launch::new(location, ["statetest"]);
-        match mode {
-            TraceMode::Off => launch,
+        match (self.release.runner, mode) {
+            (_, TraceMode::Off) => Launch::new(location, ["statetest"]),
             // Memory stays off (as in every client's trace); stack and return data on; the
             // post-state dumped for the account and storage diff.
-            TraceMode::Steps => launch.arg("--trace").arg("--trace.format=json").arg("--trace.noreturndata=false").arg("--dump"),
+            (Runner::Batch, TraceMode::Steps) => Launch::new(location, ["statetest"])
+                .arg("--trace")
+                .arg("--trace.format=json")
+                .arg("--trace.noreturndata=false")
+                .arg("--dump"),
+            // The old runner's tracing flags are global ones, before the command.
+            (Runner::PerCase, TraceMode::Steps) => Launch::new(location, ["--json", "--nomemory", "statetest"]),
         }
     }
 
@@ -97,7 +321,10 @@ impl Tool for EvmStatetest {
     }
 
     fn read(&self, child: &mut Process, case: &Case, mode: TraceMode, deadline: Instant) -> Result<Outcome, Fault> {
-        read(child, case, mode, deadline)
+        match self.release.runner {
+            Runner::Batch => read(child, case, mode, deadline),
+            Runner::PerCase => read_per_case(child, case, mode, deadline),
+        }
     }
 
     fn known_differences(&self) -> &'static [KnownDifference] {
@@ -105,6 +332,9 @@ impl Tool for EvmStatetest {
     }
 
     fn t8n(&self, location: &Path) -> Option<T8n> {
+        if !self.release.t8n {
+            return None;
+        }
         // geth's t8n takes the blob schedule of its fork only (no `--input.blobParams`), and
         // writes return data into traces only when asked (the state-test runner's default
         // is the other way round).
@@ -117,8 +347,24 @@ impl Tool for EvmStatetest {
         self.blocktest.then(|| Launch::new(location, ["blocktest"]))
     }
 
+    fn no_t8n(&self) -> &'static str {
+        "this geth release's t8n takes other flags than today's, which are the only ones schism speaks"
+    }
+
     fn install_hint(&self) -> String {
         self.hint.to_owned()
+    }
+
+    fn release(&self, version: &str) -> Result<&'static dyn Tool, ReleaseError> {
+        if !self.releases {
+            return Err(ReleaseError::NotVersioned { tool: self.id });
+        }
+        let parsed = Version::parse(version).ok_or_else(|| ReleaseError::NotAVersion { tool: self.id, version: version.to_owned() })?;
+        Ok(geth_release(parsed)?)
+    }
+
+    fn historical_bugs(&self) -> &'static [HistoricalBug] {
+        if self.releases { &GETH_BUGS } else { &[] }
     }
 
     fn recipe(&self) -> Option<super::Recipe> {
@@ -178,6 +424,47 @@ fn read(child: &mut Process, case: &Case, mode: TraceMode, deadline: Instant) ->
         }
     }
     Ok(outcome)
+}
+
+/// Reads one file's result from an old release's runner ([`Runner::PerCase`]): the stdout
+/// array, the root from its error text (or the file's expectation when it passed), then with a
+/// trace the stderr lines up to the root line.
+fn read_per_case(child: &mut Process, case: &Case, mode: TraceMode, deadline: Instant) -> Result<Outcome, Fault> {
+    let results = child.json_value(deadline, false)?;
+    let result = single_result(&results)?;
+    let error = result.get("error").and_then(Value::as_str).filter(|e| !e.is_empty());
+    let root = legacy_root(case, result.get("stateRoot").and_then(parse::hash), error).ok_or_else(|| Fault::Malformed {
+        line: crate::process::clip(&results.to_string()),
+        reason: "no state root in the result".to_owned(),
+    })?;
+    let mut outcome = interpret(case, root, error)?;
+    if mode == TraceMode::Steps {
+        let mut steps = parse::Steps::new(mode);
+        loop {
+            let line = child.line(Stream::Stderr, deadline)?;
+            let Some(obj) = parse::object(&line) else { continue };
+            if let Some(root_line) = parse::state_root_line(&line) {
+                if root_line != root {
+                    return Err(Fault::Malformed { line, reason: "stderr root differs from the result's".to_owned() });
+                }
+                break;
+            }
+            steps.take(&obj, &line)?;
+        }
+        outcome.trace = steps.finish();
+    }
+    Ok(outcome)
+}
+
+/// Where an old runner's root is: in the result when it has one, else after `got` in a root
+/// mismatch, else (the result passed) the file's expectation.
+fn legacy_root(case: &Case, in_result: Option<B256>, error: Option<&str>) -> Option<B256> {
+    match error {
+        _ if in_result.is_some() => in_result,
+        Some(e) if e.starts_with("post state root mismatch") => parse::hash_after_got(e),
+        None => Some(case.expected.as_ref().map(|e| e.hash).unwrap_or_default()),
+        Some(_) => None,
+    }
 }
 
 /// The post-state in geth's `--dump` format: accounts by (checksummed) address with the balance
@@ -277,6 +564,54 @@ mod tests {
         let root = interpret(&case, B256::ZERO, Some("post state root mismatch: got 00, want 11")).expect("root");
         assert_eq!(root.logs_hash, None);
         assert!(interpret(&case, expected.hash, Some("panic: something")).is_err());
+    }
+
+    #[test]
+    fn releases_find_their_row() {
+        let v = |t| Version::parse(t).expect("a version");
+        assert_eq!(v("v1.9.16"), Version(1, 9, 16));
+        assert_eq!(v("1.10.7"), Version(1, 10, 7));
+        assert!(Version::parse("v1.9").is_none() && Version::parse("v1.9.16-rc1").is_none() && Version::parse("v1.9.x").is_none());
+        assert!(release_of(v("v1.8.27")).is_none());
+        let row = |t| release_of(v(t)).expect("a row");
+        assert_eq!((row("v1.9.16").runner, row("v1.9.16").last_fork), (Runner::PerCase, Fork::Istanbul));
+        assert_eq!(row("v1.10.7").last_fork, Fork::London);
+        assert_eq!(row("v1.10.7").ldflags, Some("-checklinkname=0"));
+        assert_eq!(row(PINNED).runner, Runner::Batch);
+        assert!(std::ptr::eq(row(PINNED), PINNED_ROW), "the pinned build runs as the newest row");
+        assert!(RELEASES.windows(2).all(|w| w[0].from < w[1].from), "rows oldest first");
+
+        let old = GETH.release("v1.9.16").expect("declared");
+        assert_eq!(old.id(), "geth@v1.9.16");
+        assert!(std::ptr::addr_eq(old, GETH.release("v1.9.16").expect("declared")), "one declaration per release");
+        assert!(old.supports(Fork::Istanbul) && !old.supports(Fork::Berlin) && !old.supports(Fork::MuirGlacier));
+        assert_eq!(old.feed(), Feed::PerCase);
+        assert!(old.t8n(Path::new("evm")).is_none() && old.blocktest(Path::new("evm")).is_none());
+        let recipe = old.recipe().expect("installable");
+        assert_eq!(recipe.location(Path::new("tools"), old.id()), Path::new("tools/geth@v1.9.16/bin/evm"));
+        assert!(matches!(recipe, super::super::Recipe::Go { version: "v1.9.16", ldflags: Some(_), .. }));
+        let launch = old.launch(Path::new("evm"), TraceMode::Steps).display();
+        assert!(launch.contains("--json --nomemory statetest"), "{launch}");
+        assert!(matches!(GETH.release("v1.8.0"), Err(ReleaseError::TooOld { .. })));
+        assert!(matches!(GETH.release("latest"), Err(ReleaseError::NotAVersion { .. })));
+        assert!(matches!(ERIGON.release("v1.0.0"), Err(ReleaseError::NotVersioned { .. })));
+        assert!(GETH.historical_bugs().iter().all(|b| GETH.release(b.buggy).is_ok_and(|t| t.supports(b.fork))));
+    }
+
+    #[test]
+    fn old_runners_name_the_root_in_their_error_text_or_pass() {
+        let case = case();
+        let expected = case.expected.clone().expect("filled").hash;
+        let got = B256::repeat_byte(0xcd);
+        let mismatch = format!(
+            "post state root mismatch: got {}, want {}",
+            alloy_primitives::hex::encode(got),
+            alloy_primitives::hex::encode(expected)
+        );
+        assert_eq!(legacy_root(&case, None, Some(&mismatch)), Some(got));
+        assert_eq!(legacy_root(&case, None, None), Some(expected), "a pass is the expectation met");
+        assert_eq!(legacy_root(&case, Some(got), None), Some(got), "a root in the result wins");
+        assert_eq!(legacy_root(&case, None, Some("unsupported fork \"Berlin\"")), None);
     }
 
     #[test]

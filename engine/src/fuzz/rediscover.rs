@@ -1,0 +1,293 @@
+//! Rediscovery: the farm fuzzes a client release that shipped a known consensus bug beside a
+//! healthy client (revm), from an empty corpus, and reports whether and how fast it finds the
+//! bug, and whether the filed folder reproduces on the buggy release and not on the fixed one.
+//! Where planted mutants say what the farm could find, this says what it does find.
+//!
+//! The targets are the clients' declarations of their historical bugs
+//! ([`crate::registry::real_targets`]); the releases are installed when missing.
+
+use super::FuzzError;
+use super::farm::{ClientFactory, FarmOptions, fuzz};
+use crate::install::{self, InstallError, Installed};
+use crate::registry::{self, ClientOptions, RealTarget};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The healthy client every buggy release is fuzzed beside.
+const HEALTHY: &str = "revm";
+
+/// What a rediscovery run runs.
+#[derive(Clone, Debug)]
+pub struct RealOptions {
+    /// Time allowed per target.
+    pub budget: Duration,
+    /// Only these targets (default: all).
+    pub targets: Vec<String>,
+    /// Where findings are filed: `<crashes>/<target>/`.
+    pub crashes: PathBuf,
+    /// Fuzzing jobs per run.
+    pub jobs: usize,
+    /// The farm's seed.
+    pub seed: u64,
+    /// Show the farm's live status line.
+    pub status: bool,
+    /// The `schism` program that replays filed folders (`schism repro`), for the exit codes.
+    pub schism: PathBuf,
+    /// Install missing releases (else a missing release is an error naming the install command).
+    pub install: bool,
+}
+
+/// One target's result.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct RealResult {
+    /// The target's name.
+    pub target: String,
+    /// The client (`geth`).
+    pub client: String,
+    /// The buggy release (`v1.9.16`).
+    pub version: String,
+    /// The first release without the bug.
+    pub fixed: String,
+    /// The fork fuzzed.
+    pub fork: String,
+    /// Whether the farm found, within the budget, a difference that is not also the fixed
+    /// release's (see [`RealResult::other_bugs`]).
+    pub found: bool,
+    /// Seconds to the finding (when found; summed over the farm's restarts after other bugs),
+    /// else the time fuzzed.
+    pub seconds: f64,
+    /// Executions to the first finding (when found), else all executions.
+    pub executions: u64,
+    /// The first finding's signature.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+    /// The filed folder.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub folder: Option<PathBuf>,
+    /// `schism repro` exit code on the folder with the healthy client and the buggy release
+    /// (1: it reproduces).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repro_buggy: Option<i32>,
+    /// `schism repro` exit code with the healthy client and the fixed release (0: they agree).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repro_fixed: Option<i32>,
+    /// Findings set aside on the way: folders that reproduce on the fixed release too (other
+    /// bugs of the buggy release, or differences of the healthy client).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub other_bugs: Vec<PathBuf>,
+    /// Seconds spent installing the releases this run lacked (0 when both were there).
+    pub install_seconds: f64,
+}
+
+impl RealResult {
+    /// Found, reproduced on the buggy release, and not on the fixed one.
+    pub fn confirmed(&self) -> bool {
+        self.found && self.repro_buggy == Some(1) && self.repro_fixed == Some(0)
+    }
+}
+
+/// Why a rediscovery run cannot go on.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RealError {
+    /// No target has that name.
+    #[error("unknown target `{name}` (known: {})", known.join(", "))]
+    UnknownTarget {
+        /// The name asked for.
+        name: String,
+        /// The targets known.
+        known: Vec<String>,
+    },
+    /// A release is not installed and installing was not asked for.
+    #[error("{client} is not installed: run `schism install {client}`")]
+    NotInstalled {
+        /// The release (`geth@v1.9.16`).
+        client: String,
+    },
+    /// A release could not be installed.
+    #[error(transparent)]
+    Install(#[from] InstallError),
+    /// `schism repro` could not be run.
+    #[error("cannot run `{command}`: {source}")]
+    Repro {
+        /// The command line.
+        command: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The farm failed.
+    #[error(transparent)]
+    Fuzz(#[from] FuzzError),
+}
+
+/// The targets named in `names` (all when empty), in that order.
+fn choose(names: &[String]) -> Result<Vec<RealTarget>, RealError> {
+    let all = registry::real_targets();
+    if names.is_empty() {
+        return Ok(all);
+    }
+    names
+        .iter()
+        .map(|name| {
+            all.iter()
+                .find(|t| t.bug.name == name)
+                .copied()
+                .ok_or_else(|| RealError::UnknownTarget { name: name.clone(), known: all.iter().map(|t| t.bug.name.to_owned()).collect() })
+        })
+        .collect()
+}
+
+/// Runs each target in turn; `progress` sees each result as it is known.
+pub fn rediscover(options: &RealOptions, mut progress: impl FnMut(&RealResult)) -> Result<Vec<RealResult>, RealError> {
+    let chosen = choose(&options.targets)?;
+    let mut results = Vec::with_capacity(chosen.len());
+    for target in chosen {
+        let result = run_target(options, target)?;
+        progress(&result);
+        results.push(result);
+    }
+    Ok(results)
+}
+
+/// Makes sure `client` (a release) is installed, installing it when asked; the seconds spent.
+fn ensure_installed(client: &str, options: &RealOptions) -> Result<f64, RealError> {
+    let tools = registry::tools_dir();
+    if registry::resolve(&[client.to_owned()], &ClientOptions::default()).is_ok() {
+        return Ok(0.0);
+    }
+    if !options.install {
+        return Err(RealError::NotInstalled { client: client.to_owned() });
+    }
+    let started = Instant::now();
+    match install::install(client, &tools)? {
+        Installed::Fresh | Installed::AlreadyThere => Ok(started.elapsed().as_secs_f64()),
+    }
+}
+
+/// How many times a target's farm is restarted after findings that are other bugs, at most.
+const MAX_ROUNDS: u64 = 64;
+
+/// Fuzzes one target from a fresh corpus and replays what it files. A finding that reproduces
+/// on the fixed release too is another bug of the release (geth v1.9.16 also has v1.9.17's
+/// MULMOD crash), not the target: it is set aside and the farm goes on from its corpus, with
+/// the rest of the budget, until a finding reproduces on the buggy release only.
+fn run_target(options: &RealOptions, target: RealTarget) -> Result<RealResult, RealError> {
+    let (buggy, fixed) = (target.buggy(), target.fixed());
+    let install_seconds = ensure_installed(&buggy, options)? + ensure_installed(&fixed, options)?;
+    let corpus = tempfile::Builder::new()
+        .prefix("schism-rediscover-")
+        .tempdir()
+        .map_err(|source| FuzzError::Io { path: std::env::temp_dir(), source })?;
+    let mut result = RealResult {
+        target: target.bug.name.to_owned(),
+        client: target.client.to_owned(),
+        version: target.bug.buggy.to_owned(),
+        fixed: target.bug.fixed.to_owned(),
+        fork: target.bug.fork.name().to_owned(),
+        found: false,
+        seconds: 0.0,
+        executions: 0,
+        signature: None,
+        folder: None,
+        repro_buggy: None,
+        repro_fixed: None,
+        other_bugs: Vec::new(),
+        install_seconds,
+    };
+    for round in 0..MAX_ROUNDS {
+        let left = options.budget.saturating_sub(Duration::from_secs_f64(result.seconds));
+        if left < Duration::from_secs(1) {
+            break;
+        }
+        let farm = FarmOptions {
+            clients: ClientFactory::registry(vec![HEALTHY.to_owned(), buggy.clone()], ClientOptions::default()),
+            jobs: options.jobs,
+            duration: Some(left),
+            corpus: corpus.path().to_path_buf(),
+            crashes: options.crashes.join(target.bug.name),
+            fork: Some(target.bug.fork),
+            seed: Some(options.seed.wrapping_add(round)),
+            stats: None,
+            status: options.status,
+            stop_on_divergence: true,
+            minimise: Some(crate::triage::Budget::default()),
+            slow: None,
+            // The targets are single-transaction bugs (the state-test runners of old releases
+            // take no blocks).
+            sequences: 0.0,
+        };
+        let summary = fuzz(&farm)?;
+        let stats = &summary.stats;
+        let Some(first) = stats.first_finding.as_ref() else {
+            result.seconds += stats.elapsed_s;
+            result.executions += stats.executions;
+            break;
+        };
+        result.seconds += first.seconds;
+        result.executions += first.executions;
+        let Some(dir) = first.folder.clone() else { continue };
+        let on_buggy = repro(&options.schism, &dir, &buggy)?;
+        let on_fixed = repro(&options.schism, &dir, &fixed)?;
+        if on_fixed == 0 || on_buggy != 1 {
+            result.found = true;
+            result.signature = Some(first.signature.clone());
+            result.folder = Some(dir);
+            result.repro_buggy = Some(on_buggy);
+            result.repro_fixed = Some(on_fixed);
+            break;
+        }
+        if !result.other_bugs.contains(&dir) {
+            result.other_bugs.push(dir);
+        }
+    }
+    Ok(result)
+}
+
+/// `schism repro DIR --client revm --client RELEASE`: its exit code (-1 when killed by a signal).
+fn repro(schism: &Path, dir: &Path, release: &str) -> Result<i32, RealError> {
+    let mut command = Command::new(schism);
+    command.arg("repro").arg(dir).args(["--client", HEALTHY, "--client", release]);
+    command.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    let line = format!("{} repro {} --client {HEALTHY} --client {release}", schism.display(), dir.display());
+    let status = command.status().map_err(|source| RealError::Repro { command: line, source })?;
+    Ok(status.code().unwrap_or(-1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_are_chosen_by_name_and_unknown_ones_are_named() {
+        let chosen = choose(&["geth-cve-2020-26242".to_owned()]).expect("known");
+        assert_eq!(chosen.len(), 1);
+        assert_eq!((chosen[0].buggy(), chosen[0].fixed()), ("geth@v1.9.17".to_owned(), "geth@v1.9.18".to_owned()));
+        let Err(error) = choose(&["nope".to_owned()]) else { panic!("accepted an unknown target") };
+        assert!(error.to_string().starts_with("unknown target `nope` (known: geth-cve-2020-26241"), "{error}");
+    }
+
+    #[test]
+    fn a_result_is_confirmed_only_when_it_reproduces_on_the_buggy_release_alone() {
+        let result = RealResult {
+            target: "t".into(),
+            client: "geth".into(),
+            version: "v1.9.16".into(),
+            fixed: "v1.9.17".into(),
+            fork: "Istanbul".into(),
+            found: true,
+            seconds: 1.0,
+            executions: 10,
+            signature: None,
+            folder: None,
+            repro_buggy: Some(1),
+            repro_fixed: Some(0),
+            other_bugs: Vec::new(),
+            install_seconds: 0.0,
+        };
+        assert!(result.confirmed());
+        assert!(!RealResult { repro_fixed: Some(1), ..result.clone() }.confirmed(), "the fixed release diverges too");
+        assert!(!RealResult { found: false, ..result }.confirmed());
+    }
+}
