@@ -176,7 +176,7 @@ mod tests {
     fn unknown_clients_and_missing_toolchains_are_named() {
         let tools = tempfile::tempdir().expect("temp");
         assert!(matches!(install("evmone", tools.path()), Err(InstallError::Unknown { .. })));
-        assert_eq!(installable(), vec!["geth", "eels", "ethereumjs"]);
+        assert_eq!(installable(), vec!["geth", "eels", "ethereumjs", "pyevm"]);
         let err = need("geth", "surely-not-a-program-schism", "nothing").expect_err("missing");
         assert!(err.to_string().contains("surely-not-a-program-schism"));
     }

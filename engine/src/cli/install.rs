@@ -8,7 +8,7 @@ use crate::registry;
 /// Arguments of `schism install`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Which clients: geth, eels, ethereumjs, all.
+    /// Which clients: geth, eels, ethereumjs, pyevm, all.
     #[arg(required = true, value_name = "CLIENT")]
     pub clients: Vec<String>,
 }
