@@ -26,7 +26,7 @@ pub const PYEVM_RUNNER: &str = include_str!("../../runners/pyevm/runner.py");
 pub struct PyEvm;
 
 /// py-evm's departures from the specification that the runner cannot make up for.
-pub static KNOWN_DIFFERENCES: &[KnownDifference] = &[MODEXP_EMPTY_BASE];
+pub static KNOWN_DIFFERENCES: &[KnownDifference] = &[MODEXP_EMPTY_BASE, NO_FLOOR_CHECK];
 
 /// MODEXP with an empty base answers 0 where 0^0 mod m is 1.
 pub const MODEXP_EMPTY_BASE: KnownDifference = KnownDifference {
@@ -38,6 +38,24 @@ pub const MODEXP_EMPTY_BASE: KnownDifference = KnownDifference {
     link: "https://github.com/ethereum/py-evm/blob/main/tests/json-fixtures/blockchain/test_blockchain.py",
     applies: modexp_empty_base_zero_exponent,
 };
+
+/// Prague transactions whose gas limit is below EIP-7623's calldata floor are executed.
+pub const NO_FLOOR_CHECK: KnownDifference = KnownDifference {
+    id: "pyevm-no-eip7623-floor-check",
+    reason: "py-evm 0.12.1b1's Prague charges EIP-7623's calldata floor after execution \
+             (`PragueTransactionExecutor.calc_data_floor_gas`) but never checks it when validating \
+             the transaction: a gas limit below 21000 + 10 per calldata token is executed, with a \
+             gas used above the limit, instead of being rejected. Found by schism on a hand-written case.",
+    link: "https://github.com/ethereum/py-evm/blob/main/eth/vm/forks/prague/state.py",
+    applies: below_calldata_floor,
+};
+
+/// True from Prague when the gas limit is below EIP-7623's floor: 21000 plus 10 per token,
+/// a zero byte being one token and any other byte four.
+fn below_calldata_floor(case: &Case) -> bool {
+    let tokens: u64 = case.tx.data.iter().map(|b| if *b == 0 { 1 } else { 4 }).sum();
+    case.fork >= Fork::Prague && case.tx.gas_limit < 21_000 + 10 * tokens
+}
 
 /// True when the transaction's data, read as a MODEXP input (three 32-byte lengths, then base,
 /// exponent and modulus, zero-padded on the right), has an empty base, a zero exponent and a
@@ -164,6 +182,20 @@ mod tests {
         assert!(!modexp_empty_base_zero_exponent(&case()));
         // A one padded on the right is 0x0100: above one.
         assert!(modexp_empty_base_zero_exponent(&with_data(&words(0, 0, 2, "01"))));
+    }
+
+    #[test]
+    fn calldata_floor_is_recognised() {
+        // 100 non-zero bytes: intrinsic gas 22600, floor 25000.
+        let mut case = with_data(&"ff".repeat(100));
+        case.fork = Fork::Prague;
+        case.tx.gas_limit = 23_000;
+        assert!(below_calldata_floor(&case));
+        case.tx.gas_limit = 25_000;
+        assert!(!below_calldata_floor(&case));
+        case.tx.gas_limit = 23_000;
+        case.fork = Fork::Cancun;
+        assert!(!below_calldata_floor(&case));
     }
 
     #[test]
