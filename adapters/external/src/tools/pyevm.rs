@@ -26,7 +26,7 @@ pub const PYEVM_RUNNER: &str = include_str!("../../runners/pyevm/runner.py");
 pub struct PyEvm;
 
 /// py-evm's departures from the specification that the runner cannot make up for.
-pub static KNOWN_DIFFERENCES: &[KnownDifference] = &[MODEXP_EMPTY_BASE, NO_FLOOR_CHECK];
+pub static KNOWN_DIFFERENCES: &[KnownDifference] = &[MODEXP_EMPTY_BASE, NO_FLOOR_CHECK, NO_EIP3607];
 
 /// MODEXP with an empty base answers 0 where 0^0 mod m is 1.
 pub const MODEXP_EMPTY_BASE: KnownDifference = KnownDifference {
@@ -38,6 +38,24 @@ pub const MODEXP_EMPTY_BASE: KnownDifference = KnownDifference {
     link: "https://github.com/ethereum/py-evm/blob/main/tests/json-fixtures/blockchain/test_blockchain.py",
     applies: modexp_empty_base_zero_exponent,
 };
+
+/// Transactions from a sender with code are executed.
+pub const NO_EIP3607: KnownDifference = KnownDifference {
+    id: "pyevm-no-eip3607",
+    reason: "py-evm 0.12.1b1 has no EIP-3607: its transaction validation (`validate_frontier_transaction`, \
+             `validate_homestead_transaction`, London's and Cancun's additions) never looks at the \
+             sender's code, so a transaction from an account with deployed code is executed instead \
+             of rejected (ethereum/tests stEIP3607)",
+    link: "https://github.com/ethereum/py-evm/blob/main/eth/vm/forks/frontier/validation.py",
+    applies: sender_has_code,
+};
+
+/// True when the sender has code in the pre-state other than an EIP-7702 delegation (which
+/// leaves an account an EOA from Prague on).
+fn sender_has_code(case: &Case) -> bool {
+    let delegation = |code: &[u8]| case.fork >= Fork::Prague && code.len() == 23 && code.starts_with(&[0xef, 0x01, 0x00]);
+    case.pre.get(&case.tx.sender).is_some_and(|a| !a.code.is_empty() && !delegation(&a.code))
+}
 
 /// Prague transactions whose gas limit is below EIP-7623's calldata floor are executed.
 pub const NO_FLOOR_CHECK: KnownDifference = KnownDifference {
@@ -182,6 +200,22 @@ mod tests {
         assert!(!modexp_empty_base_zero_exponent(&case()));
         // A one padded on the right is 0x0100: above one.
         assert!(modexp_empty_base_zero_exponent(&with_data(&words(0, 0, 2, "01"))));
+    }
+
+    #[test]
+    fn sender_with_code_is_recognised() {
+        let mut case = case();
+        assert!(!sender_has_code(&case));
+        let sender = case.tx.sender;
+        let account = std::sync::Arc::make_mut(&mut case.pre).get_mut(&sender).expect("the sender is in add11's pre-state");
+        account.code = Bytes::from_static(&[0x00]);
+        assert!(sender_has_code(&case));
+        let mut delegated = [0u8; 23];
+        delegated[..3].copy_from_slice(&[0xef, 0x01, 0x00]);
+        std::sync::Arc::make_mut(&mut case.pre).get_mut(&sender).expect("sender").code = Bytes::copy_from_slice(&delegated);
+        assert!(sender_has_code(&case));
+        case.fork = Fork::Prague;
+        assert!(!sender_has_code(&case));
     }
 
     #[test]
