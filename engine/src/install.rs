@@ -1,5 +1,5 @@
 //! `schism install`: puts the installable subprocess clients (those whose declaration has a
-//! [`Recipe`]: geth from the Go module proxy, EELS from PyPI, EthereumJS from npm) into the
+//! [`Recipe`]: geth from the Go module proxy, EELS and py-evm from PyPI, EthereumJS from npm) into the
 //! project-local tools folder, at pinned versions, without root. Idempotent: a client already
 //! installed at its pinned version is left alone. A missing toolchain (go, python3, node/npm)
 //! is a clear error naming it; the other clients are still installed.

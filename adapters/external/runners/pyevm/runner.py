@@ -160,7 +160,6 @@ _REJECTIONS = (
     ("exceeds gas limit", "gas limit reached"),
     ("initcode", "max initcode size exceeded"),
     ("eip-3860", "max initcode size exceeded"),
-    ("sender", "sender not an eoa"),
     ("authorization list", "empty auth list"),
     ("chain id", "invalid chain id"),
 )

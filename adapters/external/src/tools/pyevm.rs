@@ -26,7 +26,7 @@ pub const PYEVM_RUNNER: &str = include_str!("../../runners/pyevm/runner.py");
 pub struct PyEvm;
 
 /// py-evm's departures from the specification that the runner cannot make up for.
-pub static KNOWN_DIFFERENCES: &[KnownDifference] = &[MODEXP_EMPTY_BASE, NO_FLOOR_CHECK, NO_EIP3607];
+pub static KNOWN_DIFFERENCES: &[KnownDifference] = &[MODEXP_EMPTY_BASE, NO_EIP3607, NO_TIP_CAP_CHECK, NO_FLOOR_CHECK];
 
 /// MODEXP with an empty base answers 0 where 0^0 mod m is 1.
 pub const MODEXP_EMPTY_BASE: KnownDifference = KnownDifference {
@@ -55,6 +55,23 @@ pub const NO_EIP3607: KnownDifference = KnownDifference {
 fn sender_has_code(case: &Case) -> bool {
     let delegation = |code: &[u8]| case.fork >= Fork::Prague && code.len() == 23 && code.starts_with(&[0xef, 0x01, 0x00]);
     case.pre.get(&case.tx.sender).is_some_and(|a| !a.code.is_empty() && !delegation(&a.code))
+}
+
+/// Fee-market transactions whose priority fee exceeds their fee cap are executed.
+pub const NO_TIP_CAP_CHECK: KnownDifference = KnownDifference {
+    id: "pyevm-no-tip-cap-check",
+    reason: "py-evm 0.12.1b1 never checks EIP-1559's max_priority_fee_per_gas <= max_fee_per_gas \
+             (`validate_dynamic_fee_tx` checks field widths, `validate_london_normalized_transaction` \
+             only the fee cap against the base fee): such a transaction is executed at the fee cap \
+             instead of rejected (ethereum/tests stEIP1559/tipTooHigh). Found by schism on a hand-written case.",
+    link: "https://github.com/ethereum/py-evm/blob/main/eth/vm/forks/london/validation.py",
+    applies: tip_above_fee_cap,
+};
+
+/// True from London when the transaction's priority fee is above its fee cap.
+fn tip_above_fee_cap(case: &Case) -> bool {
+    let (tip, cap) = (case.tx.max_priority_fee_per_gas, case.tx.max_fee_per_gas);
+    case.fork >= Fork::London && tip.zip(cap).is_some_and(|(tip, cap)| tip > cap)
 }
 
 /// Prague transactions whose gas limit is below EIP-7623's calldata floor are executed.
@@ -216,6 +233,17 @@ mod tests {
         assert!(sender_has_code(&case));
         case.fork = Fork::Prague;
         assert!(!sender_has_code(&case));
+    }
+
+    #[test]
+    fn tip_above_fee_cap_is_recognised() {
+        let mut case = case();
+        assert!(!tip_above_fee_cap(&case));
+        case.tx.max_fee_per_gas = Some(U256::from(10));
+        case.tx.max_priority_fee_per_gas = Some(U256::from(20));
+        assert!(tip_above_fee_cap(&case));
+        case.tx.max_priority_fee_per_gas = Some(U256::from(10));
+        assert!(!tip_above_fee_cap(&case));
     }
 
     #[test]
