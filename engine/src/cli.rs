@@ -42,7 +42,7 @@ pub enum Command {
     Clients,
     /// Measure clients on the benchmark workloads: Mgas/s and cases/s per client and workload.
     Bench(bench::Args),
-    /// Install subprocess clients (geth, eels, ethereumjs or all) into the project's tools
+    /// Install subprocess clients (geth, eels, ethereumjs, pyevm or all) into the project's tools
     /// folder, at pinned versions.
     Install(install::Args),
     /// Fuzz the clients against each other: a LibAFL farm of `--jobs` processes, a corpus that

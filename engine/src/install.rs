@@ -1,5 +1,5 @@
 //! `schism install`: puts the installable subprocess clients (those whose declaration has a
-//! [`Recipe`]: geth from the Go module proxy, EELS from PyPI, EthereumJS from npm) into the
+//! [`Recipe`]: geth from the Go module proxy, EELS and py-evm from PyPI, EthereumJS from npm) into the
 //! project-local tools folder, at pinned versions, without root. Idempotent: a client already
 //! installed at its pinned version is left alone. A missing toolchain (go, python3, node/npm)
 //! is a clear error naming it; the other clients are still installed.
@@ -194,7 +194,7 @@ mod tests {
     fn unknown_clients_and_missing_toolchains_are_named() {
         let tools = tempfile::tempdir().expect("temp");
         assert!(matches!(install("evmone", tools.path()), Err(InstallError::Unknown { .. })));
-        assert_eq!(installable(), vec!["geth", "eels", "ethereumjs"]);
+        assert_eq!(installable(), vec!["geth", "eels", "ethereumjs", "pyevm"]);
         assert!(matches!(install("geth@v1.8.0", tools.path()), Err(InstallError::Release { .. })), "older than every declared release");
         assert!(matches!(install("eels@v1.17.0", tools.path()), Err(InstallError::Release { .. })), "eels declares no releases");
         let err = need("geth", "surely-not-a-program-schism", "nothing").expect_err("missing");

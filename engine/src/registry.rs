@@ -1,7 +1,7 @@
 //! The registry: the one place that names every client schism knows, and turns `--client`
 //! values into client instances.
 
-use schism_external::tools::{HistoricalBug, OwnCommands, Tool, besu, evmone, geth, nethermind, nimbus, runner};
+use schism_external::tools::{HistoricalBug, OwnCommands, Tool, besu, evmone, geth, nethermind, nimbus, pyevm, runner};
 use schism_external::{External, Settings};
 use schism_interface::{Client, Fork};
 use std::path::{Path, PathBuf};
@@ -182,6 +182,7 @@ pub const CLIENTS: &[ClientEntry] = &[
     ClientEntry { id: "geth", make: Make::Subprocess(&geth::GETH) },
     ClientEntry { id: "eels", make: Make::Subprocess(&runner::Eels) },
     ClientEntry { id: "ethereumjs", make: Make::Subprocess(&runner::EthereumJs) },
+    ClientEntry { id: "pyevm", make: Make::Subprocess(&pyevm::PyEvm) },
     ClientEntry { id: "evmone", make: Make::Subprocess(&evmone::Evmone) },
     ClientEntry { id: "besu", make: Make::Subprocess(&besu::Besu) },
     ClientEntry { id: "nethermind", make: Make::Subprocess(&nethermind::Nethermind) },

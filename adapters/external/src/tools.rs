@@ -7,6 +7,7 @@ pub mod evmone;
 pub mod geth;
 pub mod nethermind;
 pub mod nimbus;
+pub mod pyevm;
 pub mod runner;
 
 use crate::Feed;

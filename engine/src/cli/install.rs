@@ -8,8 +8,8 @@ use crate::registry;
 /// Arguments of `schism install`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Which clients: geth, eels, ethereumjs, all; or a release, geth@vX.Y.Z (v1.9.0 and later),
-    /// installed beside the pinned build.
+    /// Which clients: geth, eels, ethereumjs, pyevm, all; or a release, geth@vX.Y.Z (v1.9.0 and
+    /// later), installed beside the pinned build.
     #[arg(required = true, value_name = "CLIENT")]
     pub clients: Vec<String>,
 }

@@ -1,8 +1,9 @@
 //! Clients driven through a runner schism ships (the EVM's package has no state-test runner
 //! that reports enough): EELS (`runners/eels/runner.py`, over the `ethereum-execution` package)
-//! and EthereumJS (`runners/ethereumjs/runner.mjs`, over `@ethereumjs/vm`).
+//! and EthereumJS (`runners/ethereumjs/runner.mjs`, over `@ethereumjs/vm`); py-evm's runner
+//! (`runners/pyevm/runner.py`) is declared in [`super::pyevm`] and reads through [`read`].
 //!
-//! The protocol, shared by both runners: file paths on stdin, one per line; per case, with
+//! The protocol, shared by the runners: file paths on stdin, one per line; per case, with
 //! `--trace`, EIP-3155 step lines, then one summary line on stdout:
 //! `{"name","fork","index","stateRoot","logsHash","gasUsed","status","error"}` where `status` is
 //! `success`, `revert`, `halt`, `rejected` or `executed` (ended somehow; EELS without a trace), or
@@ -40,22 +41,27 @@ pub struct Eels;
 /// and its `node_modules` (what `schism install ethereumjs` makes).
 pub struct EthereumJs;
 
-/// Where the embedded EELS runner script is written for the interpreter to run: a folder of
-/// this process in the temporary folder.
-fn eels_script() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("schism-eels-runner-{}", std::process::id()));
+/// Where an embedded runner script (`name` is its folder's name, `text` the script) is written
+/// for the interpreter to run: a folder of this process in the temporary folder.
+pub(crate) fn script(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("schism-{name}-runner-{}", std::process::id()));
     let path = dir.join("runner.py");
-    if std::fs::read_to_string(&path).map_or(true, |t| t != EELS_RUNNER) {
+    if std::fs::read_to_string(&path).map_or(true, |t| t != text) {
         // Written to a temporary file and renamed, so a concurrent start never runs half a
         // script. (The engine's `atomic` module does the same; this crate cannot use it.)
         let _ = std::fs::create_dir_all(&dir);
         if let Ok(mut file) = tempfile::NamedTempFile::new_in(&dir)
-            && std::io::Write::write_all(&mut file, EELS_RUNNER.as_bytes()).is_ok()
+            && std::io::Write::write_all(&mut file, text.as_bytes()).is_ok()
         {
             let _ = file.persist(&path);
         }
     }
     path
+}
+
+/// The EELS runner script, written out.
+fn eels_script() -> PathBuf {
+    script("eels", EELS_RUNNER)
 }
 
 impl Tool for Eels {
@@ -204,7 +210,7 @@ pub fn read(child: &mut Process, case: &Case, mode: TraceMode, deadline: Instant
 }
 
 /// The outcome in a summary line.
-fn summary(obj: &Map<String, Value>, case: &Case) -> Result<Outcome, String> {
+pub(crate) fn summary(obj: &Map<String, Value>, case: &Case) -> Result<Outcome, String> {
     if let Some(fork) = obj.get("fork").and_then(Value::as_str)
         && fork.parse::<Fork>().ok() != Some(case.fork)
     {
