@@ -26,7 +26,56 @@ pub const PYEVM_RUNNER: &str = include_str!("../../runners/pyevm/runner.py");
 pub struct PyEvm;
 
 /// py-evm's departures from the specification that the runner cannot make up for.
-pub static KNOWN_DIFFERENCES: &[KnownDifference] = &[MODEXP_EMPTY_BASE, NO_EIP3607, NO_TIP_CAP_CHECK, NO_FLOOR_CHECK];
+pub static KNOWN_DIFFERENCES: &[KnownDifference] =
+    &[MODEXP_EMPTY_BASE, NO_EIP3607, NO_EIP7610, NO_TIP_CAP_CHECK, FEE_CAP_BALANCE, BLOB_CREATE, NO_FLOOR_CHECK];
+
+/// EIP-7610: a CREATE onto an account that has only storage is not treated as a collision.
+pub const NO_EIP7610: KnownDifference = KnownDifference {
+    id: "pyevm-no-eip7610",
+    reason: "py-evm 0.12.1b1 counts a creation target as taken only when it has code or a nonce, not \
+             when it has storage alone (EIP-7610); py-evm's own suite lists these ethereum/tests cases \
+             (RevertInCreateInInit*, create2collisionStorage*) as expected failures",
+    link: "https://github.com/ethereum/py-evm/blob/main/tests/json-fixtures/blockchain/test_blockchain.py",
+    applies: Case::has_storage_only_account,
+};
+
+/// The balance check of fee-market transactions leaves out the value next to the fee cap.
+pub const FEE_CAP_BALANCE: KnownDifference = KnownDifference {
+    id: "pyevm-fee-cap-balance",
+    reason: "py-evm 0.12.1b1 checks the sender's balance against gas x effective gas price + value \
+             and (from Cancun) against gas x fee cap + blob fees, but never against the sum the \
+             specification asks for, gas x fee cap + blob fees + value: a sender one wei short is \
+             executed instead of rejected (execution-spec-tests test_insufficient_balance_blob_tx)",
+    link: "https://github.com/ethereum/py-evm/blob/main/eth/vm/forks/cancun/state.py",
+    applies: short_of_fee_cap_and_value,
+};
+
+/// A blob transaction without a recipient is executed as a contract creation.
+pub const BLOB_CREATE: KnownDifference = KnownDifference {
+    id: "pyevm-blob-create",
+    reason: "py-evm 0.12.1b1 executes a blob transaction without a recipient as a contract creation \
+             instead of rejecting it (EIP-4844: `to` must not be nil; ethereum/tests createBlobhashTx)",
+    link: "https://github.com/ethereum/py-evm/blob/main/eth/vm/forks/cancun/transactions.py",
+    applies: blob_creates,
+};
+
+/// True from London when the sender's pre-state balance is below gas limit x fee cap, plus the
+/// blob gas at its fee cap, plus the value.
+fn short_of_fee_cap_and_value(case: &Case) -> bool {
+    let (Some(cap), schism_interface::fixture::TxValue::Value(value)) = (case.tx.max_fee_per_gas, &case.tx.value) else {
+        return false;
+    };
+    let blob_gas = U256::from(131_072u64) * U256::from(case.tx.blob_versioned_hashes.len());
+    let blob_fee = case.tx.max_fee_per_blob_gas.unwrap_or_default().saturating_mul(blob_gas);
+    let needed = U256::from(case.tx.gas_limit).saturating_mul(cap).saturating_add(blob_fee).saturating_add(*value);
+    let balance = case.pre.get(&case.tx.sender).map(|a| a.balance).unwrap_or_default();
+    case.fork >= Fork::London && balance < needed
+}
+
+/// True from Cancun for a blob transaction without a recipient.
+fn blob_creates(case: &Case) -> bool {
+    case.fork >= Fork::Cancun && !case.tx.blob_versioned_hashes.is_empty() && case.tx.to.is_none()
+}
 
 /// MODEXP with an empty base answers 0 where 0^0 mod m is 1.
 pub const MODEXP_EMPTY_BASE: KnownDifference = KnownDifference {
@@ -244,6 +293,22 @@ mod tests {
         assert!(tip_above_fee_cap(&case));
         case.tx.max_priority_fee_per_gas = Some(U256::from(10));
         assert!(!tip_above_fee_cap(&case));
+    }
+
+    #[test]
+    fn blob_rules_are_recognised() {
+        let mut case = case();
+        case.fork = Fork::Cancun;
+        assert!(!blob_creates(&case) && !short_of_fee_cap_and_value(&case));
+        case.tx.blob_versioned_hashes = vec![alloy_primitives::B256::ZERO];
+        case.tx.to = None;
+        assert!(blob_creates(&case));
+        // add11's sender holds 1 ether: a fee cap of 1 ether per gas is far beyond it.
+        case.tx.max_fee_per_gas = Some(U256::from(10u128.pow(18)));
+        assert!(short_of_fee_cap_and_value(&case));
+        case.tx.max_fee_per_gas = Some(U256::from(1));
+        case.tx.max_fee_per_blob_gas = Some(U256::from(1));
+        assert!(!short_of_fee_cap_and_value(&case));
     }
 
     #[test]
