@@ -198,16 +198,7 @@ fn reads_storage_after_nested_selfdestruct(case: &Case) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use schism_interface::load::{FixtureFile, expand_file, read_fixture};
-    use std::path::Path;
-
-    fn cases(path: &str) -> Vec<Case> {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
-        let FixtureFile::State(file) = read_fixture(&path).expect("fixture reads") else { panic!("not a state test: {}", path.display()) };
-        let (cases, errors) = expand_file(&path, &file);
-        assert!(errors.is_empty(), "{errors:?}");
-        cases
-    }
+    use crate::tests::cases;
 
     #[test]
     fn a_contract_calling_a_bls_precompile_is_a_known_difference() {

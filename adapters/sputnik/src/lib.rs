@@ -186,12 +186,13 @@ fn is_precompile(address: &Address, fork: Fork) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use schism_interface::load::{FixtureFile, expand_file, read_fixture};
     use std::path::Path;
 
-    fn cases(path: &str) -> Vec<Case> {
+    /// The cases of a fixture file, by path from the crate's folder.
+    pub(crate) fn cases(path: &str) -> Vec<Case> {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
         let FixtureFile::State(file) = read_fixture(&path).expect("fixture reads") else { panic!("not a state test: {}", path.display()) };
         let (cases, errors) = expand_file(&path, &file);
