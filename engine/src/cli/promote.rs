@@ -15,11 +15,15 @@ pub struct Args {
     /// The folder of regression fixtures.
     #[arg(long, default_value = promote::REGRESSIONS, value_name = "DIR")]
     pub to: PathBuf,
+    /// A client to replay the case with, from the registry (default: the folder's clients);
+    /// for example the fixed release beside the buggy one a finding was filed with. Repeatable.
+    #[arg(long = "client", value_name = "ID")]
+    pub clients: Vec<String>,
 }
 
-/// Writes the fixture, with the folder's own clients replaying the case.
+/// Writes the fixture, with the chosen clients (default: the folder's own) replaying the case.
 pub fn run(args: Args) -> Result<Finish, CliError> {
-    let examiner = examiner_for(&[], &args.dir, None)?;
+    let examiner = examiner_for(&args.clients, &args.dir, None)?;
     let path = promote::promote(&args.dir, &args.expect, &args.to, &examiner)?;
     println!("promoted to {}", path.display());
     Ok(Finish::Clean)

@@ -130,10 +130,14 @@ impl Report {
         }
     }
 
-    /// The ids of the clients in the groups, then those that faulted.
+    /// The ids of the clients in the groups, then those that faulted, then any other that ran
+    /// (a lone client beside a faulting one is in no group); each once.
     pub fn client_ids(&self) -> Vec<String> {
         let mut ids: Vec<String> = self.groups.iter().flatten().cloned().collect();
         ids.extend(self.faults.iter().map(|f| f.client.clone()));
+        ids.extend(self.clients.iter().map(|c| c.id.clone()));
+        let mut seen = std::collections::HashSet::new();
+        ids.retain(|c| seen.insert(c.clone()));
         ids
     }
 

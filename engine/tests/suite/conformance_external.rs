@@ -189,3 +189,35 @@ fn geth_identity_bugs_tell_releases_apart() {
         }
     }
 }
+
+/// Every regression fixture promoted from a release's finding (`schism selftest --real`, then
+/// `schism promote --expect <fixed release>`) still tells the releases apart: the release it
+/// guards against fails or faults on it, the release it expects passes. The deterministic half
+/// of the rediscovery suite: fuzzing finds these in minutes, this replays them in seconds.
+#[test]
+#[ignore = "needs `schism install geth@v1.9.17 geth@v1.9.18`; CI runs it"]
+fn release_regressions_tell_releases_apart() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../corpus/regressions");
+    let mut checked = 0;
+    for file in collect_json_files(&[dir]).expect("regressions folder") {
+        let Some(info) = schism_engine::triage::promote::promoted_info(&file) else { continue };
+        let releases: Vec<&String> = info.guards.iter().filter(|g| g.contains('@')).collect();
+        if releases.is_empty() {
+            continue;
+        }
+        let outcome = |client: &str| {
+            let clients = resolve(&[client.to_owned()], &ClientOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+            let report = run(&RunOptions { paths: vec![file.clone()], ..RunOptions::default() }, &clients).expect("run starts");
+            assert!(report.input_errors.is_empty(), "{}: {:?}", file.display(), report.input_errors);
+            let c = &report.clients[client];
+            (c.counts.pass, c.counts.fail + c.counts.errors)
+        };
+        assert_eq!(outcome(&info.expect), (1, 0), "{}: {} no longer passes", file.display(), info.expect);
+        for release in releases {
+            assert_eq!(outcome(release), (0, 1), "{}: the fixture no longer catches {release}", file.display());
+            checked += 1;
+        }
+    }
+    println!("{checked} release regressions tell their releases apart");
+    assert!(checked > 0, "no regression fixture guards a release");
+}
