@@ -6,6 +6,7 @@
 //! for slow execution.
 
 mod plot;
+pub mod replay;
 
 pub use plot::write_plot;
 
@@ -77,6 +78,18 @@ pub enum BenchError {
     NotStateTest {
         /// The file.
         path: PathBuf,
+    },
+    /// The corpus folder holds no entry.
+    #[error("no corpus entry (*.json) in {}", dir.display())]
+    EmptyCorpus {
+        /// The folder searched.
+        dir: PathBuf,
+    },
+    /// The fuzzing harness cannot be built over these clients.
+    #[error("cannot build the fuzzing harness: {detail}")]
+    Harness {
+        /// Why.
+        detail: String,
     },
     /// `repeat` is zero.
     #[error("the number of timed runs must be at least 1")]

@@ -1,5 +1,5 @@
 //! `schism bench`: clients measured on the benchmark workloads, as a table, JSON rows and an
-//! SVG plot.
+//! SVG plot; or, with `--corpus`, the fuzzing harness's own cost per case apart from the clients'.
 
 use super::{CliError, Finish, resolve_clients};
 use crate::bench::{self, BenchError, BenchOptions};
@@ -29,11 +29,24 @@ pub struct Args {
     /// The folder of workload files.
     #[arg(long, default_value = bench::DEFAULT_DIR, value_name = "DIR")]
     pub dir: PathBuf,
+    /// Instead of the workloads, replay these fuzz inputs (a `schism fuzz` corpus folder)
+    /// through the fuzzing harness, `--repeat` times each, and report the harness's own cost
+    /// per case apart from each client's execution.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["workloads", "plot"])]
+    pub corpus: Option<PathBuf>,
 }
 
 /// Measures the clients, prints the table and writes the rows and the plot.
 pub fn run(args: Args) -> Result<Finish, CliError> {
     let clients = resolve_clients(&args.clients, None)?;
+    if let Some(corpus) = args.corpus {
+        let report = bench::replay::replay(&bench::replay::ReplayOptions { corpus, repeat: args.repeat }, &clients)?;
+        print!("{}", report.table());
+        if let Some(path) = args.json {
+            crate::atomic::write_json(&path, &report).map_err(|source| CliError::Write { path, source })?;
+        }
+        return Ok(Finish::Clean);
+    }
     // The plot's format is checked before minutes of measuring, not after.
     if let Some(path) = &args.plot
         && !path.extension().is_some_and(|e| e.eq_ignore_ascii_case("svg"))

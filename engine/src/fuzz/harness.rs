@@ -140,6 +140,23 @@ pub struct HarnessStats {
     /// number.
     #[serde(default)]
     pub first_finding: Option<FirstFinding>,
+    /// Seconds inside [`Harness::run`]: the clients' time (`per_client`) plus the harness's own
+    /// (compilation, comparison, features, filing).
+    #[serde(default)]
+    pub seconds: f64,
+    /// Of those, seconds compiling inputs into cases and block sequences.
+    #[serde(default)]
+    pub compile_seconds: f64,
+    /// Of those, seconds filing findings (signature, minimisation, writing the folder).
+    #[serde(default)]
+    pub filing_seconds: f64,
+}
+
+impl HarnessStats {
+    /// Seconds the clients spent executing, all clients together.
+    pub fn client_seconds(&self) -> f64 {
+        self.per_client.iter().map(|c| c.seconds).sum()
+    }
 }
 
 /// The moment of a harness's first finding.
@@ -275,18 +292,31 @@ impl Harness {
     /// signature is filed, otherwise minimised, localised and filed under the crashes folder.
     pub fn run(&mut self, input: &Blueprint, map: &mut [u8]) -> Run {
         let found = Instant::now();
-        if self.is_sequence(input) {
+        let run = if self.is_sequence(input) {
             let seq = self.sequence(input);
+            self.stats.compile_seconds += found.elapsed().as_secs_f64();
             let run = self.run_sequence(&seq, map);
             let finding = run.divergent.then_some(Finding::Divergent);
-            let pending = finding.as_ref().and_then(|_| self.keep_pending(input));
-            let run = self.settle(&seq, run, finding, found);
-            return self.done_pending(pending, run);
+            self.file(input, &seq, run, finding, found)
+        } else {
+            let case = self.case(input);
+            self.stats.compile_seconds += found.elapsed().as_secs_f64();
+            let (run, finding) = self.run_case(&case, map);
+            self.file(input, &case, run, finding, found)
+        };
+        self.stats.seconds += found.elapsed().as_secs_f64();
+        run
+    }
+
+    /// Files a run's finding, when it has one, keeping its input pending meanwhile.
+    fn file<S: Subject>(&mut self, input: &Blueprint, subject: &S, run: Run, finding: Option<Finding>, found: Instant) -> Run {
+        if finding.is_none() {
+            return run;
         }
-        let case = self.case(input);
-        let (run, finding) = self.run_case(&case, map);
-        let pending = finding.as_ref().and_then(|_| self.keep_pending(input));
-        let run = self.settle(&case, run, finding, found);
+        let filing = Instant::now();
+        let pending = self.keep_pending(input);
+        let run = self.settle(subject, run, finding, found);
+        self.stats.filing_seconds += filing.elapsed().as_secs_f64();
         self.done_pending(pending, run)
     }
 

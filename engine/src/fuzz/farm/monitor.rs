@@ -103,6 +103,22 @@ pub struct FarmStats {
     pub precompiles_reached: Vec<u16>,
     /// Cases and execution time per client id.
     pub per_client: BTreeMap<String, ClientTime>,
+    /// Seconds the jobs spent inside the harness (clients included), summed over jobs.
+    #[serde(default)]
+    pub harness_seconds: f64,
+    /// Seconds the clients spent executing, summed over clients and jobs.
+    #[serde(default)]
+    pub client_seconds: f64,
+    /// Seconds the harness spent compiling inputs, summed over jobs.
+    #[serde(default)]
+    pub compile_seconds: f64,
+    /// Seconds the harness spent filing findings, summed over jobs.
+    #[serde(default)]
+    pub filing_seconds: f64,
+    /// The share of the jobs' wall time spent inside clients (`client_seconds` over
+    /// `elapsed_s` times `jobs`): what the harness, LibAFL and the corpus leave to execution.
+    #[serde(default)]
+    pub client_share: f64,
     /// Fuzzing jobs.
     pub jobs: usize,
     /// Entries in the corpus folder when the farm started.
@@ -148,6 +164,10 @@ impl FarmStats {
             stats.generated += report.generated;
             opcodes_reached.extend(h.opcodes_reached.iter().copied());
             precompiles_reached.extend(h.precompiles_reached.iter().copied());
+            stats.harness_seconds += h.seconds;
+            stats.client_seconds += h.client_seconds();
+            stats.compile_seconds += h.compile_seconds;
+            stats.filing_seconds += h.filing_seconds;
             for client in &h.per_client {
                 let time = stats.per_client.entry(client.id.clone()).or_default();
                 time.cases += client.cases;
@@ -158,6 +178,7 @@ impl FarmStats {
         stats.precompiles_reached = precompiles_reached.into_iter().collect();
         if stats.elapsed_s > 0.0 {
             stats.execs_per_sec = stats.executions as f64 / stats.elapsed_s;
+            stats.client_share = stats.client_seconds / (stats.elapsed_s * jobs.max(1) as f64);
         }
         if stats.executions > 0 {
             stats.mean_opcodes_per_case = opcodes as f64 / stats.executions as f64;
@@ -170,7 +191,7 @@ impl FarmStats {
     pub fn status_line(&self) -> String {
         let secs = self.elapsed_s as u64;
         let mut line = format!(
-            "[{:02}:{:02}:{:02}] {:.0} exec/s | corpus {} | features {} | divergences {} |",
+            "[{:02}:{:02}:{:02}] {:.0} exec/s | corpus {} | features {} | divergences {} | in clients {:.0}% |",
             secs / 3600,
             secs / 60 % 60,
             secs % 60,
@@ -178,6 +199,7 @@ impl FarmStats {
             self.corpus,
             self.features,
             self.divergences,
+            self.client_share * 100.0,
         );
         for (id, time) in &self.per_client {
             line.push_str(&format!(" {id} {:.1}s", time.seconds));

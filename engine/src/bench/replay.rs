@@ -1,0 +1,221 @@
+//! `schism bench --corpus DIR`: a fixed set of fuzz inputs replayed through the fuzzing
+//! harness, the harness's own cost per case measured apart from each client's execution.
+//!
+//! Each entry runs `repeat` times through one [`Harness`] (the farm's, with the same clients,
+//! feature recorder and comparison). Per run, the harness's statistics before and after give
+//! the time inside the harness, inside each client and compiling; the harness's own cost is
+//! the first minus the clients'. Minimisation and the slow rule are off (a finding is filed
+//! as found into a temporary folder, and counted), so that the figures are the fuzzing path's.
+//! What the replay does not see is LibAFL's part (mutation, scheduling, corpus files): the
+//! farm's `client_share` statistic covers that.
+
+use super::BenchError;
+use crate::fuzz::{Blueprint, Harness, HarnessOptions, HarnessStats, MAP_SIZE};
+use schism_interface::{Client, FixtureError};
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// What `schism bench --corpus` is asked to do.
+#[derive(Clone, Debug)]
+pub struct ReplayOptions {
+    /// The corpus folder (one JSON blueprint per file, as `schism fuzz` writes it).
+    pub corpus: PathBuf,
+    /// Runs of each entry.
+    pub repeat: usize,
+}
+
+/// Time of one client over the replay.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ClientCost {
+    /// Client label.
+    pub id: String,
+    /// Runs in which it executed.
+    pub runs: u64,
+    /// Seconds over every run.
+    pub total_s: f64,
+    /// Median microseconds per run it executed.
+    pub median_us: f64,
+}
+
+/// The figures of a replay.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ReplayReport {
+    /// Entries replayed.
+    pub entries: usize,
+    /// Runs (entries times repeat).
+    pub runs: u64,
+    /// Runs that were findings (filed as found, not minimised).
+    pub divergent_runs: u64,
+    /// Mean instructions per run on the observed client.
+    pub mean_instructions: f64,
+    /// Median microseconds of the harness's own work per run (everything in the harness but
+    /// the clients).
+    pub harness_median_us: f64,
+    /// Seconds of the harness's own work over every run.
+    pub harness_total_s: f64,
+    /// Of those, seconds compiling inputs.
+    pub compile_total_s: f64,
+    /// Seconds inside the harness over every run, clients included.
+    pub total_s: f64,
+    /// The clients' share of the time inside the harness.
+    pub client_share: f64,
+    /// Per client.
+    pub clients: Vec<ClientCost>,
+    /// Entries that could not be read, with the reason.
+    pub unreadable: Vec<(PathBuf, String)>,
+}
+
+impl ReplayReport {
+    /// The table a terminal shows.
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{} entries, {} runs ({} divergent), {:.0} instructions per run on the observed client",
+            self.entries, self.runs, self.divergent_runs, self.mean_instructions
+        );
+        let _ = writeln!(out, "{:<22} {:>10} {:>12} {:>8}", "part", "total s", "median µs", "share");
+        let share = |s: f64| if self.total_s > 0.0 { 100.0 * s / self.total_s } else { 0.0 };
+        let _ = writeln!(
+            out,
+            "{:<22} {:>10.3} {:>12.1} {:>7.1}%",
+            "harness (own work)",
+            self.harness_total_s,
+            self.harness_median_us,
+            share(self.harness_total_s)
+        );
+        let _ = writeln!(out, "{:<22} {:>10.3} {:>12} {:>7.1}%", "  of which compiling", self.compile_total_s, "", share(self.compile_total_s));
+        for c in &self.clients {
+            let _ = writeln!(out, "{:<22} {:>10.3} {:>12.1} {:>7.1}%", c.id, c.total_s, c.median_us, share(c.total_s));
+        }
+        let _ = writeln!(out, "in clients: {:.1}% of the time inside the harness", 100.0 * self.client_share);
+        for (path, reason) in &self.unreadable {
+            let _ = writeln!(out, "skipped {}: {reason}", path.display());
+        }
+        out
+    }
+}
+
+/// The corpus entries of `dir`, sorted by name (LibAFL's hidden working copies left out).
+fn entries(dir: &Path) -> Result<Vec<PathBuf>, BenchError> {
+    let read = std::fs::read_dir(dir).map_err(|source| FixtureError::Io { path: dir.to_path_buf(), source })?;
+    let mut files: Vec<PathBuf> = read
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json") && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(BenchError::EmptyCorpus { dir: dir.to_path_buf() });
+    }
+    Ok(files)
+}
+
+/// The median of `values` (sorted in place); zero for none.
+fn median(values: &mut [f64]) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len() % 2 == 0 { (values[mid - 1] + values[mid]) / 2.0 } else { values[mid] }
+}
+
+/// Replays the corpus through a harness over `clients`.
+pub fn replay(options: &ReplayOptions, clients: &[Arc<dyn Client>]) -> Result<ReplayReport, BenchError> {
+    if options.repeat == 0 {
+        return Err(BenchError::ZeroRepeat);
+    }
+    let files = entries(&options.corpus)?;
+    let mut report = ReplayReport::default();
+    let mut inputs = Vec::with_capacity(files.len());
+    for path in files {
+        match std::fs::read(&path).map_err(|e| e.to_string()).and_then(|b| serde_json::from_slice::<Blueprint>(&b).map_err(|e| e.to_string())) {
+            Ok(input) => inputs.push(input),
+            Err(reason) => report.unreadable.push((path, reason)),
+        }
+    }
+    report.entries = inputs.len();
+    let crashes = tempfile::tempdir().map_err(|source| FixtureError::Io { path: std::env::temp_dir(), source })?;
+    let mut harness_options = HarnessOptions::new(clients.to_vec(), None, crashes.path().to_path_buf());
+    harness_options.minimise = None;
+    harness_options.slow = None;
+    let mut harness = Harness::new(harness_options).map_err(|e| BenchError::Harness { detail: e.to_string() })?;
+    let mut map = vec![0u8; MAP_SIZE];
+    let labels: Vec<String> = harness.stats().per_client.iter().map(|c| c.id.clone()).collect();
+    let mut own_us = Vec::new();
+    let mut client_us: Vec<Vec<f64>> = vec![Vec::new(); labels.len()];
+    for _ in 0..options.repeat {
+        for input in &inputs {
+            let before: HarnessStats = harness.stats().clone();
+            map.fill(0);
+            harness.run(input, &mut map);
+            let after = harness.stats();
+            let clients = after.client_seconds() - before.client_seconds();
+            own_us.push(1e6 * ((after.seconds - before.seconds) - clients).max(0.0));
+            for (i, (a, b)) in after.per_client.iter().zip(&before.per_client).enumerate() {
+                if a.cases > b.cases {
+                    client_us[i].push(1e6 * (a.seconds - b.seconds));
+                }
+            }
+        }
+    }
+    let stats = harness.stats();
+    report.runs = stats.executions;
+    report.divergent_runs = stats.divergences + stats.known;
+    report.mean_instructions = if stats.executions > 0 { stats.opcodes as f64 / stats.executions as f64 } else { 0.0 };
+    report.total_s = stats.seconds;
+    report.harness_total_s = (stats.seconds - stats.client_seconds()).max(0.0);
+    report.compile_total_s = stats.compile_seconds;
+    report.harness_median_us = median(&mut own_us);
+    report.client_share = if stats.seconds > 0.0 { stats.client_seconds() / stats.seconds } else { 0.0 };
+    report.clients = labels
+        .into_iter()
+        .zip(stats.per_client.iter())
+        .zip(client_us.iter_mut())
+        .map(|((id, c), us)| ClientCost { id, runs: c.cases, total_s: c.seconds, median_us: median(us) })
+        .collect();
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians_of_odd_and_even_counts() {
+        assert_eq!(median(&mut []), 0.0);
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
+    }
+
+    #[test]
+    #[cfg(feature = "revm")]
+    fn a_replay_splits_the_harness_from_the_clients() {
+        let dir = tempfile::tempdir().expect("temp");
+        for i in 0..4u8 {
+            let input = Blueprint::from_bytes(&[i; 64]);
+            std::fs::write(dir.path().join(format!("{i}.json")), serde_json::to_vec(&input).expect("json")).expect("write");
+        }
+        std::fs::write(dir.path().join("broken.json"), b"{").expect("write");
+        let clients = crate::registry::resolve(&["revm".to_owned()], &Default::default()).expect("revm");
+        let report = replay(&ReplayOptions { corpus: dir.path().to_path_buf(), repeat: 2 }, &clients).expect("replay");
+        assert_eq!((report.entries, report.runs), (4, 8));
+        assert_eq!(report.unreadable.len(), 1, "the broken entry is named, the others run");
+        assert_eq!(report.clients.len(), 2, "revm and its second run");
+        assert!(report.clients.iter().all(|c| c.runs == 8 && c.total_s > 0.0));
+        assert!(report.total_s >= report.harness_total_s + report.clients.iter().map(|c| c.total_s).sum::<f64>() - 1e-9);
+        assert!(report.client_share > 0.0 && report.client_share < 1.0);
+        assert!(report.table().contains("harness (own work)"));
+    }
+
+    #[test]
+    fn an_empty_corpus_is_an_error_naming_the_folder() {
+        let dir = tempfile::tempdir().expect("temp");
+        let error = replay(&ReplayOptions { corpus: dir.path().to_path_buf(), repeat: 1 }, &[]).expect_err("empty");
+        assert!(error.to_string().contains(&dir.path().display().to_string()));
+    }
+}
