@@ -219,10 +219,9 @@ pub fn default_blob_params(fork: Fork) -> Option<BlobParams> {
     }
 }
 
-/// Derives the address of a secp256k1 private key.
+/// Derives the address of a secp256k1 private key (once per thread: see [`crate::keys`]).
 pub fn address_of_key(secret_key: &B256) -> Option<Address> {
-    let key = k256::ecdsa::SigningKey::from_slice(secret_key.as_slice()).ok()?;
-    Some(Address::from_private_key(&key))
+    crate::keys::address_of_key(secret_key)
 }
 
 /// Expands every case of a state test. Entries that cannot be expanded are returned as errors

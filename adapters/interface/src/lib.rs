@@ -9,6 +9,7 @@ pub mod client;
 pub mod error;
 pub mod fixture;
 pub mod fork;
+pub mod keys;
 pub mod load;
 pub mod observe;
 pub mod outcome;

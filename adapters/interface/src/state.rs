@@ -9,14 +9,20 @@ use alloy_trie::root::{state_root_unhashed, storage_root_unhashed};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
+/// Post-states remembered with their roots per thread: more than the states one client gives
+/// for a generated block sequence (a state per transaction and per block).
+const REMEMBERED_ROOTS: usize = 32;
+
 /// keccak256 of no bytes.
 const KECCAK_EMPTY: B256 = b256!("c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470");
 
 thread_local! {
-    /// The last post-state whose root was computed, and that root, where remembering is on:
-    /// when clients that run one after the other on a thread agree, the root is computed once
-    /// (an equality check is far cheaper than hashing the trie).
-    static LAST_ROOT: RefCell<Option<(Accounts, B256)>> = const { RefCell::new(None) };
+    /// The latest post-states whose roots were computed, newest last, and their roots, where
+    /// remembering is on: when clients that run one after the other on a thread agree, each
+    /// root is computed once (an equality check is far cheaper than hashing the trie). Several
+    /// are kept because a block sequence gives each client one state per transaction and
+    /// block before the next client runs.
+    static LAST_ROOTS: RefCell<std::collections::VecDeque<(Accounts, B256)>> = const { RefCell::new(std::collections::VecDeque::new()) };
     /// Whether this thread remembers roots (see [`remember_roots_on_this_thread`]).
     static REMEMBER_ROOTS: Cell<bool> = const { Cell::new(false) };
     /// keccak256 of recently hashed code, by buffer. Each entry keeps its buffer alive, so an
@@ -36,12 +42,18 @@ pub fn state_root(accounts: &Accounts) -> B256 {
     if !REMEMBER_ROOTS.with(Cell::get) {
         return compute_root(accounts);
     }
-    let cached = LAST_ROOT.with(|last| last.borrow().as_ref().filter(|(a, _)| a == accounts).map(|(_, root)| *root));
+    let cached = LAST_ROOTS.with(|last| last.borrow().iter().rev().find(|(a, _)| a == accounts).map(|(_, root)| *root));
     if let Some(root) = cached {
         return root;
     }
     let root = compute_root(accounts);
-    LAST_ROOT.with(|last| *last.borrow_mut() = Some((accounts.clone(), root)));
+    LAST_ROOTS.with(|last| {
+        let mut last = last.borrow_mut();
+        if last.len() == REMEMBERED_ROOTS {
+            last.pop_front();
+        }
+        last.push_back((accounts.clone(), root));
+    });
     root
 }
 

@@ -12,6 +12,7 @@
 mod job;
 mod monitor;
 mod mutators;
+mod scheduler;
 
 pub use monitor::{ClientTime, FarmStats};
 pub use mutators::{EditMutator, SpliceMutator, blueprint_mutator};

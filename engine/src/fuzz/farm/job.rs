@@ -63,10 +63,12 @@ pub(crate) type FarmManager = LlmpRestartingEventManager<(), Blueprint, FarmStat
 type FeatureObserver = ExplicitTracking<OwnedMapObserver<u8>, true, false>;
 
 impl Input for Blueprint {
-    /// Corpus entries are JSON, so a person can read them.
+    /// Corpus entries are JSON, so a person can read them (`jq . entry.json`); compact, since a
+    /// farm writes hundreds a second at first (pretty-printed, one byte per line, they were
+    /// five times larger).
     fn to_file<P: AsRef<Path>>(&self, path: P) -> Result<(), Error> {
         let path = path.as_ref();
-        let json = serde_json::to_vec_pretty(self).map_err(|e| Error::serialize(e.to_string()))?;
+        let json = serde_json::to_vec(self).map_err(|e| Error::serialize(e.to_string()))?;
         // Written atomically, like every file schism writes; the temporary name is unique, so a
         // job killed mid-write never blocks another (LibAFL's own helper would).
         crate::atomic::write(path, &json)?;
@@ -225,7 +227,7 @@ fn fuzz(job: &Job<'_>, state: Option<FarmState>, mgr: &mut FarmManager, client: 
         )?,
     };
     state.set_max_size(MAX_BYTES);
-    let scheduler = IndexesLenTimeMinimizerScheduler::new(&observer, QueueScheduler::new());
+    let scheduler = super::scheduler::CullOnChange::new(IndexesLenTimeMinimizerScheduler::new(&observer, QueueScheduler::new()));
     let mut fuzzer = libafl::StdFuzzer::new(scheduler, feedback, objective);
     let mut executor = HarnessExecutor { harness, observers: tuple_list!(observer) };
 
