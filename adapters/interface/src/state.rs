@@ -23,6 +23,8 @@ thread_local! {
     /// are kept because a block sequence gives each client one state per transaction and
     /// block before the next client runs.
     static LAST_ROOTS: RefCell<std::collections::VecDeque<(Accounts, B256)>> = const { RefCell::new(std::collections::VecDeque::new()) };
+    /// Whether roots are deferred on this thread (see [`with_roots_deferred`]).
+    static DEFER_ROOTS: Cell<bool> = const { Cell::new(false) };
     /// Whether this thread remembers roots (see [`remember_roots_on_this_thread`]).
     static REMEMBER_ROOTS: Cell<bool> = const { Cell::new(false) };
     /// keccak256 of recently hashed code, by buffer. Each entry keeps its buffer alive, so an
@@ -37,8 +39,31 @@ pub fn remember_roots_on_this_thread() {
     REMEMBER_ROOTS.with(|r| r.set(true));
 }
 
+/// The root [`state_root`] returns while roots are deferred: no state has it (it is not a
+/// keccak256 output anyone can aim at), and it stands for "compare the post-state itself".
+pub const DEFERRED_ROOT: B256 = b256!("defe22ed00000000000000000000000000000000000000000000000000000000");
+
+/// Runs `f` with state roots deferred on this thread, then restores what was set before, also
+/// when `f` panics. While deferred, [`state_root`] returns [`DEFERRED_ROOT`] without hashing:
+/// for a caller that compares outcomes by their post-states and computes roots only where they
+/// are needed (the fuzzer: when every client agrees on the post-state, no root is needed at
+/// all), and for the transactions of a block from Byzantium on (only the block's root counts).
+pub fn with_roots_deferred<T>(f: impl FnOnce() -> T) -> T {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            DEFER_ROOTS.with(|d| d.set(self.0));
+        }
+    }
+    let _restore = Restore(DEFER_ROOTS.with(|d| d.replace(true)));
+    f()
+}
+
 /// The state root of a set of accounts. Zero-valued storage slots count as absent.
 pub fn state_root(accounts: &Accounts) -> B256 {
+    if DEFER_ROOTS.with(Cell::get) {
+        return DEFERRED_ROOT;
+    }
     if !REMEMBER_ROOTS.with(Cell::get) {
         return compute_root(accounts);
     }
@@ -132,6 +157,7 @@ mod tests {
             Account { balance: U256::from(1), code: bytes!("6001"), ..Default::default() },
         )]);
         remember_roots_on_this_thread();
+        assert_eq!(with_roots_deferred(|| state_root(&accounts)), DEFERRED_ROOT);
         let first = state_root(&accounts);
         assert_eq!(state_root(&accounts), first);
         accounts.values_mut().for_each(|a| a.balance = U256::from(2));

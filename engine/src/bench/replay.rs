@@ -86,7 +86,8 @@ impl ReplayReport {
             self.harness_median_us,
             share(self.harness_total_s)
         );
-        let _ = writeln!(out, "{:<22} {:>10.3} {:>12} {:>7.1}%", "  of which compiling", self.compile_total_s, "", share(self.compile_total_s));
+        let _ =
+            writeln!(out, "{:<22} {:>10.3} {:>12} {:>7.1}%", "  of which compiling", self.compile_total_s, "", share(self.compile_total_s));
         for c in &self.clients {
             let _ = writeln!(out, "{:<22} {:>10.3} {:>12.1} {:>7.1}%", c.id, c.total_s, c.median_us, share(c.total_s));
         }
@@ -133,7 +134,10 @@ pub fn replay(options: &ReplayOptions, clients: &[Arc<dyn Client>]) -> Result<Re
     let mut report = ReplayReport::default();
     let mut inputs = Vec::with_capacity(files.len());
     for path in files {
-        match std::fs::read(&path).map_err(|e| e.to_string()).and_then(|b| serde_json::from_slice::<Blueprint>(&b).map_err(|e| e.to_string())) {
+        match std::fs::read(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| serde_json::from_slice::<Blueprint>(&b).map_err(|e| e.to_string()))
+        {
             Ok(input) => inputs.push(input),
             Err(reason) => report.unreadable.push((path, reason)),
         }

@@ -555,7 +555,9 @@ impl Harness {
     pub fn run_case(&mut self, case: &Case, map: &mut [u8]) -> (Run, Option<Finding>) {
         let mut recorder = Recorder::new(map);
         let call = Call { observer: Some((self.observed, &mut recorder)), excuse: Excuse::After, ..Call::plain() };
-        let seats = self.panel.run(case, call);
+        // Roots are deferred while the clients run: agreement is decided on the post-states,
+        // and a root is computed only where one is needed (see `resolve_roots`).
+        let seats = schism_interface::state::with_roots_deferred(|| self.panel.run(case, call));
         let mut outcomes: Vec<(usize, Outcome)> = Vec::with_capacity(seats.len());
         let mut faults = Vec::new();
         let mut timings: Vec<(usize, Duration)> = Vec::with_capacity(seats.len());
@@ -571,6 +573,7 @@ impl Harness {
                 Entry::Unsupported(_) | Entry::Excused(_) => {}
             }
         }
+        resolve_roots(&mut outcomes);
         let refs: Vec<&Outcome> = outcomes.iter().map(|(_, o)| o).collect();
         recorder.finish(&case.pre, &refs);
         let labelled: Vec<(&str, &Outcome)> = outcomes.iter().map(|(i, o)| (self.panel.seats()[*i].0.as_str(), o)).collect();
@@ -596,7 +599,25 @@ impl Harness {
     }
 }
 
-/// Adds one run to the statistics.
+/// Computes the deferred roots of `outcomes` where they are needed. When every outcome with a
+/// deferred root has the same post-state and no other outcome reports a root, they agree
+/// exactly and keep the placeholder (equal placeholders compare equal); otherwise each gets its
+/// real root (hashed once per distinct post-state, the thread remembering roots).
+fn resolve_roots(outcomes: &mut [(usize, Outcome)]) {
+    use schism_interface::state::{DEFERRED_ROOT, state_root};
+    let deferred = |o: &Outcome| o.state_root == DEFERRED_ROOT && o.post_state.is_some();
+    let Some(first) = outcomes.iter().position(|(_, o)| deferred(o)) else { return };
+    let agree = outcomes.iter().all(|(_, o)| deferred(o) && o.post_state == outcomes[first].1.post_state);
+    if agree {
+        return;
+    }
+    for (_, outcome) in outcomes.iter_mut().filter(|(_, o)| deferred(o)) {
+        if let Some(post) = &outcome.post_state {
+            outcome.state_root = state_root(post);
+        }
+    }
+}
+
 /// A pending input's file name: its hash, so the same input found twice is kept once.
 fn pending_name(input: &Blueprint) -> String {
     use std::hash::{Hash, Hasher};
@@ -619,6 +640,7 @@ pub fn pending_inputs(crashes: &std::path::Path) -> Vec<PathBuf> {
     files
 }
 
+/// Adds one run to the statistics.
 fn account(stats: &mut HarnessStats, seen: &mut [bool; 256], recorder: &Recorder, rejected: bool) {
     stats.executions += 1;
     stats.opcodes += recorder.steps;

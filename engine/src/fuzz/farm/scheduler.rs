@@ -9,15 +9,15 @@
 //! exactly as LibAFL's `next` does.
 
 use libafl::Error;
+use libafl::common::HasMetadata;
 use libafl::corpus::{Corpus, CorpusId};
+use libafl::observers::CanTrack;
 use libafl::schedulers::minimizer::{DEFAULT_SKIP_NON_FAVORED_PROB, IsFavoredMetadata, MinimizerScheduler, TopRatedsMetadata};
 use libafl::schedulers::{RemovableScheduler, Scheduler, TestcasePenalty};
 use libafl::state::{HasCorpus, HasRand};
 use libafl_bolts::rands::Rand;
 use libafl_bolts::serdeany::SerdeAny;
 use libafl_bolts::{AsIter, HasRefCnt, tuples::MatchName};
-use libafl::common::HasMetadata;
-use libafl::observers::CanTrack;
 
 /// A [`MinimizerScheduler`] that culls only after the corpus changed.
 pub struct CullOnChange<CS, F, I, M, O> {
@@ -60,7 +60,8 @@ where
         }
         // LibAFL's `next` after its cull: non-favoured entries are mostly skipped.
         let mut id = self.inner.base_mut().next(state)?;
-        while !state.corpus().get(id)?.borrow().has_metadata::<IsFavoredMetadata>() && state.rand_mut().coinflip(DEFAULT_SKIP_NON_FAVORED_PROB)
+        while !state.corpus().get(id)?.borrow().has_metadata::<IsFavoredMetadata>()
+            && state.rand_mut().coinflip(DEFAULT_SKIP_NON_FAVORED_PROB)
         {
             id = self.inner.base_mut().next(state)?;
         }
