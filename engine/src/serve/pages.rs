@@ -6,7 +6,7 @@ use crate::triage::Kind;
 use crate::triage::folder::{describe, file_name};
 use crate::triage::localise::{FirstDifference, Step, normalise};
 use crate::triage::report::Report;
-use schism_interface::TraceStep;
+use schism_interface::{TraceFields, TraceStep};
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -324,14 +324,30 @@ fn alignment(folder: &Path, d: &FirstDifference) -> String {
     let Some(index) = d.index else {
         return format!("<p>The traces do not differ (<code>{}</code>): the difference arises outside the traced instructions.</p>", esc(&d.culprit));
     };
-    let traces: Vec<Option<Vec<TraceStep>>> = d.clients.iter().map(|c| read_trace(&folder.join("traces").join(format!("{}.jsonl", file_name(&c.client))))).collect();
+    let traces: Vec<Option<Vec<TraceStep>>> =
+        d.clients.iter().map(|c| read_trace(&folder.join("traces").join(format!("{}.jsonl", file_name(&c.client))))).collect();
+    let normalised: Vec<Option<Vec<&TraceStep>>> = traces.iter().map(|t| t.as_ref().map(|t| normalise(t))).collect();
+    // What each client reports faithfully shows in its step of the report: a field it does not
+    // report was left out there, and is left out here.
+    let fields: Vec<TraceFields> = d
+        .clients
+        .iter()
+        .map(|c| match &c.step {
+            Some(s) => TraceFields {
+                gas_cost: s.gas_cost.is_some(),
+                refund: s.refund.is_some(),
+                mem_size: s.mem_size.is_some(),
+                return_data: s.return_data.is_some(),
+            },
+            None => TraceFields::ALL,
+        })
+        .collect();
     let from = index.saturating_sub(TRACE_WINDOW);
     let to = index + TRACE_WINDOW;
     let mut html = format!(
-        "<p>The traces agree for {index} steps (STOP steps left out); blamed instruction <code>{}</code>. Steps {from} to {}:</p>\
-         <table id=\"alignment\"><tr><th>step</th>",
+        "<p>The traces agree for {index} steps (STOP steps left out; a field a client does not report is not shown); \
+         blamed instruction <code>{}</code>. The steps around step {index}:</p><table id=\"alignment\"><tr><th>step</th>",
         esc(&d.culprit),
-        to - 1
     );
     for c in &d.clients {
         let _ = write!(html, "<th>{} <span class=\"muted\">({} steps)</span></th>", esc(&c.client), c.trace_len);
@@ -345,8 +361,8 @@ fn alignment(folder: &Path, d: &FirstDifference) -> String {
         };
         let _ = write!(html, "<tr{class}><td>#{k}</td>");
         let mut any = false;
-        for (c, trace) in d.clients.iter().zip(&traces) {
-            let step = trace.as_ref().and_then(|t| normalise(t).get(k).map(|s| Step::of(k, s, schism_interface::TraceFields::ALL)));
+        for ((c, trace), fields) in d.clients.iter().zip(&normalised).zip(&fields) {
+            let step = trace.as_ref().and_then(|t| t.get(k).map(|s| Step::of(k, s, *fields)));
             let bad = k == index && !c.differs_in.is_empty();
             let cell = match (&step, trace) {
                 (Some(s), _) => {
