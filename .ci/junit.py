@@ -1,7 +1,8 @@
 """Reads schism's JUnit files with junitparser (a standard JUnit reader) and checks their shape.
 
-Usage: python junit.py run.xml fuzz.xml
-run.xml: from `schism run --junit`; fuzz.xml: from `schism fuzz --junit`.
+Usage: python junit.py run.xml fuzz-1.xml fuzz-2.xml
+run.xml: from `schism run --junit`; fuzz-1.xml and fuzz-2.xml: from `schism fuzz --junit` after
+a first farm that filed a finding and a second over the same crashes folder.
 """
 import sys
 
@@ -14,7 +15,17 @@ def cases(path):
     return [(suite.name, case) for suite in suites for case in suite]
 
 
-def main(run_path, fuzz_path):
+def findings(path):
+    found = {}
+    for _, case in cases(path):
+        assert case.classname in ("divergence", "fault", "slow"), f"{path}: class {case.classname}"
+        assert case.result, f"{path}: finding {case.name} neither fails nor is skipped"
+        found[case.name] = type(case.result[0]).__name__.lower()
+    print(f"{path}: {len(found)} findings: {found}")
+    return found
+
+
+def main(run_path, first_path, second_path):
     run = cases(run_path)
     assert run, f"{run_path}: no test case"
     suites = {s for s, _ in run}
@@ -33,12 +44,13 @@ def main(run_path, fuzz_path):
         else:
             outcomes["passed"] += 1
     print(f"{run_path}: {len(run)} test cases in suites {sorted(suites)}: {outcomes}")
-    fuzz = cases(fuzz_path)
-    for _, case in fuzz:
-        assert case.classname in ("divergence", "fault", "slow"), f"{fuzz_path}: class {case.classname}"
-        assert case.result, f"{fuzz_path}: finding {case.name} neither fails nor is skipped"
-    print(f"{fuzz_path}: {len(fuzz)} findings: " + ", ".join(f"{c.name} ({type(c.result[0]).__name__.lower()})" for _, c in fuzz))
+    assert outcomes["passed"] and outcomes["failure"] and outcomes["skipped"], f"{run_path}: expected passes, failures and skips"
+    first, second = findings(first_path), findings(second_path)
+    assert "failure" in first.values(), f"{first_path}: the canary's finding does not fail"
+    for name, result in first.items():
+        if result == "failure":
+            assert second.get(name) == "skipped", f"{second_path}: {name}, new in the first run, is not known in the second"
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(sys.argv[1], sys.argv[2], sys.argv[3])

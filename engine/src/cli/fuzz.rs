@@ -64,8 +64,8 @@ pub struct Args {
     #[arg(long, default_value_t = farm::DEFAULT_KEEP_INPUTS, value_name = "N")]
     pub keep_inputs: usize,
     /// Also write the crashes folder as JUnit XML here when the farm stops: one test case per
-    /// filed finding, failing (a client fault: an error) when first filed by this run,
-    /// skipped when filed before.
+    /// filed finding, failing (a client fault: an error) when this run filed it, skipped when
+    /// it was filed before.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
 }
@@ -77,7 +77,8 @@ pub fn run(args: Args) -> Result<Finish, CliError> {
     if let Some(path) = &args.junit {
         crate::atomic::check_writable(path).map_err(|source| CliError::Write { path: path.clone(), source })?;
     }
-    let started = crate::triage::report::now();
+    // What was filed before this run is known; the rest is new.
+    let known: Vec<String> = crate::triage::folder::list(&args.crashes).into_iter().map(|(_, r)| r.signature).collect();
     let options = FarmOptions {
         clients: ClientFactory::registry(args.clients, ClientOptions { timeout: args.timeout }),
         jobs: args.jobs,
@@ -97,7 +98,7 @@ pub fn run(args: Args) -> Result<Finish, CliError> {
     let summary = farm::fuzz(&options)?;
     print!("{}", summary.text());
     if let Some(path) = &args.junit {
-        crate::junit::write(&crate::junit::of_findings(&args.crashes, Some(&started)), path)?;
+        crate::junit::write(&crate::junit::of_findings(&args.crashes, &known), path)?;
     }
     Ok(Finish::found(summary.stats.divergences > 0))
 }
