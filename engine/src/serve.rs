@@ -212,11 +212,9 @@ async fn file(State(site): State<Arc<Site>>, UrlPath(path): UrlPath<String>) -> 
         return (StatusCode::PAYLOAD_TOO_LARGE, format!("413: {} bytes; read it on disk\n", meta.len())).into_response();
     }
     match std::fs::read(&resolved) {
-        Ok(bytes) => (
-            [(header::CONTENT_TYPE, files::content_type(&resolved)), (header::X_CONTENT_TYPE_OPTIONS, "nosniff")],
-            bytes,
-        )
-            .into_response(),
+        Ok(bytes) => {
+            ([(header::CONTENT_TYPE, files::content_type(&resolved)), (header::X_CONTENT_TYPE_OPTIONS, "nosniff")], bytes).into_response()
+        }
         Err(_) => not_found("cannot be read"),
     }
 }
@@ -263,7 +261,7 @@ mod tests {
         let root = dir.path().join("crashes");
         std::fs::create_dir_all(root.join("sig-1")).expect("mkdir");
         std::fs::write(root.join("sig-1/case.json"), "{\"case\":1}").expect("write");
-        std::fs::write(dir.path().join("secret.json"), "secret").expect("write");
+        std::fs::write(dir.path().join("secret.json"), "the-secret-content").expect("write");
         std::os::unix::fs::symlink(dir.path().join("secret.json"), root.join("sig-1/leak.json")).expect("symlink");
         let addr = start(&root);
         let (status, body) = get(addr, "/files/sig-1/case.json");
@@ -280,7 +278,7 @@ mod tests {
             "/finding/%2e%2e",
         ] {
             let (status, body) = get(addr, target);
-            assert!(!status.contains("200") && !body.contains("secret"), "{target}: {status} {body}");
+            assert!(!status.contains("200") && !body.contains("the-secret-content"), "{target}: {status} {body}");
         }
         let (status, _) = get(addr, "/finding/sig-1");
         assert!(status.contains("404"), "a folder without report.json is no finding: {status}");

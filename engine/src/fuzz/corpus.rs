@@ -226,8 +226,7 @@ mod tests {
         std::fs::write(dir.path().join(".a.json"), "1").expect("lock");
         std::fs::write(dir.path().join("junk.json"), "not a blueprint").expect("write");
         let clients = crate::registry::resolve(&["revm".to_owned()], &Default::default()).expect("revm");
-        let options =
-            MinimizeOptions { corpus: dir.path().to_path_buf(), clients, fork: None, sequences: 0.0, action: Action::Remove };
+        let options = MinimizeOptions { corpus: dir.path().to_path_buf(), clients, fork: None, sequences: 0.0, action: Action::Remove };
         let done = minimize(&options).expect("minimize");
         assert_eq!((done.entries, done.kept.len(), done.removed, done.unreadable.len()), (3, 1, 2, 1), "{}", done.summary());
         assert!(done.features > 0);

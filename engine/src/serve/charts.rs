@@ -129,7 +129,14 @@ mod tests {
     #[test]
     fn a_history_draws_one_chart_per_series() {
         let history: Vec<HistoryPoint> = (0..5)
-            .map(|i| HistoryPoint { time: 1_000 + i * 10, run: 1, elapsed_s: (i * 10) as f64, executions: i * 500, corpus: i, ..Default::default() })
+            .map(|i| HistoryPoint {
+                time: 1_000 + i * 10,
+                run: 1,
+                elapsed_s: (i * 10) as f64,
+                executions: i * 500,
+                corpus: i,
+                ..Default::default()
+            })
             .collect();
         let html = stats(&history, ".history.jsonl");
         assert_eq!(html.matches("<svg").count(), 5, "{html}");

@@ -73,8 +73,17 @@ mod tests {
     #[test]
     fn dot_dot_absolute_hidden_and_odd_spellings_are_refused() {
         let (_dir, root) = site();
-        for rel in ["../secret", "sig-1/../../secret", "sig-1/../sig-1/case.json", "/etc/passwd", "./sig-1", ".inputs", "sig-1//case.json", "sig-1/", ""]
-        {
+        for rel in [
+            "../secret",
+            "sig-1/../../secret",
+            "sig-1/../sig-1/case.json",
+            "/etc/passwd",
+            "./sig-1",
+            ".inputs",
+            "sig-1//case.json",
+            "sig-1/",
+            "",
+        ] {
             assert!(matches!(resolve(&root, rel), Err(Refusal::NotPlain(_))), "{rel}");
         }
         // Percent-decoding happens before this gate: a decoded `%2e%2e` is `..`; an undecoded

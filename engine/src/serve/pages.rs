@@ -86,7 +86,8 @@ pub struct Row {
 impl Row {
     /// Every fork it was seen on.
     pub fn forks(&self) -> Vec<String> {
-        let forks: BTreeSet<String> = std::iter::once(self.report.fork.clone()).chain(self.report.seen.iter().map(|s| s.fork.clone())).collect();
+        let forks: BTreeSet<String> =
+            std::iter::once(self.report.fork.clone()).chain(self.report.seen.iter().map(|s| s.fork.clone())).collect();
         forks.into_iter().collect()
     }
 
@@ -165,11 +166,8 @@ pub fn index(rows: &[Row], view: &View, latest: Option<&str>) -> String {
         let _ = write!(html, "<option{selected}>{k}</option>");
     }
     html.push_str("</select> <button type=\"submit\">filter</button> <a href=\"/\">clear</a></form>");
-    let filter = format!(
-        "client={}&kind={}",
-        query_value(view.client.as_deref().unwrap_or("")),
-        query_value(view.kind.as_deref().unwrap_or(""))
-    );
+    let filter =
+        format!("client={}&kind={}", query_value(view.client.as_deref().unwrap_or("")), query_value(view.kind.as_deref().unwrap_or("")));
     html.push_str("<table id=\"findings\"><thead><tr>");
     for (key, title) in [
         ("signature", "signature"),
@@ -322,7 +320,10 @@ pub fn markdown_html(markdown: &str) -> String {
 /// it, the differing step (the fields that differ marked), and a few steps after.
 fn alignment(folder: &Path, d: &FirstDifference) -> String {
     let Some(index) = d.index else {
-        return format!("<p>The traces do not differ (<code>{}</code>): the difference arises outside the traced instructions.</p>", esc(&d.culprit));
+        return format!(
+            "<p>The traces do not differ (<code>{}</code>): the difference arises outside the traced instructions.</p>",
+            esc(&d.culprit)
+        );
     };
     let traces: Vec<Option<Vec<TraceStep>>> =
         d.clients.iter().map(|c| read_trace(&folder.join("traces").join(format!("{}.jsonl", file_name(&c.client))))).collect();
@@ -380,10 +381,19 @@ fn alignment(folder: &Path, d: &FirstDifference) -> String {
         }
     }
     html.push_str("</table>");
-    let differs: Vec<String> =
-        d.clients.iter().filter(|c| !c.differs_in.is_empty()).map(|c| format!("{}: {}", esc(&c.client), esc(&c.differs_in.join(", ")))).collect();
+    let differs: Vec<String> = d
+        .clients
+        .iter()
+        .filter(|c| !c.differs_in.is_empty())
+        .map(|c| format!("{}: {}", esc(&c.client), esc(&c.differs_in.join(", "))))
+        .collect();
     if !differs.is_empty() {
-        let _ = write!(html, "<p>At step {index}, against {}: {}.</p>", esc(d.clients.first().map_or("", |c| c.client.as_str())), differs.join("; "));
+        let _ = write!(
+            html,
+            "<p>At step {index}, against {}: {}.</p>",
+            esc(d.clients.first().map_or("", |c| c.client.as_str())),
+            differs.join("; ")
+        );
     }
     html
 }
