@@ -37,7 +37,8 @@ if [ -z "$url" ]; then
 fi
 
 browser() {
-    chromium --headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking \
+    # A browser that hangs fails the check rather than the whole CI run's time.
+    timeout 90 chromium --headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking \
         --user-data-dir="$profile" "$@" 2> /dev/null
 }
 fail() {
@@ -78,6 +79,9 @@ status=$(curl -s -o /dev/null -w '%{http_code}' "${url}files/%2e%2e/%2e%2e/etc/p
 [ "$status" != 200 ] || fail "an encoded path outside the folder was served"
 stats=$(browser --dump-dom "${url}stats")
 grep -q '<h1>Statistics</h1>' <<< "$stats" || fail "no statistics page"
+if [ -s "$crashes/.history.jsonl" ]; then
+    [ "$(grep -o '<svg' <<< "$stats" | wc -l)" -eq 5 ] || fail "the statistics page does not chart the farm's history"
+fi
 
 browser --screenshot="$screens/index.png" --window-size=1280,900 "$url" > /dev/null
 browser --screenshot="$screens/finding.png" --window-size=1280,900 "${url}finding/$first" > /dev/null
