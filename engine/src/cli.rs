@@ -7,6 +7,7 @@
 
 pub mod bench;
 pub mod clients;
+pub mod corpus;
 pub mod fuzz;
 pub mod install;
 pub mod minimize;
@@ -14,6 +15,7 @@ pub mod promote;
 pub mod repro;
 pub mod run;
 pub mod selftest;
+pub mod serve;
 
 use crate::registry::{self, ClientOptions};
 use clap::{Parser, Subcommand};
@@ -61,6 +63,12 @@ pub enum Command {
     /// Turn a filed finding into a filled regression fixture in corpus/regressions/, replayed
     /// by `cargo test` through every in-process client.
     Promote(promote::Args),
+    /// Serve a read-only web view of a crashes folder: findings, each finding's traces,
+    /// post-state differences and reproduce commands, and the farm's statistics over time.
+    Serve(serve::Args),
+    /// Upkeep of a farm's corpus folder: `schism corpus minimize` keeps the smallest set of
+    /// entries covering the same features.
+    Corpus(corpus::Args),
 }
 
 /// How a command that ran to its end came out.
@@ -128,6 +136,12 @@ pub enum CliError {
         /// The cause.
         source: std::io::Error,
     },
+    /// A JUnit file could not be written.
+    #[error(transparent)]
+    Junit(#[from] crate::junit::JunitError),
+    /// The web view could not start or stopped with an error.
+    #[error(transparent)]
+    Serve(#[from] crate::serve::ServeError),
     /// An output file could not be written.
     #[error("cannot write {}: {source}", path.display())]
     Write {
@@ -150,6 +164,8 @@ pub fn main_with(cli: Cli) -> ExitCode {
         Command::Minimize(args) => minimize::run(args),
         Command::Repro(args) => repro::run(args),
         Command::Promote(args) => promote::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Corpus(args) => corpus::run(args),
     };
     exit_code(result)
 }

@@ -4,6 +4,7 @@
 //! LibAFL farm that drives the harness on many cores ([`farm`]).
 
 pub mod compile;
+pub mod corpus;
 pub mod entry;
 pub mod farm;
 pub mod features;

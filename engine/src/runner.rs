@@ -134,6 +134,24 @@ pub struct CaseResult {
 
 /// Runs every case found under the given paths on the given clients.
 pub fn run(options: &RunOptions, clients: &[Arc<dyn Client>]) -> Result<Report, RunError> {
+    run_all(options, clients).map(|all| all.report)
+}
+
+/// A run's report with the result of every case and sequence behind it (what `--junit`
+/// lists one by one).
+#[derive(Clone, Debug)]
+pub struct RunResults {
+    /// The report.
+    pub report: Report,
+    /// Every state-test case, in the order of the files.
+    pub cases: Vec<CaseResult>,
+    /// Every block sequence.
+    pub sequences: Vec<sequences::SequenceResult>,
+}
+
+/// Runs every case found under the given paths on the given clients, and keeps each case's
+/// result beside the report.
+pub fn run_all(options: &RunOptions, clients: &[Arc<dyn Client>]) -> Result<RunResults, RunError> {
     let started = Instant::now();
     // A path that cannot be read is an input error for that path; the others still run.
     let (files, mut path_errors) = collect_fixture_files(&options.paths);
@@ -190,7 +208,7 @@ pub fn run(options: &RunOptions, clients: &[Arc<dyn Client>]) -> Result<Report, 
         bar.finish_and_clear();
         let mut report = Report::build(clients, &results, &input_errors, files.len(), started.elapsed());
         report.add_sequences(clients, &sequence_results);
-        Ok(report)
+        Ok(RunResults { report, cases: results, sequences: sequence_results })
     })
 }
 

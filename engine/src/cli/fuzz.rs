@@ -59,18 +59,32 @@ pub struct Args {
     /// transactions as one.
     #[arg(long, default_value_t = crate::fuzz::harness::DEFAULT_SEQUENCE_SHARE, value_name = "SHARE")]
     pub sequences: f64,
+    /// Divergent inputs kept in `<crashes>/.inputs` (LibAFL's solutions), the oldest evicted
+    /// first; each is filed already, so eviction loses no finding.
+    #[arg(long, default_value_t = farm::DEFAULT_KEEP_INPUTS, value_name = "N")]
+    pub keep_inputs: usize,
+    /// Also write the crashes folder as JUnit XML here when the farm stops: one test case per
+    /// filed finding, failing (a client fault: an error) when this run filed it, skipped when
+    /// it was filed before.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 /// Runs the farm until its deadline (or Ctrl-C) and prints its summary.
 pub fn run(args: Args) -> Result<Finish, CliError> {
     // The selection is checked here, once, for a usage error; each job makes its own clients.
     resolve_clients(&args.clients, args.timeout)?;
+    if let Some(path) = &args.junit {
+        crate::atomic::check_writable(path).map_err(|source| CliError::Write { path: path.clone(), source })?;
+    }
+    // What was filed before this run is known; the rest is new.
+    let known: Vec<String> = crate::triage::folder::list(&args.crashes).into_iter().map(|(_, r)| r.signature).collect();
     let options = FarmOptions {
         clients: ClientFactory::registry(args.clients, ClientOptions { timeout: args.timeout }),
         jobs: args.jobs,
         duration: args.duration,
         corpus: args.corpus,
-        crashes: args.crashes,
+        crashes: args.crashes.clone(),
         fork: args.fork,
         seed: args.seed,
         stats: args.stats,
@@ -79,8 +93,12 @@ pub fn run(args: Args) -> Result<Finish, CliError> {
         minimise: (!args.no_minimize).then_some(crate::triage::Budget { time: args.minimize_budget, ..Default::default() }),
         slow: (!args.no_slow).then_some(crate::fuzz::harness::SlowRule { ratio: args.slow_ratio, floor: args.slow_floor }),
         sequences: args.sequences,
+        keep_inputs: args.keep_inputs,
     };
     let summary = farm::fuzz(&options)?;
     print!("{}", summary.text());
+    if let Some(path) = &args.junit {
+        crate::junit::write(&crate::junit::of_findings(&args.crashes, &known), path)?;
+    }
     Ok(Finish::found(summary.stats.divergences > 0))
 }

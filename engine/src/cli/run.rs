@@ -33,6 +33,10 @@ pub struct Args {
     /// mistyped path fails).
     #[arg(long)]
     pub allow_empty: bool,
+    /// Also write the results as JUnit XML here: one test case per case and client (failures
+    /// carry the mismatch, client faults are errors) and a `cross-client` suite.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
     /// How many failures, disagreements and errors to print (all are in the report).
     #[arg(long, default_value_t = 20, value_name = "N")]
     pub show: usize,
@@ -42,7 +46,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<Finish, CliError> {
     let clients = resolve_clients(&args.clients, args.timeout)?;
     // The report's folder is checked before minutes of running, not after.
-    if let Some(path) = &args.report {
+    for path in args.report.iter().chain(&args.junit) {
         crate::atomic::check_writable(path).map_err(|source| CliError::Report { path: path.clone(), source })?;
     }
     let options = RunOptions {
@@ -52,7 +56,13 @@ pub fn run(args: Args) -> Result<Finish, CliError> {
         progress: std::io::stderr().is_terminal(),
         allow_empty: args.allow_empty,
     };
-    let report = runner::run(&options, &clients)?;
+    let started = std::time::Instant::now();
+    let all = runner::run_all(&options, &clients)?;
+    if let Some(path) = &args.junit {
+        let ids: Vec<String> = clients.iter().map(|c| c.id().to_owned()).collect();
+        crate::junit::write(&crate::junit::of_run(&ids, &all.cases, &all.sequences, started.elapsed()), path)?;
+    }
+    let report = all.report;
     print!("{}", report.highlights(args.show));
     print!("{}", report.summary());
     if let Some(path) = args.report {

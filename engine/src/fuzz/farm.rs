@@ -13,9 +13,11 @@ mod job;
 mod monitor;
 mod mutators;
 mod scheduler;
+pub mod upkeep;
 
 pub use monitor::{ClientTime, FarmStats};
 pub use mutators::{EditMutator, SpliceMutator, blueprint_mutator};
+pub use upkeep::{DEFAULT_KEEP_INPUTS, HISTORY_FILE, HistoryPoint};
 
 use super::FuzzError;
 use super::harness::{Harness, HarnessOptions};
@@ -122,6 +124,9 @@ pub struct FarmOptions {
     pub slow: Option<super::harness::SlowRule>,
     /// The share of inputs run as block sequences.
     pub sequences: f64,
+    /// Divergent inputs kept in `<crashes>/.inputs`, the oldest evicted first (every one is
+    /// filed already: see [`upkeep`]).
+    pub keep_inputs: usize,
 }
 
 /// A seed from the clock (nanoseconds since the epoch), for a farm given none.
@@ -258,6 +263,7 @@ pub fn fuzz(options: &FarmOptions) -> Result<FarmSummary, FuzzError> {
     if options.stop_on_divergence {
         monitor.stop_on_divergence(stop_file.clone());
     }
+    monitor.keep_up(upkeep::Upkeep::new(&options.crashes, options.keep_inputs));
     let broker = Broker::start(monitor, port, jobs)?;
 
     let watchdog = deadline.map(|d| Watchdog::start(origin, d + GRACE));
@@ -370,7 +376,7 @@ fn engine(e: libafl::Error) -> FuzzError {
 
 /// The corpus folder's entries, sorted: files that are not hidden (LibAFL's lock and
 /// half-written files are) and not empty.
-fn corpus_entries(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+pub(crate) fn corpus_entries(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;

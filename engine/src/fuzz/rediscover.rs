@@ -217,6 +217,7 @@ fn run_target(options: &RealOptions, target: RealTarget) -> Result<RealResult, R
             // The targets are single-transaction bugs (the state-test runners of old releases
             // take no blocks).
             sequences: 0.0,
+            keep_inputs: super::farm::DEFAULT_KEEP_INPUTS,
         };
         let summary = fuzz(&farm)?;
         let stats = &summary.stats;

@@ -229,6 +229,19 @@ pub(crate) fn remove_stale_staging(crashes: &Path) {
     }
 }
 
+/// Every filed folder in `crashes` with its report, by signature; hidden entries (`.inputs`,
+/// staging folders) and folders whose report does not read are left out.
+pub fn list(crashes: &Path) -> Vec<(PathBuf, Report)> {
+    let Ok(entries) = std::fs::read_dir(crashes) else { return Vec::new() };
+    let mut out: Vec<(PathBuf, Report)> = entries
+        .flatten()
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .filter_map(|e| read_report(&e.path()).ok().flatten().map(|r| (e.path(), r)))
+        .collect();
+    out.sort_by(|a, b| a.1.signature.cmp(&b.1.signature));
+    out
+}
+
 /// A filed folder's `report.json`; `None` when the folder has none.
 pub fn read_report(dir: &Path) -> Result<Option<Report>, TriageError> {
     let path = dir.join("report.json");

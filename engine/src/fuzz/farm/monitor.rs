@@ -244,6 +244,8 @@ pub(crate) struct FarmMonitor {
     stop_at_divergence: Option<PathBuf>,
     /// The latest aggregate, for the caller once the broker has stopped.
     latest: Arc<Mutex<Option<FarmStats>>>,
+    /// The statistics history and the bound on `.inputs`.
+    upkeep: Option<super::upkeep::Upkeep>,
 }
 
 impl FarmMonitor {
@@ -270,6 +272,7 @@ impl FarmMonitor {
             finished: false,
             stop_at_divergence: None,
             latest,
+            upkeep: None,
         }
     }
 
@@ -277,6 +280,11 @@ impl FarmMonitor {
     /// which every job checks.
     pub(crate) fn stop_on_divergence(&mut self, stop_file: PathBuf) {
         self.stop_at_divergence = Some(stop_file);
+    }
+
+    /// Keeps the statistics history and the bound on `.inputs` (see [`super::upkeep`]).
+    pub(crate) fn keep_up(&mut self, upkeep: super::upkeep::Upkeep) {
+        self.upkeep = Some(upkeep);
     }
 
     fn refresh(&mut self) {
@@ -309,6 +317,9 @@ impl FarmMonitor {
                     }
                 }
             }
+        }
+        if let Some(warning) = self.upkeep.as_mut().and_then(|u| u.tick(&stats, self.finished)) {
+            self.say(&warning);
         }
         if let Ok(mut latest) = self.latest.lock() {
             *latest = Some(stats);
