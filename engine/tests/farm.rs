@@ -29,6 +29,8 @@ fn run(dir: &Path, seconds: u64, seed: u64) -> FarmSummary {
         minimise: None,
         slow: None,
         sequences: schism_engine::fuzz::harness::DEFAULT_SEQUENCE_SHARE,
+        node: Default::default(),
+        metrics: None,
     };
     farm::fuzz(&options).expect("the farm runs")
 }
@@ -110,6 +112,8 @@ fn a_farm_fuzzes_keeps_its_corpus_writes_its_stats_and_resumes() {
         slow: None,
         // Single transactions only: the opcode canary is to be blamed on its instruction.
         sequences: 0.0,
+        node: Default::default(),
+        metrics: None,
     };
     let stopped = farm::fuzz(&options).expect("the farm runs");
     let c = &stopped.stats;
@@ -140,6 +144,8 @@ fn a_farm_fuzzes_keeps_its_corpus_writes_its_stats_and_resumes() {
         minimise: Some(schism_engine::triage::Budget::default()),
         slow: None,
         sequences: 1.0,
+        node: Default::default(),
+        metrics: None,
     };
     let stopped = farm::fuzz(&options).expect("the farm runs");
     let first = stopped.stats.first_finding.clone().expect("the sequence canary is found");

@@ -217,6 +217,8 @@ fn run_target(options: &RealOptions, target: RealTarget) -> Result<RealResult, R
             // The targets are single-transaction bugs (the state-test runners of old releases
             // take no blocks).
             sequences: 0.0,
+            node: Default::default(),
+            metrics: None,
         };
         let summary = fuzz(&farm)?;
         let stats = &summary.stats;

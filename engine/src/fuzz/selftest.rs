@@ -230,6 +230,8 @@ fn run_once(options: &SelftestOptions, canary: Canary, seed: u64) -> Result<Seed
         // A single-transaction mutant is looked for in single transactions, where its
         // finding is blamed on its instruction; the block-level one in sequences only.
         sequences: if canary.block_level { 1.0 } else { 0.0 },
+        node: Default::default(),
+        metrics: None,
     };
     let summary = fuzz(&farm)?;
     let stats = &summary.stats;
