@@ -38,7 +38,7 @@ use libafl_bolts::llmp::{Broker as _, LlmpBroker, LlmpHookTuple};
 use libafl_bolts::shmem::{ShMemProvider as _, StdShMem, StdShMemProvider};
 use libafl_bolts::tuples::tuple_list;
 use monitor::{FarmMonitor, StatusLine};
-use node::{Announcer, Intake, Tree};
+use node::{Announcer, Forward, Intake, Tree};
 use schism_interface::{Client, Fork};
 use std::fmt;
 use std::io::IsTerminal as _;
@@ -338,7 +338,8 @@ pub fn fuzz(options: &FarmOptions) -> Result<FarmSummary, FuzzError> {
     let broker_result = broker.join();
     let interrupted = watchdog.is_some_and(Watchdog::stop);
     if let Some(announcer) = announcer {
-        announcer.stop();
+        // What the jobs filed last goes to the parent before the farm returns.
+        announcer.stop(&tree, Duration::from_secs(5));
     }
     if let Some(endpoint) = endpoint {
         endpoint.stop();
@@ -415,12 +416,15 @@ impl Broker {
                 }
                 // Built here: LibAFL's hooks run a Tokio runtime that must live in the thread
                 // and process of the broker.
-                match node::multi_machine_hooks(&tree) {
+                match node::multi_machine_receiver(&tree) {
                     // The receiver first (what other machines sent joins this node's messages),
                     // the intake next (takes out what the farm carries itself), then the
                     // monitor, and the sender last: it sees only what the monitor forwards,
                     // the jobs' new corpus entries.
-                    Ok(mm) => serve(tuple_list!(mm.receiver, Intake { crashes, tree }, hook, mm.sender), port, jobs, &ready),
+                    Ok(receiver) => {
+                        let forward = Forward { fanout: tree.fanout.clone(), tree: tree.clone() };
+                        serve(tuple_list!(receiver, Intake { crashes, tree }, hook, forward), port, jobs, &ready);
+                    }
                     Err(e) => {
                         let _ = ready.send(Err(e));
                     }

@@ -85,49 +85,23 @@ fn keep_alive(stream: &TcpStream) {
     let _ = stream.set_nodelay(true);
 }
 
-/// Passes whole frames from `from` to `to` until either side fails; then closes both, so the
-/// pump running the other way stops too.
-fn pump(mut from: TcpStream, mut to: TcpStream) {
-    loop {
-        match read_frame(&mut from) {
-            Ok(Some(message)) => {
-                if write_frame(&mut to, &message).is_err() {
-                    break;
-                }
-            }
-            Ok(None) | Err(_) => break,
-        }
-    }
-    let _ = from.shutdown(Shutdown::Both);
-    let _ = to.shutdown(Shutdown::Both);
-}
-
-/// The link of a node to its parent, as LibAFL sees it: a local address that always answers.
-pub(crate) struct Uplink {
-    local: SocketAddr,
-    shared: Arc<UplinkShared>,
-}
-
-/// What the uplink's threads share.
+/// A bounded queue of frames for one link, oldest first.
 #[derive(Default)]
-struct UplinkShared {
-    /// Frames for the parent, oldest first, and their size in bytes.
-    queue: Mutex<(VecDeque<Vec<u8>>, usize)>,
+struct Queue {
+    /// The frames and their size in bytes.
+    frames: Mutex<(VecDeque<Frame>, usize)>,
     /// Signalled when a frame is queued.
     queued: Condvar,
-    /// LibAFL's end of the local connection, where frames from the parent go.
-    local: Mutex<Option<TcpStream>>,
-    /// Connections made to the parent so far.
-    connections: AtomicU64,
-    /// Connected to the parent now.
-    connected: AtomicBool,
-    /// Frames dropped because the parent was away too long.
+    /// Frames dropped because the link was away too long.
     dropped: AtomicU64,
 }
 
-impl UplinkShared {
-    fn push(&self, message: Vec<u8>) {
-        let Ok(mut queue) = self.queue.lock() else { return };
+/// A frame's message, shared by the queues it is in.
+type Frame = Arc<[u8]>;
+
+impl Queue {
+    fn push(&self, message: Frame) {
+        let Ok(mut queue) = self.frames.lock() else { return };
         queue.1 += message.len();
         queue.0.push_back(message);
         while queue.1 > MAX_QUEUED {
@@ -138,8 +112,8 @@ impl UplinkShared {
         self.queued.notify_one();
     }
 
-    fn pop(&self, wait: Duration) -> Option<Vec<u8>> {
-        let mut queue = self.queue.lock().ok()?;
+    fn pop(&self, wait: Duration) -> Option<Frame> {
+        let mut queue = self.frames.lock().ok()?;
         if queue.0.is_empty() {
             queue = self.queued.wait_timeout(queue, wait).ok()?.0;
         }
@@ -148,24 +122,140 @@ impl UplinkShared {
         Some(message)
     }
 
-    fn unpop(&self, message: Vec<u8>) {
-        if let Ok(mut queue) = self.queue.lock() {
+    fn unpop(&self, message: Frame) {
+        if let Ok(mut queue) = self.frames.lock() {
             queue.1 += message.len();
             queue.0.push_front(message);
         }
     }
 }
 
+/// Where a node's frames go: its parent's queue and each child's, and a bounded history of what
+/// this node's jobs found, replayed to each child that joins (LibAFL's listener means to do the
+/// same, unbounded, but its history is filled by its sender hook: see [`Fanout::from_jobs`]).
+///
+/// In a tree every frame reaches every node once: what a node's jobs find goes to its parent
+/// and children, what comes from a child goes on to the parent and the other children, what
+/// comes from the parent goes on to the children.
+#[derive(Default)]
+pub(crate) struct Fanout {
+    /// The parent's queue, on a node that has one.
+    parent: Option<Arc<Queue>>,
+    /// Each connected child's queue, by a serial number.
+    children: Mutex<Vec<(u64, Arc<Queue>)>>,
+    /// The jobs' latest frames, oldest first, and their size in bytes.
+    history: Mutex<(VecDeque<Frame>, usize)>,
+}
+
+/// The history replayed to a child that joins, in bytes.
+const MAX_HISTORY: usize = 64 << 20;
+
+impl Fanout {
+    /// A fanout for a node with or without a parent.
+    pub(crate) fn new(has_parent: bool) -> Fanout {
+        Fanout { parent: has_parent.then(|| Arc::new(Queue::default())), ..Fanout::default() }
+    }
+
+    /// A message of this node's jobs (a new corpus entry), for every neighbour.
+    ///
+    /// This is the job of LibAFL's `TcpMultiMachineLlmpSenderHook`, which cannot do it in
+    /// 0.16.1: it wraps the message's address in a `SendWrapper` on the broker's thread and
+    /// dereferences it in a task on a Tokio worker thread, which panics on every message
+    /// (`centralized_multi_machine.rs:137`, "Dereferenced SendWrapper<T> variable from a thread
+    /// different to the one it has been created with"), so nothing a node finds would ever leave
+    /// it. Here the message is copied on the broker's thread, inside the hook.
+    pub(crate) fn from_jobs(&self, message: &[u8]) {
+        let frame: Frame = Arc::from(message);
+        if let Ok(mut history) = self.history.lock() {
+            history.1 += frame.len();
+            history.0.push_back(frame.clone());
+            while history.1 > MAX_HISTORY {
+                let Some(old) = history.0.pop_front() else { break };
+                history.1 -= old.len();
+            }
+        }
+        self.to_parent(frame.clone());
+        self.to_children(&frame, None);
+    }
+
+    /// A message for the parent alone (one this node carries itself).
+    pub(crate) fn to_parent(&self, frame: Frame) {
+        if let Some(parent) = &self.parent {
+            parent.push(frame);
+        }
+    }
+
+    fn to_children(&self, frame: &Frame, except: Option<u64>) {
+        if let Ok(children) = self.children.lock() {
+            for (id, queue) in children.iter() {
+                if Some(*id) != except {
+                    queue.push(frame.clone());
+                }
+            }
+        }
+    }
+
+    /// A new child's queue, holding the history to start with.
+    fn join(&self) -> (u64, Arc<Queue>) {
+        static SERIAL: AtomicU64 = AtomicU64::new(0);
+        let id = SERIAL.fetch_add(1, Ordering::Relaxed);
+        let queue = Arc::new(Queue::default());
+        if let Ok(history) = self.history.lock() {
+            for frame in &history.0 {
+                queue.push(frame.clone());
+            }
+        }
+        if let Ok(mut children) = self.children.lock() {
+            children.push((id, queue.clone()));
+        }
+        (id, queue)
+    }
+
+    fn leave(&self, id: u64) {
+        if let Ok(mut children) = self.children.lock() {
+            children.retain(|(child, _)| *child != id);
+        }
+    }
+
+    /// Frames dropped because the parent was away too long.
+    pub(crate) fn dropped(&self) -> u64 {
+        self.parent.as_ref().map_or(0, |p| p.dropped.load(Ordering::Relaxed))
+    }
+}
+
+/// The link of a node to its parent, as LibAFL sees it: a local address that always answers.
+pub(crate) struct Uplink {
+    local: SocketAddr,
+    shared: Arc<UplinkShared>,
+}
+
+/// What the uplink's threads share.
+struct UplinkShared {
+    /// Where frames go, the parent's queue among them.
+    fanout: Arc<Fanout>,
+    /// LibAFL's end of the local connection, where frames from the parent go.
+    local: Mutex<Option<TcpStream>>,
+    /// Connections made to the parent so far.
+    connections: AtomicU64,
+    /// Connected to the parent now.
+    connected: AtomicBool,
+}
+
 impl Uplink {
     /// Starts relaying to `parent` (`HOST:PORT`, resolved at each attempt, so a parent that
-    /// is not up yet or moves is found when it is).
-    pub(crate) fn start(parent: String) -> std::io::Result<Uplink> {
+    /// is not up yet or moves is found when it is) the frames of the fanout's parent queue.
+    pub(crate) fn start(parent: String, fanout: Arc<Fanout>) -> std::io::Result<Uplink> {
+        let Some(queue) = fanout.parent.clone() else {
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "a fanout without a parent queue"));
+        };
         let listener = TcpListener::bind(("127.0.0.1", 0))?;
         let local = listener.local_addr()?;
-        let shared = Arc::new(UplinkShared::default());
+        let shared = Arc::new(UplinkShared { fanout, local: Mutex::new(None), connections: AtomicU64::new(0), connected: AtomicBool::new(false) });
         let accepting = shared.clone();
         std::thread::Builder::new().name("schism-uplink-local".to_owned()).spawn(move || {
             // LibAFL connects once; should it ever connect again, the newest connection wins.
+            // It sends nothing on it (its sender hook is replaced), but what it would send goes
+            // to the parent.
             for stream in listener.incoming().flatten() {
                 let Ok(writer) = stream.try_clone() else { continue };
                 if let Ok(mut local) = accepting.local.lock() {
@@ -175,13 +265,13 @@ impl Uplink {
                 let _ = std::thread::Builder::new().name("schism-uplink-read".to_owned()).spawn(move || {
                     let mut stream = stream;
                     while let Ok(Some(message)) = read_frame(&mut stream) {
-                        reading.push(message);
+                        reading.fanout.to_parent(Arc::from(message));
                     }
                 });
             }
         })?;
         let relaying = shared.clone();
-        std::thread::Builder::new().name("schism-uplink".to_owned()).spawn(move || relay_to_parent(&parent, &relaying))?;
+        std::thread::Builder::new().name("schism-uplink".to_owned()).spawn(move || relay_to_parent(&parent, &relaying, &queue))?;
         Ok(Uplink { local, shared })
     }
 
@@ -192,7 +282,7 @@ impl Uplink {
 
     /// Queues a message for the parent (one this node carries itself, beside LibAFL's).
     pub(crate) fn send(&self, message: Vec<u8>) {
-        self.shared.push(message);
+        self.shared.fanout.to_parent(Arc::from(message));
     }
 
     /// Connections made to the parent so far: it changes when the parent is reached again.
@@ -207,12 +297,17 @@ impl Uplink {
 
     /// Frames dropped because the parent was away too long.
     pub(crate) fn dropped(&self) -> u64 {
-        self.shared.dropped.load(Ordering::Relaxed)
+        self.shared.fanout.dropped()
+    }
+
+    /// Frames waiting for the parent.
+    pub(crate) fn queued(&self) -> usize {
+        self.shared.fanout.parent.as_ref().and_then(|q| q.frames.lock().ok().map(|f| f.0.len())).unwrap_or(0)
     }
 }
 
 /// Connects to the parent and relays, again and again, for the life of the process.
-fn relay_to_parent(parent: &str, shared: &Arc<UplinkShared>) {
+fn relay_to_parent(parent: &str, shared: &Arc<UplinkShared>, queue: &Queue) {
     let mut said_waiting = false;
     loop {
         let stream = parent.to_socket_addrs().ok().into_iter().flatten().find_map(|addr| TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT).ok());
@@ -239,6 +334,7 @@ fn relay_to_parent(parent: &str, shared: &Arc<UplinkShared>) {
                     if let Some(mut local) = local {
                         let _ = write_frame(&mut local, &message);
                     }
+                    shared.fanout.to_children(&Arc::from(message), None);
                 }
                 alive.store(false, Ordering::Relaxed);
                 let _ = from_parent.shutdown(Shutdown::Both);
@@ -246,9 +342,9 @@ fn relay_to_parent(parent: &str, shared: &Arc<UplinkShared>) {
         });
         let mut to_parent = stream;
         while alive.load(Ordering::Relaxed) {
-            let Some(message) = shared.pop(Duration::from_millis(500)) else { continue };
+            let Some(message) = queue.pop(Duration::from_millis(500)) else { continue };
             if write_frame(&mut to_parent, &message).is_err() {
-                shared.unpop(message);
+                queue.unpop(message);
                 break;
             }
         }
@@ -269,9 +365,14 @@ pub(crate) struct Downlink {
     children: Arc<AtomicUsize>,
 }
 
+/// Tells the messages a node carries for its parent alone (findings, statistics) from LibAFL's.
+pub(crate) type ForParent = fn(&[u8]) -> bool;
+
 impl Downlink {
-    /// Binds `listen` and relays each child that connects to LibAFL's listener on `libafl_port`.
-    pub(crate) fn start(listen: &str, libafl_port: u16) -> std::io::Result<Downlink> {
+    /// Binds `listen` and relays each child that connects to LibAFL's listener on `libafl_port`
+    /// (which receives for this node's jobs); what a child sends also goes on through `fanout`
+    /// to the parent and the other children, except what `for_parent` says is for this node.
+    pub(crate) fn start(listen: &str, libafl_port: u16, fanout: Arc<Fanout>, for_parent: ForParent) -> std::io::Result<Downlink> {
         let listener = TcpListener::bind(listen)?;
         let addr = listener.local_addr()?;
         let children = Arc::new(AtomicUsize::new(0));
@@ -285,14 +386,12 @@ impl Downlink {
                 };
                 keep_alive(&child);
                 let _ = libafl.set_nodelay(true);
-                let (Ok(child_in), Ok(libafl_in)) = (child.try_clone(), libafl.try_clone()) else { continue };
                 let now = counting.fetch_add(1, Ordering::Relaxed) + 1;
                 eprintln!("\nnode: child {who} joined ({now} connected)");
                 let counting = counting.clone();
+                let fanout = fanout.clone();
                 let _ = std::thread::Builder::new().name("schism-downlink-child".to_owned()).spawn(move || {
-                    let up = std::thread::spawn(move || pump(child_in, libafl));
-                    pump(libafl_in, child);
-                    let _ = up.join();
+                    serve_child(child, libafl, &fanout, for_parent);
                     let left = counting.fetch_sub(1, Ordering::Relaxed).saturating_sub(1);
                     eprintln!("\nnode: child {who} left ({left} connected)");
                 });
@@ -310,6 +409,56 @@ impl Downlink {
     pub(crate) fn children(&self) -> usize {
         self.children.load(Ordering::Relaxed)
     }
+}
+
+/// Relays one child until its link dies: its frames to LibAFL and on through the fanout, the
+/// child's queue to it.
+fn serve_child(child: TcpStream, libafl: TcpStream, fanout: &Arc<Fanout>, for_parent: ForParent) {
+    let (id, queue) = fanout.join();
+    let alive = Arc::new(AtomicBool::new(true));
+    let (Ok(mut from_child), Ok(mut from_libafl), Ok(mut to_libafl)) = (child.try_clone(), libafl.try_clone(), libafl.try_clone()) else {
+        fanout.leave(id);
+        return;
+    };
+    let up = {
+        let (alive, fanout) = (alive.clone(), fanout.clone());
+        std::thread::spawn(move || {
+            while let Ok(Some(message)) = read_frame(&mut from_child) {
+                if write_frame(&mut to_libafl, &message).is_err() {
+                    break;
+                }
+                if !for_parent(&message) {
+                    let frame: Frame = Arc::from(message);
+                    fanout.to_parent(frame.clone());
+                    fanout.to_children(&frame, Some(id));
+                }
+            }
+            alive.store(false, Ordering::Relaxed);
+        })
+    };
+    // What LibAFL's listener writes to the child (its history, were it filled) goes through
+    // the child's queue, the one writer of the child's socket.
+    let echo = {
+        let (alive, queue) = (alive.clone(), queue.clone());
+        std::thread::spawn(move || {
+            while let Ok(Some(message)) = read_frame(&mut from_libafl) {
+                queue.push(Arc::from(message));
+            }
+            alive.store(false, Ordering::Relaxed);
+        })
+    };
+    let mut to_child = child;
+    while alive.load(Ordering::Relaxed) {
+        let Some(message) = queue.pop(Duration::from_millis(500)) else { continue };
+        if write_frame(&mut to_child, &message).is_err() {
+            break;
+        }
+    }
+    fanout.leave(id);
+    let _ = to_child.shutdown(Shutdown::Both);
+    let _ = libafl.shutdown(Shutdown::Both);
+    let _ = up.join();
+    let _ = echo.join();
 }
 
 #[cfg(test)]
@@ -334,7 +483,7 @@ mod tests {
     fn an_uplink_keeps_frames_until_its_parent_comes_and_comes_back() {
         // A parent that is not there yet: its port, reserved and released.
         let port = TcpListener::bind(("127.0.0.1", 0)).and_then(|l| l.local_addr()).expect("port").port();
-        let uplink = Uplink::start(format!("127.0.0.1:{port}")).expect("uplink");
+        let uplink = Uplink::start(format!("127.0.0.1:{port}"), Arc::new(Fanout::new(true))).expect("uplink");
         let mut libafl = TcpStream::connect(uplink.local_addr()).expect("local");
         write_frame(&mut libafl, b"early").expect("write");
         uplink.send(b"carried".to_vec());
@@ -348,6 +497,7 @@ mod tests {
         assert_eq!(read_frame(&mut libafl).expect("read"), Some(b"down".to_vec()));
         // The parent goes; the uplink reconnects and delivers what came meanwhile.
         drop(child);
+        std::thread::sleep(Duration::from_millis(300));
         write_frame(&mut libafl, b"later").expect("write");
         let (mut child, _) = parent.accept().expect("accept again");
         assert_eq!(read_frame(&mut child).expect("read"), Some(b"later".to_vec()));

@@ -162,6 +162,8 @@ pub(crate) fn render(view: &View) -> String {
     let carried = counters(&mut registry, "schism_carried_findings", "Findings of other nodes filed here");
     let parent = gauges(&mut registry, "schism_parent_connected", "1 when the node is connected to its parent");
     let children = gauges(&mut registry, "schism_children", "Child nodes connected to this node");
+    let sent = counters(&mut registry, "schism_link_sent", "New corpus entries of this node's jobs sent to its neighbour nodes");
+    let received = counters(&mut registry, "schism_link_received", "Corpus entries from other nodes passed to this node's jobs");
     let dropped = counters(&mut registry, "schism_uplink_dropped_frames", "Corpus entries dropped while the parent was away too long");
 
     let mut nodes: Vec<(String, FarmStats, f64)> = Vec::new();
@@ -194,6 +196,10 @@ pub(crate) fn render(view: &View) -> String {
         findings.get_or_create(&vec![("node".to_owned(), view.tree.name.clone()), ("kind".to_owned(), kind)]).set(gauge_value(count));
     }
     carried.get_or_create(&here).inc_by(view.tree.carried.load(Ordering::Relaxed));
+    if view.tree.networked() {
+        sent.get_or_create(&here).inc_by(view.tree.sent.load(Ordering::Relaxed));
+        received.get_or_create(&here).inc_by(view.tree.received.load(Ordering::Relaxed));
+    }
     if let Some(uplink) = &view.tree.uplink {
         parent.get_or_create(&here).set(i64::from(uplink.connected()));
         dropped.get_or_create(&here).inc_by(uplink.dropped());

@@ -2,9 +2,12 @@
 //! broker, and what it carries to its parent that LibAFL's layer does not (its findings and
 //! its statistics).
 //!
-//! LibAFL's layer (feature `multi_machine`) sends the inputs a node's jobs add to their corpus
-//! to its parent and children, and gives each node's jobs what arrives. It carries nothing
-//! else, for two reasons in its code: the broker's event hook (`StdLlmpEventHook`) handles an
+//! LibAFL's layer (feature `multi_machine`) is meant to send the inputs a node's jobs add to
+//! their corpus to its parent and children, and gives each node's jobs what arrives (its
+//! receiver hook, its listener, its framing, and the jobs' handling of events from other
+//! machines are used as they are). Its sending half, `TcpMultiMachineLlmpSenderHook`, panics
+//! on every message in 0.16.1 and is replaced by [`Forward`] (see [`Fanout::from_jobs`]). It
+//! carries nothing but corpus entries, for two reasons in its code: the broker's event hook (`StdLlmpEventHook`) handles an
 //! `Objective` event itself and forwards only `NewTestcase` (and `Stop`) to the hooks after it,
 //! among them the multi-machine sender; and a job drops every event from another machine that
 //! is not a `NewTestcase` (`LlmpEventManager::try_receive`). A finding also cannot be replayed
@@ -16,7 +19,7 @@
 //! root announces what it filed (its own findings and those of its children) to its parent in
 //! turn. Statistics travel the same way ([`NODE_STAT`]), so the root's metrics show every node.
 
-use super::link::{Downlink, Uplink};
+use super::link::{Downlink, Fanout, Uplink};
 use super::monitor::FarmStats;
 use crate::fuzz::program::Blueprint;
 use crate::triage::folder::{self, Carried, Filed};
@@ -24,6 +27,7 @@ use libafl::events::multi_machine::{NodeDescriptor, TcpMultiMachineHooks};
 use libafl::events::{Event, EventWithStats};
 use libafl::monitors::stats::{AggregatorOps, UserStats, UserStatsValue};
 use libafl_bolts::ClientId;
+use libafl_bolts::shmem::{StdShMem, StdShMemProvider};
 use libafl_bolts::llmp::{Flags, LLMP_FLAG_FROM_MM, LlmpBrokerInner, LlmpHook, LlmpMsgHookResult, Tag};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
@@ -95,6 +99,12 @@ pub(crate) struct Tree {
     pub downlink: Option<Downlink>,
     /// LibAFL's own multi-machine listener, on loopback behind the downlink.
     pub libafl_port: Option<u16>,
+    /// Where the messages of this node's jobs go.
+    pub fanout: Arc<Fanout>,
+    /// Messages of this node's jobs (new corpus entries) sent to its neighbours.
+    pub sent: AtomicU64,
+    /// Messages from other machines passed to this node's jobs (their corpus entries).
+    pub received: AtomicU64,
 }
 
 impl Tree {
@@ -104,21 +114,33 @@ impl Tree {
             let addr = addr.to_owned();
             move |source| crate::fuzz::FuzzError::Listen { what, addr, source }
         }
+        let fanout = Arc::new(Fanout::new(options.parent.is_some()));
         let uplink = match &options.parent {
-            Some(parent) => Some(Uplink::start(parent.clone()).map_err(listen_error("--parent", parent))?),
+            Some(parent) => Some(Uplink::start(parent.clone(), fanout.clone()).map_err(listen_error("--parent", parent))?),
             None => None,
         };
         let (downlink, libafl_port) = match &options.listen {
             Some(listen) => {
                 let port = super::free_port().map_err(listen_error("--node-listen", listen))?;
-                (Some(Downlink::start(listen, port).map_err(listen_error("--node-listen", listen))?), Some(port))
+                let downlink = Downlink::start(listen, port, fanout.clone(), for_parent).map_err(listen_error("--node-listen", listen))?;
+                (Some(downlink), Some(port))
             }
             None => (None, None),
         };
         if let Some(downlink) = &downlink {
             eprintln!("node {}: children join at {}", options.resolved_name(), downlink.addr());
         }
-        Ok(Tree { name: options.resolved_name(), below: Mutex::new(BTreeMap::new()), carried: AtomicU64::new(0), uplink, downlink, libafl_port })
+        Ok(Tree {
+            name: options.resolved_name(),
+            below: Mutex::new(BTreeMap::new()),
+            carried: AtomicU64::new(0),
+            uplink,
+            downlink,
+            libafl_port,
+            fanout,
+            sent: AtomicU64::new(0),
+            received: AtomicU64::new(0),
+        })
     }
 
     /// Whether LibAFL's multi-machine hooks are to run in the broker.
@@ -137,18 +159,50 @@ impl Tree {
     }
 }
 
-/// LibAFL's multi-machine hooks for this node's broker.
+/// LibAFL's multi-machine receiver hook for this node's broker (it connects to the parent,
+/// runs the listener children join, and passes what arrives to the jobs).
 ///
-/// `TcpMultiMachineHooksBuilder::build` is `unsafe`: its sender hook reads each message the
-/// broker forwards after the hook has returned, from a background task. This is LibAFL's own
-/// use of it (its `CentralizedLauncher` puts the same hooks on a broker made by
-/// `LlmpBroker::create_attach_to_tcp`, as the farm's broker is), built, as required, in the
-/// process and thread the broker runs in.
+/// `TcpMultiMachineHooksBuilder::build` is `unsafe` for its sender hook, which reads each
+/// message the broker forwards after the hook has returned, from a background task. That hook
+/// is dropped here unused (see [`Forward`]); the receiver copies what it reads.
 #[allow(unsafe_code)]
-pub(crate) fn multi_machine_hooks(tree: &Tree) -> Result<TcpMultiMachineHooks<SocketAddr, Blueprint>, libafl::Error> {
-    // SAFETY: see above: the broker keeps the pages of forwarded messages mapped while it runs,
-    // and the hooks live and die with it, on its thread.
-    unsafe { TcpMultiMachineHooks::builder().node_descriptor(tree.descriptor()).build::<Blueprint>() }
+pub(crate) fn multi_machine_receiver(tree: &Tree) -> Result<impl LlmpHook<StdShMem, StdShMemProvider> + use<>, libafl::Error> {
+    // SAFETY: the one hook whose use the contract is about, the sender, is never called.
+    let hooks: TcpMultiMachineHooks<SocketAddr, Blueprint> =
+        unsafe { TcpMultiMachineHooks::builder().node_descriptor(tree.descriptor()).build::<Blueprint>() }?;
+    Ok(hooks.receiver)
+}
+
+/// The broker hook, last (it sees only what the monitor forwards: the jobs' new corpus
+/// entries), that sends the jobs' messages to the parent and the children: LibAFL's sender
+/// hook, made to work ([`Fanout::from_jobs`] says why it is replaced).
+pub(crate) struct Forward {
+    /// Where they go.
+    pub fanout: Arc<Fanout>,
+    /// What the node shares (counts what is sent).
+    pub tree: Arc<Tree>,
+}
+
+impl<SHM, SP> LlmpHook<SHM, SP> for Forward {
+    fn on_new_message(
+        &mut self,
+        _broker: &mut LlmpBrokerInner<SHM, SP>,
+        _client: ClientId,
+        _tag: &mut Tag,
+        _flags: &mut Flags,
+        message: &mut [u8],
+        _new_messages: &mut Vec<(Tag, Flags, Vec<u8>)>,
+    ) -> Result<LlmpMsgHookResult, libafl::Error> {
+        self.fanout.from_jobs(message);
+        self.tree.sent.fetch_add(1, Ordering::Relaxed);
+        Ok(LlmpMsgHookResult::ForwardToClients)
+    }
+}
+
+/// Whether a message from a child is one a node carries for its parent alone (a finding, a
+/// node's statistics), which the parent files or keeps and does not pass on as it is.
+pub(crate) fn for_parent(message: &[u8]) -> bool {
+    !matches!(open(message), Opened::Other)
 }
 
 /// A LibAFL event wrapping one of the messages a node carries itself, encoded as LibAFL
@@ -208,7 +262,10 @@ impl<SHM, SP> LlmpHook<SHM, SP> for Intake {
                 return true;
             }
             match open(message) {
-                Opened::Other => true,
+                Opened::Other => {
+                    self.tree.received.fetch_add(1, Ordering::Relaxed);
+                    true
+                }
                 Opened::Finding(carried) => {
                     self.file(&carried);
                     false
@@ -281,10 +338,17 @@ impl Announcer {
         Some(Announcer { stop, thread })
     }
 
-    /// Announces one last time and stops.
-    pub(crate) fn stop(self) {
+    /// Announces one last time, gives the parent up to `flush` to take what is queued, and
+    /// stops.
+    pub(crate) fn stop(self, tree: &Tree, flush: Duration) {
         self.stop.store(true, Ordering::Relaxed);
         let _ = self.thread.join();
+        if let Some(uplink) = &tree.uplink {
+            let until = Instant::now() + flush;
+            while uplink.connected() && uplink.queued() > 0 && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
     }
 }
 
