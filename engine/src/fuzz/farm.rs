@@ -23,8 +23,8 @@ mod mutators;
 mod node;
 
 pub use monitor::{ClientTime, FarmStats};
-pub use node::NodeOptions;
 pub use mutators::{EditMutator, SpliceMutator, blueprint_mutator};
+pub use node::NodeOptions;
 
 use super::FuzzError;
 use super::harness::{Harness, HarnessOptions};
@@ -449,7 +449,12 @@ impl Broker {
 
 /// Runs the broker with `hooks` on `port` until every job has come and gone, or it is told to
 /// stop (see [`Broker`]); says on `ready` whether it started.
-fn serve<HT: LlmpHookTuple<StdShMem, StdShMemProvider>>(hooks: HT, port: u16, jobs: usize, ready: &mpsc::Sender<Result<(), libafl::Error>>) {
+fn serve<HT: LlmpHookTuple<StdShMem, StdShMemProvider>>(
+    hooks: HT,
+    port: u16,
+    jobs: usize,
+    ready: &mpsc::Sender<Result<(), libafl::Error>>,
+) {
     let created = StdShMemProvider::new().and_then(|provider| LlmpBroker::create_attach_to_tcp(provider, hooks, port));
     let mut broker = match created {
         Ok(broker) => broker,

@@ -218,7 +218,8 @@ fn inside(relative: &str) -> Option<PathBuf> {
 /// this signature was filed before.
 pub fn file_carried(crashes: &Path, carried: &Carried) -> Result<Option<Filed>, TriageError> {
     let id = carried.signature.as_str();
-    let bad = |reason: &str| TriageError::Folder { path: crashes.join(file_name(id)), reason: format!("from node {}: {reason}", carried.node) };
+    let bad =
+        |reason: &str| TriageError::Folder { path: crashes.join(file_name(id)), reason: format!("from node {}: {reason}", carried.node) };
     if id.is_empty() || file_name(id) != id {
         return Err(bad("not a signature"));
     }
@@ -229,13 +230,18 @@ pub fn file_carried(crashes: &Path, carried: &Carried) -> Result<Option<Filed>, 
     }
     std::fs::create_dir_all(&marks).map_err(io(&marks))?;
     remove_stale_staging(crashes);
-    let report_text = carried.files.iter().find(|(name, _)| name == "report.json").map(|(_, text)| text.as_str()).ok_or_else(|| bad("no report.json"))?;
+    let report_text =
+        carried.files.iter().find(|(name, _)| name == "report.json").map(|(_, text)| text.as_str()).ok_or_else(|| bad("no report.json"))?;
     let mut report: serde_json::Value = serde_json::from_str(report_text).map_err(|e| bad(&e.to_string()))?;
     let seen: Seen = report
         .get("seen")
         .and_then(|v| serde_json::from_value::<Vec<Seen>>(v.clone()).ok())
         .and_then(|list| list.into_iter().next())
-        .unwrap_or(Seen { fork: report.get("fork").and_then(|f| f.as_str()).unwrap_or_default().to_owned(), clients: Vec::new(), count: 1 });
+        .unwrap_or(Seen {
+            fork: report.get("fork").and_then(|f| f.as_str()).unwrap_or_default().to_owned(),
+            clients: Vec::new(),
+            count: 1,
+        });
     add_node(&mut report, &carried.node);
     static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let serial = SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -265,7 +271,8 @@ pub fn file_carried(crashes: &Path, carried: &Carried) -> Result<Option<Filed>, 
         let count = bump(&target, &seen)?;
         let path = target.join("report.json");
         let text = std::fs::read(&path).map_err(io(&path))?;
-        let mut report: serde_json::Value = serde_json::from_slice(&text).map_err(|e| TriageError::Folder { path: path.clone(), reason: e.to_string() })?;
+        let mut report: serde_json::Value =
+            serde_json::from_slice(&text).map_err(|e| TriageError::Folder { path: path.clone(), reason: e.to_string() })?;
         add_node(&mut report, &carried.node);
         let text = serde_json::to_vec_pretty(&report).map_err(|e| TriageError::Encode(e.to_string()))?;
         crate::atomic::write(&path, &text).map_err(io(&path))?;

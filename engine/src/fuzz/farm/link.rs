@@ -250,7 +250,8 @@ impl Uplink {
         };
         let listener = TcpListener::bind(("127.0.0.1", 0))?;
         let local = listener.local_addr()?;
-        let shared = Arc::new(UplinkShared { fanout, local: Mutex::new(None), connections: AtomicU64::new(0), connected: AtomicBool::new(false) });
+        let shared =
+            Arc::new(UplinkShared { fanout, local: Mutex::new(None), connections: AtomicU64::new(0), connected: AtomicBool::new(false) });
         let accepting = shared.clone();
         std::thread::Builder::new().name("schism-uplink-local".to_owned()).spawn(move || {
             // LibAFL connects once; should it ever connect again, the newest connection wins.
@@ -310,7 +311,8 @@ impl Uplink {
 fn relay_to_parent(parent: &str, shared: &Arc<UplinkShared>, queue: &Queue) {
     let mut said_waiting = false;
     loop {
-        let stream = parent.to_socket_addrs().ok().into_iter().flatten().find_map(|addr| TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT).ok());
+        let stream =
+            parent.to_socket_addrs().ok().into_iter().flatten().find_map(|addr| TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT).ok());
         let Some(stream) = stream else {
             if !said_waiting {
                 eprintln!("\nnode: parent {parent} not reachable; fuzzing on and retrying every {}s", RETRY.as_secs());
@@ -486,6 +488,8 @@ mod tests {
         let uplink = Uplink::start(format!("127.0.0.1:{port}"), Arc::new(Fanout::new(true))).expect("uplink");
         let mut libafl = TcpStream::connect(uplink.local_addr()).expect("local");
         write_frame(&mut libafl, b"early").expect("write");
+        // LibAFL's frames are queued by a thread of their own: let it queue this one first.
+        std::thread::sleep(Duration::from_millis(200));
         uplink.send(b"carried".to_vec());
         std::thread::sleep(Duration::from_millis(300));
         let parent = TcpListener::bind(("127.0.0.1", port)).expect("parent");
