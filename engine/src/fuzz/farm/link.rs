@@ -132,7 +132,7 @@ impl Queue {
 
 /// Where a node's frames go: its parent's queue and each child's, and a bounded history of what
 /// this node's jobs found, replayed to each child that joins (LibAFL's listener means to do the
-/// same, unbounded, but its history is filled by its sender hook: see [`Fanout::from_jobs`]).
+/// same, unbounded, but its history is filled by its sender hook: see [`Fanout::send_from_jobs`]).
 ///
 /// In a tree every frame reaches every node once: what a node's jobs find goes to its parent
 /// and children, what comes from a child goes on to the parent and the other children, what
@@ -164,7 +164,7 @@ impl Fanout {
     /// (`centralized_multi_machine.rs:137`, "Dereferenced SendWrapper<T> variable from a thread
     /// different to the one it has been created with"), so nothing a node finds would ever leave
     /// it. Here the message is copied on the broker's thread, inside the hook.
-    pub(crate) fn from_jobs(&self, message: &[u8]) {
+    pub(crate) fn send_from_jobs(&self, message: &[u8]) {
         let frame: Frame = Arc::from(message);
         if let Ok(mut history) = self.history.lock() {
             history.1 += frame.len();

@@ -6,7 +6,7 @@
 //! their corpus to its parent and children, and gives each node's jobs what arrives (its
 //! receiver hook, its listener, its framing, and the jobs' handling of events from other
 //! machines are used as they are). Its sending half, `TcpMultiMachineLlmpSenderHook`, panics
-//! on every message in 0.16.1 and is replaced by [`Forward`] (see [`Fanout::from_jobs`]). It
+//! on every message in 0.16.1 and is replaced by [`Forward`] (see [`Fanout::send_from_jobs`]). It
 //! carries nothing but corpus entries, for two reasons in its code: the broker's event hook (`StdLlmpEventHook`) handles an
 //! `Objective` event itself and forwards only `NewTestcase` (and `Stop`) to the hooks after it,
 //! among them the multi-machine sender; and a job drops every event from another machine that
@@ -175,7 +175,7 @@ pub(crate) fn multi_machine_receiver(tree: &Tree) -> Result<impl LlmpHook<StdShM
 
 /// The broker hook, last (it sees only what the monitor forwards: the jobs' new corpus
 /// entries), that sends the jobs' messages to the parent and the children: LibAFL's sender
-/// hook, made to work ([`Fanout::from_jobs`] says why it is replaced).
+/// hook, made to work ([`Fanout::send_from_jobs`] says why it is replaced).
 pub(crate) struct Forward {
     /// Where they go.
     pub fanout: Arc<Fanout>,
@@ -193,7 +193,7 @@ impl<SHM, SP> LlmpHook<SHM, SP> for Forward {
         message: &mut [u8],
         _new_messages: &mut Vec<(Tag, Flags, Vec<u8>)>,
     ) -> Result<LlmpMsgHookResult, libafl::Error> {
-        self.fanout.from_jobs(message);
+        self.fanout.send_from_jobs(message);
         self.tree.sent.fetch_add(1, Ordering::Relaxed);
         Ok(LlmpMsgHookResult::ForwardToClients)
     }
@@ -221,7 +221,7 @@ enum Opened {
     /// A finding to file.
     Finding(Carried),
     /// A node's statistics.
-    Node(NodeReport),
+    Node(Box<NodeReport>),
     /// Something else: LibAFL's own (a corpus entry) or not ours to read.
     Other,
 }
@@ -232,7 +232,7 @@ fn open(message: &[u8]) -> Opened {
     let UserStatsValue::String(text) = value.value() else { return Opened::Other };
     match name.as_ref() {
         FINDING_STAT => serde_json::from_str(text).map_or(Opened::Other, Opened::Finding),
-        NODE_STAT => serde_json::from_str(text).map_or(Opened::Other, Opened::Node),
+        NODE_STAT => serde_json::from_str(text).map_or(Opened::Other, |report| Opened::Node(Box::new(report))),
         _ => Opened::Other,
     }
 }
@@ -274,6 +274,7 @@ impl<SHM, SP> LlmpHook<SHM, SP> for Intake {
                     if report.node != self.tree.name
                         && let Ok(mut below) = self.tree.below.lock()
                     {
+                        let report = *report;
                         below.insert(report.node, (report.stats, Instant::now()));
                     }
                     false
