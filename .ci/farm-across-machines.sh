@@ -59,11 +59,13 @@ done
 ip -n "$ns_a" route get 10.77.1.1 > /dev/null || fail "leaf-a has no route to the root"
 
 # start NAME NS ARGS...: a farm in a namespace, its output in $out/NAME.{out,err}; its pid in
-# $started.
+# $started. Each farm's job binds to the first core the farm may use: leaf-a gets the second
+# core, the others the first (three machines' worth of farms on two cores).
 start() {
-    local name=$1 ns=$2
+    local name=$1 ns=$2 cores=0
     shift 2
-    ip netns exec "$ns" "$schism" fuzz --jobs 1 --duration 10m --no-minimize --node-name "$name" \
+    if [ "$name" = leaf-a ] && [ "$(nproc)" -gt 1 ]; then cores=1; fi
+    ip netns exec "$ns" taskset -c "$cores" "$schism" fuzz --jobs 1 --duration 10m --no-minimize --node-name "$name" \
         --corpus "$out/$name/corpus" --crashes "$out/$name/crashes" --metrics 127.0.0.1:9100 "$@" \
         >> "$out/$name.out" 2>> "$out/$name.err" &
     started=$!

@@ -11,9 +11,9 @@
 //!
 //! Across machines ([`NodeOptions`]), each machine runs such a farm, a node, and the nodes form
 //! a tree on LibAFL's multi-machine layer: its hooks in each node's broker exchange corpus
-//! entries with the parent and the children ([`node`] says what else a node carries and why,
-//! [`link`] how the links survive dead machines and networks). `--metrics` serves the
-//! statistics of a node and of the nodes below it to Prometheus ([`metrics`]).
+//! entries with the parent and the children (`farm/node.rs` says what else a node carries and why,
+//! `farm/link.rs` how the links survive dead machines and networks). `--metrics` serves the
+//! statistics of a node and of the nodes below it to Prometheus (`farm/metrics.rs`).
 
 mod job;
 mod link;
