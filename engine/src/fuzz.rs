@@ -47,6 +47,16 @@ pub enum FuzzError {
         /// The error.
         source: std::io::Error,
     },
+    /// A link of a farm across machines, or the metrics endpoint, could not be set up.
+    #[error("{what} {addr}: {source}")]
+    Listen {
+        /// What was to listen or connect there (`--node-listen`, `--metrics`, ...).
+        what: &'static str,
+        /// The address.
+        addr: String,
+        /// The error.
+        source: std::io::Error,
+    },
     /// The fuzzing engine failed.
     #[error("fuzzing engine: {0}")]
     Engine(String),

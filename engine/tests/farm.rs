@@ -30,6 +30,8 @@ fn run(dir: &Path, seconds: u64, seed: u64) -> FarmSummary {
         slow: None,
         sequences: schism_engine::fuzz::harness::DEFAULT_SEQUENCE_SHARE,
         keep_inputs: schism_engine::fuzz::farm::DEFAULT_KEEP_INPUTS,
+        node: Default::default(),
+        metrics: None,
     };
     farm::fuzz(&options).expect("the farm runs")
 }
@@ -112,6 +114,8 @@ fn a_farm_fuzzes_keeps_its_corpus_writes_its_stats_and_resumes() {
         // Single transactions only: the opcode canary is to be blamed on its instruction.
         sequences: 0.0,
         keep_inputs: schism_engine::fuzz::farm::DEFAULT_KEEP_INPUTS,
+        node: Default::default(),
+        metrics: None,
     };
     let stopped = farm::fuzz(&options).expect("the farm runs");
     let c = &stopped.stats;
@@ -143,6 +147,8 @@ fn a_farm_fuzzes_keeps_its_corpus_writes_its_stats_and_resumes() {
         slow: None,
         sequences: 1.0,
         keep_inputs: schism_engine::fuzz::farm::DEFAULT_KEEP_INPUTS,
+        node: Default::default(),
+        metrics: None,
     };
     let stopped = farm::fuzz(&options).expect("the farm runs");
     let first = stopped.stats.first_finding.clone().expect("the sequence canary is found");

@@ -1,7 +1,7 @@
 //! `schism fuzz`: a LibAFL farm fuzzing the clients against each other, filing each divergence.
 
 use super::{CliError, Finish, parse_duration, resolve_clients};
-use crate::fuzz::farm::{self, ClientFactory, FarmOptions};
+use crate::fuzz::farm::{self, ClientFactory, FarmOptions, NodeOptions};
 use crate::registry::ClientOptions;
 use clap::builder::TypedValueParser as _;
 use schism_interface::Fork;
@@ -68,6 +68,22 @@ pub struct Args {
     /// it was filed before.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Make this farm a node that other machines' farms join with `--parent` (e.g.
+    /// `0.0.0.0:7700`): corpus entries flow both ways, their findings are filed here.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub node_listen: Option<String>,
+    /// Join the farm of another machine, started with `--node-listen` there: this farm's
+    /// corpus entries and findings go to it, its corpus entries come here. A parent that is
+    /// away is waited for; the farm fuzzes on meanwhile.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub parent: Option<String>,
+    /// This node's name in reports and metrics (default: the host name).
+    #[arg(long, value_name = "NAME")]
+    pub node_name: Option<String>,
+    /// Serve Prometheus metrics at http://HOST:PORT/metrics (this node's and those of the
+    /// nodes below it).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics: Option<String>,
 }
 
 /// Runs the farm until its deadline (or Ctrl-C) and prints its summary.
@@ -94,11 +110,13 @@ pub fn run(args: Args) -> Result<Finish, CliError> {
         slow: (!args.no_slow).then_some(crate::fuzz::harness::SlowRule { ratio: args.slow_ratio, floor: args.slow_floor }),
         sequences: args.sequences,
         keep_inputs: args.keep_inputs,
+        node: NodeOptions { name: args.node_name.unwrap_or_default(), listen: args.node_listen, parent: args.parent },
+        metrics: args.metrics,
     };
     let summary = farm::fuzz(&options)?;
     print!("{}", summary.text());
     if let Some(path) = &args.junit {
         crate::junit::write(&crate::junit::of_findings(&args.crashes, &known), path)?;
     }
-    Ok(Finish::found(summary.stats.divergences > 0))
+    Ok(Finish::found(summary.stats.divergences > 0 || summary.carried > 0))
 }

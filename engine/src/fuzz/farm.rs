@@ -8,15 +8,25 @@
 //! its own. Only the caller returns from [`fuzz`]: every forked process exits when its part
 //! ends. The broker installs LLMP's SIGINT handler in the caller's process, where it stays:
 //! Ctrl-C stops the farm, not the program.
+//!
+//! Across machines ([`NodeOptions`]), each machine runs such a farm, a node, and the nodes form
+//! a tree on LibAFL's multi-machine layer: its hooks in each node's broker exchange corpus
+//! entries with the parent and the children (`farm/node.rs` says what else a node carries and why,
+//! `farm/link.rs` how the links survive dead machines and networks). `--metrics` serves the
+//! statistics of a node and of the nodes below it to Prometheus (`farm/metrics.rs`).
 
 mod job;
+mod link;
+mod metrics;
 mod monitor;
 mod mutators;
+mod node;
 mod scheduler;
 pub mod upkeep;
 
 pub use monitor::{ClientTime, FarmStats};
 pub use mutators::{EditMutator, SpliceMutator, blueprint_mutator};
+pub use node::NodeOptions;
 pub use upkeep::{DEFAULT_KEEP_INPUTS, HISTORY_FILE, HistoryPoint};
 
 use super::FuzzError;
@@ -27,10 +37,11 @@ use job::{FarmManager, FarmState, Job};
 use libafl::events::{ClientDescription, EventConfig, Launcher, StdLlmpEventHook};
 use libafl::monitors::NopMonitor;
 use libafl_bolts::core_affinity::{Cores, get_core_ids};
-use libafl_bolts::llmp::{Broker as _, LlmpBroker};
-use libafl_bolts::shmem::{ShMemProvider as _, StdShMemProvider};
+use libafl_bolts::llmp::{Broker as _, LlmpBroker, LlmpHookTuple};
+use libafl_bolts::shmem::{ShMemProvider as _, StdShMem, StdShMemProvider};
 use libafl_bolts::tuples::tuple_list;
 use monitor::{FarmMonitor, StatusLine};
+use node::{Announcer, Forward, Intake, Tree};
 use schism_interface::{Client, Fork};
 use std::fmt;
 use std::io::IsTerminal as _;
@@ -127,6 +138,10 @@ pub struct FarmOptions {
     /// Divergent inputs kept in `<crashes>/.inputs`, the oldest evicted first (every one is
     /// filed already: see [`upkeep`]).
     pub keep_inputs: usize,
+    /// Where the farm stands among machines (default: alone).
+    pub node: NodeOptions,
+    /// Serve Prometheus metrics here (`HOST:PORT`).
+    pub metrics: Option<String>,
 }
 
 /// A seed from the clock (nanoseconds since the epoch), for a farm given none.
@@ -147,6 +162,10 @@ pub struct FarmSummary {
     pub crashes: PathBuf,
     /// Some job had not stopped a grace period after the deadline and was interrupted.
     pub interrupted: bool,
+    /// The node's name.
+    pub node: String,
+    /// Findings of other nodes filed in this node's crashes folder.
+    pub carried: u64,
 }
 
 impl FarmSummary {
@@ -209,6 +228,14 @@ impl FarmSummary {
                 self.crashes.display()
             ),
         };
+        if self.carried > 0 {
+            out += &format!(
+                "{} finding{} of other nodes filed in {}\n",
+                self.carried,
+                if self.carried == 1 { "" } else { "s" },
+                self.crashes.display()
+            );
+        }
         if self.interrupted {
             out += &format!("warning: some job had not stopped {}s after the deadline and was interrupted\n", GRACE.as_secs());
         }
@@ -246,7 +273,6 @@ pub fn fuzz(options: &FarmOptions) -> Result<FarmSummary, FuzzError> {
     // Findings an earlier farm was killed while filing: the first job runs them first.
     let pending = super::harness::pending_inputs(&options.crashes);
 
-    let port = free_port().map_err(io(Path::new("127.0.0.1")))?;
     let seed = options.seed.unwrap_or_else(clock_seed);
     let deadline = options.duration.map(|d| Instant::now() + d);
     let status = match (options.status, std::io::stderr().is_terminal()) {
@@ -256,15 +282,35 @@ pub fn fuzz(options: &FarmOptions) -> Result<FarmSummary, FuzzError> {
     };
     let latest = Arc::new(Mutex::new(None));
     let origin = std::process::id();
+    let tree = Arc::new(Tree::start(&options.node)?);
+    let endpoint = match &options.metrics {
+        Some(listen) => {
+            let view = metrics::View { tree: tree.clone(), latest: latest.clone(), crashes: options.crashes.clone() };
+            let endpoint = metrics::Endpoint::start(listen, view).map_err(|source| FuzzError::Listen {
+                what: "--metrics",
+                addr: listen.clone(),
+                source,
+            })?;
+            eprintln!("metrics at http://{}/metrics", endpoint.addr());
+            Some(endpoint)
+        }
+        None => None,
+    };
     // Jobs stop early when this file appears (the first divergence, with stop_on_divergence).
-    let stop_file = std::env::temp_dir().join(format!("schism-farm-{origin}-{port}.stop"));
+    static FARMS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let serial = FARMS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let stop_file = std::env::temp_dir().join(format!("schism-farm-{origin}-{serial}.stop"));
     let _ = std::fs::remove_file(&stop_file);
-    let mut monitor = FarmMonitor::new(jobs, files.len(), options.stats.clone(), status, latest.clone());
-    if options.stop_on_divergence {
-        monitor.stop_on_divergence(stop_file.clone());
-    }
-    monitor.keep_up(upkeep::Upkeep::new(&options.crashes, options.keep_inputs));
-    let broker = Broker::start(monitor, port, jobs)?;
+    let make_monitor = || {
+        let mut monitor = FarmMonitor::new(jobs, files.len(), options.stats.clone(), status, latest.clone());
+        if options.stop_on_divergence {
+            monitor.stop_on_divergence(stop_file.clone());
+        }
+        monitor.keep_up(upkeep::Upkeep::new(&options.crashes, options.keep_inputs));
+        monitor
+    };
+    let (broker, port) = Broker::start_on_free_port(make_monitor, jobs, &tree, &options.crashes)?;
+    let announcer = Announcer::start(tree.clone(), options.crashes.clone(), latest.clone());
 
     let watchdog = deadline.map(|d| Watchdog::start(origin, d + GRACE));
     let job = Job { options, files: &files, pending: &pending, deadline, seed, stop_file: &stop_file, origin };
@@ -298,6 +344,13 @@ pub fn fuzz(options: &FarmOptions) -> Result<FarmSummary, FuzzError> {
     }
     let broker_result = broker.join();
     let interrupted = watchdog.is_some_and(Watchdog::stop);
+    if let Some(announcer) = announcer {
+        // What the jobs filed last goes to the parent before the farm returns.
+        announcer.stop(&tree, Duration::from_secs(5));
+    }
+    if let Some(endpoint) = endpoint {
+        endpoint.stop();
+    }
     let _ = std::fs::remove_file(&stop_file);
     if let Some(e) = launch_error {
         return Err(e);
@@ -305,7 +358,15 @@ pub fn fuzz(options: &FarmOptions) -> Result<FarmSummary, FuzzError> {
     broker_result?;
     let stats =
         latest.lock().ok().and_then(|mut l| l.take()).unwrap_or(FarmStats { jobs, resumed_from: files.len(), ..FarmStats::default() });
-    Ok(FarmSummary { stats, seed, corpus: options.corpus.clone(), crashes: options.crashes.clone(), interrupted })
+    Ok(FarmSummary {
+        stats,
+        seed,
+        corpus: options.corpus.clone(),
+        crashes: options.crashes.clone(),
+        interrupted,
+        node: tree.name.clone(),
+        carried: tree.carried.load(std::sync::atomic::Ordering::Relaxed),
+    })
 }
 
 /// The LLMP broker, on a thread of the caller's process: it relays the jobs' events and feeds
@@ -321,52 +382,110 @@ struct Broker {
 }
 
 impl Broker {
-    /// Binds `port` and starts brokering for `jobs` jobs.
-    fn start(monitor: FarmMonitor, port: u16, jobs: usize) -> Result<Broker, FuzzError> {
+    /// Starts the broker on a port the system says is free; when another farm takes that port
+    /// between the asking and the binding, tries another.
+    fn start_on_free_port(
+        make_monitor: impl Fn() -> FarmMonitor,
+        jobs: usize,
+        tree: &Arc<Tree>,
+        crashes: &Path,
+    ) -> Result<(Broker, u16), FuzzError> {
+        const ATTEMPTS: usize = 8;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let port = free_port().map_err(|source| FuzzError::Io { path: PathBuf::from("127.0.0.1"), source })?;
+            match Broker::start(make_monitor(), port, jobs, tree.clone(), crashes.to_path_buf()) {
+                Ok(broker) => return Ok((broker, port)),
+                Err(libafl::Error::OsError(e, ..)) if e.kind() == std::io::ErrorKind::AddrInUse && attempt < ATTEMPTS => {}
+                Err(e) => return Err(engine(e)),
+            }
+        }
+    }
+
+    /// Binds `port` and starts brokering for `jobs` jobs; on a node of a farm across machines,
+    /// with LibAFL's multi-machine hooks and the [`Intake`] of what the children carry.
+    fn start(monitor: FarmMonitor, port: u16, jobs: usize, tree: Arc<Tree>, crashes: PathBuf) -> Result<Broker, libafl::Error> {
         let (ready, bound) = mpsc::channel::<Result<(), libafl::Error>>();
         let thread = std::thread::Builder::new()
             .name("schism-broker".to_owned())
             .spawn(move || {
-                let created = StdLlmpEventHook::<Blueprint, FarmMonitor>::new(monitor)
-                    .and_then(|hook| LlmpBroker::create_attach_to_tcp(StdShMemProvider::new()?, tuple_list!(hook), port));
-                let mut broker = match created {
-                    Ok(broker) => broker,
+                let hook = match StdLlmpEventHook::<Blueprint, FarmMonitor>::new(monitor) {
+                    Ok(hook) => hook,
                     Err(e) => {
                         let _ = ready.send(Err(e));
                         return;
                     }
                 };
-                if broker.is_shutting_down() {
-                    // LLMP's shutdown flag is process-wide and never cleared: a farm in this
-                    // process was interrupted (Ctrl-C, the watchdog), and this one would stop at
-                    // once.
-                    let _ = ready
-                        .send(Err(libafl::Error::illegal_state("an earlier farm in this process was interrupted; start a new process")));
+                if !tree.networked() {
+                    serve(tuple_list!(hook), port, jobs, &ready);
                     return;
                 }
-                if let Some(jobs) = NonZeroUsize::new(jobs) {
-                    broker.set_exit_after(jobs);
-                }
-                let _ = ready.send(Ok(()));
-                broker.loop_with_timeouts(BROKER_TIMEOUT, Some(BROKER_NAP));
-                // Told to stop (Ctrl-C, SIGTERM to this process alone, the watchdog) rather than
-                // left by every job: whatever still runs below this process stops too. After a
-                // clean end the jobs are left to exit by themselves, freeing their pages.
-                if broker.has_clients() || broker.num_clients_seen().saturating_sub(broker.nb_listeners()) < jobs {
-                    interrupt(descendants(std::process::id()));
+                // Built here: LibAFL's hooks run a Tokio runtime that must live in the thread
+                // and process of the broker.
+                match node::multi_machine_receiver(&tree) {
+                    // The receiver first (what other machines sent joins this node's messages),
+                    // the intake next (takes out what the farm carries itself), then the
+                    // monitor, and the sender last: it sees only what the monitor forwards,
+                    // the jobs' new corpus entries.
+                    Ok(receiver) => {
+                        let forward = Forward { fanout: tree.fanout.clone(), tree: tree.clone() };
+                        serve(tuple_list!(receiver, Intake { crashes, tree }, hook, forward), port, jobs, &ready);
+                    }
+                    Err(e) => {
+                        let _ = ready.send(Err(e));
+                    }
                 }
             })
-            .map_err(|source| FuzzError::Io { path: PathBuf::from("schism-broker thread"), source })?;
+            .map_err(|e| libafl::Error::os_error(e, "cannot start the broker's thread"))?;
         match bound.recv() {
             Ok(Ok(())) => Ok(Broker { thread }),
-            Ok(Err(e)) => Err(engine(e)),
-            Err(_) => Err(FuzzError::Engine("the broker stopped before it started".to_owned())),
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                Err(e)
+            }
+            Err(_) => Err(libafl::Error::illegal_state("the broker stopped before it started")),
         }
     }
 
     /// Waits for the broker to stop.
     fn join(self) -> Result<(), FuzzError> {
         self.thread.join().map_err(|_| FuzzError::Engine("the broker panicked".to_owned()))
+    }
+}
+
+/// Runs the broker with `hooks` on `port` until every job has come and gone, or it is told to
+/// stop (see [`Broker`]); says on `ready` whether it started.
+fn serve<HT: LlmpHookTuple<StdShMem, StdShMemProvider>>(
+    hooks: HT,
+    port: u16,
+    jobs: usize,
+    ready: &mpsc::Sender<Result<(), libafl::Error>>,
+) {
+    let created = StdShMemProvider::new().and_then(|provider| LlmpBroker::create_attach_to_tcp(provider, hooks, port));
+    let mut broker = match created {
+        Ok(broker) => broker,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    if broker.is_shutting_down() {
+        // LLMP's shutdown flag is process-wide and never cleared: a farm in this process was
+        // interrupted (Ctrl-C, the watchdog), and this one would stop at once.
+        let _ = ready.send(Err(libafl::Error::illegal_state("an earlier farm in this process was interrupted; start a new process")));
+        return;
+    }
+    if let Some(jobs) = NonZeroUsize::new(jobs) {
+        broker.set_exit_after(jobs);
+    }
+    let _ = ready.send(Ok(()));
+    broker.loop_with_timeouts(BROKER_TIMEOUT, Some(BROKER_NAP));
+    // Told to stop (Ctrl-C, SIGTERM to this process alone, the watchdog) rather than left by
+    // every job: whatever still runs below this process stops too. After a clean end the jobs
+    // are left to exit by themselves, freeing their pages.
+    if broker.has_clients() || broker.num_clients_seen().saturating_sub(broker.nb_listeners()) < jobs {
+        interrupt(descendants(std::process::id()));
     }
 }
 
@@ -390,7 +509,8 @@ pub(crate) fn corpus_entries(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// A local TCP port free right now, for the broker (so farms and tests can run side by side).
+/// A local TCP port free right now, for the broker (so farms and tests can run side by side);
+/// another process may take it before it is bound, so binders retry.
 fn free_port() -> std::io::Result<u16> {
     Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
 }

@@ -218,6 +218,8 @@ fn run_target(options: &RealOptions, target: RealTarget) -> Result<RealResult, R
             // take no blocks).
             sequences: 0.0,
             keep_inputs: super::farm::DEFAULT_KEEP_INPUTS,
+            node: Default::default(),
+            metrics: None,
         };
         let summary = fuzz(&farm)?;
         let stats = &summary.stats;

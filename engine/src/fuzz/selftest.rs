@@ -231,6 +231,8 @@ fn run_once(options: &SelftestOptions, canary: Canary, seed: u64) -> Result<Seed
         // finding is blamed on its instruction; the block-level one in sequences only.
         sequences: if canary.block_level { 1.0 } else { 0.0 },
         keep_inputs: super::farm::DEFAULT_KEEP_INPUTS,
+        node: Default::default(),
+        metrics: None,
     };
     let summary = fuzz(&farm)?;
     let stats = &summary.stats;

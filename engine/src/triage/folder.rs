@@ -14,6 +14,9 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+/// Where the root marks the findings of other nodes it has filed: `.nodes/<node>/<signature>`.
+const CARRIED_MARKS: &str = ".nodes";
+
 /// Slows the writing of a staged folder by this many milliseconds per file (a testing aid: it
 /// widens the window in which a test kills a farm in the middle of filing).
 pub const DELAY_ENV: &str = "SCHISM_FILING_DELAY_MS";
@@ -150,6 +153,151 @@ pub fn file(crashes: &Path, folder: &Folder<'_>) -> Result<Filed, TriageError> {
     Ok(Filed::New(target))
 }
 
+/// A finding filed on another node of a farm across machines, as it travels to the root: the
+/// text files of its folder.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Carried {
+    /// The node that filed it (its `--node-name`).
+    pub node: String,
+    /// The folder's name (the signature's short id).
+    pub signature: String,
+    /// Each file: its path inside the folder (`report.json`, `traces/revm.jsonl`) and its text.
+    pub files: Vec<(String, String)>,
+}
+
+impl Carried {
+    /// Reads a filed folder: its text files, traces last and left out once the files reach
+    /// `limit` bytes in all (the report and the case always go).
+    pub fn read(node: &str, folder: &Path, limit: usize) -> Result<Carried, TriageError> {
+        let signature = folder.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let mut files = Vec::new();
+        let mut size = 0usize;
+        for name in ["report.json", "case.json", "original.json", "report.md"] {
+            let path = folder.join(name);
+            if let Ok(text) = std::fs::read_to_string(&path) {
+                size += text.len();
+                files.push((name.to_owned(), text));
+            }
+        }
+        if !files.iter().any(|(name, _)| name == "report.json") {
+            return Err(TriageError::Folder { path: folder.join("report.json"), reason: "missing".into() });
+        }
+        let traces = folder.join("traces");
+        let mut names: Vec<PathBuf> = std::fs::read_dir(&traces).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+        names.sort();
+        for path in names {
+            let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else { continue };
+            let Ok(text) = std::fs::read_to_string(&path) else { continue };
+            if size + text.len() > limit {
+                break;
+            }
+            size += text.len();
+            files.push((format!("traces/{name}"), text));
+        }
+        Ok(Carried { node: node.to_owned(), signature, files })
+    }
+}
+
+/// A path inside a carried folder, when it is one schism writes: `NAME` or `traces/NAME`,
+/// each part a safe file name. Anything else is left out: what another machine sends never
+/// becomes a path outside the folder.
+fn inside(relative: &str) -> Option<PathBuf> {
+    let parts: Vec<&str> = relative.split('/').collect();
+    let safe = |part: &str| !part.is_empty() && file_name(part) == part;
+    match parts.as_slice() {
+        [name] if safe(name) => Some(PathBuf::from(name)),
+        ["traces", name] if safe(name) => Some(Path::new("traces").join(name)),
+        _ => None,
+    }
+}
+
+/// Files a finding another node filed, at most once per node and signature (a node announces
+/// its findings again after each reconnection and restart, so that none is lost in a dead link):
+/// a new folder whose `report.json` names the node in `nodes`, or, when the signature is filed
+/// already, the node added to `nodes` and the count bumped. `None`: this node's finding of
+/// this signature was filed before.
+pub fn file_carried(crashes: &Path, carried: &Carried) -> Result<Option<Filed>, TriageError> {
+    let id = carried.signature.as_str();
+    let bad =
+        |reason: &str| TriageError::Folder { path: crashes.join(file_name(id)), reason: format!("from node {}: {reason}", carried.node) };
+    if id.is_empty() || file_name(id) != id {
+        return Err(bad("not a signature"));
+    }
+    let marks = crashes.join(CARRIED_MARKS).join(file_name(&carried.node));
+    let mark = marks.join(id);
+    if mark.exists() {
+        return Ok(None);
+    }
+    std::fs::create_dir_all(&marks).map_err(io(&marks))?;
+    remove_stale_staging(crashes);
+    let report_text =
+        carried.files.iter().find(|(name, _)| name == "report.json").map(|(_, text)| text.as_str()).ok_or_else(|| bad("no report.json"))?;
+    let mut report: serde_json::Value = serde_json::from_str(report_text).map_err(|e| bad(&e.to_string()))?;
+    let seen: Seen = report
+        .get("seen")
+        .and_then(|v| serde_json::from_value::<Vec<Seen>>(v.clone()).ok())
+        .and_then(|list| list.into_iter().next())
+        .unwrap_or(Seen {
+            fork: report.get("fork").and_then(|f| f.as_str()).unwrap_or_default().to_owned(),
+            clients: Vec::new(),
+            count: 1,
+        });
+    add_node(&mut report, &carried.node);
+    static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let serial = SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let staging = crashes.join(format!(".staging-{id}-{}-{serial}", std::process::id()));
+    let written = (|| {
+        std::fs::create_dir_all(staging.join("traces")).map_err(io(&staging))?;
+        for (name, text) in &carried.files {
+            let Some(relative) = inside(name) else { continue };
+            if relative == Path::new("report.json") {
+                continue;
+            }
+            let path = staging.join(relative);
+            std::fs::write(&path, text).map_err(io(&path))?;
+        }
+        let json = serde_json::to_vec_pretty(&report).map_err(|e| TriageError::Encode(e.to_string()))?;
+        let path = staging.join("report.json");
+        std::fs::write(&path, json).map_err(io(&path))
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(e);
+    }
+    let target = crashes.join(id);
+    let _lock = Lock::take(crashes)?;
+    let filed = if is_filed(crashes, id) {
+        let _ = std::fs::remove_dir_all(&staging);
+        let count = bump(&target, &seen)?;
+        let path = target.join("report.json");
+        let text = std::fs::read(&path).map_err(io(&path))?;
+        let mut report: serde_json::Value =
+            serde_json::from_slice(&text).map_err(|e| TriageError::Folder { path: path.clone(), reason: e.to_string() })?;
+        add_node(&mut report, &carried.node);
+        let text = serde_json::to_vec_pretty(&report).map_err(|e| TriageError::Encode(e.to_string()))?;
+        crate::atomic::write(&path, &text).map_err(io(&path))?;
+        Filed::Again(target, count)
+    } else {
+        if target.exists() {
+            let aside = crashes.join(format!(".replaced-{id}-{}", std::process::id()));
+            std::fs::rename(&target, &aside).map_err(io(&target))?;
+        }
+        std::fs::rename(&staging, &target).map_err(io(&target))?;
+        Filed::New(target)
+    };
+    std::fs::write(&mark, b"").map_err(io(&mark))?;
+    Ok(Some(filed))
+}
+
+/// Adds a node to a report's `nodes`, once.
+fn add_node(report: &mut serde_json::Value, node: &str) {
+    let mut nodes: Vec<String> = report.get("nodes").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default();
+    if !nodes.iter().any(|n| n == node) {
+        nodes.push(node.to_owned());
+    }
+    report["nodes"] = nodes.into();
+}
+
 pub(crate) fn pause() {
     if let Some(ms) = std::env::var(DELAY_ENV).ok().and_then(|v| v.parse::<u64>().ok()) {
         std::thread::sleep(std::time::Duration::from_millis(ms));
@@ -265,4 +413,52 @@ pub fn read(path: &Path) -> Result<(Case, Option<Report>), TriageError> {
         return Err(TriageError::Folder { path: case_path, reason: "holds no case".into() });
     }
     Ok((cases.swap_remove(0), report))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn carried(node: &str, files: Vec<(&str, &str)>) -> Carried {
+        Carried {
+            node: node.to_owned(),
+            signature: "diverge-0123".to_owned(),
+            files: files.into_iter().map(|(n, t)| (n.to_owned(), t.to_owned())).collect(),
+        }
+    }
+
+    const REPORT: &str = r#"{"signature":"diverge-0123","fork":"Cancun","count":1,"seen":[{"fork":"Cancun","clients":[],"count":1}]}"#;
+
+    #[test]
+    fn a_carried_finding_is_filed_once_per_node_with_its_name() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let leaf = carried("leaf-a", vec![("report.json", REPORT), ("case.json", "{}"), ("traces/revm.jsonl", "{}\n")]);
+        let first = file_carried(dir.path(), &leaf).expect("file");
+        assert!(matches!(first, Some(Filed::New(_))));
+        let folder = dir.path().join("diverge-0123");
+        assert!(folder.join("case.json").is_file() && folder.join("traces/revm.jsonl").is_file());
+        let report: serde_json::Value = serde_json::from_slice(&std::fs::read(folder.join("report.json")).expect("read")).expect("json");
+        assert_eq!(report["nodes"], serde_json::json!(["leaf-a"]));
+        // Announced again (a reconnection): not counted again.
+        assert_eq!(file_carried(dir.path(), &leaf).expect("file"), None);
+        // The same signature from another node: counted, and both named.
+        let other = carried("leaf-b", vec![("report.json", REPORT)]);
+        assert!(matches!(file_carried(dir.path(), &other).expect("file"), Some(Filed::Again(_, 2))));
+        let report: serde_json::Value = serde_json::from_slice(&std::fs::read(folder.join("report.json")).expect("read")).expect("json");
+        assert_eq!(report["nodes"], serde_json::json!(["leaf-a", "leaf-b"]));
+    }
+
+    #[test]
+    fn a_carried_finding_never_writes_outside_its_folder() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let crashes = dir.path().join("crashes");
+        let evil = carried("x", vec![("report.json", REPORT), ("../escape", "no"), ("traces/../../escape", "no"), ("/tmp/abs", "no")]);
+        file_carried(&crashes, &evil).expect("file");
+        assert!(!dir.path().join("escape").exists());
+        let mut bad = evil.clone();
+        bad.signature = "../up".to_owned();
+        assert!(file_carried(&crashes, &bad).is_err());
+        assert!(inside("report.json").is_some() && inside("traces/a.jsonl").is_some());
+        assert!(inside("..").is_none() && inside("a/b").is_none() && inside(".hidden").is_none());
+    }
 }

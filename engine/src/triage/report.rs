@@ -89,6 +89,10 @@ pub struct Report {
     /// For a slow finding: seconds each client took.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub timings: Vec<(String, f64)>,
+    /// In a farm across machines, the nodes (by `--node-name`) whose findings the root filed
+    /// in this folder; empty for a finding filed where it was made.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<String>,
 }
 
 /// Now, as RFC 3339 UTC to the second.
@@ -127,6 +131,7 @@ impl Report {
             filing_seconds: 0.0,
             reproduce: Vec::new(),
             timings: Vec::new(),
+            nodes: Vec::new(),
         }
     }
 
