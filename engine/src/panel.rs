@@ -81,8 +81,9 @@ pub enum Excuse {
     /// afterwards (conformance, where a known difference classifies a failure).
     Unrepresentable,
     /// As [`Excuse::Unrepresentable`] while running; a finding is then judged on its minimised
-    /// case, where a known difference's static look at the code is precise (the farm: a
-    /// client runs every case it can represent, so its documented bugs cost no reach).
+    /// case and on the odd client's trace of it, where a known difference's look at the code is
+    /// precise and what the client executed shows what the code hides (the farm: a client runs
+    /// every case it can represent, so its documented bugs cost no reach).
     After,
 }
 
@@ -134,8 +135,11 @@ pub trait Runnable: Sync {
 
     /// The documented known difference of `client` that covers it, judged after it ran: what
     /// explains a client that could not represent it, or a finding whose odd one out is
-    /// `client` (see [`Excuse::After`]).
-    fn known_difference(&self, client: &dyn Client) -> Option<&'static KnownDifference> {
+    /// `client` (see [`Excuse::After`]). `output` is what `client` made of it, when it made
+    /// something: a difference may judge on what the client executed (its trace, when the run
+    /// recorded one) as well as on the case.
+    fn known_difference(&self, client: &dyn Client, output: Option<&Self::Output>) -> Option<&'static KnownDifference> {
+        let _ = output;
         self.excused(client)
     }
 
@@ -155,6 +159,11 @@ impl Runnable for Case {
 
     fn excused(&self, client: &dyn Client) -> Option<&'static KnownDifference> {
         client.known_differences().iter().find(|k| (k.applies)(self))
+    }
+
+    fn known_difference(&self, client: &dyn Client, output: Option<&Outcome>) -> Option<&'static KnownDifference> {
+        let trace = output.and_then(|o| o.trace.as_ref());
+        client.known_differences().iter().find(|k| k.explains(self, trace))
     }
 
     fn run_on(&self, client: &dyn Client, trace: TraceMode) -> Result<Outcome, ClientError> {
@@ -187,9 +196,11 @@ impl Runnable for Sequence {
         None
     }
 
-    fn known_difference(&self, client: &dyn Client) -> Option<&'static KnownDifference> {
+    fn known_difference(&self, client: &dyn Client, _output: Option<&ChainRun>) -> Option<&'static KnownDifference> {
         // A sequence is covered by a known difference that covers one of its transactions, each seen as a state test on the genesis state under
-        // each fork of the schedule (a missing feature such as EIP-7702 shows there).
+        // each fork of the schedule (a missing feature such as EIP-7702 shows there). Judged
+        // by the look at each transaction only: a sequence's traces are per included
+        // transaction, and rejected ones leave gaps.
         let known = client.known_differences();
         if known.is_empty() {
             return None;
@@ -339,7 +350,7 @@ fn sit<W: Runnable>(
         // A case the client cannot even represent is explained when one of its documented
         // known differences (a missing feature) covers the case; any other fault stays a
         // finding of its own kind.
-        Err(e @ ClientError::Unrepresentable { .. }) => match judged(|| work.known_difference(client)) {
+        Err(e @ ClientError::Unrepresentable { .. }) => match judged(|| work.known_difference(client, None)) {
             Some(known) => Entry::Excused(known),
             None => Entry::Fault(Fault::of(label, &e)),
         },

@@ -665,10 +665,20 @@ mod tests {
         false
     }
 
-    static SMALL: [schism_interface::KnownDifference; 1] =
-        [schism_interface::KnownDifference { id: "documented-small", reason: "a test difference", link: "none", applies: small_pre }];
-    static NEVER: [schism_interface::KnownDifference; 1] =
-        [schism_interface::KnownDifference { id: "documented-never", reason: "a test difference", link: "none", applies: never }];
+    static SMALL: [schism_interface::KnownDifference; 1] = [schism_interface::KnownDifference {
+        id: "documented-small",
+        reason: "a test difference",
+        link: "none",
+        applies: small_pre,
+        executed: None,
+    }];
+    static NEVER: [schism_interface::KnownDifference; 1] = [schism_interface::KnownDifference {
+        id: "documented-never",
+        reason: "a test difference",
+        link: "none",
+        applies: never,
+        executed: None,
+    }];
 
     impl Client for Documented {
         fn id(&self) -> &str {

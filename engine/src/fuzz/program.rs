@@ -20,9 +20,9 @@
 //! | [`CallMemory`] (where a call's input and output lie) | 3/4 of calls: input at an [`Offset`], input length the data's (3/4), the data's ± a little or an [`Offset`]; output apart at an [`Offset`] (1/2), over the input at its start (1/8) or shifted by up to 32 bytes either way (3/8): partial and full overlap, both orders; output length an [`Offset`]. 1/4: the input at 0x200 and 64 bytes of output at 0x40 |
 //! | [`Gas`] (forwarded by calls) | 3/8 all that is left, 1/8 all but `k` (exactly enough and one less, at run time), 1/8 around all but one 64th (at run time), 1/8 a number up to 65535, 1/8 the stipend ± 128, 1/8 up to 255 |
 //! | [`Target`] (callees, balance queries, beneficiaries, delegations) | evenly: a generated contract, a precompile, the sender, the coinbase, an address with no account, a 7702 authority, the contract itself, a system contract, an account with only balance, only nonce or only storage, the address the last CREATE made |
-//! | call input ([`Input`]) | 3/5 shaped (for a precompile: half well-formed, half broken, see [`crate::fuzz::precompile`]; ecrecover's broken inputs set a field three times in four, v half of those (27 or 28 with higher bits set half of that: 27 + 2^k for k from 8 to 255, or all ones above the last byte), r or s the other half (0, 1, n - 1, n, n + 1, n/2, n/2 + 1, 2^255, 2^256 - 1); for a contract: bytes), 1/5 words of [`Value`]s, 1/5 none |
+//! | call input ([`Input`]) | 3/5 shaped (for a precompile: half well-formed, half broken, see [`crate::fuzz::precompile`]; ecrecover's well-formed inputs set v to an edge one time in eight, its broken ones set a field three times in four, v half of those (27 or 28 with higher bits set half of that: 27 + 2^k for k from 8 to 255, or all ones above the last byte), r or s the other half (0, 1, n - 1, n, n + 1, n/2, n/2 + 1, 2^255, 2^256 - 1); for a contract: bytes), 1/5 words of [`Value`]s, 1/5 none |
 
-use crate::fuzz::compile::computing_index;
+use crate::fuzz::compile::{computing_index, computing_len};
 use crate::fuzz::vectors::COMBINATIONS;
 use arbitrary::{Arbitrary, Unstructured};
 use serde::{Deserialize, Serialize};
@@ -744,8 +744,11 @@ impl Blueprint {
         let piece = &mut self.contracts[c].program[i];
         let tweaked = match piece {
             Piece::Leaf(Leaf::Op { op, args }) if u.arbitrary::<bool>().unwrap_or(false) => {
-                match u.int_in_range(0u8..=3).unwrap_or(0) {
+                match u.int_in_range(0u8..=4).unwrap_or(0) {
                     0 => *op = u.arbitrary().unwrap_or(*op),
+                    // Operands from a boundary combination for the instruction (under the
+                    // newest fork), when there is one.
+                    4 => *args = combination_for(*op, u).unwrap_or(*args),
                     k => args[usize::from(k - 1)] = u.arbitrary().unwrap_or(Value::Small(0)),
                 }
                 true
@@ -872,6 +875,18 @@ impl Blueprint {
         let i = u.choose_index(self.contracts[c].program.len()).ok()?;
         Some((c, i))
     }
+}
+
+/// The operands of a row of [`COMBINATIONS`] for the instruction `op` picks under the newest
+/// fork (whose table is all of [`COMPUTING`](crate::fuzz::compile::computing_index)'s), or
+/// `None` when no row is for it.
+fn combination_for(op: u8, u: &mut Unstructured) -> Option<[Value; 3]> {
+    let rows: Vec<&[u8; 3]> = COMBINATIONS
+        .iter()
+        .filter(|(ops, _)| ops.iter().any(|o| computing_index(*o).is_some_and(|i| i == op % computing_len())))
+        .map(|(_, at)| at)
+        .collect();
+    u.choose(&rows).ok().map(|at| at.map(Value::Boundary))
 }
 
 /// One operand of a generated instruction, borrowed to be nudged in place.

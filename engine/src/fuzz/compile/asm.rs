@@ -101,6 +101,11 @@ pub(crate) fn computing_index(opcode: u8) -> Option<u8> {
     COMPUTING.iter().position(|(op, _, _)| *op == opcode).and_then(|i| u8::try_from(i).ok())
 }
 
+/// How many computing instructions the newest fork has (all of [`COMPUTING`]).
+pub(crate) fn computing_len() -> u8 {
+    u8::try_from(COMPUTING.len()).unwrap_or(u8::MAX)
+}
+
 /// `base` moved by `d` bytes, not below zero.
 fn shifted(base: U256, d: i8) -> U256 {
     if d >= 0 { base.saturating_add(U256::from(d)) } else { base.saturating_sub(U256::from(d.unsigned_abs())) }
