@@ -366,6 +366,6 @@ mod tests {
         let digest = h.finalize();
         println!("{cases} cases, {sequences} sequences: {digest}");
         assert!(sequences > 100, "too few sequences ({sequences}) to cover later transactions");
-        assert_eq!(digest, alloy_primitives::b256!("0x08799d2d7486ddc447e1bc374bb12c50879481b3de65426fe70c126c81c94e4c"));
+        assert_eq!(digest, alloy_primitives::b256!("0x97ae13b3a680b6f06fab8e560a18a4003575e6f45c1e466da37a7c9f579f07a6"));
     }
 }

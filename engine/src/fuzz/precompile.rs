@@ -72,16 +72,16 @@ fn edge_words() -> [U256; 14] {
     ]
 }
 
-/// ecrecover's v at the edges of its range, by `kind`: half of the time 27 or 28 with higher
-/// bits set (27 + 2^k for k from 8 to 255 by `k`, or every byte but the last all ones), which a
-/// check of the last byte alone takes for valid; otherwise 0, 1, 26, 29, 35 or 36 (EIP-155's
-/// v), or an edge word.
+/// ecrecover's v at the edges of its range, by `kind`: three times in four 27 or 28 with
+/// higher bits set (27 + 2^k for k from 8 to 255 by `k`, or every byte but the last all ones),
+/// which a check of the last byte alone takes for valid; otherwise 0, 1, 26, 29, 35 or 36
+/// (EIP-155's v), or an edge word.
 fn signature_v(kind: u8, k: u8) -> U256 {
     let base = U256::from(27 + u64::from(kind % 2));
-    match (kind / 2) % 4 {
-        0 => base + (U256::from(1) << (8 + usize::from(k) % 248)),
-        1 => (U256::MAX << 8) | base,
-        2 => U256::from([0u64, 1, 26, 29, 35, 36][usize::from(k) % 6]),
+    match (kind / 2) % 8 {
+        0..=3 => base + (U256::from(1) << (8 + usize::from(k) % 248)),
+        4..=5 => (U256::MAX << 8) | base,
+        6 => U256::from([0u64, 1, 26, 29, 35, 36][usize::from(k) % 6]),
         _ => edge_words()[usize::from(k) % edge_words().len()],
     }
 }
