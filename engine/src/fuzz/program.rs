@@ -15,7 +15,7 @@
 //!
 //! | operand | drawn as |
 //! |---|---|
-//! | [`Value`] (arithmetic operands, stored values, call values, salts) | 2/5 a [`BOUNDARIES`](crate::fuzz::vectors::BOUNDARIES) word (signed and unsigned edges), 1/5 a boundary ± up to 128, 1/5 a small number, 1/10 any word, 1/10 an address; a computing instruction's operands are one value repeated a quarter of the time, and another quarter of the time a row of [`COMBINATIONS`](crate::fuzz::vectors::COMBINATIONS) (-2^255 / -1; sums and products past 2^256 with a modulus of 0, 1 or wide; sign-bit pairs for the signed comparisons; shifts and indices of 31, 32, 255, 256, 2^64; 0^0) with one of the instructions it is for |
+//! | [`Value`] (arithmetic operands, stored values, call values, salts) | 2/5 a [`BOUNDARIES`](crate::fuzz::vectors::BOUNDARIES) word (signed and unsigned edges), 1/5 a boundary ± up to 128, 1/5 a small number, 1/10 any word, 1/10 an address; a computing instruction's operands are one value repeated a quarter of the time, and another quarter of the time a row of [`COMBINATIONS`] (-2^255 / -1; sums and products past 2^256 with a modulus of 0, 1 or wide; sign-bit pairs for the signed comparisons; shifts and indices of 31, 32, 255, 256, 2^64; 0^0) with one of the instructions it is for |
 //! | [`Offset`] (memory offsets and lengths of every memory instruction, call, create, log, return, revert, copy and hash) | 3/20 zero, 1/4 a small number, 1/5 whole words, 3/20 an edge of [`OFFSET_EDGES`](crate::fuzz::vectors::OFFSET_EDGES) (1/8 of those at 2^32 - 1 or beyond), 3/20 where the last memory write went ± up to 32 bytes, 1/10 the current return data size ± up to 33 (read at run time, not below zero) |
 //! | [`CallMemory`] (where a call's input and output lie) | 3/4 of calls: input at an [`Offset`], input length the data's (3/4), the data's ± a little or an [`Offset`]; output apart at an [`Offset`] (1/2), over the input at its start (1/8) or shifted by up to 32 bytes either way (3/8): partial and full overlap, both orders; output length an [`Offset`]. 1/4: the input at 0x200 and 64 bytes of output at 0x40 |
 //! | [`Gas`] (forwarded by calls) | 3/8 all that is left, 1/8 all but `k` (exactly enough and one less, at run time), 1/8 around all but one 64th (at run time), 1/8 a number up to 65535, 1/8 the stipend ± 128, 1/8 up to 255 |
@@ -880,8 +880,7 @@ impl Blueprint {
 }
 
 /// The operands of a row of [`COMBINATIONS`] for the instruction `op` picks under the newest
-/// fork (whose table is all of [`COMPUTING`](crate::fuzz::compile::computing_index)'s), or
-/// `None` when no row is for it.
+/// fork (which has every computing instruction), or `None` when no row is for it.
 fn combination_for(op: u8, u: &mut Unstructured) -> Option<[Value; 3]> {
     let rows: Vec<&[u8; 3]> = COMBINATIONS
         .iter()
