@@ -196,17 +196,16 @@ impl Runnable for Sequence {
         None
     }
 
-    fn known_difference(&self, client: &dyn Client, _output: Option<&ChainRun>) -> Option<&'static KnownDifference> {
+    fn known_difference(&self, client: &dyn Client, output: Option<&ChainRun>) -> Option<&'static KnownDifference> {
         // A sequence is covered by a known difference that covers one of its transactions, each seen as a state test on the genesis state under
-        // each fork of the schedule (a missing feature such as EIP-7702 shows there). Judged
-        // by the look at each transaction only: a sequence's traces are per included
-        // transaction, and rejected ones leave gaps.
+        // each fork of the schedule (a missing feature such as EIP-7702 shows there), judged
+        // on the look at it and on the client's trace of that transaction in the run.
         let known = client.known_differences();
         if known.is_empty() {
             return None;
         }
         let forks = self.schedule.forks();
-        for block in &self.blocks {
+        for (position, block) in self.blocks.iter().enumerate() {
             let h = &block.header;
             let env = Arc::new(schism_interface::fixture::Env {
                 current_coinbase: h.beneficiary,
@@ -220,7 +219,12 @@ impl Runnable for Sequence {
                 previous_hash: None,
                 parent_beacon_block_root: h.parent_beacon_block_root,
             });
-            for stx in &block.txs {
+            for (index, stx) in block.txs.iter().enumerate() {
+                let trace = output
+                    .and_then(|run| run.blocks.iter().find(|b| b.position == position))
+                    .and_then(|b| b.outcome.as_ref())
+                    .and_then(|o| o.receipts.iter().find(|r| r.index == index))
+                    .and_then(|r| r.trace.as_ref());
                 for fork in &forks {
                     let case = Case {
                         file: self.file.clone(),
@@ -235,7 +239,7 @@ impl Runnable for Sequence {
                         expected: None,
                         block_hashes: None,
                     };
-                    if let Some(k) = known.iter().find(|k| (k.applies)(&case)) {
+                    if let Some(k) = known.iter().find(|k| k.explains(&case, trace)) {
                         return Some(k);
                     }
                 }
@@ -375,4 +379,29 @@ pub fn guarded<T>(id: &str, f: impl FnOnce() -> Result<T, ClientError>) -> Resul
             .unwrap_or_else(|| "non-text panic payload".to_owned());
         Err(ClientError::Panicked { client: id.to_owned(), message })
     })
+}
+#[cfg(all(test, feature = "sputnik"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sequence_is_judged_on_the_client_s_trace_of_each_transaction() {
+        // The farm's finding (a 10-minute run at seed 7, block sequences on): before EIP-161,
+        // init code assembled from PUSH32 data calls the coinbase, absent from the state, and
+        // SputnikVM charges no new-account gas. The look at the code cannot see the call; the
+        // client's trace of the transaction shows it.
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus/known/sputnik-coinbase-from-init-code.json");
+        let Ok(schism_interface::load::FixtureFile::Blockchain(file)) = schism_interface::load::read_fixture(&path) else {
+            panic!("a blockchain test at {}", path.display())
+        };
+        let (sequences, errors) = schism_interface::sequence::blockchain::sequences_of_file(&path, &file);
+        assert!(errors.is_empty() && sequences.len() == 1, "{errors:?}");
+        let client = schism_sputnik::Sputnik::new();
+        let seq = &sequences[0];
+        assert_eq!(seq.known_difference(&client, None).map(|k| k.id), None, "the static look misses it");
+        let run = seq.run_on(&client, TraceMode::Steps).expect("runs");
+        assert_eq!(seq.known_difference(&client, Some(&run)).map(|k| k.id), Some("sputnik-coinbase-exists-pre-eip161"));
+        let untraced = seq.run_on(&client, TraceMode::Off).expect("runs");
+        assert_eq!(seq.known_difference(&client, Some(&untraced)).map(|k| k.id), None, "no trace, no judgement");
+    }
 }

@@ -58,10 +58,11 @@ pub static KNOWN_DIFFERENCES: &[KnownDifference] = &[
         reason: "evm 1.1 marks the coinbase touched when a transaction starts (`mark_hot(coinbase, \
                  TouchKind::Coinbase)`), and before EIP-161 a touched account counts as existing: a \
                  value CALL or a SELFDESTRUCT to a coinbase absent from the state is not charged the \
-                 25,000 new-account gas (Frontier, Homestead, Tangerine Whistle). Found by schism fuzz.",
+                 25,000 new-account gas (Frontier, Homestead, Tangerine Whistle). Matched by code that \
+                 names the coinbase and calls, or by a run that executed such a call. Found by schism fuzz.",
         link: "https://github.com/rust-ethereum/evm/blob/master/src/backend/overlayed.rs",
         applies: reaches_absent_coinbase_pre_eip161,
-        executed: None,
+        executed: Some(called_absent_coinbase_pre_eip161),
     },
     KnownDifference {
         id: "sputnik-msize-after-codecopy",
@@ -131,6 +132,16 @@ fn reaches_absent_coinbase_pre_eip161(case: &Case) -> bool {
         names && acts
     };
     case.tx.to == Some(coinbase) || case.pre.values().any(|a| reaches(&a.code))
+}
+
+/// Before EIP-161, with the coinbase absent from the pre-state, a run that executed a CALL,
+/// CALLCODE or SELFDESTRUCT to it (code assembled in memory, an address computed).
+fn called_absent_coinbase_pre_eip161(case: &Case, trace: &Trace) -> bool {
+    let coinbase = case.env.current_coinbase;
+    if case.fork >= Fork::SpuriousDragon || case.pre.contains_key(&coinbase) {
+        return false;
+    }
+    trace.iter().any(|step| matches!(step.op, CALL | CALLCODE | SELFDESTRUCT) && touched(step) == Some(coinbase))
 }
 
 fn uses_eip7702(case: &Case) -> bool {
@@ -419,6 +430,27 @@ mod tests {
         assert_eq!(explained(&case, &trace), None);
         let (case, trace) = created_from_memory(Fork::Cancun, &staticcall(0x0c));
         assert_eq!(explained(&case, &trace), None);
+    }
+
+    #[test]
+    fn a_call_to_the_absent_coinbase_from_init_code_built_in_memory_is_judged_on_the_trace() {
+        // The created contract's init code: CALL(gas, COINBASE, 0, 0, 0, 0, 0), STOP; the
+        // farm's finding assembled the same from PUSH32 data.
+        let call = [0x60, 0x00, 0x80, 0x80, 0x80, 0x80, COINBASE, 0x5a, CALL, 0x00];
+        let absent = |fork: Fork| {
+            let (mut case, _) = created_from_memory(fork, &call);
+            let mut pre = (*case.pre).clone();
+            pre.remove(&case.env.current_coinbase);
+            case.pre = std::sync::Arc::new(pre);
+            let out = crate::Sputnik::new().execute(&case, schism_interface::TraceMode::Steps).expect("executes");
+            (case, out.trace.expect("a trace"))
+        };
+        use schism_interface::Client;
+        let (case, trace) = absent(Fork::Tangerine);
+        assert!(!reaches_absent_coinbase_pre_eip161(&case), "the static look misses it");
+        assert_eq!(explained(&case, &trace), Some("sputnik-coinbase-exists-pre-eip161"));
+        let (case, trace) = absent(Fork::SpuriousDragon);
+        assert_eq!(explained(&case, &trace), None, "EIP-161 forks are not affected");
     }
 
     #[test]
