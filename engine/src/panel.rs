@@ -386,22 +386,33 @@ mod tests {
 
     #[test]
     fn a_sequence_is_judged_on_the_client_s_trace_of_each_transaction() {
-        // The farm's finding (a 10-minute run at seed 7, block sequences on): before EIP-161,
+        // The farm's finding (a 2-minute run at seed 7): before EIP-161,
         // init code assembled from PUSH32 data calls the coinbase, absent from the state, and
         // SputnikVM charges no new-account gas. The look at the code cannot see the call; the
         // client's trace of the transaction shows it.
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus/known/sputnik-coinbase-from-init-code.json");
-        let Ok(schism_interface::load::FixtureFile::Blockchain(file)) = schism_interface::load::read_fixture(&path) else {
-            panic!("a blockchain test at {}", path.display())
-        };
-        let (sequences, errors) = schism_interface::sequence::blockchain::sequences_of_file(&path, &file);
-        assert!(errors.is_empty() && sequences.len() == 1, "{errors:?}");
         let client = schism_sputnik::Sputnik::new();
-        let seq = &sequences[0];
+        let seq = known_sequence("sputnik-coinbase-from-init-code.json");
         assert_eq!(seq.known_difference(&client, None).map(|k| k.id), None, "the static look misses it");
         let run = seq.run_on(&client, TraceMode::Steps).expect("runs");
         assert_eq!(seq.known_difference(&client, Some(&run)).map(|k| k.id), Some("sputnik-coinbase-exists-pre-eip161"));
         let untraced = seq.run_on(&client, TraceMode::Off).expect("runs");
         assert_eq!(seq.known_difference(&client, Some(&untraced)).map(|k| k.id), None, "no trace, no judgement");
+        // The farm's other such finding (seed 11): MSIZE after a CODECOPY in init code built
+        // from PUSH32 data.
+        let seq = known_sequence("sputnik-msize-after-codecopy-from-init-code.json");
+        assert_eq!(seq.known_difference(&client, None).map(|k| k.id), None, "the static look misses it");
+        let run = seq.run_on(&client, TraceMode::Steps).expect("runs");
+        assert_eq!(seq.known_difference(&client, Some(&run)).map(|k| k.id), Some("sputnik-msize-after-codecopy"));
+    }
+
+    /// The one sequence of `corpus/known/<name>`.
+    fn known_sequence(name: &str) -> Sequence {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus/known").join(name);
+        let Ok(schism_interface::load::FixtureFile::Blockchain(file)) = schism_interface::load::read_fixture(&path) else {
+            panic!("a blockchain test at {}", path.display())
+        };
+        let (mut sequences, errors) = schism_interface::sequence::blockchain::sequences_of_file(&path, &file);
+        assert!(errors.is_empty() && sequences.len() == 1, "{errors:?}");
+        sequences.remove(0)
     }
 }
