@@ -81,8 +81,9 @@ pub enum Excuse {
     /// afterwards (conformance, where a known difference classifies a failure).
     Unrepresentable,
     /// As [`Excuse::Unrepresentable`] while running; a finding is then judged on its minimised
-    /// case, where a known difference's static look at the code is precise (the farm: a
-    /// client runs every case it can represent, so its documented bugs cost no reach).
+    /// case and on the odd client's trace of it, where a known difference's look at the code is
+    /// precise and what the client executed shows what the code hides (the farm: a client runs
+    /// every case it can represent, so its documented bugs cost no reach).
     After,
 }
 
@@ -134,8 +135,11 @@ pub trait Runnable: Sync {
 
     /// The documented known difference of `client` that covers it, judged after it ran: what
     /// explains a client that could not represent it, or a finding whose odd one out is
-    /// `client` (see [`Excuse::After`]).
-    fn known_difference(&self, client: &dyn Client) -> Option<&'static KnownDifference> {
+    /// `client` (see [`Excuse::After`]). `output` is what `client` made of it, when it made
+    /// something: a difference may judge on what the client executed (its trace, when the run
+    /// recorded one) as well as on the case.
+    fn known_difference(&self, client: &dyn Client, output: Option<&Self::Output>) -> Option<&'static KnownDifference> {
+        let _ = output;
         self.excused(client)
     }
 
@@ -155,6 +159,11 @@ impl Runnable for Case {
 
     fn excused(&self, client: &dyn Client) -> Option<&'static KnownDifference> {
         client.known_differences().iter().find(|k| (k.applies)(self))
+    }
+
+    fn known_difference(&self, client: &dyn Client, output: Option<&Outcome>) -> Option<&'static KnownDifference> {
+        let trace = output.and_then(|o| o.trace.as_ref());
+        client.known_differences().iter().find(|k| k.explains(self, trace))
     }
 
     fn run_on(&self, client: &dyn Client, trace: TraceMode) -> Result<Outcome, ClientError> {
@@ -187,15 +196,16 @@ impl Runnable for Sequence {
         None
     }
 
-    fn known_difference(&self, client: &dyn Client) -> Option<&'static KnownDifference> {
+    fn known_difference(&self, client: &dyn Client, output: Option<&ChainRun>) -> Option<&'static KnownDifference> {
         // A sequence is covered by a known difference that covers one of its transactions, each seen as a state test on the genesis state under
-        // each fork of the schedule (a missing feature such as EIP-7702 shows there).
+        // each fork of the schedule (a missing feature such as EIP-7702 shows there), judged
+        // on the look at it and on the client's trace of that transaction in the run.
         let known = client.known_differences();
         if known.is_empty() {
             return None;
         }
         let forks = self.schedule.forks();
-        for block in &self.blocks {
+        for (position, block) in self.blocks.iter().enumerate() {
             let h = &block.header;
             let env = Arc::new(schism_interface::fixture::Env {
                 current_coinbase: h.beneficiary,
@@ -209,7 +219,12 @@ impl Runnable for Sequence {
                 previous_hash: None,
                 parent_beacon_block_root: h.parent_beacon_block_root,
             });
-            for stx in &block.txs {
+            for (index, stx) in block.txs.iter().enumerate() {
+                let trace = output
+                    .and_then(|run| run.blocks.iter().find(|b| b.position == position))
+                    .and_then(|b| b.outcome.as_ref())
+                    .and_then(|o| o.receipts.iter().find(|r| r.index == index))
+                    .and_then(|r| r.trace.as_ref());
                 for fork in &forks {
                     let case = Case {
                         file: self.file.clone(),
@@ -224,7 +239,7 @@ impl Runnable for Sequence {
                         expected: None,
                         block_hashes: None,
                     };
-                    if let Some(k) = known.iter().find(|k| (k.applies)(&case)) {
+                    if let Some(k) = known.iter().find(|k| k.explains(&case, trace)) {
                         return Some(k);
                     }
                 }
@@ -339,7 +354,7 @@ fn sit<W: Runnable>(
         // A case the client cannot even represent is explained when one of its documented
         // known differences (a missing feature) covers the case; any other fault stays a
         // finding of its own kind.
-        Err(e @ ClientError::Unrepresentable { .. }) => match judged(|| work.known_difference(client)) {
+        Err(e @ ClientError::Unrepresentable { .. }) => match judged(|| work.known_difference(client, None)) {
             Some(known) => Entry::Excused(known),
             None => Entry::Fault(Fault::of(label, &e)),
         },
@@ -364,4 +379,40 @@ pub fn guarded<T>(id: &str, f: impl FnOnce() -> Result<T, ClientError>) -> Resul
             .unwrap_or_else(|| "non-text panic payload".to_owned());
         Err(ClientError::Panicked { client: id.to_owned(), message })
     })
+}
+#[cfg(all(test, feature = "sputnik"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sequence_is_judged_on_the_client_s_trace_of_each_transaction() {
+        // The farm's finding (a 2-minute run at seed 7): before EIP-161,
+        // init code assembled from PUSH32 data calls the coinbase, absent from the state, and
+        // SputnikVM charges no new-account gas. The look at the code cannot see the call; the
+        // client's trace of the transaction shows it.
+        let client = schism_sputnik::Sputnik::new();
+        let seq = known_sequence("sputnik-coinbase-from-init-code.json");
+        assert_eq!(seq.known_difference(&client, None).map(|k| k.id), None, "the static look misses it");
+        let run = seq.run_on(&client, TraceMode::Steps).expect("runs");
+        assert_eq!(seq.known_difference(&client, Some(&run)).map(|k| k.id), Some("sputnik-coinbase-exists-pre-eip161"));
+        let untraced = seq.run_on(&client, TraceMode::Off).expect("runs");
+        assert_eq!(seq.known_difference(&client, Some(&untraced)).map(|k| k.id), None, "no trace, no judgement");
+        // The farm's other such finding (seed 11): MSIZE after a CODECOPY in init code built
+        // from PUSH32 data.
+        let seq = known_sequence("sputnik-msize-after-codecopy-from-init-code.json");
+        assert_eq!(seq.known_difference(&client, None).map(|k| k.id), None, "the static look misses it");
+        let run = seq.run_on(&client, TraceMode::Steps).expect("runs");
+        assert_eq!(seq.known_difference(&client, Some(&run)).map(|k| k.id), Some("sputnik-msize-after-codecopy"));
+    }
+
+    /// The one sequence of `corpus/known/<name>`.
+    fn known_sequence(name: &str) -> Sequence {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus/known").join(name);
+        let Ok(schism_interface::load::FixtureFile::Blockchain(file)) = schism_interface::load::read_fixture(&path) else {
+            panic!("a blockchain test at {}", path.display())
+        };
+        let (mut sequences, errors) = schism_interface::sequence::blockchain::sequences_of_file(&path, &file);
+        assert!(errors.is_empty() && sequences.len() == 1, "{errors:?}");
+        sequences.remove(0)
+    }
 }

@@ -442,7 +442,8 @@ pub(crate) mod tests {
 
     #[test]
     fn a_known_difference_classifies_instead_of_failing() {
-        static KNOWN: [KnownDifference; 1] = [KnownDifference { id: "test-quirk", reason: "scripted", link: "none", applies: |_| true }];
+        static KNOWN: [KnownDifference; 1] =
+            [KnownDifference { id: "test-quirk", reason: "scripted", link: "none", applies: |_| true, executed: None }];
         let quirky: Arc<dyn Client> =
             Arc::new(Scripted { id: "q", behaviour: Behaviour::Root(9), calls: AtomicUsize::new(0), known: &KNOWN });
         let clients = [Scripted::client("a", Behaviour::Correct), quirky];
@@ -453,7 +454,8 @@ pub(crate) mod tests {
 
     #[test]
     fn an_unrepresentable_case_is_known_only_when_documented() {
-        static MISSING: [KnownDifference; 1] = [KnownDifference { id: "no-feature", reason: "scripted", link: "none", applies: |_| true }];
+        static MISSING: [KnownDifference; 1] =
+            [KnownDifference { id: "no-feature", reason: "scripted", link: "none", applies: |_| true, executed: None }];
         let documented: Arc<dyn Client> =
             Arc::new(Scripted { id: "d", behaviour: Behaviour::Unrepresentable, calls: AtomicUsize::new(0), known: &MISSING });
         let undocumented = Scripted::client("u", Behaviour::Unrepresentable);

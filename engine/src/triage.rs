@@ -182,7 +182,7 @@ impl Triage {
         let small_exam = if small == *case { exam.clone() } else { self.examiner.examine(&small, true) };
         let (small, small_exam) =
             if small_exam.signature().as_ref() == Some(&signature) { (small, small_exam) } else { (case.clone(), exam.clone()) };
-        if let Some((client, known)) = self.explained(&small, &signature) {
+        if let Some((client, known)) = self.explained(&small, &small_exam, &signature) {
             self.known.insert(id, (client.clone(), known.id));
             let filed = Filed::Known { client, known: known.id };
             return Ok(Handled { signature, filed, minimised: Some(minimised), seconds: found.elapsed().as_secs_f64() });
@@ -193,10 +193,15 @@ impl Triage {
     }
 
     /// The odd client out of a finding and its documented known difference that covers the
-    /// minimised case, when the examiner judges known differences afterwards: a divergence
-    /// whose clients split in two with that client alone on one side, or a fault of that client
-    /// only.
-    fn explained<S: Subject>(&self, small: &S, signature: &Signature) -> Option<(String, &'static schism_interface::KnownDifference)> {
+    /// minimised case (judged on the case and on that client's traced run of it, `exam`), when
+    /// the examiner judges known differences afterwards: a divergence whose clients split in
+    /// two with that client alone on one side, or a fault of that client only.
+    fn explained<S: Subject>(
+        &self,
+        small: &S,
+        exam: &Examination<S::Output>,
+        signature: &Signature,
+    ) -> Option<(String, &'static schism_interface::KnownDifference)> {
         if !self.examiner.judges_known_after() {
             return None;
         }
@@ -213,7 +218,7 @@ impl Triage {
         };
         lone.into_iter().find_map(|label| {
             let client = self.examiner.client(label)?;
-            crate::panel::judged(|| small.known_difference(client.as_ref())).map(|k| (label.to_owned(), k))
+            crate::panel::judged(|| small.known_difference(client.as_ref(), exam.outcome(label))).map(|k| (label.to_owned(), k))
         })
     }
 

@@ -6,7 +6,7 @@ use crate::fork::Fork;
 use crate::observe::StepObserver;
 use crate::outcome::Outcome;
 use crate::sequence::{BlockInput, BlockOutcome, SystemCall, SystemOutcome};
-use crate::trace::{TraceFields, TraceMode};
+use crate::trace::{Trace, TraceFields, TraceMode};
 use std::time::Duration;
 
 /// An EVM implementation schism can execute cases on.
@@ -107,8 +107,22 @@ pub struct KnownDifference {
     pub reason: &'static str,
     /// Where it is tracked or documented.
     pub link: &'static str,
-    /// True for the cases this difference explains.
+    /// True for the cases this difference explains, judged by a look at the case (its code,
+    /// transaction and environment); before a client runs, this alone keeps it out.
     pub applies: fn(&Case) -> bool,
+    /// True for the cases this difference explains, judged on what the client executed (its
+    /// step trace of the case), for what a look at the case cannot see: an address an
+    /// instruction computes, code that init code assembles in memory. `None`: `applies`
+    /// alone judges.
+    pub executed: Option<fn(&Case, &Trace) -> bool>,
+}
+
+impl KnownDifference {
+    /// Whether it explains `case`, on which the client executed `trace` when it recorded one:
+    /// by the look at the case, or else by what the trace shows.
+    pub fn explains(&self, case: &Case, trace: Option<&Trace>) -> bool {
+        (self.applies)(case) || matches!((self.executed, trace), (Some(executed), Some(trace)) if executed(case, trace))
+    }
 }
 
 /// A client failing to produce an outcome.

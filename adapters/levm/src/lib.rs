@@ -147,6 +147,7 @@ pub static KNOWN_DIFFERENCES: &[KnownDifference] = &[
                  rejects such limits) the adapter refuses these cases as unrepresentable.",
         link: "https://github.com/lambdaclass/ethrex/blob/main/crates/vm/levm/src/call_frame.rs",
         applies: input::gas_limit_unrepresentable,
+        executed: None,
     },
     KnownDifference {
         id: "levm-blob-base-fee-overflow",
@@ -156,6 +157,7 @@ pub static KNOWN_DIFFERENCES: &[KnownDifference] = &[
                  node then cannot execute the block, so the adapter reports an execution failure.",
         link: "https://github.com/lambdaclass/ethrex/blob/main/crates/common/types/block.rs",
         applies: blob_base_fee_fails,
+        executed: None,
     },
 ];
 

@@ -28,6 +28,7 @@ static KNOWN_DIFFERENCES: [KnownDifference; 1] = [KnownDifference {
              cannot arise on mainnet, and revme's own runner skips these fixtures",
     link: "https://eips.ethereum.org/EIPS/eip-7610",
     applies: Case::has_storage_only_account,
+    executed: None,
 }];
 
 /// The revm client.

@@ -1,11 +1,12 @@
 //! Known differences: behaviours of SputnikVM 1.1 that differ from the specification and that
 //! the adapter cannot make up for, each with the static look at a case that tells when it may
-//! show. A difference excuses the client on the whole case before it runs, so each predicate is
+//! show and, where code can hide it, a look at the client's trace of a run that tells when it
+//! did. A difference excuses the client on the whole case before it runs, so each predicate is
 //! kept as narrow as a look at the code allows, and its doc says what it over-approximates.
 
 use crate::input;
 use schism_interface::alloy_primitives::Address;
-use schism_interface::{Case, Fork, KnownDifference, TxKind};
+use schism_interface::{Case, Fork, KnownDifference, Trace, TraceStep, TxKind};
 
 const PUSH1: u8 = 0x60;
 const PUSH32: u8 = 0x7f;
@@ -22,6 +23,11 @@ const CALL: u8 = 0xf1;
 const CALLCODE: u8 = 0xf2;
 const DELEGATECALL: u8 = 0xf4;
 const CREATE2: u8 = 0xf5;
+const STATICCALL: u8 = 0xfa;
+const BALANCE: u8 = 0x31;
+const EXTCODESIZE: u8 = 0x3b;
+const EXTCODECOPY: u8 = 0x3c;
+const EXTCODEHASH: u8 = 0x3f;
 const SELFDESTRUCT: u8 = 0xff;
 
 /// Behaviours of SputnikVM 1.1 that differ from the specification and that the adapter cannot
@@ -34,23 +40,29 @@ pub static KNOWN_DIFFERENCES: &[KnownDifference] = &[
                  code starting with 0xEF",
         link: "https://github.com/rust-ethereum/evm/blob/master/src/standard/config.rs",
         applies: uses_eip7702,
+        executed: None,
     },
     KnownDifference {
         id: "sputnik-no-eip2537",
         reason: "evm-precompile 1.0 has no BLS12-381 precompiles (EIP-2537, 0x0b..0x11): from Prague \
                  a call to them, or any other access to their accounts, runs as on an empty (and, under \
-                 EIP-2929, cold) account",
+                 EIP-2929, cold) account. Matched by code that pushes their address and then touches an \
+                 account, or by a run that executed an access to one (an address computed, or code \
+                 assembled in memory and created)",
         link: "https://github.com/rust-ethereum/evm/blob/master/precompile/src/lib.rs",
         applies: calls_bls_precompile,
+        executed: Some(touched_bls_precompile),
     },
     KnownDifference {
         id: "sputnik-coinbase-exists-pre-eip161",
         reason: "evm 1.1 marks the coinbase touched when a transaction starts (`mark_hot(coinbase, \
                  TouchKind::Coinbase)`), and before EIP-161 a touched account counts as existing: a \
                  value CALL or a SELFDESTRUCT to a coinbase absent from the state is not charged the \
-                 25,000 new-account gas (Frontier, Homestead, Tangerine Whistle). Found by schism fuzz.",
+                 25,000 new-account gas (Frontier, Homestead, Tangerine Whistle). Matched by code that \
+                 names the coinbase and calls, or by a run that executed such a call. Found by schism fuzz.",
         link: "https://github.com/rust-ethereum/evm/blob/master/src/backend/overlayed.rs",
         applies: reaches_absent_coinbase_pre_eip161,
+        executed: Some(called_absent_coinbase_pre_eip161),
     },
     KnownDifference {
         id: "sputnik-msize-after-codecopy",
@@ -58,9 +70,11 @@ pub static KNOWN_DIFFERENCES: &[KnownDifference] = &[
                  the memory, and CODECOPY writes without resizing it: MSIZE after a CODECOPY that grows \
                  memory reports the size before the copy (gas is charged right). Matched by a CODECOPY \
                  that an MSIZE follows in the same code, or precedes inside a loop; over-approximates \
-                 copies that do not grow memory. Found by schism fuzz.",
+                 copies that do not grow memory; or by a run that executed an MSIZE after a CODECOPY \
+                 in the same frame (code assembled in memory and created). Found by schism fuzz.",
         link: "https://github.com/rust-ethereum/evm/issues/99",
         applies: msize_after_codecopy,
+        executed: Some(executed_msize_after_codecopy),
     },
     KnownDifference {
         id: "sputnik-selfdestruct-hides-outer-storage",
@@ -75,6 +89,7 @@ pub static KNOWN_DIFFERENCES: &[KnownDifference] = &[
                  new upstream, report text in adapters/sputnik/UPSTREAM.md.",
         link: "https://github.com/rust-ethereum/evm/blob/master/src/backend/overlayed.rs",
         applies: reads_storage_after_nested_selfdestruct,
+        executed: None,
     },
 ];
 
@@ -119,16 +134,71 @@ fn reaches_absent_coinbase_pre_eip161(case: &Case) -> bool {
     case.tx.to == Some(coinbase) || case.pre.values().any(|a| reaches(&a.code))
 }
 
+/// Before EIP-161, with the coinbase absent from the pre-state, a run that executed a CALL,
+/// CALLCODE or SELFDESTRUCT to it (code assembled in memory, an address computed).
+fn called_absent_coinbase_pre_eip161(case: &Case, trace: &Trace) -> bool {
+    let coinbase = case.env.current_coinbase;
+    if case.fork >= Fork::SpuriousDragon || case.pre.contains_key(&coinbase) {
+        return false;
+    }
+    trace.iter().any(|step| matches!(step.op, CALL | CALLCODE | SELFDESTRUCT) && touched(step) == Some(coinbase))
+}
+
 fn uses_eip7702(case: &Case) -> bool {
     case.fork >= Fork::Prague && (case.tx.kind == TxKind::SetCode || case.pre.values().any(|a| input::is_delegation(&a.code)))
 }
 
+/// True for the address of a BLS12-381 precompile (0x0b..0x11).
+fn is_bls(address: &Address) -> bool {
+    let bytes = address.as_slice();
+    bytes[..19].iter().all(|b| *b == 0) && (0x0b..=0x11).contains(&bytes[19])
+}
+
 fn calls_bls_precompile(case: &Case) -> bool {
-    let bls = |to: &Address| {
-        let bytes = to.as_slice();
-        bytes[..19].iter().all(|b| *b == 0) && (0x0b..=0x11).contains(&bytes[19])
+    case.fork >= Fork::Prague && (case.tx.to.as_ref().is_some_and(is_bls) || codes(case).any(code_calls_bls_precompile))
+}
+
+/// The account an executed instruction touches, read from its operands on the stack: the
+/// callee of CALL, CALLCODE, DELEGATECALL and STATICCALL (second from the top), the account of
+/// BALANCE, EXTCODESIZE, EXTCODECOPY and EXTCODEHASH and the beneficiary of SELFDESTRUCT (the
+/// top). An address is the word's low 20 bytes, as the instructions read it.
+fn touched(step: &TraceStep) -> Option<Address> {
+    let from_top = match step.op {
+        CALL | CALLCODE | DELEGATECALL | STATICCALL => 1,
+        BALANCE | EXTCODESIZE | EXTCODECOPY | EXTCODEHASH | SELFDESTRUCT => 0,
+        _ => return None,
     };
-    case.fork >= Fork::Prague && (case.tx.to.as_ref().is_some_and(bls) || codes(case).any(code_calls_bls_precompile))
+    let word = step.stack.iter().rev().nth(from_top)?.to_be_bytes::<32>();
+    Some(Address::from_slice(&word[12..]))
+}
+
+/// From Prague, a run that executed an access to a BLS12-381 precompile's account, whatever
+/// computed the address or assembled the code: what the client did, not what the code shows.
+fn touched_bls_precompile(case: &Case, trace: &Trace) -> bool {
+    case.fork >= Fork::Prague && trace.iter().any(|step| touched(step).as_ref().is_some_and(is_bls))
+}
+
+/// A run that executed an MSIZE after a CODECOPY of the same frame (a deeper frame starts
+/// with no copy; a frame returned to keeps its own).
+fn executed_msize_after_codecopy(_case: &Case, trace: &Trace) -> bool {
+    let mut copied: Vec<bool> = Vec::new();
+    let mut depth = 0usize;
+    for step in trace {
+        let d = step.depth as usize;
+        if copied.len() <= d {
+            copied.resize(d + 1, false);
+        }
+        if d > depth {
+            copied[d] = false;
+        }
+        depth = d;
+        match step.op {
+            CODECOPY => copied[d] = true,
+            MSIZE if copied[d] => return true,
+            _ => {}
+        }
+    }
+    false
 }
 
 /// True when `code` pushes a BLS12-381 precompile's address (`PUSHn addr`) and touches an
@@ -319,6 +389,80 @@ mod tests {
         // Over-approximated: the address consumed by something else first still counts (the
         // farm judges the rule on minimised cases, where nothing else is left).
         assert!(code_calls_bls_precompile(&[0x60, 0x0b, 0x5a, 0x55, 0x5a, 0xf1]));
+    }
+
+    /// `inner` run as init code that the called contract assembles in memory from PUSH32 data
+    /// (PUSH32 inner, PUSH1 0, MSTORE, then CREATE of 32 bytes at 0), under `fork`; the case
+    /// and SputnikVM's trace of it.
+    fn created_from_memory(fork: Fork, inner: &[u8]) -> (Case, Trace) {
+        use crate::Sputnik;
+        use schism_interface::{Client, TraceMode};
+        let mut word = [0u8; 32];
+        word[..inner.len()].copy_from_slice(inner);
+        let mut outer = vec![PUSH32];
+        outer.extend_from_slice(&word);
+        outer.extend([0x60, 0x00, 0x52, 0x60, 0x20, 0x60, 0x00, 0x60, 0x00, CREATE, 0x60, 0x00, SSTORE, 0x00]);
+        let case = with_code(fork, &outer);
+        let out = Sputnik::new().execute(&case, TraceMode::Steps).expect("executes");
+        (case, out.trace.expect("a trace"))
+    }
+
+    /// The known difference that explains `case` given SputnikVM's `trace` of it.
+    fn explained(case: &Case, trace: &Trace) -> Option<&'static str> {
+        KNOWN_DIFFERENCES.iter().find(|k| k.explains(case, Some(trace))).map(|k| k.id)
+    }
+
+    #[test]
+    fn a_bls_call_in_init_code_built_in_memory_is_judged_on_the_trace() {
+        // The created contract's init code: STATICCALL(gas, 0x0c, 0, 0, 0, 0), STOP. Its bytes
+        // are PUSH32 data of the called contract, which a look at the code cannot see.
+        let staticcall = |to: u8| [0x60, 0x00, 0x60, 0x00, 0x60, 0x00, 0x60, 0x00, 0x60, to, 0x5a, STATICCALL, 0x00];
+        let (case, trace) = created_from_memory(Fork::Prague, &staticcall(0x0c));
+        assert!(!calls_bls_precompile(&case), "the static look misses it");
+        assert!(trace.iter().any(|s| s.depth == 2 && s.op == STATICCALL), "the init code ran");
+        assert!(touched_bls_precompile(&case, &trace));
+        assert_eq!(explained(&case, &trace), Some("sputnik-no-eip2537"));
+        assert_eq!(KNOWN_DIFFERENCES.iter().find(|k| k.explains(&case, None)).map(|k| k.id), None, "no trace, no judgement");
+        // The same call to the identity precompile, which SputnikVM has, stays unexplained; so
+        // does the BLS call before Prague, where 0x0c is no precompile.
+        let (case, trace) = created_from_memory(Fork::Prague, &staticcall(0x04));
+        assert!(trace.iter().any(|s| s.depth == 2 && s.op == STATICCALL));
+        assert_eq!(explained(&case, &trace), None);
+        let (case, trace) = created_from_memory(Fork::Cancun, &staticcall(0x0c));
+        assert_eq!(explained(&case, &trace), None);
+    }
+
+    #[test]
+    fn a_call_to_the_absent_coinbase_from_init_code_built_in_memory_is_judged_on_the_trace() {
+        // The created contract's init code: CALL(gas, COINBASE, 0, 0, 0, 0, 0), STOP; the
+        // farm's finding assembled the same from PUSH32 data.
+        let call = [0x60, 0x00, 0x80, 0x80, 0x80, 0x80, COINBASE, 0x5a, CALL, 0x00];
+        let absent = |fork: Fork| {
+            let (mut case, _) = created_from_memory(fork, &call);
+            let mut pre = (*case.pre).clone();
+            pre.remove(&case.env.current_coinbase);
+            case.pre = std::sync::Arc::new(pre);
+            let out = crate::Sputnik::new().execute(&case, schism_interface::TraceMode::Steps).expect("executes");
+            (case, out.trace.expect("a trace"))
+        };
+        use schism_interface::Client;
+        let (case, trace) = absent(Fork::Tangerine);
+        assert!(!reaches_absent_coinbase_pre_eip161(&case), "the static look misses it");
+        assert_eq!(explained(&case, &trace), Some("sputnik-coinbase-exists-pre-eip161"));
+        let (case, trace) = absent(Fork::SpuriousDragon);
+        assert_eq!(explained(&case, &trace), None, "EIP-161 forks are not affected");
+    }
+
+    #[test]
+    fn msize_after_codecopy_in_init_code_built_in_memory_is_judged_on_the_trace() {
+        // The created contract's init code: CODECOPY(0, 0, 64), MSIZE, POP, STOP.
+        let copy = [0x60, 0x40, 0x60, 0x00, 0x60, 0x00, CODECOPY, MSIZE, 0x50, 0x00];
+        let (case, trace) = created_from_memory(Fork::Cancun, &copy);
+        assert!(!msize_after_codecopy(&case), "the static look misses it");
+        assert_eq!(explained(&case, &trace), Some("sputnik-msize-after-codecopy"));
+        // MSIZE before the copy, or only in the frame that made the copy's caller, is no match.
+        let (case, trace) = created_from_memory(Fork::Cancun, &[MSIZE, 0x50, 0x60, 0x40, 0x60, 0x00, 0x60, 0x00, CODECOPY, 0x00]);
+        assert_eq!(explained(&case, &trace), None);
     }
 
     #[test]

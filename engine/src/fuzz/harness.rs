@@ -717,10 +717,33 @@ mod tests {
         false
     }
 
-    static SMALL: [schism_interface::KnownDifference; 1] =
-        [schism_interface::KnownDifference { id: "documented-small", reason: "a test difference", link: "none", applies: small_pre }];
-    static NEVER: [schism_interface::KnownDifference; 1] =
-        [schism_interface::KnownDifference { id: "documented-never", reason: "a test difference", link: "none", applies: never }];
+    static SMALL: [schism_interface::KnownDifference; 1] = [schism_interface::KnownDifference {
+        id: "documented-small",
+        reason: "a test difference",
+        link: "none",
+        applies: small_pre,
+        executed: None,
+    }];
+    static NEVER: [schism_interface::KnownDifference; 1] = [schism_interface::KnownDifference {
+        id: "documented-never",
+        reason: "a test difference",
+        link: "none",
+        applies: never,
+        executed: None,
+    }];
+
+    /// A trace holding a STATICCALL: what [`Documented`] records when traced.
+    fn traced_staticcall(_: &Case, trace: &schism_interface::Trace) -> bool {
+        trace.iter().any(|step| step.op == 0xfa)
+    }
+
+    static TRACED: [schism_interface::KnownDifference; 1] = [schism_interface::KnownDifference {
+        id: "documented-traced",
+        reason: "a test difference judged on the client's trace",
+        link: "none",
+        applies: never,
+        executed: Some(traced_staticcall),
+    }];
 
     impl Client for Documented {
         fn id(&self) -> &str {
@@ -736,7 +759,23 @@ mod tests {
             self.known
         }
         fn execute(&self, case: &Case, mode: TraceMode) -> Result<Outcome, ClientError> {
-            self.inner.execute(case, mode)
+            let mut outcome = self.inner.execute(case, mode)?;
+            if mode == TraceMode::Steps {
+                // What it executed, which no look at the case shows: one STATICCALL.
+                let step = schism_interface::TraceStep {
+                    pc: 0,
+                    op: 0xfa,
+                    gas: 0,
+                    gas_cost: 0,
+                    mem_size: 0,
+                    stack: Vec::new(),
+                    depth: 1,
+                    refund: 0,
+                    return_data: None,
+                };
+                outcome.trace = Some(vec![step]);
+            }
+            Ok(outcome)
         }
     }
 
@@ -773,6 +812,11 @@ mod tests {
         let (first, _, stats, folders) = run(&NEVER);
         assert!(first.divergent, "a known difference that does not cover the minimised case explains nothing");
         assert_eq!((stats.known, stats.filed, folders), (0, 1, 1));
+        // Judged on the odd client's own trace of the minimised case: explained by what it
+        // executed, though no look at the case matches.
+        let (first, _, stats, folders) = run(&TRACED);
+        assert!(!first.divergent, "explained by the trace");
+        assert_eq!((stats.known, stats.filed, folders), (2, 0, 0));
     }
 
     fn harness(clients: Vec<Arc<dyn Client>>, crashes: &std::path::Path) -> Harness {

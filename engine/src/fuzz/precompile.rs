@@ -72,6 +72,38 @@ fn edge_words() -> [U256; 14] {
     ]
 }
 
+/// ecrecover's v at the edges of its range, by `kind`: three times in four 27 or 28 with
+/// higher bits set (27 + 2^k for k from 8 to 255 by `k`, or every byte but the last all ones),
+/// which a check of the last byte alone takes for valid; otherwise 0, 1, 26, 29, 35 or 36
+/// (EIP-155's v), or an edge word.
+fn signature_v(kind: u8, k: u8) -> U256 {
+    let base = U256::from(27 + u64::from(kind % 2));
+    match (kind / 2) % 8 {
+        0..=3 => base + (U256::from(1) << (8 + usize::from(k) % 248)),
+        4..=5 => (U256::MAX << 8) | base,
+        6 => U256::from([0u64, 1, 26, 29, 35, 36][usize::from(k) % 6]),
+        _ => edge_words()[usize::from(k) % edge_words().len()],
+    }
+}
+
+/// An ecrecover r or s at the edge of its range: zero, one, the secp256k1 order and its
+/// neighbours, half the order and one more (the high-s boundary), the sign bit, the largest word.
+fn signature_scalar(k: u8) -> U256 {
+    let one = U256::from(1);
+    let edges = [
+        U256::ZERO,
+        one,
+        SECP256K1_N - one,
+        SECP256K1_N,
+        SECP256K1_N + one,
+        SECP256K1_N >> 1,
+        (SECP256K1_N >> 1) + one,
+        one << 255,
+        U256::MAX,
+    ];
+    edges[usize::from(k) % edges.len()]
+}
+
 /// `input` broken the way precompile input checks are tested: per precompile, a field set to
 /// the edge of its range (ecrecover's v, r and s; MODEXP's lengths up to overflow; curve
 /// coordinates at and past the field modulus, the point at infinity; BLAKE2F's rounds and
@@ -88,15 +120,15 @@ pub fn malformed(id: u16, mut input: Vec<u8>, data: &[u8]) -> Vec<u8> {
         input[at..at + 32].copy_from_slice(&word);
     };
     let pick = byte(0);
-    if pick % 2 == 0 {
+    // ecrecover checks nothing but its fields: three quarters of its broken inputs break one.
+    let field = if id == 1 { pick % 4 != 3 } else { pick % 2 == 0 };
+    if field {
         match id {
             1 => {
-                // v (27 and 28 valid; 0, 1, 29, 2^8 + 27 and the edges not), r or s.
-                let v = [0u64, 1, 26, 29, 27 + 256, 28 + (1 << 32)];
-                match byte(1) % 3 {
-                    0 if byte(2) % 2 == 0 => set_word(&mut input, 32, U256::from(v[usize::from(byte(3)) % v.len()]).to_be_bytes()),
-                    0 => set_word(&mut input, 32, edge(3)),
-                    k => set_word(&mut input, 32 * (usize::from(k) + 1), edge(3)),
+                // v half of the time, otherwise r or s, each at an edge of its range.
+                match byte(1) % 4 {
+                    0 | 1 => set_word(&mut input, 32, signature_v(byte(2), byte(3)).to_be_bytes()),
+                    k => set_word(&mut input, 32 * usize::from(k), signature_scalar(byte(2)).to_be_bytes()),
                 }
                 return input;
             }
@@ -140,7 +172,8 @@ pub fn malformed(id: u16, mut input: Vec<u8>, data: &[u8]) -> Vec<u8> {
             _ => {}
         }
     }
-    match (pick / 2) % 6 {
+    // Bits 2 and up: independent of the bits that chose a field-level break above.
+    match (pick >> 2) % 6 {
         0 => {
             let cut = (usize::from(byte(1)) % 32 + 1).min(input.len());
             input.truncate(input.len() - cut);
@@ -173,6 +206,10 @@ pub fn shaped_input(id: u16, variant: u8, data: &[u8]) -> Vec<u8> {
             out.resize(32, 0);
             let mut v_word = [0u8; 32];
             v_word[31] = if broken { 29 } else { v };
+            if variant % 8 == 4 {
+                // v at an edge of its range (half of the time 27 or 28 with higher bits set).
+                v_word = signature_v(byte(0), byte(1)).to_be_bytes();
+            }
             out.extend_from_slice(&v_word);
             out.extend_from_slice(r.as_slice());
             out.extend_from_slice(if variant % 8 == 5 { &[0xffu8; 32][..] } else { s.as_slice() });
@@ -335,6 +372,34 @@ mod tests {
         // Cleared, edited in place, cut short and run long.
         let (short, long) = (kinds.iter().any(|l| (1..128).contains(l)), kinds.iter().any(|l| *l > 128));
         assert!(kinds.contains(&0) && kinds.contains(&128) && short && long, "ecrecover lengths: {kinds:?}");
+    }
+
+    #[test]
+    fn ecrecover_signatures_take_their_boundary_values() {
+        // Over every choice of the bytes that pick the field and its value: v with higher bits
+        // set and v = 27 or 28 exactly in its last byte (a check of the last byte alone takes it
+        // for valid), r and s at zero, n - 1, n and past it.
+        let n = SECP256K1_N;
+        let (mut high_v, mut widths, mut scalars) = (0, std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
+        for (first, second) in (0..=255u8).flat_map(|a| (0..=255u8).step_by(7).map(move |b| (a, b))) {
+            let data: Vec<u8> = [first, second, second.wrapping_mul(3), second ^ first].into_iter().chain(4..64).collect();
+            let input = malformed(1, shaped_input(1, 0, &data), &data);
+            if input.len() != 128 {
+                continue;
+            }
+            let v = U256::from_be_slice(&input[32..64]);
+            if matches!(input[63], 27 | 28) && v > U256::from(28) {
+                high_v += 1;
+                widths.insert(v.bit_len());
+            }
+            scalars.insert(U256::from_be_slice(&input[64..96]));
+            scalars.insert(U256::from_be_slice(&input[96..128]));
+        }
+        assert!(high_v > 256 * 37 / 10, "v with higher bits set in one malformed input of ten at least ({high_v})");
+        assert!(widths.contains(&9) && widths.contains(&256) && widths.len() > 100, "27 + 2^k for many k: {widths:?}");
+        for edge in [U256::ZERO, n - U256::from(1), n, n + U256::from(1), U256::MAX] {
+            assert!(scalars.contains(&edge), "r or s = {edge:#x}");
+        }
     }
 
     #[test]

@@ -8,18 +8,22 @@
 //!
 //! The compiler picks no operand: every operand of every generated instruction is a field of
 //! the blueprint, and the weights below (the `Arbitrary` impls in this file) are the whole
-//! distribution. Boundary values dominate, and operands are drawn independently, so pairs and
-//! triples of boundary values come together as often as single ones.
+//! distribution. Boundary values dominate, and operands are mostly drawn independently; the
+//! pairs and triples that independent draws seldom meet (two specific words of 24, and the one
+//! instruction they matter to) come from tables of boundary combinations, for computing
+//! instructions and for precompile inputs alike.
 //!
 //! | operand | drawn as |
 //! |---|---|
-//! | [`Value`] (arithmetic operands, stored values, call values, salts) | 2/5 a [`BOUNDARIES`](crate::fuzz::vectors::BOUNDARIES) word (signed and unsigned edges), 1/5 a boundary ± up to 128, 1/5 a small number, 1/10 any word, 1/10 an address; an instruction's operands are one value repeated a quarter of the time |
+//! | [`Value`] (arithmetic operands, stored values, call values, salts) | 2/5 a [`BOUNDARIES`](crate::fuzz::vectors::BOUNDARIES) word (signed and unsigned edges), 1/5 a boundary ± up to 128, 1/5 a small number, 1/10 any word, 1/10 an address; a computing instruction's operands are one value repeated a quarter of the time, and another quarter of the time a row of [`COMBINATIONS`] (-2^255 / -1; sums and products past 2^256 with a modulus of 0, 1 or wide; sign-bit pairs for the signed comparisons; shifts and indices of 31, 32, 255, 256, 2^64; 0^0) with one of the instructions it is for |
 //! | [`Offset`] (memory offsets and lengths of every memory instruction, call, create, log, return, revert, copy and hash) | 3/20 zero, 1/4 a small number, 1/5 whole words, 3/20 an edge of [`OFFSET_EDGES`](crate::fuzz::vectors::OFFSET_EDGES) (1/8 of those at 2^32 - 1 or beyond), 3/20 where the last memory write went ± up to 32 bytes, 1/10 the current return data size ± up to 33 (read at run time, not below zero) |
 //! | [`CallMemory`] (where a call's input and output lie) | 3/4 of calls: input at an [`Offset`], input length the data's (3/4), the data's ± a little or an [`Offset`]; output apart at an [`Offset`] (1/2), over the input at its start (1/8) or shifted by up to 32 bytes either way (3/8): partial and full overlap, both orders; output length an [`Offset`]. 1/4: the input at 0x200 and 64 bytes of output at 0x40 |
 //! | [`Gas`] (forwarded by calls) | 3/8 all that is left, 1/8 all but `k` (exactly enough and one less, at run time), 1/8 around all but one 64th (at run time), 1/8 a number up to 65535, 1/8 the stipend ± 128, 1/8 up to 255 |
-//! | [`Target`] (callees, balance queries, beneficiaries, delegations) | evenly: a generated contract, a precompile, the sender, the coinbase, an address with no account, a 7702 authority, the contract itself, a system contract, an account with only balance, only nonce or only storage, the address the last CREATE made |
-//! | call input ([`Input`]) | 3/5 shaped (for a precompile: half well-formed, half broken, see [`crate::fuzz::precompile`]; for a contract: bytes), 1/5 words of [`Value`]s, 1/5 none |
+//! | [`Target`] (callees, balance queries, beneficiaries, delegations) | for a call, 1/4 a precompile outright; otherwise evenly: a generated contract, a precompile, the sender, the coinbase, an address with no account, a 7702 authority, the contract itself, a system contract, an account with only balance, only nonce or only storage, the address the last CREATE made |
+//! | call input ([`Input`]) | 3/5 shaped (for a precompile: half well-formed, half broken, see [`crate::fuzz::precompile`]; ecrecover's well-formed inputs set v to an edge one time in eight, its broken ones set a field three times in four, v half of those (27 or 28 with higher bits set three times in four: 27 + 2^k for k from 8 to 255, or all ones above the last byte), r or s the other half (0, 1, n - 1, n, n + 1, n/2, n/2 + 1, 2^255, 2^256 - 1); for a contract: bytes), 1/5 words of [`Value`]s, 1/5 none |
 
+use crate::fuzz::compile::{computing_index, computing_len};
+use crate::fuzz::vectors::COMBINATIONS;
 use arbitrary::{Arbitrary, Unstructured};
 use serde::{Deserialize, Serialize};
 
@@ -448,12 +452,20 @@ impl<'a> Arbitrary<'a> for Leaf {
         // most programs run long.
         Ok(match u.int_in_range(0u8..=31)? {
             0..=10 => {
-                let op = u.arbitrary()?;
+                let mut op = u.arbitrary()?;
                 let mut args: [Value; 3] = u.arbitrary()?;
-                // A quarter of the time the operands are one value repeated (x op x: 0^0,
-                // MAX * MAX, -2^255 / -2^255 ...), pairs the independent draws seldom meet.
-                if u.ratio(1u8, 4)? {
-                    args = [args[0]; 3];
+                match u.int_in_range(0u8..=7)? {
+                    // A quarter of the time the operands are one value repeated (x op x: 0^0,
+                    // MAX * MAX, -2^255 / -2^255 ...), pairs the independent draws seldom meet.
+                    0..=1 => args = [args[0]; 3],
+                    // A quarter of the time a boundary combination (-2^255 / -1, MAX * MAX mod
+                    // 0, shifts of 255 and 256, ...) with one of the instructions it is for.
+                    2..=3 => {
+                        let (ops, at) = u.choose(COMBINATIONS)?;
+                        op = u.choose(ops).ok().and_then(|o| computing_index(*o)).unwrap_or(op);
+                        args = at.map(Value::Boundary);
+                    }
+                    _ => {}
                 }
                 Leaf::Op { op, args }
             }
@@ -464,7 +476,9 @@ impl<'a> Arbitrary<'a> for Leaf {
             18 => Leaf::Log { topics: u.arbitrary()?, topic: u.arbitrary()?, offset: u.arbitrary()?, len: u.arbitrary()? },
             19..=24 => Leaf::Call {
                 kind: u.arbitrary()?,
-                target: u.arbitrary()?,
+                // A quarter of the calls go to a precompile outright: their input checks are
+                // where malformed input matters most.
+                target: if u.ratio(1u8, 4)? { Target::Precompile(u.arbitrary()?) } else { u.arbitrary()? },
                 gas: u.arbitrary()?,
                 value: u.arbitrary()?,
                 input: u.arbitrary()?,
@@ -732,8 +746,11 @@ impl Blueprint {
         let piece = &mut self.contracts[c].program[i];
         let tweaked = match piece {
             Piece::Leaf(Leaf::Op { op, args }) if u.arbitrary::<bool>().unwrap_or(false) => {
-                match u.int_in_range(0u8..=3).unwrap_or(0) {
+                match u.int_in_range(0u8..=4).unwrap_or(0) {
                     0 => *op = u.arbitrary().unwrap_or(*op),
+                    // Operands from a boundary combination for the instruction (under the
+                    // newest fork), when there is one.
+                    4 => *args = combination_for(*op, u).unwrap_or(*args),
                     k => args[usize::from(k - 1)] = u.arbitrary().unwrap_or(Value::Small(0)),
                 }
                 true
@@ -860,6 +877,17 @@ impl Blueprint {
         let i = u.choose_index(self.contracts[c].program.len()).ok()?;
         Some((c, i))
     }
+}
+
+/// The operands of a row of [`COMBINATIONS`] for the instruction `op` picks under the newest
+/// fork (which has every computing instruction), or `None` when no row is for it.
+fn combination_for(op: u8, u: &mut Unstructured) -> Option<[Value; 3]> {
+    let rows: Vec<&[u8; 3]> = COMBINATIONS
+        .iter()
+        .filter(|(ops, _)| ops.iter().any(|o| computing_index(*o).is_some_and(|i| i == op % computing_len())))
+        .map(|(_, at)| at)
+        .collect();
+    u.choose(&rows).ok().map(|at| at.map(Value::Boundary))
 }
 
 /// One operand of a generated instruction, borrowed to be nudged in place.

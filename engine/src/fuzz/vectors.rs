@@ -38,6 +38,116 @@ pub const BOUNDARIES: [U256; 24] = {
     ]
 };
 
+/// Positions in [`BOUNDARIES`] of the words [`COMBINATIONS`] names.
+pub mod at {
+    /// 0.
+    pub const ZERO: u8 = 0;
+    /// 1.
+    pub const ONE: u8 = 1;
+    /// 2.
+    pub const TWO: u8 = 2;
+    /// 31, the last byte index.
+    pub const B31: u8 = 3;
+    /// 32, one past the last byte index.
+    pub const B32: u8 = 4;
+    /// 255, the last bit index.
+    pub const B255: u8 = 5;
+    /// 256, one past the last bit index.
+    pub const B256: u8 = 6;
+    /// 257.
+    pub const B257: u8 = 7;
+    /// 0x7f, a byte with its sign bit clear.
+    pub const X7F: u8 = 8;
+    /// 0x80, a byte with its sign bit set.
+    pub const X80: u8 = 9;
+    /// 2^64, the first word past a u64.
+    pub const P64: u8 = 11;
+    /// 2^128 - 1.
+    pub const U128: u8 = 12;
+    /// -2^255, the most negative word.
+    pub const MIN: u8 = 14;
+    /// 2^255 - 1, the most positive word.
+    pub const SMAX: u8 = 15;
+    /// -1 (2^256 - 1).
+    pub const MAX: u8 = 16;
+    /// -2.
+    pub const MAX1: u8 = 17;
+    /// -2^255 + 1.
+    pub const MIN1: u8 = 18;
+    /// 2^255 + 2^64 - 1: the sign bit with the low 64 bits set.
+    pub const MINLO: u8 = 23;
+}
+
+/// Operand combinations that are hard to meet by drawing each operand on its own: which
+/// instructions they are for, and their operands as positions in [`BOUNDARIES`], the first on
+/// top of the stack (a third operand only where the instruction takes three). The overflowing
+/// quotient -2^255 / -1, sums and products past 2^256 with a zero, one or wide modulus, sign-bit
+/// pairs of the signed comparisons, shifts and indices at and past the word's width (and past
+/// 2^64, where they stop fitting a machine word), 0^0 and powers that wrap. Adding one is one
+/// row.
+#[rustfmt::skip]
+pub const COMBINATIONS: &[(&[u8], [u8; 3])] = {
+    use revm_bytecode::opcode::{ADD, ADDMOD, BYTE, DIV, EQ, EXP, GT, LT, MOD, MUL, MULMOD, SAR, SDIV, SGT, SHL, SHR, SIGNEXTEND, SLT, SMOD, SUB};
+    use at::*;
+    const SIGNED_DIVISION: &[u8] = &[SDIV, SMOD, DIV, MOD];
+    const MODULAR: &[u8] = &[ADDMOD, MULMOD];
+    const COMPARISON: &[u8] = &[SLT, SGT, LT, GT, EQ];
+    const SHIFT: &[u8] = &[SAR, SHR, SHL];
+    const INDEX: &[u8] = &[BYTE, SIGNEXTEND];
+    const WRAPPING: &[u8] = &[ADD, MUL, SUB, EXP];
+    &[
+        (SIGNED_DIVISION, [MIN, MAX, ZERO]),
+        (SIGNED_DIVISION, [MIN, ZERO, ZERO]),
+        (SIGNED_DIVISION, [MIN, MIN, ZERO]),
+        (SIGNED_DIVISION, [MAX, MIN, ZERO]),
+        (SIGNED_DIVISION, [MIN1, MAX, ZERO]),
+        (SIGNED_DIVISION, [MAX, TWO, ZERO]),
+        (SIGNED_DIVISION, [MAX1, TWO, ZERO]),
+        (SIGNED_DIVISION, [SMAX, MAX1, ZERO]),
+        (SIGNED_DIVISION, [MIN, B255, ZERO]),
+        (MODULAR, [MAX, MAX, ZERO]),
+        (MODULAR, [MAX, MAX, ONE]),
+        (MODULAR, [MAX, MAX, MAX1]),
+        (MODULAR, [MAX, MAX, B257]),
+        (MODULAR, [MIN, TWO, ZERO]),
+        (MODULAR, [MIN, TWO, ONE]),
+        (MODULAR, [MIN, TWO, B255]),
+        (MODULAR, [MIN, MIN, MAX]),
+        (MODULAR, [MAX, ONE, SMAX]),
+        (MODULAR, [U128, MAX, U128]),
+        (COMPARISON, [MIN, SMAX, ZERO]),
+        (COMPARISON, [SMAX, MIN, ZERO]),
+        (COMPARISON, [MAX, ZERO, ZERO]),
+        (COMPARISON, [ZERO, MAX, ZERO]),
+        (COMPARISON, [MIN, MIN1, ZERO]),
+        (COMPARISON, [MAX, MIN, ZERO]),
+        (SHIFT, [B255, MIN, ZERO]),
+        (SHIFT, [B255, MAX, ZERO]),
+        (SHIFT, [B256, MAX, ZERO]),
+        (SHIFT, [B256, MIN, ZERO]),
+        (SHIFT, [B257, MIN1, ZERO]),
+        (SHIFT, [B255, ONE, ZERO]),
+        (SHIFT, [B256, ONE, ZERO]),
+        (SHIFT, [P64, MAX, ZERO]),
+        (SHIFT, [MINLO, MIN, ZERO]),
+        (SHIFT, [MAX, MAX, ZERO]),
+        (INDEX, [B31, MAX, ZERO]),
+        (INDEX, [B32, MAX, ZERO]),
+        (INDEX, [ZERO, X80, ZERO]),
+        (INDEX, [ZERO, X7F, ZERO]),
+        (INDEX, [B31, MIN, ZERO]),
+        (INDEX, [P64, X80, ZERO]),
+        (INDEX, [MAX, X80, ZERO]),
+        (WRAPPING, [ZERO, ZERO, ZERO]),
+        (WRAPPING, [TWO, B255, ZERO]),
+        (WRAPPING, [TWO, B256, ZERO]),
+        (WRAPPING, [B256, B32, ZERO]),
+        (WRAPPING, [MAX, MAX, ZERO]),
+        (WRAPPING, [MIN, TWO, ZERO]),
+        (WRAPPING, [ZERO, ONE, ZERO]),
+    ]
+};
+
 /// Memory offsets and lengths at the edges of memory handling: word boundaries, the 1 KiB and
 /// 4 KiB marks, and (the last quarter) values past 2^32 and 2^64 where offsets stop fitting in
 /// the machine words clients convert them to. A zero-length range at any of them must cost
@@ -273,3 +383,27 @@ pub const P256_VALID: [u8; 160] = hex!(
 
 /// The versioned hash of [`KZG_VALID`]'s commitment, for blob transactions.
 pub const KZG_VERSIONED_HASH: B256 = b256!("010657f37554c781402a22917dee2f75def7ab966d7b770905398eba3c444014");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn combinations_name_the_words_they_mean() {
+        let word = |i: u8| BOUNDARIES[usize::from(i)];
+        let one = U256::from(1);
+        assert_eq!(word(at::MIN), one << 255);
+        assert_eq!(word(at::SMAX), (one << 255) - one);
+        assert_eq!(word(at::MIN1), (one << 255) + one);
+        assert_eq!(word(at::MINLO), (one << 255) + U256::from(u64::MAX));
+        assert_eq!((word(at::MAX), word(at::MAX1)), (U256::MAX, U256::MAX - one));
+        assert_eq!((word(at::P64), word(at::U128)), (one << 64, (one << 128) - one));
+        let small = [(at::ZERO, 0u64), (at::ONE, 1), (at::TWO, 2), (at::B31, 31), (at::B32, 32), (at::B255, 255), (at::B256, 256)];
+        for (i, v) in small.into_iter().chain([(at::B257, 257), (at::X7F, 0x7f), (at::X80, 0x80)]) {
+            assert_eq!(word(i), U256::from(v));
+        }
+        // The hardest pair of all is there: -2^255 / -1 for SDIV.
+        let sdiv = revm_bytecode::opcode::SDIV;
+        assert!(COMBINATIONS.iter().any(|(ops, a)| ops.contains(&sdiv) && word(a[0]) == one << 255 && word(a[1]) == U256::MAX));
+    }
+}

@@ -47,6 +47,7 @@ pub const MODEXP_STUB: KnownDifference = KnownDifference {
              operands above 1024 bytes after); only transactions sent straight to 0x05 are recognised",
     link: "https://github.com/ethereum/evmone/blob/master/test/state/precompiles_stubs.cpp",
     applies: calls_modexp_directly,
+    executed: None,
 };
 
 /// The MODEXP precompile's address.

@@ -283,6 +283,7 @@ static GETH_KNOWN: [KnownDifference; 1] = [KnownDifference {
              mainnet, and several clients' own runners skip these fixtures",
     link: "https://eips.ethereum.org/EIPS/eip-7610",
     applies: Case::has_storage_only_account,
+    executed: None,
 }];
 
 impl Tool for EvmStatetest {

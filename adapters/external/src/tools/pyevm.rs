@@ -37,6 +37,7 @@ pub const NO_EIP7610: KnownDifference = KnownDifference {
              (RevertInCreateInInit*, create2collisionStorage*) as expected failures",
     link: "https://github.com/ethereum/py-evm/blob/main/tests/json-fixtures/blockchain/test_blockchain.py",
     applies: Case::has_storage_only_account,
+    executed: None,
 };
 
 /// The balance check of fee-market transactions leaves out the value next to the fee cap.
@@ -48,6 +49,7 @@ pub const FEE_CAP_BALANCE: KnownDifference = KnownDifference {
              executed instead of rejected (execution-spec-tests test_insufficient_balance_blob_tx)",
     link: "https://github.com/ethereum/py-evm/blob/main/eth/vm/forks/cancun/state.py",
     applies: short_of_fee_cap_and_value,
+    executed: None,
 };
 
 /// A blob transaction without a recipient is executed as a contract creation.
@@ -57,6 +59,7 @@ pub const BLOB_CREATE: KnownDifference = KnownDifference {
              instead of rejecting it (EIP-4844: `to` must not be nil; ethereum/tests createBlobhashTx)",
     link: "https://github.com/ethereum/py-evm/blob/main/eth/vm/forks/cancun/transactions.py",
     applies: blob_creates,
+    executed: None,
 };
 
 /// True from London when the sender's pre-state balance is below gas limit x fee cap, plus the
@@ -86,6 +89,7 @@ pub const MODEXP_EMPTY_BASE: KnownDifference = KnownDifference {
              since v13.1\"). Recognised when the transaction's data is such a MODEXP input.",
     link: "https://github.com/ethereum/py-evm/blob/main/tests/json-fixtures/blockchain/test_blockchain.py",
     applies: modexp_empty_base_zero_exponent,
+    executed: None,
 };
 
 /// Transactions from a sender with code are executed.
@@ -97,6 +101,7 @@ pub const NO_EIP3607: KnownDifference = KnownDifference {
              of rejected (ethereum/tests stEIP3607)",
     link: "https://github.com/ethereum/py-evm/blob/main/eth/vm/forks/frontier/validation.py",
     applies: sender_has_code,
+    executed: None,
 };
 
 /// True when the sender has code in the pre-state other than an EIP-7702 delegation (which
@@ -115,6 +120,7 @@ pub const NO_TIP_CAP_CHECK: KnownDifference = KnownDifference {
              instead of rejected (ethereum/tests stEIP1559/tipTooHigh). Found by schism on a hand-written case.",
     link: "https://github.com/ethereum/py-evm/blob/main/eth/vm/forks/london/validation.py",
     applies: tip_above_fee_cap,
+    executed: None,
 };
 
 /// True from London when the transaction's priority fee is above its fee cap.
@@ -132,6 +138,7 @@ pub const NO_FLOOR_CHECK: KnownDifference = KnownDifference {
              gas used above the limit, instead of being rejected. Found by schism on a hand-written case.",
     link: "https://github.com/ethereum/py-evm/blob/main/eth/vm/forks/prague/state.py",
     applies: below_calldata_floor,
+    executed: None,
 };
 
 /// True from Prague when the gas limit is below EIP-7623's floor: 21000 plus 10 per token,

@@ -93,6 +93,19 @@ pub(super) const COMPUTING: &[(u8, usize, Fork)] = &[
     (TLOAD, 1, Fork::Cancun),
 ];
 
+/// The index a [`Leaf::Op`] gives to pick `opcode`: its position in [`COMPUTING`], which is
+/// its position in every fork's table that has it too as long as no row before it needs a later
+/// fork (a test checks this for every instruction [`COMBINATIONS`](crate::fuzz::vectors::COMBINATIONS)
+/// names). `None` for an instruction not in the table.
+pub(crate) fn computing_index(opcode: u8) -> Option<u8> {
+    COMPUTING.iter().position(|(op, _, _)| *op == opcode).and_then(|i| u8::try_from(i).ok())
+}
+
+/// How many computing instructions the newest fork has (all of [`COMPUTING`]).
+pub(crate) fn computing_len() -> u8 {
+    u8::try_from(COMPUTING.len()).unwrap_or(u8::MAX)
+}
+
 /// `base` moved by `d` bytes, not below zero.
 fn shifted(base: U256, d: i8) -> U256 {
     if d >= 0 { base.saturating_add(U256::from(d)) } else { base.saturating_sub(U256::from(d.unsigned_abs())) }
@@ -602,6 +615,22 @@ mod tests {
         let mut asm = Asm::new(&ctx);
         asm.push(U256::ZERO);
         assert_eq!(asm.code, vec![PUSH1, 0]);
+    }
+
+    #[test]
+    fn combinations_pick_their_instruction_under_every_fork_that_has_it() {
+        for (ops, _) in crate::fuzz::vectors::COMBINATIONS {
+            for opcode in *ops {
+                let index = computing_index(*opcode).expect("a computing instruction");
+                for fork in Fork::ALL {
+                    let ctx = Ctx::new(fork, 1);
+                    let Some(first) = COMPUTING.iter().find(|(op, _, _)| op == opcode).map(|(_, _, f)| *f) else { continue };
+                    if fork >= first {
+                        assert_eq!(ctx.computing[usize::from(index) % ctx.computing.len()].0, *opcode, "{opcode:#x} under {fork}");
+                    }
+                }
+            }
+        }
     }
 
     /// Position of `needle` in `code`.
