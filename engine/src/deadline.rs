@@ -268,14 +268,15 @@ mod tests {
 
     #[test]
     fn a_run_past_the_deadline_is_a_timeout_and_the_next_runs_go_on() {
-        let client = Bounded::new(Arc::new(Sleepy), Duration::from_millis(200));
+        let client = Bounded::new(Arc::new(Sleepy), Duration::from_secs(1));
         let started = Instant::now();
         let r = client.execute(&case(5_000), TraceMode::Off);
         assert!(matches!(r, Err(ClientError::Timeout { .. })), "{r:?}");
         assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
         assert_eq!(client.stuck.load(Ordering::Relaxed), 1);
         assert!(client.execute(&case(1), TraceMode::Off).is_ok(), "a later case runs");
-        assert!(matches!(client.execute(&case(13), TraceMode::Off), Err(ClientError::Panicked { .. })));
+        let r = client.execute(&case(13), TraceMode::Off);
+        assert!(matches!(r, Err(ClientError::Panicked { .. })), "{r:?}");
         assert!(client.execute(&case(1), TraceMode::Off).is_ok(), "and after a panic too");
     }
 

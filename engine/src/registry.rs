@@ -250,6 +250,15 @@ pub enum RegistryError {
         /// The `--client` value that would select it.
         flag: String,
     },
+    /// A filed folder names clients by the programs they were run as (two builds of one
+    /// client); the error is the command line that replays it.
+    #[error("the folder was filed with {labels}, clients given by their paths; schism runs no program a folder names: replay it with `{flags}`")]
+    FiledPrograms {
+        /// The labels that name programs.
+        labels: String,
+        /// Every `--client` value the folder needs, in its order.
+        flags: String,
+    },
     /// `ID@vX.Y.Z` names a release the client's declaration does not describe.
     #[error("client `{id}` has no such release: {reason}")]
     Release {

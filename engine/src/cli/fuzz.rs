@@ -65,6 +65,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<Finish, CliError> {
     // The selection is checked here, once, for a usage error; each job makes its own clients.
     resolve_clients(&args.clients, args.timeout)?;
+    super::check_output(args.stats.as_deref())?;
     let options = FarmOptions {
         clients: ClientFactory::registry(args.clients, ClientOptions { timeout: args.timeout }),
         jobs: args.jobs,
