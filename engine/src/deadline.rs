@@ -10,8 +10,8 @@
 use crate::panel::guarded;
 use schism_interface::alloy_primitives::U256;
 use schism_interface::{
-    BlockInput, BlockOutcome, Case, Client, ClientError, Fork, KnownDifference, NativeVerdict, Outcome, StepObserver, StepView,
-    SystemCall, SystemOutcome, TraceFields, TraceMode,
+    BlockInput, BlockOutcome, Case, Client, ClientError, Fork, KnownDifference, NativeVerdict, Outcome, StepObserver, StepView, SystemCall,
+    SystemOutcome, TraceFields, TraceMode,
 };
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};

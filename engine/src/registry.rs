@@ -252,7 +252,9 @@ pub enum RegistryError {
     },
     /// A filed folder names clients by the programs they were run as (two builds of one
     /// client); the error is the command line that replays it.
-    #[error("the folder was filed with {labels}, clients given by their paths; schism runs no program a folder names: replay it with `{flags}`")]
+    #[error(
+        "the folder was filed with {labels}, clients given by their paths; schism runs no program a folder names: replay it with `{flags}`"
+    )]
     FiledPrograms {
         /// The labels that name programs.
         labels: String,

@@ -330,7 +330,10 @@ impl Process {
     /// The last lines of standard error of a child that has exited, once the pump has passed
     /// them on.
     pub fn final_stderr_tail(&self) -> String {
-        thread::sleep(Duration::from_millis(20));
+        // A replay's pump has nothing more to flush than it has read.
+        if self.child.is_some() {
+            thread::sleep(Duration::from_millis(20));
+        }
         self.stderr_tail()
     }
 
@@ -353,7 +356,9 @@ impl Process {
             Err(_) => "still running with its output closed; killed".to_owned(),
         };
         // The stderr pump may still be flushing the last lines.
-        thread::sleep(Duration::from_millis(5));
+        if self.child.is_some() {
+            thread::sleep(Duration::from_millis(5));
+        }
         Fault::Ended { status, stderr_tail: self.stderr_tail() }
     }
 }
