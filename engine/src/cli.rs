@@ -207,6 +207,15 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 /// no deadline).
 pub const MAX_DURATION: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 
+/// Checks, before any work, that an output file the command was asked for can be written (see
+/// [`crate::atomic::check_writable`]): a bad path fails at once, not after minutes of work.
+fn check_output(path: Option<&Path>) -> Result<(), CliError> {
+    match path {
+        Some(path) => crate::atomic::check_writable(path).map_err(|source| CliError::Write { path: path.to_path_buf(), source }),
+        None => Ok(()),
+    }
+}
+
 /// The clients selected by `--client` values (default: every in-process client); an error when
 /// a value cannot be honoured or there is no client at all.
 fn resolve_clients(values: &[String], timeout: Option<Duration>) -> Result<Vec<Arc<dyn Client>>, CliError> {
@@ -221,11 +230,7 @@ fn resolve_clients(values: &[String], timeout: Option<Duration>) -> Result<Vec<A
 /// label (a client compared with itself) runs `X` a second time.
 fn examiner_for(values: &[String], path: &Path, timeout: Option<Duration>) -> Result<crate::triage::Examiner, CliError> {
     // A folder's labels only select among the registry's clients; nothing it names is run.
-    let values = if values.is_empty() {
-        crate::triage::repro::filed_clients(path).iter().map(|l| registry::filed_label(l)).collect::<Result<Vec<_>, _>>()?
-    } else {
-        values.to_vec()
-    };
+    let values = if values.is_empty() { filed_values(path)? } else { values.to_vec() };
     let (again, plain): (Vec<String>, Vec<String>) = values.into_iter().partition(|v| v.ends_with("#again"));
     let clients = resolve_clients(&plain, timeout)?;
     let mut labelled: Vec<(String, Arc<dyn Client>)> = clients.into_iter().map(|c| (c.id().to_owned(), c)).collect();
@@ -241,6 +246,33 @@ fn examiner_for(values: &[String], path: &Path, timeout: Option<Duration>) -> Re
         labelled.push((format!("{id}#again"), client));
     }
     Ok(crate::triage::Examiner::labelled(labelled))
+}
+
+/// The `--client` values of a folder's labels. When some name programs (two builds of one
+/// client, `geth@/a` and `geth@/b`), none is run: the error gives the whole command line of
+/// `--client` values that replays the folder, the registry's clients included.
+fn filed_values(path: &Path) -> Result<Vec<String>, CliError> {
+    let mut values = Vec::new();
+    let mut programs: Vec<(String, String)> = Vec::new();
+    for label in crate::triage::repro::filed_clients(path) {
+        match registry::filed_label(&label) {
+            Ok(value) => values.push(value),
+            Err(registry::RegistryError::FiledProgram { label, flag }) => programs.push((label, flag)),
+            Err(other) => return Err(other.into()),
+        }
+    }
+    if programs.is_empty() {
+        return Ok(values);
+    }
+    let labels = programs.iter().map(|(l, _)| format!("`{l}`")).collect::<Vec<_>>().join(", ");
+    let flags = values
+        .iter()
+        .filter(|v| !v.ends_with("#again"))
+        .map(|v| format!("--client {v}"))
+        .chain(programs.into_iter().map(|(_, f)| f))
+        .collect::<Vec<_>>()
+        .join(" ");
+    Err(registry::RegistryError::FiledPrograms { labels, flags }.into())
 }
 
 #[cfg(test)]
@@ -272,6 +304,18 @@ mod tests {
             panic!("accepted `revm#again` without `revm`");
         };
         assert_eq!(error.to_string(), "`revm#again` compares `revm` with itself, but `revm` is not selected");
+    }
+
+    #[test]
+    fn a_folder_of_two_builds_names_the_command_that_replays_it() {
+        let dir = tempfile::tempdir().expect("temp");
+        let report = serde_json::json!({"clients": ["revm", "geth@/a/evm", "geth@/b/evm"]});
+        std::fs::write(dir.path().join("report.json"), report.to_string()).expect("write");
+        let Err(error) = filed_values(dir.path()) else { panic!("programs named by a folder were accepted") };
+        let text = error.to_string();
+        assert!(text.contains("`--client revm --client geth=/a/evm --client geth=/b/evm`"), "{text}");
+        std::fs::write(dir.path().join("report.json"), serde_json::json!({"clients": ["revm", "levm"]}).to_string()).expect("write");
+        assert_eq!(filed_values(dir.path()).expect("registry clients"), ["revm", "levm"]);
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod bench;
 pub mod chain;
 pub mod cli;
 pub mod compare;
+pub mod deadline;
 pub mod fuzz;
 pub mod install;
 pub mod junit;

@@ -127,6 +127,9 @@ pub trait Runnable: Sync {
     /// What a client makes of it.
     type Output: Send;
 
+    /// Why no chain can reach it, if none can: then no client is asked.
+    fn unreachable(&self) -> Option<String>;
+
     /// Why `client` cannot run it, if it cannot.
     fn unsupported(&self, client: &dyn Client) -> Option<String>;
 
@@ -153,6 +156,10 @@ pub trait Runnable: Sync {
 impl Runnable for Case {
     type Output = Outcome;
 
+    fn unreachable(&self) -> Option<String> {
+        Case::unreachable(self)
+    }
+
     fn unsupported(&self, client: &dyn Client) -> Option<String> {
         (!client.supports(self.fork)).then(|| format!("fork {} not supported", self.fork))
     }
@@ -177,6 +184,10 @@ impl Runnable for Case {
 
 impl Runnable for Sequence {
     type Output = ChainRun;
+
+    fn unreachable(&self) -> Option<String> {
+        Sequence::unreachable(self)
+    }
 
     fn unsupported(&self, client: &dyn Client) -> Option<String> {
         if let Some(reason) = self.unsupported {
@@ -335,6 +346,9 @@ fn sit<W: Runnable>(
     observer: Option<&mut dyn StepObserver>,
 ) -> Seat<W::Output> {
     let seat = |entry, took| Seat { label: label.to_owned(), entry, took };
+    if let Some(reason) = work.unreachable() {
+        return seat(Entry::Unsupported(format!("unreachable input: {reason}")), Duration::ZERO);
+    }
     if let Some(reason) = work.unsupported(client) {
         return seat(Entry::Unsupported(reason), Duration::ZERO);
     }

@@ -104,10 +104,19 @@ impl ClientEntry {
             (Make::InProcess(..), Some(path)) => {
                 Err(RegistryError::PathForInProcess { id: self.id.to_owned(), path: path.display().to_string() })
             }
-            (Make::InProcess(make, _), None) => make().ok_or_else(|| RegistryError::NotBuilt { id: self.id.to_owned() }),
+            (Make::InProcess(make, _), None) => {
+                let client = make().ok_or_else(|| RegistryError::NotBuilt { id: self.id.to_owned() })?;
+                Ok(bounded(client, options.timeout))
+            }
             (Make::Subprocess(tool), path) => instantiate_tool(tool, path, label, options),
         }
     }
+}
+
+/// An in-process client with a deadline on every run (see [`crate::deadline`]): `timeout`,
+/// else [`crate::deadline::DEFAULT_TIMEOUT`].
+fn bounded(client: Arc<dyn Client>, timeout: Option<Duration>) -> Arc<dyn Client> {
+    Arc::new(crate::deadline::Bounded::new(client, timeout.unwrap_or(crate::deadline::DEFAULT_TIMEOUT)))
 }
 
 /// The sort key of a release tool's id (`geth@v1.9.16`): its numbers, so v1.9 comes before v1.10.
@@ -193,7 +202,8 @@ pub const CLIENTS: &[ClientEntry] = &[
 /// Settings that apply to every selected client.
 #[derive(Clone, Debug, Default)]
 pub struct ClientOptions {
-    /// Per-case timeout of subprocess clients (`None`: each tool's default).
+    /// Per-case timeout (`None`: each subprocess tool's default, and
+    /// [`crate::deadline::DEFAULT_TIMEOUT`] for in-process clients).
     pub timeout: Option<Duration>,
 }
 
@@ -240,6 +250,17 @@ pub enum RegistryError {
         /// The `--client` value that would select it.
         flag: String,
     },
+    /// A filed folder names clients by the programs they were run as (two builds of one
+    /// client); the error is the command line that replays it.
+    #[error(
+        "the folder was filed with {labels}, clients given by their paths; schism runs no program a folder names: replay it with `{flags}`"
+    )]
+    FiledPrograms {
+        /// The labels that name programs.
+        labels: String,
+        /// Every `--client` value the folder needs, in its order.
+        flags: String,
+    },
     /// `ID@vX.Y.Z` names a release the client's declaration does not describe.
     #[error("client `{id}` has no such release: {reason}")]
     Release {
@@ -282,10 +303,16 @@ pub fn filed_label(label: &str) -> Result<String, RegistryError> {
 
 /// The default selection: every in-process client in this build.
 pub fn default_clients() -> Vec<Arc<dyn Client>> {
+    in_process_clients(None)
+}
+
+/// Every in-process client this build has, each run bounded by `timeout` (else
+/// [`crate::deadline::DEFAULT_TIMEOUT`]).
+fn in_process_clients(timeout: Option<Duration>) -> Vec<Arc<dyn Client>> {
     CLIENTS
         .iter()
         .filter_map(|e| match e.make {
-            Make::InProcess(make, _) => make(),
+            Make::InProcess(make, _) => make().map(|c| bounded(c, timeout)),
             Make::Subprocess(_) => None,
         })
         .collect()
@@ -343,7 +370,7 @@ fn is_release(text: &str) -> bool {
 /// a release and today's build (`--client geth@v1.9.16 --client geth`) stay apart too.
 pub fn resolve(values: &[String], options: &ClientOptions) -> Result<Vec<Arc<dyn Client>>, RegistryError> {
     if values.is_empty() {
-        return Ok(default_clients());
+        return Ok(in_process_clients(options.timeout));
     }
     let selectors: Vec<Selector> = values
         .iter()
@@ -413,7 +440,7 @@ pub fn canaries() -> Vec<Canary> {
 pub fn canary_client(id: &str) -> Option<Arc<dyn Client>> {
     #[cfg(feature = "revm")]
     if let Some(name) = id.strip_prefix("revm~") {
-        return schism_revm::Mutant::from_name(name).map(|m| Arc::new(schism_revm::MutantRevm::new(m)) as Arc<dyn Client>);
+        return schism_revm::Mutant::from_name(name).map(|m| bounded(Arc::new(schism_revm::MutantRevm::new(m)), None));
     }
     let _ = id;
     None
@@ -452,7 +479,7 @@ pub fn own_tool_command(id: &str, scope: crate::triage::Scope) -> Option<String>
 pub fn canary_clients(name: &str) -> Result<Vec<Arc<dyn Client>>, RegistryError> {
     #[cfg(feature = "revm")]
     if let Some(broken) = canary_client(&format!("revm~{name}")) {
-        let healthy: Arc<dyn Client> = Arc::new(schism_revm::Revm::new());
+        let healthy = bounded(Arc::new(schism_revm::Revm::new()), None);
         return Ok(vec![healthy, broken]);
     }
     Err(RegistryError::Unknown { id: name.to_owned(), known: canaries().iter().map(|c| c.name).collect::<Vec<_>>().join(", ") })

@@ -212,29 +212,7 @@ impl External {
         let deadline = Instant::now() + self.timeout + self.tool.startup_grace();
         let mut child = Process::spawn(launch, false)?;
         child.close_stdin();
-        // geth prints a line and the header of a block that imported against the fixture's
-        // expectation before its verdicts: the verdicts are the first array.
-        let mut output = child.json_value(deadline, true)?;
-        for _ in 0..64 {
-            if output.is_array() || output.is_null() {
-                break;
-            }
-            output = match child.json_value(deadline, true) {
-                Ok(next) => next,
-                Err(_) => break,
-            };
-        }
-        let status = child.wait(deadline)?;
-        if !output.is_array() {
-            // geth prints `null` and exits 0 when it cannot read the file; the reason is on stderr.
-            return Err(Fault::Tool(format!(
-                "no results (`{}`, {}); stderr: {}",
-                process::clip(&output.to_string()),
-                process::describe(status),
-                child.final_stderr_tail()
-            )));
-        }
-        self.tool.blocktest_verdicts(&output).map_err(|reason| Fault::Malformed { line: process::clip(&output.to_string()), reason })
+        tools::read_blocktest(self.tool, &mut child, deadline)
     }
 
     fn error(&self, fault: Fault) -> ClientError {

@@ -126,7 +126,8 @@ pub enum Stream {
 
 /// A running child with line-oriented, deadline-bounded reads.
 pub struct Process {
-    child: Child,
+    /// The child; `None` for a [`Process::replay`] of output already printed.
+    child: Option<Child>,
     stdin: Option<ChildStdin>,
     stdout: Receiver<Piece>,
     stderr: Option<Receiver<Piece>>,
@@ -166,7 +167,27 @@ impl Process {
             }
             None => None,
         };
-        Ok(Process { child, stdin, stdout, stderr, tail, launch: launch.clone(), read: 0 })
+        Ok(Process { child: Some(child), stdin, stdout, stderr, tail, launch: launch.clone(), read: 0 })
+    }
+
+    /// A process that has printed `stdout` and `stderr` and exited with status 0, read by the
+    /// same bounded machinery as a live child: tool readers run on recorded or generated output
+    /// without starting anything (the cargo-fuzz targets of the output readers). When
+    /// `stderr_lines` is false, standard error is only kept as a tail, as in [`Process::spawn`].
+    pub fn replay(stdout: Vec<u8>, stderr: Vec<u8>, stderr_lines: bool) -> Process {
+        let (out_tx, stdout_rx) = sync_channel(QUEUED_LINES);
+        pump(std::io::Cursor::new(stdout), Some(out_tx), None);
+        let tail = Arc::new(Mutex::new(VecDeque::new()));
+        let stderr_rx = if stderr_lines {
+            let (tx, rx) = sync_channel(QUEUED_LINES);
+            pump(std::io::Cursor::new(stderr), Some(tx), Some(tail.clone()));
+            Some(rx)
+        } else {
+            pump(std::io::Cursor::new(stderr), None, Some(tail.clone()));
+            None
+        };
+        let launch = Launch::new("replay", std::iter::empty::<OsString>());
+        Process { child: None, stdin: None, stdout: stdout_rx, stderr: stderr_rx, tail, launch, read: 0 }
     }
 
     /// What this process was started as.
@@ -279,7 +300,12 @@ impl Process {
     /// returns the exit status.
     pub fn wait(&mut self, deadline: Instant) -> Result<std::process::ExitStatus, Fault> {
         loop {
-            match self.child.try_wait() {
+            let Some(child) = self.child.as_mut() else {
+                // A replay has exited, successfully.
+                use std::os::unix::process::ExitStatusExt;
+                return Ok(std::process::ExitStatus::from_raw(0));
+            };
+            match child.try_wait() {
                 Ok(Some(status)) => return Ok(status),
                 Ok(None) if Instant::now() < deadline => {
                     // Output nobody asked for is taken off the pipe, so the child is not held
@@ -304,17 +330,21 @@ impl Process {
     /// The last lines of standard error of a child that has exited, once the pump has passed
     /// them on.
     pub fn final_stderr_tail(&self) -> String {
-        thread::sleep(Duration::from_millis(20));
+        // A replay's pump has nothing more to flush than it has read.
+        if self.child.is_some() {
+            thread::sleep(Duration::from_millis(20));
+        }
         self.stderr_tail()
     }
 
     /// Kills the child and every process of its group (idempotent).
     pub fn kill(&mut self) {
-        if let Ok(pid) = i32::try_from(self.child.id()) {
+        let Some(child) = self.child.as_mut() else { return };
+        if let Ok(pid) = i32::try_from(child.id()) {
             let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _ = child.kill();
+        let _ = child.wait();
     }
 
     /// The fault for a child whose output closed: its exit status once it has exited (waiting
@@ -326,7 +356,9 @@ impl Process {
             Err(_) => "still running with its output closed; killed".to_owned(),
         };
         // The stderr pump may still be flushing the last lines.
-        thread::sleep(Duration::from_millis(5));
+        if self.child.is_some() {
+            thread::sleep(Duration::from_millis(5));
+        }
         Fault::Ended { status, stderr_tail: self.stderr_tail() }
     }
 }
@@ -510,7 +542,7 @@ mod tests {
         let started = Instant::now();
         assert!(matches!(p.line(Stream::Stdout, Instant::now() + Duration::from_millis(200)), Err(Fault::Timeout(_))));
         assert!(started.elapsed() < Duration::from_secs(5));
-        assert!(p.child.try_wait().expect("status").is_some(), "killed");
+        assert!(p.child.as_mut().expect("a child").try_wait().expect("status").is_some(), "killed");
     }
 
     #[test]
@@ -582,5 +614,18 @@ mod tests {
         let started = Instant::now();
         assert!(matches!(p.finish(Instant::now() + Duration::from_millis(300)), Err(Fault::Timeout(_))));
         assert!(started.elapsed() < Duration::from_secs(3));
+    }
+
+    #[test]
+    fn a_replay_reads_like_a_child_that_exited() {
+        let mut p = Process::replay(b"[\n {\"a\": 1}\n]\nrest\n".to_vec(), b"err line\n".to_vec(), true);
+        assert_eq!(p.json_value(soon(), false).expect("json"), serde_json::json!([{"a": 1}]));
+        assert_eq!(p.line(Stream::Stdout, soon()).expect("line"), "rest");
+        assert_eq!(p.line(Stream::Stderr, soon()).expect("line"), "err line");
+        assert!(matches!(p.line(Stream::Stdout, soon()), Err(Fault::Ended { status, .. }) if status == "exit code 0"));
+        assert!(p.wait(soon()).expect("exited").success());
+        // The caps hold as for a child: a line over MAX_LINE is too large.
+        let mut p = Process::replay(vec![b'y'; MAX_LINE + 1], Vec::new(), false);
+        assert!(matches!(p.line(Stream::Stdout, soon()), Err(Fault::TooLarge { what: "a line", .. })));
     }
 }

@@ -37,8 +37,10 @@ const ENV_IN: &str = "input-env.json";
 /// geth reads the transactions as an RLP list only when the name ends in `.rlp`.
 const TXS_IN: &str = "input-txs.rlp";
 const BLOB_PARAMS_IN: &str = "input-blob-params.json";
-const RESULT_OUT: &str = "output-result.json";
-const ALLOC_OUT: &str = "output-alloc.json";
+/// The file the tool writes its result (roots, receipts, rejections) to, in the block's folder.
+pub const RESULT_OUT: &str = "output-result.json";
+/// The file the tool writes the post-state to, in the block's folder.
+pub const ALLOC_OUT: &str = "output-alloc.json";
 
 /// Why a block cannot be written for a tool.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -266,6 +266,34 @@ pub trait Tool: Send + Sync + 'static {
     }
 }
 
+/// Reads a blockchain-test runner's output to its verdicts (through the tool's
+/// [`Tool::blocktest_verdicts`]) and waits for its exit, up to `deadline`.
+pub fn read_blocktest(tool: &dyn Tool, child: &mut Process, deadline: Instant) -> Result<Vec<NativeVerdict>, Fault> {
+    // geth prints a line and the header of a block that imported against the fixture's
+    // expectation before its verdicts: the verdicts are the first array.
+    let mut output = child.json_value(deadline, true)?;
+    for _ in 0..64 {
+        if output.is_array() || output.is_null() {
+            break;
+        }
+        output = match child.json_value(deadline, true) {
+            Ok(next) => next,
+            Err(_) => break,
+        };
+    }
+    let status = child.wait(deadline)?;
+    if !output.is_array() {
+        // geth prints `null` and exits 0 when it cannot read the file; the reason is on stderr.
+        return Err(Fault::Tool(format!(
+            "no results (`{}`, {}); stderr: {}",
+            crate::process::clip(&output.to_string()),
+            crate::process::describe(status),
+            child.final_stderr_tail()
+        )));
+    }
+    tool.blocktest_verdicts(&output).map_err(|reason| Fault::Malformed { line: crate::process::clip(&output.to_string()), reason })
+}
+
 /// The verdicts of a `[{"name", "pass", "error"}, ...]` array.
 pub fn blocktest_verdicts(output: &serde_json::Value) -> Result<Vec<NativeVerdict>, String> {
     let items = output.as_array().ok_or("expected an array of results")?;

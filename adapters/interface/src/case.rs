@@ -141,6 +141,16 @@ pub struct Expectation {
 }
 
 impl Case {
+    /// Why no chain can reach this case, if none can (an excess blob gas whose fee is beyond
+    /// 256 bits, see [`BlobParams::unreachable_excess`]): refused before any client runs.
+    pub fn unreachable(&self) -> Option<String> {
+        if self.fork < Fork::Cancun {
+            return None;
+        }
+        let params = self.blob_params.or_else(|| default_blob_params(self.fork))?;
+        params.unreachable_excess(self.env.current_excess_blob_gas.unwrap_or(0))
+    }
+
     /// What BLOCKHASH answers for `number` (the EVM checks the 256-block window first): the
     /// sequence's hash of that block, or, in a state test, keccak256 of the decimal number (the
     /// convention of geth's, revm's and ethrex's state-test runners and the fillers).

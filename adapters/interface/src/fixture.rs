@@ -3,7 +3,7 @@
 
 use crate::fork::Fork;
 use crate::quantity;
-use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_primitives::{Address, B256, Bytes, U256, U512};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
 
@@ -290,6 +290,55 @@ pub struct BlobParams {
     pub base_fee_update_fraction: u64,
 }
 
+impl BlobParams {
+    /// The blob base fee at `excess_blob_gas`: EIP-4844's `fake_exponential(1, excess,
+    /// update_fraction)`, `None` when it does not fit in 256 bits (or the fraction is zero).
+    /// Intermediate products are 512-bit, so a fee that fits is always computed (a 256-bit
+    /// accumulator overflows from about 4.9e8 under Cancun's fraction, below the 5.9e8 where
+    /// the fee itself stops fitting). The loop ends within a few hundred rounds for any input:
+    /// the sum passes 2^256 or the accumulator shrinks to zero.
+    pub fn base_fee(&self, excess_blob_gas: u64) -> Option<U256> {
+        if self.base_fee_update_fraction == 0 {
+            return None;
+        }
+        let numerator = U512::from(excess_blob_gas);
+        let denominator = U512::from(self.base_fee_update_fraction);
+        let limit = U512::from(U256::MAX) * denominator;
+        let mut output = U512::ZERO;
+        let mut accumulator = denominator;
+        let mut i = 1u64;
+        while !accumulator.is_zero() {
+            output += accumulator;
+            if output > limit {
+                return None;
+            }
+            // Both factors are below 2^320 and 2^64: the product fits.
+            accumulator = accumulator * numerator / (denominator * U512::from(i));
+            i += 1;
+        }
+        // At most the limit over the denominator: the upper limbs are zero.
+        let [a, b, c, d, ..] = (output / denominator).into_limbs();
+        Some(U256::from_limbs([a, b, c, d]))
+    }
+
+    /// Why no chain can have a block with `excess_blob_gas` under these parameters, if none
+    /// can: its blob base fee does not fit in 256 bits, and the excess only grows by a block
+    /// that carries blobs, whose parent's fee (within one block's blob gas of it) no account
+    /// could pay. Some clients compute such a fee for hours (revm 43 loops while its 128-bit
+    /// accumulator saturates), so these inputs are refused before any client runs.
+    pub fn unreachable_excess(&self, excess_blob_gas: u64) -> Option<String> {
+        if self.base_fee_update_fraction == 0 {
+            return Some("a blob base fee update fraction of zero (no chain divides by it)".to_owned());
+        }
+        self.base_fee(excess_blob_gas).is_none().then(|| {
+            format!(
+                "an excess blob gas of {excess_blob_gas}, whose blob base fee (update fraction {}) is above 2^256 wei: no header can carry it",
+                self.base_fee_update_fraction
+            )
+        })
+    }
+}
+
 /// `to` is an address, or `""` for contract creation.
 mod to_field {
     use super::*;
@@ -307,5 +356,36 @@ mod to_field {
             return Ok(None);
         }
         s.parse().map(Some).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CANCUN: BlobParams = BlobParams { target: 3, max: 6, base_fee_update_fraction: 3_338_477 };
+
+    #[test]
+    fn the_blob_base_fee_matches_the_eip_and_ends_for_any_excess() {
+        assert_eq!(CANCUN.base_fee(0), Some(U256::from(1)));
+        assert_eq!(CANCUN.base_fee(2_314_057), Some(U256::from(1)));
+        assert_eq!(CANCUN.base_fee(10_000_000), Some(U256::from(19)));
+        // Where a 256-bit accumulator overflows, the fee still fits and is computed.
+        let fee = CANCUN.base_fee(500_000_000).expect("fits");
+        assert!(fee > U256::from(1) << 200 && fee < U256::MAX);
+        // Beyond about 5.9e8 it does not fit: no header can carry such an excess.
+        assert_eq!(CANCUN.base_fee(600_000_000), None);
+        assert_eq!(CANCUN.base_fee(u64::MAX), None);
+        assert_eq!(BlobParams { base_fee_update_fraction: 0, ..CANCUN }.base_fee(1), None);
+        assert_eq!(BlobParams { base_fee_update_fraction: 1, ..CANCUN }.base_fee(u64::MAX), None);
+        assert_eq!(BlobParams { base_fee_update_fraction: u64::MAX, ..CANCUN }.base_fee(u64::MAX), Some(U256::from(2)));
+    }
+
+    #[test]
+    fn an_excess_whose_fee_does_not_fit_is_unreachable_with_the_reason() {
+        assert_eq!(CANCUN.unreachable_excess(500_000_000), None);
+        let why = CANCUN.unreachable_excess(u64::MAX).expect("unreachable");
+        assert!(why.contains("18446744073709551615") && why.contains("2^256"), "{why}");
+        assert!(BlobParams { base_fee_update_fraction: 0, ..CANCUN }.unreachable_excess(0).is_some());
     }
 }

@@ -191,6 +191,20 @@ impl Sequence {
         self.blob_schedule.get(&fork).copied().or_else(|| crate::case::default_blob_params(fork))
     }
 
+    /// Why no chain can reach this sequence, if none can: a header (genesis or a block) of a
+    /// fork with blobs whose excess blob gas has a fee beyond 256 bits (see
+    /// [`BlobParams::unreachable_excess`]).
+    pub fn unreachable(&self) -> Option<String> {
+        std::iter::once(&self.genesis).chain(self.blocks.iter().map(|b| &b.header)).find_map(|h| {
+            let excess = h.excess_blob_gas?;
+            let fork = self.schedule.fork_at(h.number, h.timestamp, U256::MAX);
+            if fork < Fork::Cancun {
+                return None;
+            }
+            self.blob_params(fork)?.unreachable_excess(excess).map(|why| format!("block {}: {why}", h.number))
+        })
+    }
+
     /// Number of transactions over all blocks.
     pub fn tx_count(&self) -> usize {
         self.blocks.iter().map(|b| b.txs.len()).sum()

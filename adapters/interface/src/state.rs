@@ -16,14 +16,14 @@ const REMEMBERED_ROOTS: usize = 32;
 /// keccak256 of no bytes.
 const KECCAK_EMPTY: B256 = b256!("c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470");
 
-thread_local! {
-    /// The latest post-states whose roots were computed, newest last, and their roots, where
-    /// remembering is on: when clients that run one after the other on a thread agree, each
-    /// root is computed once (an equality check is far cheaper than hashing the trie). Several
-    /// are kept because a block sequence gives each client one state per transaction and
-    /// block before the next client runs.
-    static LAST_ROOTS: RefCell<std::collections::VecDeque<(Accounts, B256)>> = const { RefCell::new(std::collections::VecDeque::new()) };
-    /// Whether roots are deferred on this thread (see [`with_roots_deferred`]).
+/// The latest post-states whose roots were computed, newest last, and their roots, where
+/// remembering is on: when clients that run one after the other agree, each root is computed
+/// once (an equality check is far cheaper than hashing the trie). Several are kept because a
+/// block sequence gives each client one state per block before the next client runs; shared by
+/// the process's threads, since each in-process client runs on a worker thread of its own.
+static LAST_ROOTS: std::sync::Mutex<std::collections::VecDeque<(Accounts, B256)>> = std::sync::Mutex::new(std::collections::VecDeque::new());
+
+thread_local! {    /// Whether roots are deferred on this thread (see [`with_roots_deferred`]).
     static DEFER_ROOTS: Cell<bool> = const { Cell::new(false) };
     /// Whether this thread remembers roots (see [`remember_roots_on_this_thread`]).
     static REMEMBER_ROOTS: Cell<bool> = const { Cell::new(false) };
@@ -32,11 +32,42 @@ thread_local! {
     static CODE_HASHES: RefCell<HashMap<(usize, usize), (Bytes, B256)>> = RefCell::new(HashMap::new());
 }
 
-/// Makes [`state_root`] on this thread remember the last post-state and its root, for callers
-/// that run several clients on the same case one after the other on one thread (the fuzzer).
-/// Elsewhere (clients on different threads) remembering would only cost a copy per root.
+/// Makes [`state_root`] on this thread remember the last post-states and their roots, for
+/// callers that run several clients on the same case one after the other (the fuzzer).
+/// Elsewhere (clients on different cases at once) remembering would only cost a copy per root.
 pub fn remember_roots_on_this_thread() {
     REMEMBER_ROOTS.with(|r| r.set(true));
+}
+
+/// How this thread treats state roots: deferred, remembered. A caller that hands a client's
+/// run to another thread takes it there with [`with_roots_as`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Roots {
+    /// Roots deferred (see [`with_roots_deferred`]).
+    pub deferred: bool,
+    /// Roots remembered (see [`remember_roots_on_this_thread`]).
+    pub remembered: bool,
+}
+
+/// How this thread treats state roots now.
+pub fn roots_here() -> Roots {
+    Roots { deferred: DEFER_ROOTS.with(Cell::get), remembered: REMEMBER_ROOTS.with(Cell::get) }
+}
+
+/// Runs `f` treating roots as `roots` says on this thread, then restores what was set before,
+/// also when `f` panics.
+pub fn with_roots_as<T>(roots: Roots, f: impl FnOnce() -> T) -> T {
+    struct Restore(Roots);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            DEFER_ROOTS.with(|d| d.set(self.0.deferred));
+            REMEMBER_ROOTS.with(|r| r.set(self.0.remembered));
+        }
+    }
+    let _restore = Restore(roots_here());
+    DEFER_ROOTS.with(|d| d.set(roots.deferred));
+    REMEMBER_ROOTS.with(|r| r.set(roots.remembered));
+    f()
 }
 
 /// The root [`state_root`] returns while roots are deferred: no state has it (it is not a
@@ -67,18 +98,17 @@ pub fn state_root(accounts: &Accounts) -> B256 {
     if !REMEMBER_ROOTS.with(Cell::get) {
         return compute_root(accounts);
     }
-    let cached = LAST_ROOTS.with(|last| last.borrow().iter().rev().find(|(a, _)| a == accounts).map(|(_, root)| *root));
+    let cached = LAST_ROOTS.lock().ok().and_then(|last| last.iter().rev().find(|(a, _)| a == accounts).map(|(_, root)| *root));
     if let Some(root) = cached {
         return root;
     }
     let root = compute_root(accounts);
-    LAST_ROOTS.with(|last| {
-        let mut last = last.borrow_mut();
+    if let Ok(mut last) = LAST_ROOTS.lock() {
         if last.len() == REMEMBERED_ROOTS {
             last.pop_front();
         }
         last.push_back((accounts.clone(), root));
-    });
+    }
     root
 }
 

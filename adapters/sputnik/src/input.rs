@@ -127,20 +127,7 @@ pub(crate) fn intrinsic_gas(case: &Case, config: &Config) -> (u64, u64) {
 /// EIP-4844 `fake_exponential(1, excess_blob_gas, update_fraction)`: the blob base fee.
 /// `None` when it does not fit in 256 bits.
 pub(crate) fn blob_base_fee(excess_blob_gas: u64, update_fraction: u64) -> Option<U256> {
-    if update_fraction == 0 {
-        return None;
-    }
-    let numerator = U256::from(excess_blob_gas);
-    let denominator = U256::from(update_fraction);
-    let mut output = U256::ZERO;
-    let mut accumulator = denominator;
-    let mut i = U256::from(1);
-    while !accumulator.is_zero() {
-        output = output.checked_add(accumulator)?;
-        accumulator = accumulator.checked_mul(numerator)?.checked_div(denominator.checked_mul(i)?)?;
-        i += U256::from(1);
-    }
-    Some(output / denominator)
+    BlobParams { target: 0, max: 0, base_fee_update_fraction: update_fraction }.base_fee(excess_blob_gas)
 }
 
 /// Runs the transaction checks the fixtures expect and the crate does not do (it leaves them to

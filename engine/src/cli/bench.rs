@@ -53,6 +53,8 @@ pub fn run(args: Args) -> Result<Finish, CliError> {
     {
         return Err(BenchError::PlotFormat { path: path.clone() }.into());
     }
+    super::check_output(args.json.as_deref())?;
+    super::check_output(args.plot.as_deref())?;
     let options = BenchOptions { dir: args.dir, workloads: args.workloads, repeat: args.repeat };
     let terminal = std::io::stderr().is_terminal();
     let mut progress = |client: &str, workload: &str| {

@@ -36,7 +36,7 @@ pub struct Args {
     /// Write the statistics here as JSON, every second and at the end.
     #[arg(long, value_name = "FILE")]
     pub stats: Option<PathBuf>,
-    /// Per-case timeout of subprocess clients (default: each tool's).
+    /// Per-case timeout of every client (default: 30s in-process, each subprocess tool's own).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<std::time::Duration>,
     /// Time allowed to minimise each new finding before it is filed.
@@ -90,9 +90,8 @@ pub struct Args {
 pub fn run(args: Args) -> Result<Finish, CliError> {
     // The selection is checked here, once, for a usage error; each job makes its own clients.
     resolve_clients(&args.clients, args.timeout)?;
-    if let Some(path) = &args.junit {
-        crate::atomic::check_writable(path).map_err(|source| CliError::Write { path: path.clone(), source })?;
-    }
+    super::check_output(args.stats.as_deref())?;
+    super::check_output(args.junit.as_deref())?;
     // What was filed before this run is known; the rest is new.
     let known: Vec<String> = crate::triage::folder::list(&args.crashes).into_iter().map(|(_, r)| r.signature).collect();
     let options = FarmOptions {

@@ -20,7 +20,7 @@ pub struct Args {
     /// Where to write the minimised case (default: beside the input, `<name>.min.json`).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// Per-case timeout of subprocess clients.
+    /// Per-case timeout of every client (default: 30s in-process, each subprocess tool's own).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<std::time::Duration>,
 }
@@ -29,6 +29,11 @@ pub struct Args {
 /// minimise).
 pub fn run(args: Args) -> Result<Finish, CliError> {
     let examiner = examiner_for(&args.clients, &args.case, args.timeout)?;
+    let out = args.out.clone().unwrap_or_else(|| {
+        let base = if args.case.is_dir() { args.case.join("case") } else { args.case.with_extension("") };
+        base.with_extension("min.json")
+    });
+    super::check_output(Some(&out))?;
     let (case, _) = folder::read(&args.case)?;
     let exam = examiner.examine(&case, true);
     let Some(signature) = exam.signature() else {
@@ -41,10 +46,6 @@ pub fn run(args: Args) -> Result<Finish, CliError> {
     let (mut small, m) = minimise::minimise(&case, budget, &mut |c| examiner.reproduces(c, &signature));
     let small_exam = examiner.examine(&small, false);
     small.expected = small_exam.majority().map(expectation_of);
-    let out = args.out.unwrap_or_else(|| {
-        let base = if args.case.is_dir() { args.case.join("case") } else { args.case.with_extension("") };
-        base.with_extension("min.json")
-    });
     let info = serde_json::json!({ "comment": format!("minimised by schism from {}", args.case.display()), "schism": { "signature": signature.id() } });
     let text = folder::state_test_json(&small, &format!("{}-min", signature.id()), info)?;
     crate::atomic::write(&out, text.as_bytes()).map_err(|source| TriageError::Io { path: out.clone(), source })?;

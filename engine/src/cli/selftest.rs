@@ -52,6 +52,7 @@ pub struct Args {
 /// Fuzzes each mutant under each seed, printing a row per mutant and its runs, then the kill
 /// rate; a problem when some mutant was missed under some seed.
 pub fn run(args: Args) -> Result<Finish, CliError> {
+    super::check_output(args.json.as_deref())?;
     if args.real {
         return run_real(args);
     }

@@ -307,3 +307,18 @@ fn selftest_under_two_seeds_reports_each_run_and_the_kill_rate() {
         assert!(folder.join("case.json").is_file(), "{}", folder.display());
     }
 }
+
+#[test]
+fn output_paths_are_checked_before_the_work() {
+    // Each would otherwise measure, fuzz or minimise for minutes before failing to write.
+    let missing = Path::new("/nonexistent/schism-out/x.json");
+    let commands: [&[&str]; 3] = [&["bench", "--repeat", "1", "--json"], &["fuzz", "--duration", "1h", "--stats"], &["selftest", "--json"]];
+    for args in commands {
+        let started = std::time::Instant::now();
+        let out = schism().args(args).arg(missing).output().expect("runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("/nonexistent/schism-out/x.json"), "{args:?}: {stderr}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "{args:?} worked first: {:?}", started.elapsed());
+    }
+}

@@ -141,3 +141,37 @@ fn a_vanished_case_folder_is_made_again_and_a_dead_runs_folders_are_removed() {
     }
     client.execute(&case, schism_interface::TraceMode::Off).expect("the folder is made again, not a fault");
 }
+
+#[test]
+fn an_unreachable_excess_blob_gas_is_refused_on_time_and_the_other_cases_run() {
+    // revm 43 computes the blob base fee of an excess of 2^64-1 for hours (its 128-bit
+    // fake_exponential runs about excess/fraction rounds); no header can carry such an excess.
+    let _one_at_a_time = crate::util::exclusive();
+    let dir = scratch("blob-excess");
+    let workload = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/bench/value-transfer.json");
+    let text = std::fs::read_to_string(workload).expect("workload");
+    std::fs::write(dir.join("fine.json"), &text).expect("write");
+    let huge = text.replace("\"currentExcessBlobGas\": \"0x00\"", "\"currentExcessBlobGas\": \"0xffffffffffffffff\"");
+    assert_ne!(huge, text, "the workload names its excess blob gas");
+    std::fs::write(dir.join("huge.json"), huge.replace("\"value-transfer\"", "\"huge-excess\"")).expect("write");
+    let report = dir.join("report.json");
+    let started = std::time::Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_schism"))
+        .arg("run")
+        .arg(&dir)
+        .args(["--timeout", "5s", "--client", "revm", "--client", "levm", "--client", "sputnik", "--report"])
+        .arg(&report)
+        .output()
+        .expect("runs");
+    let took = started.elapsed();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(took < std::time::Duration::from_secs(6), "{took:?}");
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).expect("report")).expect("json");
+    for client in ["revm", "levm", "sputnik"] {
+        let entry = &json["clients"][client];
+        assert!(entry["pass"].as_u64().is_some_and(|n| n >= 2), "{client}: the fine cases ran: {entry}");
+        let skips = entry["skips"].to_string();
+        assert!(skips.contains("unreachable input: an excess blob gas of 18446744073709551615"), "{client}: {skips}");
+    }
+}

@@ -416,4 +416,18 @@ mod tests {
             assert_eq!(s.genesis.number, 0);
         }
     }
+
+    #[test]
+    fn a_header_with_an_excess_no_chain_reaches_makes_the_sequence_unreachable() {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/BlockchainTests/ValidBlocks/bcExample/mergeExample.json");
+        let bytes = std::fs::read(&path).expect("the shared fixtures are beside the repository");
+        let file: BlockchainTestFile = serde_json::from_slice(&bytes).expect("parses");
+        let (mut seqs, _) = sequences_of_file(&path, &file);
+        let seq = seqs.iter_mut().find(|s| s.schedule.last() >= crate::Fork::Cancun).expect("a Cancun sequence");
+        assert_eq!(seq.unreachable(), None);
+        seq.genesis.excess_blob_gas = Some(u64::MAX);
+        let why = seq.unreachable().expect("unreachable");
+        assert!(why.starts_with("block 0: an excess blob gas of 18446744073709551615"), "{why}");
+    }
 }
