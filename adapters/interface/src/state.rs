@@ -21,7 +21,8 @@ const KECCAK_EMPTY: B256 = b256!("c5d2460186f7233c927e7db2dcc703c0e500b653ca8227
 /// once (an equality check is far cheaper than hashing the trie). Several are kept because a
 /// block sequence gives each client one state per block before the next client runs; shared by
 /// the process's threads, since each in-process client runs on a worker thread of its own.
-static LAST_ROOTS: std::sync::Mutex<std::collections::VecDeque<(Accounts, B256)>> = std::sync::Mutex::new(std::collections::VecDeque::new());
+static LAST_ROOTS: std::sync::Mutex<std::collections::VecDeque<(Accounts, B256)>> =
+    std::sync::Mutex::new(std::collections::VecDeque::new());
 
 thread_local! {    /// Whether roots are deferred on this thread (see [`with_roots_deferred`]).
     static DEFER_ROOTS: Cell<bool> = const { Cell::new(false) };
