@@ -36,7 +36,7 @@ pub struct Args {
     /// Write the statistics here as JSON, every second and at the end.
     #[arg(long, value_name = "FILE")]
     pub stats: Option<PathBuf>,
-    /// Per-case timeout of every client (default: 30s in-process, each subprocess tool's own).
+    /// Per-case timeout of every client (default: 300s in-process, each subprocess tool's own).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<std::time::Duration>,
     /// Time allowed to minimise each new finding before it is filed.

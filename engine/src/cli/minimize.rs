@@ -20,7 +20,7 @@ pub struct Args {
     /// Where to write the minimised case (default: beside the input, `<name>.min.json`).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// Per-case timeout of every client (default: 30s in-process, each subprocess tool's own).
+    /// Per-case timeout of every client (default: 300s in-process, each subprocess tool's own).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<std::time::Duration>,
 }

@@ -14,7 +14,7 @@ pub struct Args {
     /// in-process client). Repeatable.
     #[arg(long = "client", value_name = "ID[=PATH]")]
     pub clients: Vec<String>,
-    /// Per-case timeout of every client (default: 30s in-process, each subprocess tool's own).
+    /// Per-case timeout of every client (default: 300s in-process, each subprocess tool's own).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<std::time::Duration>,
 }

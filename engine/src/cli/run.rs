@@ -17,7 +17,7 @@ pub struct Args {
     /// in-process client). Repeatable; one id with two paths compares two builds.
     #[arg(long = "client", value_name = "ID[=PATH]")]
     pub clients: Vec<String>,
-    /// Per-case timeout of every client (default: 30s in-process; subprocess 10s, eels and pyevm 120s, ethereumjs 30s).
+    /// Per-case timeout of every client (default: 300s in-process; subprocess 10s, eels and pyevm 120s, ethereumjs 30s).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<std::time::Duration>,
     /// Only cases of this fork. Repeatable.
