@@ -81,14 +81,7 @@ pub const DEFERRED_ROOT: B256 = b256!("defe22ed000000000000000000000000000000000
 /// are needed (the fuzzer: when every client agrees on the post-state, no root is needed at
 /// all), and for the transactions of a block from Byzantium on (only the block's root counts).
 pub fn with_roots_deferred<T>(f: impl FnOnce() -> T) -> T {
-    struct Restore(bool);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            DEFER_ROOTS.with(|d| d.set(self.0));
-        }
-    }
-    let _restore = Restore(DEFER_ROOTS.with(|d| d.replace(true)));
-    f()
+    with_roots_as(Roots { deferred: true, ..roots_here() }, f)
 }
 
 /// The state root of a set of accounts. Zero-valued storage slots count as absent.

@@ -12,7 +12,7 @@ use libafl::Error;
 use libafl::common::HasMetadata;
 use libafl::corpus::{Corpus, CorpusId};
 use libafl::observers::CanTrack;
-use libafl::schedulers::minimizer::{DEFAULT_SKIP_NON_FAVORED_PROB, IsFavoredMetadata, MinimizerScheduler, TopRatedsMetadata};
+use libafl::schedulers::minimizer::{DEFAULT_SKIP_NON_FAVORED_PROB, IsFavoredMetadata, MinimizerScheduler};
 use libafl::schedulers::{RemovableScheduler, Scheduler, TestcasePenalty};
 use libafl::state::{HasCorpus, HasRand};
 use libafl_bolts::rands::Rand;
@@ -54,7 +54,7 @@ where
 
     fn next(&mut self, state: &mut S) -> Result<CorpusId, Error> {
         let size = state.corpus().count_all();
-        if self.culled_at != Some(size) || !state.has_metadata::<TopRatedsMetadata>() {
+        if self.culled_at != Some(size) {
             self.inner.cull(state)?;
             self.culled_at = Some(size);
         }
