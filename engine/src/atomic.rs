@@ -8,12 +8,22 @@
 use std::io::Write as _;
 use std::path::Path;
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same folder, renamed into place.
+/// The folder `path` is written in, created with its parents when missing (an output path such
+/// as `--stats out/stats.json` names a folder a user expects schism to make).
+fn folder_of(path: &Path) -> std::io::Result<&Path> {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => {
+            std::fs::create_dir_all(parent)?;
+            Ok(parent)
+        }
+        _ => Ok(Path::new(".")),
+    }
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same folder (created when
+/// missing), renamed into place.
 pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
+    let dir = folder_of(path)?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let prefix = format!(".{name}.");
     // Opened here rather than by `Builder::tempfile_in`, for two reasons: tempfile creates
@@ -33,16 +43,14 @@ pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Checks, before any work, that [`write()`] to `path` can succeed: its folder exists and takes
-/// a new file (a temporary one, removed at once), and `path` is not a folder.
+/// Checks, before any work, that [`write()`] to `path` can succeed: its folder exists (it is
+/// created when missing, as [`write()`] would) and takes a new file (a temporary one, removed at
+/// once), and `path` is not a folder.
 pub fn check_writable(path: &Path) -> std::io::Result<()> {
     if path.is_dir() {
         return Err(std::io::Error::new(std::io::ErrorKind::IsADirectory, "is a folder"));
     }
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
+    let dir = folder_of(path)?;
     tempfile::Builder::new().prefix(".schism-check.").tempfile_in(dir).map(drop)
 }
 
@@ -63,6 +71,23 @@ mod tests {
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .filter(|n| n.ends_with(".tmp"))
             .collect()
+    }
+
+    #[test]
+    fn a_missing_folder_is_created_by_the_check_and_the_write() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("ci-fuzz/nested/stats.json");
+        check_writable(&path).expect("a missing folder is made, as `--stats out/stats.json` needs");
+        assert!(path.parent().expect("parent").is_dir());
+        assert!(!path.exists(), "the check writes no file");
+        let other = dir.path().join("fresh/report.json");
+        write(&other, b"{}").expect("write makes its folder too");
+        assert_eq!(std::fs::read(&other).expect("read"), b"{}");
+        // A folder cannot be made under a file: the error comes back, nothing panics.
+        let blocker = dir.path().join("file");
+        std::fs::write(&blocker, b"x").expect("write");
+        assert!(check_writable(&blocker.join("stats.json")).is_err());
+        assert!(check_writable(dir.path()).is_err(), "a folder is not a file to write");
     }
 
     #[test]
@@ -92,7 +117,8 @@ mod tests {
         assert!(write(&target, b"x").is_err());
         assert!(leftovers(dir.path()).is_empty());
         // The error is the cause alone: the caller names the target, not the temporary file.
-        let error = write(&dir.path().join("missing/file.json"), b"x").expect_err("no such folder");
-        assert_eq!(error.raw_os_error(), Some(2), "{error}");
+        std::fs::write(dir.path().join("plain"), b"x").expect("write");
+        let error = write(&dir.path().join("plain/file.json"), b"x").expect_err("a file is no folder");
+        assert_eq!(error.raw_os_error(), Some(17), "EEXIST alone, from making the folder: {error}");
     }
 }

@@ -138,7 +138,8 @@ fn fuzz_with_two_jobs_returns_at_the_deadline_with_its_stats() {
         .arg("--crashes")
         .arg(dir.join("crashes"))
         .arg("--stats")
-        .arg(dir.join("stats.json"))
+        // In a folder nothing made yet, as CI's `--stats target/ci-fuzz/stats.json` is.
+        .arg(dir.join("out/stats.json"))
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("runs");
@@ -158,7 +159,7 @@ fn fuzz_with_two_jobs_returns_at_the_deadline_with_its_stats() {
     std::io::Read::read_to_string(&mut child.stdout.take().expect("stdout"), &mut stdout).expect("read stdout");
     assert!(matches!(status.code(), Some(0 | 1)), "{status:?}: {stdout}");
     assert!(stdout.contains("executions"), "{stdout}");
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("stats.json")).expect("stats")).expect("json");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("out/stats.json")).expect("stats")).expect("json");
     assert_eq!(json["jobs"].as_u64(), Some(jobs as u64), "{json}");
     assert!(json["executions"].as_u64().is_some_and(|n| n > 0), "{json}");
 }
@@ -312,15 +313,19 @@ fn selftest_under_two_seeds_reports_each_run_and_the_kill_rate() {
 
 #[test]
 fn output_paths_are_checked_before_the_work() {
-    // Each would otherwise measure, fuzz or minimise for minutes before failing to write.
-    let missing = Path::new("/nonexistent/schism-out/x.json");
+    // Each would otherwise measure, fuzz or minimise for minutes before failing to write. A
+    // missing folder is made (a user expects that), so the bad path is one under a plain file,
+    // which no one, root included, can make a folder of.
+    let dir = scratch("unwritable");
+    std::fs::write(dir.join("plain"), b"x").expect("file");
+    let missing = dir.join("plain/schism-out/x.json");
     let commands: [&[&str]; 3] = [&["bench", "--repeat", "1", "--json"], &["fuzz", "--duration", "1h", "--stats"], &["selftest", "--json"]];
     for args in commands {
         let started = std::time::Instant::now();
-        let out = schism().args(args).arg(missing).output().expect("runs");
+        let out = schism().args(args).arg(&missing).output().expect("runs");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
-        assert!(stderr.contains("/nonexistent/schism-out/x.json"), "{args:?}: {stderr}");
+        assert!(stderr.contains(&*missing.to_string_lossy()), "{args:?}: {stderr}");
         assert!(started.elapsed() < std::time::Duration::from_secs(10), "{args:?} worked first: {:?}", started.elapsed());
     }
 }
