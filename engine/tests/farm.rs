@@ -7,7 +7,10 @@
 
 use schism_engine::fuzz::farm::{self, ClientFactory, FarmOptions, FarmSummary};
 use schism_engine::registry::{self, ClientOptions};
+use schism_engine::deadline::Bounded;
+use schism_interface::{Case, Client, ClientError, Outcome, TraceMode};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 fn clients() -> Vec<String> {
@@ -157,4 +160,81 @@ fn a_farm_fuzzes_keeps_its_corpus_writes_its_stats_and_resumes() {
     let case = std::fs::read_to_string(folder.join("case.json")).expect("case.json");
     assert!(case.contains("\"genesisRLP\"") && case.contains("\"blocks\""), "a blockchain test");
     assert!(stopped.stats.sequences > 0);
+
+    // An in-process client that hangs: its jobs run clients on their own thread, so the
+    // watchdog aborts the job past the deadline, the restarter starts it again, and the new job
+    // files the input as the client's timeout before fuzzing on.
+    let hang = dir.path().join("hang");
+    let options = FarmOptions {
+        clients: ClientFactory::new(|| {
+            let revm = registry::resolve(&["revm".to_owned()], &ClientOptions::default())?;
+            let hangs: Arc<dyn Client> = Arc::new(Bounded::new(Arc::new(HangsOnSelfbalance(revm[0].clone())), Duration::from_secs(1)));
+            Ok(vec![revm[0].clone(), hangs])
+        }),
+        jobs: 1,
+        duration: Some(Duration::from_secs(25)),
+        corpus: hang.join("corpus"),
+        crashes: hang.join("crashes"),
+        fork: Some(schism_interface::Fork::Cancun),
+        seed: Some(1),
+        stats: None,
+        status: false,
+        stop_on_divergence: false,
+        minimise: None,
+        slow: None,
+        sequences: 0.0,
+        keep_inputs: schism_engine::fuzz::farm::DEFAULT_KEEP_INPUTS,
+        node: Default::default(),
+        metrics: None,
+    };
+    let started = std::time::Instant::now();
+    let hung = farm::fuzz(&options).expect("the farm runs");
+    assert!(started.elapsed() < Duration::from_secs(60), "the farm ends on time: {:?}", started.elapsed());
+    assert!(hung.stats.executions > 0 && hung.stats.restarts > 0, "{:?}", hung.stats);
+    let reports: Vec<String> = walk(&hang.join("crashes"))
+        .into_iter()
+        .filter(|p| p.file_name().is_some_and(|n| n == "report.json"))
+        .map(|p| std::fs::read_to_string(p).expect("report"))
+        .collect();
+    assert!(
+        reports.iter().any(|r| r.contains("timeout") && r.contains("hangs-on-selfbalance")),
+        "a timeout of the hanging client is filed: {reports:?}"
+    );
+    let left = std::fs::read_dir(hang.join("crashes/.hung")).map_or(0, |d| d.count());
+    assert_eq!(left, 0, "every hung input was filed");
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// revm, except that a case whose code holds the byte of SELFBALANCE (0x47) takes it 20 s.
+struct HangsOnSelfbalance(Arc<dyn Client>);
+
+impl Client for HangsOnSelfbalance {
+    fn id(&self) -> &str {
+        "hangs-on-selfbalance"
+    }
+    fn version(&self) -> &str {
+        "0"
+    }
+    fn supports(&self, fork: schism_interface::Fork) -> bool {
+        self.0.supports(fork)
+    }
+    fn execute(&self, case: &Case, mode: TraceMode) -> Result<Outcome, ClientError> {
+        if case.pre.values().any(|a| a.code.contains(&0x47)) {
+            std::thread::sleep(Duration::from_secs(20));
+        }
+        self.0.execute(case, mode)
+    }
 }

@@ -34,7 +34,7 @@ use super::harness::{Harness, HarnessOptions};
 use super::program::Blueprint;
 use crate::registry::{self, ClientOptions, RegistryError};
 use job::{FarmManager, FarmState, Job};
-use libafl::events::{ClientDescription, EventConfig, Launcher, StdLlmpEventHook};
+use libafl::events::{ClientDescription, EventConfig, Launcher, ShouldSaveState, StdLlmpEventHook};
 use libafl::monitors::NopMonitor;
 use libafl_bolts::core_affinity::{Cores, get_core_ids};
 use libafl_bolts::llmp::{Broker as _, LlmpBroker, LlmpHookTuple};
@@ -301,6 +301,8 @@ pub fn fuzz(options: &FarmOptions) -> Result<FarmSummary, FuzzError> {
     let serial = FARMS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let stop_file = std::env::temp_dir().join(format!("schism-farm-{origin}-{serial}.stop"));
     let _ = std::fs::remove_file(&stop_file);
+    let starts = std::env::temp_dir().join(format!("schism-farm-{origin}-{serial}.starts"));
+    let _ = std::fs::remove_dir_all(&starts);
     let make_monitor = || {
         let mut monitor = FarmMonitor::new(jobs, files.len(), options.stats.clone(), status, latest.clone());
         if options.stop_on_divergence {
@@ -313,13 +315,17 @@ pub fn fuzz(options: &FarmOptions) -> Result<FarmSummary, FuzzError> {
     let announcer = Announcer::start(tree.clone(), options.crashes.clone(), latest.clone());
 
     let watchdog = deadline.map(|d| Watchdog::start(origin, d + GRACE));
-    let job = Job { options, files: &files, pending: &pending, deadline, seed, stop_file: &stop_file, origin };
+    let job = Job { options, files: &files, pending: &pending, deadline, seed, stop_file: &stop_file, starts: &starts, origin };
     let launched = catch_unwind(AssertUnwindSafe(|| {
         Launcher::builder()
             .shmem_provider(StdShMemProvider::new()?)
             .configuration(EventConfig::from_name(CONFIGURATION))
             // The broker runs in this process (see `Broker`); the Launcher only forks jobs.
             .spawn_broker(false)
+            // A job's events keep what its restarter needs (and no fuzzing state): a job that
+            // ends abruptly (its watchdog's abort after a hang, a crash in a client) is started
+            // again, and reads the corpus folder afresh.
+            .serialize_state(ShouldSaveState::OOMSafeNever)
             .monitor(NopMonitor::new())
             .run_client(|state: Option<FarmState>, mgr: FarmManager, client: ClientDescription| job::run_client(&job, state, mgr, client))
             .cores(&cores)
@@ -352,6 +358,7 @@ pub fn fuzz(options: &FarmOptions) -> Result<FarmSummary, FuzzError> {
         endpoint.stop();
     }
     let _ = std::fs::remove_file(&stop_file);
+    let _ = std::fs::remove_dir_all(&starts);
     if let Some(e) = launch_error {
         return Err(e);
     }

@@ -1,6 +1,13 @@
 //! One fuzzing job: a process of its own, owning a harness (and so its clients), a corpus kept
 //! in memory and mirrored to the corpus folder, and LibAFL's fuzzer; it runs until the deadline
 //! and reports its statistics to the broker about once a second.
+//!
+//! In-process clients run on the job's own thread, watched by a [`Watchdog`] (see
+//! [`crate::deadline`]): a run past its client's deadline cannot be stopped, so the watchdog
+//! writes the input to the hung folder ([`HUNG_DIR`]) and aborts the job. Its restarter starts
+//! it again (LibAFL's OOM-safe restarts: no state carried, the corpus read again from its folder),
+//! and the new job first runs what its predecessor hung on with a deadline on every run, which
+//! files it as a `timeout` fault of its client, as `schism run` would.
 
 use super::monitor::{JobReport, REPORT_STAT};
 use super::mutators::{blueprint_mutator, entropy};
@@ -8,6 +15,7 @@ use super::{FarmOptions, SOLUTIONS_DIR};
 use crate::fuzz::FuzzError;
 use crate::fuzz::features::MAP_SIZE;
 use crate::fuzz::harness::{Harness, HarnessOptions};
+use crate::deadline::{Hang, Watchdog};
 use crate::fuzz::program::Blueprint;
 use libafl::corpus::{Corpus, CorpusId, InMemoryOnDiskCorpus, OnDiskCorpus};
 use libafl::events::{
@@ -32,7 +40,12 @@ use std::marker::PhantomData;
 use std::num::NonZeroUsize;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// The folder, inside the crashes folder, where a job's watchdog leaves the input a client hung
+/// on (`<job>-<hash>.json`), for the job's next start to file.
+pub const HUNG_DIR: &str = ".hung";
 
 /// The feature map observer's name (and so the name of its history in the state).
 const FEATURES: &str = "features";
@@ -106,11 +119,19 @@ impl<S: HasRand> Generator<Blueprint, S> for RandomBlueprints {
 struct HarnessExecutor {
     harness: Harness,
     observers: tuple_list_type!(FeatureObserver),
+    /// The input being run, for the watchdog to keep should a client hang on it.
+    current: Arc<Mutex<Option<Blueprint>>>,
 }
 
 impl<EM, S: HasExecutions, Z> Executor<EM, Blueprint, S, Z> for HarnessExecutor {
     fn run_target(&mut self, _fuzzer: &mut Z, state: &mut S, _mgr: &mut EM, input: &Blueprint) -> Result<ExitKind, Error> {
         *state.executions_mut() += 1;
+        if let Ok(mut current) = self.current.lock() {
+            match current.as_mut() {
+                Some(kept) => kept.clone_from(input),
+                None => *current = Some(input.clone()),
+            }
+        }
         // The observer's pre_exec has zeroed the map.
         let map: &mut OwnedMapObserver<u8> = self.observers.0.as_mut();
         let run = self.harness.run(input, map);
@@ -146,6 +167,9 @@ pub(crate) struct Job<'a> {
     pub seed: u64,
     /// When this file exists, the job stops (checked about once a second).
     pub stop_file: &'a Path,
+    /// Where each job counts its starts (one file per job), so a restarted job seeds its
+    /// generator afresh instead of running into the same hang again.
+    pub starts: &'a Path,
     /// The farm's own process: a job outlives it by at most a second.
     pub origin: u32,
 }
@@ -200,7 +224,12 @@ fn fuzz(job: &Job<'_>, state: Option<FarmState>, mgr: &mut FarmManager, client: 
     let options = job.options;
     // Clients are made here, in the job's process: subprocess clients' pipes and in-process
     // clients' state belong to one process.
+    let start = count_start(job.starts, client.id());
     let clients = options.clients.make().map_err(|e| farm_error(e.into()))?;
+    let hung = options.crashes.join(HUNG_DIR);
+    // What this job hung on before its restart, run with a worker and a deadline per run (no
+    // watchdog yet): filed as its client's timeout.
+    file_hung(&hung, client.id(), &clients, options)?;
     let harness = Harness::new(HarnessOptions {
         clients,
         fork: options.fork,
@@ -219,7 +248,8 @@ fn fuzz(job: &Job<'_>, state: Option<FarmState>, mgr: &mut FarmManager, client: 
     let mut state = match state {
         Some(state) => state,
         None => StdState::new(
-            StdRand::with_seed(job.seed.wrapping_add(client.id() as u64)),
+            // Each start of a job its own seed, the first the farm's seed plus the job's number.
+            StdRand::with_seed(job.seed.wrapping_add(client.id() as u64).wrapping_add(start.wrapping_mul(0x9e37_79b9_7f4a_7c15))),
             InMemoryOnDiskCorpus::no_meta(&options.corpus)?,
             OnDiskCorpus::no_meta(options.crashes.join(SOLUTIONS_DIR))?,
             &mut feedback,
@@ -229,19 +259,29 @@ fn fuzz(job: &Job<'_>, state: Option<FarmState>, mgr: &mut FarmManager, client: 
     state.set_max_size(MAX_BYTES);
     let scheduler = super::scheduler::CullOnChange::new(IndexesLenTimeMinimizerScheduler::new(&observer, QueueScheduler::new()));
     let mut fuzzer = libafl::StdFuzzer::new(scheduler, feedback, objective);
-    let mut executor = HarnessExecutor { harness, observers: tuple_list!(observer) };
+    let current = Arc::new(Mutex::new(None));
+    let mut executor = HarnessExecutor { harness, observers: tuple_list!(observer), current: current.clone() };
+    let job_id = client.id();
+    let _watchdog = Watchdog::start(move |hang| keep_hung_and_abort(&hung, job_id, &current, &hang));
 
-    let mut report = JobReport::default();
+    let mut report = JobReport { start, ..JobReport::default() };
+    // A first event at once: with LibAFL's OOM-safe restarts, each event keeps what a restart
+    // needs, so a job aborted by its watchdog (even while it loads its corpus) is started again.
+    send_report(&mut state, mgr, &executor, &mut report)?;
     if state.must_load_initial_inputs() {
         // Each job reads its share of the folder; the broker passes what is new to the others.
         // With fewer entries than jobs, every job reads them all: none starts empty-handed.
         let jobs = options.jobs.max(1);
         let index = (client.id().max(1) - 1) % jobs;
+        // Read again here: a job restarted after a hang starts from what the farm has found
+        // since it began, not from the folder as it was then.
+        let listed = super::corpus_entries(&options.corpus).ok();
+        let files = listed.as_deref().unwrap_or(job.files);
         let mut share: Vec<PathBuf> = if index == 0 { job.pending.to_vec() } else { Vec::new() };
-        if job.files.len() < jobs {
-            share.extend_from_slice(job.files);
+        if files.len() < jobs {
+            share.extend_from_slice(files);
         } else {
-            share.extend(job.files.iter().skip(index).step_by(jobs).cloned());
+            share.extend(files.iter().skip(index).step_by(jobs).cloned());
         }
         state.load_initial_inputs_by_filenames(&mut fuzzer, &mut executor, mgr, &share)?;
         report.loaded = state.corpus().count_all() as u64;
@@ -271,6 +311,77 @@ fn fuzz(job: &Job<'_>, state: Option<FarmState>, mgr: &mut FarmManager, client: 
         }
     }
     send_report(&mut state, mgr, &executor, &mut report)
+}
+
+/// Which start of job `job` this is (0 the first), counted in a file of `dir`.
+fn count_start(dir: &Path, job: usize) -> u64 {
+    let path = dir.join(job.to_string());
+    let start = std::fs::read_to_string(&path).ok().and_then(|t| t.trim().parse::<u64>().ok()).map_or(0, |n| n + 1);
+    let _ = std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&path, start.to_string()));
+    start
+}
+
+/// The watchdog's answer to a hang: the input goes to the hung folder as `<job>-<hash>.json`,
+/// and the job aborts (its restarter starts it again, and the new job files the input).
+fn keep_hung_and_abort(hung: &Path, job: usize, current: &Mutex<Option<Blueprint>>, hang: &Hang) -> ! {
+    let input = current.lock().ok().and_then(|c| c.clone());
+    let kept = input.map(|input| {
+        let path = hung.join(format!("{job}-{}", input.generate_name(None)));
+        let json = serde_json::to_vec(&input).map_err(std::io::Error::other);
+        json.and_then(|json| crate::atomic::write(&path, &json)).map(|()| path)
+    });
+    let what = match kept {
+        Some(Ok(path)) => format!("its input is kept in {} and is filed when the job restarts", path.display()),
+        Some(Err(e)) => format!("its input could not be kept in {}: {e}", hung.display()),
+        None => "no input was running".to_owned(),
+    };
+    eprintln!(
+        "\nschism fuzz: job {job}: {} ran one input for {:.1}s, past its deadline of {:.1}s; {what}; the job restarts",
+        hang.client,
+        hang.elapsed.as_secs_f64(),
+        hang.timeout.as_secs_f64()
+    );
+    // Not `exit`: a thread is stuck in the client, and exit handlers could wait on it.
+    std::process::abort()
+}
+
+/// Runs the inputs an earlier start of job `job` hung on, each client with a deadline per run
+/// (on a worker thread; no watchdog lives yet), so each is filed like any fault; then removes
+/// them. A run abandoned doing so goes on on its worker thread until its client returns.
+fn file_hung(hung: &Path, job: usize, clients: &[std::sync::Arc<dyn schism_interface::Client>], options: &FarmOptions) -> Result<(), Error> {
+    let prefix = format!("{job}-");
+    let Ok(entries) = std::fs::read_dir(hung) else { return Ok(()) };
+    let mut inputs: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(&prefix)) && p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    if inputs.is_empty() {
+        return Ok(());
+    }
+    inputs.sort();
+    let mut harness = Harness::new(HarnessOptions {
+        clients: clients.to_vec(),
+        fork: options.fork,
+        crashes: options.crashes.clone(),
+        minimise: options.minimise,
+        slow: None,
+        sequences: options.sequences,
+    })
+    .map_err(farm_error)?;
+    let mut map = vec![0u8; MAP_SIZE];
+    for path in inputs {
+        match std::fs::read(&path).map_err(|e| e.to_string()).and_then(|json| serde_json::from_slice::<Blueprint>(&json).map_err(|e| e.to_string())) {
+            Ok(input) => {
+                let run = harness.run(&input, &mut map);
+                let filed = run.signature.map_or_else(|| "not reproduced".to_owned(), |s| format!("filed as {s}"));
+                eprintln!("\nschism fuzz: job {job}: the input kept in {} after a hang: {filed}", path.display());
+            }
+            Err(e) => eprintln!("\nschism fuzz: job {job}: cannot read {}: {e}; removed", path.display()),
+        }
+        let _ = std::fs::remove_file(&path);
+    }
+    Ok(())
 }
 
 /// Sends the job's report, and LibAFL's executions and heartbeat, to the broker.

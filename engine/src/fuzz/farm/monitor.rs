@@ -36,6 +36,10 @@ pub(crate) struct JobReport {
     pub loaded: u64,
     /// Inputs the job generated at start because the corpus folder had none.
     pub generated: u64,
+    /// Which start of the job this is: 0, then one more each time its restarter starts it
+    /// again (after a hang or a crash in a client).
+    #[serde(default)]
+    pub start: u64,
 }
 
 impl JobReport {
@@ -127,6 +131,10 @@ pub struct FarmStats {
     pub loaded: u64,
     /// Inputs generated at start because the corpus folder was empty.
     pub generated: u64,
+    /// Times a job was started again after it ended abruptly (a client past its deadline, a
+    /// crash); what it had done before counts in the figures above.
+    #[serde(default)]
+    pub restarts: u64,
 }
 
 impl FarmStats {
@@ -204,6 +212,9 @@ impl FarmStats {
         for (id, time) in &self.per_client {
             line.push_str(&format!(" {id} {:.1}s", time.seconds));
         }
+        if self.restarts > 0 {
+            line.push_str(&format!(" | restarts {}", self.restarts));
+        }
         line
     }
 
@@ -234,6 +245,8 @@ pub(crate) struct FarmMonitor {
     stats_file: Option<PathBuf>,
     status: StatusLine,
     reports: HashMap<ClientId, JobReport>,
+    /// The last reports of jobs' earlier starts (a job restarted counts from zero again).
+    retired: Vec<JobReport>,
     last_refresh: Option<Instant>,
     last_line: Option<Instant>,
     line_shown: bool,
@@ -265,6 +278,7 @@ impl FarmMonitor {
             stats_file,
             status,
             reports: HashMap::new(),
+            retired: Vec::new(),
             last_refresh: None,
             last_line: None,
             line_shown: false,
@@ -288,7 +302,9 @@ impl FarmMonitor {
     }
 
     fn refresh(&mut self) {
-        let stats = FarmStats::aggregate(self.reports.values(), self.started.elapsed(), self.jobs, self.resumed_from);
+        let mut stats =
+            FarmStats::aggregate(self.reports.values().chain(&self.retired), self.started.elapsed(), self.jobs, self.resumed_from);
+        stats.restarts = self.retired.len() as u64;
         if let Some(path) = &self.stats_file
             && let Err(e) = stats.write(path)
             && !self.write_failed
@@ -345,7 +361,12 @@ impl Monitor for FarmMonitor {
         {
             // A report that does not parse (a job of another build) is left out, not fatal.
             if let Ok(report) = serde_json::from_str::<JobReport>(text) {
-                self.reports.insert(sender, report);
+                let start = report.start;
+                if let Some(earlier) = self.reports.insert(sender, report)
+                    && earlier.start < start
+                {
+                    self.retired.push(earlier);
+                }
             }
         }
         if self.last_refresh.is_none_or(|t| t.elapsed() >= REFRESH) {
