@@ -376,7 +376,7 @@ impl Client for Bounded {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A client that sleeps for the case's gas limit in milliseconds, or panics on gas 13.
@@ -413,7 +413,7 @@ mod tests {
     /// The tests here switch the process between worker and direct runs: one at a time.
     static SERIAL: Mutex<()> = Mutex::new(());
 
-    fn serial() -> std::sync::MutexGuard<'static, ()> {
+    pub(crate) fn serial() -> std::sync::MutexGuard<'static, ()> {
         SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 

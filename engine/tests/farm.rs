@@ -5,9 +5,9 @@
 //! Launcher forks this process, and a fork is only safe while no other test thread is alive
 //! (the suite runs its tests on many threads).
 
+use schism_engine::deadline::Bounded;
 use schism_engine::fuzz::farm::{self, ClientFactory, FarmOptions, FarmSummary};
 use schism_engine::registry::{self, ClientOptions};
-use schism_engine::deadline::Bounded;
 use schism_interface::{Case, Client, ClientError, Outcome, TraceMode};
 use std::path::Path;
 use std::sync::Arc;

@@ -7,7 +7,9 @@
 //! the first minus the clients'. Minimisation and the slow rule are off (a finding is filed
 //! as found into a temporary folder, and counted), so that the figures are the fuzzing path's.
 //! What the replay does not see is LibAFL's part (mutation, scheduling, corpus files): the
-//! farm's `client_share` statistic covers that.
+//! farm's `client_share` statistic covers that. As in a farm's job, in-process clients run on
+//! the replay's own thread under a [`crate::deadline::Watchdog`]: an entry a client hangs on
+//! past its deadline ends the replay with exit code 2, naming the entry.
 
 use super::BenchError;
 use crate::fuzz::{Blueprint, Harness, HarnessOptions, HarnessStats, MAP_SIZE};
@@ -133,15 +135,35 @@ pub fn replay(options: &ReplayOptions, clients: &[Arc<dyn Client>]) -> Result<Re
     let files = entries(&options.corpus)?;
     let mut report = ReplayReport::default();
     let mut inputs = Vec::with_capacity(files.len());
+    let mut paths = Vec::with_capacity(files.len());
     for path in files {
         match std::fs::read(&path)
             .map_err(|e| e.to_string())
             .and_then(|b| serde_json::from_slice::<Blueprint>(&b).map_err(|e| e.to_string()))
         {
-            Ok(input) => inputs.push(input),
+            Ok(input) => {
+                inputs.push(input);
+                paths.push(path);
+            }
             Err(reason) => report.unreadable.push((path, reason)),
         }
     }
+    let paths = Arc::new(paths);
+    let current = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let _watchdog = {
+        let (paths, current) = (paths.clone(), current.clone());
+        crate::deadline::Watchdog::start(move |hang| {
+            let entry = paths.get(current.load(std::sync::atomic::Ordering::Relaxed));
+            eprintln!(
+                "error: {} ran {} for {:.1}s, past its deadline of {:.1}s; the replay stops",
+                hang.client,
+                entry.map_or_else(|| "an entry".to_owned(), |p| p.display().to_string()),
+                hang.elapsed.as_secs_f64(),
+                hang.timeout.as_secs_f64()
+            );
+            std::process::exit(2)
+        })
+    };
     report.entries = inputs.len();
     let crashes = tempfile::tempdir().map_err(|source| FixtureError::Io { path: std::env::temp_dir(), source })?;
     let mut harness_options = HarnessOptions::new(clients.to_vec(), None, crashes.path().to_path_buf());
@@ -153,7 +175,8 @@ pub fn replay(options: &ReplayOptions, clients: &[Arc<dyn Client>]) -> Result<Re
     let mut own_us = Vec::new();
     let mut client_us: Vec<Vec<f64>> = vec![Vec::new(); labels.len()];
     for _ in 0..options.repeat {
-        for input in &inputs {
+        for (i, input) in inputs.iter().enumerate() {
+            current.store(i, std::sync::atomic::Ordering::Relaxed);
             let before: HarnessStats = harness.stats().clone();
             map.fill(0);
             harness.run(input, &mut map);
@@ -199,6 +222,8 @@ mod tests {
     #[test]
     #[cfg(feature = "revm")]
     fn a_replay_splits_the_harness_from_the_clients() {
+        // The replay's watchdog switches this process's in-process clients to direct runs.
+        let _serial = crate::deadline::tests::serial();
         let dir = tempfile::tempdir().expect("temp");
         for i in 0..4u8 {
             let input = Blueprint::from_bytes(&[i; 64]);

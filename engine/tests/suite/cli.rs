@@ -243,9 +243,11 @@ fn careless_invocations_fail_fast_with_the_reason() {
     assert_eq!(schism().arg("run").arg(&add11).args(["--jobs", "100000"]).output().expect("runs").status.code(), Some(2));
     assert_eq!(schism().arg("run").arg(&add11).args(["--timeout", "1e30"]).output().expect("runs").status.code(), Some(2));
     assert_eq!(schism().args(["fuzz", "--duration", "900000000y"]).output().expect("runs").status.code(), Some(2));
+    // A report folder is made when missing; one under a plain file cannot be.
+    std::fs::write(dir.join("plain"), b"x").expect("file");
     let started = std::time::Instant::now();
     let out =
-        schism().arg("run").arg(fixture("GeneralStateTests")).arg("--report").arg(dir.join("no/such/dir/r.json")).output().expect("runs");
+        schism().arg("run").arg(fixture("GeneralStateTests")).arg("--report").arg(dir.join("plain/dir/r.json")).output().expect("runs");
     assert_eq!(out.status.code(), Some(2));
     assert!(started.elapsed() < std::time::Duration::from_secs(5), "the report path is checked before the run");
 }

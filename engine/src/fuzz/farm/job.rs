@@ -12,10 +12,10 @@
 use super::monitor::{JobReport, REPORT_STAT};
 use super::mutators::{blueprint_mutator, entropy};
 use super::{FarmOptions, SOLUTIONS_DIR};
+use crate::deadline::{Hang, Watchdog};
 use crate::fuzz::FuzzError;
 use crate::fuzz::features::MAP_SIZE;
 use crate::fuzz::harness::{Harness, HarnessOptions};
-use crate::deadline::{Hang, Watchdog};
 use crate::fuzz::program::Blueprint;
 use libafl::corpus::{Corpus, CorpusId, InMemoryOnDiskCorpus, OnDiskCorpus};
 use libafl::events::{
@@ -348,7 +348,12 @@ fn keep_hung_and_abort(hung: &Path, job: usize, current: &Mutex<Option<Blueprint
 /// Runs the inputs an earlier start of job `job` hung on, each client with a deadline per run
 /// (on a worker thread; no watchdog lives yet), so each is filed like any fault; then removes
 /// them. A run abandoned doing so goes on on its worker thread until its client returns.
-fn file_hung(hung: &Path, job: usize, clients: &[std::sync::Arc<dyn schism_interface::Client>], options: &FarmOptions) -> Result<(), Error> {
+fn file_hung(
+    hung: &Path,
+    job: usize,
+    clients: &[std::sync::Arc<dyn schism_interface::Client>],
+    options: &FarmOptions,
+) -> Result<(), Error> {
     let prefix = format!("{job}-");
     let Ok(entries) = std::fs::read_dir(hung) else { return Ok(()) };
     let mut inputs: Vec<PathBuf> = entries
@@ -371,7 +376,10 @@ fn file_hung(hung: &Path, job: usize, clients: &[std::sync::Arc<dyn schism_inter
     .map_err(farm_error)?;
     let mut map = vec![0u8; MAP_SIZE];
     for path in inputs {
-        match std::fs::read(&path).map_err(|e| e.to_string()).and_then(|json| serde_json::from_slice::<Blueprint>(&json).map_err(|e| e.to_string())) {
+        match std::fs::read(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|json| serde_json::from_slice::<Blueprint>(&json).map_err(|e| e.to_string()))
+        {
             Ok(input) => {
                 let run = harness.run(&input, &mut map);
                 let filed = run.signature.map_or_else(|| "not reproduced".to_owned(), |s| format!("filed as {s}"));
