@@ -67,9 +67,8 @@ pub fn envelope(stx: &SeqTx, chain_id: u64) -> Result<TxEnvelope, EncodeError> {
         TxValue::Oversized(_) => return Err(EncodeError::Overflow { field: "value" }),
     };
     let to = t.to.map_or(To::Create, To::Call);
-    let key = crate::keys::signing_key(&t.secret_key).ok_or(EncodeError::BadKey)?;
     let sign = |hash: B256| -> Result<Signature, EncodeError> {
-        let (sig, recid) = key.sign_prehash_recoverable(hash.as_slice()).map_err(|_| EncodeError::BadKey)?;
+        let (sig, recid) = crate::keys::sign_prehash(&t.secret_key, &hash).ok_or(EncodeError::BadKey)?;
         Ok(Signature::from((sig, recid)))
     };
     let envelope = match t.kind {

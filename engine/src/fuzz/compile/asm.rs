@@ -142,7 +142,7 @@ pub(super) struct Asm<'c> {
 impl<'c> Asm<'c> {
     /// An empty program for the case `ctx` describes.
     pub(super) fn new(ctx: &'c Ctx) -> Asm<'c> {
-        Asm { ctx, code: Vec::new(), slot: RESULT_SLOT, written: U256::ZERO }
+        Asm { ctx, code: Vec::with_capacity(512), slot: RESULT_SLOT, written: U256::ZERO }
     }
 
     /// One instruction without immediate.
@@ -157,9 +157,9 @@ impl<'c> Asm<'c> {
             return self.op(PUSH0);
         }
         let bytes = v.to_be_bytes::<32>();
-        let skip = bytes.iter().take_while(|b| **b == 0).count().min(31);
-        self.code.push(PUSH1 + (31 - skip) as u8);
-        self.code.extend_from_slice(&bytes[skip..]);
+        let len = v.byte_len().max(1);
+        self.code.push(PUSH1 + (len - 1) as u8);
+        self.code.extend_from_slice(&bytes[32 - len..]);
         self
     }
 

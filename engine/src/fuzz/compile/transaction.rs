@@ -176,12 +176,12 @@ fn sign_authorization(key: &B256, chain_id: U256, address: Address, nonce: u64) 
     let mut message = vec![0x05];
     alloy_rlp::Encodable::encode(&AuthTuple { chain_id, address, nonce }, &mut message);
     let hash = keccak256(&message);
-    match schism_interface::keys::signing_key(key).map(|k| k.sign_prehash_recoverable(hash.as_slice())) {
-        Some(Ok((signature, recovery))) => {
+    match schism_interface::keys::sign_prehash(key, &hash) {
+        Some((signature, recovery)) => {
             let bytes = signature.to_bytes();
             (recovery.to_byte(), U256::from_be_slice(&bytes[..32]), U256::from_be_slice(&bytes[32..]))
         }
-        _ => (0, U256::ZERO, U256::ZERO),
+        None => (0, U256::ZERO, U256::ZERO),
     }
 }
 
