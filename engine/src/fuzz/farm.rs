@@ -23,6 +23,7 @@ mod mutators;
 mod node;
 mod scheduler;
 pub mod upkeep;
+mod writer;
 
 pub use monitor::{ClientTime, FarmStats};
 pub use mutators::{EditMutator, SpliceMutator, blueprint_mutator};
@@ -269,6 +270,7 @@ pub fn fuzz(options: &FarmOptions) -> Result<FarmSummary, FuzzError> {
     let solutions = options.crashes.join(SOLUTIONS_DIR);
     std::fs::create_dir_all(&options.corpus).map_err(io(&options.corpus))?;
     std::fs::create_dir_all(&solutions).map_err(io(&solutions))?;
+    remove_lock_files(&options.corpus);
     let files = corpus_entries(&options.corpus).map_err(io(&options.corpus))?;
     // Findings an earlier farm was killed while filing: the first job runs them first.
     let pending = super::harness::pending_inputs(&options.crashes);
@@ -516,6 +518,22 @@ pub(crate) fn corpus_entries(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// Removes the lock files earlier farms left beside their corpus entries (LibAFL's `.NAME`
+/// beside `NAME`, a counter of a few bytes; farms no longer make them): only dot files whose
+/// name without the dot is an entry's (`<16 hex digits>.json`) and that are that small.
+fn remove_lock_files(corpus: &Path) {
+    let Ok(entries) = std::fs::read_dir(corpus) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(entry_name) = name.strip_prefix('.') else { continue };
+        let is_entry_name =
+            entry_name.len() == 21 && entry_name.ends_with(".json") && entry_name[..16].bytes().all(|b| b.is_ascii_hexdigit());
+        if is_entry_name && entry.metadata().is_ok_and(|m| m.is_file() && m.len() <= 20) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// A local TCP port free right now, for the broker (so farms and tests can run side by side);
 /// another process may take it before it is bound, so binders retry.
 fn free_port() -> std::io::Result<u16> {
@@ -591,6 +609,22 @@ fn descendants(root: u32) -> Vec<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn old_lock_files_go_and_entries_stay() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let put = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).expect("write");
+        put("0123456789abcdef.json", "{\"pieces\":[]}");
+        put(".0123456789abcdef.json", "1");
+        put(".fedcba9876543210.json", "2");
+        put(".notes.json", "a person's file");
+        put(".0123456789abcdef.json.big", "1");
+        remove_lock_files(dir.path());
+        let mut left: Vec<String> =
+            std::fs::read_dir(dir.path()).expect("list").flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+        left.sort();
+        assert_eq!(left, [".0123456789abcdef.json.big", ".notes.json", "0123456789abcdef.json"]);
+    }
 
     #[test]
     fn the_corpus_listing_skips_hidden_and_empty_files() {

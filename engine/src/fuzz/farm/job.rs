@@ -83,13 +83,15 @@ impl Input for Blueprint {
         let path = path.as_ref();
         let json = serde_json::to_vec(self).map_err(|e| Error::serialize(e.to_string()))?;
         // Written atomically, like every file schism writes; the temporary name is unique, so a
-        // job killed mid-write never blocks another (LibAFL's own helper would).
-        crate::atomic::write(path, &json)?;
+        // job killed mid-write never blocks another (LibAFL's own helper would). Entries of the
+        // corpus folder go through the job's writer thread (see `writer`).
+        super::writer::write(path, json)?;
         Ok(())
     }
 
     fn from_file<P: AsRef<Path>>(path: P) -> Result<Self, Error> {
-        let json = std::fs::read(path)?;
+        // An entry just added may still be on its way to the disk.
+        let json = super::writer::read(path.as_ref())?;
         serde_json::from_slice(&json).map_err(|e| Error::serialize(e.to_string()))
     }
 
@@ -180,6 +182,9 @@ pub(crate) struct Job<'a> {
 pub(crate) fn run_client(job: &Job<'_>, state: Option<FarmState>, mut mgr: FarmManager, client: ClientDescription) -> Result<(), Error> {
     die_with_the_farm(job.origin);
     let outcome = catch_unwind(AssertUnwindSafe(|| fuzz(job, state, &mut mgr, &client)));
+    if !super::writer::flush(Duration::from_secs(60)) {
+        eprintln!("\nwarning: fuzzing job {}: some corpus entries were not written within a minute", client.id());
+    }
     match outcome {
         Ok(Ok(())) => {}
         Ok(Err(e)) => eprintln!("\nerror: fuzzing job {}: {e}", client.id()),
@@ -225,6 +230,7 @@ fn fuzz(job: &Job<'_>, state: Option<FarmState>, mgr: &mut FarmManager, client: 
     // Clients are made here, in the job's process: subprocess clients' pipes and in-process
     // clients' state belong to one process.
     let start = count_start(job.starts, client.id());
+    super::writer::write_behind(&options.corpus);
     let clients = options.clients.make().map_err(|e| farm_error(e.into()))?;
     let hung = options.crashes.join(HUNG_DIR);
     // What this job hung on before its restart, run with a worker and a deadline per run (no
@@ -250,7 +256,10 @@ fn fuzz(job: &Job<'_>, state: Option<FarmState>, mgr: &mut FarmManager, client: 
         None => StdState::new(
             // Each start of a job its own seed, the first the farm's seed plus the job's number.
             StdRand::with_seed(job.seed.wrapping_add(client.id() as u64).wrapping_add(start.wrapping_mul(0x9e37_79b9_7f4a_7c15))),
-            InMemoryOnDiskCorpus::no_meta(&options.corpus)?,
+            // No lock file per entry (LibAFL's default makes one, `.NAME`, beside each entry, so
+            // that two jobs never write one name twice): an atomic write of the same content
+            // twice is harmless, and a second file per entry doubled the file creations.
+            InMemoryOnDiskCorpus::with_meta_format_and_prefix(&options.corpus, None, None, false)?,
             OnDiskCorpus::no_meta(options.crashes.join(SOLUTIONS_DIR))?,
             &mut feedback,
             &mut objective,
@@ -324,6 +333,8 @@ fn count_start(dir: &Path, job: usize) -> u64 {
 /// The watchdog's answer to a hang: the input goes to the hung folder as `<job>-<hash>.json`,
 /// and the job aborts (its restarter starts it again, and the new job files the input).
 fn keep_hung_and_abort(hung: &Path, job: usize, current: &Mutex<Option<Blueprint>>, hang: &Hang) -> ! {
+    // The corpus entries still queued reach the disk first (the writer is not stuck).
+    super::writer::flush(Duration::from_secs(5));
     let input = current.lock().ok().and_then(|c| c.clone());
     let kept = input.map(|input| {
         let path = hung.join(format!("{job}-{}", input.generate_name(None)));
