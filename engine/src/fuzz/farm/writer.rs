@@ -17,10 +17,13 @@ use std::time::{Duration, Instant};
 /// The writer of this process, once a job has started one.
 static WRITER: Mutex<Option<Writer>> = Mutex::new(None);
 
+/// One queued write: where, and what.
+type Entry = (PathBuf, Arc<Vec<u8>>);
+
 /// A writer thread and the folder whose files it writes.
 struct Writer {
     folder: PathBuf,
-    queue: Sender<(PathBuf, Arc<Vec<u8>>)>,
+    queue: Sender<Entry>,
     /// What is queued and not yet on disk, for [`read`].
     queued: Arc<Mutex<HashMap<PathBuf, Arc<Vec<u8>>>>>,
     /// Writes queued and not yet done, with a signal when it falls to zero.
@@ -34,7 +37,7 @@ pub(crate) fn write_behind(folder: &Path) {
     if writer.is_some() {
         return;
     }
-    let (queue, entries): (Sender<(PathBuf, Arc<Vec<u8>>)>, Receiver<(PathBuf, Arc<Vec<u8>>)>) = channel();
+    let (queue, entries): (Sender<Entry>, Receiver<Entry>) = channel();
     let pending = Arc::new((Mutex::new(0usize), Condvar::new()));
     let queued: Arc<Mutex<HashMap<PathBuf, Arc<Vec<u8>>>>> = Arc::default();
     let (done, written) = (pending.clone(), queued.clone());
