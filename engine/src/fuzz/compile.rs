@@ -366,6 +366,6 @@ mod tests {
         let digest = h.finalize();
         println!("{cases} cases, {sequences} sequences: {digest}");
         assert!(sequences > 100, "too few sequences ({sequences}) to cover later transactions");
-        assert_eq!(digest, alloy_primitives::b256!("0x97ae13b3a680b6f06fab8e560a18a4003575e6f45c1e466da37a7c9f579f07a6"));
+        assert_eq!(digest, alloy_primitives::b256!("0xc0ff8326ce708819eba8a15f0232cc0dc1dabd8132abd515db696b788b74f22a"));
     }
 }
