@@ -198,12 +198,25 @@ impl Process {
     /// Writes one line to the child's standard input: a new case, whose output is counted
     /// against [`MAX_CASE_OUTPUT`] from here.
     pub fn send(&mut self, line: &str, deadline: Instant) -> Result<(), Fault> {
-        self.read = 0;
+        self.start_case();
+        self.send_ahead(line, deadline)
+    }
+
+    /// Writes one line to the child's standard input without starting a new case: a case
+    /// queued behind the one whose output is being read. The caller bounds what it queues
+    /// (see [`crate::pipeline`]): a write waits when the pipe is full.
+    pub fn send_ahead(&mut self, line: &str, deadline: Instant) -> Result<(), Fault> {
         let written = match self.stdin.as_mut() {
             Some(stdin) => stdin.write_all(line.as_bytes()).and_then(|()| stdin.write_all(b"\n")).and_then(|()| stdin.flush()),
             None => Err(std::io::Error::other("standard input is closed")),
         };
         written.map_err(|_| self.ended(deadline))
+    }
+
+    /// Starts counting the output of a new case against [`MAX_CASE_OUTPUT`] (a case sent ahead
+    /// whose output is read from here).
+    pub fn start_case(&mut self) {
+        self.read = 0;
     }
 
     /// Closes the child's standard input (end of batch).
