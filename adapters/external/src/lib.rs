@@ -61,6 +61,10 @@ pub struct External {
     idle: Mutex<Vec<(TraceMode, Process)>>,
     dir: tempfile::TempDir,
     counter: AtomicU64,
+    /// Case files whose case is over, rewritten for later cases: creating and deleting a file
+    /// per case costs more than the case itself on some file systems (ext4 searches past its
+    /// recently deleted inodes).
+    spare: Mutex<Vec<PathBuf>>,
 }
 
 /// Why a subprocess client cannot be set up.
@@ -111,6 +115,7 @@ impl External {
                 tempfile::Builder::new().prefix(&format!("{CASES_PREFIX}{}-", std::process::id())).tempdir()?
             },
             counter: AtomicU64::new(0),
+            spare: Mutex::new(Vec::new()),
         })
     }
 
@@ -133,24 +138,37 @@ impl External {
         }
     }
 
-    /// Writes `case` as a single-case state-test file in the tool's spelling.
+    /// Writes `case` as a single-case state-test file in the tool's spelling: a spare file
+    /// rewritten, or a new one. Once the case is over, the file goes to [`External::done_with`].
     fn write_case(&self, case: &Case) -> Result<PathBuf, ClientError> {
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let path = self.dir.path().join(format!("case-{n}.json"));
         let file: StateTestFile = BTreeMap::from([(tools::case_name(case), self.tool.state_test(case))]);
         let text = tools::case_file(&file, case.fork, self.tool.fork_name(case.fork))
             .map_err(|e| self.error(Fault::Tool(format!("cannot serialise the case: {e}"))))?;
-        let written = std::fs::write(&path, &text).or_else(|e| {
+        let path = self.spare.lock().ok().and_then(|mut spare| spare.pop()).unwrap_or_else(|| {
+            let n = self.counter.fetch_add(1, Ordering::Relaxed);
+            self.dir.path().join(format!("case-{n}.json"))
+        });
+        let written = overwrite(&path, &text).or_else(|e| {
             // The case folder vanished (a cleaner of /tmp, a careless `rm`): made again, so that
             // one missing folder is not taken for a fault of every later case.
             if e.kind() != std::io::ErrorKind::NotFound {
                 return Err(e);
             }
             std::fs::create_dir_all(self.dir.path())?;
-            std::fs::write(&path, &text)
+            overwrite(&path, &text)
         });
         written.map_err(|e| self.error(Fault::Tool(format!("cannot write {}: {e}", path.display()))))?;
         Ok(path)
+    }
+
+    /// Takes back the file of a case that is over (no process of the tool reads it any more).
+    fn done_with(&self, path: PathBuf) {
+        match self.spare.lock() {
+            Ok(mut spare) => spare.push(path),
+            Err(_) => {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
     }
 
     /// Why `case` cannot be given to the tool at all, if it cannot.
@@ -250,8 +268,9 @@ impl Client for External {
         }
         self.admit(case)?;
         let path = self.write_case(case)?;
+        // The child is gone when run_file returns (dropped, so killed if it was still there).
         let result = self.run_file(case, &path, mode);
-        let _ = std::fs::remove_file(&path);
+        self.done_with(path);
         result.map_err(|f| self.error(f))
     }
 
@@ -303,6 +322,16 @@ impl Client for External {
     fn known_differences(&self) -> &'static [KnownDifference] {
         self.tool.known_differences()
     }
+}
+
+/// Writes `text` over the file at `path`, created if missing. An existing file is written in
+/// place and then cut to length, never truncated to nothing first: ext4 flushes a file truncated
+/// to zero and rewritten when it is closed (`auto_da_alloc`), a disk write per case.
+fn overwrite(path: &Path, text: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(false).open(path)?;
+    file.write_all(text)?;
+    file.set_len(text.len() as u64)
 }
 
 /// The name before the process id of the temporary folder of a client's case files.

@@ -87,7 +87,6 @@ impl External {
                 // Not sent: the child could not be started or stopped reading.
                 _ => Err(stalled.take().unwrap_or_else(|| Fault::Tool("the case could not be sent to the tool".to_owned()))),
             };
-            let _ = std::fs::remove_file(&path);
             if read.is_err() {
                 // Whatever the child was doing, its output no longer lines up with the cases:
                 // it is killed (dropped), and the cases sent after this one go to a fresh child.
@@ -97,6 +96,7 @@ impl External {
                     slot.sent = None;
                 }
             }
+            self.done_with(path);
             done(slot.index, read.map_err(|f| self.error(f)));
             previous = Instant::now();
         }
@@ -252,8 +252,8 @@ done
         let results = batch(&client, &cases(&["again", "last"]));
         assert!(results.iter().all(|(_, r)| r.is_ok()), "{results:?}");
         assert_eq!(starts(dir.path()), 1);
-        // Every case file is removed once its result is in.
-        assert_eq!(std::fs::read_dir(client.dir.path()).expect("case folder").count(), 0);
+        // Case files are rewritten for later cases: no more of them than were in flight.
+        assert!(std::fs::read_dir(client.dir.path()).expect("case folder").count() <= WINDOW);
     }
 
     #[test]
