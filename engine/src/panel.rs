@@ -337,7 +337,7 @@ impl Panel {
 }
 
 /// One client on one case.
-fn sit<W: Runnable>(
+pub(crate) fn sit<W: Runnable>(
     label: &str,
     client: &dyn Client,
     work: &W,
@@ -346,16 +346,8 @@ fn sit<W: Runnable>(
     observer: Option<&mut dyn StepObserver>,
 ) -> Seat<W::Output> {
     let seat = |entry, took| Seat { label: label.to_owned(), entry, took };
-    if let Some(reason) = work.unreachable() {
-        return seat(Entry::Unsupported(format!("unreachable input: {reason}")), Duration::ZERO);
-    }
-    if let Some(reason) = work.unsupported(client) {
-        return seat(Entry::Unsupported(reason), Duration::ZERO);
-    }
-    if excuse == Excuse::Before
-        && let Some(known) = judged(|| work.excused(client))
-    {
-        return seat(Entry::Excused(known), Duration::ZERO);
+    if let Some(entry) = kept_out(client, work, excuse) {
+        return seat(entry, Duration::ZERO);
     }
     let started = Instant::now();
     let result = guarded(label, || match observer {
@@ -363,7 +355,29 @@ fn sit<W: Runnable>(
         None => work.run_on(client, trace),
     });
     let took = started.elapsed();
-    let entry = match result {
+    seat(entry(label, client, work, result), took)
+}
+
+/// What keeps `client` from running `work` at all, if anything: an unreachable input, a fork
+/// or block it cannot run, or (with [`Excuse::Before`]) a known difference covering it.
+pub(crate) fn kept_out<W: Runnable>(client: &dyn Client, work: &W, excuse: Excuse) -> Option<Entry<W::Output>> {
+    if let Some(reason) = work.unreachable() {
+        return Some(Entry::Unsupported(format!("unreachable input: {reason}")));
+    }
+    if let Some(reason) = work.unsupported(client) {
+        return Some(Entry::Unsupported(reason));
+    }
+    if excuse == Excuse::Before
+        && let Some(known) = judged(|| work.excused(client))
+    {
+        return Some(Entry::Excused(known));
+    }
+    None
+}
+
+/// The entry of what `client` made of `work`.
+pub(crate) fn entry<W: Runnable>(label: &str, client: &dyn Client, work: &W, result: Result<W::Output, ClientError>) -> Entry<W::Output> {
+    match result {
         Ok(output) => Entry::Ran(output),
         // A case the client cannot even represent is explained when one of its documented
         // known differences (a missing feature) covers the case; any other fault stays a
@@ -373,8 +387,7 @@ fn sit<W: Runnable>(
             None => Entry::Fault(Fault::of(label, &e)),
         },
         Err(e) => Entry::Fault(Fault::of(label, &e)),
-    };
-    seat(entry, took)
+    }
 }
 
 /// A known difference's verdict, a panic in its predicate taken as "does not apply": the

@@ -4,7 +4,7 @@
 
 use crate::compare::{Verdict, compare};
 pub use crate::panel::guarded;
-use crate::panel::{Call, Entry, Excuse, Order, Panel};
+use crate::panel::{Call, Entry, Excuse, Order, Panel, Seat};
 use crate::report::Report;
 use alloy_primitives::B256;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub mod batch;
 pub mod sequences;
 
 /// What `schism run` is asked to do.
@@ -194,15 +195,30 @@ pub fn run_all(options: &RunOptions, clients: &[Arc<dyn Client>]) -> Result<RunR
         // one of them from running alone at the end of the run.
         let mut order: Vec<usize> = (0..cases.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(cases[i].tx.gas_limit.min(cases[i].env.current_gas_limit)));
-        let mut indexed: Vec<(usize, CaseResult)> = order
-            .par_iter()
-            .with_max_len(1)
-            .map(|&i| {
-                let result = run_case(&cases[i], clients);
-                bar.inc(1);
-                (i, result)
-            })
-            .collect();
+        let mut indexed: Vec<(usize, CaseResult)> = if clients.iter().any(|c| c.pipelines()) {
+            // A client that keeps several cases in flight gets them in batches.
+            let panel = Panel::new(clients);
+            batch::batches(&order, rayon::current_num_threads())
+                .par_iter()
+                .with_max_len(1)
+                .flat_map_iter(|positions| {
+                    let batch: Vec<&Case> = positions.iter().map(|&i| &cases[i]).collect();
+                    let rows = batch::run(&batch, &panel);
+                    bar.inc(positions.len() as u64);
+                    positions.iter().zip(rows).map(|(&i, seats)| (i, judge_seats(&cases[i], &panel, &seats))).collect::<Vec<_>>()
+                })
+                .collect()
+        } else {
+            order
+                .par_iter()
+                .with_max_len(1)
+                .map(|&i| {
+                    let result = run_case(&cases[i], clients);
+                    bar.inc(1);
+                    (i, result)
+                })
+                .collect()
+        };
         indexed.sort_unstable_by_key(|(i, _)| *i);
         let results: Vec<CaseResult> = indexed.into_iter().map(|(_, r)| r).collect();
         bar.finish_and_clear();
@@ -258,9 +274,14 @@ pub fn run_on_panel(case: &Case, panel: &Panel) -> CaseResult {
     // not hold a worker for the sum of all clients' times. Known differences classify a
     // failure after the client ran (a client they cover may still pass).
     let call = Call { trace: TraceMode::Off, excuse: Excuse::Unrepresentable, order: Order::Parallel, observer: None };
-    let seats = panel.run(case, call);
+    judge_seats(case, panel, &panel.run(case, call))
+}
+
+/// The result of a case from its panel's seats: each client judged against the fixture, the
+/// clients compared.
+fn judge_seats(case: &Case, panel: &Panel, seats: &[Seat<Outcome>]) -> CaseResult {
     let mut results = Vec::with_capacity(seats.len());
-    for ((_, client), seat) in panel.seats().iter().zip(&seats) {
+    for ((_, client), seat) in panel.seats().iter().zip(seats) {
         let result = match &seat.entry {
             Entry::Ran(outcome) => judge(client.as_ref(), case, outcome),
             Entry::Fault(fault) => ClientResult::Error { kind: fault.kind.clone(), message: fault.message.clone() },

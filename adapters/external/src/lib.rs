@@ -3,13 +3,14 @@
 //! [`Client`] contract as the in-process ones.
 //!
 //! The process handling is written once ([`process`]): a long-lived child per worker fed state
-//! test files over stdin where the tool has a batch mode, one process per case where it has
-//! not; a per-case deadline that kills and restarts the child; a crash or garbage output turned
+//! test files over stdin where the tool has a batch mode, several cases in flight when given a
+//! batch ([`pipeline`]), one process per case where it has not; a per-case deadline that kills and restarts the child; a crash or garbage output turned
 //! into a [`ClientError`] carrying the exit status, stderr tail or offending line. Each tool
 //! ([`tools`]) only says how it is started and how its output reads, with the tolerant parsing
 //! of [`parse`].
 
 pub mod parse;
+pub mod pipeline;
 pub mod process;
 pub mod reasons;
 pub mod t8n;
@@ -60,6 +61,10 @@ pub struct External {
     idle: Mutex<Vec<(TraceMode, Process)>>,
     dir: tempfile::TempDir,
     counter: AtomicU64,
+    /// Case files whose case is over, rewritten for later cases: creating and deleting a file
+    /// per case costs more than the case itself on some file systems (ext4 searches past its
+    /// recently deleted inodes).
+    spare: Mutex<Vec<PathBuf>>,
 }
 
 /// Why a subprocess client cannot be set up.
@@ -110,6 +115,7 @@ impl External {
                 tempfile::Builder::new().prefix(&format!("{CASES_PREFIX}{}-", std::process::id())).tempdir()?
             },
             counter: AtomicU64::new(0),
+            spare: Mutex::new(Vec::new()),
         })
     }
 
@@ -132,57 +138,71 @@ impl External {
         }
     }
 
-    /// Writes `case` as a single-case state-test file in the tool's spelling.
+    /// Writes `case` as a single-case state-test file in the tool's spelling: a spare file
+    /// rewritten, or a new one. Once the case is over, the file goes to [`External::done_with`].
     fn write_case(&self, case: &Case) -> Result<PathBuf, ClientError> {
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let path = self.dir.path().join(format!("case-{n}.json"));
         let file: StateTestFile = BTreeMap::from([(tools::case_name(case), self.tool.state_test(case))]);
         let text = tools::case_file(&file, case.fork, self.tool.fork_name(case.fork))
             .map_err(|e| self.error(Fault::Tool(format!("cannot serialise the case: {e}"))))?;
-        let written = std::fs::write(&path, &text).or_else(|e| {
+        let path = self.spare.lock().ok().and_then(|mut spare| spare.pop()).unwrap_or_else(|| {
+            let n = self.counter.fetch_add(1, Ordering::Relaxed);
+            self.dir.path().join(format!("case-{n}.json"))
+        });
+        let written = overwrite(&path, &text).or_else(|e| {
             // The case folder vanished (a cleaner of /tmp, a careless `rm`): made again, so that
             // one missing folder is not taken for a fault of every later case.
             if e.kind() != std::io::ErrorKind::NotFound {
                 return Err(e);
             }
             std::fs::create_dir_all(self.dir.path())?;
-            std::fs::write(&path, &text)
+            overwrite(&path, &text)
         });
         written.map_err(|e| self.error(Fault::Tool(format!("cannot write {}: {e}", path.display()))))?;
         Ok(path)
     }
 
-    /// Runs one case file through a pooled child (batch tools) or a fresh one.
+    /// Takes back the file of a case that is over (no process of the tool reads it any more).
+    fn done_with(&self, path: PathBuf) {
+        match self.spare.lock() {
+            Ok(mut spare) => spare.push(path),
+            Err(_) => {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+    }
+
+    /// Why `case` cannot be given to the tool at all, if it cannot.
+    fn admit(&self, case: &Case) -> Result<(), ClientError> {
+        if !self.supports(case.fork) {
+            return Err(ClientError::UnsupportedFork { client: self.label.clone(), fork: case.fork });
+        }
+        match self.tool.unrepresentable(case) {
+            Some(what) => Err(ClientError::Unrepresentable { client: self.label.clone(), what }),
+            None => Ok(()),
+        }
+    }
+
+    /// Runs one case file through a fresh child of a per-case tool.
     fn run_file(&self, case: &Case, path: &Path, mode: TraceMode) -> Result<Outcome, Fault> {
         let deadline = Instant::now() + self.timeout;
-        match self.tool.feed() {
-            Feed::PerCase => {
-                let launch = self.tool.launch(&self.location, mode).arg(path);
-                let mut child = Process::spawn(&launch, self.tool.stderr_is_output())?;
-                child.close_stdin();
-                self.tool.read(&mut child, case, mode, deadline)
-            }
-            Feed::Batch => {
-                let pooled = self.idle.lock().ok().and_then(|mut idle| {
-                    let at = idle.iter().position(|(m, _)| *m == mode)?;
-                    Some(idle.swap_remove(at).1)
-                });
-                let (mut child, deadline) = match pooled {
-                    Some(child) => (child, deadline),
-                    None => {
-                        let launch = self.tool.launch(&self.location, mode);
-                        (Process::spawn(&launch, self.tool.stderr_is_output())?, deadline + self.tool.startup_grace())
-                    }
-                };
-                child.send(&path.to_string_lossy(), deadline)?;
-                let outcome = self.tool.read(&mut child, case, mode, deadline)?;
-                // Only a child that answered cleanly goes back; a faulted one is dropped (killed)
-                // and the next case starts a fresh one.
-                if let Ok(mut idle) = self.idle.lock() {
-                    idle.push((mode, child));
-                }
-                Ok(outcome)
-            }
+        let launch = self.tool.launch(&self.location, mode).arg(path);
+        let mut child = Process::spawn(&launch, self.tool.stderr_is_output())?;
+        child.close_stdin();
+        self.tool.read(&mut child, case, mode, deadline)
+    }
+
+    /// An idle child of a batch tool started in `mode`, if there is one.
+    fn pooled(&self, mode: TraceMode) -> Option<Process> {
+        let mut idle = self.idle.lock().ok()?;
+        let at = idle.iter().position(|(m, _)| *m == mode)?;
+        Some(idle.swap_remove(at).1)
+    }
+
+    /// Keeps a child that answered every case it was sent for the next batch. (A faulted one is
+    /// dropped, which kills it, and the next case starts a fresh one.)
+    fn give_back(&self, mode: TraceMode, child: Process) {
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.push((mode, child));
         }
     }
 
@@ -241,16 +261,33 @@ impl Client for External {
     }
 
     fn execute(&self, case: &Case, mode: TraceMode) -> Result<Outcome, ClientError> {
-        if !self.supports(case.fork) {
-            return Err(ClientError::UnsupportedFork { client: self.label.clone(), fork: case.fork });
+        if self.tool.feed() == Feed::Batch {
+            let mut result = None;
+            self.pipeline(&[case], mode, &mut |_, r| result = Some(r));
+            return result.unwrap_or_else(|| Err(self.error(Fault::Tool("the pipeline gave no result".to_owned()))));
         }
-        if let Some(what) = self.tool.unrepresentable(case) {
-            return Err(ClientError::Unrepresentable { client: self.label.clone(), what });
-        }
+        self.admit(case)?;
         let path = self.write_case(case)?;
+        // The child is gone when run_file returns (dropped, so killed if it was still there).
         let result = self.run_file(case, &path, mode);
-        let _ = std::fs::remove_file(&path);
+        self.done_with(path);
         result.map_err(|f| self.error(f))
+    }
+
+    fn execute_batch(&self, cases: &[&Case], mode: TraceMode, done: &mut dyn FnMut(usize, Result<Outcome, ClientError>)) {
+        match self.tool.feed() {
+            Feed::Batch => self.pipeline(cases, mode, done),
+            // One process per case: nothing to keep in flight.
+            Feed::PerCase => {
+                for (i, case) in cases.iter().enumerate() {
+                    done(i, self.execute(case, mode));
+                }
+            }
+        }
+    }
+
+    fn pipelines(&self) -> bool {
+        self.tool.feed() == Feed::Batch
     }
 
     fn execute_block(&self, block: &BlockInput, mode: TraceMode) -> Result<BlockOutcome, ClientError> {
@@ -285,6 +322,16 @@ impl Client for External {
     fn known_differences(&self) -> &'static [KnownDifference] {
         self.tool.known_differences()
     }
+}
+
+/// Writes `text` over the file at `path`, created if missing. An existing file is written in
+/// place and then cut to length, never truncated to nothing first: ext4 flushes a file truncated
+/// to zero and rewritten when it is closed (`auto_da_alloc`), a disk write per case.
+fn overwrite(path: &Path, text: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(false).open(path)?;
+    file.write_all(text)?;
+    file.set_len(text.len() as u64)
 }
 
 /// The name before the process id of the temporary folder of a client's case files.

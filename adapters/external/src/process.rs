@@ -23,9 +23,11 @@ const STDERR_TAIL_LINES: usize = 20;
 /// step lines with a full stack stay far below it.
 pub const MAX_LINE: usize = 4 << 20;
 
-/// Lines queued per stream before the reader thread waits for them to be taken (the child
-/// then blocks on its pipe): queued output is bounded by this times [`MAX_LINE`].
-const QUEUED_LINES: usize = 64;
+/// Batches of lines queued per stream before the reader thread waits for them to be taken (the
+/// child then blocks on its pipe). A batch is the lines one read of the pipe brought in (at most
+/// the reader's buffer, and at most one line that took several reads), so queued output is
+/// bounded by about this times [`MAX_LINE`].
+const QUEUED_BATCHES: usize = 64;
 
 /// The most output one case may produce (every line read since the case was sent); beyond it
 /// the child is killed and the case is an `output_too_large` fault.
@@ -33,10 +35,53 @@ pub const MAX_CASE_OUTPUT: usize = 256 << 20;
 
 /// One piece read from a stream.
 enum Piece {
-    /// A whole line, without its end.
-    Line(String),
+    /// Whole lines, without their ends: those that one read of the pipe completed, sent
+    /// together so that the reader wakes once per write of the child rather than once per line.
+    Lines(Vec<String>),
     /// A line longer than [`MAX_LINE`], cut.
     TooLong,
+}
+
+/// The lines of one stream: those the reader thread sent, and those of its last batch not yet
+/// taken.
+struct Lines {
+    rx: Receiver<Piece>,
+    queued: VecDeque<String>,
+}
+
+/// What waiting for a line gave.
+enum Next {
+    Line(String),
+    TooLong,
+    Timeout,
+    Ended,
+}
+
+impl Lines {
+    fn new(rx: Receiver<Piece>) -> Lines {
+        Lines { rx, queued: VecDeque::new() }
+    }
+
+    /// The next line, waiting until `deadline` when none is queued.
+    fn next(&mut self, deadline: Instant) -> Next {
+        loop {
+            if let Some(line) = self.queued.pop_front() {
+                return Next::Line(line);
+            }
+            match self.rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(Piece::Lines(lines)) => self.queued.extend(lines),
+                Ok(Piece::TooLong) => return Next::TooLong,
+                Err(RecvTimeoutError::Timeout) => return Next::Timeout,
+                Err(RecvTimeoutError::Disconnected) => return Next::Ended,
+            }
+        }
+    }
+
+    /// Drops what is queued and what the reader thread has sent.
+    fn discard(&mut self) {
+        self.queued.clear();
+        while self.rx.try_recv().is_ok() {}
+    }
 }
 
 /// How to start a child: program and arguments, never through a shell.
@@ -129,8 +174,8 @@ pub struct Process {
     /// The child; `None` for a [`Process::replay`] of output already printed.
     child: Option<Child>,
     stdin: Option<ChildStdin>,
-    stdout: Receiver<Piece>,
-    stderr: Option<Receiver<Piece>>,
+    stdout: Lines,
+    stderr: Option<Lines>,
     tail: Arc<Mutex<VecDeque<String>>>,
     launch: Launch,
     /// Bytes read since the current case was sent.
@@ -150,14 +195,14 @@ impl Process {
         }
         let mut child = command.spawn().map_err(|e| Fault::Spawn { command: launch.display(), reason: e.to_string() })?;
         let stdin = child.stdin.take();
-        let (out_tx, stdout) = sync_channel(QUEUED_LINES);
+        let (out_tx, stdout) = sync_channel(QUEUED_BATCHES);
         if let Some(out) = child.stdout.take() {
             pump(out, Some(out_tx), None);
         }
         let tail = Arc::new(Mutex::new(VecDeque::new()));
         let stderr = match child.stderr.take() {
             Some(err) if stderr_lines => {
-                let (tx, rx) = sync_channel(QUEUED_LINES);
+                let (tx, rx) = sync_channel(QUEUED_BATCHES);
                 pump(err, Some(tx), Some(tail.clone()));
                 Some(rx)
             }
@@ -167,7 +212,15 @@ impl Process {
             }
             None => None,
         };
-        Ok(Process { child: Some(child), stdin, stdout, stderr, tail, launch: launch.clone(), read: 0 })
+        Ok(Process {
+            child: Some(child),
+            stdin,
+            stdout: Lines::new(stdout),
+            stderr: stderr.map(Lines::new),
+            tail,
+            launch: launch.clone(),
+            read: 0,
+        })
     }
 
     /// A process that has printed `stdout` and `stderr` and exited with status 0, read by the
@@ -175,11 +228,11 @@ impl Process {
     /// without starting anything (the cargo-fuzz targets of the output readers). When
     /// `stderr_lines` is false, standard error is only kept as a tail, as in [`Process::spawn`].
     pub fn replay(stdout: Vec<u8>, stderr: Vec<u8>, stderr_lines: bool) -> Process {
-        let (out_tx, stdout_rx) = sync_channel(QUEUED_LINES);
+        let (out_tx, stdout_rx) = sync_channel(QUEUED_BATCHES);
         pump(std::io::Cursor::new(stdout), Some(out_tx), None);
         let tail = Arc::new(Mutex::new(VecDeque::new()));
         let stderr_rx = if stderr_lines {
-            let (tx, rx) = sync_channel(QUEUED_LINES);
+            let (tx, rx) = sync_channel(QUEUED_BATCHES);
             pump(std::io::Cursor::new(stderr), Some(tx), Some(tail.clone()));
             Some(rx)
         } else {
@@ -187,7 +240,7 @@ impl Process {
             None
         };
         let launch = Launch::new("replay", std::iter::empty::<OsString>());
-        Process { child: None, stdin: None, stdout: stdout_rx, stderr: stderr_rx, tail, launch, read: 0 }
+        Process { child: None, stdin: None, stdout: Lines::new(stdout_rx), stderr: stderr_rx.map(Lines::new), tail, launch, read: 0 }
     }
 
     /// What this process was started as.
@@ -198,12 +251,25 @@ impl Process {
     /// Writes one line to the child's standard input: a new case, whose output is counted
     /// against [`MAX_CASE_OUTPUT`] from here.
     pub fn send(&mut self, line: &str, deadline: Instant) -> Result<(), Fault> {
-        self.read = 0;
+        self.start_case();
+        self.send_ahead(line, deadline)
+    }
+
+    /// Writes one line to the child's standard input without starting a new case: a case
+    /// queued behind the one whose output is being read. The caller bounds what it queues
+    /// (see [`crate::pipeline`]): a write waits when the pipe is full.
+    pub fn send_ahead(&mut self, line: &str, deadline: Instant) -> Result<(), Fault> {
         let written = match self.stdin.as_mut() {
             Some(stdin) => stdin.write_all(line.as_bytes()).and_then(|()| stdin.write_all(b"\n")).and_then(|()| stdin.flush()),
             None => Err(std::io::Error::other("standard input is closed")),
         };
         written.map_err(|_| self.ended(deadline))
+    }
+
+    /// Starts counting the output of a new case against [`MAX_CASE_OUTPUT`] (a case sent ahead
+    /// whose output is read from here).
+    pub fn start_case(&mut self) {
+        self.read = 0;
     }
 
     /// Closes the child's standard input (end of batch).
@@ -219,16 +285,15 @@ impl Process {
             self.kill();
             return Err(Fault::Timeout(Duration::ZERO));
         }
-        let rx = match stream {
-            Stream::Stdout => &self.stdout,
-            Stream::Stderr => match &self.stderr {
-                Some(rx) => rx,
+        let lines = match stream {
+            Stream::Stdout => &mut self.stdout,
+            Stream::Stderr => match &mut self.stderr {
+                Some(lines) => lines,
                 None => return Err(Fault::Tool("standard error is not read as output".to_owned())),
             },
         };
-        let wait = deadline.saturating_duration_since(now);
-        match rx.recv_timeout(wait) {
-            Ok(Piece::Line(line)) => {
+        match lines.next(deadline) {
+            Next::Line(line) => {
                 self.read += line.len() + 1;
                 if self.read > MAX_CASE_OUTPUT {
                     self.kill();
@@ -236,15 +301,15 @@ impl Process {
                 }
                 Ok(line)
             }
-            Ok(Piece::TooLong) => {
+            Next::TooLong => {
                 self.kill();
                 Err(Fault::TooLarge { what: "a line", limit: MAX_LINE })
             }
-            Err(RecvTimeoutError::Timeout) => {
+            Next::Timeout => {
                 self.kill();
-                Err(Fault::Timeout(wait))
+                Err(Fault::Timeout(deadline.saturating_duration_since(now)))
             }
-            Err(RecvTimeoutError::Disconnected) => Err(self.ended(deadline)),
+            Next::Ended => Err(self.ended(deadline)),
         }
     }
 
@@ -310,7 +375,7 @@ impl Process {
                 Ok(None) if Instant::now() < deadline => {
                     // Output nobody asked for is taken off the pipe, so the child is not held
                     // up writing it.
-                    while self.stdout.try_recv().is_ok() {}
+                    self.stdout.discard();
                     thread::sleep(Duration::from_millis(2));
                 }
                 Ok(None) => {
@@ -428,17 +493,28 @@ impl Depth {
 }
 
 /// Reads `source` line by line on a thread, sending lines to `to` (waiting while
-/// [`QUEUED_LINES`] are queued) and keeping a tail. A line longer than [`MAX_LINE`] is sent as
-/// [`Piece::TooLong`] and the reader stops: the child is about to be killed.
+/// [`QUEUED_BATCHES`] are queued) and keeping a tail. The lines a read of the pipe completed go
+/// out together, before the next read, which may wait for the child: a line is never held back
+/// while the child is silent. A line longer than [`MAX_LINE`] is sent as [`Piece::TooLong`] and
+/// the reader stops: the child is about to be killed.
 fn pump(source: impl std::io::Read + Send + 'static, to: Option<SyncSender<Piece>>, tail: Option<Arc<Mutex<VecDeque<String>>>>) {
     thread::spawn(move || {
         let mut reader = BufReader::new(source);
         let mut buf = Vec::new();
+        let mut batch: Vec<String> = Vec::new();
+        // False when nobody takes the lines any more.
+        let flush = |batch: &mut Vec<String>| match &to {
+            Some(to) if !batch.is_empty() => to.send(Piece::Lines(std::mem::take(batch))).is_ok(),
+            _ => true,
+        };
         loop {
             buf.clear();
             let mut too_long = false;
             // read_until with a cap: a line is taken in chunks of what the buffer holds.
             loop {
+                if reader.buffer().is_empty() && !flush(&mut batch) {
+                    return;
+                }
                 let available = match reader.fill_buf() {
                     Ok(b) => b,
                     Err(_) => return,
@@ -466,9 +542,9 @@ fn pump(source: impl std::io::Read + Send + 'static, to: Option<SyncSender<Piece
             }
             if too_long {
                 if let Some(to) = &to {
-                    let _ = to.send(Piece::TooLong);
-                }
-                if to.is_some() {
+                    if flush(&mut batch) {
+                        let _ = to.send(Piece::TooLong);
+                    }
                     return;
                 }
                 // A stream kept only as a tail: the long line is skipped.
@@ -483,10 +559,8 @@ fn pump(source: impl std::io::Read + Send + 'static, to: Option<SyncSender<Piece
                 }
                 t.push_back(clip(&line));
             }
-            if let Some(to) = &to
-                && to.send(Piece::Line(line)).is_err()
-            {
-                return;
+            if to.is_some() {
+                batch.push(line);
             }
         }
     });
@@ -520,6 +594,20 @@ mod tests {
         p.send("hello", soon()).expect("send");
         assert_eq!(p.line(Stream::Stdout, soon()).expect("line"), "got hello");
         assert_eq!(p.json_value(soon(), false).expect("json"), serde_json::json!([{"a": 1}]));
+    }
+
+    #[test]
+    fn lines_written_together_arrive_in_order_and_none_waits_for_more_output() {
+        // Many lines in one write come in one batch; the child then stays silent, and the lines
+        // it did print are all there before the deadline.
+        let mut p =
+            Process::spawn(&sh("i=0; while [ $i -lt 500 ]; do echo \"line $i\"; i=$((i+1)); done | cat; sleep 30"), false).expect("spawn");
+        for i in 0..500 {
+            assert_eq!(p.line(Stream::Stdout, soon()).expect("line"), format!("line {i}"));
+        }
+        let started = Instant::now();
+        assert!(matches!(p.line(Stream::Stdout, Instant::now() + Duration::from_millis(200)), Err(Fault::Timeout(_))));
+        assert!(started.elapsed() < Duration::from_secs(5));
     }
 
     #[test]

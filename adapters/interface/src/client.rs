@@ -26,6 +26,23 @@ pub trait Client: Send + Sync {
     /// Executes one case.
     fn execute(&self, case: &Case, mode: TraceMode) -> Result<Outcome, ClientError>;
 
+    /// Executes several cases, handing each one's result to `done` with its position in
+    /// `cases` as soon as it is known: every case exactly once, in order, a fault attributed to
+    /// its own case and the cases after it still run. The default executes them one by one with
+    /// [`Client::execute`]; clients that keep several cases in flight at once (a subprocess
+    /// client feeding a long-lived child) override it and [`Client::pipelines`].
+    fn execute_batch(&self, cases: &[&Case], mode: TraceMode, done: &mut dyn FnMut(usize, Result<Outcome, ClientError>)) {
+        for (i, case) in cases.iter().enumerate() {
+            done(i, self.execute(case, mode));
+        }
+    }
+
+    /// True when [`Client::execute_batch`] costs less per case than [`Client::execute`], so
+    /// that a runner with many cases should hand them over in batches.
+    fn pipelines(&self) -> bool {
+        false
+    }
+
     /// Executes one case, reporting every executed instruction to `observer` (the fuzzer's
     /// EVM-level coverage). The default records a step trace and replays it; clients that can
     /// observe steps without building a trace override this and [`Client::observes_cheaply`].
