@@ -352,7 +352,9 @@ fn keep_hung_and_abort(hung: &Path, job: usize, current: &Mutex<Option<Blueprint
         hang.elapsed.as_secs_f64(),
         hang.timeout.as_secs_f64()
     );
-    // Not `exit`: a thread is stuck in the client, and exit handlers could wait on it.
+    // Not `exit`: a thread is stuck in the client, and exit handlers could wait on it. No core
+    // file either: the input is kept, and a core of a whole job is large.
+    let _ = nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, 0, 0);
     std::process::abort()
 }
 
