@@ -78,6 +78,18 @@ metric() {
         | grep -F "$2{$3}" | awk '{print $2}' | head -1 || true
 }
 
+# executions EACH TOTAL: says each node's executions as the root's metrics give them ("of NAME
+# EACH"), then their sum ("in total TOTAL").
+executions() {
+    local total=0 name n
+    for name in root leaf-a leaf-b; do
+        n=$(metric "$ns_root" schism_executions_total "node=\"$name\"")
+        say "executions of $name $1: ${n:-?}"
+        total=$((total + ${n:-0}))
+    done
+    say "executions in total${2:+ $2}: $total"
+}
+
 # wait_for SECONDS DESCRIPTION COMMAND...: polls every 0.2 s.
 wait_for() {
     local limit=$1 what=$2
@@ -93,6 +105,10 @@ filed_by() { grep -l "\"$2\"" "$1"/*/report.json 2> /dev/null | head -1 | grep -
 # counts DIR: "folder count" for each filed folder.
 counts() { for f in "$1"/*/report.json; do echo "$(basename "$(dirname "$f")") $(grep -m1 '"count"' "$f" | tr -dc 0-9)"; done; }
 folders() { find "$1" -mindepth 2 -maxdepth 2 -name report.json 2> /dev/null | awk -F/ '{print $(NF-1)}' | sort; }
+# Whether the root has filed every folder leaf-a filed. A folder leaf-a files just now reaches
+# the root within seconds, so the checks wait for this rather than look once (a look 5 s after
+# a reconnection failed when leaf-a filed a new folder at that very moment).
+all_at_root() { [ -z "$(comm -23 <(folders "$out/leaf-a/crashes") <(folders "$out/root/crashes"))" ]; }
 
 say "root, leaf-a (canary revm~mcopy-overlap) and leaf-b in namespaces $ns_root, $ns_a, $ns_b"
 start root "$ns_root" --client revm --node-listen 0.0.0.0:7700
@@ -151,20 +167,12 @@ ip -n "$ns_root" link set "$tag-ra" up
 say "4. link up again after $((SECONDS - t_down)) s; leaf-a fuzzed on meanwhile (${down_a}->${up_a} executions)"
 wait_for 40 "leaf-a reconnecting" bash -c "tr '\r' '\n' < $out/leaf-a.err | grep -q 'connected to parent .* again'"
 say "4. leaf-a reconnected $((SECONDS - t_down)) s after the link went down"
-sleep 5
-missing=$(comm -23 <(folders "$out/leaf-a/crashes") <(folders "$out/root/crashes") | tr '\n' ' ')
-[ -z "$missing" ] || fail "leaf-a's findings missing at the root: $missing"
+wait_for 30 "arrival at the root of every folder leaf-a filed" all_at_root
 say "4. every folder leaf-a filed ($(folders "$out/leaf-a/crashes" | wc -l)) is in the root's crashes folder"
 
 # Executions so far, per node, as the root sees them (the root's restart below starts its own
 # count again).
-total=0
-for name in root leaf-a leaf-b; do
-    n=$(metric "$ns_root" schism_executions_total "node=\"$name\"")
-    say "executions of $name before the root's restart: ${n:-?}"
-    total=$((total + ${n:-0}))
-done
-say "executions in total before the root's restart: $total"
+executions "before the root's restart" "before the root's restart"
 
 # 5. The root dies and comes back.
 counts "$out/root/crashes" > "$out/counts-before"
@@ -181,21 +189,14 @@ sleep 6
 counts "$out/root/crashes" > "$out/counts-after"
 changed=$(comm -23 "$out/counts-before" "$out/counts-after" | tr '\n' ' ')
 [ -z "$changed" ] || fail "the restarted root counted findings again: $changed"
-new_folders=$(comm -23 <(folders "$out/leaf-a/crashes") <(folders "$out/root/crashes") | wc -l)
-[ "$new_folders" -eq 0 ] || fail "leaf-a's findings missing at the restarted root"
+wait_for 30 "arrival at the restarted root of every folder leaf-a filed" all_at_root
 say "5. root restarted (resumed from $(ls "$out/root/corpus" | wc -l) corpus entries); both leaves reconnected within $((SECONDS - t_restart)) s and announced their findings again; no count changed: $(tr '\n' ' ' < "$out/counts-after")"
 for name in root leaf-a leaf-b; do
     wait_for 60 "statistics of $name at the root" bash -c "[ \"\$(ip netns exec $ns_root bash -c 'exec 3<>/dev/tcp/127.0.0.1/9100 && printf \"GET /metrics HTTP/1.0\r\n\r\n\" >&3 && cat <&3' | grep -F 'schism_executions_total{node=\"$name\"}' | awk '{print \$2}')\" -gt 0 ]"
 done
 
 # Figures: executions per node and in total, from the root's metrics.
-total=0
-for name in root leaf-a leaf-b; do
-    n=$(metric "$ns_root" schism_executions_total "node=\"$name\"")
-    say "executions of $name (since its last start, as the root sees them): ${n:-?}"
-    total=$((total + ${n:-0}))
-done
-say "executions in total: $total"
+executions "(since its last start, as the root sees them)" ""
 
 for pid in "${pids[@]}"; do kill -INT "$pid" 2> /dev/null || true; done
 sleep 8

@@ -133,7 +133,8 @@ struct AuthTuple {
 type AuthKey = (usize, U256, Address, u64);
 
 thread_local! {
-    /// Signatures already made (parity, r, s): signing is the slowest part of compiling a case.
+    /// Signatures already made (parity, r, s): a lookup skips encoding, hashing and signing
+    /// the authorization's message, which the same few tuples need case after case.
     static SIGNATURES: RefCell<HashMap<AuthKey, (u8, U256, U256)>> = RefCell::new(HashMap::new());
 }
 

@@ -236,15 +236,7 @@ fn fuzz(job: &Job<'_>, state: Option<FarmState>, mgr: &mut FarmManager, client: 
     // What this job hung on before its restart, run with a worker and a deadline per run (no
     // watchdog yet): filed as its client's timeout.
     file_hung(&hung, client.id(), &clients, options)?;
-    let harness = Harness::new(HarnessOptions {
-        clients,
-        fork: options.fork,
-        crashes: options.crashes.clone(),
-        minimise: options.minimise,
-        slow: options.slow,
-        sequences: options.sequences,
-    })
-    .map_err(farm_error)?;
+    let harness = Harness::new(harness_options(options, clients)).map_err(farm_error)?;
 
     let observer = OwnedMapObserver::new(FEATURES, vec![0u8; MAP_SIZE]).track_indices();
     let mut feedback = MaxMapFeedback::new(&observer);
@@ -322,6 +314,18 @@ fn fuzz(job: &Job<'_>, state: Option<FarmState>, mgr: &mut FarmManager, client: 
     send_report(&mut state, mgr, &executor, &mut report)
 }
 
+/// The harness a job runs: the farm's options over `clients`.
+fn harness_options(options: &FarmOptions, clients: Vec<std::sync::Arc<dyn schism_interface::Client>>) -> HarnessOptions {
+    HarnessOptions {
+        clients,
+        fork: options.fork,
+        crashes: options.crashes.clone(),
+        minimise: options.minimise,
+        slow: options.slow,
+        sequences: options.sequences,
+    }
+}
+
 /// Which start of job `job` this is (0 the first), counted in a file of `dir`.
 fn count_start(dir: &Path, job: usize) -> u64 {
     let path = dir.join(job.to_string());
@@ -378,15 +382,7 @@ fn file_hung(
         return Ok(());
     }
     inputs.sort();
-    let mut harness = Harness::new(HarnessOptions {
-        clients: clients.to_vec(),
-        fork: options.fork,
-        crashes: options.crashes.clone(),
-        minimise: options.minimise,
-        slow: None,
-        sequences: options.sequences,
-    })
-    .map_err(farm_error)?;
+    let mut harness = Harness::new(HarnessOptions { slow: None, ..harness_options(options, clients.to_vec()) }).map_err(farm_error)?;
     let mut map = vec![0u8; MAP_SIZE];
     for path in inputs {
         match std::fs::read(&path)

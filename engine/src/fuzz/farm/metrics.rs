@@ -13,7 +13,7 @@ use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Metric, Registry};
 use std::collections::BTreeMap;
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -108,30 +108,18 @@ fn answer(mut stream: TcpStream, view: &View) {
     }
 }
 
-/// A counter family, registered.
-fn counters(registry: &mut Registry, name: &str, help: &str) -> Family<Labels, Counter> {
-    let family = Family::<Labels, Counter>::default();
-    registry.register(name, help, family.clone());
-    family
-}
+/// A float counter (seconds).
+type FloatCounter = Counter<f64, AtomicU64>;
 
-/// A float counter family, registered.
-fn float_counters(registry: &mut Registry, name: &str, help: &str) -> Family<Labels, Counter<f64, AtomicU64>> {
-    let family = Family::<Labels, Counter<f64, AtomicU64>>::default();
-    registry.register(name, help, family.clone());
-    family
-}
+/// A float gauge.
+type FloatGauge = Gauge<f64, AtomicU64>;
 
-/// A gauge family, registered.
-fn gauges(registry: &mut Registry, name: &str, help: &str) -> Family<Labels, Gauge> {
-    let family = Family::<Labels, Gauge>::default();
-    registry.register(name, help, family.clone());
-    family
-}
-
-/// A float gauge family, registered.
-fn float_gauges(registry: &mut Registry, name: &str, help: &str) -> Family<Labels, Gauge<f64, AtomicU64>> {
-    let family = Family::<Labels, Gauge<f64, AtomicU64>>::default();
+/// A family of metrics `M` by labels, registered under `name`.
+fn family<M>(registry: &mut Registry, name: &str, help: &str) -> Family<Labels, M>
+where
+    Family<Labels, M>: Metric + Clone + Default,
+{
+    let family = Family::<Labels, M>::default();
     registry.register(name, help, family.clone());
     family
 }
@@ -147,24 +135,25 @@ fn gauge_value(n: u64) -> i64 {
 /// The metrics text.
 pub(crate) fn render(view: &View) -> String {
     let mut registry = Registry::default();
-    let executions = counters(&mut registry, "schism_executions", "Inputs executed, each on every client");
-    let speed = float_gauges(&mut registry, "schism_execs_per_second", "Executions per second since the node's farm started");
-    let corpus = gauges(&mut registry, "schism_corpus_entries", "Corpus entries (the largest of any job)");
-    let features = gauges(&mut registry, "schism_features", "Distinct EVM-level features seen (the largest count of any job)");
-    let divergences = counters(&mut registry, "schism_divergences", "Inputs on which the clients diverged or one failed");
-    let filed = counters(&mut registry, "schism_filed", "Findings the node's jobs filed (new folders and repeats)");
-    let known = counters(&mut registry, "schism_known_differences", "Divergent inputs explained by documented known differences");
-    let client_seconds = float_counters(&mut registry, "schism_client_seconds", "Seconds each client spent executing cases");
-    let client_cases = counters(&mut registry, "schism_client_cases", "Cases each client executed");
-    let jobs = gauges(&mut registry, "schism_jobs", "Fuzzing jobs of the node");
-    let age = float_gauges(&mut registry, "schism_node_report_age_seconds", "Seconds since the node's statistics arrived here");
-    let findings = gauges(&mut registry, "schism_findings", "Filed folders in this node's crashes folder, by kind");
-    let carried = counters(&mut registry, "schism_carried_findings", "Findings of other nodes filed here");
-    let parent = gauges(&mut registry, "schism_parent_connected", "1 when the node is connected to its parent");
-    let children = gauges(&mut registry, "schism_children", "Child nodes connected to this node");
-    let sent = counters(&mut registry, "schism_link_sent", "New corpus entries of this node's jobs sent to its neighbour nodes");
-    let received = counters(&mut registry, "schism_link_received", "Corpus entries from other nodes passed to this node's jobs");
-    let dropped = counters(&mut registry, "schism_uplink_dropped_frames", "Corpus entries dropped while the parent was away too long");
+    let executions = family::<Counter>(&mut registry, "schism_executions", "Inputs executed, each on every client");
+    let speed = family::<FloatGauge>(&mut registry, "schism_execs_per_second", "Executions per second since the node's farm started");
+    let corpus = family::<Gauge>(&mut registry, "schism_corpus_entries", "Corpus entries (the largest of any job)");
+    let features = family::<Gauge>(&mut registry, "schism_features", "Distinct EVM-level features seen (the largest count of any job)");
+    let divergences = family::<Counter>(&mut registry, "schism_divergences", "Inputs on which the clients diverged or one failed");
+    let filed = family::<Counter>(&mut registry, "schism_filed", "Findings the node's jobs filed (new folders and repeats)");
+    let known = family::<Counter>(&mut registry, "schism_known_differences", "Divergent inputs explained by documented known differences");
+    let client_seconds = family::<FloatCounter>(&mut registry, "schism_client_seconds", "Seconds each client spent executing cases");
+    let client_cases = family::<Counter>(&mut registry, "schism_client_cases", "Cases each client executed");
+    let jobs = family::<Gauge>(&mut registry, "schism_jobs", "Fuzzing jobs of the node");
+    let age = family::<FloatGauge>(&mut registry, "schism_node_report_age_seconds", "Seconds since the node's statistics arrived here");
+    let findings = family::<Gauge>(&mut registry, "schism_findings", "Filed folders in this node's crashes folder, by kind");
+    let carried = family::<Counter>(&mut registry, "schism_carried_findings", "Findings of other nodes filed here");
+    let parent = family::<Gauge>(&mut registry, "schism_parent_connected", "1 when the node is connected to its parent");
+    let children = family::<Gauge>(&mut registry, "schism_children", "Child nodes connected to this node");
+    let sent = family::<Counter>(&mut registry, "schism_link_sent", "New corpus entries of this node's jobs sent to its neighbour nodes");
+    let received = family::<Counter>(&mut registry, "schism_link_received", "Corpus entries from other nodes passed to this node's jobs");
+    let dropped =
+        family::<Counter>(&mut registry, "schism_uplink_dropped_frames", "Corpus entries dropped while the parent was away too long");
 
     let mut nodes: Vec<(String, FarmStats, f64)> = Vec::new();
     if let Some(stats) = view.latest.lock().ok().and_then(|l| l.clone()) {

@@ -20,14 +20,15 @@ static WRITER: Mutex<Option<Writer>> = Mutex::new(None);
 /// One queued write: where, and what.
 type Entry = (PathBuf, Arc<Vec<u8>>);
 
+/// The writes still to come, the latest per file, with a signal when none is left.
+type Queued = Arc<(Mutex<HashMap<PathBuf, Arc<Vec<u8>>>>, Condvar)>;
+
 /// A writer thread and the folder whose files it writes.
 struct Writer {
     folder: PathBuf,
     queue: Sender<Entry>,
-    /// What is queued and not yet on disk, for [`read`].
-    queued: Arc<Mutex<HashMap<PathBuf, Arc<Vec<u8>>>>>,
-    /// Writes queued and not yet done, with a signal when it falls to zero.
-    pending: Arc<(Mutex<usize>, Condvar)>,
+    /// What is queued and not yet on disk, for [`read`] and [`flush`].
+    queued: Queued,
 }
 
 /// Starts writing the files of `folder` on a thread of their own (once per process; later
@@ -38,9 +39,8 @@ pub(crate) fn write_behind(folder: &Path) {
         return;
     }
     let (queue, entries): (Sender<Entry>, Receiver<Entry>) = channel();
-    let pending = Arc::new((Mutex::new(0usize), Condvar::new()));
-    let queued: Arc<Mutex<HashMap<PathBuf, Arc<Vec<u8>>>>> = Arc::default();
-    let (done, written) = (pending.clone(), queued.clone());
+    let queued = Queued::default();
+    let written = queued.clone();
     let started = std::thread::Builder::new().name("schism-writer".to_owned()).spawn(move || {
         let mut warned = false;
         while let Ok((path, bytes)) = entries.recv() {
@@ -51,22 +51,25 @@ pub(crate) fn write_behind(folder: &Path) {
                 warned = true;
                 eprintln!("\nschism fuzz: cannot write the corpus entry {}: {e} (further failures not shown)", path.display());
             }
-            if let Ok(mut queued) = written.lock()
-                && queued.get(&path).is_some_and(|b| Arc::ptr_eq(b, &bytes))
-            {
-                queued.remove(&path);
-            }
-            let (count, empty) = &*done;
-            if let Ok(mut count) = count.lock() {
-                *count = count.saturating_sub(1);
-                if *count == 0 {
-                    empty.notify_all();
-                }
-            }
+            // Done with this file unless a later write of it is queued.
+            done(&written, &path, &bytes);
         }
     });
     if started.is_ok() {
-        *writer = Some(Writer { folder: folder.to_path_buf(), queue, queued, pending });
+        *writer = Some(Writer { folder: folder.to_path_buf(), queue, queued });
+    }
+}
+
+/// Takes `path` off the queued writes when `bytes` is its latest, signalling when none is left.
+fn done(queued: &Queued, path: &Path, bytes: &Arc<Vec<u8>>) {
+    let (map, empty) = &**queued;
+    if let Ok(mut map) = map.lock()
+        && map.get(path).is_some_and(|latest| Arc::ptr_eq(latest, bytes))
+    {
+        map.remove(path);
+        if map.is_empty() {
+            empty.notify_all();
+        }
     }
 }
 
@@ -77,27 +80,18 @@ pub(crate) fn write(path: &Path, bytes: Vec<u8>) -> std::io::Result<()> {
         && let Some(writer) = writer.as_ref()
         && path.parent() == Some(writer.folder.as_path())
     {
-        let (count, _) = &*writer.pending;
-        if let Ok(mut count) = count.lock() {
-            *count += 1;
-        }
         let bytes = Arc::new(bytes);
-        if let Ok(mut queued) = writer.queued.lock() {
-            queued.insert(path.to_path_buf(), bytes.clone());
+        if let Ok(mut map) = writer.queued.0.lock() {
+            map.insert(path.to_path_buf(), bytes.clone());
         }
-        match writer.queue.send((path.to_path_buf(), bytes)) {
-            Ok(()) => return Ok(()),
+        return match writer.queue.send((path.to_path_buf(), bytes)) {
+            Ok(()) => Ok(()),
             Err(returned) => {
-                if let Ok(mut count) = count.lock() {
-                    *count = count.saturating_sub(1);
-                }
-                if let Ok(mut queued) = writer.queued.lock() {
-                    queued.remove(path);
-                }
                 let (path, bytes) = returned.0;
-                return crate::atomic::write(&path, &bytes);
+                done(&writer.queued, &path, &bytes);
+                crate::atomic::write(&path, &bytes)
             }
-        }
+        };
     }
     crate::atomic::write(path, &bytes)
 }
@@ -106,8 +100,8 @@ pub(crate) fn write(path: &Path, bytes: Vec<u8>) -> std::io::Result<()> {
 pub(crate) fn read(path: &Path) -> std::io::Result<Vec<u8>> {
     if let Ok(writer) = WRITER.lock()
         && let Some(writer) = writer.as_ref()
-        && let Ok(queued) = writer.queued.lock()
-        && let Some(bytes) = queued.get(path)
+        && let Ok(map) = writer.queued.0.lock()
+        && let Some(bytes) = map.get(path)
     {
         return Ok(bytes.to_vec());
     }
@@ -116,23 +110,23 @@ pub(crate) fn read(path: &Path) -> std::io::Result<Vec<u8>> {
 
 /// Waits until every queued write is done, at most `within`; whether the queue emptied.
 pub(crate) fn flush(within: Duration) -> bool {
-    let pending = match WRITER.lock() {
+    let queued = match WRITER.lock() {
         Ok(writer) => match writer.as_ref() {
-            Some(writer) => writer.pending.clone(),
+            Some(writer) => writer.queued.clone(),
             None => return true,
         },
         Err(_) => return false,
     };
     let deadline = Instant::now() + within;
-    let (count, empty) = &*pending;
-    let Ok(mut count) = count.lock() else { return false };
-    while *count > 0 {
+    let (map, empty) = &*queued;
+    let Ok(mut map) = map.lock() else { return false };
+    while !map.is_empty() {
         let now = Instant::now();
         if now >= deadline {
             return false;
         }
-        count = match empty.wait_timeout(count, deadline - now) {
-            Ok((c, _)) => c,
+        map = match empty.wait_timeout(map, deadline - now) {
+            Ok((m, _)) => m,
             Err(_) => return false,
         };
     }
