@@ -89,6 +89,7 @@ impl Ctx {
 /// Init code: the constructor's leaves, then the ending (normally returning `runtime`).
 fn init_code(ctx: &Ctx, init: &[Leaf], runtime: &[Leaf], ending: u8) -> Vec<u8> {
     let mut body = Asm::new(ctx);
+    body.opening();
     for leaf in runtime {
         body.leaf(leaf);
     }
@@ -128,9 +129,10 @@ pub fn choose_fork(choice: u8, candidates: &[Fork]) -> Option<Fork> {
     Some(if choice < 128 { newest } else { candidates[usize::from(choice) % candidates.len()] })
 }
 
-/// A contract's runtime code: its program's pieces in order.
+/// A contract's runtime code: its opening, then its program's pieces in order.
 fn contract_code(ctx: &Ctx, contract: &Contract) -> Vec<u8> {
     let mut asm = Asm::new(ctx);
+    asm.opening();
     for piece in &contract.program {
         asm.piece(piece);
     }
@@ -208,6 +210,8 @@ fn environment(choice: u8, fork: Fork) -> Env {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(feature = "revm")]
+    use crate::fuzz::program::{CallKind, Gas, Input, Piece};
 
     /// Feeds everything compilation decides into a hasher: fields in a fixed order, each
     /// length-prefixed where it varies, so that two different cases never feed the same bytes.
@@ -366,6 +370,67 @@ mod tests {
         let digest = h.finalize();
         println!("{cases} cases, {sequences} sequences: {digest}");
         assert!(sequences > 100, "too few sequences ({sequences}) to cover later transactions");
-        assert_eq!(digest, alloy_primitives::b256!("0xc0ff8326ce708819eba8a15f0232cc0dc1dabd8132abd515db696b788b74f22a"));
+        assert_eq!(digest, alloy_primitives::b256!("0xfb00415c2b1fc0fc59dd9d642617c2d8c85ec1ab92acb66f27599c3f826e297a"));
+    }
+
+    /// Healthy revm and the canary `mutant` disagree on the case `blueprint` compiles to under
+    /// `fork`: the generator's forms reach that edge and the post-state shows it.
+    #[cfg(feature = "revm")]
+    fn shows(mutant: schism_revm::Mutant, blueprint: &Blueprint, fork: Fork) -> bool {
+        use schism_interface::{Client, TraceMode};
+        let case = compile(blueprint, fork);
+        let a = schism_revm::Revm::new().execute(&case, TraceMode::Off).expect("executes");
+        let b = schism_revm::MutantRevm::new(mutant).execute(&case, TraceMode::Off).expect("executes");
+        a.post_state != b.post_state
+    }
+
+    /// A blueprint whose contracts run `programs` (the first is the transaction's target).
+    #[cfg(feature = "revm")]
+    fn with_programs(programs: Vec<Vec<Piece>>) -> Blueprint {
+        let mut blueprint = Blueprint::default();
+        blueprint.tx.gas = 7;
+        blueprint.contracts =
+            programs.into_iter().map(|program| Contract { balance: Value::Small(0), nonce: 1, storage: vec![], program }).collect();
+        blueprint
+    }
+
+    /// A call of `kind` to the second generated contract, with the conventional layout.
+    #[cfg(feature = "revm")]
+    fn call_second(kind: CallKind) -> Piece {
+        Piece::Leaf(Leaf::Call { kind, target: Target::Contract(1), gas: Gas::All, value: Value::Small(0), input: Input::Empty, memory: None })
+    }
+
+    /// A frame's opening records a non-zero CALLVALUE, so a DELEGATECALL that drops its
+    /// caller's value shows (and a zero value records nothing).
+    #[cfg(feature = "revm")]
+    #[test]
+    fn a_frame_records_the_value_it_was_called_with() {
+        let mut blueprint = with_programs(vec![vec![call_second(CallKind::DelegateCall)], vec![]]);
+        blueprint.tx.value = Value::Small(5);
+        assert!(shows(schism_revm::Mutant::DelegatecallValue, &blueprint, Fork::Cancun));
+        blueprint.tx.value = Value::Small(0);
+        assert!(!shows(schism_revm::Mutant::DelegatecallValue, &blueprint, Fork::Cancun));
+    }
+
+    /// A transient walk reads its slots before writing them, so a slot another contract wrote
+    /// shows a TLOAD keyed by slot only.
+    #[cfg(feature = "revm")]
+    #[test]
+    fn a_transient_walk_reads_what_another_contract_left() {
+        let walk = |value| Piece::Leaf(Leaf::Storage { transient: true, walk: vec![(3, Value::Small(value))] });
+        let blueprint = with_programs(vec![vec![walk(7), call_second(CallKind::Call)], vec![walk(9)]]);
+        assert!(shows(schism_revm::Mutant::TloadSlotOnly, &blueprint, Fork::Cancun));
+    }
+
+    /// The one-operand rows of the boundary combinations reach CLZ of zero.
+    #[cfg(feature = "revm")]
+    #[test]
+    fn the_unary_combinations_reach_clz_of_zero() {
+        use crate::fuzz::vectors::{COMBINATIONS, at};
+        use revm_bytecode::opcode::CLZ;
+        let (_, operands) = COMBINATIONS.iter().find(|(ops, a)| ops.contains(&CLZ) && a[0] == at::ZERO).expect("a CLZ row on zero");
+        let op = asm::computing_index(CLZ).expect("CLZ computes");
+        let blueprint = with_programs(vec![vec![Piece::Leaf(Leaf::Op { op, args: operands.map(Value::Boundary) })]]);
+        assert!(shows(schism_revm::Mutant::ClzZero, &blueprint, Fork::Osaka));
     }
 }

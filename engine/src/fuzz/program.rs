@@ -15,7 +15,7 @@
 //!
 //! | operand | drawn as |
 //! |---|---|
-//! | [`Value`] (arithmetic operands, stored values, call values, salts) | 2/5 a [`BOUNDARIES`](crate::fuzz::vectors::BOUNDARIES) word (signed and unsigned edges), 1/5 a boundary ± up to 128, 1/5 a small number, 1/10 any word, 1/10 an address; a computing instruction's operands are one value repeated a quarter of the time, and another quarter of the time a row of [`COMBINATIONS`] (-2^255 / -1; sums and products past 2^256 with a modulus of 0, 1 or wide; sign-bit pairs for the signed comparisons; shifts and indices of 31, 32, 255, 256, 2^64; 0^0) with one of the instructions it is for |
+//! | [`Value`] (arithmetic operands, stored values, call values, salts) | 2/5 a [`BOUNDARIES`](crate::fuzz::vectors::BOUNDARIES) word (signed and unsigned edges), 1/5 a boundary ± up to 128, 1/5 a small number (half of them at most 8), 1/10 any word, 1/10 an address; a computing instruction's operands are one value repeated a quarter of the time, and another quarter of the time a row of [`COMBINATIONS`] (-2^255 / -1; sums and products past 2^256 with a modulus of 0, 1 or wide; sign-bit pairs for the signed comparisons; shifts and indices of 31, 32, 255, 256, 2^64; 0^0; CLZ, ISZERO and NOT of 0, 1, 2^256 - 1 and -2^255) with one of the instructions it is for |
 //! | [`Offset`] (memory offsets and lengths of every memory instruction, call, create, log, return, revert, copy and hash) | 3/20 zero, 1/4 a small number, 1/5 whole words, 3/20 an edge of [`OFFSET_EDGES`](crate::fuzz::vectors::OFFSET_EDGES) (1/8 of those at 2^32 - 1 or beyond), 3/20 where the last memory write went ± up to 32 bytes, 1/10 the current return data size ± up to 33 (read at run time, not below zero) |
 //! | [`CallMemory`] (where a call's input and output lie) | 3/4 of calls: input at an [`Offset`], input length the data's (3/4), the data's ± a little or an [`Offset`]; output apart at an [`Offset`] (1/2), over the input at its start (1/8) or shifted by up to 32 bytes either way (3/8): partial and full overlap, both orders; output length an [`Offset`]. 1/4: the input at 0x200 and 64 bytes of output at 0x40 |
 //! | [`Gas`] (forwarded by calls) | 3/8 all that is left, 1/8 all but `k` (exactly enough and one less, at run time), 1/8 around all but one 64th (at run time), 1/8 a number up to 65535, 1/8 the stipend ± 128, 1/8 up to 255 |
@@ -259,7 +259,8 @@ pub enum Leaf {
         len: u8,
     },
     /// SSTORE (or TSTORE) walks over a few slots, e.g. 0 -> x -> 0 for refunds, then reads
-    /// them back.
+    /// them back; transient slots are also read before the walk (what other contracts and
+    /// frames of the transaction left there).
     Storage {
         /// TSTORE/TLOAD instead of SSTORE/SLOAD.
         transient: bool,
@@ -536,6 +537,9 @@ impl<'a> Arbitrary<'a> for Value {
         Ok(match u.int_in_range(0u8..=9)? {
             0..=3 => Value::Boundary(u.arbitrary()?),
             4..=5 => Value::Near(u.arbitrary()?, u.arbitrary()?),
+            // Half of the small numbers are at most 8: indices (of blobs, bytes, stack
+            // items) and counts near their ends.
+            6..=7 if u.ratio(1u8, 2u8)? => Value::Small(u.int_in_range(0u8..=8)?),
             6..=7 => Value::Small(u.arbitrary()?),
             8 => Value::Word(u.arbitrary()?),
             _ => Value::Address(u.arbitrary()?),

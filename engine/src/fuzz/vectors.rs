@@ -83,11 +83,12 @@ pub mod at {
 /// top of the stack (a third operand only where the instruction takes three). The overflowing
 /// quotient -2^255 / -1, sums and products past 2^256 with a zero, one or wide modulus, sign-bit
 /// pairs of the signed comparisons, shifts and indices at and past the word's width (and past
-/// 2^64, where they stop fitting a machine word), 0^0 and powers that wrap. Adding one is one
+/// 2^64, where they stop fitting a machine word), 0^0 and powers that wrap, and the one-operand
+/// instructions (CLZ, ISZERO, NOT) on 0, 1, 2^256 - 1 and -2^255. Adding one is one
 /// row.
 #[rustfmt::skip]
 pub const COMBINATIONS: &[(&[u8], [u8; 3])] = {
-    use revm_bytecode::opcode::{ADD, ADDMOD, BYTE, DIV, EQ, EXP, GT, LT, MOD, MUL, MULMOD, SAR, SDIV, SGT, SHL, SHR, SIGNEXTEND, SLT, SMOD, SUB};
+    use revm_bytecode::opcode::{ADD, ADDMOD, BYTE, CLZ, DIV, EQ, EXP, GT, ISZERO, LT, MOD, MUL, MULMOD, NOT, SAR, SDIV, SGT, SHL, SHR, SIGNEXTEND, SLT, SMOD, SUB};
     use at::*;
     const SIGNED_DIVISION: &[u8] = &[SDIV, SMOD, DIV, MOD];
     const MODULAR: &[u8] = &[ADDMOD, MULMOD];
@@ -95,6 +96,7 @@ pub const COMBINATIONS: &[(&[u8], [u8; 3])] = {
     const SHIFT: &[u8] = &[SAR, SHR, SHL];
     const INDEX: &[u8] = &[BYTE, SIGNEXTEND];
     const WRAPPING: &[u8] = &[ADD, MUL, SUB, EXP];
+    const UNARY: &[u8] = &[CLZ, ISZERO, NOT];
     &[
         (SIGNED_DIVISION, [MIN, MAX, ZERO]),
         (SIGNED_DIVISION, [MIN, ZERO, ZERO]),
@@ -145,6 +147,10 @@ pub const COMBINATIONS: &[(&[u8], [u8; 3])] = {
         (WRAPPING, [MAX, MAX, ZERO]),
         (WRAPPING, [MIN, TWO, ZERO]),
         (WRAPPING, [ZERO, ONE, ZERO]),
+        (UNARY, [ZERO, ZERO, ZERO]),
+        (UNARY, [ONE, ZERO, ZERO]),
+        (UNARY, [MAX, ZERO, ZERO]),
+        (UNARY, [MIN, ZERO, ZERO]),
     ]
 };
 

@@ -261,6 +261,18 @@ impl<'c> Asm<'c> {
         self.code.len() - 1
     }
 
+    /// A frame's opening: the value it was called with, folded into the results when it is
+    /// not zero (so a frame that sees the wrong CALLVALUE, as a DELEGATECALL that drops its
+    /// caller's, shows in the post-state; a zero costs 19 gas and no storage).
+    pub(super) fn opening(&mut self) -> &mut Self {
+        self.op(CALLVALUE).op(ISZERO);
+        let skip = self.forward();
+        self.op(JUMPI).op(CALLVALUE).fold_top();
+        let here = self.label();
+        self.patch(skip, here);
+        self
+    }
+
     /// PUSH2 of a jump target to be filled in later; where to patch.
     fn forward(&mut self) -> usize {
         self.code.extend([PUSH2, 0, 0]);
@@ -400,13 +412,21 @@ impl<'c> Asm<'c> {
             Leaf::Storage { transient, walk } => {
                 let transient = *transient && fork >= Fork::Cancun;
                 let (store, load) = if transient { (TSTORE, TLOAD) } else { (SSTORE, SLOAD) };
+                let mut slots: Vec<u8> = walk.iter().map(|(s, _)| s % 8).collect();
+                slots.sort_unstable();
+                slots.dedup();
+                // Transient slots are read before the walk too: what other frames and contracts
+                // of the transaction left there. (Persistent ones are not, so that the walk's
+                // first SSTORE still meets a cold slot.)
+                if transient {
+                    for slot in &slots {
+                        self.push_u64(u64::from(*slot)).op(load).fold_top();
+                    }
+                }
                 for (slot, value) in walk {
                     let v = self.ctx.value(*value);
                     self.push(v).push_u64(u64::from(slot % 8)).op(store);
                 }
-                let mut slots: Vec<u8> = walk.iter().map(|(s, _)| s % 8).collect();
-                slots.sort_unstable();
-                slots.dedup();
                 for slot in slots {
                     self.push_u64(u64::from(slot)).op(load).store_top();
                 }
