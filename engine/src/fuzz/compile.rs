@@ -397,7 +397,14 @@ mod tests {
     /// A call of `kind` to the second generated contract, with the conventional layout.
     #[cfg(feature = "revm")]
     fn call_second(kind: CallKind) -> Piece {
-        Piece::Leaf(Leaf::Call { kind, target: Target::Contract(1), gas: Gas::All, value: Value::Small(0), input: Input::Empty, memory: None })
+        Piece::Leaf(Leaf::Call {
+            kind,
+            target: Target::Contract(1),
+            gas: Gas::All,
+            value: Value::Small(0),
+            input: Input::Empty,
+            memory: None,
+        })
     }
 
     /// A frame's opening records a non-zero CALLVALUE, so a DELEGATECALL that drops its
