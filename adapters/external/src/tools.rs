@@ -3,6 +3,7 @@
 //! [`crate::parse`]; a tool module only combines them.
 
 pub mod besu;
+pub mod ethereumjs;
 pub mod evmone;
 pub mod geth;
 pub mod nethermind;
@@ -80,12 +81,35 @@ pub enum ReleaseError {
         tool: &'static str,
     },
     /// Not a release number.
-    #[error("`{version}` is not a {tool} release number (vMAJOR.MINOR.PATCH)")]
+    #[error("`{version}` is not a {tool} release number ({form})")]
     NotAVersion {
         /// The tool's id.
         tool: &'static str,
         /// What was given.
         version: String,
+        /// How the tool's releases are spelt.
+        form: &'static str,
+    },
+    /// No runner schism ships drives that release (its API is not one the declaration knows).
+    #[error("{tool} {version} is not in a range of releases schism has a runner for (installable: {pinned})")]
+    NoRunner {
+        /// The tool's id.
+        tool: &'static str,
+        /// What was given.
+        version: String,
+        /// The releases that can be installed.
+        pinned: String,
+    },
+    /// The release's dependencies are not pinned by schism (a package registry resolves them
+    /// to newer releases than the ones published with it).
+    #[error("{tool} {version} has no pinned package set in schism (installable: {pinned})")]
+    Unpinned {
+        /// The tool's id.
+        tool: &'static str,
+        /// What was given.
+        version: String,
+        /// The releases that can be installed.
+        pinned: String,
     },
     /// Older than every release the tool's declaration describes.
     #[error("{tool} {version} is older than the oldest release schism drives ({oldest})")]
