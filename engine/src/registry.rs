@@ -588,7 +588,9 @@ mod tests {
     fn real_targets_name_installable_releases() {
         let targets = real_targets();
         assert!(targets.iter().any(|t| t.bug.name == "geth-cve-2020-26241" && t.buggy() == "geth@v1.9.16" && t.fixed() == "geth@v1.9.17"));
-        assert!(targets.iter().any(|t| t.bug.name == "ethereumjs-7.1.0-blake2f-offset" && t.buggy() == "ethereumjs@7.1.0" && t.fixed() == "ethereumjs@7.2.0"));
+        assert!(targets.iter().any(|t| t.bug.name == "ethereumjs-7.1.0-blake2f-offset"
+            && t.buggy() == "ethereumjs@7.1.0"
+            && t.fixed() == "ethereumjs@7.2.0"));
         for t in &targets {
             assert!(filed_label(&t.buggy()).is_ok() && filed_label(&t.fixed()).is_ok(), "{}", t.bug.name);
         }

@@ -9,8 +9,8 @@ mod shared;
 use libfuzzer_sys::fuzz_target;
 use schism_external::Tool;
 use schism_external::process::Process;
-use schism_external::tools::pyevm::PyEvm;
 use schism_external::tools::ethereumjs::ETHEREUMJS;
+use schism_external::tools::pyevm::PyEvm;
 use schism_external::tools::runner::Eels;
 
 fuzz_target!(|data: &[u8]| {

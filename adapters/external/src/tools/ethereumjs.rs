@@ -217,15 +217,13 @@ static RELEASE_TOOLS: Mutex<Vec<(Version, &'static EthereumJs)>> = Mutex::new(Ve
 /// EthereumJS at `version`: its runner row and pinned package set, labelled `ethereumjs@<version>`.
 fn ejs_release(version: Version) -> Result<&'static EthereumJs, ReleaseError> {
     let pinned = || PINNED_SETS.iter().map(|s| s.version.to_string()).collect::<Vec<_>>().join(", ");
-    let runner = runner_of(version).ok_or_else(|| ReleaseError::NoRunner {
+    let runner =
+        runner_of(version).ok_or_else(|| ReleaseError::NoRunner { tool: ETHEREUMJS.id, version: version.to_string(), pinned: pinned() })?;
+    let set = PINNED_SETS.iter().find(|s| s.version == version).ok_or_else(|| ReleaseError::Unpinned {
         tool: ETHEREUMJS.id,
         version: version.to_string(),
         pinned: pinned(),
     })?;
-    let set = PINNED_SETS
-        .iter()
-        .find(|s| s.version == version)
-        .ok_or_else(|| ReleaseError::Unpinned { tool: ETHEREUMJS.id, version: version.to_string(), pinned: pinned() })?;
     let mut made = RELEASE_TOOLS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some((_, tool)) = made.iter().find(|(v, _)| *v == version) {
         return Ok(tool);

@@ -360,7 +360,11 @@ impl Tool for EvmStatetest {
         if !self.releases {
             return Err(ReleaseError::NotVersioned { tool: self.id });
         }
-        let parsed = Version::parse(version).ok_or_else(|| ReleaseError::NotAVersion { tool: self.id, version: version.to_owned(), form: "vMAJOR.MINOR.PATCH" })?;
+        let parsed = Version::parse(version).ok_or_else(|| ReleaseError::NotAVersion {
+            tool: self.id,
+            version: version.to_owned(),
+            form: "vMAJOR.MINOR.PATCH",
+        })?;
         Ok(geth_release(parsed)?)
     }
 
