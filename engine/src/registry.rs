@@ -355,11 +355,17 @@ impl<'a> Selector<'a> {
 }
 
 /// True for a version number, with or without a `v` (`v1.9.16` as Go tags spell it, `7.1.0`
-/// as npm does): what tells a release from a path after `@`. The tool's declaration says
-/// which spelling its releases take.
+/// as npm does), and with or without a `+name` after it (`7.1.0+blake2f-offset`, a release with
+/// one fix backported, semver's build-metadata place): what tells a release from a path after
+/// `@`. The tool's declaration says which spellings its releases take.
 fn is_release(text: &str) -> bool {
-    let rest = text.strip_prefix('v').unwrap_or(text);
-    !rest.is_empty() && rest.split('.').count() >= 2 && rest.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    let (number, build) = text.split_once('+').unwrap_or((text, "x"));
+    let rest = number.strip_prefix('v').unwrap_or(number);
+    let build_ok = !build.is_empty() && build.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    build_ok
+        && !rest.is_empty()
+        && rest.split('.').count() >= 2
+        && rest.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Resolves `--client` values (`ID`, `ID=PATH`, `ID@vX.Y.Z`, `ID@vX.Y.Z=PATH`); an empty list
@@ -504,6 +510,11 @@ impl RealTarget {
     pub fn fixed(&self) -> String {
         format!("{}@{}", self.client, self.bug.fixed)
     }
+
+    /// The `--client` value of the buggy release with this bug's fix alone, when declared.
+    pub fn alone(&self) -> Option<String> {
+        self.bug.alone.map(|a| format!("{}@{a}", self.client))
+    }
 }
 
 /// Every known bug of a released client, from the clients' declarations.
@@ -555,6 +566,8 @@ mod tests {
         assert_eq!(s("geth@vendor/evm"), None);
         assert_eq!(s("ethereumjs@7.1.0"), Some(Selector { id: "ethereumjs", release: Some("7.1.0"), path: None }));
         assert_eq!(s("ethereumjs@./runner"), None);
+        assert_eq!(s("ethereumjs@7.1.0+blake2f-offset").and_then(|s| s.release), Some("7.1.0+blake2f-offset"));
+        assert_eq!(s("ethereumjs@7.1.0+../x"), None);
     }
 
     #[test]
@@ -593,6 +606,7 @@ mod tests {
             && t.fixed() == "ethereumjs@7.2.0"));
         for t in &targets {
             assert!(filed_label(&t.buggy()).is_ok() && filed_label(&t.fixed()).is_ok(), "{}", t.bug.name);
+            assert!(t.alone().is_none_or(|a| filed_label(&a).is_ok()), "{}", t.bug.name);
         }
     }
 

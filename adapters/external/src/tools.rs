@@ -14,7 +14,9 @@ pub mod runner;
 use crate::Feed;
 use crate::process::{Fault, Launch, Process};
 use schism_interface::fixture::{Indexes, PostEntry};
-use schism_interface::{BlockInput, Case, Fork, KnownDifference, NativeVerdict, Outcome, StateTest, StateTestFile, TraceMode};
+use schism_interface::{
+    BlockInput, Case, Fork, KnownDifference, NativeVerdict, Outcome, StateTest, StateTestFile, TraceFields, TraceMode,
+};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -100,6 +102,18 @@ pub enum ReleaseError {
         /// The releases that can be installed.
         pinned: String,
     },
+    /// The release's runner has no backport of that name.
+    #[error("{tool} {version} has no backport `{name}` (known: {known})")]
+    NoBackport {
+        /// The tool's id.
+        tool: &'static str,
+        /// The release.
+        version: String,
+        /// What was given.
+        name: String,
+        /// The backports its runner has.
+        known: String,
+    },
     /// The release's dependencies are not pinned by schism (a package registry resolves them
     /// to newer releases than the ones published with it).
     #[error("{tool} {version} has no pinned package set in schism (installable: {pinned})")]
@@ -139,6 +153,9 @@ pub struct HistoricalBug {
     pub description: &'static str,
     /// Where the bug is described.
     pub link: &'static str,
+    /// The buggy release with this bug's fix alone (`7.1.0+blake2f-offset`), when the fixed
+    /// release fixes other bugs of it too: a finding is this bug only if it goes away there.
+    pub alone: Option<&'static str>,
 }
 
 /// The commands with which a client's own tool replays a filed fixture: `{tool}` stands for the
@@ -227,6 +244,12 @@ pub trait Tool: Send + Sync + 'static {
 
     /// How to get the tool when it is missing.
     fn install_hint(&self) -> String;
+
+    /// Which fields of its trace steps the tool reports faithfully (see [`TraceFields`]); the
+    /// others are left out when its trace is compared with another's.
+    fn trace_fields(&self) -> TraceFields {
+        TraceFields::ALL
+    }
 
     /// Documented differences of the tool from the specification.
     fn known_differences(&self) -> &'static [KnownDifference] {

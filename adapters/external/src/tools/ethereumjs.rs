@@ -14,7 +14,7 @@ use super::runner::read;
 use super::{HistoricalBug, Recipe, ReleaseError, Tool};
 use crate::Feed;
 use crate::process::{Fault, Launch, Process};
-use schism_interface::{Case, Fork, Outcome, TraceMode};
+use schism_interface::{Case, Fork, Outcome, TraceFields, TraceMode};
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -75,9 +75,14 @@ pub struct Runner {
     /// The last fork its Common knows (every earlier one is known: the glacier forks are
     /// difficulty-only and run as their predecessors).
     pub last_fork: Fork,
-    /// Whether its runner gives EIP-3155 steps with `--trace` (every row does today: both
-    /// APIs emit a `step` event with pc, gas, cost, stack, depth, refund and memory size).
-    pub trace: bool,
+    /// The fields of the EIP-3155 steps its runner gives with `--trace` that mean what they
+    /// mean in revm's (both APIs emit a `step` event with pc, gas, cost, stack, depth, refund
+    /// and memory size; neither gives the return data).
+    pub trace_fields: TraceFields,
+    /// Fixes of a later release the runner can apply to one of this range (`--backport=NAME`,
+    /// selected as `ethereumjs@X.Y.Z+NAME`), each named after the bug it fixes: they tell which
+    /// of a release's bugs a difference is when one later release fixed several.
+    pub backports: &'static [&'static str],
 }
 
 /// How each range of `@ethereumjs/vm` releases runs, oldest first. When adding one: the first
@@ -85,9 +90,17 @@ pub struct Runner {
 pub const RUNNERS: &[Runner] = &[
     // 7.0 (August 2023) to 7.2 (February 2024): Common 4.x, Frontier..Cancun (measured on 7.1.0
     // and 7.2.0).
-    Runner { from: Version(7, 0, 0), api: Api::V7, last_fork: Fork::Cancun, trace: true },
+    // Its step event comes after the dynamic gas handler, which has already grown the memory:
+    // `memSize` is the size after the instruction's expansion.
+    Runner {
+        from: Version(7, 0, 0),
+        api: Api::V7,
+        last_fork: Fork::Cancun,
+        trace_fields: TraceFields { mem_size: false, ..TraceFields::ALL },
+        backports: &["modexp-empty-base", "modexp-short-input", "callcode-gas", "blake2f-offset"],
+    },
     // 10.x (2025): ..Osaka (measured on 10.1.3, the pinned default).
-    Runner { from: Version(10, 0, 0), api: Api::V10, last_fork: Fork::Osaka, trace: true },
+    Runner { from: Version(10, 0, 0), api: Api::V10, last_fork: Fork::Osaka, trace_fields: TraceFields::ALL, backports: &[] },
 ];
 
 /// The row of [`RUNNERS`] that `version` falls in, `None` when it is older than every row or in
@@ -153,6 +166,7 @@ static EJS_BUGS: [HistoricalBug; 4] = [
                       0^0 mod m (m > 1) gives 0 instead of 1, and with a zero modulus length too it returns one \
                       zero byte instead of nothing",
         link: "https://github.com/ethereumjs/ethereumjs-monorepo/issues/3168",
+        alone: Some("7.1.0+modexp-empty-base"),
     },
     HistoricalBug {
         name: "ethereumjs-7.1.0-modexp-short-input",
@@ -163,6 +177,7 @@ static EJS_BUGS: [HistoricalBug; 4] = [
                       the right, so a cut-off length word reads small (0x41 instead of 0x41 << 248): the call \
                       is priced and computed with the wrong lengths",
         link: "https://github.com/ethereumjs/ethereumjs-monorepo/issues/3204",
+        alone: Some("7.1.0+modexp-short-input"),
     },
     HistoricalBug {
         name: "ethereumjs-7.1.0-callcode-gas",
@@ -174,6 +189,7 @@ static EJS_BUGS: [HistoricalBug; 4] = [
                       deficit through (it rounds toward zero), and the 2300 stipend is added to the caller's gas \
                       before the cost is charged, so the call goes ahead instead of running out of gas",
         link: "https://github.com/ethereumjs/ethereumjs-monorepo/issues/3194",
+        alone: Some("7.1.0+callcode-gas"),
     },
     HistoricalBug {
         name: "ethereumjs-7.1.0-blake2f-offset",
@@ -184,6 +200,7 @@ static EJS_BUGS: [HistoricalBug; 4] = [
                       not from the input: a call whose input is not at memory offset 0 is priced and hashed \
                       from the wrong bytes",
         link: "https://github.com/ethereumjs/ethereumjs-monorepo/pull/3201",
+        alone: Some("7.1.0+blake2f-offset"),
     },
 ];
 
@@ -191,6 +208,10 @@ static EJS_BUGS: [HistoricalBug; 4] = [
 /// location is the folder holding `runner.mjs` and its `node_modules`.
 pub struct EthereumJs {
     id: &'static str,
+    /// The id of the release whose installation it runs (itself, except for a backport).
+    installed_as: &'static str,
+    /// The fix of a later release applied (`--backport=NAME`), if any.
+    backport: Option<&'static str>,
     runner: &'static Runner,
     files: &'static [(&'static str, &'static str)],
     hint: &'static str,
@@ -204,18 +225,22 @@ static PINNED_ROW: &Runner = &RUNNERS[RUNNERS.len() - 1];
 /// EthereumJS at the pinned release.
 pub static ETHEREUMJS: EthereumJs = EthereumJs {
     id: "ethereumjs",
+    installed_as: "ethereumjs",
+    backport: None,
     runner: PINNED_ROW,
     files: EJS_FILES,
     hint: "run `schism install ethereumjs` (npm ci of the pinned @ethereumjs/vm beside schism's runner) or pass --client ethereumjs=/path/to/runner-folder",
     releases: true,
 };
 
-/// The release declarations made so far, one per version (made once, living as long as the
-/// process, like the static ones).
-static RELEASE_TOOLS: Mutex<Vec<(Version, &'static EthereumJs)>> = Mutex::new(Vec::new());
+/// The release declarations made so far, one per version and backport (made once, living as
+/// long as the process, like the static ones).
+#[allow(clippy::type_complexity)]
+static RELEASE_TOOLS: Mutex<Vec<((Version, Option<&'static str>), &'static EthereumJs)>> = Mutex::new(Vec::new());
 
-/// EthereumJS at `version`: its runner row and pinned package set, labelled `ethereumjs@<version>`.
-fn ejs_release(version: Version) -> Result<&'static EthereumJs, ReleaseError> {
+/// EthereumJS at `version` (with the runner's backport `backport` applied): its runner row and
+/// pinned package set, labelled `ethereumjs@<version>[+<backport>]`.
+fn ejs_release(version: Version, backport: Option<&str>) -> Result<&'static EthereumJs, ReleaseError> {
     let pinned = || PINNED_SETS.iter().map(|s| s.version.to_string()).collect::<Vec<_>>().join(", ");
     let runner =
         runner_of(version).ok_or_else(|| ReleaseError::NoRunner { tool: ETHEREUMJS.id, version: version.to_string(), pinned: pinned() })?;
@@ -224,21 +249,33 @@ fn ejs_release(version: Version) -> Result<&'static EthereumJs, ReleaseError> {
         version: version.to_string(),
         pinned: pinned(),
     })?;
+    let backport = match backport {
+        None => None,
+        Some(name) => Some(*runner.backports.iter().find(|b| **b == name).ok_or_else(|| ReleaseError::NoBackport {
+            tool: ETHEREUMJS.id,
+            version: version.to_string(),
+            name: name.to_owned(),
+            known: runner.backports.join(", "),
+        })?),
+    };
     let mut made = RELEASE_TOOLS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some((_, tool)) = made.iter().find(|(v, _)| *v == version) {
+    if let Some((_, tool)) = made.iter().find(|(key, _)| *key == (version, backport)) {
         return Ok(tool);
     }
     let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
     let name = version.to_string();
     let files: Vec<(&'static str, &'static str)> = set.files.iter().copied().chain([("runner.mjs", runner.api.script())]).collect();
+    let installed_as = leak(format!("ethereumjs@{name}"));
     let tool: &'static EthereumJs = Box::leak(Box::new(EthereumJs {
-        id: leak(format!("ethereumjs@{name}")),
+        id: backport.map_or(installed_as, |b| leak(format!("{installed_as}+{b}"))),
+        installed_as,
+        backport,
         runner,
         files: Box::leak(files.into_boxed_slice()),
         hint: leak(format!("run `schism install ethereumjs@{name}` or pass --client ethereumjs@{name}=/path/to/runner-folder")),
         releases: false,
     }));
-    made.push((version, tool));
+    made.push(((version, backport), tool));
     Ok(tool)
 }
 
@@ -256,10 +293,13 @@ impl Tool for EthereumJs {
     }
 
     fn launch(&self, location: &Path, mode: TraceMode) -> Launch {
-        let launch = Launch::new("node", [location.join("runner.mjs")]);
+        let mut launch = Launch::new("node", [location.join("runner.mjs")]);
+        if let Some(name) = self.backport {
+            launch = launch.arg(format!("--backport={name}"));
+        }
         match mode {
-            TraceMode::Steps if self.runner.trace => launch.arg("--trace"),
-            _ => launch,
+            TraceMode::Off => launch,
+            TraceMode::Steps => launch.arg("--trace"),
         }
     }
 
@@ -289,23 +329,36 @@ impl Tool for EthereumJs {
     }
 
     fn recipe(&self) -> Option<Recipe> {
-        Some(Recipe::Npm { files: self.files })
+        // A backport runs the release's installation; it is installed as the release.
+        self.backport.is_none().then_some(Recipe::Npm { files: self.files })
+    }
+
+    fn locate(&self, tools: &Path) -> Option<std::path::PathBuf> {
+        Recipe::Npm { files: self.files }.installed(tools, self.installed_as)
     }
 
     fn release(&self, version: &str) -> Result<&'static dyn Tool, ReleaseError> {
         if !self.releases {
             return Err(ReleaseError::NotVersioned { tool: self.id });
         }
-        let parsed = Version::parse(version).ok_or_else(|| ReleaseError::NotAVersion {
+        let (number, backport) = match version.split_once('+') {
+            Some((number, backport)) => (number, Some(backport)),
+            None => (version, None),
+        };
+        let parsed = Version::parse(number).ok_or_else(|| ReleaseError::NotAVersion {
             tool: self.id,
             version: version.to_owned(),
-            form: "MAJOR.MINOR.PATCH, as npm spells it",
+            form: "MAJOR.MINOR.PATCH as npm spells it, or MAJOR.MINOR.PATCH+BACKPORT",
         })?;
-        Ok(ejs_release(parsed)?)
+        Ok(ejs_release(parsed, backport)?)
     }
 
     fn historical_bugs(&self) -> &'static [HistoricalBug] {
         if self.releases { &EJS_BUGS } else { &[] }
+    }
+
+    fn trace_fields(&self) -> TraceFields {
+        self.runner.trace_fields
     }
 }
 
@@ -337,17 +390,24 @@ mod tests {
         assert!(file("runner.mjs").contains("VM.create"), "the 7.x runner");
         assert_eq!(old.recipe().map(|r| r.location(Path::new("tools"), old.id())), Some(Path::new("tools/ethereumjs@7.1.0").to_path_buf()));
         assert!(old.launch(Path::new("t"), TraceMode::Steps).display().contains("--trace"));
+        assert!(!old.trace_fields().mem_size && ETHEREUMJS.trace_fields().mem_size, "7.x reports memory after expansion");
         assert!(matches!(ETHEREUMJS.release("7.0.0"), Err(ReleaseError::Unpinned { .. })));
         assert!(matches!(ETHEREUMJS.release("8.1.0"), Err(ReleaseError::NoRunner { .. })));
         assert!(matches!(ETHEREUMJS.release("6.5.0"), Err(ReleaseError::NoRunner { .. })));
         assert!(matches!(ETHEREUMJS.release("v7.1.0"), Err(ReleaseError::NotAVersion { .. })));
         assert!(matches!(old.release("7.2.0"), Err(ReleaseError::NotVersioned { .. })));
+        let alone = ETHEREUMJS.release("7.1.0+blake2f-offset").expect("a declared backport");
+        assert_eq!(alone.id(), "ethereumjs@7.1.0+blake2f-offset");
+        assert!(alone.launch(Path::new("t"), TraceMode::Off).display().contains("--backport=blake2f-offset"));
+        assert!(alone.recipe().is_none(), "installed as the release");
+        assert!(matches!(ETHEREUMJS.release("7.1.0+nope"), Err(ReleaseError::NoBackport { .. })));
+        assert!(matches!(ETHEREUMJS.release("10.1.3+blake2f-offset"), Err(ReleaseError::Unpinned { .. } | ReleaseError::NoBackport { .. })));
     }
 
     #[test]
     fn every_bug_names_installable_releases_that_know_its_fork() {
         for bug in ETHEREUMJS.historical_bugs() {
-            for version in [bug.buggy, bug.fixed] {
+            for version in [bug.buggy, bug.fixed].into_iter().chain(bug.alone) {
                 let tool = ETHEREUMJS.release(version).unwrap_or_else(|e| panic!("{}: {e}", bug.name));
                 assert!(tool.supports(bug.fork), "{}: {version} does not know {}", bug.name, bug.fork);
             }
