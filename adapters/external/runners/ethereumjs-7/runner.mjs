@@ -147,27 +147,29 @@ const FORK_ALIASES = {
   cancun: Hardfork.Cancun,
 }
 
-// 7.x takes KZG as a global with Uint8Array arguments; micro-eth-signer speaks hex strings.
+// 7.1 takes KZG as a global (initKZG), 7.2 from the Common's customCrypto; both with Uint8Array
+// arguments, where micro-eth-signer speaks hex strings.
 const kzg = new KZG(trustedSetup)
-initKZG(
-  {
-    loadTrustedSetup() {},
-    blobToKzgCommitment: (blob) => hexToBytes(kzg.blobToKzgCommitment(bytesToHex(blob))),
-    computeBlobKzgProof: (blob, c) => hexToBytes(kzg.computeBlobProof(bytesToHex(blob), bytesToHex(c))),
-    verifyKzgProof: (c, z, y, p) => kzg.verifyProof(bytesToHex(c), bytesToHex(z), bytesToHex(y), bytesToHex(p)),
-    verifyBlobKzgProofBatch: (blobs, cs, ps) =>
-      kzg.verifyBlobProofBatch(blobs.map(bytesToHex), cs.map(bytesToHex), ps.map(bytesToHex)),
-  },
-  '',
-)
+const kzgBytes = {
+  loadTrustedSetup() {},
+  blobToKzgCommitment: (blob) => hexToBytes(kzg.blobToKzgCommitment(bytesToHex(blob))),
+  computeBlobKzgProof: (blob, c) => hexToBytes(kzg.computeBlobProof(bytesToHex(blob), bytesToHex(c))),
+  verifyKzgProof: (c, z, y, p) => kzg.verifyProof(bytesToHex(c), bytesToHex(z), bytesToHex(y), bytesToHex(p)),
+  verifyBlobKzgProofBatch: (blobs, cs, ps) =>
+    kzg.verifyBlobProofBatch(blobs.map(bytesToHex), cs.map(bytesToHex), ps.map(bytesToHex)),
+}
+initKZG(kzgBytes, '')
 
 /** A fresh Common for a fixture fork name and chain id. */
 function commonFor(forkName, chainId) {
   const hf = FORK_ALIASES[forkName.toLowerCase()]
   if (hf === undefined) throw new Error(`unsupported fork: ${forkName}`)
+  // EIP-3607 (no transactions from senders with code) is an opt-in EIP in Common 4.x; the
+  // monorepo's own state-test runner turns it on, as every client applies it to every fork.
+  const opts = { hardfork: hf, eips: [3607], customCrypto: { kzg: kzgBytes } }
   return chainId === 1n
-    ? new Common({ chain: Chain.Mainnet, hardfork: hf })
-    : Common.custom({ chainId: Number(chainId) }, { baseChain: Chain.Mainnet, hardfork: hf })
+    ? new Common({ chain: Chain.Mainnet, ...opts })
+    : Common.custom({ chainId: Number(chainId) }, { baseChain: Chain.Mainnet, ...opts })
 }
 
 // BLOCKHASH(n) in state tests is keccak256(decimal string of n), as in geth's

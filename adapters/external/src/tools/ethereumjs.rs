@@ -14,7 +14,7 @@ use super::runner::read;
 use super::{HistoricalBug, Recipe, ReleaseError, Tool};
 use crate::Feed;
 use crate::process::{Fault, Launch, Process};
-use schism_interface::{Case, Fork, Outcome, TraceFields, TraceMode};
+use schism_interface::{Case, Fork, KnownDifference, Outcome, TraceFields, TraceMode, TxKind};
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -114,12 +114,42 @@ pub fn runner_of(version: Version) -> Option<&'static Runner> {
 /// The exact package set an installable release gets: its `package.json` (every
 /// `@ethereumjs/*` package at the version published with that release) and the lock file npm
 /// made from it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 pub struct PinnedSet {
     /// The `@ethereumjs/vm` release.
     pub version: Version,
     /// `package.json` and `package-lock.json`.
     pub files: [(&'static str, &'static str); 2],
+    /// Where the release knowingly departs from the fixtures (measured on the shared fixtures).
+    pub known: &'static [KnownDifference],
+}
+
+/// EIP-7610: CREATE onto an account with storage but no code and nonce 0 (7.x predates it).
+pub const NO_EIP7610: KnownDifference = KnownDifference {
+    id: "ethereumjs-7-no-eip7610",
+    reason: "@ethereumjs/vm 7.x lets CREATE/CREATE2 deploy over an account that has storage but no code \
+             and nonce 0 (EIP-7610's storage check came later); such accounts cannot arise on mainnet",
+    link: "https://eips.ethereum.org/EIPS/eip-7610",
+    applies: Case::has_storage_only_account,
+    executed: None,
+};
+
+/// Blob transactions @ethereumjs/tx 5.1.0 does not check (5.2.0, with vm 7.2.0, does).
+pub const BLOB_TX_CHECKS: KnownDifference = KnownDifference {
+    id: "ethereumjs-7.1.0-blob-tx-checks",
+    reason: "@ethereumjs/tx 5.1.0 (with vm 7.1.0) executes a blob transaction with no blob, with more \
+             blobs than a block holds (6) or without a recipient instead of rejecting it; 5.2.0 checks \
+             the first and last, vm 7.2.0 the count (ethereum/tests createBlobhashTx, blobhashListBounds7, \
+             execution-spec-tests test_invalid_tx_blob_count)",
+    link: "https://github.com/ethereumjs/ethereumjs-monorepo/blob/master/packages/tx/CHANGELOG.md",
+    applies: unchecked_blob_tx,
+    executed: None,
+};
+
+/// A blob transaction with no blob, more than six, or no recipient.
+fn unchecked_blob_tx(case: &Case) -> bool {
+    let tx = &case.tx;
+    tx.kind == TxKind::Blob && (tx.blob_versioned_hashes.is_empty() || tx.blob_versioned_hashes.len() > 6 || tx.to.is_none())
 }
 
 /// The releases `schism install ethereumjs@X.Y.Z` can install, each with the packages published
@@ -136,6 +166,7 @@ pub const PINNED_SETS: &[PinnedSet] = &[
             ("package.json", include_str!("../../runners/ethereumjs-7/7.1.0/package.json")),
             ("package-lock.json", include_str!("../../runners/ethereumjs-7/7.1.0/package-lock.json")),
         ],
+        known: &[NO_EIP7610, BLOB_TX_CHECKS],
     },
     PinnedSet {
         version: Version(7, 2, 0),
@@ -143,6 +174,7 @@ pub const PINNED_SETS: &[PinnedSet] = &[
             ("package.json", include_str!("../../runners/ethereumjs-7/7.2.0/package.json")),
             ("package-lock.json", include_str!("../../runners/ethereumjs-7/7.2.0/package-lock.json")),
         ],
+        known: &[NO_EIP7610],
     },
 ];
 
@@ -213,6 +245,7 @@ pub struct EthereumJs {
     /// The fix of a later release applied (`--backport=NAME`), if any.
     backport: Option<&'static str>,
     runner: &'static Runner,
+    known: &'static [KnownDifference],
     files: &'static [(&'static str, &'static str)],
     hint: &'static str,
     /// Whether `ethereumjs@X.Y.Z` selects releases of it (the default declaration only).
@@ -228,6 +261,7 @@ pub static ETHEREUMJS: EthereumJs = EthereumJs {
     installed_as: "ethereumjs",
     backport: None,
     runner: PINNED_ROW,
+    known: &[],
     files: EJS_FILES,
     hint: "run `schism install ethereumjs` (npm ci of the pinned @ethereumjs/vm beside schism's runner) or pass --client ethereumjs=/path/to/runner-folder",
     releases: true,
@@ -271,6 +305,7 @@ fn ejs_release(version: Version, backport: Option<&str>) -> Result<&'static Ethe
         installed_as,
         backport,
         runner,
+        known: set.known,
         files: Box::leak(files.into_boxed_slice()),
         hint: leak(format!("run `schism install ethereumjs@{name}` or pass --client ethereumjs@{name}=/path/to/runner-folder")),
         releases: false,
@@ -359,6 +394,10 @@ impl Tool for EthereumJs {
 
     fn trace_fields(&self) -> TraceFields {
         self.runner.trace_fields
+    }
+
+    fn known_differences(&self) -> &'static [KnownDifference] {
+        self.known
     }
 }
 
