@@ -14,9 +14,7 @@ pub mod runner;
 use crate::Feed;
 use crate::process::{Fault, Launch, Process};
 use schism_interface::fixture::{Indexes, PostEntry};
-use schism_interface::{
-    BlockInput, Case, Fork, KnownDifference, NativeVerdict, Outcome, StateTest, StateTestFile, TraceFields, TraceMode,
-};
+use schism_interface::{BlockInput, Case, Fork, KnownDifference, NativeVerdict, Outcome, StateTest, StateTestFile, TraceFields, TraceMode};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -440,7 +440,10 @@ mod tests {
         assert!(alone.launch(Path::new("t"), TraceMode::Off).display().contains("--backport=blake2f-offset"));
         assert!(alone.recipe().is_none(), "installed as the release");
         assert!(matches!(ETHEREUMJS.release("7.1.0+nope"), Err(ReleaseError::NoBackport { .. })));
-        assert!(matches!(ETHEREUMJS.release("10.1.3+blake2f-offset"), Err(ReleaseError::Unpinned { .. } | ReleaseError::NoBackport { .. })));
+        assert!(matches!(
+            ETHEREUMJS.release("10.1.3+blake2f-offset"),
+            Err(ReleaseError::Unpinned { .. } | ReleaseError::NoBackport { .. })
+        ));
     }
 
     #[test]
