@@ -1,7 +1,7 @@
 //! The registry: the one place that names every client schism knows, and turns `--client`
 //! values into client instances.
 
-use schism_external::tools::{HistoricalBug, OwnCommands, Tool, besu, evmone, geth, nethermind, nimbus, pyevm, runner};
+use schism_external::tools::{HistoricalBug, OwnCommands, Tool, besu, ethereumjs, evmone, geth, nethermind, nimbus, pyevm, runner};
 use schism_external::{External, Settings};
 use schism_interface::{Client, Fork};
 use std::path::{Path, PathBuf};
@@ -190,7 +190,7 @@ pub const CLIENTS: &[ClientEntry] = &[
     ClientEntry { id: "sputnik", make: Make::InProcess(sputnik, OwnCommands { program: "", statetest: None, blocktest: None }) },
     ClientEntry { id: "geth", make: Make::Subprocess(&geth::GETH) },
     ClientEntry { id: "eels", make: Make::Subprocess(&runner::Eels) },
-    ClientEntry { id: "ethereumjs", make: Make::Subprocess(&runner::EthereumJs) },
+    ClientEntry { id: "ethereumjs", make: Make::Subprocess(&ethereumjs::ETHEREUMJS) },
     ClientEntry { id: "pyevm", make: Make::Subprocess(&pyevm::PyEvm) },
     ClientEntry { id: "evmone", make: Make::Subprocess(&evmone::Evmone) },
     ClientEntry { id: "besu", make: Make::Subprocess(&besu::Besu) },
@@ -318,7 +318,7 @@ fn in_process_clients(timeout: Option<Duration>) -> Vec<Arc<dyn Client>> {
         .collect()
 }
 
-/// A `--client` value taken apart: `ID`, `ID=PATH`, `ID@vX.Y.Z` (a release, installed by
+/// A `--client` value taken apart: `ID`, `ID=PATH`, `ID@vX.Y.Z` or `ID@X.Y.Z` (a release, installed by
 /// `schism install ID@vX.Y.Z`) or `ID@vX.Y.Z=PATH` (a build of that release at PATH).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Selector<'a> {
@@ -354,12 +354,18 @@ impl<'a> Selector<'a> {
     }
 }
 
-/// True for `v` followed by a version number (`v1.9.16`): what tells a release from a path
-/// after `@`.
+/// True for a version number, with or without a `v` (`v1.9.16` as Go tags spell it, `7.1.0`
+/// as npm does), and with or without a `+name` after it (`7.1.0+blake2f-offset`, a release with
+/// one fix backported, semver's build-metadata place): what tells a release from a path after
+/// `@`. The tool's declaration says which spellings its releases take.
 fn is_release(text: &str) -> bool {
-    text.strip_prefix('v').is_some_and(|rest| {
-        !rest.is_empty() && rest.split('.').count() >= 2 && rest.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-    })
+    let (number, build) = text.split_once('+').unwrap_or((text, "x"));
+    let rest = number.strip_prefix('v').unwrap_or(number);
+    let build_ok = !build.is_empty() && build.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    build_ok
+        && !rest.is_empty()
+        && rest.split('.').count() >= 2
+        && rest.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Resolves `--client` values (`ID`, `ID=PATH`, `ID@vX.Y.Z`, `ID@vX.Y.Z=PATH`); an empty list
@@ -504,6 +510,11 @@ impl RealTarget {
     pub fn fixed(&self) -> String {
         format!("{}@{}", self.client, self.bug.fixed)
     }
+
+    /// The `--client` value of the buggy release with this bug's fix alone, when declared.
+    pub fn alone(&self) -> Option<String> {
+        self.bug.alone.map(|a| format!("{}@{a}", self.client))
+    }
 }
 
 /// Every known bug of a released client, from the clients' declarations.
@@ -553,6 +564,10 @@ mod tests {
         assert_eq!(s("geth@/path/to/evm"), None);
         assert_eq!(s("geth@v1.9.x"), None);
         assert_eq!(s("geth@vendor/evm"), None);
+        assert_eq!(s("ethereumjs@7.1.0"), Some(Selector { id: "ethereumjs", release: Some("7.1.0"), path: None }));
+        assert_eq!(s("ethereumjs@./runner"), None);
+        assert_eq!(s("ethereumjs@7.1.0+blake2f-offset").and_then(|s| s.release), Some("7.1.0+blake2f-offset"));
+        assert_eq!(s("ethereumjs@7.1.0+../x"), None);
     }
 
     #[test]
@@ -586,8 +601,12 @@ mod tests {
     fn real_targets_name_installable_releases() {
         let targets = real_targets();
         assert!(targets.iter().any(|t| t.bug.name == "geth-cve-2020-26241" && t.buggy() == "geth@v1.9.16" && t.fixed() == "geth@v1.9.17"));
+        assert!(targets.iter().any(|t| t.bug.name == "ethereumjs-7.1.0-blake2f-offset"
+            && t.buggy() == "ethereumjs@7.1.0"
+            && t.fixed() == "ethereumjs@7.2.0"));
         for t in &targets {
             assert!(filed_label(&t.buggy()).is_ok() && filed_label(&t.fixed()).is_ok(), "{}", t.bug.name);
+            assert!(t.alone().is_none_or(|a| filed_label(&a).is_ok()), "{}", t.bug.name);
         }
     }
 

@@ -9,14 +9,15 @@ mod shared;
 use libfuzzer_sys::fuzz_target;
 use schism_external::Tool;
 use schism_external::process::Process;
+use schism_external::tools::ethereumjs::ETHEREUMJS;
 use schism_external::tools::pyevm::PyEvm;
-use schism_external::tools::runner::{Eels, EthereumJs};
+use schism_external::tools::runner::Eels;
 
 fuzz_target!(|data: &[u8]| {
     let Some(printed) = shared::Printed::of(data) else { return };
     let tool: &dyn Tool = match printed.choice % 3 {
         0 => &Eels,
-        1 => &EthereumJs,
+        1 => &ETHEREUMJS,
         _ => &PyEvm,
     };
     let mut child = Process::replay(printed.stdout, printed.stderr, tool.stderr_is_output());

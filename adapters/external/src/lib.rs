@@ -322,6 +322,10 @@ impl Client for External {
     fn known_differences(&self) -> &'static [KnownDifference] {
         self.tool.known_differences()
     }
+
+    fn trace_fields(&self) -> schism_interface::TraceFields {
+        self.tool.trace_fields()
+    }
 }
 
 /// Writes `text` over the file at `path`, created if missing. An existing file is written in

@@ -3,6 +3,7 @@
 //! [`crate::parse`]; a tool module only combines them.
 
 pub mod besu;
+pub mod ethereumjs;
 pub mod evmone;
 pub mod geth;
 pub mod nethermind;
@@ -13,7 +14,7 @@ pub mod runner;
 use crate::Feed;
 use crate::process::{Fault, Launch, Process};
 use schism_interface::fixture::{Indexes, PostEntry};
-use schism_interface::{BlockInput, Case, Fork, KnownDifference, NativeVerdict, Outcome, StateTest, StateTestFile, TraceMode};
+use schism_interface::{BlockInput, Case, Fork, KnownDifference, NativeVerdict, Outcome, StateTest, StateTestFile, TraceFields, TraceMode};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -80,12 +81,47 @@ pub enum ReleaseError {
         tool: &'static str,
     },
     /// Not a release number.
-    #[error("`{version}` is not a {tool} release number (vMAJOR.MINOR.PATCH)")]
+    #[error("`{version}` is not a {tool} release number ({form})")]
     NotAVersion {
         /// The tool's id.
         tool: &'static str,
         /// What was given.
         version: String,
+        /// How the tool's releases are spelt.
+        form: &'static str,
+    },
+    /// No runner schism ships drives that release (its API is not one the declaration knows).
+    #[error("{tool} {version} is not in a range of releases schism has a runner for (installable: {pinned})")]
+    NoRunner {
+        /// The tool's id.
+        tool: &'static str,
+        /// What was given.
+        version: String,
+        /// The releases that can be installed.
+        pinned: String,
+    },
+    /// The release's runner has no backport of that name.
+    #[error("{tool} {version} has no backport `{name}` (known: {known})")]
+    NoBackport {
+        /// The tool's id.
+        tool: &'static str,
+        /// The release.
+        version: String,
+        /// What was given.
+        name: String,
+        /// The backports its runner has.
+        known: String,
+    },
+    /// The release's dependencies are not pinned by schism (a package registry resolves them
+    /// to newer releases than the ones published with it).
+    #[error("{tool} {version} has no pinned package set in schism (installable: {pinned})")]
+    Unpinned {
+        /// The tool's id.
+        tool: &'static str,
+        /// What was given.
+        version: String,
+        /// The releases that can be installed.
+        pinned: String,
     },
     /// Older than every release the tool's declaration describes.
     #[error("{tool} {version} is older than the oldest release schism drives ({oldest})")]
@@ -115,6 +151,9 @@ pub struct HistoricalBug {
     pub description: &'static str,
     /// Where the bug is described.
     pub link: &'static str,
+    /// The buggy release with this bug's fix alone (`7.1.0+blake2f-offset`), when the fixed
+    /// release fixes other bugs of it too: a finding is this bug only if it goes away there.
+    pub alone: Option<&'static str>,
 }
 
 /// The commands with which a client's own tool replays a filed fixture: `{tool}` stands for the
@@ -203,6 +242,12 @@ pub trait Tool: Send + Sync + 'static {
 
     /// How to get the tool when it is missing.
     fn install_hint(&self) -> String;
+
+    /// Which fields of its trace steps the tool reports faithfully (see [`TraceFields`]); the
+    /// others are left out when its trace is compared with another's.
+    fn trace_fields(&self) -> TraceFields {
+        TraceFields::ALL
+    }
 
     /// Documented differences of the tool from the specification.
     fn known_differences(&self) -> &'static [KnownDifference] {

@@ -3,7 +3,7 @@
 //! own blockchain-test runner on the shared `bcExample` fixtures. A tool that is not installed
 //! (`$SCHISM_TOOLS`, else `tools/` of the checkout) is skipped with a printed reason.
 
-use schism_external::tools::{geth, runner};
+use schism_external::tools::{ethereumjs, geth, runner};
 use schism_external::{External, Settings, Tool};
 use schism_interface::alloy_primitives::{Address, B256, Bytes, U256, address, b256, bytes};
 use schism_interface::sequence::{BlockOutcome, Ommer, SeqTx, Withdrawal};
@@ -315,7 +315,7 @@ fn nimbus_t8n_is_read_from_its_recorded_output() {
 
 #[test]
 fn ethereumjs_skips_blocks_with_a_reason() {
-    let Some(ejs) = installed(&runner::EthereumJs, "ethereumjs") else { return };
+    let Some(ejs) = installed(&ethereumjs::ETHEREUMJS, "ethereumjs") else { return };
     let reason = ejs.block_skip(Fork::Cancun).expect("no block mode");
     assert!(reason.contains("transition tool"), "{reason}");
     assert_eq!(ejs.execute_block(&block(1, pre()), TraceMode::Off).expect_err("skipped").kind(), "unrepresentable");

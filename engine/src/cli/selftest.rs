@@ -135,8 +135,11 @@ fn print_target(r: &RealResult) {
         code(r.repro_fixed),
         r.folder.as_ref().map_or("-".to_owned(), |f| f.display().to_string())
     );
+    if let Some(alone) = r.repro_alone {
+        println!("  with this bug's fix alone (backported to the buggy release): repro exit {alone}");
+    }
     for other in &r.other_bugs {
-        println!("  set aside (reproduces on the fixed release too): {}", other.display());
+        println!("  set aside (reproduces on the fixed release too, or with this bug's fix alone): {}", other.display());
     }
     if r.install_seconds > 0.0 {
         println!("  (installing the releases took {:.0} s)", r.install_seconds);

