@@ -370,7 +370,7 @@ mod tests {
         let digest = h.finalize();
         println!("{cases} cases, {sequences} sequences: {digest}");
         assert!(sequences > 100, "too few sequences ({sequences}) to cover later transactions");
-        assert_eq!(digest, alloy_primitives::b256!("0xfb00415c2b1fc0fc59dd9d642617c2d8c85ec1ab92acb66f27599c3f826e297a"));
+        assert_eq!(digest, alloy_primitives::b256!("0x1af9e65c4b9b83583a198625bd149581592c60db2d5b6ccd2f216f957415e592"));
     }
 
     /// Healthy revm and the canary `mutant` disagree on the case `blueprint` compiles to under

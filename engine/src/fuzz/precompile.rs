@@ -108,7 +108,8 @@ fn signature_scalar(k: u8) -> U256 {
 /// the edge of its range (ecrecover's v, r and s; MODEXP's lengths up to overflow; curve
 /// coordinates at and past the field modulus, the point at infinity; BLAKE2F's rounds and
 /// final-block flag; BLS field elements with their top bytes set); or, for any precompile, one
-/// byte too few or many, a word replaced by an edge value, a flipped bit, no input at all.
+/// byte too few or many, a word replaced by an edge value, a flipped bit, no input at all, 1 to
+/// 96 bytes of anything, all zeros.
 pub fn malformed(id: u16, mut input: Vec<u8>, data: &[u8]) -> Vec<u8> {
     let byte = |i: usize| data.get(i).copied().unwrap_or(0x5a ^ i as u8);
     let edges = edge_words();
@@ -173,7 +174,7 @@ pub fn malformed(id: u16, mut input: Vec<u8>, data: &[u8]) -> Vec<u8> {
         }
     }
     // Bits 2 and up: independent of the bits that chose a field-level break above.
-    match (pick >> 2) % 6 {
+    match (pick >> 2) % 7 {
         0 => {
             let cut = (usize::from(byte(1)) % 32 + 1).min(input.len());
             input.truncate(input.len() - cut);
@@ -188,6 +189,9 @@ pub fn malformed(id: u16, mut input: Vec<u8>, data: &[u8]) -> Vec<u8> {
             let at = usize::from(byte(1)) % input.len();
             input[at] ^= 1 << (byte(2) % 8);
         }
+        // No shape at all: 1 to 96 bytes of anything, so a header (MODEXP's three length
+        // words) ends inside a word whose kept bytes are not zero.
+        5 => input = (0..usize::from(byte(1)) % 96 + 1).map(|i| byte(2 + i)).collect(),
         _ => input.iter_mut().for_each(|b| *b = 0),
     }
     input
@@ -450,6 +454,31 @@ mod tests {
             }
         }
         assert!(failures.is_empty(), "precompiles rejecting their well-formed input: {failures:?}");
+    }
+
+    /// Some broken MODEXP inputs end inside one of the three length words with a non-zero byte
+    /// kept (@ethereumjs/evm 2.1.0 read such a word without padding it: issue 3204).
+    #[test]
+    fn some_broken_modexp_inputs_end_inside_a_length_word() {
+        let well_formed = precompile_input(5, 1, &[7u8; 64]);
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let cut_inside = (0..4000)
+            .filter(|_| {
+                let data: Vec<u8> = (0..160)
+                    .map(|_| {
+                        state ^= state << 13;
+                        state ^= state >> 7;
+                        state ^= state << 17;
+                        state as u8
+                    })
+                    .collect();
+                let input = malformed(5, well_formed.clone(), &data);
+                let partial = input.len() % 32;
+                input.len() < 96 && partial != 0 && input[input.len() - partial..].iter().any(|b| *b != 0)
+            })
+            .count();
+        // Half of the breaks are generic, a seventh of those is anything of 1 to 96 bytes.
+        assert!(cut_inside > 100, "{cut_inside} of 4000");
     }
 
     /// The modulus-1 form of MODEXP's input asks for `b^0 mod 1` half of the time.
