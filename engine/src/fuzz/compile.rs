@@ -20,7 +20,7 @@ use schism_interface::fixture::{Account, Accounts, Env, Indexes};
 use schism_interface::{Case, Fork};
 use std::sync::Arc;
 
-/// First storage slot a generated contract writes its results to (walks use slots 0..8).
+/// The storage slot a generated contract folds its results into (walks use slots 0..8).
 pub(crate) const RESULT_SLOT: u64 = 0x100;
 /// The chain id of generated cases.
 const CHAIN_ID: u64 = 1;
@@ -36,6 +36,9 @@ struct Ctx {
     cheap: Vec<u16>,
     /// The fork's computing instructions: opcode and number of inputs.
     computing: Vec<(u8, usize)>,
+    /// How many blobs the transaction carries (0 for any other kind): where BLOBHASH's
+    /// indices stop being in range.
+    blobs: u64,
 }
 
 impl Ctx {
@@ -44,7 +47,7 @@ impl Ctx {
         let precompiles = precompiles(fork);
         let cheap = precompiles.iter().copied().filter(|p| !EXPENSIVE.contains(p)).collect();
         let computing = COMPUTING.iter().filter(|(_, _, f)| fork >= *f).map(|(op, inputs, _)| (*op, *inputs)).collect();
-        Ctx { fork, contracts: contracts.max(1), precompiles, cheap, computing }
+        Ctx { fork, contracts: contracts.max(1), precompiles, cheap, computing, blobs: 0 }
     }
 
     /// The precompile a generated index names.
@@ -141,7 +144,8 @@ fn contract_code(ctx: &Ctx, contract: &Contract) -> Vec<u8> {
 
 /// Builds the case a blueprint describes, under `fork`.
 pub fn compile(blueprint: &Blueprint, fork: Fork) -> Case {
-    let ctx = Ctx::new(fork, blueprint.contracts.len());
+    let mut ctx = Ctx::new(fork, blueprint.contracts.len());
+    ctx.blobs = transaction::blob_count(&blueprint.tx, fork) as u64;
     let mut pre = Accounts::new();
     let sender_balance = U256::from(10u64).pow(U256::from(24));
     let sender_nonce = 1u64;
@@ -370,7 +374,7 @@ mod tests {
         let digest = h.finalize();
         println!("{cases} cases, {sequences} sequences: {digest}");
         assert!(sequences > 100, "too few sequences ({sequences}) to cover later transactions");
-        assert_eq!(digest, alloy_primitives::b256!("0x1af9e65c4b9b83583a198625bd149581592c60db2d5b6ccd2f216f957415e592"));
+        assert_eq!(digest, alloy_primitives::b256!("0xd6e78145ade9f29124d12618be9ccada31b21d1c207ab95d0a705f4bdc92ff88"));
     }
 
     /// Healthy revm and the canary `mutant` disagree on the case `blueprint` compiles to under
@@ -439,5 +443,112 @@ mod tests {
         let op = asm::computing_index(CLZ).expect("CLZ computes");
         let blueprint = with_programs(vec![vec![Piece::Leaf(Leaf::Op { op, args: operands.map(Value::Boundary) })]]);
         assert!(shows(schism_revm::Mutant::ClzZero, &blueprint, Fork::Osaka));
+    }
+
+    /// A BYTE row with an index of 2^64 on a word whose top byte is set: a client that reads
+    /// the index as a machine word (wrapping it to 0) gives that top byte instead of 0.
+    #[cfg(feature = "revm")]
+    #[test]
+    fn the_index_rows_tell_a_wrapped_byte_index_apart() {
+        use crate::fuzz::vectors::{COMBINATIONS, at};
+        use revm_bytecode::opcode::BYTE;
+        let op = asm::computing_index(BYTE).expect("BYTE computes");
+        let shown = COMBINATIONS.iter().filter(|(ops, a)| ops.contains(&BYTE) && a[0] == at::P64).any(|(_, operands)| {
+            shows(
+                schism_revm::Mutant::ByteIndex,
+                &with_programs(vec![vec![Piece::Leaf(Leaf::Op { op, args: operands.map(Value::Boundary) })]]),
+                Fork::Osaka,
+            )
+        });
+        assert!(shown, "no BYTE row at 2^64 shows the wrapped index");
+    }
+
+    /// BLOBHASH's indices are drawn around the transaction's blob count too: an odd small
+    /// value names the last blob, the count or one past it, so the index equal to the count
+    /// (the first out of range) is one draw in six.
+    #[cfg(feature = "revm")]
+    #[test]
+    fn blobhash_indices_reach_the_blob_count() {
+        use revm_bytecode::opcode::BLOBHASH;
+        let op = asm::computing_index(BLOBHASH).expect("BLOBHASH computes");
+        let blobhash = |v| Piece::Leaf(Leaf::Op { op, args: [Value::Small(v), Value::Small(0), Value::Small(0)] });
+        let mut blueprint = with_programs(vec![vec![blobhash(3)]]);
+        // Osaka's kinds: legacy, access list, EIP-1559, blob, set-code.
+        blueprint.tx.kind = 3;
+        for blobs in 1..=6u8 {
+            blueprint.tx.blobs = blobs;
+            assert_eq!(compile(&blueprint, Fork::Osaka).tx.blob_versioned_hashes.len(), usize::from(blobs));
+            assert!(shows(schism_revm::Mutant::BlobhashIndex, &blueprint, Fork::Osaka), "{blobs} blobs");
+        }
+        blueprint.contracts[0].program = vec![blobhash(1)];
+        assert!(!shows(schism_revm::Mutant::BlobhashIndex, &blueprint, Fork::Osaka), "the last blob's index is in range");
+    }
+
+    /// Reach rates, a measurement for generator changes (deterministic, a minute):
+    /// `REACH_N=3000 cargo test -p schism-engine --features revm --release --lib reach_rates -- --ignored --nocapture`.
+    /// For every single-transaction canary, how many of `REACH_N` random blueprints (no
+    /// feedback, no mutation) compile to a case that tells it apart from healthy revm; before
+    /// that, how the healthy runs ended (by error and share of the gas limit used) and, for
+    /// those out of gas, the top frame's last instruction and the gas it had left.
+    #[cfg(feature = "revm")]
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn reach_rates() {
+        use schism_interface::{Client, ErrorClass, TraceMode};
+        use std::collections::BTreeMap;
+        let n: usize = std::env::var("REACH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let cases: Vec<_> = (0..n)
+            .map(|_| {
+                let len = 32 + (next() % 2048) as usize;
+                let data: Vec<u8> = (0..len.div_ceil(8)).flat_map(|_| next().to_le_bytes()).take(len).collect();
+                let blueprint = Blueprint::from_bytes(&data);
+                compile(&blueprint, choose_fork(blueprint.fork, &Fork::ALL).unwrap_or(Fork::Osaka))
+            })
+            .collect();
+        let started = std::time::Instant::now();
+        let healthy: Vec<_> = cases.iter().map(|c| schism_revm::Revm::new().execute(c, TraceMode::Off).ok()).collect();
+        println!("healthy revm: {:?} for {n} cases", started.elapsed());
+        let mut endings = BTreeMap::<String, usize>::new();
+        let mut starved = BTreeMap::<&str, (usize, u64)>::new();
+        for (o, c) in healthy.iter().zip(&cases) {
+            let key = o.as_ref().map_or("client error".into(), |o| {
+                format!("{:?}, {}0% of the gas", o.error, o.gas_used.unwrap_or(0) * 10 / c.tx.gas_limit.max(1))
+            });
+            *endings.entry(key).or_default() += 1;
+            if o.as_ref().is_some_and(|o| o.error == Some(ErrorClass::OutOfGas)) {
+                let trace = schism_revm::Revm::new().execute(c, TraceMode::Steps).ok().and_then(|o| o.trace).unwrap_or_default();
+                if let Some(last) = trace.iter().rev().find(|s| s.depth == 1) {
+                    let e = starved.entry(revm_bytecode::opcode::OpCode::new(last.op).map_or("?", |o| o.as_str())).or_default();
+                    *e = (e.0 + 1, e.1 + last.gas);
+                }
+            }
+        }
+        println!("{endings:#?}");
+        for (op, (count, gas)) in &starved {
+            println!("out of gas at the top frame's {op}: {count}, {} gas left on average", gas / *count as u64);
+        }
+        let (mut total, mut reached) = (0, 0);
+        for mutant in schism_revm::Mutant::ALL.into_iter().filter(|m| !m.block_level()) {
+            let client = schism_revm::MutantRevm::new(mutant);
+            let hits = cases
+                .iter()
+                .zip(&healthy)
+                .filter_map(|(case, healthy)| Some((case, healthy.as_ref()?)))
+                .filter(|(case, healthy)| {
+                    client.execute(case, TraceMode::Off).ok().map(|o| o.post_state) != Some(healthy.post_state.clone())
+                })
+                .count();
+            println!("{:<28} {hits:>5} / {n}", mutant.name());
+            total += hits;
+            reached += usize::from(hits > 0);
+        }
+        println!("total {total}, {reached} canaries reached");
     }
 }

@@ -419,7 +419,7 @@ mod tests {
     #[cfg(feature = "revm")]
     #[test]
     fn well_formed_precompile_inputs_succeed_on_revm() {
-        use crate::fuzz::compile::{RESULT_SLOT, compile};
+        use crate::fuzz::compile::compile;
         use crate::fuzz::program::{Blueprint, CallKind, Contract, Gas, Input, Leaf, Piece, Target, Value};
         use schism_interface::{Client, TraceMode};
         let fork = Fork::Osaka;
@@ -446,9 +446,12 @@ mod tests {
             blueprint.tx.gas = 7;
             blueprint.contracts = vec![Contract { balance: Value::Small(0), nonce: 1, storage: vec![], program: vec![Piece::Leaf(call)] }];
             let case = compile(&blueprint, fork);
-            let outcome = schism_revm::Revm::new().execute(&case, TraceMode::Off).expect("executes");
-            let post = outcome.post_state.expect("post-state");
-            let success = post[&vectors::contract_address(0)].storage.get(&U256::from(RESULT_SLOT)).copied();
+            // The call's success flag: the top of the stack at the first top-level instruction
+            // after it (results are folded together in storage).
+            let trace = schism_revm::Revm::new().execute(&case, TraceMode::Steps).expect("executes").trace.unwrap_or_default();
+            let top: Vec<_> = trace.iter().filter(|s| s.depth == 1).collect();
+            let after = top.iter().position(|s| s.op == revm_bytecode::opcode::STATICCALL).and_then(|i| top.get(i + 1));
+            let success = after.and_then(|s| s.stack.last().copied());
             if success != Some(U256::from(1)) {
                 failures.push(format!("{id:#x}"));
             }

@@ -15,10 +15,10 @@
 //!
 //! | operand | drawn as |
 //! |---|---|
-//! | [`Value`] (arithmetic operands, stored values, call values, salts) | 2/5 a [`BOUNDARIES`](crate::fuzz::vectors::BOUNDARIES) word (signed and unsigned edges), 1/5 a boundary ± up to 128, 1/5 a small number (half of them at most 8), 1/10 any word, 1/10 an address; a computing instruction's operands are one value repeated a quarter of the time, and another quarter of the time a row of [`COMBINATIONS`] (-2^255 / -1; sums and products past 2^256 with a modulus of 0, 1 or wide; sign-bit pairs for the signed comparisons; shifts and indices of 31, 32, 255, 256, 2^64; 0^0; CLZ, ISZERO and NOT of 0, 1, 2^256 - 1 and -2^255) with one of the instructions it is for |
+//! | [`Value`] (arithmetic operands, stored values, call values, salts) | 2/5 a [`BOUNDARIES`](crate::fuzz::vectors::BOUNDARIES) word (signed and unsigned edges), 1/5 a boundary ± up to 128, 1/5 a small number (half of them at most 8), 1/10 any word, 1/10 an address; a computing instruction's operands are one value repeated a quarter of the time, and another quarter of the time a row of [`COMBINATIONS`] (-2^255 / -1; sums and products past 2^256 with a modulus of 0, 1 or wide; sign-bit pairs for the signed comparisons; shifts and indices of 31, 32, 255, 256, 2^64; 0^0; CLZ, ISZERO and NOT of 0, 1, 2^256 - 1 and -2^255) with one of the instructions it is for; BLOBHASH's index, when not a boundary word, is half the time below 8 and half the time the transaction's last blob, its count or one past it |
 //! | [`Offset`] (memory offsets and lengths of every memory instruction, call, create, log, return, revert, copy and hash) | 3/20 zero, 1/4 a small number, 1/5 whole words, 3/20 an edge of [`OFFSET_EDGES`](crate::fuzz::vectors::OFFSET_EDGES) (1/8 of those at 2^32 - 1 or beyond), 3/20 where the last memory write went ± up to 32 bytes, 1/10 the current return data size ± up to 33 (read at run time, not below zero) |
 //! | [`CallMemory`] (where a call's input and output lie) | 3/4 of calls: input at an [`Offset`], input length the data's (3/4), the data's ± a little or an [`Offset`]; output apart at an [`Offset`] (1/2), over the input at its start (1/8) or shifted by up to 32 bytes either way (3/8): partial and full overlap, both orders; output length an [`Offset`]. 1/4: the input at 0x200 and 64 bytes of output at 0x40 |
-//! | [`Gas`] (forwarded by calls) | 3/8 all that is left, 1/8 all but `k` (exactly enough and one less, at run time), 1/8 around all but one 64th (at run time), 1/8 a number up to 65535, 1/8 the stipend ± 128, 1/8 up to 255 |
+//! | [`Gas`] (forwarded by calls) | 3/8 half of what is left, 1/8 all but `k` (exactly enough and one less, at run time), 1/8 around all but one 64th (at run time), 1/8 a number up to 65535, 1/8 the stipend ± 128, 1/8 up to 255 |
 //! | [`Target`] (callees, balance queries, beneficiaries, delegations) | for a call, 1/4 a precompile outright; otherwise evenly: a generated contract, a precompile, the sender, the coinbase, an address with no account, a 7702 authority, the contract itself, a system contract, an account with only balance, only nonce or only storage, the address the last CREATE made |
 //! | call input ([`Input`]) | 3/5 shaped (for a precompile: half well-formed, half broken, see [`crate::fuzz::precompile`]; ecrecover's well-formed inputs set v to an edge one time in eight, its broken ones set a field three times in four, v half of those (27 or 28 with higher bits set three times in four: 27 + 2^k for k from 8 to 255, or all ones above the last byte), r or s the other half (0, 1, n - 1, n, n + 1, n/2, n/2 + 1, 2^255, 2^256 - 1); for a contract: bytes), 1/5 words of [`Value`]s, 1/5 none |
 
@@ -84,7 +84,8 @@ pub enum Target {
 /// How much gas a call forwards.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Gas {
-    /// Everything left (`GAS`).
+    /// Half of what is left (`GAS / 2`): a callee that burns all it gets leaves its caller
+    /// enough to go on.
     All,
     /// A fixed amount up to 65535.
     Fixed(u16),

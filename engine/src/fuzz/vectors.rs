@@ -139,6 +139,7 @@ pub const COMBINATIONS: &[(&[u8], [u8; 3])] = {
         (INDEX, [ZERO, X7F, ZERO]),
         (INDEX, [B31, MIN, ZERO]),
         (INDEX, [P64, X80, ZERO]),
+        (INDEX, [P64, MAX, ZERO]),
         (INDEX, [MAX, X80, ZERO]),
         (WRAPPING, [ZERO, ZERO, ZERO]),
         (WRAPPING, [TWO, B255, ZERO]),
