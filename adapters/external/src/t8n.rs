@@ -28,6 +28,21 @@ pub struct T8n {
     pub blob_params: bool,
     /// The flags that write an EIP-3155 trace per transaction to `trace-<index>-<hash>.jsonl`.
     pub trace: Vec<OsString>,
+    /// How the tool takes blocks: a process each, or a long-lived one.
+    pub feed: T8nFeed,
+}
+
+/// How a transition tool takes its blocks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum T8nFeed {
+    /// One process per block, the flags on its command line (`evm t8n`, EELS, besu).
+    PerBlock,
+    /// A long-lived child started as [`T8n::launch`] reads each block's flags as one JSON array
+    /// of strings per line on standard input and answers each with one JSON line on standard
+    /// output once it has written the block's files: `{"ok":true}`, or `{"fault":"why"}` when it
+    /// could not run the block. For tools whose start costs more than a block (EthereumJS's
+    /// runner loads its modules for half a second).
+    Served,
 }
 
 /// File names inside a block's folder. Inputs and outputs differ, so a tool that cleans its
@@ -203,6 +218,26 @@ pub fn txs_rlp(block: &BlockInput) -> Result<Vec<u8>, Unwritable> {
     alloy_rlp::Header { list: true, payload_length: items.len() }.encode(&mut out);
     out.extend_from_slice(&items);
     Ok(out)
+}
+
+/// The flags of `launch` (a [`command`] of `spec`) after `spec`'s own, as the JSON line a
+/// [`T8nFeed::Served`] child reads.
+pub fn served_line(spec: &T8n, launch: &Launch) -> String {
+    let flags: Vec<String> = launch.args.iter().skip(spec.launch.args.len()).map(|a| a.to_string_lossy().into_owned()).collect();
+    Value::from(flags).to_string()
+}
+
+/// Gives a [`T8nFeed::Served`] child one block (its [`served_line`]) and waits for its answer.
+pub fn serve(child: &mut Process, line: &str, deadline: Instant) -> Result<(), Fault> {
+    child.send(line, deadline)?;
+    let answer = child.line(crate::process::Stream::Stdout, deadline)?;
+    let value: Value =
+        serde_json::from_str(&answer).map_err(|e| Fault::Malformed { line: crate::process::clip(&answer), reason: e.to_string() })?;
+    match (value.get("ok"), value.get("fault")) {
+        (Some(Value::Bool(true)), _) => Ok(()),
+        (_, Some(fault)) => Err(Fault::Tool(format!("block not run: {}", fault.as_str().unwrap_or_default()))),
+        _ => Err(Fault::Malformed { line: crate::process::clip(&answer), reason: "expected {\"ok\":true} or {\"fault\":...}".to_owned() }),
+    }
 }
 
 /// Runs the command and waits for it to exit cleanly.

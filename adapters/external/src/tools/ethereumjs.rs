@@ -14,6 +14,7 @@ use super::runner::read;
 use super::{HistoricalBug, Recipe, ReleaseError, Tool};
 use crate::Feed;
 use crate::process::{Fault, Launch, Process};
+use crate::t8n::{T8n, T8nFeed};
 use schism_interface::{Case, Fork, KnownDifference, Outcome, TraceFields, TraceMode, TxKind};
 use std::path::Path;
 use std::sync::Mutex;
@@ -83,6 +84,9 @@ pub struct Runner {
     /// selected as `ethereumjs@X.Y.Z+NAME`), each named after the bug it fixes: they tell which
     /// of a release's bugs a difference is when one later release fixed several.
     pub backports: &'static [&'static str],
+    /// Whether its runner has a block mode (`runner.mjs t8n`, driven as a served transition
+    /// tool: see [`crate::t8n::T8nFeed::Served`]).
+    pub blocks: bool,
 }
 
 /// How each range of `@ethereumjs/vm` releases runs, oldest first. When adding one: the first
@@ -98,9 +102,11 @@ pub const RUNNERS: &[Runner] = &[
         last_fork: Fork::Cancun,
         trace_fields: TraceFields { mem_size: false, ..TraceFields::ALL },
         backports: &["modexp-empty-base", "modexp-short-input", "callcode-gas", "blake2f-offset"],
+        blocks: false,
     },
     // 10.x (2025): ..Osaka (measured on 10.1.3, the pinned default).
-    Runner { from: Version(10, 0, 0), api: Api::V10, last_fork: Fork::Osaka, trace_fields: TraceFields::ALL, backports: &[] },
+    // Blocks through @ethereumjs/vm's BlockBuilder (`buildBlock`).
+    Runner { from: Version(10, 0, 0), api: Api::V10, last_fork: Fork::Osaka, trace_fields: TraceFields::ALL, backports: &[], blocks: true },
 ];
 
 /// The row of [`RUNNERS`] that `version` falls in, `None` when it is older than every row or in
@@ -354,9 +360,22 @@ impl Tool for EthereumJs {
         Duration::from_secs(10)
     }
 
+    fn t8n(&self, location: &Path) -> Option<T8n> {
+        // EthereumJS ships no transition tool: schism's runner has a block mode with `evm t8n`'s
+        // flags and files, served by one long-lived process (loading the modules costs more
+        // than a block).
+        if !self.runner.blocks {
+            return None;
+        }
+        let mut launch = Launch::new("node", [location.join("runner.mjs")]).arg("t8n").arg("--serve");
+        if let Some(name) = self.backport {
+            launch = launch.arg(format!("--backport={name}"));
+        }
+        Some(T8n { launch, blob_params: false, trace: vec!["--trace".into()], feed: T8nFeed::Served })
+    }
+
     fn no_t8n(&self) -> &'static str {
-        "EthereumJS ships no transition tool and schism's runner has no block mode yet \
-         (@ethereumjs/vm's buildBlock could drive one)"
+        "EthereumJS ships no transition tool and schism's runner for this range of releases has no block mode"
     }
 
     fn install_hint(&self) -> String {

@@ -22,7 +22,7 @@ use crate::Feed;
 use crate::parse;
 use crate::process::{Fault, Launch, Process, Stream};
 use crate::reasons;
-use crate::t8n::T8n;
+use crate::t8n::{T8n, T8nFeed};
 use alloy_primitives::{Address, B256, U256};
 use schism_interface::{Account, Accounts, Case, ErrorClass, Fork, KnownDifference, Outcome, TraceMode};
 use serde_json::Value;
@@ -342,7 +342,7 @@ impl Tool for EvmStatetest {
         // geth's t8n takes the blob schedule of its fork only (no `--input.blobParams`), and
         // writes return data into traces only when asked (the state-test runner's default
         // is the other way round).
-        Some(T8n { launch: Launch::new(location, ["t8n"]), blob_params: false, trace: vec!["--trace".into(), "--trace.returndata".into()] })
+        Some(T8n { launch: Launch::new(location, ["t8n"]), blob_params: false, trace: vec!["--trace".into(), "--trace.returndata".into()], feed: T8nFeed::PerBlock })
     }
 
     fn blocktest(&self, location: &Path) -> Option<Launch> {
