@@ -230,13 +230,17 @@ pub fn served_line(spec: &T8n, launch: &Launch) -> String {
 /// Gives a [`T8nFeed::Served`] child one block (its [`served_line`]) and waits for its answer.
 pub fn serve(child: &mut Process, line: &str, deadline: Instant) -> Result<(), Fault> {
     child.send(line, deadline)?;
-    let answer = child.line(crate::process::Stream::Stdout, deadline)?;
-    let value: Value =
-        serde_json::from_str(&answer).map_err(|e| Fault::Malformed { line: crate::process::clip(&answer), reason: e.to_string() })?;
+    answer(&child.line(crate::process::Stream::Stdout, deadline)?)
+}
+
+/// What a served child's answer line says: the block's files are written, or why not.
+pub fn answer(line: &str) -> Result<(), Fault> {
+    let malformed = |reason: String| Fault::Malformed { line: crate::process::clip(line), reason };
+    let value: Value = serde_json::from_str(line).map_err(|e| malformed(e.to_string()))?;
     match (value.get("ok"), value.get("fault")) {
         (Some(Value::Bool(true)), _) => Ok(()),
-        (_, Some(fault)) => Err(Fault::Tool(format!("block not run: {}", fault.as_str().unwrap_or_default()))),
-        _ => Err(Fault::Malformed { line: crate::process::clip(&answer), reason: "expected {\"ok\":true} or {\"fault\":...}".to_owned() }),
+        (_, Some(Value::String(fault))) => Err(Fault::Tool(format!("block not run: {fault}"))),
+        _ => Err(malformed(r#"expected {"ok":true} or {"fault":"..."}"#.to_owned())),
     }
 }
 
@@ -556,6 +560,25 @@ mod tests {
         let prague = block(Fork::Prague, &[]);
         let result = json!({"stateRoot": root, "gasUsed": "0x0", "receipts": [], "requests": ["0x", "0x01", "0x02aa"]});
         assert_eq!(outcome(&prague, &result).expect("reads").requests, Some(vec![Bytes::from_static(&[2, 0xaa])]));
+    }
+
+    #[test]
+    fn served_blocks_send_their_flags_and_read_one_answer() {
+        let spec = T8n {
+            launch: Launch::new("node", ["runner.mjs", "t8n", "--serve"]),
+            blob_params: false,
+            trace: vec!["--trace".into()],
+            feed: T8nFeed::Served,
+        };
+        let b = block(Fork::Cancun, &[]);
+        let line = served_line(&spec, &command(&spec, &b, Path::new("/tmp/b"), TraceMode::Steps));
+        let flags: Vec<String> = serde_json::from_str(&line).expect("a JSON array of strings");
+        assert_eq!(&flags[..2], ["--input.alloc", "/tmp/b/input-alloc.json"], "the launch's own arguments left out");
+        assert!(flags.contains(&"Cancun".to_owned()) && flags.last().map(String::as_str) == Some("--trace"));
+        assert_eq!(answer(r#"{"ok":true}"#), Ok(()));
+        assert!(matches!(answer(r#"{"fault":"unsupported fork: Prague"}"#), Err(Fault::Tool(m)) if m.contains("Prague")));
+        assert!(matches!(answer(r#"{"ok":false}"#), Err(Fault::Malformed { .. })));
+        assert!(matches!(answer("stateRoot 0x00"), Err(Fault::Malformed { .. })));
     }
 
     #[test]

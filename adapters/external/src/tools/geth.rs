@@ -342,7 +342,12 @@ impl Tool for EvmStatetest {
         // geth's t8n takes the blob schedule of its fork only (no `--input.blobParams`), and
         // writes return data into traces only when asked (the state-test runner's default
         // is the other way round).
-        Some(T8n { launch: Launch::new(location, ["t8n"]), blob_params: false, trace: vec!["--trace".into(), "--trace.returndata".into()], feed: T8nFeed::PerBlock })
+        Some(T8n {
+            launch: Launch::new(location, ["t8n"]),
+            blob_params: false,
+            trace: vec!["--trace".into(), "--trace.returndata".into()],
+            feed: T8nFeed::PerBlock,
+        })
     }
 
     fn blocktest(&self, location: &Path) -> Option<Launch> {
