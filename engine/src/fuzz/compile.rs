@@ -370,7 +370,7 @@ mod tests {
         let digest = h.finalize();
         println!("{cases} cases, {sequences} sequences: {digest}");
         assert!(sequences > 100, "too few sequences ({sequences}) to cover later transactions");
-        assert_eq!(digest, alloy_primitives::b256!("0x1af9e65c4b9b83583a198625bd149581592c60db2d5b6ccd2f216f957415e592"));
+        assert_eq!(digest, alloy_primitives::b256!("0x61f61a8ef75abf49cd80edd5f7bc950ba93ad5a08574911fe6c8bafe6fb02054"));
     }
 
     /// Healthy revm and the canary `mutant` disagree on the case `blueprint` compiles to under
