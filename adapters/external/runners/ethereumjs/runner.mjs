@@ -613,6 +613,19 @@ function logJson(log) {
   return { address: bytesToHex(address), topics: topics.map((t) => bytesToHex(t)), data: bytesToHex(data) }
 }
 
+/**
+ * A rejected transaction's reason in the block mode: runTx's words, with the direction of a
+ * nonce mismatch put first ("the tx doesn't have the correct nonce. account has nonce of: 2 tx
+ * has nonce of: 9" tells it only by its numbers; the rejection kinds tell "too high" from "too
+ * low").
+ */
+function rejectionMessage(e) {
+  const m = cleanMessage(e)
+  const nonces = /account has nonce of: (\d+) tx has nonce of: (\d+)/.exec(m)
+  if (nonces === null) return m
+  return `${BigInt(nonces[2]) > BigInt(nonces[1]) ? 'nonce too high' : 'nonce too low'}: ${m}`
+}
+
 /** Runs one block as the t8n flags `args` say and writes its result and alloc files. */
 async function t8n(args) {
   const o = t8nOptions(args)
@@ -652,7 +665,7 @@ async function t8n(args) {
     try {
       tx = createTxFromBlockBodyData(items[index], { common })
     } catch (e) {
-      rejected.push({ index, error: cleanMessage(e) })
+      rejected.push({ index, error: rejectionMessage(e) })
       continue
     }
     const steps = []
@@ -667,7 +680,7 @@ async function t8n(args) {
     try {
       result = await builder.addTransaction(tx, { allowNoBlobs: true })
     } catch (e) {
-      rejected.push({ index, error: cleanMessage(e) })
+      rejected.push({ index, error: rejectionMessage(e) })
       continue
     } finally {
       if (o.trace) vm.evm.events.removeListener('step', onTxStep)

@@ -234,6 +234,7 @@ static EJS_BUGS: [HistoricalBug; 5] = [
                       zero byte instead of nothing",
         link: "https://github.com/ethereumjs/ethereumjs-monorepo/issues/3168",
         alone: Some("7.1.0+modexp-empty-base"),
+        blocks: false,
     },
     HistoricalBug {
         name: "ethereumjs-7.1.0-modexp-short-input",
@@ -245,6 +246,7 @@ static EJS_BUGS: [HistoricalBug; 5] = [
                       is priced and computed with the wrong lengths",
         link: "https://github.com/ethereumjs/ethereumjs-monorepo/issues/3204",
         alone: Some("7.1.0+modexp-short-input"),
+        blocks: false,
     },
     HistoricalBug {
         name: "ethereumjs-7.1.0-callcode-gas",
@@ -257,6 +259,7 @@ static EJS_BUGS: [HistoricalBug; 5] = [
                       before the cost is charged, so the call goes ahead instead of running out of gas",
         link: "https://github.com/ethereumjs/ethereumjs-monorepo/issues/3194",
         alone: Some("7.1.0+callcode-gas"),
+        blocks: false,
     },
     HistoricalBug {
         name: "ethereumjs-7.1.0-blake2f-offset",
@@ -268,6 +271,7 @@ static EJS_BUGS: [HistoricalBug; 5] = [
                       from the wrong bytes",
         link: "https://github.com/ethereumjs/ethereumjs-monorepo/pull/3201",
         alone: Some("7.1.0+blake2f-offset"),
+        blocks: false,
     },
     HistoricalBug {
         name: "ethereumjs-8.1.0-transient-storage-after-create",
@@ -279,6 +283,7 @@ static EJS_BUGS: [HistoricalBug; 5] = [
                       transaction of the same block reads (TLOAD) what the init code stored (TSTORE)",
         link: "https://github.com/ethereumjs/ethereumjs-monorepo/pull/3625",
         alone: None,
+        blocks: true,
     },
 ];
 
@@ -516,6 +521,7 @@ mod tests {
             for version in [bug.buggy, bug.fixed].into_iter().chain(bug.alone) {
                 let tool = ETHEREUMJS.release(version).unwrap_or_else(|e| panic!("{}: {e}", bug.name));
                 assert!(tool.supports(bug.fork), "{}: {version} does not know {}", bug.name, bug.fork);
+                assert!(!bug.blocks || tool.t8n(Path::new("t")).is_some(), "{}: {version} runs no blocks", bug.name);
             }
         }
         let names: std::collections::BTreeSet<_> = EJS_BUGS.iter().map(|b| b.name).collect();

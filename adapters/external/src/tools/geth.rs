@@ -181,6 +181,7 @@ static GETH_BUGS: [HistoricalBug; 3] = [
                       at it: memory written after the call changes what RETURNDATACOPY reads",
         link: "https://github.com/ethereum/go-ethereum/security/advisories/GHSA-69v6-xc2j-r2jf",
         alone: None,
+        blocks: false,
     },
     HistoricalBug {
         name: "geth-cve-2020-26242",
@@ -190,6 +191,7 @@ static GETH_BUGS: [HistoricalBug; 3] = [
         description: "MULMOD with a zero modulus panics (the client crashes)",
         link: "https://github.com/ethereum/go-ethereum/security/advisories/GHSA-jm5c-rv3w-w83m",
         alone: None,
+        blocks: false,
     },
     HistoricalBug {
         name: "geth-cve-2021-39137",
@@ -203,6 +205,7 @@ static GETH_BUGS: [HistoricalBug; 3] = [
                       over the input before the return data (still the input memory) is copied",
         link: "https://github.com/ethereum/go-ethereum/security/advisories/GHSA-9856-9gg9-qcmq",
         alone: None,
+        blocks: false,
     },
 ];
 
