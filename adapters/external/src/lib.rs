@@ -59,6 +59,8 @@ pub struct External {
     version: String,
     timeout: Duration,
     idle: Mutex<Vec<(TraceMode, Process)>>,
+    /// Idle children of a served transition tool ([`t8n::T8nFeed::Served`]).
+    idle_blocks: Mutex<Vec<Process>>,
     dir: tempfile::TempDir,
     counter: AtomicU64,
     /// Case files whose case is over, rewritten for later cases: creating and deleting a file
@@ -110,6 +112,7 @@ impl External {
             location: settings.location,
             version,
             idle: Mutex::new(Vec::new()),
+            idle_blocks: Mutex::new(Vec::new()),
             dir: {
                 remove_stale_case_folders();
                 tempfile::Builder::new().prefix(&format!("{CASES_PREFIX}{}-", std::process::id())).tempdir()?
@@ -213,16 +216,36 @@ impl External {
         std::fs::create_dir_all(&dir).map_err(|e| self.error(Fault::Tool(format!("cannot create {}: {e}", dir.display()))))?;
         let result = match t8n::write_inputs(spec, block, &dir) {
             Ok(()) => {
-                // One process per block: interpreters load their modules every time.
-                let deadline = Instant::now() + self.timeout + self.tool.startup_grace();
-                t8n::run(&t8n::command(spec, block, &dir, mode), deadline)
-                    .and_then(|()| t8n::read_outputs(block, &dir, mode))
-                    .map_err(|f| self.error(f))
+                let command = t8n::command(spec, block, &dir, mode);
+                let ran = match spec.feed {
+                    // One process per block: interpreters load their modules every time.
+                    t8n::T8nFeed::PerBlock => t8n::run(&command, Instant::now() + self.timeout + self.tool.startup_grace()),
+                    t8n::T8nFeed::Served => self.serve_block(spec, &command),
+                };
+                ran.and_then(|()| t8n::read_outputs(block, &dir, mode)).map_err(|f| self.error(f))
             }
             Err(t8n::Unwritable::Unrepresentable(what)) => Err(ClientError::Unrepresentable { client: self.label.clone(), what }),
             Err(other) => Err(self.error(Fault::Tool(other.to_string()))),
         };
         let _ = std::fs::remove_dir_all(&dir);
+        result
+    }
+
+    /// Gives one block (`command`, the flags of a [`t8n::command`]) to an idle served child, or a
+    /// fresh one with the start-up grace. A child that answered, even with a fault of its own,
+    /// is kept; one that did not is dropped, which kills it.
+    fn serve_block(&self, spec: &t8n::T8n, command: &Launch) -> Result<(), Fault> {
+        let idle = self.idle_blocks.lock().ok().and_then(|mut idle| idle.pop());
+        let (mut child, grace) = match idle {
+            Some(child) => (child, Duration::ZERO),
+            None => (Process::spawn(&spec.launch, false)?, self.tool.startup_grace()),
+        };
+        let result = t8n::serve(&mut child, &t8n::served_line(spec, command), Instant::now() + self.timeout + grace);
+        if matches!(result, Ok(()) | Err(Fault::Tool(_)))
+            && let Ok(mut idle) = self.idle_blocks.lock()
+        {
+            idle.push(child);
+        }
         result
     }
 

@@ -28,6 +28,21 @@ pub struct T8n {
     pub blob_params: bool,
     /// The flags that write an EIP-3155 trace per transaction to `trace-<index>-<hash>.jsonl`.
     pub trace: Vec<OsString>,
+    /// How the tool takes blocks: a process each, or a long-lived one.
+    pub feed: T8nFeed,
+}
+
+/// How a transition tool takes its blocks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum T8nFeed {
+    /// One process per block, the flags on its command line (`evm t8n`, EELS, besu).
+    PerBlock,
+    /// A long-lived child started as [`T8n::launch`] reads each block's flags as one JSON array
+    /// of strings per line on standard input and answers each with one JSON line on standard
+    /// output once it has written the block's files: `{"ok":true}`, or `{"fault":"why"}` when it
+    /// could not run the block. For tools whose start costs more than a block (EthereumJS's
+    /// runner loads its modules for half a second).
+    Served,
 }
 
 /// File names inside a block's folder. Inputs and outputs differ, so a tool that cleans its
@@ -203,6 +218,30 @@ pub fn txs_rlp(block: &BlockInput) -> Result<Vec<u8>, Unwritable> {
     alloy_rlp::Header { list: true, payload_length: items.len() }.encode(&mut out);
     out.extend_from_slice(&items);
     Ok(out)
+}
+
+/// The flags of `launch` (a [`command`] of `spec`) after `spec`'s own, as the JSON line a
+/// [`T8nFeed::Served`] child reads.
+pub fn served_line(spec: &T8n, launch: &Launch) -> String {
+    let flags: Vec<String> = launch.args.iter().skip(spec.launch.args.len()).map(|a| a.to_string_lossy().into_owned()).collect();
+    Value::from(flags).to_string()
+}
+
+/// Gives a [`T8nFeed::Served`] child one block (its [`served_line`]) and waits for its answer.
+pub fn serve(child: &mut Process, line: &str, deadline: Instant) -> Result<(), Fault> {
+    child.send(line, deadline)?;
+    answer(&child.line(crate::process::Stream::Stdout, deadline)?)
+}
+
+/// What a served child's answer line says: the block's files are written, or why not.
+pub fn answer(line: &str) -> Result<(), Fault> {
+    let malformed = |reason: String| Fault::Malformed { line: crate::process::clip(line), reason };
+    let value: Value = serde_json::from_str(line).map_err(|e| malformed(e.to_string()))?;
+    match (value.get("ok"), value.get("fault")) {
+        (Some(Value::Bool(true)), _) => Ok(()),
+        (_, Some(Value::String(fault))) => Err(Fault::Tool(format!("block not run: {fault}"))),
+        _ => Err(malformed(r#"expected {"ok":true} or {"fault":"..."}"#.to_owned())),
+    }
 }
 
 /// Runs the command and waits for it to exit cleanly.
@@ -521,6 +560,25 @@ mod tests {
         let prague = block(Fork::Prague, &[]);
         let result = json!({"stateRoot": root, "gasUsed": "0x0", "receipts": [], "requests": ["0x", "0x01", "0x02aa"]});
         assert_eq!(outcome(&prague, &result).expect("reads").requests, Some(vec![Bytes::from_static(&[2, 0xaa])]));
+    }
+
+    #[test]
+    fn served_blocks_send_their_flags_and_read_one_answer() {
+        let spec = T8n {
+            launch: Launch::new("node", ["runner.mjs", "t8n", "--serve"]),
+            blob_params: false,
+            trace: vec!["--trace".into()],
+            feed: T8nFeed::Served,
+        };
+        let b = block(Fork::Cancun, &[]);
+        let line = served_line(&spec, &command(&spec, &b, Path::new("/tmp/b"), TraceMode::Steps));
+        let flags: Vec<String> = serde_json::from_str(&line).expect("a JSON array of strings");
+        assert_eq!(&flags[..2], ["--input.alloc", "/tmp/b/input-alloc.json"], "the launch's own arguments left out");
+        assert!(flags.contains(&"Cancun".to_owned()) && flags.last().map(String::as_str) == Some("--trace"));
+        assert_eq!(answer(r#"{"ok":true}"#), Ok(()));
+        assert!(matches!(answer(r#"{"fault":"unsupported fork: Prague"}"#), Err(Fault::Tool(m)) if m.contains("Prague")));
+        assert!(matches!(answer(r#"{"ok":false}"#), Err(Fault::Malformed { .. })));
+        assert!(matches!(answer("stateRoot 0x00"), Err(Fault::Malformed { .. })));
     }
 
     #[test]

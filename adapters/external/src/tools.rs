@@ -154,6 +154,10 @@ pub struct HistoricalBug {
     /// The buggy release with this bug's fix alone (`7.1.0+blake2f-offset`), when the fixed
     /// release fixes other bugs of it too: a finding is this bug only if it goes away there.
     pub alone: Option<&'static str>,
+    /// True when the bug shows only across the transactions of a block (one transaction on a
+    /// fresh state cannot show it): the farm then generates block sequences only, which the
+    /// buggy release must run ([`Tool::t8n`]).
+    pub blocks: bool,
 }
 
 /// The commands with which a client's own tool replays a filed fixture: `{tool}` stands for the

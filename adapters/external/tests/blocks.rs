@@ -314,9 +314,41 @@ fn nimbus_t8n_is_read_from_its_recorded_output() {
 }
 
 #[test]
-fn ethereumjs_skips_blocks_with_a_reason() {
+fn ethereumjs_block_mode_agrees_with_geth_traces_and_pays_rewards() {
     let Some(ejs) = installed(&ethereumjs::ETHEREUMJS, "ethereumjs") else { return };
-    let reason = ejs.block_skip(Fork::Cancun).expect("no block mode");
-    assert!(reason.contains("transition tool"), "{reason}");
-    assert_eq!(ejs.execute_block(&block(1, pre()), TraceMode::Off).expect_err("skipped").kind(), "unrepresentable");
+    assert_eq!(ejs.block_skip(Fork::Cancun), None, "a served transition tool");
+    let geth = geth();
+    let mut state = pre();
+    for number in 1..=2 {
+        let block = block(number, state);
+        let e = run(&ejs, &block);
+        check("ethereumjs", number, &e);
+        if let Some(geth) = &geth {
+            let g = run(geth, &block);
+            assert_eq!(e.state_root, g.state_root, "block {number}: state roots");
+            assert_eq!(e.post, g.post, "block {number}: post-states");
+            assert_eq!(e.receipts, g.receipts, "block {number}: receipts");
+            assert_eq!((e.gas_used, e.logs_hash, e.receipts_root, e.logs_bloom), (g.gas_used, g.logs_hash, g.receipts_root, g.logs_bloom));
+        }
+        state = e.post;
+    }
+    let traced = ejs.execute_block(&block(1, pre()), TraceMode::Steps).expect("ethereumjs");
+    for r in &traced.receipts {
+        let trace = r.trace.as_ref().expect("a trace");
+        assert!(trace.iter().any(|s| s.op == 0x55), "tx {}: an SSTORE step", r.index);
+    }
+    // Pre-Merge: the runner pays the block and uncle rewards the t8n flags give.
+    let mut london = block(1, pre());
+    london.fork = Fork::London;
+    london.blob_params = None;
+    london.withdrawals = None;
+    london.env = Arc::new(Env { current_random: None, current_difficulty: U256::from(0x20000), ..(*london.env).clone() });
+    let uncle = address!("4000000000000000000000000000000000000000");
+    london.ommers = vec![Ommer { distance: 1, beneficiary: uncle }];
+    let out = run(&ejs, &london);
+    let ether = U256::from(10u64).pow(U256::from(18));
+    assert_eq!(out.post[&uncle].balance, U256::from(2) * ether * U256::from(7) / U256::from(8));
+    if let Some(geth) = &geth {
+        assert_eq!(out.state_root, run(geth, &london).state_root, "London with an uncle");
+    }
 }

@@ -9,7 +9,7 @@ use crate::registry;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Which clients: geth, eels, ethereumjs, pyevm, all; or a release, geth@vX.Y.Z (v1.9.0 and
-    /// later) or ethereumjs@X.Y.Z (7.1.0, 7.2.0), installed beside the pinned build.
+    /// later) or ethereumjs@X.Y.Z (7.1.0, 7.2.0, 8.1.0, 8.1.1), installed beside the pinned build.
     #[arg(required = true, value_name = "CLIENT")]
     pub clients: Vec<String>,
 }

@@ -379,7 +379,7 @@ mod tests {
         let digest = h.finalize();
         println!("{cases} cases, {sequences} sequences: {digest}");
         assert!(sequences > 100, "too few sequences ({sequences}) to cover later transactions");
-        assert_eq!(digest, alloy_primitives::b256!("0x88fe23b2911e67dae36655cadd2993a253ad4ca50f12abf3caaaf8b7ec57d85c"));
+        assert_eq!(digest, alloy_primitives::b256!("0xdbd81bbe2fdf349d3e6a4b62e90b6ff5be26008afb97f6d3a7138e77f6b8408a"));
     }
 
     /// Healthy revm and the canary `mutant` disagree on the case `blueprint` compiles to under

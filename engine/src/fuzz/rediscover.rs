@@ -220,9 +220,10 @@ fn run_target(options: &RealOptions, target: RealTarget) -> Result<RealResult, R
             stop_on_divergence: true,
             minimise: Some(crate::triage::Budget::default()),
             slow: None,
-            // The targets are single-transaction bugs (the state-test runners of old releases
-            // take no blocks).
-            sequences: 0.0,
+            // Single-transaction bugs are fuzzed as single transactions (most old releases run
+            // no blocks); a bug that needs a block of several transactions (declared on the
+            // target) as block sequences only.
+            sequences: if target.bug.blocks { 1.0 } else { 0.0 },
             keep_inputs: super::farm::DEFAULT_KEEP_INPUTS,
             node: Default::default(),
             metrics: None,

@@ -118,7 +118,11 @@ pub fn compile_sequence(blueprint: &Blueprint, fork: Fork) -> Sequence {
     let mut blocks = vec![block(fork, 1, &genesis, env.current_coinbase, contracts)];
     let mut nonce = case.tx.nonce;
     blocks[0].txs.push(SeqTx { tx: case.tx.clone(), raw: None });
-    let mut created: Option<Address> = None;
+    // A first transaction that creates runs a generated program as init code (transient walks
+    // included): a "create then call" follower calls what it created, so that a later
+    // transaction meets what the creation left (EIP-1153 transient storage must not outlive it:
+    // @ethereumjs/evm 3.1.0 kept it). Otherwise the first such follower deploys a copy.
+    let mut created: Option<Address> = case.tx.to.is_none().then(|| case.tx.sender.create(case.tx.nonce));
     let mut child_alive = false;
     for follow in &blueprint.follow {
         if follow.new_block && blocks.len() < MAX_BLOCKS {
@@ -142,7 +146,8 @@ pub fn compile_sequence(blueprint: &Blueprint, fork: Fork) -> Sequence {
             // Write then read: the same contracts again, whose storage walks read what the
             // earlier transactions wrote.
             0 => tx.to = Some(target),
-            // Create then call: deploy a contract's code, later call the new address.
+            // Create then call: deploy a contract's code (unless the first transaction created
+            // one), later call the new address.
             1 => match created {
                 Some(address) => tx.to = Some(address),
                 None => {
@@ -221,6 +226,20 @@ mod tests {
         assert!(seq.pre.contains_key(&alloy_eips::eip2935::HISTORY_STORAGE_ADDRESS));
         assert!(seq.blocks.iter().flat_map(|b| &b.txs).any(|t| t.tx.to.is_none()), "a creation");
         assert!(seq.blocks.iter().flat_map(|b| &b.txs).any(|t| t.tx.to == Some(FACTORY)));
+    }
+
+    #[test]
+    fn a_follower_calls_what_a_creating_first_transaction_created() {
+        let mut blueprint = Blueprint::default();
+        blueprint.tx.create = 0;
+        blueprint.tx.kind = 0;
+        let tx = blueprint.tx.clone();
+        blueprint.follow = vec![Follow { new_block: false, strategy: 1, target: 0, tx }];
+        let seq = compile_sequence(&blueprint, Fork::Cancun);
+        let txs: Vec<_> = seq.blocks.iter().flat_map(|b| &b.txs).collect();
+        assert_eq!(txs.len(), 2);
+        assert_eq!(txs[0].tx.to, None, "the first transaction creates");
+        assert_eq!(txs[1].tx.to, Some(txs[0].tx.sender.create(txs[0].tx.nonce)), "the follower calls the creation, in the same block");
     }
 
     #[test]

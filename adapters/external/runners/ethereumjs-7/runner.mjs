@@ -10,8 +10,13 @@
 // once through initKZG (7.x reads a global KZG with Uint8Array arguments; here
 // micro-eth-signer's KZG behind an adapter, instead of the native c-kzg of the time).
 // The 7.x releases know the forks up to Cancun.
+//
+// Block mode (`runner.mjs t8n FLAGS`, or `t8n --serve`), as in the 10.x runner: one block
+// over a pre-state with `evm t8n`'s flags and files, run by the VM's BlockBuilder
+// (`vm.buildBlock`). It also drives the 8.x releases, whose API is 7.x's.
 
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 
 import { Block, BlockHeader } from '@ethereumjs/block'
@@ -23,6 +28,7 @@ import {
   BlobEIP4844Transaction,
   FeeMarketEIP1559Transaction,
   LegacyTransaction,
+  TransactionFactory,
 } from '@ethereumjs/tx'
 import {
   Account,
@@ -46,6 +52,8 @@ import { KZG } from 'micro-eth-signer/kzg.js'
 
 const ARGS = process.argv.slice(2)
 const TRACE = ARGS.includes('--trace')
+// `t8n` as the first argument: block mode.
+const T8N = ARGS[0] === 't8n'
 
 // --backport NAME[,NAME]: the fix @ethereumjs/evm 2.2.0 made for one bug of 2.1.0, applied to
 // the installed release, so that a difference can be told to be that bug (it goes away with
@@ -507,6 +515,293 @@ async function runFile(path) {
   }
 }
 
+// ---------------------------------------------------------------------------
+// block mode: one block over a pre-state, geth's `evm t8n` flags and files (see the 10.x runner)
+
+/** The t8n flags as a map (`--flag value` pairs; `--trace` and `--serve` stand alone). */
+function t8nOptions(args) {
+  const o = { trace: false }
+  for (let i = 0; i < args.length; i++) {
+    const a = String(args[i])
+    if (a === '--trace' || a === '--trace.returndata' || a === '--serve') {
+      if (a === '--trace') o.trace = true
+      continue
+    }
+    if (!a.startsWith('--') || i + 1 >= args.length) throw new Error(`unexpected t8n argument: ${a}`)
+    o[a.slice(2)] = String(args[++i])
+  }
+  for (const need of ['input.alloc', 'input.env', 'input.txs', 'state.fork', 'output.basedir']) {
+    if (o[need] === undefined) throw new Error(`t8n needs --${need}`)
+  }
+  // Blob schedules other than the fork's own are not taken (the declaration says so).
+  if (o['input.blobParams'] !== undefined) throw new Error('--input.blobParams is not supported')
+  return o
+}
+
+/**
+ * A DefaultStateManager that remembers every address and storage slot written, so the
+ * post-state can be listed: its tries are keyed by hashes, which cannot be walked back to
+ * addresses. The EVM's journal, the rewards and the system calls all write through these
+ * methods (a write of the class to itself goes through `this` too).
+ */
+function recording(sm) {
+  const accounts = new Set()
+  const slots = new Map()
+  const slotsOf = (a) => {
+    let s = slots.get(a)
+    if (s === undefined) slots.set(a, (s = new Set()))
+    return s
+  }
+  for (const name of ['putAccount', 'deleteAccount', 'putContractCode', 'clearContractStorage', 'modifyAccountFields']) {
+    const real = sm[name].bind(sm)
+    sm[name] = (address, ...rest) => {
+      accounts.add(address.toString())
+      return real(address, ...rest)
+    }
+  }
+  const realPutStorage = sm.putContractStorage.bind(sm)
+  sm.putContractStorage = (address, key, value) => {
+    const a = address.toString()
+    accounts.add(a)
+    slotsOf(a).add(bytesToHex(setLengthLeft(key, 32)))
+    return realPutStorage(address, key, value)
+  }
+  return { accounts, slotsOf }
+}
+
+/** The post-state of the accounts in `pre` and those written, as a t8n `alloc`. */
+async function dumpAlloc(sm, pre, written) {
+  const addresses = new Set(written.accounts)
+  for (const a of Object.keys(pre)) addresses.add(new Address(setLengthLeft(hexBytes(a), 20)).toString())
+  const alloc = {}
+  for (const a of [...addresses].sort()) {
+    const address = new Address(hexBytes(a))
+    const account = await sm.getAccount(address)
+    if (account === undefined) continue
+    const keys = new Set(written.slotsOf(a))
+    const preAccount = pre[a] ?? Object.entries(pre).find(([k]) => k.toLowerCase() === a)?.[1]
+    for (const k of Object.keys(preAccount?.storage ?? {})) keys.add(bytesToHex(setLengthLeft(hexBytes(k), 32)))
+    const storage = {}
+    for (const k of [...keys].sort()) {
+      const v = await sm.getContractStorage(address, hexBytes(k))
+      if (v.length > 0 && v.some((b) => b !== 0)) storage[k] = bytesToHex(v)
+    }
+    alloc[a] = {
+      nonce: quantity(account.nonce),
+      balance: quantity(account.balance),
+      code: bytesToHex(await sm.getContractCode(address)),
+      storage,
+    }
+  }
+  return alloc
+}
+
+/** BLOCKHASH from the env's `blockHashes` (the last 256), zero for any other number. */
+function envBlockchain(env) {
+  const hashes = new Map()
+  for (const [n, h] of Object.entries(env.blockHashes ?? {})) hashes.set(BigInt(n), setLengthLeft(hexBytes(h), 32))
+  const zero = new Uint8Array(32)
+  return {
+    async getBlock(n) {
+      const h = hashes.get(BigInt(n)) ?? zero
+      return { hash: () => h }
+    },
+    async putBlock() {},
+    shallowCopy() {
+      return this
+    },
+  }
+}
+
+/** The header fields of the env that the fork has. */
+function headerOf(env, common) {
+  const header = {
+    number: hexBig(env.currentNumber),
+    coinbase: setLengthLeft(hexBytes(env.currentCoinbase), 20),
+    timestamp: hexBig(env.currentTimestamp),
+    gasLimit: hexBig(env.currentGasLimit),
+    difficulty: hexBig(env.currentDifficulty),
+    parentHash: setLengthLeft(hexBytes(env.parentHash ?? env.previousHash ?? '0x'), 32),
+  }
+  if (common.gteHardfork(Hardfork.London)) header.baseFeePerGas = hexBig(env.currentBaseFee)
+  if (common.gteHardfork(Hardfork.Paris)) {
+    header.mixHash = setLengthLeft(hexBytes(env.currentRandom ?? '0x'), 32)
+    header.difficulty = 0n
+  }
+  if (common.gteHardfork(Hardfork.Cancun)) {
+    header.excessBlobGas = hexBig(env.currentExcessBlobGas)
+    header.parentBeaconBlockRoot = setLengthLeft(hexBytes(env.parentBeaconBlockRoot ?? '0x'), 32)
+  }
+  return header
+}
+
+/** Pays the pre-Merge block reward (`--state.reward`, -1 for none) and the ommers'. */
+async function payRewards(vm, env, reward) {
+  if (reward < 0n) return
+  const pay = async (address, amount) => {
+    const account = (await vm.stateManager.getAccount(address)) ?? new Account()
+    account.balance += amount
+    await vm.evm.journal.putAccount(address, account)
+  }
+  const ommers = env.ommers ?? []
+  for (const o of ommers) {
+    const delta = BigInt(o.delta)
+    const r = ((8n - delta) * reward) / 8n
+    await pay(new Address(setLengthLeft(hexBytes(o.address), 20)), r < 0n ? 0n : r)
+  }
+  await pay(new Address(setLengthLeft(hexBytes(env.currentCoinbase), 20)), reward + (reward / 32n) * BigInt(ommers.length))
+}
+
+function logJson(log) {
+  const [address, topics, data] = log
+  return { address: bytesToHex(address), topics: topics.map((t) => bytesToHex(t)), data: bytesToHex(data) }
+}
+
+/**
+ * A rejected transaction's reason in the block mode: runTx's words, with the direction of a
+ * nonce mismatch put first ("the tx doesn't have the correct nonce. account has nonce of: 2 tx
+ * has nonce of: 9" tells it only by its numbers; the rejection kinds tell "too high" from "too
+ * low").
+ */
+function rejectionMessage(e) {
+  const m = cleanMessage(e)
+  const nonces = /account has nonce of: (\d+) tx has nonce of: (\d+)/.exec(m)
+  if (nonces === null) return m
+  return `${BigInt(nonces[2]) > BigInt(nonces[1]) ? 'nonce too high' : 'nonce too low'}: ${m}`
+}
+
+/** Runs one block as the t8n flags `args` say and writes its result and alloc files. */
+async function t8n(args) {
+  const o = t8nOptions(args)
+  const readJson = (path) => JSON.parse(readFileSync(path, 'utf8'))
+  const pre = readJson(o['input.alloc'])
+  const env = readJson(o['input.env'])
+  const txsText = readJson(o['input.txs'])
+  const chainId = hexBig(o['state.chainid'] ?? '1')
+  const reward = BigInt(o['state.reward'] ?? '-1')
+  const common = commonFor(o['state.fork'], chainId)
+  const sm = await makeState(pre, common)
+  const written = recording(sm)
+  const vm = await VM.create({ common, stateManager: sm, blockchain: envBlockchain(env) })
+  applyBackports(vm.evm)
+  if (o.trace) learnOpcodes(vm.evm)
+  const withdrawals = common.gteHardfork(Hardfork.Shanghai)
+    ? (env.withdrawals ?? []).map((w) => ({
+        index: hexBig(w.index),
+        validatorIndex: hexBig(w.validatorIndex),
+        address: setLengthLeft(hexBytes(w.address), 20),
+        amount: hexBig(w.amount),
+      }))
+    : undefined
+  const headerData = headerOf(env, common)
+  const builder = await vm.buildBlock({
+    // 7.x/8.x take the parent hash from the parent block only; the rest is given.
+    parentBlock: { hash: () => headerData.parentHash },
+    headerData,
+    withdrawals,
+    blockOpts: { putBlockIntoBlockchain: false, skipConsensusFormatValidation: true },
+  })
+  // The reward is the caller's (`--state.reward`, with ommers), not the Common's.
+  builder.rewardMiner = async () => {}
+
+  const items = RLP.decode(hexBytes(txsText))
+  if (!Array.isArray(items)) throw new Error('--input.txs is not an RLP list')
+  const rejected = []
+  const included = []
+  const traces = []
+  for (let index = 0; index < items.length; index++) {
+    let tx
+    try {
+      // Not frozen: a blob transaction of a block body carries no blobs, which 7.x/8.x's
+      // BlockBuilder requires (it is a network-wrapper check); an empty list stands in.
+      tx = TransactionFactory.fromBlockBodyData(items[index], { common, freeze: false })
+      if (tx instanceof BlobEIP4844Transaction && tx.blobs === undefined) tx.blobs = []
+    } catch (e) {
+      rejected.push({ index, error: rejectionMessage(e) })
+      continue
+    }
+    const steps = []
+    const onTxStep = (e) => {
+      onStep(e)
+      steps.push(...traceBuf)
+      traceBuf = []
+      traceBufLen = 0
+    }
+    if (o.trace) vm.evm.events.on('step', onTxStep)
+    let result
+    try {
+      result = await builder.addTransaction(tx)
+    } catch (e) {
+      if (e instanceof TypeError || e instanceof RangeError || e instanceof ReferenceError) throw e
+      rejected.push({ index, error: rejectionMessage(e) })
+      continue
+    } finally {
+      if (o.trace) vm.evm.events.removeListener('step', onTxStep)
+    }
+    if (result.receipt.stateRoot !== undefined) {
+      // A pre-Byzantium receipt holds the state root after its transaction, which runTx reads
+      // inside the builder's open checkpoint, before the storage cache reaches the tries
+      // (see the block's root below): committed here, it is read again.
+      await vm.evm.journal.commit()
+      builder.checkpointed = false
+      result.receipt.stateRoot = await sm.getStateRoot()
+    }
+    included.push({ index, tx, result })
+    if (o.trace) {
+      const ex = result.execResult.exceptionError
+      const summary = {
+        output: bytesToHex(result.execResult.returnValue),
+        gasUsed: quantity(result.totalGasSpent),
+        error: ex === undefined ? undefined : (ex.error ?? String(ex)),
+      }
+      steps.push(JSON.stringify(summary))
+      traces.push([`trace-${index}-${bytesToHex(tx.hash())}.jsonl`, steps.join('\n') + '\n'])
+    }
+  }
+  await payRewards(vm, env, reward)
+  // 7.x/8.x's build() returns the block itself; their forks end at Cancun (no requests).
+  const block = await builder.build()
+  // The root build() puts in the header is read before it commits its checkpoint, when the
+  // storage cache has not reached the tries yet (an empty Cancun block's beacon-root writes
+  // are missing from it); the root after the commit is the block's.
+  const stateRoot = bytesToHex(await sm.getStateRoot())
+
+  const receipts = included.map(({ index, tx, result }) => {
+    const r = result.receipt
+    const out = {
+      transactionHash: bytesToHex(tx.hash()),
+      transactionIndex: quantity(index),
+      type: quantity(tx.type),
+      cumulativeGasUsed: quantity(r.cumulativeBlockGasUsed),
+      gasUsed: quantity(result.totalGasSpent),
+      logsBloom: bytesToHex(r.bitvector),
+      logs: r.logs.map(logJson),
+    }
+    if (r.stateRoot !== undefined) out.root = bytesToHex(r.stateRoot)
+    else out.status = quantity(r.status)
+    return out
+  })
+  const allLogs = included.flatMap(({ result }) => result.receipt.logs)
+  const result = {
+    stateRoot,
+    txRoot: bytesToHex(block.header.transactionsTrie),
+    receiptsRoot: bytesToHex(block.header.receiptTrie),
+    logsHash: logsHash(allLogs),
+    logsBloom: bytesToHex(block.header.logsBloom),
+    receipts,
+    rejected,
+    gasUsed: quantity(block.header.gasUsed),
+  }
+  if (block.header.blobGasUsed !== undefined) result.blobGasUsed = quantity(block.header.blobGasUsed)
+  const dir = o['output.basedir']
+  for (const [name, text] of traces) writeFileSync(join(dir, name), text)
+  writeFileSync(join(dir, o['output.alloc'] ?? 'alloc.json'), JSON.stringify(await dumpAlloc(sm, pre, written)))
+  writeFileSync(join(dir, o['output.result'] ?? 'result.json'), JSON.stringify(result))
+}
+
+// ---------------------------------------------------------------------------
+// main
+
 process.on('uncaughtException', (e) => diag(`uncaught exception: ${e?.stack ?? e}`))
 process.on('unhandledRejection', (e) => diag(`unhandled rejection: ${e?.stack ?? e}`))
 out.on('error', (e) => {
@@ -515,10 +810,35 @@ out.on('error', (e) => {
   diag(`stdout error: ${e?.message ?? e}`)
 })
 
+const argv = process.argv.slice(3)
+if (T8N && !argv.includes('--serve')) {
+  // One block, like `evm t8n`: the outputs are the files; a failure exits 1.
+  try {
+    await t8n(argv)
+  } catch (e) {
+    diag(e?.stack ?? String(e))
+    process.exit(1)
+  }
+  process.exit(0)
+}
+
 const rl = createInterface({ input: process.stdin, crlfDelay: Infinity, terminal: false })
 for await (const raw of rl) {
   const line = raw.trim()
   if (line === '') break
-  await runFile(line)
+  if (!T8N) {
+    await runFile(line)
+    continue
+  }
+  // Served block mode: one JSON array of t8n flags per line, one answer line each.
+  try {
+    const args = JSON.parse(line)
+    if (!Array.isArray(args)) throw new Error('expected a JSON array of t8n flags')
+    await t8n(args)
+    emit({ ok: true })
+  } catch (e) {
+    diag(e?.stack ?? String(e))
+    emit({ fault: e?.message ?? String(e) })
+  }
 }
 process.exit(0)

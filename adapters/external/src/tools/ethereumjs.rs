@@ -14,6 +14,7 @@ use super::runner::read;
 use super::{HistoricalBug, Recipe, ReleaseError, Tool};
 use crate::Feed;
 use crate::process::{Fault, Launch, Process};
+use crate::t8n::{T8n, T8nFeed};
 use schism_interface::{Case, Fork, KnownDifference, Outcome, TraceFields, TraceMode, TxKind};
 use std::path::Path;
 use std::sync::Mutex;
@@ -45,7 +46,7 @@ impl std::fmt::Display for Version {
 /// Which of schism's runner scripts drives a range of releases (the VM's API generation).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Api {
-    /// `@ethereumjs/vm` 7.x over `@ethereumjs/evm` 2.x: `VM.create`, `vm.runTx`,
+    /// `@ethereumjs/vm` 7.x over `@ethereumjs/evm` 2.x, and 8.x over 3.x (the same API): `VM.create`, `vm.runTx`,
     /// `DefaultStateManager`, `Common({chain, hardfork})`, a global KZG (`initKZG`). Its step
     /// event names the opcode but not its number; the runner takes the number from the EVM's
     /// opcode table.
@@ -83,6 +84,9 @@ pub struct Runner {
     /// selected as `ethereumjs@X.Y.Z+NAME`), each named after the bug it fixes: they tell which
     /// of a release's bugs a difference is when one later release fixed several.
     pub backports: &'static [&'static str],
+    /// Whether its runner has a block mode (`runner.mjs t8n`, driven as a served transition
+    /// tool: see [`crate::t8n::T8nFeed::Served`]).
+    pub blocks: bool,
 }
 
 /// How each range of `@ethereumjs/vm` releases runs, oldest first. When adding one: the first
@@ -98,13 +102,26 @@ pub const RUNNERS: &[Runner] = &[
         last_fork: Fork::Cancun,
         trace_fields: TraceFields { mem_size: false, ..TraceFields::ALL },
         backports: &["modexp-empty-base", "modexp-short-input", "callcode-gas", "blake2f-offset"],
+        blocks: false,
+    },
+    // 8.0 (March 2024) to 8.1 (September 2024): the 7.x API over @ethereumjs/evm 3.x, Common
+    // 4.x (Prague there is a draft: Cancun is the last fork taken). Its runner's block mode
+    // drives the VM's BlockBuilder (`vm.buildBlock`).
+    Runner {
+        from: Version(8, 0, 0),
+        api: Api::V7,
+        last_fork: Fork::Cancun,
+        trace_fields: TraceFields { mem_size: false, ..TraceFields::ALL },
+        backports: &[],
+        blocks: true,
     },
     // 10.x (2025): ..Osaka (measured on 10.1.3, the pinned default).
-    Runner { from: Version(10, 0, 0), api: Api::V10, last_fork: Fork::Osaka, trace_fields: TraceFields::ALL, backports: &[] },
+    // Blocks through @ethereumjs/vm's BlockBuilder (`buildBlock`).
+    Runner { from: Version(10, 0, 0), api: Api::V10, last_fork: Fork::Osaka, trace_fields: TraceFields::ALL, backports: &[], blocks: true },
 ];
 
 /// The row of [`RUNNERS`] that `version` falls in, `None` when it is older than every row or in
-/// a gap (8.x and 9.x have no runner: their API is neither 7.x's nor 10.x's).
+/// a gap (9.x has no runner: its API is neither 7.x's nor 10.x's).
 pub fn runner_of(version: Version) -> Option<&'static Runner> {
     let row = RUNNERS.iter().rev().find(|r| r.from <= version)?;
     // A major version without a row of its own is not assumed to run like the row before it.
@@ -154,7 +171,8 @@ fn unchecked_blob_tx(case: &Case) -> bool {
 
 /// The releases `schism install ethereumjs@X.Y.Z` can install, each with the packages published
 /// with it (npm publish dates: 7.1.0 and @ethereumjs/evm 2.1.0 on 2023-11-02, 7.2.0 and evm
-/// 2.2.0 on 2024-02-08). 7.2.0's set has `@ethereumjs/statemanager` 2.2.2, published two hours
+/// 2.2.0 on 2024-02-08, 8.1.0 and evm 3.1.0 on 2024-08-15, 8.1.1 and evm 3.1.1 on 2024-09-09,
+/// the other packages of 8.1.x on 2024-08-15). 7.2.0's set has `@ethereumjs/statemanager` 2.2.2, published two hours
 /// after 2.2.1 (which 7.2.0 names, `^2.2.1`) because 2.2.1 imports `@ethereumjs/verkle`
 /// without declaring it and does not load. When adding one: a folder under
 /// `runners/ethereumjs-<major>/` with its package.json (exact versions) and the lock file of
@@ -176,6 +194,22 @@ pub const PINNED_SETS: &[PinnedSet] = &[
         ],
         known: &[NO_EIP7610],
     },
+    PinnedSet {
+        version: Version(8, 1, 0),
+        files: [
+            ("package.json", include_str!("../../runners/ethereumjs-7/8.1.0/package.json")),
+            ("package-lock.json", include_str!("../../runners/ethereumjs-7/8.1.0/package-lock.json")),
+        ],
+        known: &[],
+    },
+    PinnedSet {
+        version: Version(8, 1, 1),
+        files: [
+            ("package.json", include_str!("../../runners/ethereumjs-7/8.1.1/package.json")),
+            ("package-lock.json", include_str!("../../runners/ethereumjs-7/8.1.1/package-lock.json")),
+        ],
+        known: &[],
+    },
 ];
 
 /// The default runner's files, embedded so the installed runner matches this build.
@@ -185,10 +219,11 @@ pub const EJS_FILES: &[(&str, &str)] = &[
     ("runner.mjs", include_str!("../../runners/ethereumjs/runner.mjs")),
 ];
 
-/// Known consensus bugs of EthereumJS releases (targets of `schism selftest --real`). All four
-/// are in `@ethereumjs/evm` 2.1.0 (shipped with vm 7.1.0) and fixed in 2.2.0 (vm 7.2.0); found
-/// by a differential fuzzer against geth and reported by last-las in late 2023.
-static EJS_BUGS: [HistoricalBug; 4] = [
+/// Known consensus bugs of EthereumJS releases (targets of `schism selftest --real`). The first
+/// four are in `@ethereumjs/evm` 2.1.0 (shipped with vm 7.1.0) and fixed in 2.2.0 (vm 7.2.0);
+/// found by a differential fuzzer against geth and reported by last-las in late 2023. The fifth
+/// is in evm 3.1.0 (vm 8.1.0), fixed in 3.1.1 (vm 8.1.1, whose only change it is).
+static EJS_BUGS: [HistoricalBug; 5] = [
     HistoricalBug {
         name: "ethereumjs-7.1.0-modexp-empty-base",
         buggy: "7.1.0",
@@ -199,6 +234,7 @@ static EJS_BUGS: [HistoricalBug; 4] = [
                       zero byte instead of nothing",
         link: "https://github.com/ethereumjs/ethereumjs-monorepo/issues/3168",
         alone: Some("7.1.0+modexp-empty-base"),
+        blocks: false,
     },
     HistoricalBug {
         name: "ethereumjs-7.1.0-modexp-short-input",
@@ -210,6 +246,7 @@ static EJS_BUGS: [HistoricalBug; 4] = [
                       is priced and computed with the wrong lengths",
         link: "https://github.com/ethereumjs/ethereumjs-monorepo/issues/3204",
         alone: Some("7.1.0+modexp-short-input"),
+        blocks: false,
     },
     HistoricalBug {
         name: "ethereumjs-7.1.0-callcode-gas",
@@ -222,6 +259,7 @@ static EJS_BUGS: [HistoricalBug; 4] = [
                       before the cost is charged, so the call goes ahead instead of running out of gas",
         link: "https://github.com/ethereumjs/ethereumjs-monorepo/issues/3194",
         alone: Some("7.1.0+callcode-gas"),
+        blocks: false,
     },
     HistoricalBug {
         name: "ethereumjs-7.1.0-blake2f-offset",
@@ -233,6 +271,19 @@ static EJS_BUGS: [HistoricalBug; 4] = [
                       from the wrong bytes",
         link: "https://github.com/ethereumjs/ethereumjs-monorepo/pull/3201",
         alone: Some("7.1.0+blake2f-offset"),
+        blocks: false,
+    },
+    HistoricalBug {
+        name: "ethereumjs-8.1.0-transient-storage-after-create",
+        buggy: "8.1.0",
+        fixed: "8.1.1",
+        fork: Fork::Cancun,
+        description: "transient storage (EIP-1153) is not cleared after a contract-creating transaction: the EVM \
+                      clears it when a top-level call ends but not when a top-level create does, so a later \
+                      transaction of the same block reads (TLOAD) what the init code stored (TSTORE)",
+        link: "https://github.com/ethereumjs/ethereumjs-monorepo/pull/3625",
+        alone: None,
+        blocks: true,
     },
 ];
 
@@ -354,9 +405,22 @@ impl Tool for EthereumJs {
         Duration::from_secs(10)
     }
 
+    fn t8n(&self, location: &Path) -> Option<T8n> {
+        // EthereumJS ships no transition tool: schism's runner has a block mode with `evm t8n`'s
+        // flags and files, served by one long-lived process (loading the modules costs more
+        // than a block).
+        if !self.runner.blocks {
+            return None;
+        }
+        let mut launch = Launch::new("node", [location.join("runner.mjs")]).arg("t8n").arg("--serve");
+        if let Some(name) = self.backport {
+            launch = launch.arg(format!("--backport={name}"));
+        }
+        Some(T8n { launch, blob_params: false, trace: vec!["--trace".into()], feed: T8nFeed::Served })
+    }
+
     fn no_t8n(&self) -> &'static str {
-        "EthereumJS ships no transition tool and schism's runner has no block mode yet \
-         (@ethereumjs/vm's buildBlock could drive one)"
+        "EthereumJS ships no transition tool and schism's runner for this range of releases has no block mode"
     }
 
     fn install_hint(&self) -> String {
@@ -431,7 +495,12 @@ mod tests {
         assert!(old.launch(Path::new("t"), TraceMode::Steps).display().contains("--trace"));
         assert!(!old.trace_fields().mem_size && ETHEREUMJS.trace_fields().mem_size, "7.x reports memory after expansion");
         assert!(matches!(ETHEREUMJS.release("7.0.0"), Err(ReleaseError::Unpinned { .. })));
-        assert!(matches!(ETHEREUMJS.release("8.1.0"), Err(ReleaseError::NoRunner { .. })));
+        assert!(matches!(ETHEREUMJS.release("9.0.0"), Err(ReleaseError::NoRunner { .. })));
+        let eight = ETHEREUMJS.release("8.1.0").expect("8.1.0 is declared");
+        assert!(eight.supports(Fork::Cancun) && !eight.supports(Fork::Prague));
+        assert!(eight.t8n(Path::new("t")).is_some_and(|t| t.feed == T8nFeed::Served), "8.x runs blocks");
+        assert!(old.t8n(Path::new("t")).is_none(), "7.x's block mode is not declared");
+        assert!(ETHEREUMJS.t8n(Path::new("t")).is_some());
         assert!(matches!(ETHEREUMJS.release("6.5.0"), Err(ReleaseError::NoRunner { .. })));
         assert!(matches!(ETHEREUMJS.release("v7.1.0"), Err(ReleaseError::NotAVersion { .. })));
         assert!(matches!(old.release("7.2.0"), Err(ReleaseError::NotVersioned { .. })));
@@ -452,6 +521,7 @@ mod tests {
             for version in [bug.buggy, bug.fixed].into_iter().chain(bug.alone) {
                 let tool = ETHEREUMJS.release(version).unwrap_or_else(|e| panic!("{}: {e}", bug.name));
                 assert!(tool.supports(bug.fork), "{}: {version} does not know {}", bug.name, bug.fork);
+                assert!(!bug.blocks || tool.t8n(Path::new("t")).is_some(), "{}: {version} runs no blocks", bug.name);
             }
         }
         let names: std::collections::BTreeSet<_> = EJS_BUGS.iter().map(|b| b.name).collect();

@@ -22,7 +22,7 @@ use crate::Feed;
 use crate::parse;
 use crate::process::{Fault, Launch, Process, Stream};
 use crate::reasons;
-use crate::t8n::T8n;
+use crate::t8n::{T8n, T8nFeed};
 use alloy_primitives::{Address, B256, U256};
 use schism_interface::{Account, Accounts, Case, ErrorClass, Fork, KnownDifference, Outcome, TraceMode};
 use serde_json::Value;
@@ -181,6 +181,7 @@ static GETH_BUGS: [HistoricalBug; 3] = [
                       at it: memory written after the call changes what RETURNDATACOPY reads",
         link: "https://github.com/ethereum/go-ethereum/security/advisories/GHSA-69v6-xc2j-r2jf",
         alone: None,
+        blocks: false,
     },
     HistoricalBug {
         name: "geth-cve-2020-26242",
@@ -190,6 +191,7 @@ static GETH_BUGS: [HistoricalBug; 3] = [
         description: "MULMOD with a zero modulus panics (the client crashes)",
         link: "https://github.com/ethereum/go-ethereum/security/advisories/GHSA-jm5c-rv3w-w83m",
         alone: None,
+        blocks: false,
     },
     HistoricalBug {
         name: "geth-cve-2021-39137",
@@ -203,6 +205,7 @@ static GETH_BUGS: [HistoricalBug; 3] = [
                       over the input before the return data (still the input memory) is copied",
         link: "https://github.com/ethereum/go-ethereum/security/advisories/GHSA-9856-9gg9-qcmq",
         alone: None,
+        blocks: false,
     },
 ];
 
@@ -342,7 +345,12 @@ impl Tool for EvmStatetest {
         // geth's t8n takes the blob schedule of its fork only (no `--input.blobParams`), and
         // writes return data into traces only when asked (the state-test runner's default
         // is the other way round).
-        Some(T8n { launch: Launch::new(location, ["t8n"]), blob_params: false, trace: vec!["--trace".into(), "--trace.returndata".into()] })
+        Some(T8n {
+            launch: Launch::new(location, ["t8n"]),
+            blob_params: false,
+            trace: vec!["--trace".into(), "--trace.returndata".into()],
+            feed: T8nFeed::PerBlock,
+        })
     }
 
     fn blocktest(&self, location: &Path) -> Option<Launch> {

@@ -81,6 +81,7 @@ impl Tool for Nimbus {
             launch: Launch::new(t8n, Vec::<&str>::new()),
             blob_params: false,
             trace: vec!["--trace".into(), "--trace.returndata".into()],
+            feed: crate::t8n::T8nFeed::PerBlock,
         })
     }
 
