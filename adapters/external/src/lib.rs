@@ -216,7 +216,7 @@ impl External {
                 // One process per block: interpreters load their modules every time.
                 let deadline = Instant::now() + self.timeout + self.tool.startup_grace();
                 t8n::run(&t8n::command(spec, block, &dir, mode), deadline)
-                    .and_then(|()| t8n::read_outputs(block, &dir, mode))
+                    .and_then(|()| t8n::read_outputs(block, &spec.dialect, &dir, mode))
                     .map_err(|f| self.error(f))
             }
             Err(t8n::Unwritable::Unrepresentable(what)) => Err(ClientError::Unrepresentable { client: self.label.clone(), what }),

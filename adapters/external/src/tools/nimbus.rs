@@ -81,6 +81,7 @@ impl Tool for Nimbus {
             launch: Launch::new(t8n, Vec::<&str>::new()),
             blob_params: false,
             trace: vec!["--trace".into(), "--trace.returndata".into()],
+            dialect: crate::t8n::Dialect::CURRENT,
         })
     }
 

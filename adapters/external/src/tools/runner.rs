@@ -101,6 +101,7 @@ impl Tool for Eels {
             launch: Launch::new(location, ["-m", "ethereum_spec_tools.evm_tools", "t8n"]),
             blob_params: true,
             trace: vec!["--trace".into(), "--trace.returndata".into()],
+            dialect: crate::t8n::Dialect::CURRENT,
         })
     }
 
