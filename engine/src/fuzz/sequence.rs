@@ -153,12 +153,20 @@ pub fn compile_sequence(blueprint: &Blueprint, fork: Fork) -> Sequence {
                 }
             },
             // Selfdestruct then resurrect: the factory creates its child; a later call makes
-            // the child selfdestruct; the factory then tries to create it again.
+            // the child selfdestruct; the factory then tries to create it again. With an odd
+            // target the child mines the block it selfdestructs in, so the fees reach it after
+            // its SELFDESTRUCT: destroyed with a balance, which a re-creation later in the block
+            // must not inherit (geth v1.9.19 carried it over: CVE-2020-26265).
             2 => {
                 if child_alive {
                     tx.to = Some(child());
                     tx.data = Bytes::new();
                     child_alive = false;
+                    if follow.target % 2 == 1
+                        && let Some(last) = blocks.last_mut()
+                    {
+                        last.header.beneficiary = child();
+                    }
                 } else {
                     tx.to = Some(FACTORY);
                     tx.data = Bytes::from_static(CHILD_INIT);
@@ -221,6 +229,21 @@ mod tests {
         assert!(seq.pre.contains_key(&alloy_eips::eip2935::HISTORY_STORAGE_ADDRESS));
         assert!(seq.blocks.iter().flat_map(|b| &b.txs).any(|t| t.tx.to.is_none()), "a creation");
         assert!(seq.blocks.iter().flat_map(|b| &b.txs).any(|t| t.tx.to == Some(FACTORY)));
+    }
+
+    #[test]
+    fn a_selfdestructing_child_may_mine_its_block() {
+        let mut blueprint = Blueprint::default();
+        let tx = blueprint.tx.clone();
+        // Create, selfdestruct (odd target), re-create, all in the first block.
+        blueprint.follow = [0u8, 1, 0].iter().map(|&t| Follow { new_block: false, strategy: 2, target: t, tx: tx.clone() }).collect();
+        let seq = compile_sequence(&blueprint, Fork::Istanbul);
+        assert_eq!(seq.blocks.len(), 1);
+        assert_eq!(seq.blocks[0].header.beneficiary, child());
+        let to: Vec<_> = seq.blocks[0].txs.iter().skip(1).map(|t| t.tx.to).collect();
+        assert_eq!(to, [Some(FACTORY), Some(child()), Some(FACTORY)]);
+        blueprint.follow[1].target = 2;
+        assert_ne!(compile_sequence(&blueprint, Fork::Istanbul).blocks[0].header.beneficiary, child(), "an even target leaves the miner");
     }
 
     #[test]

@@ -331,8 +331,9 @@ fn cve_2020_26265_sequence() -> schism_interface::Sequence {
 fn geth_cve_2020_26265_tells_releases_apart() {
     let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/geth-v1.9.19/cve-2020-26265.json");
     let revm = resolve(&["revm".to_owned()], &ClientOptions::default()).expect("revm").remove(0);
-    let filled = schism_engine::triage::sequence::filled(revm.as_ref(), &cve_2020_26265_sequence(), "cve-2020-26265", serde_json::json!({}))
-        .expect("revm fills it");
+    let filled =
+        schism_engine::triage::sequence::filled(revm.as_ref(), &cve_2020_26265_sequence(), "cve-2020-26265", serde_json::json!({}))
+            .expect("revm fills it");
     if std::env::var_os("SCHISM_REFILL").is_some() {
         std::fs::create_dir_all(file.parent().expect("a folder")).expect("folder");
         std::fs::write(&file, &filled).expect("written");

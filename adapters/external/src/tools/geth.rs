@@ -225,7 +225,7 @@ pub fn release_of(version: Version) -> Option<&'static Release> {
 }
 
 /// Known consensus bugs of geth releases (targets of `schism selftest --real`).
-static GETH_BUGS: [HistoricalBug; 3] = [
+static GETH_BUGS: [HistoricalBug; 4] = [
     HistoricalBug {
         name: "geth-cve-2020-26241",
         buggy: "v1.9.16",
@@ -259,6 +259,21 @@ static GETH_BUGS: [HistoricalBug; 3] = [
         description: "a call to the identity precompile whose output range overlaps its input: the output is written \
                       over the input before the return data (still the input memory) is copied",
         link: "https://github.com/ethereum/go-ethereum/security/advisories/GHSA-9856-9gg9-qcmq",
+        alone: None,
+    },
+    HistoricalBug {
+        name: "geth-cve-2020-26265",
+        buggy: "v1.9.19",
+        fixed: "v1.9.20",
+        fork: Fork::Istanbul,
+        // v1.9.20's `StateDB.createObject` returns the previous object only when it is not
+        // deleted (`prev != nil && !prev.deleted`), so `CreateAccount` no longer copies a
+        // destroyed account's balance. Only blocks reach it (the deleted object lives until
+        // the block's commit), so only `evm t8n` shows it; checked by hand in
+        // `conformance_external::geth_cve_2020_26265_tells_releases_apart`.
+        description: "an account that selfdestructed earlier in the block and was credited after its SELFDESTRUCT is \
+                      re-created by a later transaction (a value transfer or CREATE2 to it) with that balance carried over",
+        link: "https://github.com/ethereum/go-ethereum/security/advisories/GHSA-xw37-57qp-9mm4",
         alone: None,
     },
 ];
