@@ -435,9 +435,10 @@ pub fn outcome(block: &BlockInput, dialect: &Dialect, result: &Value) -> Result<
         ),
         _ => None,
     };
-    let gas_used = match dialect.gas_used {
-        true => field("gasUsed").and_then(parse::quantity).ok_or("no gasUsed")?,
-        false => receipts.last().map_or(0, |r| r.cumulative_gas_used),
+    let gas_used = if dialect.gas_used {
+        field("gasUsed").and_then(parse::quantity).ok_or("no gasUsed")?
+    } else {
+        receipts.last().map_or(0, |r| r.cumulative_gas_used)
     };
     Ok(BlockOutcome {
         state_root,

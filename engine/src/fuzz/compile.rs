@@ -370,7 +370,7 @@ mod tests {
         let digest = h.finalize();
         println!("{cases} cases, {sequences} sequences: {digest}");
         assert!(sequences > 100, "too few sequences ({sequences}) to cover later transactions");
-        assert_eq!(digest, alloy_primitives::b256!("0x1af9e65c4b9b83583a198625bd149581592c60db2d5b6ccd2f216f957415e592"));
+        assert_eq!(digest, alloy_primitives::b256!("0x26db741ad3fcef6e5ba629fc45eafb262295d1cf3c6ea7a7cd2cdcaba03d8093"));
     }
 
     /// Healthy revm and the canary `mutant` disagree on the case `blueprint` compiles to under

@@ -24,6 +24,8 @@ const BLOCK_TIME: u64 = 12;
 /// address in slot 0: `CALLDATACOPY(0, 0, CALLDATASIZE); SSTORE(0, CREATE2(0, 0, CALLDATASIZE, 0))`.
 pub const FACTORY: Address = address!("0x00000000000000000000000000000000000fac70");
 const FACTORY_CODE: &[u8] = &[0x36, 0x60, 0x00, 0x60, 0x00, 0x37, 0x60, 0x00, 0x36, 0x60, 0x00, 0x60, 0x00, 0xf5, 0x60, 0x00, 0x55, 0x00];
+/// The least gas a transaction to the factory gets (enough for its CREATE2 of the child).
+const FACTORY_GAS: u64 = 100_000;
 /// Init code of the factory's child, whose runtime is `CALLER SELFDESTRUCT`.
 const CHILD_INIT: &[u8] = &[0x61, 0x33, 0xff, 0x60, 0x00, 0x52, 0x60, 0x02, 0x60, 0x1e, 0xf3];
 
@@ -153,7 +155,7 @@ pub fn compile_sequence(blueprint: &Blueprint, fork: Fork) -> Sequence {
                 }
             },
             // Selfdestruct then resurrect: the factory creates its child; a later call makes
-            // the child selfdestruct; the factory then tries to create it again. With an odd
+            // the child selfdestruct; the factory then tries to create it again. With an even
             // target the child mines the block it selfdestructs in, so the fees reach it after
             // its SELFDESTRUCT: destroyed with a balance, which a re-creation later in the block
             // must not inherit (geth v1.9.19 carried it over: CVE-2020-26265).
@@ -162,7 +164,7 @@ pub fn compile_sequence(blueprint: &Blueprint, fork: Fork) -> Sequence {
                     tx.to = Some(child());
                     tx.data = Bytes::new();
                     child_alive = false;
-                    if follow.target % 2 == 1
+                    if follow.target.is_multiple_of(2)
                         && let Some(last) = blocks.last_mut()
                     {
                         last.header.beneficiary = child();
@@ -170,6 +172,9 @@ pub fn compile_sequence(blueprint: &Blueprint, fork: Fork) -> Sequence {
                 } else {
                     tx.to = Some(FACTORY);
                     tx.data = Bytes::from_static(CHILD_INIT);
+                    // The CREATE2 takes some 74,000 gas: the smallest limit (50,000) always
+                    // failed it, and then nothing is resurrected.
+                    tx.gas_limit = tx.gas_limit.max(FACTORY_GAS);
                     child_alive = true;
                 }
             }
@@ -235,15 +240,16 @@ mod tests {
     fn a_selfdestructing_child_may_mine_its_block() {
         let mut blueprint = Blueprint::default();
         let tx = blueprint.tx.clone();
-        // Create, selfdestruct (odd target), re-create, all in the first block.
-        blueprint.follow = [0u8, 1, 0].iter().map(|&t| Follow { new_block: false, strategy: 2, target: t, tx: tx.clone() }).collect();
+        // Create, selfdestruct (even target), re-create, all in the first block.
+        blueprint.follow = [0u8, 0, 0].iter().map(|&t| Follow { new_block: false, strategy: 2, target: t, tx: tx.clone() }).collect();
         let seq = compile_sequence(&blueprint, Fork::Istanbul);
         assert_eq!(seq.blocks.len(), 1);
         assert_eq!(seq.blocks[0].header.beneficiary, child());
-        let to: Vec<_> = seq.blocks[0].txs.iter().skip(1).map(|t| t.tx.to).collect();
-        assert_eq!(to, [Some(FACTORY), Some(child()), Some(FACTORY)]);
-        blueprint.follow[1].target = 2;
-        assert_ne!(compile_sequence(&blueprint, Fork::Istanbul).blocks[0].header.beneficiary, child(), "an even target leaves the miner");
+        let txs = &seq.blocks[0].txs[1..];
+        assert_eq!(txs.iter().map(|t| t.tx.to).collect::<Vec<_>>(), [Some(FACTORY), Some(child()), Some(FACTORY)]);
+        assert!(txs[0].tx.gas_limit >= FACTORY_GAS && txs[2].tx.gas_limit >= FACTORY_GAS, "room for the CREATE2");
+        blueprint.follow[1].target = 1;
+        assert_ne!(compile_sequence(&blueprint, Fork::Istanbul).blocks[0].header.beneficiary, child(), "an odd target leaves the miner");
     }
 
     #[test]

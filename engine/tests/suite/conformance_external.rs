@@ -245,6 +245,24 @@ fn release_regressions_tell_releases_apart() {
     assert!(checked > 0, "no regression fixture guards a release");
 }
 
+/// geth v1.9.19's and v1.9.20's `evm t8n` (the old dialects: JSON transactions, with and
+/// without `--output.basedir`) run the shared transition blockchain tests of the forks they
+/// know (Frontier to ConstantinopleFix, pre-Byzantium receipts with roots among them) and pass
+/// every one; the others are skipped.
+#[test]
+#[ignore = "needs `schism install geth@v1.9.19 geth@v1.9.20`; CI runs it"]
+fn geth_1_9_t8n_passes_the_old_transition_tests() {
+    let paths = vec![fixtures().join("BlockchainTests/TransitionTests")];
+    let values = ["geth@v1.9.19".to_owned(), "geth@v1.9.20".to_owned()];
+    let clients = resolve(&values, &ClientOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    let report = run(&RunOptions { paths, ..RunOptions::default() }, &clients).expect("run starts");
+    print!("{}", report.summary());
+    for release in values {
+        let c = &report.sequences[&release];
+        assert_eq!((c.counts.pass, c.counts.fail, c.counts.errors), (8, 0, 0), "{release}: {:?}", c.failures.first());
+    }
+}
+
 /// CVE-2020-26265 (geth v1.9.19, fixed in v1.9.20): one Istanbul block of two transactions. The
 /// first calls B, which calls A (`CALLER SELFDESTRUCT`: A's 0x10 wei to B) and then selfdestructs
 /// to A: A, already destroyed, is credited B's 0x110 wei, and is deleted at the end of the
@@ -347,5 +365,32 @@ fn geth_cve_2020_26265_tells_releases_apart() {
         assert_eq!(report.sequence_disagreements.len(), disagreements, "{release}");
         assert_eq!(report.sequences["revm"].counts.pass, 1, "revm fills the expectation");
         assert_eq!(report.sequences[release].counts.pass, 1 - disagreements, "{release}");
+    }
+}
+
+/// The sequence generator reaches CVE-2020-26265: its selfdestruct-then-resurrect strategy with
+/// the three steps in one block and an even target on the selfdestruct (the child mines the
+/// block, so the fees reach it after its SELFDESTRUCT) compiles to a sequence on which geth
+/// v1.9.19 disagrees with revm and v1.9.20 agrees (checked: the child keeps the 13,001 wei of
+/// fees of its selfdestruct on v1.9.19).
+#[test]
+#[ignore = "needs `schism install geth@v1.9.19 geth@v1.9.20`; CI runs it"]
+fn the_sequence_generator_reaches_cve_2020_26265() {
+    use schism_engine::chain::{self, compare::compare};
+    use schism_engine::compare::Verdict;
+    use schism_engine::fuzz::program::{Blueprint, Follow};
+    let mut blueprint = Blueprint::default();
+    let tx = blueprint.tx.clone();
+    blueprint.follow = [0u8, 0, 0].iter().map(|&target| Follow { new_block: false, strategy: 2, target, tx: tx.clone() }).collect();
+    let seq = schism_engine::fuzz::sequence::compile_sequence(&blueprint, schism_interface::Fork::Istanbul);
+    for (release, diverges) in [("geth@v1.9.19", true), ("geth@v1.9.20", false)] {
+        let clients = resolve(&["revm".to_owned(), release.to_owned()], &ClientOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+        let runs: Vec<(String, chain::ChainRun)> = clients
+            .iter()
+            .map(|c| (c.id().to_owned(), chain::run(c.as_ref(), &seq, schism_interface::TraceMode::Off).expect("runs")))
+            .collect();
+        let refs: Vec<(String, &chain::ChainRun)> = runs.iter().map(|(id, run)| (id.clone(), run)).collect();
+        let verdict = compare(&refs);
+        assert_eq!(matches!(verdict, Verdict::Diverge { .. }), diverges, "{release}: {verdict:?}");
     }
 }
