@@ -370,7 +370,7 @@ mod tests {
         let digest = h.finalize();
         println!("{cases} cases, {sequences} sequences: {digest}");
         assert!(sequences > 100, "too few sequences ({sequences}) to cover later transactions");
-        assert_eq!(digest, alloy_primitives::b256!("0x26db741ad3fcef6e5ba629fc45eafb262295d1cf3c6ea7a7cd2cdcaba03d8093"));
+        assert_eq!(digest, alloy_primitives::b256!("0xbeae015c0fa927e2cc64b8fe9a57713098990b065750da953f9636272886904b"));
     }
 
     /// Healthy revm and the canary `mutant` disagree on the case `blueprint` compiles to under

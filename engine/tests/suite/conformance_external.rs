@@ -370,7 +370,8 @@ fn geth_cve_2020_26265_tells_releases_apart() {
 
 /// The sequence generator reaches CVE-2020-26265: its selfdestruct-then-resurrect strategy with
 /// the three steps in one block and an even target on the selfdestruct (the child mines the
-/// block, so the fees reach it after its SELFDESTRUCT) compiles to a sequence on which geth
+/// block, so the fees reach it after its SELFDESTRUCT), or the whole cycle from one follow with a
+/// target that is a multiple of 4, compiles to a sequence on which geth
 /// v1.9.19 disagrees with revm and v1.9.20 agrees (checked: the child keeps the 13,001 wei of
 /// fees of its selfdestruct on v1.9.19).
 #[test]
@@ -381,16 +382,19 @@ fn the_sequence_generator_reaches_cve_2020_26265() {
     use schism_engine::fuzz::program::{Blueprint, Follow};
     let mut blueprint = Blueprint::default();
     let tx = blueprint.tx.clone();
-    blueprint.follow = [0u8, 0, 0].iter().map(|&target| Follow { new_block: false, strategy: 2, target, tx: tx.clone() }).collect();
-    let seq = schism_engine::fuzz::sequence::compile_sequence(&blueprint, schism_interface::Fork::Istanbul);
-    for (release, diverges) in [("geth@v1.9.19", true), ("geth@v1.9.20", false)] {
-        let clients = resolve(&["revm".to_owned(), release.to_owned()], &ClientOptions::default()).unwrap_or_else(|e| panic!("{e}"));
-        let runs: Vec<(String, chain::ChainRun)> = clients
-            .iter()
-            .map(|c| (c.id().to_owned(), chain::run(c.as_ref(), &seq, schism_interface::TraceMode::Off).expect("runs")))
-            .collect();
-        let refs: Vec<(String, &chain::ChainRun)> = runs.iter().map(|(id, run)| (id.clone(), run)).collect();
-        let verdict = compare(&refs);
-        assert_eq!(matches!(verdict, Verdict::Diverge { .. }), diverges, "{release}: {verdict:?}");
+    // As three follows (create, selfdestruct, re-create) and as one (the whole cycle at once).
+    for targets in [&[1u8, 0, 1][..], &[0]] {
+        blueprint.follow = targets.iter().map(|&target| Follow { new_block: false, strategy: 2, target, tx: tx.clone() }).collect();
+        let seq = schism_engine::fuzz::sequence::compile_sequence(&blueprint, schism_interface::Fork::Istanbul);
+        for (release, diverges) in [("geth@v1.9.19", true), ("geth@v1.9.20", false)] {
+            let clients = resolve(&["revm".to_owned(), release.to_owned()], &ClientOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+            let runs: Vec<(String, chain::ChainRun)> = clients
+                .iter()
+                .map(|c| (c.id().to_owned(), chain::run(c.as_ref(), &seq, schism_interface::TraceMode::Off).expect("runs")))
+                .collect();
+            let refs: Vec<(String, &chain::ChainRun)> = runs.iter().map(|(id, run)| (id.clone(), run)).collect();
+            let verdict = compare(&refs);
+            assert_eq!(matches!(verdict, Verdict::Diverge { .. }), diverges, "{targets:?} on {release}: {verdict:?}");
+        }
     }
 }
