@@ -222,7 +222,7 @@ impl External {
                     t8n::T8nFeed::PerBlock => t8n::run(&command, Instant::now() + self.timeout + self.tool.startup_grace()),
                     t8n::T8nFeed::Served => self.serve_block(spec, &command),
                 };
-                ran.and_then(|()| t8n::read_outputs(block, &dir, mode)).map_err(|f| self.error(f))
+                ran.and_then(|()| t8n::read_outputs(block, &spec.dialect, &dir, mode)).map_err(|f| self.error(f))
             }
             Err(t8n::Unwritable::Unrepresentable(what)) => Err(ClientError::Unrepresentable { client: self.label.clone(), what }),
             Err(other) => Err(self.error(Fault::Tool(other.to_string()))),

@@ -93,12 +93,14 @@ pub struct Launch {
     pub args: Vec<OsString>,
     /// Extra environment variables.
     pub env: Vec<(OsString, OsString)>,
+    /// The working directory, when not the caller's (for tools that write files into it).
+    pub dir: Option<PathBuf>,
 }
 
 impl Launch {
     /// A launch of `program` with `args`.
     pub fn new(program: impl Into<PathBuf>, args: impl IntoIterator<Item = impl Into<OsString>>) -> Launch {
-        Launch { program: program.into(), args: args.into_iter().map(Into::into).collect(), env: Vec::new() }
+        Launch { program: program.into(), args: args.into_iter().map(Into::into).collect(), env: Vec::new(), dir: None }
     }
 
     /// The same launch with one more argument.
@@ -192,6 +194,9 @@ impl Process {
         command.process_group(0);
         for (k, v) in &launch.env {
             command.env(k, v);
+        }
+        if let Some(dir) = &launch.dir {
+            command.current_dir(dir);
         }
         let mut child = command.spawn().map_err(|e| Fault::Spawn { command: launch.display(), reason: e.to_string() })?;
         let stdin = child.stdin.take();

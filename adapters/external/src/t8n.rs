@@ -3,6 +3,8 @@
 //! environment and signed transactions written to files, one process per block, and the
 //! result (`result.json`) and post-state (`alloc.json`) it writes read back into a
 //! [`BlockOutcome`]. A tool only declares its command ([`T8n`]); quirks go in the tool's file.
+//! Older releases spell the convention differently (geth 1.9's t8n takes JSON transactions,
+//! has no `--output.basedir` and reports less): how is data, a [`Dialect`] per tool.
 
 use crate::parse;
 use crate::process::{Fault, Launch, Process};
@@ -30,6 +32,8 @@ pub struct T8n {
     pub trace: Vec<OsString>,
     /// How the tool takes blocks: a process each, or a long-lived one.
     pub feed: T8nFeed,
+    /// How its flags, input and output files are spelled.
+    pub dialect: Dialect,
 }
 
 /// How a transition tool takes its blocks.
@@ -45,12 +49,75 @@ pub enum T8nFeed {
     Served,
 }
 
+/// How a transition tool's command line and files are spelled. Today's convention is
+/// [`Dialect::CURRENT`]; a tool release that speaks an older one declares it (geth's
+/// `RELEASES` rows), and the writer and reader follow the declaration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dialect {
+    /// How the transactions are given.
+    pub txs: TxsInput,
+    /// Whether the tool takes `--output.basedir`. Without it, outputs are named by their full
+    /// path and traces are written into the working directory, which is set to the block's folder.
+    pub basedir: bool,
+    /// How `result.json` lists rejected transactions.
+    pub rejected: Rejected,
+    /// Whether `result.json` has the block's `gasUsed`; without it, it is the last receipt's
+    /// cumulative gas (no receipt: 0).
+    pub gas_used: bool,
+    /// The name of the receipts root in `result.json`.
+    pub receipts_root: &'static str,
+    /// What the `<n>` of a trace file `trace-<n>…jsonl` counts.
+    pub trace_numbers: TraceNumbers,
+}
+
+impl Dialect {
+    /// Today's convention (geth 1.14 on, EELS, besu, evmone, nimbus).
+    pub const CURRENT: Dialect = Dialect {
+        txs: TxsInput::Rlp,
+        basedir: true,
+        rejected: Rejected::Objects,
+        gas_used: true,
+        receipts_root: "receiptsRoot",
+        trace_numbers: TraceNumbers::Transactions,
+    };
+}
+
+/// How a transition tool takes the block's transactions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TxsInput {
+    /// An RLP list in block-body form, as a hex string in a `.rlp` file.
+    Rlp,
+    /// A JSON array of signed legacy transactions (`nonce`, `gasPrice`, `gas`, `to`, `value`,
+    /// `input`, `v`, `r`, `s` in hex); typed transactions cannot be given.
+    LegacyJson,
+}
+
+/// How `result.json` lists rejected transactions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rejected {
+    /// `[{"index": …, "error": "…"}]`.
+    Objects,
+    /// `[index, …]`: no reason given.
+    Indexes,
+}
+
+/// What the number in a trace file's name counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TraceNumbers {
+    /// The transaction's index in the block.
+    Transactions,
+    /// The transaction's position among those included (rejected ones are not counted).
+    Included,
+}
+
 /// File names inside a block's folder. Inputs and outputs differ, so a tool that cleans its
 /// outputs before running (EELS) never deletes an input.
 const ALLOC_IN: &str = "input-alloc.json";
 const ENV_IN: &str = "input-env.json";
 /// geth reads the transactions as an RLP list only when the name ends in `.rlp`.
 const TXS_IN: &str = "input-txs.rlp";
+/// The transactions as JSON, for tools that read only that ([`TxsInput::LegacyJson`]).
+const TXS_JSON_IN: &str = "input-txs.json";
 const BLOB_PARAMS_IN: &str = "input-blob-params.json";
 /// The file the tool writes its result (roots, receipts, rejections) to, in the block's folder.
 pub const RESULT_OUT: &str = "output-result.json";
@@ -85,6 +152,11 @@ pub fn reward(fork: Fork) -> i64 {
 /// The command for one block in folder `dir`.
 pub fn command(spec: &T8n, block: &BlockInput, dir: &Path, mode: TraceMode) -> Launch {
     let file = |name: &str| dir.join(name).into_os_string();
+    let dialect = &spec.dialect;
+    let txs = match dialect.txs {
+        TxsInput::Rlp => TXS_IN,
+        TxsInput::LegacyJson => TXS_JSON_IN,
+    };
     let mut launch = spec
         .launch
         .clone()
@@ -93,19 +165,20 @@ pub fn command(spec: &T8n, block: &BlockInput, dir: &Path, mode: TraceMode) -> L
         .arg("--input.env")
         .arg(file(ENV_IN))
         .arg("--input.txs")
-        .arg(file(TXS_IN))
+        .arg(file(txs))
         .arg("--state.fork")
         .arg(block.fork.name())
         .arg("--state.chainid")
         .arg(block.chain_id.to_string())
         .arg("--state.reward")
-        .arg(reward(block.fork).to_string())
-        .arg("--output.basedir")
-        .arg(dir.as_os_str())
-        .arg("--output.result")
-        .arg(RESULT_OUT)
-        .arg("--output.alloc")
-        .arg(ALLOC_OUT);
+        .arg(reward(block.fork).to_string());
+    launch = if dialect.basedir {
+        launch.arg("--output.basedir").arg(dir.as_os_str()).arg("--output.result").arg(RESULT_OUT).arg("--output.alloc").arg(ALLOC_OUT)
+    } else {
+        // Traces go to the working directory: the block's folder, like the outputs.
+        launch.dir = Some(dir.to_path_buf());
+        launch.arg("--output.result").arg(file(RESULT_OUT)).arg("--output.alloc").arg(file(ALLOC_OUT))
+    };
     if custom_blob_params(block).is_some() {
         launch = launch.arg("--input.blobParams").arg(file(BLOB_PARAMS_IN));
     }
@@ -133,7 +206,10 @@ pub fn write_inputs(spec: &T8n, block: &BlockInput, dir: &Path) -> Result<(), Un
     let json = |value: &Value| serde_json::to_vec(value).map_err(|e| Unwritable::Io(e.to_string()));
     write(ALLOC_IN, serde_json::to_vec(&*block.pre).map_err(|e| Unwritable::Io(e.to_string()))?)?;
     write(ENV_IN, json(&env(block))?)?;
-    write(TXS_IN, json(&Value::String(format!("0x{}", alloy_primitives::hex::encode(txs_rlp(block)?))))?)?;
+    match spec.dialect.txs {
+        TxsInput::Rlp => write(TXS_IN, json(&Value::String(format!("0x{}", alloy_primitives::hex::encode(txs_rlp(block)?))))?)?,
+        TxsInput::LegacyJson => write(TXS_JSON_IN, json(&txs_json(block)?)?)?,
+    }
     if let Some(p) = custom {
         write(BLOB_PARAMS_IN, json(&json!({"target": p.target, "max": p.max, "baseFeeUpdateFraction": p.base_fee_update_fraction}))?)?;
     }
@@ -244,6 +320,44 @@ pub fn answer(line: &str) -> Result<(), Fault> {
     }
 }
 
+/// The block's transactions as a JSON array of signed legacy transactions (geth 1.9's
+/// `types.Transaction` JSON), read back from each one's RLP so the signature is the one signed.
+pub fn txs_json(block: &BlockInput) -> Result<Value, Unwritable> {
+    use alloy_rlp::Decodable;
+    let mut out = Vec::with_capacity(block.txs.len());
+    for stx in &block.txs {
+        let raw = match &stx.raw {
+            Some(raw) => raw.clone(),
+            None => encode::raw(
+                &encode::envelope(stx, block.chain_id)
+                    .map_err(|_| Unwritable::Unrepresentable("a transaction without a signed encoding"))?,
+            ),
+        };
+        let typed = Unwritable::Unrepresentable("typed transactions (this t8n reads legacy ones only)");
+        let bad = || Unwritable::Unrepresentable("a legacy transaction whose RLP does not decode");
+        let mut buf = raw.as_ref();
+        let header = alloy_rlp::Header::decode(&mut buf).map_err(|_| typed.clone())?;
+        if !header.list {
+            return Err(typed);
+        }
+        let quantity = |buf: &mut &[u8]| U256::decode(buf).map(|n| Value::String(format!("{n:#x}"))).map_err(|_| bad());
+        let nonce = quantity(&mut buf)?;
+        let gas_price = quantity(&mut buf)?;
+        let gas = quantity(&mut buf)?;
+        let to = match Bytes::decode(&mut buf).map_err(|_| bad())? {
+            to if to.is_empty() => Value::Null,
+            to if to.len() == 20 => json!(Address::from_slice(&to)),
+            _ => return Err(bad()),
+        };
+        let value = quantity(&mut buf)?;
+        let input = Bytes::decode(&mut buf).map_err(|_| bad())?;
+        let (v, r, s) = (quantity(&mut buf)?, quantity(&mut buf)?, quantity(&mut buf)?);
+        out.push(json!({"nonce": nonce, "gasPrice": gas_price, "gas": gas, "to": to, "value": value,
+                        "input": input, "v": v, "r": r, "s": s}));
+    }
+    Ok(Value::Array(out))
+}
+
 /// Runs the command and waits for it to exit cleanly.
 pub fn run(launch: &Launch, deadline: Instant) -> Result<(), Fault> {
     let mut child = Process::spawn(launch, false)?;
@@ -256,7 +370,7 @@ pub fn run(launch: &Launch, deadline: Instant) -> Result<(), Fault> {
 }
 
 /// Reads the outputs in `dir` (and the traces, when asked for) into the block's outcome.
-pub fn read_outputs(block: &BlockInput, dir: &Path, mode: TraceMode) -> Result<BlockOutcome, Fault> {
+pub fn read_outputs(block: &BlockInput, dialect: &Dialect, dir: &Path, mode: TraceMode) -> Result<BlockOutcome, Fault> {
     let load = |name: &str| -> Result<Value, Fault> {
         let path = dir.join(name);
         let text = std::fs::read_to_string(&path).map_err(|e| Fault::Tool(format!("no {}: {e}", path.display())))?;
@@ -268,11 +382,15 @@ pub fn read_outputs(block: &BlockInput, dir: &Path, mode: TraceMode) -> Result<B
         // EELS reports a block it finds invalid (a system contract without code) this way.
         return Err(Fault::Tool(format!("block rejected: {exception}")));
     }
-    let mut outcome = outcome(block, &result).map_err(|reason| malformed(&result, reason))?;
+    let mut outcome = outcome(block, dialect, &result).map_err(|reason| malformed(&result, reason))?;
     outcome.post = accounts(&alloc).map_err(|reason| malformed(&alloc, reason))?;
     if mode == TraceMode::Steps {
-        for receipt in &mut outcome.receipts {
-            let (trace, ending) = trace_of(dir, receipt.index)?;
+        for (position, receipt) in outcome.receipts.iter_mut().enumerate() {
+            let number = match dialect.trace_numbers {
+                TraceNumbers::Transactions => receipt.index,
+                TraceNumbers::Included => position,
+            };
+            let (trace, ending) = trace_of(dir, number)?;
             receipt.trace = trace;
             if receipt.success == Some(false) {
                 receipt.error = ending.map(|e| reasons::halt_class(&e));
@@ -286,14 +404,15 @@ fn malformed(output: &Value, reason: String) -> Fault {
     Fault::Malformed { line: crate::process::clip(&output.to_string()), reason }
 }
 
-/// The trace a tool wrote for transaction `index`, and the error of its closing summary line.
-fn trace_of(dir: &Path, index: usize) -> Result<(Option<schism_interface::Trace>, Option<String>), Fault> {
-    let prefix = format!("trace-{index}-");
+/// The trace a tool wrote as `trace-<number>-<hash>.jsonl` (or, before geth 1.9.20, as
+/// `trace-<number>.jsonl`), and the error of its closing summary line.
+fn trace_of(dir: &Path, number: usize) -> Result<(Option<schism_interface::Trace>, Option<String>), Fault> {
+    let (prefix, bare) = (format!("trace-{number}-"), format!("trace-{number}.jsonl"));
     let Some(path) = std::fs::read_dir(dir)
         .map_err(|e| Fault::Tool(format!("cannot list {}: {e}", dir.display())))?
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".jsonl")))
+        .find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n == bare || (n.starts_with(&prefix) && n.ends_with(".jsonl"))))
     else {
         return Ok((None, None));
     };
@@ -316,13 +435,17 @@ fn trace_of(dir: &Path, index: usize) -> Result<(Option<schism_interface::Trace>
 ///
 /// Receipts carry no transaction index in every tool (EELS gives only the hash), so they are
 /// matched to the transactions that were not rejected, in order.
-pub fn outcome(block: &BlockInput, result: &Value) -> Result<BlockOutcome, String> {
+pub fn outcome(block: &BlockInput, dialect: &Dialect, result: &Value) -> Result<BlockOutcome, String> {
     let fork = block.fork;
     let field = |name: &str| result.get(name).filter(|v| !v.is_null());
     let state_root = field("stateRoot").and_then(parse::hash).ok_or("no stateRoot")?;
     let mut rejected = Vec::new();
     for r in field("rejected").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
-        let index = r.get("index").and_then(parse::quantity).ok_or_else(|| format!("rejection without an index: {r}"))?;
+        let index = match dialect.rejected {
+            Rejected::Objects => r.get("index").and_then(parse::quantity),
+            Rejected::Indexes => parse::quantity(r),
+        };
+        let index = index.ok_or_else(|| format!("rejection without an index: {r}"))?;
         let index = usize::try_from(index).map_err(|_| format!("rejection index {index}"))?;
         let detail = r.get("error").and_then(Value::as_str).map(str::to_owned);
         rejected.push(Rejection { index, kind: reasons::rejection_kind(detail.as_deref().unwrap_or("")), detail });
@@ -351,15 +474,20 @@ pub fn outcome(block: &BlockInput, result: &Value) -> Result<BlockOutcome, Strin
         ),
         _ => None,
     };
+    let gas_used = if dialect.gas_used {
+        field("gasUsed").and_then(parse::quantity).ok_or("no gasUsed")?
+    } else {
+        receipts.last().map_or(0, |r| r.cumulative_gas_used)
+    };
     Ok(BlockOutcome {
         state_root,
         post: Accounts::new(),
         receipts,
         rejected,
-        gas_used: field("gasUsed").and_then(parse::quantity).ok_or("no gasUsed")?,
+        gas_used,
         blob_gas_used,
         logs_hash: field("logsHash").and_then(parse::hash),
-        receipts_root: field("receiptsRoot").and_then(parse::hash),
+        receipts_root: field(dialect.receipts_root).and_then(parse::hash),
         logs_bloom: field("logsBloom").and_then(Value::as_str).and_then(|s| s.parse::<Bloom>().ok()),
         requests: requests.filter(|_| fork >= Fork::Prague),
     })
@@ -537,7 +665,7 @@ mod tests {
             "receipts": [{"succeeded": true, "cumulativeGasUsed": "0x5208", "logs": []},
                          {"succeeded": false, "cumulativeGasUsed": "0xa410",
                           "logs": [{"address": "0x0000000000000000000000000000000000000001", "topics": [format!("0x{}", "22".repeat(32))], "data": "0x01"}]}]});
-        let out = outcome(&b, &result).expect("reads");
+        let out = outcome(&b, &Dialect::CURRENT, &result).expect("reads");
         assert_eq!(
             out.receipts.iter().map(|r| (r.index, r.success, r.cumulative_gas_used)).collect::<Vec<_>>(),
             vec![(0, Some(true), 0x5208), (2, Some(false), 0xa410)]
@@ -547,7 +675,7 @@ mod tests {
         assert_eq!(out.rejected[0].kind, schism_interface::InvalidTxKind::NonceMismatchTooLow);
         assert_eq!(out.blob_gas_used, 0);
         let short = json!({"stateRoot": format!("0x{}", "11".repeat(32)), "gasUsed": "0x0", "receipts": []});
-        assert!(outcome(&b, &short).is_err(), "three transactions, none rejected, no receipts");
+        assert!(outcome(&b, &Dialect::CURRENT, &short).is_err(), "three transactions, none rejected, no receipts");
     }
 
     #[test]
@@ -555,11 +683,11 @@ mod tests {
         let frontier = block(Fork::Frontier, &[TxKind::Legacy]);
         let root = format!("0x{}", "33".repeat(32));
         let result = json!({"stateRoot": root, "gasUsed": "0x5208", "receipts": [{"root": root, "status": "0x0", "cumulativeGasUsed": "0x5208", "logs": null}]});
-        let r = &outcome(&frontier, &result).expect("reads").receipts[0];
+        let r = &outcome(&frontier, &Dialect::CURRENT, &result).expect("reads").receipts[0];
         assert_eq!((r.success, r.post_state, r.logs.as_ref().map(Vec::len)), (None, Some(B256::repeat_byte(0x33)), Some(0)));
         let prague = block(Fork::Prague, &[]);
         let result = json!({"stateRoot": root, "gasUsed": "0x0", "receipts": [], "requests": ["0x", "0x01", "0x02aa"]});
-        assert_eq!(outcome(&prague, &result).expect("reads").requests, Some(vec![Bytes::from_static(&[2, 0xaa])]));
+        assert_eq!(outcome(&prague, &Dialect::CURRENT, &result).expect("reads").requests, Some(vec![Bytes::from_static(&[2, 0xaa])]));
     }
 
     #[test]
@@ -569,6 +697,7 @@ mod tests {
             blob_params: false,
             trace: vec!["--trace".into()],
             feed: T8nFeed::Served,
+            dialect: Dialect::CURRENT,
         };
         let b = block(Fork::Cancun, &[]);
         let line = served_line(&spec, &command(&spec, &b, Path::new("/tmp/b"), TraceMode::Steps));
@@ -589,5 +718,63 @@ mod tests {
         let a = &accounts(&eels).expect("reads")[&address!("1000000000000000000000000000000000000000")];
         assert_eq!((a.nonce, a.storage.len()), (1, 1));
         assert!(accounts(&json!({"0x10": {}})).is_err());
+    }
+
+    #[test]
+    fn geth_1_9_results_read_with_their_dialect() {
+        let dialect = crate::tools::geth::GETH_1_9_16_T8N.dialect;
+        // geth v1.9.19's `evm t8n` on a block of two legacy transactions at Istanbul, the second
+        // with a nonce too high (its logsBloom fields left out): bare rejected indexes, no
+        // `gasUsed`, `receiptRoot`, receipts with an empty `root` and `logs: null`.
+        let result = json!({
+            "stateRoot": "0x41fd32557ac00434131d785a795a883d4f8c0938ea67368cc53b924e2192e4ac",
+            "txRoot": "0x5375e32a243b6ce79ffd61e5b1bd34e6c0226c92c13487dd5213869a63948ad9",
+            "receiptRoot": "0x0f23eb6813fb1d392051d0e33e6f1a08d1dd5ce8fef7d82f7c9e8189f49d010c",
+            "logsHash": "0x1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347",
+            "receipts": [{"root": "0x", "status": "0x1", "cumulativeGasUsed": "0x3df8", "logs": null,
+                "transactionHash": "0x9701a86de6f1bbf1ded9cdad2b7b6fb8da4a25410c081b578dbe5cdc8fa96a6c",
+                "contractAddress": "0x0000000000000000000000000000000000000000", "gasUsed": "0x3df8",
+                "blockHash": "0x0000000000000000000000000000000000000000000000000000000000000000", "transactionIndex": "0x0"}],
+            "rejected": [1]});
+        let b = block(Fork::Istanbul, &[TxKind::Legacy, TxKind::Legacy]);
+        let out = outcome(&b, &dialect, &result).expect("reads");
+        assert_eq!(out.state_root, b256!("41fd32557ac00434131d785a795a883d4f8c0938ea67368cc53b924e2192e4ac"));
+        assert_eq!(out.receipts_root, Some(b256!("0f23eb6813fb1d392051d0e33e6f1a08d1dd5ce8fef7d82f7c9e8189f49d010c")));
+        assert_eq!((out.gas_used, out.receipts.len(), out.receipts[0].success), (0x3df8, 1, Some(true)));
+        assert_eq!((out.rejected.len(), out.rejected[0].index, out.rejected[0].detail.as_deref()), (1, 1, None));
+        assert!(outcome(&b, &Dialect::CURRENT, &result).is_err(), "today's reader wants gasUsed and rejection objects");
+        let none = json!({"stateRoot": format!("0x{}", "11".repeat(32)), "receipts": [], "rejected": [0, 1]});
+        assert_eq!(outcome(&b, &dialect, &none).expect("reads").gas_used, 0);
+    }
+
+    #[test]
+    fn old_geth_takes_json_transactions_and_no_basedir() {
+        let b = block(Fork::Istanbul, &[TxKind::Legacy]);
+        let txs = txs_json(&b).expect("legacy");
+        let tx = &txs[0];
+        assert_eq!((tx["nonce"].as_str(), tx["gas"].as_str(), tx["gasPrice"].as_str()), (Some("0x0"), Some("0x5208"), Some("0xa")));
+        assert_eq!(tx["to"], json!(Address::repeat_byte(1)));
+        assert_eq!(tx["input"], "0x");
+        // The signature as signed: v is 27 or 28 (or 37, 38 with EIP-155 on chain 1).
+        assert!(matches!(tx["v"].as_str(), Some("0x1b" | "0x1c" | "0x25" | "0x26")), "{tx}");
+        assert!(tx["r"].as_str().is_some_and(|r| r.len() > 3) && tx["s"].as_str().is_some_and(|s| s.len() > 3));
+        assert!(matches!(txs_json(&block(Fork::Istanbul, &[TxKind::AccessList])), Err(Unwritable::Unrepresentable(_))));
+
+        let old = crate::tools::geth::GETH_1_9_16_T8N;
+        let spec = T8n {
+            launch: Launch::new("evm", ["t8n"]),
+            blob_params: false,
+            trace: vec!["--trace".into()],
+            feed: T8nFeed::PerBlock,
+            dialect: old.dialect,
+        };
+        let dir = Path::new("/tmp/block-0");
+        let launch = command(&spec, &b, dir, TraceMode::Steps);
+        let line = launch.display();
+        assert!(!line.contains("--output.basedir") && line.contains("--input.txs /tmp/block-0/input-txs.json"), "{line}");
+        assert!(line.contains("--output.result /tmp/block-0/output-result.json") && line.ends_with("--trace"), "{line}");
+        assert_eq!(launch.dir.as_deref(), Some(dir), "traces land in the block's folder");
+        let today = command(&T8n { dialect: Dialect::CURRENT, ..spec }, &b, dir, TraceMode::Off);
+        assert!(today.display().contains("--output.basedir /tmp/block-0") && today.dir.is_none());
     }
 }

@@ -379,7 +379,7 @@ mod tests {
         let digest = h.finalize();
         println!("{cases} cases, {sequences} sequences: {digest}");
         assert!(sequences > 100, "too few sequences ({sequences}) to cover later transactions");
-        assert_eq!(digest, alloy_primitives::b256!("0xdbd81bbe2fdf349d3e6a4b62e90b6ff5be26008afb97f6d3a7138e77f6b8408a"));
+        assert_eq!(digest, alloy_primitives::b256!("0xde1c579951bc7b494e785bf645a2cbcdcbf561f5452cccd31048b1ade4b62e2e"));
     }
 
     /// Healthy revm and the canary `mutant` disagree on the case `blueprint` compiles to under

@@ -24,6 +24,8 @@ const BLOCK_TIME: u64 = 12;
 /// address in slot 0: `CALLDATACOPY(0, 0, CALLDATASIZE); SSTORE(0, CREATE2(0, 0, CALLDATASIZE, 0))`.
 pub const FACTORY: Address = address!("0x00000000000000000000000000000000000fac70");
 const FACTORY_CODE: &[u8] = &[0x36, 0x60, 0x00, 0x60, 0x00, 0x37, 0x60, 0x00, 0x36, 0x60, 0x00, 0x60, 0x00, 0xf5, 0x60, 0x00, 0x55, 0x00];
+/// The least gas a transaction to the factory gets (enough for its CREATE2 of the child).
+const FACTORY_GAS: u64 = 100_000;
 /// Init code of the factory's child, whose runtime is `CALLER SELFDESTRUCT`.
 const CHILD_INIT: &[u8] = &[0x61, 0x33, 0xff, 0x60, 0x00, 0x52, 0x60, 0x02, 0x60, 0x1e, 0xf3];
 
@@ -142,6 +144,7 @@ pub fn compile_sequence(blueprint: &Blueprint, fork: Fork) -> Sequence {
                 tx.authorization_list.clear();
             }
         };
+        let mut cycle = false;
         match follow.strategy % STRATEGIES {
             // Write then read: the same contracts again, whose storage walks read what the
             // earlier transactions wrote.
@@ -158,16 +161,29 @@ pub fn compile_sequence(blueprint: &Blueprint, fork: Fork) -> Sequence {
                 }
             },
             // Selfdestruct then resurrect: the factory creates its child; a later call makes
-            // the child selfdestruct; the factory then tries to create it again.
+            // the child selfdestruct; the factory then tries to create it again (with a target
+            // that is a multiple of 4, all three at once, below). With an even
+            // target the child mines the block it selfdestructs in, so the fees reach it after
+            // its SELFDESTRUCT: destroyed with a balance, which a re-creation later in the block
+            // must not inherit (geth v1.9.19 carried it over: CVE-2020-26265).
             2 => {
                 if child_alive {
                     tx.to = Some(child());
                     tx.data = Bytes::new();
                     child_alive = false;
+                    if follow.target.is_multiple_of(2)
+                        && let Some(last) = blocks.last_mut()
+                    {
+                        last.header.beneficiary = child();
+                    }
                 } else {
                     tx.to = Some(FACTORY);
                     tx.data = Bytes::from_static(CHILD_INIT);
+                    // The CREATE2 takes some 74,000 gas: the smallest limit (50,000) always
+                    // failed it, and then nothing is resurrected.
+                    tx.gas_limit = tx.gas_limit.max(FACTORY_GAS);
                     child_alive = true;
+                    cycle = follow.target.is_multiple_of(4);
                 }
             }
             // Delegation then call: call an authority an earlier set-code transaction may have
@@ -187,6 +203,17 @@ pub fn compile_sequence(blueprint: &Blueprint, fork: Fork) -> Sequence {
         }
         if let Some(last) = blocks.last_mut() {
             last.txs.push(SeqTx { tx, raw: None });
+            // The whole cycle from one follow: the child, just created, selfdestructs as the
+            // block's miner and the factory re-creates it, all in this block (as three follows
+            // this is a rare coincidence).
+            if cycle && let Some(create) = last.txs.last().map(|t| t.tx.clone()) {
+                let destroy =
+                    schism_interface::Transaction { nonce: create.nonce + 1, to: Some(child()), data: Bytes::new(), ..create.clone() };
+                let again = schism_interface::Transaction { nonce: create.nonce + 2, ..create };
+                last.header.beneficiary = child();
+                last.txs.extend([SeqTx { tx: destroy, raw: None }, SeqTx { tx: again, raw: None }]);
+                nonce += 2;
+            }
         }
     }
     // Signed once here: every client's chain run needs the transactions root, and signing is
@@ -217,7 +244,7 @@ mod tests {
     fn a_blueprint_with_followers_compiles_to_blocks() {
         let mut blueprint = Blueprint::default();
         let tx = blueprint.tx.clone();
-        blueprint.follow = (0..6u8).map(|i| Follow { new_block: i % 2 == 1, strategy: i, target: 0, tx: tx.clone() }).collect();
+        blueprint.follow = (0..6u8).map(|i| Follow { new_block: i % 2 == 1, strategy: i, target: 1, tx: tx.clone() }).collect();
         let seq = compile_sequence(&blueprint, Fork::Prague);
         assert_eq!(seq.tx_count(), 7);
         assert_eq!(seq.blocks.len(), 4);
@@ -240,6 +267,30 @@ mod tests {
         assert_eq!(txs.len(), 2);
         assert_eq!(txs[0].tx.to, None, "the first transaction creates");
         assert_eq!(txs[1].tx.to, Some(txs[0].tx.sender.create(txs[0].tx.nonce)), "the follower calls the creation, in the same block");
+    }
+
+    #[test]
+    fn a_selfdestructing_child_may_mine_its_block() {
+        let mut blueprint = Blueprint::default();
+        let tx = blueprint.tx.clone();
+        // Create, selfdestruct (even target), re-create, all in the first block.
+        blueprint.follow = [1u8, 0, 1].iter().map(|&t| Follow { new_block: false, strategy: 2, target: t, tx: tx.clone() }).collect();
+        let seq = compile_sequence(&blueprint, Fork::Istanbul);
+        assert_eq!(seq.blocks.len(), 1);
+        assert_eq!(seq.blocks[0].header.beneficiary, child());
+        let txs = &seq.blocks[0].txs[1..];
+        assert_eq!(txs.iter().map(|t| t.tx.to).collect::<Vec<_>>(), [Some(FACTORY), Some(child()), Some(FACTORY)]);
+        assert!(txs[0].tx.gas_limit >= FACTORY_GAS && txs[2].tx.gas_limit >= FACTORY_GAS, "room for the CREATE2");
+        blueprint.follow[1].target = 1;
+        assert_ne!(compile_sequence(&blueprint, Fork::Istanbul).blocks[0].header.beneficiary, child(), "an odd target leaves the miner");
+        // One follow with a target that is a multiple of 4: the whole cycle, nonces in a row.
+        blueprint.follow.truncate(1);
+        blueprint.follow[0].target = 4;
+        let seq = compile_sequence(&blueprint, Fork::Istanbul);
+        assert_eq!(seq.blocks[0].header.beneficiary, child());
+        let txs = &seq.blocks[0].txs[1..];
+        assert_eq!(txs.iter().map(|t| t.tx.to).collect::<Vec<_>>(), [Some(FACTORY), Some(child()), Some(FACTORY)]);
+        assert!(txs.windows(2).all(|w| w[1].tx.nonce == w[0].tx.nonce + 1));
     }
 
     #[test]

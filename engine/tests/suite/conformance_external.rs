@@ -391,3 +391,157 @@ fn ethereumjs_8_transient_storage_bug_tells_releases_apart() {
     };
     assert_eq!((tally("revm"), tally("ethereumjs@8.1.1"), tally("ethereumjs@8.1.0")), ((1, 0, 0), (1, 0, 0), (0, 1, 0)));
 }
+
+/// geth v1.9.19's and v1.9.20's `evm t8n` (the old dialects: JSON transactions, with and
+/// without `--output.basedir`) run the shared transition blockchain tests of the forks they
+/// know (Frontier to ConstantinopleFix, pre-Byzantium receipts with roots among them) and pass
+/// every one; the others are skipped.
+#[test]
+#[ignore = "needs `schism install geth@v1.9.19 geth@v1.9.20`; CI runs it"]
+fn geth_1_9_t8n_passes_the_old_transition_tests() {
+    let paths = vec![fixtures().join("BlockchainTests/TransitionTests")];
+    let values = ["geth@v1.9.19".to_owned(), "geth@v1.9.20".to_owned()];
+    let clients = resolve(&values, &ClientOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    let report = run(&RunOptions { paths, ..RunOptions::default() }, &clients).expect("run starts");
+    print!("{}", report.summary());
+    for release in values {
+        let c = &report.sequences[&release];
+        assert_eq!((c.counts.pass, c.counts.fail, c.counts.errors), (8, 0, 0), "{release}: {:?}", c.failures.first());
+    }
+}
+
+/// CVE-2020-26265 (geth v1.9.19, fixed in v1.9.20): one Istanbul block of two transactions. The
+/// first calls B, which calls A (`CALLER SELFDESTRUCT`: A's 0x10 wei to B) and then selfdestructs
+/// to A: A, already destroyed, is credited B's 0x110 wei, and is deleted at the end of the
+/// transaction with that balance still on its deleted state object. The second sends 1 wei to A:
+/// geth v1.9.19 re-creates A carrying the deleted object's balance over (0x111); v1.9.20 and revm
+/// give A 1 wei.
+fn cve_2020_26265_sequence() -> schism_interface::Sequence {
+    use alloy_primitives::{Address, B256, Bytes, U256, address, b256};
+    use schism_interface::fixture::Account;
+    use schism_interface::sequence::{Header, Schedule, SeqBlock, SeqTx, Sequence};
+    use schism_interface::{Fork, Transaction, TxKind, TxValue};
+    const KEY: B256 = b256!("0x45a915e4d060149eb4365960e6a7a45f334393093061116b197e3240065ff2d8");
+    const SENDER: Address = address!("0xa94f5374fce5edbc8e2a8697c15331677e6ebf0b");
+    let a = Address::with_last_byte(0xaa);
+    let b = Address::with_last_byte(0xbb);
+    // CALL(GAS, A, 0, 0, 0, 0, 0) POP; SELFDESTRUCT(A)
+    let mut b_code = [0x60, 0x00].repeat(5);
+    b_code.push(0x73);
+    b_code.extend_from_slice(a.as_slice());
+    b_code.extend_from_slice(&[0x5a, 0xf1, 0x50, 0x73]);
+    b_code.extend_from_slice(a.as_slice());
+    b_code.push(0xff);
+    let pre = std::collections::BTreeMap::from([
+        (SENDER, Account { balance: U256::from(10u64).pow(U256::from(18)), ..Default::default() }),
+        (a, Account { balance: U256::from(0x10), nonce: 1, code: Bytes::from_static(&[0x33, 0xff]), ..Default::default() }),
+        (b, Account { balance: U256::from(0x100), nonce: 1, code: b_code.into(), ..Default::default() }),
+    ]);
+    let tx = |nonce, to, value: u64, gas_limit| SeqTx {
+        tx: Transaction {
+            kind: TxKind::Legacy,
+            nonce,
+            gas_limit,
+            to: Some(to),
+            value: TxValue::Value(U256::from(value)),
+            data: Bytes::new(),
+            gas_price: Some(U256::from(10)),
+            max_fee_per_gas: None,
+            max_priority_fee_per_gas: None,
+            access_list: Vec::new(),
+            max_fee_per_blob_gas: None,
+            blob_versioned_hashes: Vec::new(),
+            authorization_list: Vec::new(),
+            secret_key: KEY,
+            sender: SENDER,
+        },
+        raw: None,
+    };
+    let genesis = Header { gas_limit: 30_000_000, timestamp: 1000, difficulty: U256::from(0x20000), ..Header::default() };
+    let block = SeqBlock {
+        header: Header {
+            beneficiary: Address::with_last_byte(0xcc),
+            timestamp: 1012,
+            gas_limit: 30_000_000,
+            difficulty: U256::from(0x20000),
+            ..Header::default()
+        },
+        claimed: false,
+        txs: vec![tx(0, b, 0, 100_000), tx(1, a, 1, 30_000)],
+        withdrawals: None,
+        ommers: Vec::new(),
+        rlp: None,
+        undecodable: None,
+        expect_exception: None,
+    };
+    Sequence {
+        file: std::sync::Arc::from("cve-2020-26265"),
+        test: std::sync::Arc::from("selfdestructed_balance_resurrected"),
+        schedule: Schedule::single(Fork::Istanbul),
+        chain_id: 1,
+        blob_schedule: std::collections::BTreeMap::new(),
+        pre: std::sync::Arc::new(pre),
+        genesis,
+        blocks: vec![block],
+        expected: None,
+        unsupported: None,
+    }
+}
+
+/// The hand-written case of CVE-2020-26265 (`tests/data/geth-v1.9.19/`, a blockchain test filled
+/// from revm, checked against the sequence above; `SCHISM_REFILL=1` rewrites it) disagrees with
+/// revm on geth v1.9.19 and passes on v1.9.20, both through their `evm t8n`.
+#[test]
+#[ignore = "needs `schism install geth@v1.9.19 geth@v1.9.20`; CI runs it"]
+fn geth_cve_2020_26265_tells_releases_apart() {
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/geth-v1.9.19/cve-2020-26265.json");
+    let revm = resolve(&["revm".to_owned()], &ClientOptions::default()).expect("revm").remove(0);
+    let filled =
+        schism_engine::triage::sequence::filled(revm.as_ref(), &cve_2020_26265_sequence(), "cve-2020-26265", serde_json::json!({}))
+            .expect("revm fills it");
+    if std::env::var_os("SCHISM_REFILL").is_some() {
+        std::fs::create_dir_all(file.parent().expect("a folder")).expect("folder");
+        std::fs::write(&file, &filled).expect("written");
+    }
+    assert_eq!(std::fs::read_to_string(&file).expect("the fixture"), filled, "the fixture is the sequence filled from revm");
+    for (release, disagreements) in [("geth@v1.9.19", 1), ("geth@v1.9.20", 0)] {
+        let clients = resolve(&["revm".to_owned(), release.to_owned()], &ClientOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+        let report = run(&RunOptions { paths: vec![file.clone()], ..RunOptions::default() }, &clients).expect("run starts");
+        print!("{}", report.highlights(5));
+        assert_eq!(report.sequence_count, 1);
+        assert_eq!(report.sequence_disagreements.len(), disagreements, "{release}");
+        assert_eq!(report.sequences["revm"].counts.pass, 1, "revm fills the expectation");
+        assert_eq!(report.sequences[release].counts.pass, 1 - disagreements, "{release}");
+    }
+}
+
+/// The sequence generator reaches CVE-2020-26265: its selfdestruct-then-resurrect strategy with
+/// the three steps in one block and an even target on the selfdestruct (the child mines the
+/// block, so the fees reach it after its SELFDESTRUCT), or the whole cycle from one follow with a
+/// target that is a multiple of 4, compiles to a sequence on which geth
+/// v1.9.19 disagrees with revm and v1.9.20 agrees (checked: the child keeps the 13,001 wei of
+/// fees of its selfdestruct on v1.9.19).
+#[test]
+#[ignore = "needs `schism install geth@v1.9.19 geth@v1.9.20`; CI runs it"]
+fn the_sequence_generator_reaches_cve_2020_26265() {
+    use schism_engine::chain::{self, compare::compare};
+    use schism_engine::compare::Verdict;
+    use schism_engine::fuzz::program::{Blueprint, Follow};
+    let mut blueprint = Blueprint::default();
+    let tx = blueprint.tx.clone();
+    // As three follows (create, selfdestruct, re-create) and as one (the whole cycle at once).
+    for targets in [&[1u8, 0, 1][..], &[0]] {
+        blueprint.follow = targets.iter().map(|&target| Follow { new_block: false, strategy: 2, target, tx: tx.clone() }).collect();
+        let seq = schism_engine::fuzz::sequence::compile_sequence(&blueprint, schism_interface::Fork::Istanbul);
+        for (release, diverges) in [("geth@v1.9.19", true), ("geth@v1.9.20", false)] {
+            let clients = resolve(&["revm".to_owned(), release.to_owned()], &ClientOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+            let runs: Vec<(String, chain::ChainRun)> = clients
+                .iter()
+                .map(|c| (c.id().to_owned(), chain::run(c.as_ref(), &seq, schism_interface::TraceMode::Off).expect("runs")))
+                .collect();
+            let refs: Vec<(String, &chain::ChainRun)> = runs.iter().map(|(id, run)| (id.clone(), run)).collect();
+            let verdict = compare(&refs);
+            assert_eq!(matches!(verdict, Verdict::Diverge { .. }), diverges, "{targets:?} on {release}: {verdict:?}");
+        }
+    }
+}

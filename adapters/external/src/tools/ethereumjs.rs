@@ -416,7 +416,13 @@ impl Tool for EthereumJs {
         if let Some(name) = self.backport {
             launch = launch.arg(format!("--backport={name}"));
         }
-        Some(T8n { launch, blob_params: false, trace: vec!["--trace".into()], feed: T8nFeed::Served })
+        Some(T8n {
+            launch,
+            blob_params: false,
+            trace: vec!["--trace".into()],
+            feed: T8nFeed::Served,
+            dialect: crate::t8n::Dialect::CURRENT,
+        })
     }
 
     fn no_t8n(&self) -> &'static str {

@@ -16,13 +16,14 @@
 //!
 //! Blocks go through `evm t8n` ([`crate::t8n`]; erigon's `evm` has the same command) and
 //! whole blockchain-test files through geth's `evm blocktest`, in the releases that have them.
+//! The t8n of v1.9.16 to v1.9.25 speaks an older dialect ([`GETH_1_9_16_T8N`]).
 
 use super::{HistoricalBug, ReleaseError, Tool};
 use crate::Feed;
 use crate::parse;
 use crate::process::{Fault, Launch, Process, Stream};
 use crate::reasons;
-use crate::t8n::{T8n, T8nFeed};
+use crate::t8n::{Dialect, Rejected, T8n, T8nFeed, TraceNumbers, TxsInput};
 use alloy_primitives::{Address, B256, U256};
 use schism_interface::{Account, Accounts, Case, ErrorClass, Fork, KnownDifference, Outcome, TraceMode};
 use serde_json::Value;
@@ -82,14 +83,49 @@ pub struct Release {
     pub last_fork: Fork,
     /// Forks up to `last_fork` its runner has no name for (`unsupported fork`).
     pub unnamed: &'static [Fork],
-    /// Whether schism drives its `evm t8n` (the flags changed across releases; only today's
-    /// are spoken).
-    pub t8n: bool,
+    /// How schism drives its `evm t8n`, when it does (the flags and files changed across
+    /// releases).
+    pub t8n: Option<ReleaseT8n>,
     /// Whether it has `evm blocktest` with today's JSON verdicts.
     pub blocktest: bool,
     /// `-ldflags` it needs to build with today's Go.
     pub ldflags: Option<&'static str>,
 }
+
+/// How a range of releases' `evm t8n` is driven: its dialect and its trace flags.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReleaseT8n {
+    /// How its flags and files are spelled.
+    pub dialect: Dialect,
+    /// The flags that write a trace per transaction (with return data, without memory).
+    pub trace: &'static [&'static str],
+}
+
+/// Today's t8n (1.14 on): it writes return data into traces only when asked.
+pub const GETH_T8N: ReleaseT8n = ReleaseT8n { dialect: Dialect::CURRENT, trace: &["--trace", "--trace.returndata"] };
+
+/// The first t8n, v1.9.16 to v1.9.19 (read in their `cmd/evm/internal/t8ntool`; v1.9.19
+/// measured): transactions as a JSON array of signed transactions (`types.Transactions`), no
+/// `--output.basedir` (outputs where named, traces `trace-<n>.jsonl` in the working directory,
+/// `n` counting included transactions), `rejected` as bare indexes (the reasons only in its
+/// log), no `gasUsed`, the receipts root spelled `receiptRoot`; traces carry return data
+/// unless `--trace.noreturndata` (there is no `--trace.returndata`).
+pub const GETH_1_9_16_T8N: ReleaseT8n = ReleaseT8n {
+    dialect: Dialect {
+        txs: TxsInput::LegacyJson,
+        basedir: false,
+        rejected: Rejected::Indexes,
+        gas_used: false,
+        receipts_root: "receiptRoot",
+        trace_numbers: TraceNumbers::Included,
+    },
+    trace: &["--trace"],
+};
+
+/// v1.9.20 added `--output.basedir` (traces `trace-<n>-<hash>.jsonl` there); the rest as
+/// [`GETH_1_9_16_T8N`] up to v1.9.25 (v1.9.20 measured).
+pub const GETH_1_9_20_T8N: ReleaseT8n =
+    ReleaseT8n { dialect: Dialect { basedir: true, ..GETH_1_9_16_T8N.dialect }, trace: GETH_1_9_16_T8N.trace };
 
 /// Old releases link to Go runtime internals (through old golang.org/x/sys and fastcache)
 /// that Go 1.23 and later refuse unless the link-name check is off.
@@ -101,23 +137,44 @@ const OLD_GO: Option<&str> = Some("-checklinkname=0");
 /// run wrongly). When adding one: the first release it applies to, and what differs.
 pub const RELEASES: &[Release] = &[
     // v1.9.16 (measured): Frontier..Istanbul; no MuirGlacier (the bomb delay has no EVM rule,
-    // and the state-test runner never named it).
+    // and the state-test runner never named it). No `evm t8n` before v1.9.16.
     Release {
         from: Version(1, 9, 0),
         runner: Runner::PerCase,
         last_fork: Fork::Istanbul,
         unnamed: &[],
-        t8n: false,
+        t8n: None,
         blocktest: false,
         ldflags: OLD_GO,
     },
-    // Berlin (EIP-2929, EIP-2930) came with v1.10.0.
+    // v1.9.16: the first `evm t8n` (v1.9.19 measured), its fork names the state tests'.
+    Release {
+        from: Version(1, 9, 16),
+        runner: Runner::PerCase,
+        last_fork: Fork::Istanbul,
+        unnamed: &[],
+        t8n: Some(GETH_1_9_16_T8N),
+        blocktest: false,
+        ldflags: OLD_GO,
+    },
+    // v1.9.20: t8n's `--output.basedir` (measured).
+    Release {
+        from: Version(1, 9, 20),
+        runner: Runner::PerCase,
+        last_fork: Fork::Istanbul,
+        unnamed: &[],
+        t8n: Some(GETH_1_9_20_T8N),
+        blocktest: false,
+        ldflags: OLD_GO,
+    },
+    // Berlin (EIP-2929, EIP-2930) came with v1.10.0. Its t8n takes typed transactions in
+    // another JSON and (from v1.10.4) reports rejections as objects: not declared here.
     Release {
         from: Version(1, 10, 0),
         runner: Runner::PerCase,
         last_fork: Fork::Berlin,
         unnamed: &[Fork::MuirGlacier],
-        t8n: false,
+        t8n: None,
         blocktest: false,
         ldflags: OLD_GO,
     },
@@ -127,7 +184,7 @@ pub const RELEASES: &[Release] = &[
         runner: Runner::PerCase,
         last_fork: Fork::London,
         unnamed: &[Fork::MuirGlacier],
-        t8n: false,
+        t8n: None,
         blocktest: false,
         ldflags: OLD_GO,
     },
@@ -137,7 +194,7 @@ pub const RELEASES: &[Release] = &[
         runner: Runner::Batch,
         last_fork: Fork::Cancun,
         unnamed: &[],
-        t8n: true,
+        t8n: Some(GETH_T8N),
         blocktest: true,
         ldflags: None,
     },
@@ -146,7 +203,7 @@ pub const RELEASES: &[Release] = &[
         runner: Runner::Batch,
         last_fork: Fork::Prague,
         unnamed: &[],
-        t8n: true,
+        t8n: Some(GETH_T8N),
         blocktest: true,
         ldflags: None,
     },
@@ -156,7 +213,7 @@ pub const RELEASES: &[Release] = &[
         runner: Runner::Batch,
         last_fork: Fork::Osaka,
         unnamed: &[],
-        t8n: true,
+        t8n: Some(GETH_T8N),
         blocktest: true,
         ldflags: None,
     },
@@ -168,7 +225,7 @@ pub fn release_of(version: Version) -> Option<&'static Release> {
 }
 
 /// Known consensus bugs of geth releases (targets of `schism selftest --real`).
-static GETH_BUGS: [HistoricalBug; 3] = [
+static GETH_BUGS: [HistoricalBug; 4] = [
     HistoricalBug {
         name: "geth-cve-2020-26241",
         buggy: "v1.9.16",
@@ -206,6 +263,22 @@ static GETH_BUGS: [HistoricalBug; 3] = [
         link: "https://github.com/ethereum/go-ethereum/security/advisories/GHSA-9856-9gg9-qcmq",
         alone: None,
         blocks: false,
+    },
+    HistoricalBug {
+        name: "geth-cve-2020-26265",
+        buggy: "v1.9.19",
+        fixed: "v1.9.20",
+        fork: Fork::Istanbul,
+        // v1.9.20's `StateDB.createObject` returns the previous object only when it is not
+        // deleted (`prev != nil && !prev.deleted`), so `CreateAccount` no longer copies a
+        // destroyed account's balance. Only blocks reach it (the deleted object lives until
+        // the block's commit), so only `evm t8n` shows it; checked by hand in
+        // `conformance_external::geth_cve_2020_26265_tells_releases_apart`.
+        description: "an account that selfdestructed earlier in the block and was credited after its SELFDESTRUCT is \
+                      re-created by a later transaction (a value transfer or CREATE2 to it) with that balance carried over",
+        link: "https://github.com/ethereum/go-ethereum/security/advisories/GHSA-xw37-57qp-9mm4",
+        alone: None,
+        blocks: true,
     },
 ];
 
@@ -339,16 +412,13 @@ impl Tool for EvmStatetest {
     }
 
     fn t8n(&self, location: &Path) -> Option<T8n> {
-        if !self.release.t8n {
-            return None;
-        }
-        // geth's t8n takes the blob schedule of its fork only (no `--input.blobParams`), and
-        // writes return data into traces only when asked (the state-test runner's default
-        // is the other way round).
+        // geth's t8n takes the blob schedule of its fork only (no `--input.blobParams`).
+        let t8n = self.release.t8n?;
         Some(T8n {
             launch: Launch::new(location, ["t8n"]),
             blob_params: false,
-            trace: vec!["--trace".into(), "--trace.returndata".into()],
+            trace: t8n.trace.iter().map(Into::into).collect(),
+            dialect: t8n.dialect,
             feed: T8nFeed::PerBlock,
         })
     }
@@ -360,7 +430,7 @@ impl Tool for EvmStatetest {
     }
 
     fn no_t8n(&self) -> &'static str {
-        "this geth release's t8n takes other flags than today's, which are the only ones schism speaks"
+        "this geth release has no `evm t8n` schism drives (it came with v1.9.16; the dialects of v1.10 to v1.13 are not declared)"
     }
 
     fn install_hint(&self) -> String {
@@ -602,7 +672,13 @@ mod tests {
         assert!(std::ptr::addr_eq(old, GETH.release("v1.9.16").expect("declared")), "one declaration per release");
         assert!(old.supports(Fork::Istanbul) && !old.supports(Fork::Berlin) && !old.supports(Fork::MuirGlacier));
         assert_eq!(old.feed(), Feed::PerCase);
-        assert!(old.t8n(Path::new("evm")).is_none() && old.blocktest(Path::new("evm")).is_none());
+        assert!(old.blocktest(Path::new("evm")).is_none());
+        let t8n = |v: &str| GETH.release(v).expect("declared").t8n(Path::new("evm")).map(|t| t.dialect);
+        assert_eq!(t8n("v1.9.16"), Some(GETH_1_9_16_T8N.dialect));
+        assert_eq!(t8n("v1.9.19").map(|d| (d.txs, d.basedir)), Some((TxsInput::LegacyJson, false)));
+        assert_eq!(t8n("v1.9.20").map(|d| (d.txs, d.basedir)), Some((TxsInput::LegacyJson, true)));
+        assert_eq!((t8n("v1.9.15"), t8n("v1.10.7")), (None, None), "no t8n, or one not declared");
+        assert_eq!(t8n(PINNED), Some(Dialect::CURRENT));
         let recipe = old.recipe().expect("installable");
         assert_eq!(recipe.location(Path::new("tools"), old.id()), Path::new("tools/geth@v1.9.16/bin/evm"));
         assert!(matches!(recipe, super::super::Recipe::Go { version: "v1.9.16", ldflags: Some(_), .. }));

@@ -82,6 +82,7 @@ impl Tool for Nimbus {
             blob_params: false,
             trace: vec!["--trace".into(), "--trace.returndata".into()],
             feed: crate::t8n::T8nFeed::PerBlock,
+            dialect: crate::t8n::Dialect::CURRENT,
         })
     }
 

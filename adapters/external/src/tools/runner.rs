@@ -102,6 +102,7 @@ impl Tool for Eels {
             blob_params: true,
             trace: vec!["--trace".into(), "--trace.returndata".into()],
             feed: crate::t8n::T8nFeed::PerBlock,
+            dialect: crate::t8n::Dialect::CURRENT,
         })
     }
 
