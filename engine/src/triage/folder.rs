@@ -370,11 +370,23 @@ pub(crate) fn remove_stale_staging(crashes: &Path) {
         // .staging-<signature>-<pid>-<serial>
         let mut parts = rest.rsplitn(3, '-');
         let (_, pid) = (parts.next(), parts.next().and_then(|p| p.parse::<i32>().ok()));
-        let alive = pid.is_some_and(|pid| nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok());
-        if !alive {
+        if !pid.is_some_and(process_alive) {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }
+}
+
+/// Whether the process `pid` still runs. A zombie (ended, not yet reaped: a killed farm's job
+/// whose new parent does not reap orphans promptly) counts as gone, though signals still reach
+/// its pid.
+pub(crate) fn process_alive(pid: i32) -> bool {
+    if nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err() {
+        return false;
+    }
+    // /proc/<pid>/stat: "<pid> (<comm>) <state> ...", where comm may hold spaces and parentheses.
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
+    !matches!(state, Some('Z' | 'X'))
 }
 
 /// Every filed folder in `crashes` with its report, by signature; hidden entries (`.inputs`,
@@ -417,6 +429,27 @@ pub fn read(path: &Path) -> Result<(Case, Option<Report>), TriageError> {
 
 #[cfg(test)]
 mod tests {
+    /// A child that has ended but is not yet reaped is gone; a running one and this process
+    /// are alive.
+    #[test]
+    fn a_zombie_counts_as_gone() {
+        assert!(super::process_alive(std::process::id() as i32));
+        let mut running = std::process::Command::new("sleep").arg("30").spawn().expect("sleep starts");
+        assert!(super::process_alive(running.id() as i32));
+        let _ = running.kill();
+        let _ = running.wait();
+        let mut ended = std::process::Command::new("true").spawn().expect("true starts");
+        let pid = ended.id() as i32;
+        // Not reaped yet: a zombie until `wait`.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while super::process_alive(pid) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(!super::process_alive(pid), "an ended, unreaped child counts as gone");
+        assert!(nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok(), "it was a zombie, still signalable");
+        let _ = ended.wait();
+    }
+
     use super::*;
 
     fn carried(node: &str, files: Vec<(&str, &str)>) -> Carried {

@@ -203,12 +203,12 @@ pub(crate) fn run_client(job: &Job<'_>, state: Option<FarmState>, mut mgr: FarmM
 /// once it is gone, kills the restarter (so it starts no new job) and this job.
 fn die_with_the_farm(origin: u32) {
     use nix::sys::signal::{Signal, kill};
-    use nix::unistd::{Pid, getppid};
+    use nix::unistd::getppid;
     let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
     let Ok(origin) = i32::try_from(origin) else { return };
     std::thread::spawn(move || {
         loop {
-            if kill(Pid::from_raw(origin), None).is_err() {
+            if !crate::triage::folder::process_alive(origin) {
                 let parent = getppid();
                 if parent.as_raw() != origin && parent.as_raw() > 1 {
                     let _ = kill(parent, Signal::SIGKILL);
