@@ -1,14 +1,16 @@
 //! `cargo fuzz run t8n_output`: the reader of a transition tool's output files (`result.json`,
 //! `alloc.json` and transaction 0's trace): the input's standard output is the result, its
 //! standard error the allocation and then, after a second NUL byte, the trace. The block
-//! holds one to four copies of the workload's transaction (the first byte's next bits).
+//! holds one to four copies of the workload's transaction (the first byte's next bits). Each
+//! input is read in today's dialect and in geth 1.9's.
 #![no_main]
 
 #[path = "shared.rs"]
 mod shared;
 
 use libfuzzer_sys::fuzz_target;
-use schism_external::t8n::{ALLOC_OUT, RESULT_OUT, read_outputs};
+use schism_external::t8n::{ALLOC_OUT, Dialect, RESULT_OUT, read_outputs};
+use schism_external::tools::geth::GETH_1_9_16_T8N;
 use schism_interface::{BlockInput, SeqTx};
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
@@ -41,5 +43,8 @@ fuzz_target!(|data: &[u8]| {
         withdrawals: None,
         ommers: Vec::new(),
     };
-    let _ = read_outputs(&block, dir, printed.mode);
+    // Today's dialect and geth 1.9's (bare rejected indexes, no `gasUsed`, `receiptRoot`).
+    for dialect in [Dialect::CURRENT, GETH_1_9_16_T8N.dialect] {
+        let _ = read_outputs(&block, &dialect, dir, printed.mode);
+    }
 });
