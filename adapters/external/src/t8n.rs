@@ -272,19 +272,23 @@ pub fn env(block: &BlockInput) -> Value {
     Value::Object(env)
 }
 
+/// A transaction's signed encoding: the one it came with, or its envelope encoded.
+fn signed_raw(stx: &schism_interface::SeqTx, chain_id: u64) -> Result<Bytes, Unwritable> {
+    match &stx.raw {
+        Some(raw) => Ok(raw.clone()),
+        None => encode::envelope(stx, chain_id)
+            .map(|e| encode::raw(&e))
+            .map_err(|_| Unwritable::Unrepresentable("a transaction without a signed encoding")),
+    }
+}
+
 /// The block's transactions as an RLP list in block-body form: a legacy transaction as its
 /// RLP list, a typed one as a byte string holding its EIP-2718 encoding.
 pub fn txs_rlp(block: &BlockInput) -> Result<Vec<u8>, Unwritable> {
     use alloy_rlp::Encodable;
     let mut items = Vec::new();
     for stx in &block.txs {
-        let raw = match &stx.raw {
-            Some(raw) => raw.clone(),
-            None => encode::raw(
-                &encode::envelope(stx, block.chain_id)
-                    .map_err(|_| Unwritable::Unrepresentable("a transaction without a signed encoding"))?,
-            ),
-        };
+        let raw = signed_raw(stx, block.chain_id)?;
         match raw.first() {
             Some(b) if *b >= 0xc0 => items.extend_from_slice(&raw),
             _ => raw.as_ref().encode(&mut items),
@@ -326,13 +330,7 @@ pub fn txs_json(block: &BlockInput) -> Result<Value, Unwritable> {
     use alloy_rlp::Decodable;
     let mut out = Vec::with_capacity(block.txs.len());
     for stx in &block.txs {
-        let raw = match &stx.raw {
-            Some(raw) => raw.clone(),
-            None => encode::raw(
-                &encode::envelope(stx, block.chain_id)
-                    .map_err(|_| Unwritable::Unrepresentable("a transaction without a signed encoding"))?,
-            ),
-        };
+        let raw = signed_raw(stx, block.chain_id)?;
         let typed = Unwritable::Unrepresentable("typed transactions (this t8n reads legacy ones only)");
         let bad = || Unwritable::Unrepresentable("a legacy transaction whose RLP does not decode");
         let mut buf = raw.as_ref();
