@@ -59,6 +59,8 @@ pub struct ReplayReport {
     pub harness_total_s: f64,
     /// Of those, seconds compiling inputs.
     pub compile_total_s: f64,
+    /// Median microseconds compiling an input per run.
+    pub compile_median_us: f64,
     /// Seconds inside the harness over every run, clients included.
     pub total_s: f64,
     /// The clients' share of the time inside the harness.
@@ -88,8 +90,14 @@ impl ReplayReport {
             self.harness_median_us,
             share(self.harness_total_s)
         );
-        let _ =
-            writeln!(out, "{:<22} {:>10.3} {:>12} {:>7.1}%", "  of which compiling", self.compile_total_s, "", share(self.compile_total_s));
+        let _ = writeln!(
+            out,
+            "{:<22} {:>10.3} {:>12.1} {:>7.1}%",
+            "  of which compiling",
+            self.compile_total_s,
+            self.compile_median_us,
+            share(self.compile_total_s)
+        );
         for c in &self.clients {
             let _ = writeln!(out, "{:<22} {:>10.3} {:>12.1} {:>7.1}%", c.id, c.total_s, c.median_us, share(c.total_s));
         }
@@ -173,6 +181,7 @@ pub fn replay(options: &ReplayOptions, clients: &[Arc<dyn Client>]) -> Result<Re
     let mut map = vec![0u8; MAP_SIZE];
     let labels: Vec<String> = harness.stats().per_client.iter().map(|c| c.id.clone()).collect();
     let mut own_us = Vec::new();
+    let mut compile_us = Vec::new();
     let mut client_us: Vec<Vec<f64>> = vec![Vec::new(); labels.len()];
     for _ in 0..options.repeat {
         for (i, input) in inputs.iter().enumerate() {
@@ -183,6 +192,7 @@ pub fn replay(options: &ReplayOptions, clients: &[Arc<dyn Client>]) -> Result<Re
             let after = harness.stats();
             let clients = after.client_seconds() - before.client_seconds();
             own_us.push(1e6 * ((after.seconds - before.seconds) - clients).max(0.0));
+            compile_us.push(1e6 * (after.compile_seconds - before.compile_seconds));
             for (i, (a, b)) in after.per_client.iter().zip(&before.per_client).enumerate() {
                 if a.cases > b.cases {
                     client_us[i].push(1e6 * (a.seconds - b.seconds));
@@ -198,6 +208,7 @@ pub fn replay(options: &ReplayOptions, clients: &[Arc<dyn Client>]) -> Result<Re
     report.harness_total_s = (stats.seconds - stats.client_seconds()).max(0.0);
     report.compile_total_s = stats.compile_seconds;
     report.harness_median_us = median(&mut own_us);
+    report.compile_median_us = median(&mut compile_us);
     report.client_share = if stats.seconds > 0.0 { stats.client_seconds() / stats.seconds } else { 0.0 };
     report.clients = labels
         .into_iter()

@@ -147,7 +147,7 @@ pub fn compile(blueprint: &Blueprint, fork: Fork) -> Case {
     let mut ctx = Ctx::new(fork, blueprint.contracts.len());
     ctx.blobs = transaction::blob_count(&blueprint.tx, fork) as u64;
     let mut pre = Accounts::new();
-    let sender_balance = U256::from(10u64).pow(U256::from(24));
+    let sender_balance = U256::from(10u128.pow(24));
     let sender_nonce = 1u64;
     pre.insert(vectors::SENDER, Account { balance: sender_balance, nonce: sender_nonce, ..Default::default() });
     for (i, contract) in blueprint.contracts.iter().enumerate() {
@@ -158,14 +158,14 @@ pub fn compile(blueprint: &Blueprint, fork: Fork) -> Case {
         for slot in [RESULT_SLOT, asm::FOLD_SLOT] {
             storage.insert(U256::from(slot), U256::from(1));
         }
-        let balance = ctx.value(contract.balance) % U256::from(10u64).pow(U256::from(20));
+        let balance = ctx.value(contract.balance) % U256::from(10u128.pow(20));
         pre.insert(
             vectors::contract_address(i),
             Account { balance, code: Bytes::from(contract_code(&ctx, contract)), nonce: u64::from(contract.nonce % 4).max(1), storage },
         );
     }
     for (i, authority) in vectors::authorities().iter().enumerate() {
-        let mut account = Account { balance: U256::from(10u64).pow(U256::from(18)), nonce: i as u64, ..Default::default() };
+        let mut account = Account { balance: U256::from(10u128.pow(18)), nonce: i as u64, ..Default::default() };
         if i == 2 && fork >= Fork::Prague {
             // An authority already delegating, to exercise re-delegation and clearing.
             let mut code = vec![0xef, 0x01, 0x00];
@@ -494,6 +494,31 @@ mod tests {
     /// For every single-transaction canary, how many of `REACH_N` random blueprints (no
     /// feedback, no mutation) compile to a case that tells it apart from healthy revm; before
     /// that, how the healthy runs ended (by error and share of the gas limit used) and, for
+    /// The cost of compiling the single-transaction inputs of `corpus/bench-fuzz` (the part of
+    /// the harness's median run that is compilation): nanoseconds per compile, over
+    /// `COMPILE_N` rounds. A measurement for `perf record`, not a check.
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn compile_cost() {
+        let rounds: usize = std::env::var("COMPILE_N").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus/bench-fuzz");
+        let inputs: Vec<Blueprint> = std::fs::read_dir(&dir)
+            .expect("the bench corpus")
+            .flatten()
+            .filter_map(|e| serde_json::from_slice::<Blueprint>(&std::fs::read(e.path()).ok()?).ok())
+            .collect();
+        let started = std::time::Instant::now();
+        let mut code = 0usize;
+        for _ in 0..rounds {
+            for b in &inputs {
+                let case = compile(b, choose_fork(b.fork, &Fork::ALL).unwrap_or(Fork::Osaka));
+                code += case.pre.values().map(|a| a.code.len()).sum::<usize>();
+            }
+        }
+        let each = started.elapsed().as_nanos() as f64 / (rounds * inputs.len()).max(1) as f64;
+        println!("{} inputs, {rounds} rounds: {each:.0} ns per compile ({code})", inputs.len());
+    }
+
     /// those out of gas, the top frame's last instruction and the gas it had left.
     #[cfg(feature = "revm")]
     #[test]

@@ -153,11 +153,15 @@ impl<'c> Asm<'c> {
 
     /// The shortest push of `v` (PUSH0 from Shanghai).
     fn push(&mut self, v: U256) -> &mut Self {
-        if v.is_zero() && self.ctx.fork >= Fork::Shanghai {
-            return self.op(PUSH0);
+        // Most values fit a word of 64 bits: read limb by limb, not as 256-bit vectors (a
+        // vector load of a value just written as 64-bit words stalls on store forwarding, and
+        // compilation is most of the harness's own time per run).
+        let limbs = v.as_limbs();
+        if limbs[1] | limbs[2] | limbs[3] == 0 {
+            return self.push_u64(limbs[0]);
         }
         let bytes = v.to_be_bytes::<32>();
-        let len = v.byte_len().max(1);
+        let len = v.byte_len();
         self.code.push(PUSH1 + (len - 1) as u8);
         self.code.extend_from_slice(&bytes[32 - len..]);
         self
@@ -165,7 +169,13 @@ impl<'c> Asm<'c> {
 
     /// The shortest push of `v`.
     pub(super) fn push_u64(&mut self, v: u64) -> &mut Self {
-        self.push(U256::from(v))
+        if v == 0 && self.ctx.fork >= Fork::Shanghai {
+            return self.op(PUSH0);
+        }
+        let len = (8 - v.leading_zeros() as usize / 8).max(1);
+        self.code.push(PUSH1 + (len - 1) as u8);
+        self.code.extend_from_slice(&v.to_be_bytes()[8 - len..]);
+        self
     }
 
     /// A push of the target's address (ADDRESS for the executing contract itself, the
@@ -642,6 +652,18 @@ mod tests {
         let mut asm = Asm::new(&ctx);
         asm.push(U256::ZERO);
         assert_eq!(asm.code, vec![PUSH1, 0]);
+        // Every width, across the 64-bit fast path's edges: the shortest push, big-endian.
+        let ctx = Ctx::new(Fork::Cancun, 1);
+        for v in
+            [U256::from(1), U256::from(0xff), U256::from(0x100), U256::from(u64::MAX), U256::from(u64::MAX) + U256::from(1), U256::MAX >> 8]
+        {
+            let mut asm = Asm::new(&ctx);
+            asm.push(v);
+            let len = v.byte_len();
+            assert_eq!(asm.code[0], PUSH1 + (len - 1) as u8, "{v:#x}");
+            assert_eq!(U256::from_be_slice(&asm.code[1..]), v, "{v:#x}");
+            assert_eq!(asm.code.len(), len + 1, "{v:#x}");
+        }
     }
 
     #[test]

@@ -101,7 +101,7 @@ pub(super) fn transaction(blueprint: &Blueprint, ctx: &Ctx, pre: &Accounts, env:
     };
     let value = ctx.value(spec.value);
     // Affordable values, except now and then a value at a boundary (beyond any balance).
-    let value = if matches!(spec.value, Value::Near(_, 0)) { value } else { value % U256::from(10u64).pow(U256::from(21)) };
+    let value = if matches!(spec.value, Value::Near(_, 0)) { value } else { value % U256::from(10u128.pow(21)) };
     Transaction {
         kind,
         nonce,
