@@ -154,6 +154,9 @@ pub struct RunResults {
 /// result beside the report.
 pub fn run_all(options: &RunOptions, clients: &[Arc<dyn Client>]) -> Result<RunResults, RunError> {
     let started = Instant::now();
+    for client in clients {
+        client.prepare();
+    }
     // A path that cannot be read is an input error for that path; the others still run.
     let (files, mut path_errors) = collect_fixture_files(&options.paths);
     if files.is_empty() && !path_errors.is_empty() {
@@ -198,7 +201,17 @@ pub fn run_all(options: &RunOptions, clients: &[Arc<dyn Client>]) -> Result<RunR
         let mut indexed: Vec<(usize, CaseResult)> = if clients.iter().any(|c| c.pipelines()) {
             // A client that keeps several cases in flight gets them in batches.
             let panel = Panel::new(clients);
-            batch::batches(&order, rayon::current_num_threads())
+            // The cases of one test stay in one batch, so that a tool that runs a file of
+            // several may get them in one (see `Tool::merges_cases` in schism-external).
+            let mut tests: std::collections::HashMap<(&str, &str), usize> = std::collections::HashMap::new();
+            let group: Vec<usize> = cases
+                .iter()
+                .map(|c| {
+                    let next = tests.len();
+                    *tests.entry((c.file.as_ref(), c.test.as_ref())).or_insert(next)
+                })
+                .collect();
+            batch::grouped_batches(&order, rayon::current_num_threads(), |i| group[i])
                 .par_iter()
                 .with_max_len(1)
                 .flat_map_iter(|positions| {

@@ -21,10 +21,14 @@ pub const WINDOW: usize = 16;
 /// the child is doing: writing them never blocks. A single longer name is still sent alone.
 pub const WINDOW_BYTES: usize = 4096;
 
-/// One case of a batch, from its file being written until its result is handed on.
+/// The most cases sharing one file.
+pub const MERGE_MAX: usize = 64;
+
+/// One file of a batch (one case, or several of one test, see [`crate::tools::merged_file`]),
+/// from its being written until its results are handed on.
 struct Slot {
-    /// Its position in the batch.
-    index: usize,
+    /// The positions in the batch of its cases, in the file's order.
+    indices: Vec<usize>,
     /// Its file, or why it has none (a fault of the case before any child sees it).
     file: Result<PathBuf, ClientError>,
     /// When its name was sent to the current child; `None` while it has not been.
@@ -50,6 +54,11 @@ impl External {
     /// Runs `cases` through children of the tool (a [`crate::Feed::Batch`] tool), handing each
     /// result to `done` with the case's position, every case once and in order.
     pub(crate) fn pipeline(&self, cases: &[&Case], mode: TraceMode, done: &mut dyn FnMut(usize, Result<Outcome, ClientError>)) {
+        self.pipeline_files(cases, mode, mode == TraceMode::Off && self.tool.merges_cases(), done);
+    }
+
+    /// The pipeline, with the cases of one test sharing a file when `merge`.
+    fn pipeline_files(&self, cases: &[&Case], mode: TraceMode, merge: bool, done: &mut dyn FnMut(usize, Result<Outcome, ClientError>)) {
         let mut queue: VecDeque<Slot> = VecDeque::with_capacity(WINDOW);
         let mut next = 0;
         let mut child = self.pooled(mode).map(|process| Live { process, answered: true });
@@ -61,9 +70,13 @@ impl External {
         let mut previous = Instant::now();
         while next < cases.len() || !queue.is_empty() {
             while queue.len() < WINDOW && next < cases.len() {
-                let case = cases[next];
-                queue.push_back(Slot { index: next, file: self.admit(case).and_then(|()| self.write_case(case)), sent: None });
-                next += 1;
+                let slot = if merge { self.merged_slot(cases, next) } else { None };
+                let slot = slot.unwrap_or_else(|| {
+                    let case = cases[next];
+                    Slot { indices: vec![next], file: self.admit(case).and_then(|()| self.write_case(case)), sent: None }
+                });
+                next += slot.indices.len();
+                queue.push_back(slot);
             }
             if stalled.is_none() {
                 stalled = self.send_ahead(&mut child, &mut queue, mode).err();
@@ -72,17 +85,23 @@ impl External {
             let path = match slot.file {
                 Ok(path) => path,
                 Err(e) => {
-                    done(slot.index, Err(e));
+                    done(slot.indices[0], Err(e));
                     previous = Instant::now();
                     continue;
                 }
             };
+            let group: Vec<&Case> = slot.indices.iter().map(|&i| cases[i]).collect();
             let read = match (slot.sent, child.as_mut()) {
                 (Some(sent), Some(live)) => {
                     let grace = if live.answered { Duration::ZERO } else { self.tool.startup_grace() };
                     live.process.start_case();
                     live.answered = true;
-                    self.tool.read(&mut live.process, cases[slot.index], mode, sent.max(previous) + self.timeout + grace)
+                    // Each case of a shared file has its own timeout.
+                    let deadline = sent.max(previous) + self.timeout * group.len() as u32 + grace;
+                    match group.as_slice() {
+                        [case] => self.tool.read(&mut live.process, case, mode, deadline).map(|o| vec![o]),
+                        _ => self.tool.read_merged(&mut live.process, &group, deadline),
+                    }
                 }
                 // Not sent: the child could not be started or stopped reading.
                 _ => Err(stalled.take().unwrap_or_else(|| Fault::Tool("the case could not be sent to the tool".to_owned()))),
@@ -97,12 +116,41 @@ impl External {
                 }
             }
             self.done_with(path);
-            done(slot.index, read.map_err(|f| self.error(f)));
+            match read {
+                Ok(outcomes) => {
+                    for (&i, outcome) in slot.indices.iter().zip(outcomes) {
+                        done(i, Ok(outcome));
+                    }
+                }
+                Err(fault) if group.len() == 1 => done(slot.indices[0], Err(self.error(fault))),
+                // A fault of a shared file is some case's: each runs again alone, so that the
+                // fault lands on its own case and the others get their results.
+                Err(_) => self.pipeline_files(&group, mode, false, &mut |j, result| done(slot.indices[j], result)),
+            }
             previous = Instant::now();
         }
         if let Some(live) = child {
             self.give_back(mode, live.process);
         }
+    }
+
+    /// A slot of the case at `first` and the cases after it that share its file, when at least
+    /// two do (every one admitted); `None` otherwise.
+    fn merged_slot(&self, cases: &[&Case], first: usize) -> Option<Slot> {
+        let same_test = cases[first..]
+            .iter()
+            .take(MERGE_MAX)
+            .take_while(|c| c.test == cases[first].test && std::sync::Arc::ptr_eq(&c.pre, &cases[first].pre))
+            .take_while(|c| self.admit(c).is_ok())
+            .count();
+        if same_test < 2 {
+            return None;
+        }
+        let (text, count) = crate::tools::merged_file(self.tool, &cases[first..first + same_test])?;
+        if count < 2 {
+            return None;
+        }
+        Some(Slot { indices: (first..first + count).collect(), file: self.write_text(&text), sent: None })
     }
 
     /// Sends the names of the queue's unsent cases, in order, as far as [`WINDOW_BYTES`]
@@ -148,6 +196,39 @@ mod tests {
 
     static FAKE: Fake = Fake;
 
+    /// The fake, but its cases of one test share a file: it answers `root NAME` once per
+    /// `post` entry of a file.
+    struct Merging;
+
+    static MERGING: Merging = Merging;
+
+    impl Tool for Merging {
+        fn id(&self) -> &'static str {
+            "merging"
+        }
+        fn supports(&self, fork: Fork) -> bool {
+            FAKE.supports(fork)
+        }
+        fn feed(&self) -> Feed {
+            Feed::Batch
+        }
+        fn launch(&self, location: &Path, mode: TraceMode) -> Launch {
+            FAKE.launch(location, mode)
+        }
+        fn read(&self, child: &mut Process, case: &Case, mode: TraceMode, deadline: Instant) -> Result<Outcome, Fault> {
+            FAKE.read(child, case, mode, deadline)
+        }
+        fn merges_cases(&self) -> bool {
+            true
+        }
+        fn read_merged(&self, child: &mut Process, cases: &[&Case], deadline: Instant) -> Result<Vec<Outcome>, Fault> {
+            cases.iter().map(|case| FAKE.read(child, case, TraceMode::Off, deadline)).collect()
+        }
+        fn install_hint(&self) -> String {
+            "a test fake".to_owned()
+        }
+    }
+
     impl Tool for Fake {
         fn id(&self) -> &'static str {
             "fake"
@@ -190,11 +271,16 @@ name_of() { sed -n 's/^{"\([A-Za-z0-9_]*\)".*/\1/p' "$1"; }
 
     /// The fake with `body` after [`PROLOGUE`], in `dir`, with a per-case `timeout`.
     fn fake(dir: &Path, body: &str, timeout: Duration) -> External {
+        fake_of(&FAKE, dir, body, timeout)
+    }
+
+    /// `tool` run by a script of `body` after [`PROLOGUE`], in `dir`.
+    fn fake_of(tool: &'static dyn Tool, dir: &Path, body: &str, timeout: Duration) -> External {
         use std::os::unix::fs::PermissionsExt;
         let program = dir.join("fake-tool");
         std::fs::write(&program, format!("{PROLOGUE}{body}")).expect("write the fake");
         std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-        External::new(&FAKE, Settings { label: "fake".to_owned(), location: program, timeout: Some(timeout) }).expect("the fake starts")
+        External::new(tool, Settings { label: "fake".to_owned(), location: program, timeout: Some(timeout) }).expect("the fake starts")
     }
 
     /// add11 under each of `names` (a name `frontier…` is a Frontier case).
@@ -333,6 +419,76 @@ done
         let results = batch(&client, &cases(&names));
         for ((_, result), name) in results.iter().zip(&names) {
             assert_eq!(result.as_ref().map(|o| o.state_root).map_err(ToString::to_string), Ok(keccak256(name)), "{name}");
+        }
+    }
+
+    /// One test's `n` cases (add11 under `name`, sharing its pre-state), Cancun and Prague in
+    /// turn.
+    fn one_test(name: &str, n: usize) -> Vec<Case> {
+        let mut case = crate::tools::add11();
+        case.test = Arc::from(name);
+        (0..n)
+            .map(|i| {
+                let mut c = case.clone();
+                c.fork = if i % 2 == 0 { Fork::Cancun } else { Fork::Prague };
+                c
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_cases_of_one_test_share_a_file() {
+        // Answers once per post entry of each file; counts the files in `files`.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let body = r#"while IFS= read -r f; do
+  echo file >> "$(dirname "$0")/files"
+  name=$(name_of "$f")
+  n=$(grep -o '"indexes"' "$f" | wc -l)
+  i=0; while [ $i -lt $n ]; do echo "root $name"; i=$((i+1)); done
+done
+"#;
+        let client = fake_of(&MERGING, dir.path(), body, Duration::from_secs(10));
+        let mut all = one_test("alpha", 5);
+        all.extend(cases(&["solo"]));
+        all.extend(one_test("beta", 3));
+        let results = batch(&client, &all);
+        assert_eq!(results.iter().map(|(i, _)| *i).collect::<Vec<_>>(), (0..9).collect::<Vec<_>>(), "every case once, in order");
+        for ((_, result), case) in results.iter().zip(&all) {
+            assert_eq!(result.as_ref().map(|o| o.state_root).map_err(ToString::to_string), Ok(keccak256(&*case.test)));
+        }
+        let files = std::fs::read_to_string(dir.path().join("files")).map_or(0, |s| s.lines().count());
+        assert_eq!(files, 3, "alpha's five, solo, beta's three");
+        // Traced, every case has its own file.
+        let refs: Vec<&Case> = all.iter().collect();
+        client.execute_batch(&refs, TraceMode::Steps, &mut |_, r| assert!(r.is_ok()));
+        let files = std::fs::read_to_string(dir.path().join("files")).map_or(0, |s| s.lines().count());
+        assert_eq!(files, 3 + 9);
+    }
+
+    #[test]
+    fn a_fault_in_a_shared_file_lands_on_its_own_case() {
+        // Dies on a file of several entries; answers a single one, but crashes on `bad`.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let body = r#"while IFS= read -r f; do
+  name=$(name_of "$f")
+  n=$(grep -o '"indexes"' "$f" | wc -l)
+  [ "$n" -gt 1 ] && exit 3
+  [ "$name" = bad ] && exit 4
+  echo "root $name"
+done
+"#;
+        let client = fake_of(&MERGING, dir.path(), body, Duration::from_secs(10));
+        let mut all = one_test("alpha", 4);
+        all.extend(cases(&["bad"]));
+        all.extend(one_test("beta", 2));
+        let results = batch(&client, &all);
+        assert_eq!(results.iter().map(|(i, _)| *i).collect::<Vec<_>>(), (0..7).collect::<Vec<_>>());
+        for ((_, result), case) in results.iter().zip(&all) {
+            if &*case.test == "bad" {
+                assert!(matches!(result, Err(ClientError::Crashed { .. })), "{result:?}");
+            } else {
+                assert_eq!(result.as_ref().map(|o| o.state_root).map_err(ToString::to_string), Ok(keccak256(&*case.test)));
+            }
         }
     }
 }

@@ -15,8 +15,10 @@ use crate::Feed;
 use crate::process::{Fault, Launch, Process};
 use schism_interface::fixture::{Indexes, PostEntry};
 use schism_interface::{BlockInput, Case, Fork, KnownDifference, NativeVerdict, Outcome, StateTest, StateTestFile, TraceFields, TraceMode};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How a tool is installed into the tools folder (`<tools>/<id>/`) from a package registry.
@@ -206,6 +208,19 @@ pub trait Tool: Send + Sync + 'static {
     /// Reads the outcome of one case from the child, which has been given the case.
     fn read(&self, child: &mut Process, case: &Case, mode: TraceMode, deadline: Instant) -> Result<Outcome, Fault>;
 
+    /// True when, untraced, several cases of one test may go to the tool in one file (see
+    /// [`merged_file`]): it runs every entry of a file's `post` and answers each, so a file of
+    /// many cases costs it one parse of the shared pre-state, as the fixture itself would.
+    fn merges_cases(&self) -> bool {
+        false
+    }
+
+    /// Reads the outcomes of the cases of a [`merged_file`] the child has been given, in the
+    /// order of `cases`. Only called when [`Tool::merges_cases`].
+    fn read_merged(&self, _child: &mut Process, _cases: &[&Case], _deadline: Instant) -> Result<Vec<Outcome>, Fault> {
+        Err(Fault::Tool("this tool takes one case per file".to_owned()))
+    }
+
     /// True when the tool prints results (roots, traces) on standard error, so its lines must be
     /// read; otherwise standard error is kept only as a tail for fault reports.
     fn stderr_is_output(&self) -> bool {
@@ -387,6 +402,87 @@ pub fn case_file(file: &StateTestFile, fork: Fork, name: &str) -> serde_json::Re
     serde_json::to_vec(&value)
 }
 
+/// One state-test file holding every case of `cases` that can share it with the first, and
+/// how many that is (at least the first): the cases of one test, whose files under `tool`
+/// differ only in the transaction's `data`, `gasLimit`, `value` and `accessLists` alternatives
+/// and in `post`. The file lists the alternatives in the order of the cases, case `k` taking
+/// alternative `k` of each, and its `post` has case `k` as the next entry under its fork (the
+/// fork spelled as the tool spells it). `None` when the first case's file cannot be serialised.
+pub fn merged_file(tool: &dyn Tool, cases: &[&Case]) -> Option<(Vec<u8>, usize)> {
+    let first = cases.first()?;
+    let bare = |test: &mut StateTest| {
+        let tx = &mut test.transaction;
+        (
+            std::mem::take(&mut tx.data),
+            std::mem::take(&mut tx.gas_limit),
+            std::mem::take(&mut tx.value),
+            tx.access_lists.take(),
+            std::mem::take(&mut test.post),
+            test.config.as_mut().and_then(|c| c.blob_schedule.take()).unwrap_or_default(),
+        )
+    };
+    let mut merged = tool.state_test(first);
+    let (data, gas, value, lists, post, mut schedule) = bare(&mut merged);
+    if data.len() != 1 || gas.len() != 1 || value.len() != 1 || lists.as_ref().is_some_and(|l| l.len() != 1) {
+        // A file of several alternatives of its own: sent alone.
+        return single_file(tool, first).map(|f| (f, 1));
+    }
+    let mut alternatives = (data, gas, value, lists.map(|l| vec![l]));
+    let mut posts: BTreeMap<String, Vec<PostEntry>> = BTreeMap::new();
+    let mut add = |k: usize, case: &Case, post: BTreeMap<Fork, Vec<PostEntry>>| {
+        for mut entry in post.into_values().flatten() {
+            entry.indexes = Indexes { data: k, gas: k, value: k };
+            posts.entry(tool.fork_name(case.fork).to_owned()).or_default().push(entry);
+        }
+    };
+    add(0, first, post);
+    let name = case_name(first);
+    let mut count = 1;
+    for case in &cases[1..] {
+        if case_name(case) != name || !Arc::ptr_eq(&case.pre, &first.pre) || !Arc::ptr_eq(&case.env, &first.env) {
+            break;
+        }
+        let mut test = tool.state_test(case);
+        let (data, gas, value, lists, post, blobs) = bare(&mut test);
+        // One alternative each, access lists on all or none of them, and one blob schedule
+        // per fork (the cases of several forks carry one each).
+        let one = data.len() == 1 && gas.len() == 1 && value.len() == 1 && lists.as_ref().is_none_or(|l| l.len() == 1);
+        let clash = blobs.iter().any(|(fork, params)| schedule.get(fork).is_some_and(|p| p != params));
+        if test != merged || !one || clash || lists.is_some() != alternatives.3.is_some() {
+            break;
+        }
+        schedule.extend(blobs);
+        alternatives.0.extend(data);
+        alternatives.1.extend(gas);
+        alternatives.2.extend(value);
+        if let (Some(all), Some(l)) = (alternatives.3.as_mut(), lists) {
+            all.push(l);
+        }
+        add(count, case, post);
+        count += 1;
+    }
+    merged.transaction.data = alternatives.0;
+    merged.transaction.gas_limit = alternatives.1;
+    merged.transaction.value = alternatives.2;
+    merged.transaction.access_lists = alternatives.3.map(|l| l.into_iter().flatten().collect());
+    if let Some(config) = merged.config.as_mut()
+        && !schedule.is_empty()
+    {
+        config.blob_schedule = Some(schedule);
+    }
+    let mut value = serde_json::to_value(BTreeMap::from([(name, merged)])).ok()?;
+    if let Some(test) = value.as_object_mut().and_then(|t| t.values_mut().next()).and_then(Value::as_object_mut) {
+        test.insert("post".to_owned(), serde_json::to_value(posts).ok()?);
+    }
+    Some((serde_json::to_vec(&value).ok()?, count))
+}
+
+/// The file of one case alone.
+fn single_file(tool: &dyn Tool, case: &Case) -> Option<Vec<u8>> {
+    let file: StateTestFile = BTreeMap::from([(case_name(case), tool.state_test(case))]);
+    case_file(&file, case.fork, tool.fork_name(case.fork)).ok()
+}
+
 /// The first line of `output` that contains a version-like word (`1.17.10-stable`, `v10.1.3`),
 /// that word.
 pub fn version_word(output: &str) -> Option<String> {
@@ -411,6 +507,57 @@ pub(crate) fn add11() -> Case {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_merged_file_gives_each_case_its_own_alternatives_and_entry() {
+        struct Plain;
+        impl Tool for Plain {
+            fn id(&self) -> &'static str {
+                "plain"
+            }
+            fn supports(&self, _: Fork) -> bool {
+                true
+            }
+            fn feed(&self) -> Feed {
+                Feed::Batch
+            }
+            fn launch(&self, location: &Path, _: TraceMode) -> Launch {
+                Launch::new(location, std::iter::empty::<&str>())
+            }
+            fn read(&self, _: &mut Process, _: &Case, _: TraceMode, _: Instant) -> Result<Outcome, Fault> {
+                Err(Fault::Tool("unused".to_owned()))
+            }
+            fn fork_name(&self, fork: Fork) -> &'static str {
+                if fork == Fork::Prague { "PragueSpelledOtherwise" } else { fork.name() }
+            }
+            fn install_hint(&self) -> String {
+                String::new()
+            }
+        }
+        let base = add11();
+        let mut cases = [base.clone(), base.clone(), base.clone()];
+        cases[1].fork = Fork::Prague;
+        cases[1].tx.gas_limit = 77_777;
+        cases[2].tx.data = schism_interface::alloy_primitives::Bytes::from_static(&[1, 2, 3]);
+        let mut other_test = base.clone();
+        other_test.test = Arc::from("other");
+        let mut fresh_pre = base.clone();
+        fresh_pre.pre = Arc::new((*base.pre).clone());
+        let refs: Vec<&Case> = cases.iter().chain([&other_test, &fresh_pre]).collect();
+        let (text, count) = merged_file(&Plain, &refs).expect("serialises");
+        assert_eq!(count, 3, "another test, or the same test with another pre-state, is not merged");
+        let file: serde_json::Value = serde_json::from_slice(&text).expect("json");
+        let test = &file["add11"];
+        assert_eq!(test["transaction"]["gasLimit"].as_array().map(Vec::len), Some(3));
+        assert_eq!(test["transaction"]["gasLimit"][1], "0x12fd1");
+        assert_eq!(test["transaction"]["data"][2], "0x010203");
+        let cancun = test["post"]["Cancun"].as_array().expect("Cancun entries");
+        assert_eq!(cancun.len(), 2);
+        assert_eq!(cancun[1]["indexes"], serde_json::json!({"data": 2, "gas": 2, "value": 2}));
+        assert_eq!(test["post"]["PragueSpelledOtherwise"][0]["indexes"]["gas"], 1);
+        let (_, alone) = merged_file(&Plain, &refs[3..]).expect("serialises");
+        assert_eq!(alone, 1);
+    }
 
     #[test]
     fn versions_in_tool_banners() {

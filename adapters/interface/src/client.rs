@@ -43,6 +43,11 @@ pub trait Client: Send + Sync {
         false
     }
 
+    /// A hint that untraced cases are coming: start now what takes long to start (a
+    /// subprocess client's long-lived child), so that it starts while the caller reads its
+    /// fixtures. Nothing by default.
+    fn prepare(&self) {}
+
     /// Executes one case, reporting every executed instruction to `observer` (the fuzzer's
     /// EVM-level coverage). The default records a step trace and replays it; clients that can
     /// observe steps without building a trace override this and [`Client::observes_cheaply`].

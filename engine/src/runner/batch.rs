@@ -24,6 +24,27 @@ pub fn batches(order: &[usize], threads: usize) -> Vec<Vec<usize>> {
     (0..n).map(|b| order.iter().skip(b).step_by(n).copied().collect()).collect()
 }
 
+/// Like [`batches`], but the positions `group` maps to one value stay together in one batch:
+/// the groups, in the order of their first position in `order`, are striped over the batches
+/// whole (a subprocess client may then hand the cases of one test to its tool in one file).
+pub fn grouped_batches(order: &[usize], threads: usize, group: impl Fn(usize) -> usize) -> Vec<Vec<usize>> {
+    if order.is_empty() {
+        return Vec::new();
+    }
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut at: std::collections::HashMap<usize, usize> = std::collections::HashMap::new();
+    for &i in order {
+        let slot = *at.entry(group(i)).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[slot].push(i);
+    }
+    let len = (order.len() / (threads.max(1) * 4)).clamp(1, MAX_BATCH);
+    let n = order.len().div_ceil(len).min(groups.len());
+    (0..n).map(|b| groups.iter().skip(b).step_by(n).flatten().copied().collect()).collect()
+}
+
 /// Runs `cases` on every client of `panel` (no traces, known differences judged after the
 /// run, clients in parallel): one row of seats per case, in panel order.
 pub fn run(cases: &[&Case], panel: &Panel) -> Vec<Vec<Seat<Outcome>>> {
@@ -93,5 +114,24 @@ mod tests {
         assert_eq!(batches[0][..3], [999, 999 - batches.len(), 999 - 2 * batches.len()], "striped, in order");
         assert_eq!(super::batches(&[5, 6, 7], 16), vec![vec![5], vec![6], vec![7]]);
         assert!(super::batches(&[], 1).is_empty());
+    }
+
+    #[test]
+    fn grouped_batches_keep_each_group_whole_and_cover_every_case_once() {
+        // 300 cases in groups of 7 neighbours (the last of 6), heaviest first.
+        let order: Vec<usize> = (0..300).rev().collect();
+        let group = |i: usize| i / 7;
+        let batches = grouped_batches(&order, 2, group);
+        assert!(batches.len() > 2, "several batches");
+        for (b, batch) in batches.iter().enumerate() {
+            for other in &batches[b + 1..] {
+                assert!(batch.iter().all(|&i| other.iter().all(|&j| group(i) != group(j))), "a group split over two batches");
+            }
+        }
+        let mut all: Vec<usize> = batches.concat();
+        all.sort_unstable();
+        assert_eq!(all, (0..300).collect::<Vec<_>>());
+        assert_eq!(grouped_batches(&[4, 5, 6], 2, |_| 0), vec![vec![4, 5, 6]], "one group, one batch");
+        assert!(grouped_batches(&[], 1, |i| i).is_empty());
     }
 }

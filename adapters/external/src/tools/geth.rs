@@ -407,6 +407,16 @@ impl Tool for EvmStatetest {
         }
     }
 
+    fn merges_cases(&self) -> bool {
+        // Today's batch runner answers every entry of a file; an old release's runner
+        // (`Runner::PerCase`) prints a root only for a file's first.
+        self.release.runner == Runner::Batch
+    }
+
+    fn read_merged(&self, child: &mut Process, cases: &[&Case], deadline: Instant) -> Result<Vec<Outcome>, Fault> {
+        read_merged(self, child, cases, deadline)
+    }
+
     fn known_differences(&self) -> &'static [KnownDifference] {
         self.known
     }
@@ -510,6 +520,44 @@ fn read(child: &mut Process, case: &Case, mode: TraceMode, deadline: Instant) ->
         }
     }
     Ok(outcome)
+}
+
+/// Reads the results of a merged file (see [`super::merged_file`]), untraced: the stdout array
+/// answers every `post` entry, named by its fork (geth runs a file's forks in no fixed order,
+/// and each fork's entries in order, so the `j`-th answer of a fork is that fork's `j`-th case),
+/// and stderr has a root line for each answer with a root, in the array's order.
+fn read_merged(tool: &dyn Tool, child: &mut Process, cases: &[&Case], deadline: Instant) -> Result<Vec<Outcome>, Fault> {
+    let results = child.json_value(deadline, false)?;
+    let malformed = |reason: String| Fault::Malformed { line: crate::process::clip(&results.to_string()), reason };
+    let list = results.as_array().ok_or_else(|| malformed("expected an array of results".to_owned()))?;
+    if list.len() != cases.len() {
+        return Err(malformed(format!("{} results for a file of {} cases", list.len(), cases.len())));
+    }
+    let mut waiting: std::collections::BTreeMap<&str, std::collections::VecDeque<usize>> = std::collections::BTreeMap::new();
+    for (k, case) in cases.iter().enumerate() {
+        waiting.entry(tool.fork_name(case.fork)).or_default().push_back(k);
+    }
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; cases.len()];
+    for result in list {
+        let fork = result.get("fork").and_then(Value::as_str).unwrap_or_default();
+        let k = waiting
+            .get_mut(fork)
+            .and_then(std::collections::VecDeque::pop_front)
+            .ok_or_else(|| malformed(format!("a result for fork `{fork}`, which has no case left in the file")))?;
+        let root = result.get("stateRoot").and_then(parse::hash).ok_or_else(|| malformed("a result without a stateRoot".to_owned()))?;
+        loop {
+            let line = child.line(Stream::Stderr, deadline)?;
+            if let Some(root_line) = parse::state_root_line(&line) {
+                if root_line != root {
+                    return Err(Fault::Malformed { line, reason: "stderr root differs from the result's".to_owned() });
+                }
+                break;
+            }
+        }
+        let error = result.get("error").and_then(Value::as_str);
+        outcomes[k] = Some(interpret(cases[k], root, error)?);
+    }
+    outcomes.into_iter().map(|o| o.ok_or_else(|| malformed("a case without a result".to_owned()))).collect()
 }
 
 /// Reads one file's result from an old release's runner ([`Runner::PerCase`]): the stdout
