@@ -71,7 +71,8 @@ pub fn promote(dir: &Path, expect: &Expect, regressions: &Path, examiner: &Exami
             let seq = read_sequence(&dir.join("case.json"))?;
             let exam = examiner.examine(&seq, false);
             let (chosen, guards) = choose(dir, expect, &report, &exam)?;
-            let client = examiner.client(&chosen).filter(|_| exam.outcome(&chosen).is_some()).ok_or_else(|| not_run(dir, &chosen, &exam))?;
+            let client =
+                examiner.client(&chosen).filter(|_| exam.outcome(&chosen).is_some()).ok_or_else(|| not_run(dir, &chosen, &exam))?;
             sequence::filled(client.as_ref(), &seq, &name, info(&report, &chosen, &guards))?
         }
     };
@@ -147,7 +148,10 @@ fn info(report: &Report, chosen: &str, guards: &[String]) -> serde_json::Value {
 /// claims the expected client is held to, so that it computes (and fills) its own.
 fn read_sequence(path: &Path) -> Result<Sequence, TriageError> {
     let FixtureFile::Blockchain(tests) = read_fixture(path)? else {
-        return Err(TriageError::Folder { path: path.to_path_buf(), reason: "not a blockchain test (the report says the finding is a block sequence)".into() });
+        return Err(TriageError::Folder {
+            path: path.to_path_buf(),
+            reason: "not a blockchain test (the report says the finding is a block sequence)".into(),
+        });
     };
     let (mut seqs, errors) = sequences_of_file(path, &tests);
     if let Some(e) = errors.into_iter().next() {
