@@ -15,7 +15,7 @@ use crate::parse;
 use crate::process::{Fault, Launch, Process, Stream};
 use crate::reasons;
 use crate::t8n::T8n;
-use schism_interface::{BlockInput, Case, ErrorClass, Fork, Outcome, TraceFields, TraceMode};
+use schism_interface::{BlockInput, Case, ErrorClass, Fork, KnownDifference, Outcome, TraceFields, TraceMode};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -89,6 +89,23 @@ static EELS_BUGS: [HistoricalBug; 1] = [HistoricalBug {
     blocks: false,
 }];
 
+/// EELS refuses a proof-of-stake pre-state holding an empty account.
+pub const EMPTY_ACCOUNT: KnownDifference = KnownDifference {
+    id: "eels-empty-account-pre-state",
+    reason: "EELS (1.17.0 to 2.20.0) refuses a pre-state that holds an empty account (no nonce, balance or code) \
+             on a proof-of-stake fork, with StateWithEmptyAccount: EIP-7523 says none can exist after the \
+             Merge; revm and the other clients execute the case",
+    link: "https://eips.ethereum.org/EIPS/eip-7523",
+    applies: empty_account_after_merge,
+    executed: None,
+};
+
+/// True from Paris when an account of the pre-state has no nonce, no balance and no code
+/// (storage or not: EELS compares the account without its storage).
+fn empty_account_after_merge(case: &Case) -> bool {
+    case.fork >= Fork::Paris && case.pre.values().any(|a| a.nonce == 0 && a.balance.is_zero() && a.code.is_empty())
+}
+
 /// Where an embedded runner script (`name` is its folder's name, `text` the script) is written
 /// for the interpreter to run: a folder of this process in the temporary folder.
 pub(crate) fn script(name: &str, text: &str) -> PathBuf {
@@ -161,6 +178,16 @@ impl Tool for Eels {
 
     fn trace_fields(&self) -> TraceFields {
         self.trace_fields
+    }
+
+    fn unrepresentable(&self, case: &Case) -> Option<&'static str> {
+        // The fixture loader raises StateWithEmptyAccount (see [`EMPTY_ACCOUNT`]): the runner
+        // would report a fault for a case EELS refuses by design.
+        empty_account_after_merge(case).then_some("an empty account in a proof-of-stake pre-state (EIP-7523)")
+    }
+
+    fn known_differences(&self) -> &'static [KnownDifference] {
+        &[EMPTY_ACCOUNT]
     }
 
     fn t8n(&self, location: &Path) -> Option<T8n> {
@@ -300,6 +327,18 @@ mod tests {
             let (buggy, fixed) = (EELS.release(bug.buggy).expect("buggy"), EELS.release(bug.fixed).expect("fixed"));
             assert!(buggy.supports(bug.fork) && fixed.supports(bug.fork), "{}", bug.name);
         }
+    }
+
+    #[test]
+    fn an_empty_account_after_the_merge_is_a_known_difference() {
+        let mut case = case();
+        assert!(EELS.unrepresentable(&case).is_none(), "add11 has no empty account");
+        let mut pre = (*case.pre).clone();
+        pre.insert(alloy_primitives::Address::repeat_byte(0xee), schism_interface::Account::default());
+        case.pre = std::sync::Arc::new(pre);
+        assert!(EELS.unrepresentable(&case).is_some() && (EMPTY_ACCOUNT.applies)(&case));
+        case.fork = Fork::London;
+        assert!(EELS.unrepresentable(&case).is_none(), "before the Merge EELS takes it");
     }
 
     #[test]
