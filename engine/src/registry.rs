@@ -189,7 +189,7 @@ pub const CLIENTS: &[ClientEntry] = &[
     ClientEntry { id: "levm", make: Make::InProcess(levm, OwnCommands { program: "", statetest: None, blocktest: None }) },
     ClientEntry { id: "sputnik", make: Make::InProcess(sputnik, OwnCommands { program: "", statetest: None, blocktest: None }) },
     ClientEntry { id: "geth", make: Make::Subprocess(&geth::GETH) },
-    ClientEntry { id: "eels", make: Make::Subprocess(&runner::Eels) },
+    ClientEntry { id: "eels", make: Make::Subprocess(&runner::EELS) },
     ClientEntry { id: "ethereumjs", make: Make::Subprocess(&ethereumjs::ETHEREUMJS) },
     ClientEntry { id: "pyevm", make: Make::Subprocess(&pyevm::PyEvm) },
     ClientEntry { id: "evmone", make: Make::Subprocess(&evmone::Evmone) },
@@ -578,7 +578,9 @@ mod tests {
         assert!(matches!(filed_label("geth=/path"), Err(RegistryError::FiledProgram { .. })));
         assert!(matches!(filed_label("geth@v1.9.16=/path"), Err(RegistryError::FiledProgram { .. })));
         assert!(matches!(filed_label("geth@v1.8.0"), Err(RegistryError::Release { .. })), "older than every declared release");
-        assert!(matches!(filed_label("eels@v1.17.0"), Err(RegistryError::Release { .. })), "eels declares no releases");
+        assert_eq!(filed_label("eels@1.17.0").ok().as_deref(), Some("eels@1.17.0"), "eels declares its releases");
+        assert!(matches!(filed_label("eels@v1.17.0"), Err(RegistryError::Release { .. })), "PyPI spells it 1.17.0");
+        assert!(matches!(filed_label("eels@1.16.0"), Err(RegistryError::Release { .. })), "not a declared release");
     }
 
     #[test]

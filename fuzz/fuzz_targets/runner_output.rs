@@ -11,12 +11,12 @@ use schism_external::Tool;
 use schism_external::process::Process;
 use schism_external::tools::ethereumjs::ETHEREUMJS;
 use schism_external::tools::pyevm::PyEvm;
-use schism_external::tools::runner::Eels;
+use schism_external::tools::runner::EELS;
 
 fuzz_target!(|data: &[u8]| {
     let Some(printed) = shared::Printed::of(data) else { return };
     let tool: &dyn Tool = match printed.choice % 3 {
-        0 => &Eels,
+        0 => &EELS,
         1 => &ETHEREUMJS,
         _ => &PyEvm,
     };

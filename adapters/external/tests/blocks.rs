@@ -45,7 +45,7 @@ fn geth() -> Option<External> {
 }
 
 fn eels() -> Option<External> {
-    installed(&runner::Eels, "eels/venv/bin/python")
+    installed(&runner::EELS, "eels/venv/bin/python")
 }
 
 fn sender() -> Address {

@@ -1,4 +1,5 @@
-//! `schism promote`: a filed finding turned into a filled regression fixture.
+//! `schism promote`: a filed finding turned into a filled regression fixture (a state test, or a
+//! blockchain test for a block-sequence finding).
 
 use super::{CliError, Finish, examiner_for};
 use crate::triage::promote::{self, Expect};
@@ -7,7 +8,8 @@ use std::path::PathBuf;
 /// Arguments of `schism promote`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// A filed folder.
+    /// A filed folder: a single-transaction finding (promoted to a state test) or a
+    /// block-sequence finding (promoted to a blockchain test filled by the expected client).
     pub dir: PathBuf,
     /// Whose result the fixture expects: a client id, or `majority` (the largest group).
     #[arg(long, default_value = "majority", value_name = "CLIENT|majority")]

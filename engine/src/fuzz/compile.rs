@@ -379,7 +379,7 @@ mod tests {
         let digest = h.finalize();
         println!("{cases} cases, {sequences} sequences: {digest}");
         assert!(sequences > 100, "too few sequences ({sequences}) to cover later transactions");
-        assert_eq!(digest, alloy_primitives::b256!("0xde1c579951bc7b494e785bf645a2cbcdcbf561f5452cccd31048b1ade4b62e2e"));
+        assert_eq!(digest, alloy_primitives::b256!("0x1fb4b5043f003b1fedf1e9170241bd8e69d0c852b37d2d5dee81d26683f01391"));
     }
 
     /// Healthy revm and the canary `mutant` disagree on the case `blueprint` compiles to under

@@ -1,12 +1,17 @@
 //! Promotion: a confirmed divergence becomes a filled regression fixture in
-//! `corpus/regressions/`, expecting what the chosen client computes. `cargo test` replays every
-//! regression fixture through every in-process client (engine/tests/regressions.rs).
+//! `corpus/regressions/`, expecting what the chosen client computes: a state test for a
+//! single-transaction finding, a blockchain test for a block-sequence finding. `cargo test`
+//! replays every regression fixture through every in-process client
+//! (engine/tests/suite/regressions.rs).
 
-use super::examine::Examiner;
+use super::examine::{Examination, Examiner, Scope};
 use super::folder::{self, describe, state_test_json};
-use super::report::now;
-use super::{TriageError, expectation_of};
+use super::report::{Report, now};
+use super::{TriageError, expectation_of, sequence};
 use crate::compare::Verdict;
+use schism_interface::Sequence;
+use schism_interface::load::{FixtureFile, read_fixture};
+use schism_interface::sequence::blockchain::sequences_of_file;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -44,14 +49,44 @@ pub struct Promoted {
     pub promoted: String,
 }
 
-/// Promotes the filed folder `dir` into `regressions`; the path of the fixture written.
+/// Promotes the filed folder `dir` into `regressions`; the path of the fixture written. A
+/// single-transaction finding becomes a state test, a block-sequence finding (`scope`
+/// `sequence` in its report) a blockchain test filled by the expected client.
 pub fn promote(dir: &Path, expect: &Expect, regressions: &Path, examiner: &Examiner) -> Result<PathBuf, TriageError> {
-    let (mut case, report) = folder::read(dir)?;
-    let report = report.ok_or_else(|| TriageError::Folder {
+    let report = folder::read_report(dir)?.ok_or_else(|| TriageError::Folder {
         path: dir.join("report.json"),
         reason: "missing: only a filed folder (with its report) can be promoted".into(),
     })?;
-    let exam = examiner.examine(&case, false);
+    let name = format!("regressions/{}", report.signature);
+    let text = match report.scope {
+        Scope::Transaction => {
+            let (mut case, _) = folder::read(dir)?;
+            let exam = examiner.examine(&case, false);
+            let (chosen, guards) = choose(dir, expect, &report, &exam)?;
+            let outcome = exam.outcome(&chosen).ok_or_else(|| not_run(dir, &chosen, &exam))?;
+            case.expected = Some(expectation_of(outcome));
+            state_test_json(&case, &name, info(&report, &chosen, &guards))?
+        }
+        Scope::Sequence => {
+            let seq = read_sequence(&dir.join("case.json"))?;
+            let exam = examiner.examine(&seq, false);
+            let (chosen, guards) = choose(dir, expect, &report, &exam)?;
+            let client =
+                examiner.client(&chosen).filter(|_| exam.outcome(&chosen).is_some()).ok_or_else(|| not_run(dir, &chosen, &exam))?;
+            sequence::filled(client.as_ref(), &seq, &name, info(&report, &chosen, &guards))?
+        }
+    };
+    std::fs::create_dir_all(regressions).map_err(|source| TriageError::Io { path: regressions.to_path_buf(), source })?;
+    // The signature comes from a folder, which is data: it names a file inside `regressions`
+    // and nothing else.
+    let path = regressions.join(format!("{}.json", folder::file_name(&report.signature)));
+    crate::atomic::write(&path, text.as_bytes()).map_err(|source| TriageError::Io { path: path.clone(), source })?;
+    Ok(path)
+}
+
+/// The client whose result is expected and the clients that computed otherwise (or failed),
+/// from the examination of the folder's case (the report's groups when it no longer diverges).
+fn choose<O>(dir: &Path, expect: &Expect, report: &Report, exam: &Examination<O>) -> Result<(String, Vec<String>), TriageError> {
     let groups = match &exam.verdict {
         Verdict::Diverge { groups, .. } => groups.clone(),
         _ => report.groups.clone(),
@@ -64,44 +99,73 @@ pub fn promote(dir: &Path, expect: &Expect, regressions: &Path, examiner: &Exami
             .ok_or_else(|| TriageError::Usage { what: format!("{}: no client result to expect", dir.display()) })?,
         Expect::Client(c) => c.clone(),
     };
-    let outcome = exam.outcome(&chosen).ok_or_else(|| TriageError::Usage {
-        what: format!(
-            "--expect {chosen}: not a client that ran {} (ran: {})",
-            dir.display(),
-            exam.outcomes.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>().join(", ")
-        ),
-    })?;
+    if exam.outcome(&chosen).is_none() {
+        return Err(not_run(dir, &chosen, exam));
+    }
     let mine = groups.iter().position(|g| g.contains(&chosen));
-    let guards: Vec<String> = groups
+    let guards = groups
         .iter()
         .enumerate()
         .filter(|(i, _)| Some(*i) != mine)
         .flat_map(|(_, g)| g.iter().cloned())
         .chain(exam.faults.iter().map(|f| f.client.clone()))
         .collect();
-    case.expected = Some(expectation_of(outcome));
+    Ok((chosen, guards))
+}
+
+/// `--expect` names a client that produced no result for the folder's case.
+fn not_run<O>(dir: &Path, chosen: &str, exam: &Examination<O>) -> TriageError {
+    TriageError::Usage {
+        what: format!(
+            "--expect {chosen}: not a client that ran {} (ran: {})",
+            dir.display(),
+            exam.outcomes.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// The `_info` of a promoted fixture: a comment and the [`Promoted`] record.
+fn info(report: &Report, chosen: &str, guards: &[String]) -> serde_json::Value {
     let promoted = Promoted {
         signature: report.signature.clone(),
-        expect: chosen.clone(),
-        guards: guards.clone(),
+        expect: chosen.to_owned(),
+        guards: guards.to_vec(),
         culprit: report.key.culprit.clone(),
         promoted: now(),
     };
     let comment = format!(
         "Regression guard promoted from schism finding {}: {}. Expects {}'s result{}.",
         report.signature,
-        describe(&report),
+        describe(report),
         chosen,
         if guards.is_empty() { String::new() } else { format!("; {} computed otherwise", guards.join(", ")) }
     );
-    let info = serde_json::json!({ "comment": comment, "schism": promoted });
-    std::fs::create_dir_all(regressions).map_err(|source| TriageError::Io { path: regressions.to_path_buf(), source })?;
-    // The signature comes from a folder, which is data: it names a file inside `regressions`
-    // and nothing else.
-    let path = regressions.join(format!("{}.json", folder::file_name(&report.signature)));
-    let text = state_test_json(&case, &format!("regressions/{}", report.signature), info)?;
-    crate::atomic::write(&path, text.as_bytes()).map_err(|source| TriageError::Io { path: path.clone(), source })?;
-    Ok(path)
+    serde_json::json!({ "comment": comment, "schism": promoted })
+}
+
+/// The block sequence of a sequence folder's `case.json` (a blockchain test holding one test),
+/// its blocks as a builder's choices again: the headers the majority's client filled are not
+/// claims the expected client is held to, so that it computes (and fills) its own.
+fn read_sequence(path: &Path) -> Result<Sequence, TriageError> {
+    let FixtureFile::Blockchain(tests) = read_fixture(path)? else {
+        return Err(TriageError::Folder {
+            path: path.to_path_buf(),
+            reason: "not a blockchain test (the report says the finding is a block sequence)".into(),
+        });
+    };
+    let (mut seqs, errors) = sequences_of_file(path, &tests);
+    if let Some(e) = errors.into_iter().next() {
+        return Err(e.into());
+    }
+    if seqs.is_empty() {
+        return Err(TriageError::Folder { path: path.to_path_buf(), reason: "holds no test".into() });
+    }
+    let mut seq = seqs.swap_remove(0);
+    for block in &mut seq.blocks {
+        block.claimed = false;
+        block.rlp = None;
+    }
+    Ok(seq)
 }
 
 /// The `_info.schism` record of a promoted fixture file, when it has one.

@@ -272,10 +272,38 @@ fn ethereumjs_7_bugs_tell_releases_apart() {
     }
 }
 
+/// The ethereum-execution 1.17.0 bug (fixed in 2.18.0; execution-specs issue 1256), by hand
+/// (`tests/data/eels-1.17.0/`, written by its `make.py`, the root revm's): a Prague set-code
+/// transaction to an account already delegated to D1 whose authorization re-delegates it to
+/// D2, whose code stores the cost of `BALANCE(D1)` (+7). D1 is cold: 2607, as revm and 2.18.0
+/// compute; 1.17.0 resolved the old delegation (marking D1 warm) before applying the
+/// authorizations: 107, 2500 gas less.
+#[test]
+#[ignore = "needs `schism install eels@1.17.0 eels@2.18.0`; CI runs it"]
+fn eels_1_17_delegate_warm_before_authorizations_tells_releases_apart() {
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/eels-1.17.0/delegate-warm-before-authorizations.json");
+    for (release, disagreements) in [("eels@1.17.0", 1), ("eels@2.18.0", 0)] {
+        let clients = resolve(&["revm".to_owned(), release.to_owned()], &ClientOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+        let report = run(&RunOptions { paths: vec![file.clone()], ..RunOptions::default() }, &clients).expect("run starts");
+        print!("{}", report.highlights(5));
+        assert_eq!(report.cases, 1);
+        assert_eq!(report.disagreements.len(), disagreements, "{release}");
+        assert_eq!(report.clients["revm"].counts.pass, 1, "revm fills the expectation");
+        assert_eq!(report.clients[release].counts.pass, 1 - disagreements, "{release}");
+    }
+    let clients = resolve(&["revm".to_owned(), "eels@1.17.0".to_owned()], &ClientOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    let Ok(schism_interface::load::FixtureFile::State(test)) = schism_interface::load::read_fixture(&file) else { panic!("a state test") };
+    let case = schism_interface::load::expand_file(&file, &test).0.remove(0);
+    let gas: Vec<Option<u64>> =
+        clients.iter().map(|c| c.execute(&case, schism_interface::TraceMode::Off).expect("runs").gas_used).collect();
+    assert_eq!(gas, [Some(58_217), Some(55_717)], "revm pays the cold access, 1.17.0 the warm one");
+}
+
 /// Every regression fixture promoted from a release's finding (`schism selftest --real`, then
-/// `schism promote --expect <fixed release>`) still tells the releases apart: the release it
-/// guards against fails or faults on it, the release it expects passes. The deterministic half
-/// of the rediscovery suite: fuzzing finds these in minutes, this replays them in seconds.
+/// `schism promote --expect <fixed release>`; a state test, or a blockchain test for a block
+/// sequence) still tells the releases apart: the release it guards against fails or faults on
+/// it, the release it expects passes. The deterministic half of the rediscovery suite: fuzzing
+/// finds these in minutes, this replays them in seconds.
 #[test]
 #[ignore = "needs `schism install geth@v1.9.17 geth@v1.9.18 ethereumjs@7.1.0 ethereumjs@7.2.0`; CI runs it"]
 fn release_regressions_tell_releases_apart() {
@@ -291,8 +319,12 @@ fn release_regressions_tell_releases_apart() {
             let clients = resolve(&[client.to_owned()], &ClientOptions::default()).unwrap_or_else(|e| panic!("{e}"));
             let report = run(&RunOptions { paths: vec![file.clone()], ..RunOptions::default() }, &clients).expect("run starts");
             assert!(report.input_errors.is_empty(), "{}: {:?}", file.display(), report.input_errors);
-            let c = &report.clients[client];
-            (c.counts.pass, c.counts.fail + c.counts.errors)
+            // A state test is counted per client in `clients`, a blockchain test in `sequences`.
+            match (report.clients.get(client), report.sequences.get(client)) {
+                (Some(c), _) if report.cases > 0 => (c.counts.pass, c.counts.fail + c.counts.errors),
+                (_, Some(c)) => (c.counts.pass, c.counts.fail + c.counts.errors),
+                _ => panic!("{}: {client} did not run", file.display()),
+            }
         };
         assert_eq!(outcome(&info.expect), (1, 0), "{}: {} no longer passes", file.display(), info.expect);
         for release in releases {

@@ -336,3 +336,84 @@ fn a_known_difference_of_one_transaction_excuses_the_sequence() {
         _ => panic!("sputnik is excused by its known difference"),
     }
 }
+
+/// Files the stale-slot canary's sequence finding (two transactions of one block) in `crashes`:
+/// the folder.
+fn filed_canary_sequence(crashes: &std::path::Path) -> std::path::PathBuf {
+    let examiner = Examiner::labelled(canary_pair());
+    let mut triage = Triage::new(examiner, TriageOptions { crashes: crashes.to_path_buf(), minimise: None });
+    match triage.handle(&counter_sequence(&[2]), Instant::now()).expect("files").expect("a finding").filed {
+        schism_engine::triage::Filed::New(p) => p,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// `schism promote` of a block-sequence finding: a blockchain test filled by the expected
+/// client, with the promoted record (signature, expected client, the clients it guards
+/// against), that the regressions test replays: revm passes it and the canary mutant it was
+/// found on still fails it.
+#[test]
+fn a_sequence_finding_is_promoted_to_a_blockchain_test_the_regressions_test_replays() {
+    use schism_engine::triage::promote::{Expect, promote, promoted_info};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let folder = filed_canary_sequence(&dir.path().join("crashes"));
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(folder.join("report.json")).expect("report")).expect("json");
+    assert_eq!(report["scope"], "sequence", "{report:#}");
+    let regressions = dir.path().join("regressions");
+    let examiner = Examiner::labelled(canary_pair());
+    let path = promote(&folder, &Expect::Client("revm".into()), &regressions, &examiner).expect("promotes");
+    assert_eq!(path.parent(), Some(regressions.as_path()));
+    let info = promoted_info(&path).expect("the promoted record");
+    assert_eq!(info.signature, report["signature"].as_str().expect("signature"));
+    assert_eq!((info.expect.as_str(), info.guards.clone()), ("revm", vec!["revm~stale-slot-in-block".to_owned()]));
+    let Ok(schism_interface::load::FixtureFile::Blockchain(tests)) = schism_interface::load::read_fixture(&path) else {
+        panic!("{}: not a blockchain test", path.display())
+    };
+    let name = format!("schism/regressions/{}", info.signature);
+    assert!(tests.contains_key(&name), "{:?}", tests.keys().collect::<Vec<_>>());
+    // The regressions test's own checks, on this folder.
+    assert_eq!(crate::regressions::hold_on_in_process_clients(&regressions), 1);
+    assert_eq!(crate::regressions::catch_their_mutants(&regressions), 1);
+    // Expecting the mutant instead: the fixture is its result, which revm fails.
+    let other = dir.path().join("other");
+    let path = promote(&folder, &Expect::Client("revm~stale-slot-in-block".into()), &other, &examiner).expect("promotes");
+    assert_eq!(promoted_info(&path).expect("record").guards, vec!["revm".to_owned()]);
+    let all: Vec<Arc<dyn Client>> = canary_pair().into_iter().map(|(_, c)| c).collect();
+    let replay = run(&RunOptions { paths: vec![path], ..Default::default() }, &all).expect("replays");
+    assert_eq!(replay.sequences["revm"].counts.fail, 1, "{}", replay.summary());
+    assert_eq!(replay.sequences["revm~stale-slot-in-block"].counts.pass, 1);
+    // A client that did not run the case cannot be expected.
+    let err = promote(&folder, &Expect::Client("levm".into()), &other, &examiner).expect_err("levm did not run it");
+    assert!(err.to_string().contains("--expect levm"), "{err}");
+}
+
+/// A sequence folder with a missing or corrupt file is refused with an error naming the file.
+#[test]
+fn promoting_a_broken_sequence_folder_names_the_file() {
+    use schism_engine::triage::promote::{Expect, promote};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let folder = filed_canary_sequence(&dir.path().join("crashes"));
+    let examiner = Examiner::labelled(canary_pair());
+    let to = dir.path().join("regressions");
+    let attempt = |edit: &dyn Fn(&std::path::Path)| {
+        let copy = dir.path().join("copy");
+        let _ = std::fs::remove_dir_all(&copy);
+        std::fs::create_dir_all(&copy).expect("copy");
+        for name in ["case.json", "report.json"] {
+            std::fs::copy(folder.join(name), copy.join(name)).expect("copy");
+        }
+        edit(&copy);
+        promote(&copy, &Expect::Client("revm".into()), &to, &examiner).expect_err("refused").to_string()
+    };
+    for (file, edit) in [
+        ("case.json", &(|d: &std::path::Path| std::fs::remove_file(d.join("case.json")).expect("rm")) as &dyn Fn(&std::path::Path)),
+        ("case.json", &|d: &std::path::Path| std::fs::write(d.join("case.json"), "{\"x\": [").expect("write")),
+        ("case.json", &|d: &std::path::Path| std::fs::write(d.join("case.json"), "{}").expect("write")),
+        ("report.json", &|d: &std::path::Path| std::fs::remove_file(d.join("report.json")).expect("rm")),
+        ("report.json", &|d: &std::path::Path| std::fs::write(d.join("report.json"), "{\"signature\": 1").expect("write")),
+    ] {
+        let message = attempt(edit);
+        assert!(message.contains(file), "the error names {file}: {message}");
+    }
+    assert!(!to.exists(), "nothing promoted");
+}

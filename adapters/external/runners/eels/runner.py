@@ -10,6 +10,7 @@ case. The protocol is shared with the EthereumJS runner; see ../README.md.
 Reads state-test file paths from stdin, one per line; an empty line or EOF ends it.
 """
 
+import contextlib
 import io
 import json
 import sys
@@ -63,11 +64,22 @@ def main() -> int:
         return 0
     trace = "--trace" in sys.argv
     from ethereum_spec_tools.evm_tools.statetest import read_test_cases, run_test_case
-    from ethereum_spec_tools.evm_tools.t8n import ForkCache
+
+    try:
+        # 2.x: the fork modules are loaded once per process and `run_test_case` takes the cache.
+        from ethereum_spec_tools.evm_tools.t8n import ForkCache
+    except ImportError:
+        # 1.x (1.17.0): no cache; `run_test_case(case, t8n_extra, output_basedir)`.
+        ForkCache = None
+
+    def run(case, fork_cache, extra, buffer):
+        if fork_cache is None:
+            return run_test_case(case, t8n_extra=extra, output_basedir=buffer)
+        return run_test_case(case, fork_cache, t8n_extra=extra, output_basedir=buffer)
 
     extra = ["--trace", "--trace.nomemory", "--trace.returndata"] if trace else []
     stdout = sys.stdout
-    with ForkCache() as fork_cache:
+    with ForkCache() if ForkCache is not None else contextlib.nullcontext() as fork_cache:
         for line in sys.stdin:
             path = line.rstrip("\n")
             if not path:
@@ -81,7 +93,7 @@ def main() -> int:
                 head = {"name": case.key, "fork": case.fork_name, "index": case.index}
                 buffer = io.StringIO() if trace else None
                 try:
-                    result = run_test_case(case, fork_cache, t8n_extra=extra, output_basedir=buffer)
+                    result = run(case, fork_cache, extra, buffer)
                 except BaseException as e:  # noqa: BLE001 - EELS exits on unsupported forks
                     traceback.print_exc(file=sys.stderr)
                     print(json.dumps({**head, "fault": f"{type(e).__name__}: {e}"}), file=stdout, flush=True)

@@ -9,13 +9,13 @@
 //! `success`, `revert`, `halt`, `rejected` or `executed` (ended somehow; EELS without a trace), or
 //! `{"fault": "…"}` when the runner could not run the case.
 
-use super::Tool;
+use super::{HistoricalBug, ReleaseError, Tool};
 use crate::Feed;
 use crate::parse;
 use crate::process::{Fault, Launch, Process, Stream};
 use crate::reasons;
 use crate::t8n::T8n;
-use schism_interface::{BlockInput, Case, ErrorClass, Fork, Outcome, TraceMode};
+use schism_interface::{BlockInput, Case, ErrorClass, Fork, KnownDifference, Outcome, TraceFields, TraceMode};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -26,9 +26,85 @@ pub const EELS_PINNED: &str = "2.20.0";
 /// The EELS runner, embedded so an environment anywhere can be used.
 pub const EELS_RUNNER: &str = include_str!("../../runners/eels/runner.py");
 
-/// The Python execution specs, through schism's runner. The location is a Python interpreter
-/// of an environment with `ethereum-execution` installed.
-pub struct Eels;
+/// The Python execution specs, through schism's runner: the pinned release ([`EELS`]) or one
+/// of [`EELS_RELEASES`]. The location is a Python interpreter of an environment with
+/// `ethereum-execution` installed.
+pub struct Eels {
+    /// `eels`, or `eels@X.Y.Z` for a release.
+    id: &'static str,
+    /// The `ethereum-execution` version installed.
+    version: &'static str,
+    /// The newest fork the release implements.
+    last_fork: Fork,
+    /// Whether schism drives its t8n for blocks (checked against that release).
+    t8n: bool,
+    /// Which trace fields it reports.
+    trace_fields: TraceFields,
+    /// Whether `eels@X.Y.Z` selects releases of it (the default declaration only).
+    releases: bool,
+}
+
+/// EELS at the pinned release.
+pub static EELS: Eels =
+    Eels { id: "eels", version: EELS_PINNED, last_fork: Fork::Osaka, t8n: true, trace_fields: TraceFields::ALL, releases: true };
+
+/// The releases `schism install eels@X.Y.Z` installs beside the pinned one, oldest first, each
+/// checked against the real package. The one runner script drives them all (it adapts to the
+/// 1.x `run_test_case`, which has no fork cache). When adding one: `pip download
+/// ethereum-execution==X.Y.Z --no-deps`, read which forks it has (`ethereum/<fork>/` in 1.x,
+/// `ethereum/forks/<fork>/` in 2.x) and its `statetest.run_test_case`, install it and run the
+/// shared fixtures of its newest fork through it.
+pub static EELS_RELEASES: [Eels; 2] = [
+    // Frontier to Prague (`ethereum/prague/`, no Osaka). Its trace steps carry no `returnData`
+    // even with `--trace.returndata`. Its t8n is not checked against schism's t8n dialect, so
+    // it runs state tests only.
+    Eels {
+        id: "eels@1.17.0",
+        version: "1.17.0",
+        last_fork: Fork::Prague,
+        t8n: false,
+        trace_fields: TraceFields { return_data: false, ..TraceFields::ALL },
+        releases: false,
+    },
+    // Frontier to Osaka (`ethereum/forks/`); the first release after 1.17.0 on PyPI.
+    Eels { id: "eels@2.18.0", version: "2.18.0", last_fork: Fork::Osaka, t8n: true, trace_fields: TraceFields::ALL, releases: false },
+];
+
+/// Known consensus bugs of EELS releases (targets of `schism selftest --real`).
+static EELS_BUGS: [HistoricalBug; 1] = [HistoricalBug {
+    name: "eels-1.17.0-delegate-warm-before-authorizations",
+    buggy: "1.17.0",
+    fixed: "2.18.0",
+    fork: Fork::Prague,
+    // Read in the 1.17.0 -> 2.18.0 diff: 1.17.0's `prepare_message` resolves the target's
+    // delegation (and marks the delegate accessed) before `set_delegation` applies the
+    // transaction's authorizations; 2.18.0 resolves it in `process_message_call`, after them.
+    // Checked by hand (`tests/data/eels-1.17.0/`): BALANCE of the old delegate costs 100 on
+    // 1.17.0, 2600 on 2.18.0, 2.20.0 and revm.
+    description: "a set-code transaction to an account already delegated: the pre-state delegate is marked warm \
+                  before the transaction's own authorizations re-delegate the account, so accessing the old \
+                  delegate costs the warm price",
+    link: "https://github.com/ethereum/execution-specs/issues/1256",
+    alone: None,
+    blocks: false,
+}];
+
+/// EELS refuses a proof-of-stake pre-state holding an empty account.
+pub const EMPTY_ACCOUNT: KnownDifference = KnownDifference {
+    id: "eels-empty-account-pre-state",
+    reason: "EELS (1.17.0 to 2.20.0) refuses a pre-state that holds an empty account (no nonce, balance or code) \
+             on a proof-of-stake fork, with StateWithEmptyAccount: EIP-7523 says none can exist after the \
+             Merge; revm and the other clients execute the case",
+    link: "https://eips.ethereum.org/EIPS/eip-7523",
+    applies: empty_account_after_merge,
+    executed: None,
+};
+
+/// True from Paris when an account of the pre-state has no nonce, no balance and no code
+/// (storage or not: EELS compares the account without its storage).
+fn empty_account_after_merge(case: &Case) -> bool {
+    case.fork >= Fork::Paris && case.pre.values().any(|a| a.nonce == 0 && a.balance.is_zero() && a.code.is_empty())
+}
 
 /// Where an embedded runner script (`name` is its folder's name, `text` the script) is written
 /// for the interpreter to run: a folder of this process in the temporary folder.
@@ -53,15 +129,21 @@ fn eels_script() -> PathBuf {
     script("eels", EELS_RUNNER)
 }
 
+/// A PyPI version number (`1.17.0`).
+fn is_pypi_version(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('.').collect();
+    parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
 impl Tool for Eels {
     fn id(&self) -> &'static str {
-        "eels"
+        self.id
     }
 
     fn supports(&self, fork: Fork) -> bool {
-        // ethereum-execution 2.20 implements Frontier..Osaka, except Constantinople (only
-        // ConstantinopleFix); its statetest tool refuses `Constantinople`.
-        fork != Fork::Constantinople
+        // ethereum-execution implements Frontier up to its newest fork, except Constantinople
+        // (only ConstantinopleFix); its statetest tool refuses `Constantinople`.
+        fork != Fork::Constantinople && fork <= self.last_fork
     }
 
     fn feed(&self) -> Feed {
@@ -94,16 +176,34 @@ impl Tool for Eels {
         Duration::from_secs(120)
     }
 
+    fn trace_fields(&self) -> TraceFields {
+        self.trace_fields
+    }
+
+    fn unrepresentable(&self, case: &Case) -> Option<&'static str> {
+        // The fixture loader raises StateWithEmptyAccount (see [`EMPTY_ACCOUNT`]): the runner
+        // would report a fault for a case EELS refuses by design.
+        empty_account_after_merge(case).then_some("an empty account in a proof-of-stake pre-state (EIP-7523)")
+    }
+
+    fn known_differences(&self) -> &'static [KnownDifference] {
+        &[EMPTY_ACCOUNT]
+    }
+
     fn t8n(&self, location: &Path) -> Option<T8n> {
         // `ethereum-spec-evm` is this module's console script; through the interpreter it works
         // for any environment, wherever its scripts are.
-        Some(T8n {
+        self.t8n.then(|| T8n {
             launch: Launch::new(location, ["-m", "ethereum_spec_tools.evm_tools", "t8n"]),
             blob_params: true,
             trace: vec!["--trace".into(), "--trace.returndata".into()],
             feed: crate::t8n::T8nFeed::PerBlock,
             dialect: crate::t8n::Dialect::CURRENT,
         })
+    }
+
+    fn no_t8n(&self) -> &'static str {
+        "schism drives the t8n of this EELS release for state tests only (its block dialect is not checked)"
     }
 
     fn t8n_unrepresentable(&self, block: &BlockInput) -> Option<&'static str> {
@@ -114,12 +214,35 @@ impl Tool for Eels {
 
     fn install_hint(&self) -> String {
         format!(
-            "run `schism install eels` (a virtualenv with ethereum-execution=={EELS_PINNED}) or pass --client eels=/path/to/venv/bin/python"
+            "run `schism install {}` (a virtualenv with ethereum-execution=={}) or pass --client {}=/path/to/venv/bin/python",
+            self.id, self.version, self.id
         )
     }
 
     fn recipe(&self) -> Option<super::Recipe> {
-        Some(super::Recipe::Pip { package: "ethereum-execution", version: EELS_PINNED })
+        Some(super::Recipe::Pip { package: "ethereum-execution", version: self.version })
+    }
+
+    fn release(&self, version: &str) -> Result<&'static dyn Tool, ReleaseError> {
+        if !self.releases {
+            return Err(ReleaseError::NotVersioned { tool: self.id });
+        }
+        let installable = || EELS_RELEASES.iter().map(|r| r.version).collect::<Vec<_>>().join(", ");
+        if !is_pypi_version(version) {
+            return Err(ReleaseError::NotAVersion {
+                tool: self.id,
+                version: version.to_owned(),
+                form: "MAJOR.MINOR.PATCH as PyPI spells it",
+            });
+        }
+        match EELS_RELEASES.iter().find(|r| r.version == version) {
+            Some(release) => Ok(release),
+            None => Err(ReleaseError::NoRunner { tool: self.id, version: version.to_owned(), pinned: installable() }),
+        }
+    }
+
+    fn historical_bugs(&self) -> &'static [HistoricalBug] {
+        if self.releases { &EELS_BUGS } else { &[] }
     }
 }
 
@@ -187,6 +310,35 @@ mod tests {
             "22".repeat(32)
         );
         parse::object(&text).expect("json")
+    }
+
+    #[test]
+    fn releases_are_declared_as_data() {
+        let old = EELS.release("1.17.0").expect("declared");
+        assert_eq!(old.id(), "eels@1.17.0");
+        assert!(old.supports(Fork::Prague) && !old.supports(Fork::Osaka) && !old.supports(Fork::Constantinople));
+        assert!(old.t8n(Path::new("python")).is_none(), "state tests only");
+        assert_eq!(old.recipe(), Some(super::super::Recipe::Pip { package: "ethereum-execution", version: "1.17.0" }));
+        assert!(EELS.release("2.18.0").expect("declared").supports(Fork::Osaka));
+        assert!(matches!(EELS.release("v1.17.0"), Err(ReleaseError::NotAVersion { .. })));
+        assert!(matches!(EELS.release("1.16.0"), Err(ReleaseError::NoRunner { .. })));
+        assert!(matches!(old.release("2.18.0"), Err(ReleaseError::NotVersioned { .. })));
+        for bug in EELS.historical_bugs() {
+            let (buggy, fixed) = (EELS.release(bug.buggy).expect("buggy"), EELS.release(bug.fixed).expect("fixed"));
+            assert!(buggy.supports(bug.fork) && fixed.supports(bug.fork), "{}", bug.name);
+        }
+    }
+
+    #[test]
+    fn an_empty_account_after_the_merge_is_a_known_difference() {
+        let mut case = case();
+        assert!(EELS.unrepresentable(&case).is_none(), "add11 has no empty account");
+        let mut pre = (*case.pre).clone();
+        pre.insert(alloy_primitives::Address::repeat_byte(0xee), schism_interface::Account::default());
+        case.pre = std::sync::Arc::new(pre);
+        assert!(EELS.unrepresentable(&case).is_some() && (EMPTY_ACCOUNT.applies)(&case));
+        case.fork = Fork::London;
+        assert!(EELS.unrepresentable(&case).is_none(), "before the Merge EELS takes it");
     }
 
     #[test]

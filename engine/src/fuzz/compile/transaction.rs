@@ -106,7 +106,7 @@ pub(super) fn transaction(blueprint: &Blueprint, ctx: &Ctx, pre: &Accounts, env:
         kind,
         nonce,
         gas_limit: GAS_LIMITS[usize::from(spec.gas % 8)],
-        to: (!create).then(|| vectors::contract_address(0)),
+        to: (!create).then(|| recipient(spec, kind, ctx.fork)),
         value: TxValue::Value(value),
         data,
         gas_price,
@@ -118,6 +118,20 @@ pub(super) fn transaction(blueprint: &Blueprint, ctx: &Ctx, pre: &Accounts, env:
         authorization_list,
         secret_key: vectors::SENDER_KEY,
         sender: vectors::SENDER,
+    }
+}
+
+/// The recipient of a transaction that does not create: contract 0, or, for a set-code
+/// transaction whose `create` (which only creating envelopes read) is 2 modulo 4, the authority
+/// that already delegates in the pre-state (Prague on), so that the transaction's own
+/// authorizations can re-delegate or clear the delegation of the account it calls; the
+/// executed code is then the old or the new delegate's. (EELS 1.17.0 left the old delegate
+/// warm when its authorizations re-delegated the recipient.)
+fn recipient(spec: &Tx, kind: TxKind, fork: Fork) -> Address {
+    if kind == TxKind::SetCode && fork >= Fork::Prague && spec.create % 4 == 2 {
+        vectors::authorities()[2]
+    } else {
+        vectors::contract_address(0)
     }
 }
 
@@ -212,5 +226,28 @@ mod tests {
         let recovered = signature.recover_address_from_prehash(&keccak256(&message)).expect("recovers");
         assert_eq!(recovered, vectors::authorities()[1]);
         assert_eq!(auth.nonce, 1);
+    }
+
+    /// A set-code transaction whose `create` is 2 modulo 4 calls the authority that already
+    /// delegates, whose authorization (its nonce is 2) re-delegates it; other transactions, and
+    /// the same one before Prague's set-code envelope exists, call contract 0.
+    #[test]
+    fn a_set_code_transaction_can_call_the_account_it_re_delegates() {
+        let mut blueprint = Blueprint::default();
+        blueprint.contracts.push(blueprint.contracts[0].clone());
+        blueprint.tx.kind = 4;
+        blueprint.tx.create = 2;
+        blueprint.tx.auths = vec![Auth { authority: 2, target: Target::Contract(1), chain: 1, nonce: 0 }];
+        let case = compile(&blueprint, Fork::Prague);
+        let authority = vectors::authorities()[2];
+        assert_eq!(case.tx.to, Some(authority));
+        assert_eq!(case.pre[&authority].code[..3], [0xef, 0x01, 0x00], "delegating already");
+        let auth = &case.tx.authorization_list[0];
+        assert_eq!((auth.signer, auth.address, auth.nonce), (Some(authority), vectors::contract_address(1), 2));
+        blueprint.tx.create = 1;
+        assert_eq!(compile(&blueprint, Fork::Prague).tx.to, Some(vectors::contract_address(0)));
+        blueprint.tx.create = 2;
+        blueprint.tx.kind = 2;
+        assert_eq!(compile(&blueprint, Fork::Prague).tx.to, Some(vectors::contract_address(0)));
     }
 }
