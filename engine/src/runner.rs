@@ -203,15 +203,7 @@ pub fn run_all(options: &RunOptions, clients: &[Arc<dyn Client>]) -> Result<RunR
             let panel = Panel::new(clients);
             // The cases of one test stay in one batch, so that a tool that runs a file of
             // several may get them in one (see `Tool::merges_cases` in schism-external).
-            let mut tests: std::collections::HashMap<(&str, &str), usize> = std::collections::HashMap::new();
-            let group: Vec<usize> = cases
-                .iter()
-                .map(|c| {
-                    let next = tests.len();
-                    *tests.entry((c.file.as_ref(), c.test.as_ref())).or_insert(next)
-                })
-                .collect();
-            batch::grouped_batches(&order, rayon::current_num_threads(), |i| group[i])
+            batch::grouped_batches(&order, rayon::current_num_threads(), |i| (cases[i].file.as_ref(), cases[i].test.as_ref()))
                 .par_iter()
                 .with_max_len(1)
                 .flat_map_iter(|positions| {

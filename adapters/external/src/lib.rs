@@ -17,10 +17,7 @@ pub mod t8n;
 pub mod tools;
 
 use process::{Fault, Launch, Process};
-use schism_interface::{
-    BlockInput, BlockOutcome, Case, Client, ClientError, Fork, KnownDifference, NativeVerdict, Outcome, StateTestFile, TraceMode,
-};
-use std::collections::BTreeMap;
+use schism_interface::{BlockInput, BlockOutcome, Case, Client, ClientError, Fork, KnownDifference, NativeVerdict, Outcome, TraceMode};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -144,9 +141,7 @@ impl External {
     /// Writes `case` as a single-case state-test file in the tool's spelling: a spare file
     /// rewritten, or a new one. Once the case is over, the file goes to [`External::done_with`].
     fn write_case(&self, case: &Case) -> Result<PathBuf, ClientError> {
-        let file: StateTestFile = BTreeMap::from([(tools::case_name(case), self.tool.state_test(case))]);
-        let text = tools::case_file(&file, case.fork, self.tool.fork_name(case.fork))
-            .map_err(|e| self.error(Fault::Tool(format!("cannot serialise the case: {e}"))))?;
+        let text = tools::single_file(self.tool, case).map_err(|e| self.error(Fault::Tool(format!("cannot serialise the case: {e}"))))?;
         self.write_text(&text)
     }
 

@@ -425,7 +425,7 @@ pub fn merged_file(tool: &dyn Tool, cases: &[&Case]) -> Option<(Vec<u8>, usize)>
     let (data, gas, value, lists, post, mut schedule) = bare(&mut merged);
     if data.len() != 1 || gas.len() != 1 || value.len() != 1 || lists.as_ref().is_some_and(|l| l.len() != 1) {
         // A file of several alternatives of its own: sent alone.
-        return single_file(tool, first).map(|f| (f, 1));
+        return single_file(tool, first).ok().map(|f| (f, 1));
     }
     let mut alternatives = (data, gas, value, lists.map(|l| vec![l]));
     let mut posts: BTreeMap<String, Vec<PostEntry>> = BTreeMap::new();
@@ -477,10 +477,10 @@ pub fn merged_file(tool: &dyn Tool, cases: &[&Case]) -> Option<(Vec<u8>, usize)>
     Some((serde_json::to_vec(&value).ok()?, count))
 }
 
-/// The file of one case alone.
-fn single_file(tool: &dyn Tool, case: &Case) -> Option<Vec<u8>> {
+/// The file of one case alone, as JSON bytes.
+pub fn single_file(tool: &dyn Tool, case: &Case) -> serde_json::Result<Vec<u8>> {
     let file: StateTestFile = BTreeMap::from([(case_name(case), tool.state_test(case))]);
-    case_file(&file, case.fork, tool.fork_name(case.fork)).ok()
+    case_file(&file, case.fork, tool.fork_name(case.fork))
 }
 
 /// The first line of `output` that contains a version-like word (`1.17.10-stable`, `v10.1.3`),

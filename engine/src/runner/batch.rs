@@ -27,12 +27,12 @@ pub fn batches(order: &[usize], threads: usize) -> Vec<Vec<usize>> {
 /// Like [`batches`], but the positions `group` maps to one value stay together in one batch:
 /// the groups, in the order of their first position in `order`, are striped over the batches
 /// whole (a subprocess client may then hand the cases of one test to its tool in one file).
-pub fn grouped_batches(order: &[usize], threads: usize, group: impl Fn(usize) -> usize) -> Vec<Vec<usize>> {
+pub fn grouped_batches<K: std::hash::Hash + Eq>(order: &[usize], threads: usize, group: impl Fn(usize) -> K) -> Vec<Vec<usize>> {
     if order.is_empty() {
         return Vec::new();
     }
     let mut groups: Vec<Vec<usize>> = Vec::new();
-    let mut at: std::collections::HashMap<usize, usize> = std::collections::HashMap::new();
+    let mut at: std::collections::HashMap<K, usize> = std::collections::HashMap::new();
     for &i in order {
         let slot = *at.entry(group(i)).or_insert_with(|| {
             groups.push(Vec::new());

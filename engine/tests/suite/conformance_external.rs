@@ -44,6 +44,13 @@ fn conformance(client: &str, paths: Vec<PathBuf>, max_fail: usize) -> Report {
     report
 }
 
+/// `path` run on revm and on `release` (a buggy or a fixed release beside the client that fills
+/// the expectation).
+fn beside_revm(path: &Path, release: &str) -> Report {
+    let clients = resolve(&["revm".to_owned(), release.to_owned()], &ClientOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    run(&RunOptions { paths: vec![path.to_path_buf()], ..RunOptions::default() }, &clients).expect("run starts")
+}
+
 /// geth on the whole of both suites: every case passes or is a documented known difference.
 #[test]
 #[ignore = "needs `schism install geth`; CI runs it"]
@@ -242,8 +249,7 @@ fn geth_identity_bugs_tell_releases_apart() {
     {
         let path = add11_with_code(dir.path(), name, fork, &code);
         for (release, disagreements) in [(buggy, 1), (fixed, 0)] {
-            let clients = resolve(&["revm".to_owned(), release.to_owned()], &ClientOptions::default()).unwrap_or_else(|e| panic!("{e}"));
-            let report = run(&RunOptions { paths: vec![path.clone()], ..RunOptions::default() }, &clients).expect("run starts");
+            let report = beside_revm(&path, release);
             assert_eq!(report.cases, 1);
             assert_eq!(report.disagreements.len(), disagreements, "{name} on {release}");
         }
@@ -261,8 +267,7 @@ fn ethereumjs_7_bugs_tell_releases_apart() {
     assert_eq!(files.len(), 4, "one case per bug");
     for file in files {
         for (release, disagreements) in [("ethereumjs@7.1.0", 1), ("ethereumjs@7.2.0", 0)] {
-            let clients = resolve(&["revm".to_owned(), release.to_owned()], &ClientOptions::default()).unwrap_or_else(|e| panic!("{e}"));
-            let report = run(&RunOptions { paths: vec![file.clone()], ..RunOptions::default() }, &clients).expect("run starts");
+            let report = beside_revm(&file, release);
             assert_eq!(report.cases, 1, "{}", file.display());
             assert_eq!(report.disagreements.len(), disagreements, "{} on {release}", file.display());
             assert_eq!(report.clients["revm"].counts.pass, 1, "{}: revm fills the expectation", file.display());
@@ -283,8 +288,7 @@ fn ethereumjs_7_bugs_tell_releases_apart() {
 fn eels_1_17_delegate_warm_before_authorizations_tells_releases_apart() {
     let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/eels-1.17.0/delegate-warm-before-authorizations.json");
     for (release, disagreements) in [("eels@1.17.0", 1), ("eels@2.18.0", 0)] {
-        let clients = resolve(&["revm".to_owned(), release.to_owned()], &ClientOptions::default()).unwrap_or_else(|e| panic!("{e}"));
-        let report = run(&RunOptions { paths: vec![file.clone()], ..RunOptions::default() }, &clients).expect("run starts");
+        let report = beside_revm(&file, release);
         print!("{}", report.highlights(5));
         assert_eq!(report.cases, 1);
         assert_eq!(report.disagreements.len(), disagreements, "{release}");
@@ -571,8 +575,7 @@ fn geth_cve_2020_26265_tells_releases_apart() {
     }
     assert_eq!(std::fs::read_to_string(&file).expect("the fixture"), filled, "the fixture is the sequence filled from revm");
     for (release, disagreements) in [("geth@v1.9.19", 1), ("geth@v1.9.20", 0)] {
-        let clients = resolve(&["revm".to_owned(), release.to_owned()], &ClientOptions::default()).unwrap_or_else(|e| panic!("{e}"));
-        let report = run(&RunOptions { paths: vec![file.clone()], ..RunOptions::default() }, &clients).expect("run starts");
+        let report = beside_revm(&file, release);
         print!("{}", report.highlights(5));
         assert_eq!(report.sequence_count, 1);
         assert_eq!(report.sequence_disagreements.len(), disagreements, "{release}");
