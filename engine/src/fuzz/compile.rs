@@ -379,7 +379,7 @@ mod tests {
         let digest = h.finalize();
         println!("{cases} cases, {sequences} sequences: {digest}");
         assert!(sequences > 100, "too few sequences ({sequences}) to cover later transactions");
-        assert_eq!(digest, alloy_primitives::b256!("0x1fb4b5043f003b1fedf1e9170241bd8e69d0c852b37d2d5dee81d26683f01391"));
+        assert_eq!(digest, alloy_primitives::b256!("0x2a7b371d4b9403ac6a85347073719fff8f076dc75f0695d5dc81ac1aeccaac01"));
     }
 
     /// Healthy revm and the canary `mutant` disagree on the case `blueprint` compiles to under
@@ -489,11 +489,6 @@ mod tests {
         assert!(!shows(schism_revm::Mutant::BlobhashIndex, &blueprint, Fork::Osaka), "the last blob's index is in range");
     }
 
-    /// Reach rates, a measurement for generator changes (deterministic, a minute):
-    /// `REACH_N=3000 cargo test -p schism-engine --features revm --release --lib reach_rates -- --ignored --nocapture`.
-    /// For every single-transaction canary, how many of `REACH_N` random blueprints (no
-    /// feedback, no mutation) compile to a case that tells it apart from healthy revm; before
-    /// that, how the healthy runs ended (by error and share of the gas limit used) and, for
     /// The cost of compiling the single-transaction inputs of `corpus/bench-fuzz` (the part of
     /// the harness's median run that is compilation): nanoseconds per compile, over
     /// `COMPILE_N` rounds. A measurement for `perf record`, not a check.
@@ -519,6 +514,13 @@ mod tests {
         println!("{} inputs, {rounds} rounds: {each:.0} ns per compile ({code})", inputs.len());
     }
 
+    /// Reach rates, a measurement for generator changes (deterministic, a minute;
+    /// `REACH_FORK=Istanbul` compiles every blueprint for that fork, `REACH_MUTANT=NAME` counts
+    /// one canary only):
+    /// `REACH_N=3000 cargo test -p schism-engine --features revm --release --lib reach_rates -- --ignored --nocapture`.
+    /// For every single-transaction canary, how many of `REACH_N` random blueprints (no
+    /// feedback, no mutation) compile to a case that tells it apart from healthy revm; before
+    /// that, how the healthy runs ended (by error and share of the gas limit used) and, for
     /// those out of gas, the top frame's last instruction and the gas it had left.
     #[cfg(feature = "revm")]
     #[test]
@@ -527,6 +529,7 @@ mod tests {
         use schism_interface::{Client, ErrorClass, TraceMode};
         use std::collections::BTreeMap;
         let n: usize = std::env::var("REACH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
+        let forced: Option<Fork> = std::env::var("REACH_FORK").ok().map(|f| f.parse().expect("a fork name"));
         let mut state = 0x9e37_79b9_7f4a_7c15u64;
         let mut next = || {
             state ^= state << 13;
@@ -539,7 +542,7 @@ mod tests {
                 let len = 32 + (next() % 2048) as usize;
                 let data: Vec<u8> = (0..len.div_ceil(8)).flat_map(|_| next().to_le_bytes()).take(len).collect();
                 let blueprint = Blueprint::from_bytes(&data);
-                compile(&blueprint, choose_fork(blueprint.fork, &Fork::ALL).unwrap_or(Fork::Osaka))
+                compile(&blueprint, forced.unwrap_or_else(|| choose_fork(blueprint.fork, &Fork::ALL).unwrap_or(Fork::Osaka)))
             })
             .collect();
         let started = std::time::Instant::now();
@@ -566,7 +569,8 @@ mod tests {
             println!("out of gas at the top frame's {op}: {count}, {} gas left on average", gas / *count as u64);
         }
         let (mut total, mut reached) = (0, 0);
-        for mutant in schism_revm::Mutant::ALL.into_iter().filter(|m| !m.block_level()) {
+        let only = std::env::var("REACH_MUTANT").ok();
+        for mutant in schism_revm::Mutant::ALL.into_iter().filter(|m| !m.block_level() && only.as_deref().is_none_or(|o| o == m.name())) {
             let client = schism_revm::MutantRevm::new(mutant);
             let hits = cases
                 .iter()

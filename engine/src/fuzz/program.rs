@@ -148,6 +148,10 @@ pub enum Offset {
     /// The current return data's size plus this many bytes (RETURNDATASIZE at run time, zero
     /// before Byzantium): reads at, inside and past the end of return data.
     Returned(i8),
+    /// Where the last call before this one read its input, shifted by this many bytes: writes
+    /// over a call's input after it returned (whose return data must not change) and reads
+    /// of it.
+    CallInput(i8),
 }
 
 impl CallMemory {
@@ -158,6 +162,7 @@ impl CallMemory {
         input_len: Length::Data,
         output_at: Place::Apart(Offset::Words(2)),
         output_len: Offset::Small(64),
+        rewrite: None,
     };
 }
 
@@ -196,6 +201,11 @@ pub struct CallMemory {
     pub output_at: Place,
     /// How many output bytes the caller takes.
     pub output_len: Offset,
+    /// After the call returns, the word at the input's start shifted by this many bytes is
+    /// overwritten (with its complement) and the return data read again: return data must
+    /// not change with the memory the call read.
+    #[serde(default)]
+    pub rewrite: Option<i8>,
 }
 
 /// Instructions that read or write memory.
@@ -550,14 +560,15 @@ impl<'a> Arbitrary<'a> for Value {
 
 impl<'a> Arbitrary<'a> for Offset {
     fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
-        Ok(match u.int_in_range(0u8..=19)? {
+        Ok(match u.int_in_range(0u8..=20)? {
             0..=2 => Offset::Zero,
             3..=7 => Offset::Small(u.arbitrary()?),
             8..=11 => Offset::Words(u.arbitrary()?),
             12..=14 => Offset::Edge(u.arbitrary()?),
             // Shifts near what they are relative to: ranges that touch and overlap it.
             15..=17 => Offset::Written(u.int_in_range(-32..=32)?),
-            _ => Offset::Returned(u.int_in_range(-33..=33)?),
+            18..=19 => Offset::Returned(u.int_in_range(-33..=33)?),
+            _ => Offset::CallInput(u.int_in_range(-32..=32)?),
         })
     }
 }
@@ -597,7 +608,15 @@ impl<'a> Arbitrary<'a> for Place {
 
 impl<'a> Arbitrary<'a> for CallMemory {
     fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
-        Ok(CallMemory { input_at: u.arbitrary()?, input_len: u.arbitrary()?, output_at: u.arbitrary()?, output_len: u.arbitrary()? })
+        Ok(CallMemory {
+            input_at: u.arbitrary()?,
+            input_len: u.arbitrary()?,
+            output_at: u.arbitrary()?,
+            output_len: u.arbitrary()?,
+            // A quarter of the chosen layouts write over the input after the call, most often
+            // where the input starts, otherwise up to a word either side.
+            rewrite: if u.ratio(1u8, 4)? { Some(if u.ratio(1u8, 2)? { 0 } else { u.int_in_range(-31..=31)? }) } else { None },
+        })
     }
 }
 
@@ -976,6 +995,7 @@ fn nudge_offset(o: Offset, d: i8) -> Offset {
         Offset::Edge(k) => Offset::Edge(k.wrapping_add_signed(d.signum())),
         Offset::Written(k) => Offset::Written(k.wrapping_add(d)),
         Offset::Returned(k) => Offset::Returned(k.wrapping_add(d)),
+        Offset::CallInput(k) => Offset::CallInput(k.wrapping_add(d)),
     }
 }
 
@@ -1108,6 +1128,7 @@ mod tests {
                 input_len: Length::Data,
                 output_at: Place::OverInput(0),
                 output_len: Offset::Small(32),
+                rewrite: None,
             }),
         };
         let mut original = Blueprint::default();

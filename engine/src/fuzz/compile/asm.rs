@@ -111,9 +111,19 @@ fn shifted(base: U256, d: i8) -> U256 {
     if d >= 0 { base.saturating_add(U256::from(d)) } else { base.saturating_sub(U256::from(d.unsigned_abs())) }
 }
 
+/// What the relative offsets ([`Offset::Written`], [`Offset::CallInput`]) are relative to, in
+/// program order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Marks {
+    /// Where the last memory write went.
+    written: U256,
+    /// Where the last call's input lay (zero before any call).
+    input: U256,
+}
+
 /// The memory offset or length an [`Offset`] names when it is known before the program runs
-/// (`written` being where the last memory write went); `None` for one read at run time.
-fn offset(o: Offset, written: U256) -> Option<U256> {
+/// (relative to the `marks`); `None` for one read at run time.
+fn offset(o: Offset, marks: Marks) -> Option<U256> {
     Some(match o {
         Offset::Zero => U256::ZERO,
         Offset::Small(v) => U256::from(v),
@@ -122,7 +132,8 @@ fn offset(o: Offset, written: U256) -> Option<U256> {
         // range there ends the frame.
         Offset::Edge(i) if i % 8 == 0 => OFFSET_EDGES[AFFORDABLE_EDGES + usize::from(i / 8) % (OFFSET_EDGES.len() - AFFORDABLE_EDGES)],
         Offset::Edge(i) => OFFSET_EDGES[usize::from(i) % AFFORDABLE_EDGES],
-        Offset::Written(d) => shifted(written, d),
+        Offset::Written(d) => shifted(marks.written, d),
+        Offset::CallInput(d) => shifted(marks.input, d),
         Offset::Returned(_) => return None,
     })
 }
@@ -134,15 +145,17 @@ pub(super) struct Asm<'c> {
     pub(super) code: Vec<u8>,
     /// How many results [`Asm::store_top`] has recorded (keys re-entry slots apart).
     slot: u64,
-    /// Where the last memory write (in program order) went: what [`Offset::Written`] is
-    /// relative to.
-    written: U256,
+    /// What relative offsets are relative to.
+    marks: Marks,
+    /// Whether a call was compiled before (its return data is read again after later memory
+    /// writes).
+    called: bool,
 }
 
 impl<'c> Asm<'c> {
     /// An empty program for the case `ctx` describes.
     pub(super) fn new(ctx: &'c Ctx) -> Asm<'c> {
-        Asm { ctx, code: Vec::with_capacity(512), slot: RESULT_SLOT, written: U256::ZERO }
+        Asm { ctx, code: Vec::with_capacity(512), slot: RESULT_SLOT, marks: Marks::default(), called: false }
     }
 
     /// One instruction without immediate.
@@ -200,7 +213,7 @@ impl<'c> Asm<'c> {
     /// A push of the offset or length `o` names: a constant, or RETURNDATASIZE plus a shift
     /// (zero plus the shift, not below zero, before Byzantium).
     fn push_offset(&mut self, o: Offset) -> &mut Self {
-        match (offset(o, self.written), o) {
+        match (offset(o, self.marks), o) {
             (Some(v), _) => self.push(v),
             (None, Offset::Returned(d)) if self.ctx.fork >= Fork::Byzantium && d >= 0 => self.op(RETURNDATASIZE).add_signed(d),
             // RETURNDATASIZE - k, not below zero (a wrapped offset would only run out of gas):
@@ -217,14 +230,14 @@ impl<'c> Asm<'c> {
     /// Notes that memory was written at `o` (when known before the run and affordable: a
     /// write past that ran out of gas or wrote nothing).
     fn wrote(&mut self, o: Offset) {
-        if let Some(v) = offset(o, self.written).filter(|v| *v < U256::from(WRITABLE)) {
-            self.written = v;
+        if let Some(v) = offset(o, self.marks).filter(|v| *v < U256::from(WRITABLE)) {
+            self.marks.written = v;
         }
     }
 
     /// The constant offset `o` names when data can be written there affordably.
     fn writable(&self, o: Offset) -> Option<u64> {
-        offset(o, self.written).and_then(|v| u64::try_from(v).ok()).filter(|v| *v < WRITABLE)
+        offset(o, self.marks).and_then(|v| u64::try_from(v).ok()).filter(|v| *v < WRITABLE)
     }
 
     /// A push of a length: the data's (`len`), shifted, or any offset.
@@ -555,6 +568,9 @@ impl<'c> Asm<'c> {
         self.wrote(dst);
         self.op(MSIZE).fold_top();
         self.op(GAS).fold_top();
+        if !matches!(op, MemOp::Mload) {
+            self.reread_return_data();
+        }
     }
 
     /// A call: its input written to memory (when affordable), the call with the input and
@@ -573,10 +589,10 @@ impl<'c> Asm<'c> {
             (Input::Words(words), _) => words.iter().flat_map(|w| self.ctx.value(*w).to_be_bytes::<32>()).collect(),
         };
         // Where the input goes, fixed before anything moves the last-written mark.
-        let input_start = offset(memory.input_at, self.written);
+        let input_start = offset(memory.input_at, self.marks);
         if let Some(at) = input_start.and_then(|v| u64::try_from(v).ok()).filter(|v| *v < WRITABLE) {
             self.write_memory(at, &data);
-            self.written = U256::from(at);
+            self.marks.written = U256::from(at);
         }
         let opcode = match kind {
             CallKind::Call => CALL,
@@ -589,7 +605,7 @@ impl<'c> Asm<'c> {
         self.push_offset(memory.output_len);
         let output_start = match (memory.output_at, input_start) {
             (Place::Apart(o), _) => {
-                let start = offset(o, self.written);
+                let start = offset(o, self.marks);
                 self.push_offset(o);
                 start
             }
@@ -630,9 +646,30 @@ impl<'c> Asm<'c> {
             }
         }
         if let Some(v) = output_start.filter(|v| *v < U256::from(WRITABLE)) {
-            self.written = v;
+            self.marks.written = v;
         }
+        let input_start = input_start.filter(|v| *v < U256::from(WRITABLE));
+        if let Some(v) = input_start {
+            self.marks.input = v;
+        }
+        self.called = true;
         self.op(MSIZE).fold_top();
+        // The input overwritten (each byte changed) and the return data read again.
+        if let (Some(d), Some(v)) = (memory.rewrite, input_start) {
+            let at = shifted(v, d);
+            self.push(at).op(MLOAD).op(NOT).push(at).op(MSTORE);
+            self.reread_return_data();
+        }
+    }
+
+    /// The current return data hashed into the fold: after a memory write that follows a call,
+    /// so that return data that aliases memory (geth CVE-2020-26241: the identity precompile's
+    /// output was its input's memory) shows the write. Nothing before Byzantium or any call.
+    fn reread_return_data(&mut self) {
+        if self.called && self.ctx.fork >= Fork::Byzantium {
+            self.op(RETURNDATASIZE).push_u64(0).push_u64(SCRATCH).op(RETURNDATACOPY);
+            self.op(RETURNDATASIZE).push_u64(SCRATCH).op(KECCAK256).fold_top();
+        }
     }
 }
 
@@ -696,6 +733,7 @@ mod tests {
             input_len: Length::Delta(-1),
             output_at: Place::OverInput(4),
             output_len: Offset::Small(7),
+            rewrite: None,
         };
         let input = Input::Shaped { variant: 0, data: vec![0xaa; 40] };
         asm.call(CallKind::StaticCall, Target::Contract(0), Gas::Left(3), Value::Small(0), &input, memory);
@@ -705,7 +743,7 @@ mod tests {
         let gas = [PUSH1, 3, GAS, SUB, STATICCALL];
         assert!(find(&asm.code, &gas).is_some(), "GAS - 3 forwarded");
         // The output range is where the next Written offset points.
-        assert_eq!(asm.written, U256::from(100));
+        assert_eq!(asm.marks.written, U256::from(100));
     }
 
     #[test]
@@ -713,7 +751,7 @@ mod tests {
         let ctx = Ctx::new(Fork::Cancun, 1);
         let mut asm = Asm::new(&ctx);
         asm.memory(MemOp::Mstore(Value::Small(1)), Offset::Small(50), Offset::Zero, Offset::Zero);
-        assert_eq!(asm.written, U256::from(50));
+        assert_eq!(asm.marks.written, U256::from(50));
         let at = asm.code.len();
         asm.memory(MemOp::ReturndataCopy, Offset::Written(-3), Offset::Returned(-1), Offset::Returned(2));
         let code = &asm.code[at..];
@@ -730,10 +768,10 @@ mod tests {
 
     #[test]
     fn edges_reach_past_2_to_the_32_and_2_to_the_64_an_eighth_of_the_time() {
-        let huge = (0..=255u8).filter(|i| offset(Offset::Edge(*i), U256::ZERO).is_some_and(|v| v >= U256::from(0xffff_ffffu64))).count();
+        let huge = (0..=255u8).filter(|i| offset(Offset::Edge(*i), Marks::default()).is_some_and(|v| v >= U256::from(0xffff_ffffu64))).count();
         assert_eq!(huge, 32);
-        assert_eq!(offset(Offset::Edge(0), U256::ZERO), Some(OFFSET_EDGES[AFFORDABLE_EDGES]));
-        let beyond_64 = (0..=255u8).filter(|i| offset(Offset::Edge(*i), U256::ZERO).is_some_and(|v| v > U256::from(u64::MAX))).count();
+        assert_eq!(offset(Offset::Edge(0), Marks::default()), Some(OFFSET_EDGES[AFFORDABLE_EDGES]));
+        let beyond_64 = (0..=255u8).filter(|i| offset(Offset::Edge(*i), Marks::default()).is_some_and(|v| v > U256::from(u64::MAX))).count();
         assert!(beyond_64 > 0, "offsets past 2^64 are drawn");
     }
 
@@ -746,7 +784,7 @@ mod tests {
         use crate::fuzz::program::{Blueprint, Contract, Piece};
         use schism_interface::{Client, TraceMode};
         let leaf = Leaf::Memory { op: MemOp::Keccak, dst: Offset::Edge(24), src: Offset::Zero, len: Offset::Zero };
-        assert_eq!(offset(Offset::Edge(24), U256::ZERO), Some(U256::from_limbs([0, 1, 0, 0])), "2^64");
+        assert_eq!(offset(Offset::Edge(24), Marks::default()), Some(U256::from_limbs([0, 1, 0, 0])), "2^64");
         let mut blueprint = Blueprint::default();
         blueprint.tx.gas = 3;
         blueprint.contracts = vec![Contract { balance: Value::Small(0), nonce: 1, storage: vec![], program: vec![Piece::Leaf(leaf)] }];
@@ -759,18 +797,19 @@ mod tests {
         assert_eq!(stored, Some(U256::from(FOLD_K).wrapping_add(hash)));
     }
 
-    /// The shape of geth's CVE-2021-39137 is in the generator's reach: a call to the identity
-    /// precompile whose output lands over its own input, as a blueprint can now say, tells the
-    /// `identity-aliasing` canary from healthy revm; the same call with its output apart does
-    /// not.
+    /// The shapes of geth's CVE-2021-39137 and CVE-2020-26241 are in the generator's reach: a
+    /// call to the identity precompile whose output lands over its own input, or whose input
+    /// is written over after it returned (by the call's own rewrite or by a later memory
+    /// instruction at [`Offset::CallInput`]), tells the `identity-aliasing` canary from
+    /// healthy revm; the same call with its output apart and its input left alone does not.
     #[cfg(feature = "revm")]
     #[test]
-    fn an_identity_call_with_its_output_over_its_input_shows_the_aliasing_canary() {
+    fn an_identity_call_whose_input_memory_changes_shows_the_aliasing_canary() {
         use crate::fuzz::compile::compile;
         use crate::fuzz::program::{Blueprint, Contract, Piece};
         use schism_interface::{Client, TraceMode};
-        let roots = |output_at: Place| {
-            let memory = CallMemory { input_at: Offset::Words(4), input_len: Length::Data, output_at, output_len: Offset::Small(48) };
+        let roots = |output_at: Place, rewrite: Option<i8>, after: Option<Leaf>| {
+            let memory = CallMemory { input_at: Offset::Words(4), input_len: Length::Data, output_at, output_len: Offset::Small(48), rewrite };
             let call = Leaf::Call {
                 kind: CallKind::StaticCall,
                 target: Target::Precompile(3),
@@ -781,7 +820,8 @@ mod tests {
             };
             let mut blueprint = Blueprint::default();
             blueprint.tx.gas = 7;
-            blueprint.contracts = vec![Contract { balance: Value::Small(0), nonce: 1, storage: vec![], program: vec![Piece::Leaf(call)] }];
+            let program = std::iter::once(call).chain(after).map(Piece::Leaf).collect();
+            blueprint.contracts = vec![Contract { balance: Value::Small(0), nonce: 1, storage: vec![], program }];
             let case = compile(&blueprint, Fork::Cancun);
             assert_eq!(crate::fuzz::precompile::precompiles(Fork::Cancun)[3], 4, "Precompile(3) is the identity");
             let healthy = schism_revm::Revm::new().execute(&case, TraceMode::Off).expect("executes");
@@ -789,10 +829,19 @@ mod tests {
                 schism_revm::MutantRevm::new(schism_revm::Mutant::IdentityAliasing).execute(&case, TraceMode::Off).expect("executes");
             (healthy.state_root, mutant.state_root)
         };
-        let (healthy, mutant) = roots(Place::OverInput(16));
+        let apart = Place::Apart(Offset::Words(12));
+        let (healthy, mutant) = roots(Place::OverInput(16), None, None);
         assert_ne!(healthy, mutant, "overlapping ranges reveal the aliasing");
-        let (healthy, mutant) = roots(Place::Apart(Offset::Words(12)));
+        let (healthy, mutant) = roots(apart, None, None);
         assert_eq!(healthy, mutant, "ranges apart do not");
+        let (healthy, mutant) = roots(apart, Some(5), None);
+        assert_ne!(healthy, mutant, "the input rewritten after the call does");
+        let mstore = Leaf::Memory { op: MemOp::Mstore(Value::Small(9)), dst: Offset::CallInput(-7), src: Offset::Zero, len: Offset::Zero };
+        let (healthy, mutant) = roots(apart, None, Some(mstore));
+        assert_ne!(healthy, mutant, "so does a later MSTORE over the input");
+        let mstore = Leaf::Memory { op: MemOp::Mstore(Value::Small(9)), dst: Offset::Words(40), src: Offset::Zero, len: Offset::Zero };
+        let (healthy, mutant) = roots(apart, None, Some(mstore));
+        assert_eq!(healthy, mutant, "but not one elsewhere");
     }
 
     #[test]
