@@ -379,7 +379,7 @@ mod tests {
         let digest = h.finalize();
         println!("{cases} cases, {sequences} sequences: {digest}");
         assert!(sequences > 100, "too few sequences ({sequences}) to cover later transactions");
-        assert_eq!(digest, alloy_primitives::b256!("0x2a7b371d4b9403ac6a85347073719fff8f076dc75f0695d5dc81ac1aeccaac01"));
+        assert_eq!(digest, alloy_primitives::b256!("0x30c75c7329c0565c4ce9c85fdb90664944f399eb1e40ecd8800d078f610d5ecb"));
     }
 
     /// Healthy revm and the canary `mutant` disagree on the case `blueprint` compiles to under
