@@ -379,7 +379,7 @@ mod tests {
         let digest = h.finalize();
         println!("{cases} cases, {sequences} sequences: {digest}");
         assert!(sequences > 100, "too few sequences ({sequences}) to cover later transactions");
-        assert_eq!(digest, alloy_primitives::b256!("0x30c75c7329c0565c4ce9c85fdb90664944f399eb1e40ecd8800d078f610d5ecb"));
+        assert_eq!(digest, alloy_primitives::b256!("0xcc0c0229353a0f6c73be65fd71db7c13d288d16ac1b04df56371730a3b440ed5"));
     }
 
     /// Healthy revm and the canary `mutant` disagree on the case `blueprint` compiles to under

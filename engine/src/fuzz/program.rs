@@ -315,6 +315,21 @@ pub enum Leaf {
         /// The value written.
         value: Value,
     },
+    /// Ends the frame with a call (no input, no output) for which the frame keeps just about
+    /// what the call costs: it first burns its gas down to the call's cost as the compiler
+    /// reckons it (base, access, value transfer) plus `margin` and up to 21 more, then calls
+    /// with all that is left and stops. Exactly enough and just too little for the frame's own
+    /// call, which relative gas (`GAS - k`) never lands on.
+    LastCall {
+        /// Which call instruction.
+        kind: CallKind,
+        /// Whom it calls.
+        target: Target,
+        /// Value sent (CALL and CALLCODE).
+        value: Value,
+        /// Gas kept beyond the reckoned cost (negative: short of it).
+        margin: i8,
+    },
     /// SELFDESTRUCT to a beneficiary.
     SelfDestruct(Target),
     /// Ends the frame: 0 STOP, 1 RETURN, 2 REVERT, 3 INVALID.
@@ -498,6 +513,14 @@ impl<'a> Arbitrary<'a> for Leaf {
             },
             25..=26 => Leaf::Reentry { transient: u.arbitrary()?, revert: u.arbitrary()?, value: u.arbitrary()? },
             27 if u.ratio(1u8, 3)? => Leaf::SelfDestruct(u.arbitrary()?),
+            // A third of the other endings end with a squeezed call, short of its cost two
+            // times in three (by 1 to 64, then by up to 21 more from the burn's step).
+            27 if u.ratio(1u8, 3)? => Leaf::LastCall {
+                kind: u.arbitrary()?,
+                target: u.arbitrary()?,
+                value: u.arbitrary()?,
+                margin: u.int_in_range(-64..=31)?,
+            },
             27 => Leaf::End { kind: u.arbitrary()?, offset: u.arbitrary()?, len: u.arbitrary()? },
             28..=30 => Leaf::Op { op: u.arbitrary()?, args: u.arbitrary()? },
             _ => {
@@ -1050,6 +1073,7 @@ impl Leaf {
             }
             Leaf::Reentry { value, .. } => out.push(Operand::Value(value)),
             Leaf::SelfDestruct(t) => out.push(Operand::Target(t)),
+            Leaf::LastCall { target, value, .. } => out.extend([Operand::Target(target), Operand::Value(value)]),
             Leaf::End { offset, len, .. } => out.extend([Operand::Offset(offset), Operand::Offset(len)]),
             Leaf::Stack { .. } | Leaf::Overlap { .. } | Leaf::Raw(_) => {}
         }

@@ -138,6 +138,17 @@ fn offset(o: Offset, marks: Marks) -> Option<U256> {
     })
 }
 
+/// The instruction a call of `kind` compiles to under `fork` (CALL where the fork lacks it).
+fn call_opcode(kind: CallKind, fork: Fork) -> u8 {
+    match kind {
+        CallKind::Call => CALL,
+        CallKind::CallCode => CALLCODE,
+        CallKind::DelegateCall if fork >= Fork::Homestead => DELEGATECALL,
+        CallKind::StaticCall if fork >= Fork::Byzantium => STATICCALL,
+        _ => CALL,
+    }
+}
+
 /// A bytecode assembler that keeps track of result slots and jump targets.
 pub(super) struct Asm<'c> {
     ctx: &'c Ctx,
@@ -503,6 +514,7 @@ impl<'c> Asm<'c> {
             Leaf::SelfDestruct(target) => {
                 self.push_target(*target).op(SELFDESTRUCT);
             }
+            Leaf::LastCall { kind, target, value, margin } => self.last_call(*kind, *target, *value, *margin),
             Leaf::End { kind, offset: o, len } => match kind % 4 {
                 0 => {
                     self.op(STOP);
@@ -594,13 +606,7 @@ impl<'c> Asm<'c> {
             self.write_memory(at, &data);
             self.marks.written = U256::from(at);
         }
-        let opcode = match kind {
-            CallKind::Call => CALL,
-            CallKind::CallCode => CALLCODE,
-            CallKind::DelegateCall if fork >= Fork::Homestead => DELEGATECALL,
-            CallKind::StaticCall if fork >= Fork::Byzantium => STATICCALL,
-            _ => CALL,
-        };
+        let opcode = call_opcode(kind, fork);
         // Operands in reverse: output length and offset, input length and offset.
         self.push_offset(memory.output_len);
         let output_start = match (memory.output_at, input_start) {
@@ -625,9 +631,7 @@ impl<'c> Asm<'c> {
             None => self.push_offset(memory.input_at),
         };
         if matches!(opcode, CALL | CALLCODE) {
-            let v = self.ctx.value(value);
-            // Mostly affordable values; boundary values sometimes exceed the balance.
-            let v = if matches!(value, Value::Small(_) | Value::Boundary(_)) { v } else { v % U256::from(1_000_000u64) };
+            let v = self.call_value(value);
             self.push(v);
         }
         self.push_target(target).push_gas(gas);
@@ -659,6 +663,61 @@ impl<'c> Asm<'c> {
             let at = shifted(v, d);
             self.push(at).op(MLOAD).op(NOT).push(at).op(MSTORE);
             self.reread_return_data();
+        }
+    }
+
+    /// The value a call sends: mostly affordable; boundary values sometimes exceed the
+    /// balance.
+    fn call_value(&self, value: Value) -> U256 {
+        let v = self.ctx.value(value);
+        if matches!(value, Value::Small(_) | Value::Boundary(_)) { v } else { v % U256::from(1_000_000u64) }
+    }
+
+    /// A call that ends the frame with just about the gas it costs (see [`Leaf::LastCall`]):
+    /// the burn loop `JUMPDEST PUSH goal GAS GT PUSH2 top JUMPI` (22 gas a turn) leaves the
+    /// call, after its `GAS` operand, between `goal - 40` and `goal - 19`; the goal is the
+    /// reckoned cost plus the margin plus 40. Before Tangerine Whistle a call costs the gas it
+    /// forwards, so there the call is plain.
+    fn last_call(&mut self, kind: CallKind, target: Target, value: Value, margin: i8) {
+        let fork = self.ctx.fork;
+        let opcode = call_opcode(kind, fork);
+        for _ in 0..4 {
+            self.push_u64(0);
+        }
+        let mut cost = 0u64;
+        if matches!(opcode, CALL | CALLCODE) {
+            let v = self.call_value(value);
+            if !v.is_zero() {
+                cost += 9000;
+            }
+            self.push(v);
+        }
+        self.push_target(target);
+        if fork >= Fork::Tangerine {
+            cost += match fork >= Fork::Berlin {
+                // Warm from the start: precompiles, the contract itself and the transaction's
+                // target, the sender (and the coinbase from Shanghai); cold otherwise, unless an
+                // earlier access warmed it, which the margin's spread absorbs.
+                true if self.warm(target) => 100,
+                true => 2600,
+                false => 700,
+            };
+            let goal = cost.saturating_add_signed(i64::from(margin)) + 40;
+            let top = self.label();
+            self.push_u64(goal).op(GAS).op(GT);
+            let at = self.forward();
+            self.patch(at, top);
+            self.op(JUMPI);
+        }
+        self.op(GAS).op(opcode).op(STOP);
+    }
+
+    /// Whether `target` is warm at the start of every transaction (Berlin on).
+    fn warm(&self, target: Target) -> bool {
+        match target {
+            Target::Precompile(_) | Target::This | Target::Contract(0) | Target::Sender => true,
+            Target::Coinbase => self.ctx.fork >= Fork::Shanghai,
+            _ => false,
         }
     }
 
@@ -842,6 +901,36 @@ mod tests {
         let mstore = Leaf::Memory { op: MemOp::Mstore(Value::Small(9)), dst: Offset::Words(40), src: Offset::Zero, len: Offset::Zero };
         let (healthy, mutant) = roots(apart, None, Some(mstore));
         assert_eq!(healthy, mutant, "but not one elsewhere");
+    }
+
+    /// A squeezed last call reaches its instruction with its reckoned cost plus the margin
+    /// and at most 22 more: a value-bearing CALLCODE to a cold empty account (11,600 gas)
+    /// with a margin of -30 runs out of gas on healthy revm, with +5 it goes through.
+    #[cfg(feature = "revm")]
+    #[test]
+    fn a_last_call_keeps_just_about_its_cost() {
+        use crate::fuzz::compile::compile;
+        use crate::fuzz::program::{Blueprint, Contract, Piece};
+        use revm_bytecode::opcode::CALLCODE;
+        use schism_interface::{Client, ErrorClass, TraceMode};
+        let run = |margin: i8| {
+            let leaf = Leaf::LastCall { kind: CallKind::CallCode, target: Target::Empty(1), value: Value::Small(1), margin };
+            let mut blueprint = Blueprint::default();
+            blueprint.tx.gas = 7;
+            blueprint.contracts = vec![Contract { balance: Value::Small(9), nonce: 1, storage: vec![], program: vec![Piece::Leaf(leaf)] }];
+            let case = compile(&blueprint, Fork::Cancun);
+            let outcome = schism_revm::Revm::new().execute(&case, TraceMode::Steps).expect("executes");
+            let trace = outcome.trace.clone().expect("a trace");
+            let at_call = trace.iter().find(|s| s.op == CALLCODE).expect("the CALLCODE runs").gas;
+            (at_call, outcome.error)
+        };
+        for margin in [-64i8, -30, -1, 0, 5, 31] {
+            let (gas, _) = run(margin);
+            let low = 11_600i64 + i64::from(margin);
+            assert!((low + 1..=low + 22).contains(&(gas as i64)), "margin {margin}: {gas} gas at the CALLCODE");
+        }
+        assert_eq!(run(-30).1, Some(ErrorClass::OutOfGas));
+        assert_eq!(run(5).1, None);
     }
 
     #[test]
