@@ -379,7 +379,7 @@ mod tests {
         let digest = h.finalize();
         println!("{cases} cases, {sequences} sequences: {digest}");
         assert!(sequences > 100, "too few sequences ({sequences}) to cover later transactions");
-        assert_eq!(digest, alloy_primitives::b256!("0xcc0c0229353a0f6c73be65fd71db7c13d288d16ac1b04df56371730a3b440ed5"));
+        assert_eq!(digest, alloy_primitives::b256!("0x2ac60ce2e874b0090913f564f80d97395e3fe46358b1770156673487844fb4d4"));
     }
 
     /// Healthy revm and the canary `mutant` disagree on the case `blueprint` compiles to under

@@ -134,12 +134,13 @@ pub fn malformed(id: u16, mut input: Vec<u8>, data: &[u8]) -> Vec<u8> {
                 return input;
             }
             5 if byte(2) % 4 == 0 => {
-                // The input ends inside a length word, after 1 to 31 of its bytes, not all
-                // zero: a reader that does not pad it with zeros on the right (as the EIP
+                // The input ends inside a length word, after 1 to 31 of its bytes (not all
+                // zero): a reader that does not pad it with zeros on the right (as the EIP
                 // says) reads a small length where the padded one is huge
                 // (@ethereumjs/evm 2.1.0's short-input bug, issue 3204).
+                // Mostly 1 to 3 bytes, so that the unpadded reading is small enough to afford.
                 let word = usize::from(byte(1) % 3);
-                let kept = usize::from(byte(3) % 31) + 1;
+                let kept = if byte(3) % 4 == 0 { usize::from(byte(3) / 4 % 31) + 1 } else { usize::from(byte(3) % 3) + 1 };
                 input.resize(32 * word, 0);
                 input.extend((0..kept).map(|i| byte(4 + i)));
                 if input[32 * word..].iter().all(|b| *b == 0) {
