@@ -370,11 +370,13 @@ async function makeState(pre, common) {
 // tracing
 
 // 2.x's step event names the opcode (`fullName`, e.g. PUSH1) but does not give its number:
-// the numbers come from the EVM's own opcode table, read once per case in trace mode.
+// the numbers come from the EVM's own opcode table, read once per case in trace mode. Read
+// through the `opcodes` getter: `getActiveOpcodes()` rebuilds the table, and with it the
+// opcode map, which would drop the CALLCODE backport applied to it.
 let opcodeNumbers = new Map()
 function learnOpcodes(evm) {
   opcodeNumbers = new Map()
-  for (const [code, op] of evm.getActiveOpcodes()) opcodeNumbers.set(op.fullName, code)
+  for (const [code, op] of evm.opcodes) opcodeNumbers.set(op.fullName, code)
 }
 
 function onStep(e) {
