@@ -338,7 +338,7 @@ fn eels_1_17_delegate_warm_before_authorizations_tells_releases_apart() {
 /// it, the release it expects passes. The deterministic half of the rediscovery suite: fuzzing
 /// finds these in minutes, this replays them in seconds.
 #[test]
-#[ignore = "needs `schism install geth@v1.9.16 geth@v1.9.17 geth@v1.9.18 ethereumjs@7.1.0 ethereumjs@7.2.0`; CI runs it"]
+#[ignore = "needs `schism install geth@v1.9.16 geth@v1.9.17 geth@v1.9.18 geth@v1.10.7 geth@v1.10.8 ethereumjs@7.1.0 ethereumjs@7.2.0`; CI runs it"]
 fn release_regressions_tell_releases_apart() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../corpus/regressions");
     let mut checked = 0;
