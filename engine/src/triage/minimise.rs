@@ -11,6 +11,7 @@ use super::code::{Instruction, Program};
 use alloy_primitives::{Bytes, U256};
 use schism_interface::{Accounts, Case, Transaction, TxValue};
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -135,6 +136,11 @@ struct Search<'p> {
     evaluations: u64,
     budget: Budget,
     started: Instant,
+    /// The [`fingerprint`]s of candidates the predicate rejected: a later round of the search
+    /// builds many of them again from an unchanged best case (about one evaluation in six of a
+    /// farm's minimisations), and the predicate (every client run again) would reject them
+    /// again. `None`: every candidate is evaluated (the tests' reference).
+    rejected: Option<HashSet<(u64, u64)>>,
 }
 
 impl Search<'_> {
@@ -147,11 +153,22 @@ impl Search<'_> {
         if self.exhausted() || candidate == self.best {
             return false;
         }
+        // Counted as an evaluation even when remembered, so that the budget ends the search
+        // where it ended before the memory.
         self.evaluations += 1;
+        let print = self.rejected.as_ref().map(|_| fingerprint(&candidate));
+        if let (Some(rejected), Some(print)) = (&self.rejected, print)
+            && rejected.contains(&print)
+        {
+            return false;
+        }
         if (self.holds)(&candidate) {
             self.best = candidate;
             true
         } else {
+            if let (Some(rejected), Some(print)) = (&mut self.rejected, print) {
+                rejected.insert(print);
+            }
             false
         }
     }
@@ -377,6 +394,28 @@ impl Search<'_> {
     }
 }
 
+/// A 128-bit hash of everything minimisation edits in a case (the pre-state, the transaction's
+/// lists, data, gas limit and value): two candidates of one search with the same fingerprint
+/// are the same candidate (a collision among a search's few thousand candidates has a
+/// probability near 2^-105). A fingerprint, rather than the candidate, is kept: candidates
+/// of a large pre-state are tens of kilobytes each.
+fn fingerprint(case: &Case) -> (u64, u64) {
+    use std::hash::{Hash, Hasher};
+    let hash = |seed: u8| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        seed.hash(&mut h);
+        for (address, account) in case.pre.iter() {
+            (address, &account.code, account.balance, account.nonce, &account.storage).hash(&mut h);
+        }
+        let tx = &case.tx;
+        (&tx.data, tx.gas_limit, &tx.blob_versioned_hashes).hash(&mut h);
+        // The lists' items and the value have no `Hash`; their `Debug` forms are short.
+        format!("{:?} {:?} {:?}", tx.value, tx.access_list, tx.authorization_list).hash(&mut h);
+        h.finish()
+    };
+    (hash(0), hash(1))
+}
+
 /// Smaller values to try in place of `v`, smallest first.
 fn smaller(v: U256) -> Vec<U256> {
     let mut out = vec![U256::ZERO, U256::from(1)];
@@ -391,7 +430,12 @@ fn smaller(v: U256) -> Vec<U256> {
 /// Shrinks `case` while `holds` stays true of it. `holds` must be true of `case` itself;
 /// otherwise `case` comes back unchanged.
 pub fn minimise(case: &Case, budget: Budget, holds: &mut dyn FnMut(&Case) -> bool) -> (Case, Minimised) {
-    let mut search = Search { best: case.clone(), holds, evaluations: 0, budget, started: Instant::now() };
+    search(case, budget, holds, Some(HashSet::new()))
+}
+
+/// [`minimise`], remembering rejected candidates in `rejected` when it is `Some`.
+fn search(case: &Case, budget: Budget, holds: &mut dyn FnMut(&Case) -> bool, rejected: Option<HashSet<(u64, u64)>>) -> (Case, Minimised) {
+    let mut search = Search { best: case.clone(), holds, evaluations: 0, budget, started: Instant::now(), rejected };
     loop {
         let mut progress = false;
         progress |= search.accounts();
@@ -474,6 +518,36 @@ mod tests {
         assert_eq!(small.tx.gas_limit, 30_000, "gas bisected to the least that holds");
         assert!(small.tx.data.is_empty(), "calldata dropped");
         assert!(!small.pre.contains_key(&Address::repeat_byte(0xdd)), "bystander dropped");
+    }
+
+    #[test]
+    fn a_rejected_candidate_is_not_evaluated_again_and_the_result_is_the_same() {
+        // Two rejected SARs before the one the "bug" needs, so later rounds rebuild candidates.
+        let mut code = vec![0x60, 0x03, 0x60, 0x05, 0x1d, 0x50, 0x60, 0x07, 0x60, 0x09, 0x1d, 0x50];
+        code.extend([0x7f]);
+        code.extend([0xab; 32]); // PUSH32
+        code.extend([0x1d, 0x61, 0x01, 0x00, 0x55, 0x00]); // SAR, PUSH2 0x100, SSTORE, STOP
+        let case = case_with(code);
+        let holds = |c: &Case| {
+            let Some(code) = c.tx.to.and_then(|t| c.pre.get(&t)).map(|a| a.code.clone()) else { return false };
+            let p = Program::parse(&code);
+            p.instructions.iter().any(|i| i.is_push() && i.value().bit(255)) && code.contains(&0x1d) && c.tx.gas_limit >= 30_000
+        };
+        let mut asked: Vec<Case> = Vec::new();
+        let mut remembering = |c: &Case| {
+            asked.push(c.clone());
+            holds(c)
+        };
+        let (small, m) = search(&case, Budget::default(), &mut remembering, Some(HashSet::new()));
+        let mut forgetting = holds;
+        let (reference, reference_m) = search(&case, Budget::default(), &mut forgetting, None);
+        assert_eq!(small, reference, "the same minimised case");
+        assert_eq!((m.evaluations, m.complete), (reference_m.evaluations, reference_m.complete), "the same evaluations counted");
+        let rejected: Vec<&Case> = asked.iter().filter(|c| !holds(c)).collect();
+        for (i, c) in rejected.iter().enumerate() {
+            assert!(!rejected[..i].contains(c), "a rejected candidate was evaluated again");
+        }
+        assert!(asked.len() < m.evaluations as usize, "some candidates were remembered ({} asked)", asked.len());
     }
 
     #[test]

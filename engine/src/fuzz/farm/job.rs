@@ -30,7 +30,7 @@ use libafl::observers::{CanTrack as _, ExplicitTracking, OwnedMapObserver};
 use libafl::schedulers::{IndexesLenTimeMinimizerScheduler, QueueScheduler};
 use libafl::stages::StdMutationalStage;
 use libafl::state::{HasCorpus as _, HasExecutions, HasMaxSize as _, HasRand, StdState};
-use libafl::{Error, Fuzzer as _, HasNamedMetadata as _, feedback_and_fast};
+use libafl::{Error, Fuzzer as _, HasNamedMetadata as _, feedback_and_fast, feedback_or};
 use libafl_bolts::rands::StdRand;
 use libafl_bolts::shmem::{StdShMem, StdShMemProvider};
 use libafl_bolts::tuples::{RefIndexable, tuple_list, tuple_list_type};
@@ -239,7 +239,7 @@ fn fuzz(job: &Job<'_>, state: Option<FarmState>, mgr: &mut FarmManager, client: 
     let harness = Harness::new(harness_options(options, clients)).map_err(farm_error)?;
 
     let observer = OwnedMapObserver::new(FEATURES, vec![0u8; MAP_SIZE]).track_indices();
-    let mut feedback = MaxMapFeedback::new(&observer);
+    let mut feedback = feedback_or!(MaxMapFeedback::new(&observer), super::scheduler::CacheLength);
     // A divergence is kept as a solution only when it also shows features no earlier
     // divergence showed: the harness files every one, this keeps the inputs few.
     let mut objective = feedback_and_fast!(CrashFeedback::new(), MaxMapFeedback::with_name("divergence_features", &observer));
