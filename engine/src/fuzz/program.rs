@@ -516,12 +516,9 @@ impl<'a> Arbitrary<'a> for Leaf {
             27 if u.ratio(1u8, 3)? => Leaf::SelfDestruct(u.arbitrary()?),
             // A third of the other endings end with a squeezed call, short of its cost two
             // times in three (by 1 to 64, then by up to 21 more from the burn's step).
-            27 if u.ratio(1u8, 3)? => Leaf::LastCall {
-                kind: u.arbitrary()?,
-                target: u.arbitrary()?,
-                value: u.arbitrary()?,
-                margin: u.int_in_range(-64..=31)?,
-            },
+            27 if u.ratio(1u8, 3)? => {
+                Leaf::LastCall { kind: u.arbitrary()?, target: u.arbitrary()?, value: u.arbitrary()?, margin: u.int_in_range(-64..=31)? }
+            }
             27 => Leaf::End { kind: u.arbitrary()?, offset: u.arbitrary()?, len: u.arbitrary()? },
             28..=30 => Leaf::Op { op: u.arbitrary()?, args: u.arbitrary()? },
             _ => {

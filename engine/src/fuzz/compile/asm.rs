@@ -827,10 +827,12 @@ mod tests {
 
     #[test]
     fn edges_reach_past_2_to_the_32_and_2_to_the_64_an_eighth_of_the_time() {
-        let huge = (0..=255u8).filter(|i| offset(Offset::Edge(*i), Marks::default()).is_some_and(|v| v >= U256::from(0xffff_ffffu64))).count();
+        let huge =
+            (0..=255u8).filter(|i| offset(Offset::Edge(*i), Marks::default()).is_some_and(|v| v >= U256::from(0xffff_ffffu64))).count();
         assert_eq!(huge, 32);
         assert_eq!(offset(Offset::Edge(0), Marks::default()), Some(OFFSET_EDGES[AFFORDABLE_EDGES]));
-        let beyond_64 = (0..=255u8).filter(|i| offset(Offset::Edge(*i), Marks::default()).is_some_and(|v| v > U256::from(u64::MAX))).count();
+        let beyond_64 =
+            (0..=255u8).filter(|i| offset(Offset::Edge(*i), Marks::default()).is_some_and(|v| v > U256::from(u64::MAX))).count();
         assert!(beyond_64 > 0, "offsets past 2^64 are drawn");
     }
 
@@ -868,7 +870,8 @@ mod tests {
         use crate::fuzz::program::{Blueprint, Contract, Piece};
         use schism_interface::{Client, TraceMode};
         let roots = |output_at: Place, rewrite: Option<i8>, after: Option<Leaf>| {
-            let memory = CallMemory { input_at: Offset::Words(4), input_len: Length::Data, output_at, output_len: Offset::Small(48), rewrite };
+            let memory =
+                CallMemory { input_at: Offset::Words(4), input_len: Length::Data, output_at, output_len: Offset::Small(48), rewrite };
             let call = Leaf::Call {
                 kind: CallKind::StaticCall,
                 target: Target::Precompile(3),

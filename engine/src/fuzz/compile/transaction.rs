@@ -105,7 +105,7 @@ pub(super) fn transaction(blueprint: &Blueprint, ctx: &Ctx, pre: &Accounts, env:
             .enumerate()
             .map(|(i, a)| match a {
                 Auth { authority, .. } if i == 0 && to_delegating && authority % 2 == 0 => {
-                    authorization(ctx, pre, &Auth { authority: 2, ..a.clone() }, nonce)
+                    authorization(ctx, pre, &Auth { authority: 2, ..*a }, nonce)
                 }
                 _ => authorization(ctx, pre, a, nonce),
             })
