@@ -638,8 +638,7 @@ impl<'c> Asm<'c> {
         self.op(opcode).store_top();
         if fork >= Fork::Byzantium {
             self.op(RETURNDATASIZE).store_top();
-            self.op(RETURNDATASIZE).push_u64(0).push_u64(SCRATCH).op(RETURNDATACOPY);
-            self.op(RETURNDATASIZE).push_u64(SCRATCH).op(KECCAK256).store_top();
+            self.return_data_hash().store_top();
         }
         // The memory the output went to (and, before Byzantium, the word after it: there is no
         // return data to hash).
@@ -675,7 +674,7 @@ impl<'c> Asm<'c> {
 
     /// A call that ends the frame with just about the gas it costs (see [`Leaf::LastCall`]):
     /// the burn loop `JUMPDEST PUSH goal GAS GT PUSH2 top JUMPI` (22 gas a turn) leaves the
-    /// call, after its `GAS` operand, between `goal - 40` and `goal - 19`; the goal is the
+    /// call, after its `GAS` operand, between `goal - 39` and `goal - 18`; the goal is the
     /// reckoned cost plus the margin plus 40. Before Tangerine Whistle a call costs the gas it
     /// forwards, so there the call is plain.
     fn last_call(&mut self, kind: CallKind, target: Target, value: Value, margin: i8) {
@@ -726,9 +725,14 @@ impl<'c> Asm<'c> {
     /// output was its input's memory) shows the write. Nothing before Byzantium or any call.
     fn reread_return_data(&mut self) {
         if self.called && self.ctx.fork >= Fork::Byzantium {
-            self.op(RETURNDATASIZE).push_u64(0).push_u64(SCRATCH).op(RETURNDATACOPY);
-            self.op(RETURNDATASIZE).push_u64(SCRATCH).op(KECCAK256).fold_top();
+            self.return_data_hash().fold_top();
         }
+    }
+
+    /// Pushes the hash of the current return data (copied to [`SCRATCH`] first).
+    fn return_data_hash(&mut self) -> &mut Self {
+        self.op(RETURNDATASIZE).push_u64(0).push_u64(SCRATCH).op(RETURNDATACOPY);
+        self.op(RETURNDATASIZE).push_u64(SCRATCH).op(KECCAK256)
     }
 }
 
