@@ -38,6 +38,20 @@ pub fn precompile_address(id: u16) -> Address {
 /// often as the others, so that throughput stays high while every precompile is still reached.
 pub const EXPENSIVE: [u16; 3] = [0x08, 0x0a, 0x0f];
 
+/// Precompiles chosen twice as often as the other cheap ones: MODEXP, whose three lengths,
+/// zero and one operands and changing gas formula (EIP-198, EIP-2565, EIP-7883) hold more
+/// edge cases than any other input.
+pub const FAVOURED: [u16; 1] = [0x05];
+
+/// The precompiles of `fork` a generated call picks from by default: every one but the
+/// [`EXPENSIVE`] ones, the [`FAVOURED`] ones twice.
+pub fn cheap_precompiles(fork: Fork) -> Vec<u16> {
+    let all = precompiles(fork);
+    let mut out: Vec<u16> = all.iter().copied().filter(|p| !EXPENSIVE.contains(p)).collect();
+    out.extend(all.iter().copied().filter(|p| FAVOURED.contains(p)));
+    out
+}
+
 /// The input a generated call passes precompile `id`: half of the variants (high bit clear)
 /// give its well-formed forms (some of which are deliberately broken too, see
 /// [`shaped_input`]), the other half one of those forms broken by [`malformed`]; so malformed
@@ -253,11 +267,18 @@ pub fn shaped_input(id: u16, variant: u8, data: &[u8]) -> Vec<u8> {
             let body = lens[0].min(256) + lens[1] + lens[2];
             out.extend((0..body).map(|i| byte(3 + i)));
             if variant % 8 == 5 {
-                // Modulus 1 (every result is 0), with a zero exponent half of the time.
+                // Modulus 1 (every result is 0), with a zero exponent three times in four
+                // (`b^0 = 1` short-cut without the reduction), a third of those by an empty
+                // exponent.
                 let len = out.len();
                 out[len - 1] = 1;
-                if byte(0) % 2 == 0 {
-                    out[len - 2] = 0;
+                match byte(0) % 12 {
+                    0..=5 => out[len - 2] = 0,
+                    6..=8 => {
+                        out[63] = 0;
+                        out.remove(len - 2);
+                    }
+                    _ => {}
                 }
             }
             out
@@ -505,7 +526,7 @@ mod tests {
         assert!(cut_inside > 400, "{cut_inside} of 4000");
     }
 
-    /// The modulus-1 form of MODEXP's input asks for `b^0 mod 1` half of the time.
+    /// The modulus-1 form of MODEXP's input asks for `b^0 mod 1` three times in four.
     #[test]
     fn the_modexp_modulus_one_form_is_zero_power_mod_one() {
         let even = precompile_input(5, 5, &[0u8; 64]);
@@ -513,6 +534,30 @@ mod tests {
         assert_eq!(even.len(), 96 + 34);
         assert_eq!(even[96 + 32], 0, "zero exponent");
         assert_eq!(even[96 + 33], 1, "modulus 1");
+    }
+
+    /// Of the modulus-1 forms, three in four have a zero exponent, a third of those an empty
+    /// one; and MODEXP is picked twice as often as any other cheap precompile.
+    #[test]
+    fn the_modexp_modulus_one_form_mostly_has_a_zero_exponent() {
+        let (mut zero, mut empty) = (0, 0);
+        for b in 0..=255u8 {
+            let input = precompile_input(5, 5, &[b; 64]);
+            let exp_len = U256::from_be_slice(&input[32..64]);
+            assert_eq!(input.last(), Some(&1), "modulus 1");
+            if exp_len.is_zero() {
+                empty += 1;
+                assert_eq!(input.len(), 96 + 33);
+            } else if input[input.len() - 2] == 0 {
+                zero += 1;
+            }
+        }
+        // 256 = 21 * 12 + 4: the first four residues come once more.
+        assert_eq!((zero, empty), (130, 63));
+        let cheap = cheap_precompiles(Fork::Osaka);
+        assert_eq!(cheap.iter().filter(|p| **p == 5).count(), 2);
+        assert_eq!(cheap.iter().filter(|p| **p == 4).count(), 1);
+        assert!(!cheap.iter().any(|p| EXPENSIVE.contains(p)));
     }
 
     /// The generated modulus-one MODEXP input shows the `precompile-output` canary.

@@ -27,6 +27,10 @@ const CREATED_SLOT: u64 = 0xc4ea7ed;
 pub(super) const FOLD_SLOT: u64 = 0xf01d;
 /// The multiplier of the fold (the 64-bit FNV prime): `fold = fold * K + x`.
 const FOLD_K: u64 = 0x100_0000_01b3;
+/// The gas below which the transaction's own frame stops before recording a result
+/// ([`Asm::stop_if_starved`]): the dearest record, a cold fresh slot's SLOAD and SSTORE
+/// (24,200 gas from Berlin), still fits.
+pub(super) const STARVED: u64 = 25_000;
 /// Data is written to memory before a call or creation only below this offset: beyond it the
 /// writes alone would run out of gas.
 const WRITABLE: u64 = 0x1_0000;
@@ -283,6 +287,7 @@ impl<'c> Asm<'c> {
     /// three times less often.
     fn store_top(&mut self) -> &mut Self {
         self.slot += 1;
+        self.stop_if_starved();
         self.push_u64(RESULT_SLOT).op(SLOAD).push_u64(FOLD_K).op(MUL).op(ADD).push_u64(RESULT_SLOT).op(SSTORE)
     }
 
@@ -291,7 +296,21 @@ impl<'c> Asm<'c> {
     /// reach the state root for a few hundred gas each instead of a fresh slot's 22,100, so
     /// programs observe much and still run long.
     fn fold_top(&mut self) -> &mut Self {
+        self.stop_if_starved();
         self.push_u64(FOLD_SLOT).op(SLOAD).push_u64(FOLD_K).op(MUL).op(ADD).push_u64(FOLD_SLOT).op(SSTORE)
+    }
+
+    /// Ends the transaction's own frame (`CALLER == ORIGIN`) with STOP when less than
+    /// [`STARVED`] gas is left, before a result is recorded: running out of gas there would
+    /// revert every result the transaction stored (a fifth of random programs did, at the
+    /// results' SSTORE), and a stopped frame keeps them. Inner frames are left to run out of
+    /// gas: that is an edge case their callers observe.
+    fn stop_if_starved(&mut self) {
+        self.push_u64(STARVED).op(GAS).op(LT).op(ORIGIN).op(CALLER).op(EQ).op(AND).op(ISZERO);
+        let skip = self.forward();
+        self.op(JUMPI).op(STOP);
+        let here = self.label();
+        self.patch(skip, here);
     }
 
     /// A JUMPDEST here; its offset.
