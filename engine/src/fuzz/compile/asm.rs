@@ -897,7 +897,7 @@ mod tests {
                 CallMemory { input_at: Offset::Words(4), input_len: Length::Data, output_at, output_len: Offset::Small(48), rewrite };
             let call = Leaf::Call {
                 kind: CallKind::StaticCall,
-                target: Target::Precompile(3),
+                target: Target::Precompile(4),
                 gas: Gas::All,
                 value: Value::Small(0),
                 input: Input::Shaped { variant: 0, data: (1..=64u8).collect() },
@@ -908,7 +908,7 @@ mod tests {
             let program = std::iter::once(call).chain(after).map(Piece::Leaf).collect();
             blueprint.contracts = vec![Contract { balance: Value::Small(0), nonce: 1, storage: vec![], program }];
             let case = compile(&blueprint, Fork::Cancun);
-            assert_eq!(crate::fuzz::precompile::precompiles(Fork::Cancun)[3], 4, "Precompile(3) is the identity");
+            assert_eq!(crate::fuzz::precompile::cheap_precompiles(Fork::Cancun)[3], 4, "Precompile(4) is the identity");
             let healthy = schism_revm::Revm::new().execute(&case, TraceMode::Off).expect("executes");
             let mutant =
                 schism_revm::MutantRevm::new(schism_revm::Mutant::IdentityAliasing).execute(&case, TraceMode::Off).expect("executes");
