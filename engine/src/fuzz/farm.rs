@@ -130,6 +130,9 @@ pub struct FarmOptions {
     /// Stop the farm at the first divergence (a self-test's canary found) instead of at the
     /// deadline.
     pub stop_on_divergence: bool,
+    /// Signatures set aside as other bugs than the one sought: filed again and counted, not
+    /// findings (see [`HarnessOptions::set_aside`](super::harness::HarnessOptions::set_aside)).
+    pub set_aside: Vec<String>,
     /// Minimisation budget per new signature (`None`: findings are filed as found).
     pub minimise: Option<crate::triage::Budget>,
     /// When a case is filed as slow (`None`: not judged).
@@ -211,6 +214,9 @@ impl FarmSummary {
         if !s.per_client.is_empty() {
             let times: Vec<String> = s.per_client.iter().map(|(id, t)| format!("{id} {:.1}s", t.seconds)).collect();
             out += &format!("time per client: {}\n", times.join(", "));
+        }
+        if s.set_aside > 0 {
+            out += &format!("{} divergent input{} set aside as other bugs\n", s.set_aside, if s.set_aside == 1 { "" } else { "s" });
         }
         if s.known > 0 {
             out += &format!(

@@ -35,6 +35,10 @@ pub struct HarnessOptions {
     /// `sequence` byte falls below it); the corpus then keeps the sequences that reach new
     /// behaviour, so the share also follows feedback.
     pub sequences: f64,
+    /// Signatures already judged to be other bugs than the one sought (the rediscovery
+    /// suite's): filed again and counted as set aside, but not findings, so they neither stop
+    /// a farm that stops at its first divergence nor count as its first finding.
+    pub set_aside: Vec<String>,
 }
 
 impl HarnessOptions {
@@ -47,6 +51,7 @@ impl HarnessOptions {
             minimise: Some(Budget::default()),
             slow: Some(SlowRule::default()),
             sequences: DEFAULT_SEQUENCE_SHARE,
+            set_aside: Vec::new(),
         }
     }
 }
@@ -109,6 +114,10 @@ pub struct HarnessStats {
     /// judged on the minimised case: counted, not filed, not findings.
     #[serde(default)]
     pub known: u64,
+    /// Divergent runs filed under a signature set aside as another bug
+    /// ([`HarnessOptions::set_aside`]): counted, not findings.
+    #[serde(default)]
+    pub set_aside: u64,
     /// Runs in which clients only named an exceptional halt differently.
     pub halt_naming: u64,
     /// Instructions executed, counted on the observed client.
@@ -223,6 +232,8 @@ pub struct Harness {
     sequence_below: u16,
     /// Where the input of a finding waits while it is filed (see [`PENDING_DIR`]).
     pending: PathBuf,
+    /// Signatures that are not findings ([`HarnessOptions::set_aside`]).
+    set_aside: Vec<String>,
 }
 
 /// One sequence in this many is checked for a cross-transaction dependency (a statistic, by
@@ -278,6 +289,7 @@ impl Harness {
             started: Instant::now(),
             sequence_below: (options.sequences.clamp(0.0, 1.0) * 256.0) as u16,
             pending: options.crashes.join(PENDING_DIR),
+            set_aside: options.set_aside,
         })
     }
 
@@ -394,6 +406,14 @@ impl Harness {
             return run;
         }
         let id = handled.as_ref().map(|h| h.signature.id());
+        if id.as_ref().is_some_and(|id| self.set_aside.contains(id)) {
+            // Another bug, already judged: filed again, counted, not a finding.
+            self.stats.set_aside += 1;
+            self.stats.divergences = self.stats.divergences.saturating_sub(1);
+            run.divergent = false;
+            run.signature = id;
+            return run;
+        }
         if let Some((seconds, executions)) = first {
             // A divergence the pipeline could not file is still the first finding, unnamed.
             self.stats.first_finding = Some(FirstFinding {
@@ -866,6 +886,35 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().starts_with(".staging"))
             .collect();
         assert!(leftovers.is_empty());
+    }
+
+    /// A signature set aside as another bug is filed and counted, but is no finding: no first
+    /// finding, no divergence (so a farm that stops at its first finding goes on).
+    #[test]
+    fn a_signature_set_aside_is_counted_not_a_finding() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let clients = || -> Vec<Arc<dyn Client>> {
+            vec![
+                Arc::new(Scripted { id: "a", root: 1, fail: false, sleep: None }),
+                Arc::new(Scripted { id: "b", root: 2, fail: false, sleep: None }),
+            ]
+        };
+        let mut map = vec![0u8; crate::fuzz::MAP_SIZE];
+        let mut h = harness(clients(), dir.path());
+        let signature = h.run(&Blueprint::from_bytes(&[1, 2, 3]), &mut map).signature.expect("filed");
+        let mut options = HarnessOptions::new(clients(), Some(Fork::Cancun), dir.path().to_path_buf());
+        options.set_aside = vec![signature.clone()];
+        let mut h = Harness::new(options).expect("harness");
+        let run = h.run(&Blueprint::from_bytes(&[9, 9, 9, 9]), &mut map);
+        assert!(!run.divergent);
+        assert_eq!(run.signature.as_deref(), Some(signature.as_str()));
+        let stats = h.stats();
+        assert_eq!((stats.set_aside, stats.divergences, stats.filed), (1, 0, 0));
+        assert!(stats.first_finding.is_none());
+        let report: crate::triage::Report =
+            serde_json::from_slice(&std::fs::read(dir.path().join(&signature).join("report.json")).expect("report.json"))
+                .expect("a report");
+        assert_eq!(report.count, 2, "counted on its folder");
     }
 
     #[test]

@@ -178,6 +178,9 @@ const MAX_ROUNDS: u64 = 64;
 /// MULMOD crash), not the target, and so is one that still reproduces with the target's fix
 /// alone (the four @ethereumjs/evm 2.1.0 bugs share their fixed release): it is set aside and
 /// the farm goes on from its corpus, with the rest of the budget, until a finding is the target.
+/// A signature set aside is no finding for the later rounds: found again, it is counted and
+/// the farm goes on (without, each re-find of a frequent other bug cost a restart, and each
+/// restart a replay of the whole corpus on the slow release).
 fn run_target(options: &RealOptions, target: RealTarget) -> Result<RealResult, RealError> {
     let (buggy, fixed) = (target.buggy(), target.fixed());
     let install_seconds = ensure_installed(&buggy, options)? + ensure_installed(&fixed, options)?;
@@ -202,6 +205,7 @@ fn run_target(options: &RealOptions, target: RealTarget) -> Result<RealResult, R
         other_bugs: Vec::new(),
         install_seconds,
     };
+    let mut set_aside: Vec<String> = Vec::new();
     for round in 0..MAX_ROUNDS {
         let left = options.budget.saturating_sub(Duration::from_secs_f64(result.seconds));
         if left < Duration::from_secs(1) {
@@ -217,6 +221,7 @@ fn run_target(options: &RealOptions, target: RealTarget) -> Result<RealResult, R
             seed: Some(options.seed.wrapping_add(round)),
             stats: None,
             status: options.status,
+            set_aside: set_aside.clone(),
             stop_on_divergence: true,
             minimise: Some(crate::triage::Budget::default()),
             slow: None,
@@ -254,6 +259,9 @@ fn run_target(options: &RealOptions, target: RealTarget) -> Result<RealResult, R
             result.repro_buggy = Some(on_buggy);
             result.repro_fixed = Some(on_fixed);
             break;
+        }
+        if !set_aside.contains(&first.signature) {
+            set_aside.push(first.signature.clone());
         }
         if !result.other_bugs.contains(&dir) {
             result.other_bugs.push(dir);

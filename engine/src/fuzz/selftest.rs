@@ -224,6 +224,7 @@ fn run_once(options: &SelftestOptions, canary: Canary, seed: u64) -> Result<Seed
         seed: Some(seed),
         stats: None,
         status: options.status,
+        set_aside: Vec::new(),
         stop_on_divergence: true,
         minimise: Some(crate::triage::Budget::default()),
         slow: None,

@@ -323,6 +323,7 @@ fn harness_options(options: &FarmOptions, clients: Vec<std::sync::Arc<dyn schism
         minimise: options.minimise,
         slow: options.slow,
         sequences: options.sequences,
+        set_aside: options.set_aside.clone(),
     }
 }
 

@@ -81,6 +81,9 @@ pub struct FarmStats {
     /// on the minimised case): not findings, not filed.
     #[serde(default)]
     pub known: u64,
+    /// Divergent inputs filed under a signature set aside as another bug: not findings.
+    #[serde(default)]
+    pub set_aside: u64,
     /// The earliest first finding of any job: seconds after that job started, and that job's
     /// executions up to it.
     #[serde(default)]
@@ -155,6 +158,7 @@ impl FarmStats {
             stats.divergences += h.divergences;
             stats.filed += h.filed;
             stats.known += h.known;
+            stats.set_aside += h.set_aside;
             if let Some(found) = &h.first_finding
                 && stats.first_finding.as_ref().is_none_or(|earliest| found.seconds < earliest.seconds)
             {
