@@ -288,8 +288,8 @@ fn executed_storage_after_nested_selfdestruct(case: &Case, trace: &Trace) -> boo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tests::cases;
     use crate::Sputnik;
+    use crate::tests::cases;
     use schism_interface::{Client, TraceMode};
 
     #[test]
@@ -400,7 +400,8 @@ mod tests {
         let revm_like = case.expected.as_ref().map(|e| e.hash).expect("the majority's root");
         let outcome = sputnik.execute(case, TraceMode::Steps).expect("executes");
         assert_ne!(outcome.state_root, revm_like, "the difference still shows");
-        let known = &KNOWN_DIFFERENCES[KNOWN_DIFFERENCES.iter().position(|k| k.id == "sputnik-selfdestruct-hides-outer-storage").expect("listed")];
+        let known =
+            &KNOWN_DIFFERENCES[KNOWN_DIFFERENCES.iter().position(|k| k.id == "sputnik-selfdestruct-hides-outer-storage").expect("listed")];
         assert!(!(known.applies)(case), "the look at the code misses it");
         assert!(known.explains(case, outcome.trace.as_ref()), "the trace shows it");
         // A trace without the nested self-destruct does not.
