@@ -385,7 +385,7 @@ mod tests {
         let digest = h.finalize();
         println!("{cases} cases, {sequences} sequences: {digest}");
         assert!(sequences > 100, "too few sequences ({sequences}) to cover later transactions");
-        assert_eq!(digest, alloy_primitives::b256!("0xa0759727fbfaee6a12e4fd7a1ad4975054d55c3007888b5d9d9276c460a8b471"));
+        assert_eq!(digest, alloy_primitives::b256!("0x151c08cd11599ff1f80e0b9e5917aa5b86348a0c8888f01f8457c0bf158c38fc"));
     }
 
     /// Healthy revm and the canary `mutant` disagree on the case `blueprint` compiles to under
