@@ -484,21 +484,17 @@ impl Tool for EvmStatetest {
 /// Reads one file's result: the stdout array, then stderr up to the root line (trace steps and
 /// the top-level summary before it).
 fn read(child: &mut Process, case: &Case, mode: TraceMode, deadline: Instant) -> Result<Outcome, Fault> {
-    // geth prints only results on stdout (its logs go to stderr): anything else is garbage.
-    let results = child.json_value(deadline, false)?;
-    let result = single_result(&results)?;
-    let root = result.get("stateRoot").and_then(parse::hash);
     let mut steps = parse::Steps::new(mode);
     let mut ending: Option<Option<String>> = None;
-    // The root line on stderr closes the case (it is printed for every executed case).
-    loop {
+    // The steps and then the root line come on stderr, which closes the case (it is printed
+    // for every executed case); the result comes on stdout after them. Stderr is read first:
+    // its lines queue up on a bounded pump, so waiting on stdout first held geth up writing any
+    // trace longer than the queue (a few hundred steps) until the deadline.
+    let root_line = loop {
         let line = child.line(Stream::Stderr, deadline)?;
         let Some(obj) = parse::object(&line) else { continue }; // log noise
         if let Some(root_line) = parse::state_root_line(&line) {
-            if root.is_some_and(|r| r != root_line) {
-                return Err(Fault::Malformed { line, reason: "stderr root differs from the result's".to_owned() });
-            }
-            break;
+            break root_line;
         }
         if steps.take(&obj, &line)? {
             continue;
@@ -506,6 +502,13 @@ fn read(child: &mut Process, case: &Case, mode: TraceMode, deadline: Instant) ->
         if parse::is_trace_summary(&obj) {
             ending = Some(obj.get("error").and_then(Value::as_str).filter(|e| !e.is_empty()).map(str::to_owned));
         }
+    };
+    // geth prints only results on stdout (its logs go to stderr): anything else is garbage.
+    let results = child.json_value(deadline, false)?;
+    let result = single_result(&results)?;
+    let root = result.get("stateRoot").and_then(parse::hash);
+    if root.is_some_and(|r| r != root_line) {
+        return Err(Fault::Malformed { line: format!("{root_line}"), reason: "stderr root differs from the result's".to_owned() });
     }
     let state_root = root.ok_or_else(|| Fault::Malformed { line: results.to_string(), reason: "no stateRoot".to_owned() })?;
     let mut outcome = interpret(case, state_root, result.get("error").and_then(Value::as_str))?;
@@ -564,6 +567,31 @@ fn read_merged(tool: &dyn Tool, child: &mut Process, cases: &[&Case], deadline: 
 /// array, the root from its error text (or the file's expectation when it passed), then with a
 /// trace the stderr lines up to the root line.
 fn read_per_case(child: &mut Process, case: &Case, mode: TraceMode, deadline: Instant) -> Result<Outcome, Fault> {
+    // Traced, the steps come first, on standard error, then its root line; the result comes on
+    // standard output after them. Standard error is read first: its lines queue up on a
+    // bounded pump, so waiting on standard output first held the child up writing any trace
+    // longer than the queue (a few hundred steps), until the deadline.
+    let mut traced: Option<(Option<schism_interface::Trace>, Option<B256>)> = None;
+    if mode == TraceMode::Steps {
+        let mut steps = parse::Steps::new(mode);
+        let mut stderr_root = None;
+        loop {
+            let line = match child.line(Stream::Stderr, deadline) {
+                Ok(line) => line,
+                // No root line (a panic, a test that could not run): the result, or the
+                // child's end, says what happened.
+                Err(Fault::Ended { .. }) => break,
+                Err(other) => return Err(other),
+            };
+            if let Some(root_line) = parse::state_root_line(&line) {
+                stderr_root = Some(root_line);
+                break;
+            }
+            let Some(obj) = parse::object(&line) else { continue };
+            steps.take(&obj, &line)?;
+        }
+        traced = Some((steps.finish(), stderr_root));
+    }
     let results = child.json_value(deadline, false)?;
     let result = single_result(&results)?;
     let error = result.get("error").and_then(Value::as_str).filter(|e| !e.is_empty());
@@ -572,20 +600,11 @@ fn read_per_case(child: &mut Process, case: &Case, mode: TraceMode, deadline: In
         reason: "no state root in the result".to_owned(),
     })?;
     let mut outcome = interpret(case, root, error)?;
-    if mode == TraceMode::Steps {
-        let mut steps = parse::Steps::new(mode);
-        loop {
-            let line = child.line(Stream::Stderr, deadline)?;
-            let Some(obj) = parse::object(&line) else { continue };
-            if let Some(root_line) = parse::state_root_line(&line) {
-                if root_line != root {
-                    return Err(Fault::Malformed { line, reason: "stderr root differs from the result's".to_owned() });
-                }
-                break;
-            }
-            steps.take(&obj, &line)?;
+    if let Some((trace, stderr_root)) = traced {
+        if stderr_root.is_some_and(|r| r != root) {
+            return Err(Fault::Malformed { line: format!("{stderr_root:?}"), reason: "stderr root differs from the result's".to_owned() });
         }
-        outcome.trace = steps.finish();
+        outcome.trace = trace;
     }
     Ok(outcome)
 }
