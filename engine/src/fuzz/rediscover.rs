@@ -1,5 +1,5 @@
 //! Rediscovery: the farm fuzzes a client release that shipped a known consensus bug beside a
-//! healthy client (revm), from an empty corpus, and reports whether and how fast it finds the
+//! healthy client (revm) and the release that fixed it, from an empty corpus, and reports whether and how fast it finds the
 //! bug, and whether the filed folder reproduces on the buggy release and not on the fixed one.
 //! Where planted mutants say what the farm could find, this says what it does find.
 //!
@@ -212,7 +212,13 @@ fn run_target(options: &RealOptions, target: RealTarget) -> Result<RealResult, R
             break;
         }
         let farm = FarmOptions {
-            clients: ClientFactory::registry(vec![HEALTHY.to_owned(), buggy.clone()], ClientOptions::default()),
+            // The fixed release fuzzes too: the target's findings split it from the buggy one
+            // ({revm, fixed} against {buggy}), other bugs of the release do not ({revm} against
+            // {buggy, fixed}), so minimisation, which keeps a finding's groups, cannot turn the
+            // target's finding into a smaller case of another bug both releases share (with
+            // revm and the buggy release alone, CVE-2020-26241's finding once minimised into
+            // CVE-2021-39137's overlap, which v1.9.17 still has, and was set aside).
+            clients: ClientFactory::registry(vec![HEALTHY.to_owned(), buggy.clone(), fixed.clone()], ClientOptions::default()),
             jobs: options.jobs,
             duration: Some(left),
             corpus: corpus.path().to_path_buf(),
