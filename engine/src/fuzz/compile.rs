@@ -342,6 +342,16 @@ mod tests {
         }
     }
 
+    /// xorshift64 from `state`: the same stream on every platform, with no dependency to drift.
+    fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+        move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        }
+    }
+
     /// Compiling is deterministic and stays byte-identical through refactors: a few thousand
     /// pseudo-random blueprints, each compiled under every fork (and, with later transactions,
     /// as a block sequence under the fork it selects), hash to a digest recorded once. A change
@@ -349,14 +359,7 @@ mod tests {
     #[test]
     fn compiled_cases_match_the_recorded_digest() {
         use crate::fuzz::sequence::compile_sequence;
-        // xorshift64: the same stream on every platform, with no dependency to drift.
-        let mut state = 0x5c15_a0f1_2345_6789u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = xorshift(0x5c15_a0f1_2345_6789u64);
         let mut h = alloy_primitives::Keccak256::new();
         let (mut cases, mut sequences) = (0u64, 0u64);
         for _ in 0..2000 {
@@ -430,13 +433,7 @@ mod tests {
     fn the_top_frame_stops_before_it_starves_recording_a_result() {
         use revm_bytecode::opcode::{SLOAD, SSTORE};
         use schism_interface::{Client, ErrorClass, TraceMode};
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1du64);
         let (mut starved, mut stopped_low, n) = (0, 0, 1000);
         for _ in 0..n {
             let len = 32 + (next() % 2048) as usize;
@@ -588,13 +585,7 @@ mod tests {
         use std::collections::BTreeMap;
         let n: usize = std::env::var("REACH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
         let forced: Option<Fork> = std::env::var("REACH_FORK").ok().map(|f| f.parse().expect("a fork name"));
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15u64);
         let cases: Vec<_> = (0..n)
             .map(|_| {
                 let len = 32 + (next() % 2048) as usize;
