@@ -401,18 +401,14 @@ impl Harness {
         if let Some(Handled { filed: Filed::Known { .. }, .. }) = &handled {
             // Explained by a documented known difference: counted, not a finding.
             self.stats.known += 1;
-            self.stats.divergences = self.stats.divergences.saturating_sub(1);
-            run.divergent = false;
-            return run;
+            return self.not_a_finding(run);
         }
         let id = handled.as_ref().map(|h| h.signature.id());
         if id.as_ref().is_some_and(|id| self.set_aside.contains(id)) {
             // Another bug, already judged: filed again, counted, not a finding.
             self.stats.set_aside += 1;
-            self.stats.divergences = self.stats.divergences.saturating_sub(1);
-            run.divergent = false;
             run.signature = id;
-            return run;
+            return self.not_a_finding(run);
         }
         if let Some((seconds, executions)) = first {
             // A divergence the pipeline could not file is still the first finding, unnamed.
@@ -434,6 +430,14 @@ impl Harness {
             self.stats.filed += 1;
         }
         run.signature = id;
+        run
+    }
+
+    /// A divergent run that the pipeline judged not to be a finding: no longer counted as a
+    /// divergence, and not divergent for the fuzzer.
+    fn not_a_finding(&mut self, mut run: Run) -> Run {
+        self.stats.divergences = self.stats.divergences.saturating_sub(1);
+        run.divergent = false;
         run
     }
 

@@ -1,6 +1,7 @@
 //! Rediscovery: the farm fuzzes a client release that shipped a known consensus bug beside a
-//! healthy client (revm) and the release that fixed it, from an empty corpus, and reports whether and how fast it finds the
-//! bug, and whether the filed folder reproduces on the buggy release and not on the fixed one.
+//! healthy client (revm) and the release that fixed it, from an empty corpus, and reports
+//! whether and how fast it finds the bug, and whether the filed folder reproduces on the buggy
+//! release and not on the fixed one.
 //! Where planted mutants say what the farm could find, this says what it does find.
 //!
 //! The targets are the clients' declarations of their historical bugs
