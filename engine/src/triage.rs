@@ -57,6 +57,13 @@ pub enum TriageError {
         /// What is wrong.
         what: String,
     },
+    /// The deadline ([`TriageOptions::deadline`]) came while the finding was minimised: it is
+    /// neither judged nor filed.
+    #[error("the deadline came while {signature} was minimised; it is not filed")]
+    PastDeadline {
+        /// The finding's signature.
+        signature: String,
+    },
 }
 
 /// How findings are handled.
@@ -66,6 +73,9 @@ pub struct TriageOptions {
     pub crashes: PathBuf,
     /// Minimisation budget per new signature (`None`: file the case as found).
     pub minimise: Option<Budget>,
+    /// When minimisation must stop (a farm's end): a finding whose minimisation it cuts short
+    /// is not judged on a half-minimised case but left unfiled ([`TriageError::PastDeadline`]).
+    pub deadline: Option<Instant>,
 }
 
 /// What handling one finding did.
@@ -91,6 +101,10 @@ pub struct Triage {
     /// Signatures a known difference explained, with the client and the difference, so a
     /// repeat is recognised without minimising it again.
     known: std::collections::HashMap<String, (String, &'static str)>,
+    /// The same for shapes (a signature without its culprit), filled when a minimised case is
+    /// explained: a finding of that shape which the same difference covers as found is
+    /// explained without minimising it ([`Triage::explained_as_before`]).
+    known_shapes: std::collections::HashMap<String, (String, &'static str)>,
 }
 
 /// An outcome as a fixture expectation.
@@ -111,7 +125,7 @@ pub fn expectation_of(outcome: &Outcome) -> Expectation {
 impl Triage {
     /// A pipeline on these clients.
     pub fn new(examiner: Examiner, options: TriageOptions) -> Triage {
-        Triage { examiner, options, seen: Default::default(), known: Default::default() }
+        Triage { examiner, options, seen: Default::default(), known: Default::default(), known_shapes: Default::default() }
     }
 
     /// Handles a case (a state test or a block sequence) the quick comparison found divergent,
@@ -134,6 +148,11 @@ impl Triage {
             }
         }
         self.handle_examined(case, &exam, signature, found).map(Some)
+    }
+
+    /// Signatures explained by known differences so far.
+    pub fn known_signatures(&self) -> usize {
+        self.known.len()
     }
 
     /// The clients with their versions.
@@ -170,10 +189,20 @@ impl Triage {
         if let Some(again) = self.counted_again(&signature, exam.fork.clone(), found)? {
             return Ok(again);
         }
+        if let Some((client, known)) = self.explained_as_before(case, exam, &signature) {
+            self.known.insert(id, (client.clone(), known));
+            let filed = Filed::Known { client, known };
+            return Ok(Handled { signature, filed, minimised: None, seconds: found.elapsed().as_secs_f64() });
+        }
         let (small, minimised) = match (self.options.minimise, signature.kind) {
             (Some(budget), Kind::Divergence | Kind::Fault) => {
                 let examiner = &self.examiner;
-                case.minimise(budget, &mut |c| examiner.reproduces(c, &signature))
+                let deadline = self.options.deadline;
+                let (small, minimised) = case.minimise(budget.until(deadline), &mut |c| examiner.reproduces(c, &signature));
+                if !minimised.complete && deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Err(TriageError::PastDeadline { signature: id });
+                }
+                (small, minimised)
             }
             _ => (case.clone(), case.unminimised()),
         };
@@ -184,6 +213,7 @@ impl Triage {
             if small_exam.signature().as_ref() == Some(&signature) { (small, small_exam) } else { (case.clone(), exam.clone()) };
         if let Some((client, known)) = self.explained(&small, &small_exam, &signature) {
             self.known.insert(id, (client.clone(), known.id));
+            self.known_shapes.insert(signature.shape_id(), (client.clone(), known.id));
             let filed = Filed::Known { client, known: known.id };
             return Ok(Handled { signature, filed, minimised: Some(minimised), seconds: found.elapsed().as_secs_f64() });
         }
@@ -220,6 +250,24 @@ impl Triage {
             let client = self.examiner.client(label)?;
             crate::panel::judged(|| small.known_difference(client.as_ref(), exam.outcome(label))).map(|k| (label.to_owned(), k))
         })
+    }
+
+    /// A finding whose shape (its signature without the culprit: kind, groups, what differs,
+    /// faults) a known difference of the odd client explained before on a minimised case,
+    /// when that same difference covers this case as found (on the case and the client's
+    /// traced run of it): the client and the difference. The culprit, which the minimised case
+    /// of each new signature would otherwise be needed for, is where the difference first
+    /// shows, and varies with the case around it.
+    fn explained_as_before<S: Subject>(
+        &self,
+        case: &S,
+        exam: &Examination<S::Output>,
+        signature: &Signature,
+    ) -> Option<(String, &'static str)> {
+        let (label, known) = self.known_shapes.get(&signature.shape_id())?;
+        let client = self.examiner.client(label)?;
+        let covering = crate::panel::judged(|| case.known_difference(client.as_ref(), exam.outcome(label)))?;
+        (covering.id == *known).then(|| (label.clone(), covering.id))
     }
 
     /// Files a slow case: `slow` took `timings` against the others'.

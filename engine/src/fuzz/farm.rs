@@ -224,6 +224,29 @@ impl FarmSummary {
                 s.known,
                 if s.known == 1 { "" } else { "s" }
             );
+            let mut tallies = s.known_by.clone();
+            tallies.sort_by(|a, b| b.runs.cmp(&a.runs).then_with(|| a.known.cmp(&b.known)));
+            for t in &tallies {
+                out += &format!(
+                    "  {} {}: {} input{}, {} signature{} judged, {:.1}s\n",
+                    t.client,
+                    t.known,
+                    t.runs,
+                    if t.runs == 1 { "" } else { "s" },
+                    t.signatures,
+                    if t.signatures == 1 { "" } else { "s" },
+                    t.seconds
+                );
+            }
+        }
+        if s.deferred > 0 {
+            out += &format!(
+                "{} divergent input{} not filed: the deadline came while {} minimised; kept in {}, filed first by the next farm on these folders\n",
+                s.deferred,
+                if s.deferred == 1 { "" } else { "s" },
+                if s.deferred == 1 { "it was" } else { "they were" },
+                self.crashes.join(crate::fuzz::harness::PENDING_DIR).display()
+            );
         }
         out += &match s.divergences {
             0 => "no divergence\n".to_owned(),

@@ -10,7 +10,7 @@ use super::sequence::compile_sequence;
 use crate::chain::{self, ChainRun};
 use crate::compare::{Verdict, compare};
 use crate::panel::{Call, Entry, Excuse, Panel, guarded};
-use crate::triage::{Budget, Examiner, Filed, Handled, Kind, Scope, Signature, Subject, Triage, TriageOptions};
+use crate::triage::{Budget, Examiner, Filed, Handled, Kind, Scope, Signature, Subject, Triage, TriageError, TriageOptions};
 use schism_interface::{Case, Client, Fork, Outcome, Sequence, TraceMode};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -39,6 +39,9 @@ pub struct HarnessOptions {
     /// suite's): filed again and counted as set aside, but not findings, so they neither stop
     /// a farm that stops at its first divergence nor count as its first finding.
     pub set_aside: Vec<String>,
+    /// When filing must stop (a farm's end): a finding whose minimisation is still running
+    /// then stays pending, filed by the next farm on the same folders.
+    pub deadline: Option<Instant>,
 }
 
 impl HarnessOptions {
@@ -52,6 +55,7 @@ impl HarnessOptions {
             slow: Some(SlowRule::default()),
             sequences: DEFAULT_SEQUENCE_SHARE,
             set_aside: Vec::new(),
+            deadline: None,
         }
     }
 }
@@ -118,6 +122,13 @@ pub struct HarnessStats {
     /// ([`HarnessOptions::set_aside`]): counted, not findings.
     #[serde(default)]
     pub set_aside: u64,
+    /// Divergent runs whose minimisation the deadline cut short: not judged, their inputs
+    /// left pending ([`PENDING_DIR`]) for the next farm on the same folders.
+    #[serde(default)]
+    pub deferred: u64,
+    /// The divergent runs counted in `known`, per client and known difference.
+    #[serde(default)]
+    pub known_by: Vec<KnownTally>,
     /// Runs in which clients only named an exceptional halt differently.
     pub halt_naming: u64,
     /// Instructions executed, counted on the observed client.
@@ -165,6 +176,36 @@ impl HarnessStats {
     /// Seconds the clients spent executing, all clients together.
     pub fn client_seconds(&self) -> f64 {
         self.per_client.iter().map(|c| c.seconds).sum()
+    }
+}
+
+/// The divergent runs one documented known difference of one client explained.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct KnownTally {
+    /// The client (its label in the harness).
+    pub client: String,
+    /// The known difference's id.
+    pub known: String,
+    /// Divergent runs it explained.
+    pub runs: u64,
+    /// Of those, the first of a signature: minimised, then judged (the others are recognised
+    /// by their signature).
+    pub signatures: u64,
+    /// Seconds spent judging them (for a new signature, mostly its minimisation).
+    pub seconds: f64,
+}
+
+impl KnownTally {
+    /// Adds `other`'s counts to the tally of the same client and difference in `tallies`.
+    pub fn merge_into(tallies: &mut Vec<KnownTally>, other: &KnownTally) {
+        match tallies.iter_mut().find(|t| t.client == other.client && t.known == other.known) {
+            Some(t) => {
+                t.runs += other.runs;
+                t.signatures += other.signatures;
+                t.seconds += other.seconds;
+            }
+            None => tallies.push(other.clone()),
+        }
     }
 }
 
@@ -276,7 +317,7 @@ impl Harness {
             // Every client runs every case it can represent; a finding whose odd one out has a
             // documented known difference covering the minimised case is counted, not filed.
             Examiner::labelled(panel.seats().to_vec()).judging_known_after(),
-            TriageOptions { crashes: options.crashes.clone(), minimise: options.minimise },
+            TriageOptions { crashes: options.crashes.clone(), minimise: options.minimise, deadline: options.deadline },
         );
         Ok(Harness {
             panel,
@@ -332,9 +373,12 @@ impl Harness {
         }
         let filing = Instant::now();
         let pending = self.keep_pending(input);
-        let run = self.settle(subject, run, finding, found);
+        let (run, settled) = self.settle(subject, run, finding, found);
         self.stats.filing_seconds += filing.elapsed().as_secs_f64();
-        self.done_pending(pending, run)
+        if settled {
+            self.done_pending(pending);
+        }
+        run
     }
 
     /// Writes a finding's input to the pending folder before it is filed; the file's path, or
@@ -354,26 +398,31 @@ impl Harness {
     }
 
     /// Removes a finding's pending input once the pipeline is done with it.
-    fn done_pending(&self, pending: Option<PathBuf>, run: Run) -> Run {
+    fn done_pending(&self, pending: Option<PathBuf>) {
         if let Some(path) = pending {
             let _ = std::fs::remove_file(path);
         }
-        run
     }
 
-    /// Sends a run's finding, when it has one, through the divergence pipeline, and counts it.
-    fn settle<S: Subject>(&mut self, case: &S, mut run: Run, finding: Option<Finding>, found: Instant) -> Run {
+    /// Sends a run's finding, when it has one, through the divergence pipeline, and counts it;
+    /// false when the deadline came first and the finding was left unsettled.
+    fn settle<S: Subject>(&mut self, case: &S, mut run: Run, finding: Option<Finding>, found: Instant) -> (Run, bool) {
+        let began = Instant::now();
         // When the first divergence came: seconds since the start and executions so far.
         let first =
             (run.divergent && self.stats.first_finding.is_none()).then(|| (self.started.elapsed().as_secs_f64(), self.stats.executions));
         let handled = match finding {
-            None => return run,
+            None => return (run, true),
             Some(Finding::Divergent) => match self.triage.handle(case, found) {
                 Ok(None) => {
                     self.stats.unreproduced += 1;
                     None
                 }
                 Ok(Some(h)) => Some(h),
+                Err(TriageError::PastDeadline { .. }) => {
+                    self.stats.deferred += 1;
+                    return (self.not_a_finding(run), false);
+                }
                 Err(e) => {
                     eprintln!("schism fuzz: cannot file a finding: {e}");
                     None
@@ -398,17 +447,25 @@ impl Harness {
                 }
             }
         };
-        if let Some(Handled { filed: Filed::Known { .. }, .. }) = &handled {
+        if let Some(Handled { filed: Filed::Known { client, known }, minimised, .. }) = &handled {
             // Explained by a documented known difference: counted, not a finding.
             self.stats.known += 1;
-            return self.not_a_finding(run);
+            let tally = KnownTally {
+                client: client.clone(),
+                known: (*known).to_owned(),
+                runs: 1,
+                signatures: u64::from(minimised.is_some()),
+                seconds: began.elapsed().as_secs_f64(),
+            };
+            KnownTally::merge_into(&mut self.stats.known_by, &tally);
+            return (self.not_a_finding(run), true);
         }
         let id = handled.as_ref().map(|h| h.signature.id());
         if id.as_ref().is_some_and(|id| self.set_aside.contains(id)) {
             // Another bug, already judged: filed again, counted, not a finding.
             self.stats.set_aside += 1;
             run.signature = id;
-            return self.not_a_finding(run);
+            return (self.not_a_finding(run), true);
         }
         if let Some((seconds, executions)) = first {
             // A divergence the pipeline could not file is still the first finding, unnamed.
@@ -425,12 +482,12 @@ impl Harness {
                 }),
             });
         }
-        let Some(handled) = handled else { return run };
+        let Some(handled) = handled else { return (run, true) };
         if matches!(handled.filed, Filed::New(_)) {
             self.stats.filed += 1;
         }
         run.signature = id;
-        run
+        (run, true)
     }
 
     /// A divergent run that the pipeline judged not to be a finding: no longer counted as a
@@ -838,6 +895,9 @@ mod tests {
         assert!(!first.divergent && !second.divergent, "explained: not a finding");
         assert_eq!((stats.known, stats.divergences, stats.filed, folders), (2, 0, 0, 0), "counted twice, the second from the cache");
         assert!(stats.first_finding.is_none());
+        let tallies: Vec<(&str, &str, u64, u64)> =
+            stats.known_by.iter().map(|t| (t.client.as_str(), t.known.as_str(), t.runs, t.signatures)).collect();
+        assert_eq!(tallies, vec![("c", "documented-small", 2, 1)], "two runs, one signature minimised and judged");
         let (first, _, stats, folders) = run(&NEVER);
         assert!(first.divergent, "a known difference that does not cover the minimised case explains nothing");
         assert_eq!((stats.known, stats.filed, folders), (0, 1, 1));
@@ -919,6 +979,121 @@ mod tests {
             serde_json::from_slice(&std::fs::read(dir.path().join(&signature).join("report.json")).expect("report.json"))
                 .expect("a report");
         assert_eq!(report.count, 2, "counted on its folder");
+    }
+
+    /// A scripted odd client whose traced run has as many steps as the test sets (none or
+    /// one, against the others' empty traces): findings of one shape under two culprits,
+    /// `post-state` and `intrinsic`.
+    struct Shifting {
+        inner: Scripted,
+        steps: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    /// Any trace: the difference covers every case the client runs traced.
+    fn traced_any(_: &Case, _: &schism_interface::Trace) -> bool {
+        true
+    }
+
+    static ANY_TRACE: [schism_interface::KnownDifference; 1] = [schism_interface::KnownDifference {
+        id: "documented-any-trace",
+        reason: "a test difference judged on the client's trace",
+        link: "none",
+        applies: never,
+        executed: Some(traced_any),
+    }];
+
+    impl Client for Shifting {
+        fn id(&self) -> &str {
+            self.inner.id()
+        }
+        fn version(&self) -> &str {
+            "scripted"
+        }
+        fn supports(&self, _: Fork) -> bool {
+            true
+        }
+        fn known_differences(&self) -> &'static [schism_interface::KnownDifference] {
+            &ANY_TRACE
+        }
+        fn execute(&self, case: &Case, mode: TraceMode) -> Result<Outcome, ClientError> {
+            let mut outcome = self.inner.execute(case, mode)?;
+            if mode == TraceMode::Steps {
+                let steps = self.steps.load(std::sync::atomic::Ordering::Relaxed);
+                let step = schism_interface::TraceStep {
+                    pc: 0,
+                    op: 0x5b,
+                    gas: 0,
+                    gas_cost: 0,
+                    mem_size: 0,
+                    stack: Vec::new(),
+                    depth: 1,
+                    refund: 0,
+                    return_data: None,
+                };
+                outcome.trace = Some(vec![step; steps]);
+            }
+            Ok(outcome)
+        }
+    }
+
+    /// A new signature of a shape a known difference explained before (another culprit), which
+    /// the same difference covers as found, is explained without being minimised; a shape
+    /// never explained is minimised.
+    #[test]
+    fn a_shape_explained_before_is_not_minimised_again() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let steps = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let clients: Vec<Arc<dyn Client>> = vec![
+            Arc::new(Scripted { id: "a", root: 1, fail: false, sleep: None }),
+            Arc::new(Scripted { id: "b", root: 1, fail: false, sleep: None }),
+            Arc::new(Shifting { inner: Scripted { id: "c", root: 2, fail: false, sleep: None }, steps: steps.clone() }),
+        ];
+        let mut h = harness(clients, dir.path());
+        let mut map = vec![0u8; crate::fuzz::MAP_SIZE];
+        let input = Blueprint::from_bytes(&[1, 2, 3]);
+        let first = h.run(&input, &mut map);
+        steps.store(1, std::sync::atomic::Ordering::Relaxed);
+        let second = h.run(&input, &mut map);
+        assert!(!first.divergent && !second.divergent, "explained");
+        assert!(!h.run(&input, &mut map).divergent);
+        assert_eq!(h.triage.known_signatures(), 2, "two signatures, one shape");
+        let stats = h.stats();
+        let tallies: Vec<(&str, u64, u64)> = stats.known_by.iter().map(|t| (t.known.as_str(), t.runs, t.signatures)).collect();
+        assert_eq!(tallies, vec![("documented-any-trace", 3, 1)], "the second culprit is explained by its shape");
+        assert_eq!((stats.known, stats.divergences, stats.filed), (3, 0, 0));
+    }
+
+    /// A finding whose minimisation the deadline cuts short is neither judged nor filed: its
+    /// input stays pending for the next farm, and it is no finding of this one.
+    #[test]
+    fn a_finding_the_deadline_cuts_short_stays_pending() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let clients: Vec<Arc<dyn Client>> = vec![
+            Arc::new(Scripted { id: "a", root: 1, fail: false, sleep: None }),
+            Arc::new(Scripted { id: "b", root: 2, fail: false, sleep: None }),
+        ];
+        let mut options = HarnessOptions::new(clients, Some(Fork::Cancun), dir.path().to_path_buf());
+        options.deadline = Some(Instant::now());
+        let mut h = Harness::new(options).expect("harness");
+        let mut map = vec![0u8; crate::fuzz::MAP_SIZE];
+        let input = Blueprint::from_bytes(&[1, 2, 3]);
+        let run = h.run(&input, &mut map);
+        assert!(!run.divergent && run.signature.is_none());
+        let stats = h.stats();
+        assert_eq!((stats.deferred, stats.divergences, stats.filed), (1, 0, 0));
+        assert!(stats.first_finding.is_none());
+        let pending = pending_inputs(dir.path());
+        assert_eq!(pending.len(), 1, "the input is kept");
+        let kept: Blueprint = serde_json::from_slice(&std::fs::read(&pending[0]).expect("pending input")).expect("a blueprint");
+        assert_eq!(kept, input);
+        // The next farm, with time, files it.
+        let clients: Vec<Arc<dyn Client>> = vec![
+            Arc::new(Scripted { id: "a", root: 1, fail: false, sleep: None }),
+            Arc::new(Scripted { id: "b", root: 2, fail: false, sleep: None }),
+        ];
+        let mut h = harness(clients, dir.path());
+        assert!(h.run(&kept, &mut map).signature.is_some(), "filed");
+        assert!(pending_inputs(dir.path()).is_empty());
     }
 
     #[test]

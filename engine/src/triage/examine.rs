@@ -71,6 +71,11 @@ impl Signature {
         format!("{prefix}{culprit}-{}", alloy_primitives::hex::encode(&hash[..6]))
     }
 
+    /// The id of the signature without its culprit: what a run without traces can tell.
+    pub fn shape_id(&self) -> String {
+        Signature { culprit: String::new(), ..self.clone() }.id()
+    }
+
     /// True when groups, aspects and faults match: what a run without traces can tell.
     fn same_shape(&self, other: &Signature) -> bool {
         self.kind == other.kind

@@ -30,6 +30,16 @@ impl Default for Budget {
     }
 }
 
+impl Budget {
+    /// This budget with its time cut to what is left before `deadline`, when there is one.
+    pub fn until(self, deadline: Option<Instant>) -> Budget {
+        match deadline {
+            Some(deadline) => Budget { time: self.time.min(deadline.saturating_duration_since(Instant::now())), ..self },
+            None => self,
+        }
+    }
+}
+
 /// What a minimisation did.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Minimised {

@@ -209,7 +209,8 @@ fn promote_writes_only_inside_its_destination() {
     let Ok(schism_interface::load::FixtureFile::State(test)) = schism_interface::load::read_fixture(&file) else { panic!("fixture") };
     let case = schism_interface::load::expand_file(&file, &test).0.remove(0);
     let labelled = clients.into_iter().map(|c| (c.id().to_owned(), c)).collect();
-    let mut triage = Triage::new(Examiner::labelled(labelled), TriageOptions { crashes: dir.join("crashes"), minimise: None });
+    let mut triage =
+        Triage::new(Examiner::labelled(labelled), TriageOptions { crashes: dir.join("crashes"), minimise: None, deadline: None });
     let handled = triage.handle(&case, std::time::Instant::now()).expect("files").expect("a finding");
     let folder = dir.join("crashes").join(handled.signature.id());
     let path = folder.join("report.json");

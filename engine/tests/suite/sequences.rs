@@ -167,7 +167,8 @@ fn only_a_sequence_reveals_the_stale_slot_canary() {
     }
     let examiner = Examiner::labelled(clients.clone());
     assert!(examiner.examine(&padded, false).divergent(), "the padded sequence diverges too");
-    let mut triage = Triage::new(examiner, TriageOptions { crashes: crashes.path().to_path_buf(), minimise: Some(Default::default()) });
+    let mut triage =
+        Triage::new(examiner, TriageOptions { crashes: crashes.path().to_path_buf(), minimise: Some(Default::default()), deadline: None });
     let handled = triage.handle(&padded, Instant::now()).expect("files").expect("a finding");
     let folder = match handled.filed {
         schism_engine::triage::Filed::New(p) => p,
@@ -287,7 +288,7 @@ fn a_sequence_finding_one_transaction_shows_alone_is_filed_as_that_state_test() 
     let crashes = tempfile::tempdir().expect("tempdir");
     let mut triage = Triage::new(
         Examiner::labelled(clients),
-        TriageOptions { crashes: crashes.path().to_path_buf(), minimise: Some(Default::default()) },
+        TriageOptions { crashes: crashes.path().to_path_buf(), minimise: Some(Default::default()), deadline: None },
     );
     let handled = triage.handle(&seq, Instant::now()).expect("files").expect("a finding");
     let id = handled.signature.id();
@@ -341,7 +342,7 @@ fn a_known_difference_of_one_transaction_excuses_the_sequence() {
 /// the folder.
 fn filed_canary_sequence(crashes: &std::path::Path) -> std::path::PathBuf {
     let examiner = Examiner::labelled(canary_pair());
-    let mut triage = Triage::new(examiner, TriageOptions { crashes: crashes.to_path_buf(), minimise: None });
+    let mut triage = Triage::new(examiner, TriageOptions { crashes: crashes.to_path_buf(), minimise: None, deadline: None });
     match triage.handle(&counter_sequence(&[2]), Instant::now()).expect("files").expect("a finding").filed {
         schism_engine::triage::Filed::New(p) => p,
         other => panic!("{other:?}"),

@@ -236,7 +236,7 @@ fn fuzz(job: &Job<'_>, state: Option<FarmState>, mgr: &mut FarmManager, client: 
     // What this job hung on before its restart, run with a worker and a deadline per run (no
     // watchdog yet): filed as its client's timeout.
     file_hung(&hung, client.id(), &clients, options)?;
-    let harness = Harness::new(harness_options(options, clients)).map_err(farm_error)?;
+    let harness = Harness::new(harness_options(options, clients, job.deadline)).map_err(farm_error)?;
 
     let observer = OwnedMapObserver::new(FEATURES, vec![0u8; MAP_SIZE]).track_indices();
     let mut feedback = feedback_or!(MaxMapFeedback::new(&observer), super::scheduler::CacheLength);
@@ -315,7 +315,11 @@ fn fuzz(job: &Job<'_>, state: Option<FarmState>, mgr: &mut FarmManager, client: 
 }
 
 /// The harness a job runs: the farm's options over `clients`.
-fn harness_options(options: &FarmOptions, clients: Vec<std::sync::Arc<dyn schism_interface::Client>>) -> HarnessOptions {
+fn harness_options(
+    options: &FarmOptions,
+    clients: Vec<std::sync::Arc<dyn schism_interface::Client>>,
+    deadline: Option<Instant>,
+) -> HarnessOptions {
     HarnessOptions {
         clients,
         fork: options.fork,
@@ -324,6 +328,7 @@ fn harness_options(options: &FarmOptions, clients: Vec<std::sync::Arc<dyn schism
         slow: options.slow,
         sequences: options.sequences,
         set_aside: options.set_aside.clone(),
+        deadline,
     }
 }
 
@@ -383,7 +388,8 @@ fn file_hung(
         return Ok(());
     }
     inputs.sort();
-    let mut harness = Harness::new(HarnessOptions { slow: None, ..harness_options(options, clients.to_vec()) }).map_err(farm_error)?;
+    let mut harness =
+        Harness::new(HarnessOptions { slow: None, ..harness_options(options, clients.to_vec(), None) }).map_err(farm_error)?;
     let mut map = vec![0u8; MAP_SIZE];
     for path in inputs {
         match std::fs::read(&path)

@@ -2,7 +2,7 @@
 //! [`Monitor`] in the broker that shows the aggregate as one live status line and writes it as
 //! JSON.
 
-use crate::fuzz::harness::{FirstFinding, HarnessStats};
+use crate::fuzz::harness::{FirstFinding, HarnessStats, KnownTally};
 use libafl::Error;
 use libafl::monitors::Monitor;
 use libafl::monitors::stats::{AggregatorOps, ClientStatsManager, UserStats, UserStatsValue};
@@ -84,6 +84,13 @@ pub struct FarmStats {
     /// Divergent inputs filed under a signature set aside as another bug: not findings.
     #[serde(default)]
     pub set_aside: u64,
+    /// Divergent inputs whose minimisation the deadline cut short: left pending in the crashes
+    /// folder, filed first by the next farm on the same folders.
+    #[serde(default)]
+    pub deferred: u64,
+    /// The divergent inputs counted in `known`, per client and known difference.
+    #[serde(default)]
+    pub known_by: Vec<KnownTally>,
     /// The earliest first finding of any job: seconds after that job started, and that job's
     /// executions up to it.
     #[serde(default)]
@@ -159,6 +166,10 @@ impl FarmStats {
             stats.filed += h.filed;
             stats.known += h.known;
             stats.set_aside += h.set_aside;
+            stats.deferred += h.deferred;
+            for tally in &h.known_by {
+                KnownTally::merge_into(&mut stats.known_by, tally);
+            }
             if let Some(found) = &h.first_finding
                 && stats.first_finding.as_ref().is_none_or(|earliest| found.seconds < earliest.seconds)
             {
