@@ -10,11 +10,11 @@ pub(crate) use asm::{computing_index, computing_len};
 pub(crate) use transaction::follow_transaction;
 
 use super::precompile::{cheap_precompiles, precompile_address, precompiles};
-use super::program::{Blueprint, Contract, Leaf, Target, Value};
+use super::program::{Blueprint, Contract, Leaf, MAX_CONTRACTS, Piece, Target, Value};
 use super::vectors::{self, BOUNDARIES};
 use alloy_primitives::{Address, B256, Bytes, U256};
 use asm::{Asm, COMPUTING};
-use revm_bytecode::opcode::{CODECOPY, MSTORE8, PUSH1, PUSH2, RETURN, REVERT, STOP};
+use revm_bytecode::opcode::{BALANCE, CODECOPY, EXTCODEHASH, EXTCODESIZE, MSTORE8, PUSH1, PUSH2, RETURN, REVERT, STOP};
 use schism_interface::case::default_blob_params;
 use schism_interface::fixture::{Account, Accounts, Env, Indexes};
 use schism_interface::{Case, Fork};
@@ -191,6 +191,11 @@ pub fn compile(blueprint: &Blueprint, fork: Fork) -> Case {
     }
     let env = environment(blueprint.env, fork);
     let tx = transaction::transaction(blueprint, &ctx, &pre, &env);
+    if let Some(i) = re_delegated_to(&tx)
+        && let (Some(contract), Some(account)) = (blueprint.contracts.get(i), pre.get_mut(&vectors::contract_address(i)))
+    {
+        account.code = Bytes::from(contract_code(&ctx, &touching_contract_0(&ctx, contract, blueprint.tx.nonce)));
+    }
     Case {
         file: Arc::from("fuzz"),
         test: Arc::from("generated"),
@@ -204,6 +209,32 @@ pub fn compile(blueprint: &Blueprint, fork: Fork) -> Case {
         expected: None,
         block_hashes: None,
     }
+}
+
+/// The contract a set-code transaction re-delegates the account it calls to, away from
+/// contract 0, the delegate the pre-state gives that authority (Prague on): the transaction
+/// then runs that contract's code.
+fn re_delegated_to(tx: &schism_interface::Transaction) -> Option<usize> {
+    let authority = vectors::authorities()[2];
+    if tx.to != Some(authority) {
+        return None;
+    }
+    let last = tx.authorization_list.iter().rev().find(|a| a.signer == Some(authority))?;
+    (1..MAX_CONTRACTS).find(|i| vectors::contract_address(*i) == last.address)
+}
+
+/// `contract` first touching contract 0 (BALANCE, EXTCODESIZE or EXTCODEHASH, by `pick`): run
+/// as the new delegate of an account that delegated to contract 0, it meets the old delegate,
+/// which the transaction has not accessed, so cold (ethereum-execution 1.17.0 had it warm:
+/// it resolved the delegation before applying the transaction's authorizations).
+fn touching_contract_0(ctx: &Ctx, contract: &Contract, pick: u8) -> Contract {
+    let opcode = [BALANCE, EXTCODESIZE, EXTCODEHASH][usize::from(pick % 3)];
+    // The index into the fork's own table, which `Leaf::Op` picks from.
+    let op = ctx.computing.iter().position(|(o, _)| *o == opcode).and_then(|i| u8::try_from(i).ok()).unwrap_or(0);
+    let touch = Leaf::Op { op, args: [Value::Address(Target::Contract(0)); 3] };
+    let mut touching = contract.clone();
+    touching.program.insert(0, Piece::Leaf(touch));
+    touching
 }
 
 /// The block environment an `env` choice selects, with the fields `fork` has.
@@ -388,7 +419,7 @@ mod tests {
         let digest = h.finalize();
         println!("{cases} cases, {sequences} sequences: {digest}");
         assert!(sequences > 100, "too few sequences ({sequences}) to cover later transactions");
-        assert_eq!(digest, alloy_primitives::b256!("0x151c08cd11599ff1f80e0b9e5917aa5b86348a0c8888f01f8457c0bf158c38fc"));
+        assert_eq!(digest, alloy_primitives::b256!("0xc38fd38f7f69780457c545a4f3c1663f04d9ae276cf165a2543601f53f8b7734"));
     }
 
     /// Healthy revm and the canary `mutant` disagree on the case `blueprint` compiles to under
@@ -542,6 +573,36 @@ mod tests {
         }
         blueprint.contracts[0].program = vec![blobhash(1)];
         assert!(!shows(schism_revm::Mutant::BlobhashIndex, &blueprint, Fork::Osaka), "the last blob's index is in range");
+    }
+
+    /// A set-code transaction that re-delegates the authority it calls from contract 0 to
+    /// contract 1 runs contract 1's code, which first touches contract 0, cold on revm (the
+    /// transaction never accessed it); without the re-delegation contract 1's code is as
+    /// generated.
+    #[cfg(feature = "revm")]
+    #[test]
+    fn the_new_delegate_first_touches_the_old_one() {
+        use crate::fuzz::program::Auth;
+        use schism_interface::{Client, TraceMode};
+        let mut blueprint = with_programs(vec![vec![], vec![]]);
+        blueprint.tx.kind = 4;
+        blueprint.tx.create = 2;
+        blueprint.tx.auths = vec![Auth { authority: 2, target: Target::Contract(1), chain: 1, nonce: 0 }];
+        for (pick, opcode) in [(3u8, BALANCE), (1, EXTCODESIZE), (2, EXTCODEHASH)] {
+            blueprint.tx.nonce = pick;
+            let case = compile(&blueprint, Fork::Prague);
+            let outcome = schism_revm::Revm::new().execute(&case, TraceMode::Steps).expect("executes");
+            let trace = outcome.trace.expect("a trace");
+            let touch = trace.iter().find(|s| s.op == opcode).unwrap_or_else(|| panic!("{opcode:#x} executed"));
+            assert_eq!(touch.stack.last(), Some(&U256::from_be_slice(vectors::contract_address(0).as_slice())));
+            assert_eq!(touch.gas_cost, 2600, "cold");
+        }
+        blueprint.tx.auths = vec![Auth { authority: 2, target: Target::Contract(0), chain: 1, nonce: 0 }];
+        let case = compile(&blueprint, Fork::Prague);
+        assert_eq!(
+            case.pre[&vectors::contract_address(1)].code,
+            Bytes::from(contract_code(&Ctx::new(Fork::Prague, 2), &blueprint.contracts[1]))
+        );
     }
 
     /// The cost of compiling the single-transaction inputs of `corpus/bench-fuzz` (the part of

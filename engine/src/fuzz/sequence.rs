@@ -34,13 +34,24 @@ pub fn child() -> Address {
     FACTORY.create2(B256::ZERO, keccak256(CHILD_INIT))
 }
 
-/// Init code that deploys `code` as is: `CODECOPY` of the tail, `RETURN`.
-fn deployer(code: &[u8]) -> Bytes {
+/// Init code that deploys `code` as is: `CODECOPY` of the tail, `RETURN`. From Cancun it first
+/// writes `slot + 1` to transient slots 0 to 7, the slots a transient walk reads before it
+/// writes: they must be gone when the creating transaction ends, so a later transaction that
+/// calls the new contract reads zeros (@ethereumjs/evm 3.1.0 kept them).
+fn deployer(code: &[u8], fork: Fork) -> Bytes {
     let len = code.len().min(0xffff) as u16;
     let [hi, lo] = len.to_be_bytes();
-    // PUSH2 len, DUP1, PUSH1 14, PUSH1 0, CODECOPY, PUSH1 0, RETURN, then the code.
-    let mut out = vec![0x61, hi, lo, 0x80, 0x60, 0x0e, 0x60, 0x00, 0x39, 0x60, 0x00, 0xf3];
-    while out.len() < 14 {
+    let mut out = Vec::new();
+    if fork >= Fork::Cancun {
+        for slot in 0..8u8 {
+            // PUSH1 slot + 1, PUSH1 slot, TSTORE.
+            out.extend_from_slice(&[0x60, slot + 1, 0x60, slot, 0x5d]);
+        }
+    }
+    let start = out.len() + 14;
+    // PUSH2 len, DUP1, PUSH1 start, PUSH1 0, CODECOPY, PUSH1 0, RETURN, then the code.
+    out.extend_from_slice(&[0x61, hi, lo, 0x80, 0x60, start as u8, 0x60, 0x00, 0x39, 0x60, 0x00, 0xf3]);
+    while out.len() < start {
         out.push(0x5b);
     }
     out.extend_from_slice(&code[..usize::from(len)]);
@@ -156,7 +167,7 @@ pub fn compile_sequence(blueprint: &Blueprint, fork: Fork) -> Sequence {
                 None => {
                     plain(&mut tx);
                     tx.to = None;
-                    tx.data = deployer(&pre.get(&target).map(|a| a.code.clone()).unwrap_or_default());
+                    tx.data = deployer(&pre.get(&target).map(|a| a.code.clone()).unwrap_or_default(), fork);
                     created = Some(vectors::SENDER.create(tx.nonce));
                 }
             },
@@ -296,7 +307,27 @@ mod tests {
     #[test]
     fn the_deployer_returns_the_code() {
         let code = [0x60, 0x01, 0x60, 0x00, 0x55];
-        let init = deployer(&code);
-        assert_eq!(&init[14..], &code);
+        assert_eq!(&deployer(&code, Fork::Shanghai)[14..], &code);
+        assert_eq!(&deployer(&code, Fork::Cancun)[54..], &code);
+    }
+
+    /// Run on revm, the deployer creates a contract with the code, before Cancun and from it
+    /// (where it writes transient slots first, which the transaction's end clears).
+    #[cfg(feature = "revm")]
+    #[test]
+    fn the_deployer_deploys_the_code_on_revm() {
+        use schism_interface::{Client, TraceMode};
+        let code = [0x5f, 0x5c, 0x5f, 0x55, 0x00];
+        for fork in [Fork::Shanghai, Fork::Cancun, Fork::Prague] {
+            let mut blueprint = Blueprint::default();
+            blueprint.tx.gas = 7;
+            let mut case = compile(&blueprint, fork);
+            case.tx.to = None;
+            case.tx.data = deployer(&code, fork);
+            let created = case.tx.sender.create(case.tx.nonce);
+            let outcome = schism_revm::Revm::new().execute(&case, TraceMode::Off).expect("executes");
+            let post = outcome.post_state.expect("a post-state");
+            assert_eq!(post.get(&created).map(|a| a.code.as_ref()), Some(&code[..]), "{fork:?}: {:?}", outcome.error);
+        }
     }
 }
