@@ -101,10 +101,10 @@ pub struct Triage {
     /// Signatures a known difference explained, with the client and the difference, so a
     /// repeat is recognised without minimising it again.
     known: std::collections::HashMap<String, (String, &'static str)>,
-    /// The same for shapes (a signature without its culprit), filled when a minimised case is
-    /// explained: a finding of that shape which the same difference covers as found is
-    /// explained without minimising it ([`Triage::explained_as_before`]).
-    known_shapes: std::collections::HashMap<String, (String, &'static str)>,
+    /// The same for splits (a signature's kind, scope, groups and faults), filled when a
+    /// minimised case is explained: a finding of that split which the same difference covers
+    /// as found is explained without minimising it ([`Triage::explained_as_before`]).
+    known_splits: std::collections::HashMap<String, (String, &'static str)>,
 }
 
 /// An outcome as a fixture expectation.
@@ -125,7 +125,7 @@ pub fn expectation_of(outcome: &Outcome) -> Expectation {
 impl Triage {
     /// A pipeline on these clients.
     pub fn new(examiner: Examiner, options: TriageOptions) -> Triage {
-        Triage { examiner, options, seen: Default::default(), known: Default::default(), known_shapes: Default::default() }
+        Triage { examiner, options, seen: Default::default(), known: Default::default(), known_splits: Default::default() }
     }
 
     /// Handles a case (a state test or a block sequence) the quick comparison found divergent,
@@ -213,7 +213,7 @@ impl Triage {
             if small_exam.signature().as_ref() == Some(&signature) { (small, small_exam) } else { (case.clone(), exam.clone()) };
         if let Some((client, known)) = self.explained(&small, &small_exam, &signature) {
             self.known.insert(id, (client.clone(), known.id));
-            self.known_shapes.insert(signature.shape_id(), (client.clone(), known.id));
+            self.known_splits.insert(signature.split_id(), (client.clone(), known.id));
             let filed = Filed::Known { client, known: known.id };
             return Ok(Handled { signature, filed, minimised: Some(minimised), seconds: found.elapsed().as_secs_f64() });
         }
@@ -252,19 +252,20 @@ impl Triage {
         })
     }
 
-    /// A finding whose shape (its signature without the culprit: kind, groups, what differs,
-    /// faults) a known difference of the odd client explained before on a minimised case,
-    /// when that same difference covers this case as found (on the case and the client's
-    /// traced run of it): the client and the difference. The culprit, which the minimised case
-    /// of each new signature would otherwise be needed for, is where the difference first
-    /// shows, and varies with the case around it.
+    /// A finding whose split (kind, scope, groups, faults: the same odd client out) a known
+    /// difference of that client explained before on a minimised case, when that same
+    /// difference covers this case as found (on the case and the client's traced run of it):
+    /// the client and the difference. Once a difference has explained a minimised finding,
+    /// a new signature it covers is not minimised again to be judged: the culprit and what
+    /// differs (where the difference first shows, and how far it spreads) vary with the case
+    /// around it, and each new signature's minimisation cost up to its whole budget.
     fn explained_as_before<S: Subject>(
         &self,
         case: &S,
         exam: &Examination<S::Output>,
         signature: &Signature,
     ) -> Option<(String, &'static str)> {
-        let (label, known) = self.known_shapes.get(&signature.shape_id())?;
+        let (label, known) = self.known_splits.get(&signature.split_id())?;
         let client = self.examiner.client(label)?;
         let covering = crate::panel::judged(|| case.known_difference(client.as_ref(), exam.outcome(label)))?;
         (covering.id == *known).then(|| (label.clone(), covering.id))

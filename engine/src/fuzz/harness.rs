@@ -982,7 +982,7 @@ mod tests {
     }
 
     /// A scripted odd client whose traced run has as many steps as the test sets (none or
-    /// one, against the others' empty traces): findings of one shape under two culprits,
+    /// one, against the others' empty traces): findings of one split under two culprits,
     /// `post-state` and `intrinsic`.
     struct Shifting {
         inner: Scripted,
@@ -1036,11 +1036,11 @@ mod tests {
         }
     }
 
-    /// A new signature of a shape a known difference explained before (another culprit), which
-    /// the same difference covers as found, is explained without being minimised; a shape
-    /// never explained is minimised.
+    /// A new signature of a split (the same odd client out) a known difference explained before
+    /// (here another culprit), which the same difference covers as found, is explained without
+    /// being minimised.
     #[test]
-    fn a_shape_explained_before_is_not_minimised_again() {
+    fn a_split_explained_before_is_not_minimised_again() {
         let dir = tempfile::tempdir().expect("tempdir");
         let steps = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let clients: Vec<Arc<dyn Client>> = vec![
@@ -1056,10 +1056,10 @@ mod tests {
         let second = h.run(&input, &mut map);
         assert!(!first.divergent && !second.divergent, "explained");
         assert!(!h.run(&input, &mut map).divergent);
-        assert_eq!(h.triage.known_signatures(), 2, "two signatures, one shape");
+        assert_eq!(h.triage.known_signatures(), 2, "two signatures, one split");
         let stats = h.stats();
         let tallies: Vec<(&str, u64, u64)> = stats.known_by.iter().map(|t| (t.known.as_str(), t.runs, t.signatures)).collect();
-        assert_eq!(tallies, vec![("documented-any-trace", 3, 1)], "the second culprit is explained by its shape");
+        assert_eq!(tallies, vec![("documented-any-trace", 3, 1)], "the second culprit is explained by its split");
         assert_eq!((stats.known, stats.divergences, stats.filed), (3, 0, 0));
     }
 

@@ -71,9 +71,10 @@ impl Signature {
         format!("{prefix}{culprit}-{}", alloy_primitives::hex::encode(&hash[..6]))
     }
 
-    /// The id of the signature without its culprit: what a run without traces can tell.
-    pub fn shape_id(&self) -> String {
-        Signature { culprit: String::new(), ..self.clone() }.id()
+    /// The id of the signature's split: its kind, scope, groups and faults, without what
+    /// differs and the culprit (which vary with the case around one cause).
+    pub fn split_id(&self) -> String {
+        Signature { culprit: String::new(), aspects: Vec::new(), ..self.clone() }.id()
     }
 
     /// True when groups, aspects and faults match: what a run without traces can tell.
