@@ -104,7 +104,7 @@ pub struct Triage {
     /// The same for splits (a signature's kind, scope, groups and faults), filled when a
     /// minimised case is explained: a finding of that split which the same difference covers
     /// as found is explained without minimising it ([`Triage::explained_as_before`]).
-    known_splits: std::collections::HashMap<String, (String, &'static str)>,
+    known_splits: std::collections::HashMap<String, Vec<(String, &'static str)>>,
 }
 
 /// An outcome as a fixture expectation.
@@ -213,7 +213,10 @@ impl Triage {
             if small_exam.signature().as_ref() == Some(&signature) { (small, small_exam) } else { (case.clone(), exam.clone()) };
         if let Some((client, known)) = self.explained(&small, &small_exam, &signature) {
             self.known.insert(id, (client.clone(), known.id));
-            self.known_splits.insert(signature.split_id(), (client.clone(), known.id));
+            let established = self.known_splits.entry(signature.split_id()).or_default();
+            if !established.iter().any(|(c, k)| *c == client && *k == known.id) {
+                established.push((client.clone(), known.id));
+            }
             let filed = Filed::Known { client, known: known.id };
             return Ok(Handled { signature, filed, minimised: Some(minimised), seconds: found.elapsed().as_secs_f64() });
         }
@@ -265,10 +268,11 @@ impl Triage {
         exam: &Examination<S::Output>,
         signature: &Signature,
     ) -> Option<(String, &'static str)> {
-        let (label, known) = self.known_splits.get(&signature.split_id())?;
-        let client = self.examiner.client(label)?;
-        let covering = crate::panel::judged(|| case.known_difference(client.as_ref(), exam.outcome(label)))?;
-        (covering.id == *known).then(|| (label.clone(), covering.id))
+        self.known_splits.get(&signature.split_id())?.iter().find_map(|(label, known)| {
+            let client = self.examiner.client(label)?;
+            let covering = crate::panel::judged(|| case.known_difference(client.as_ref(), exam.outcome(label)))?;
+            (covering.id == *known).then(|| (label.clone(), covering.id))
+        })
     }
 
     /// Files a slow case: `slow` took `timings` against the others'.
