@@ -787,12 +787,20 @@ mod tests {
         }
     }
 
-    /// A scripted client whose documented known difference covers cases with at most eight
-    /// accounts in the pre-state (a minimised case has few, a generated one
-    /// many): the farm runs it, and a finding is explained only once minimised.
+    /// A scripted client whose documented known differences are `known` (for instance one
+    /// covering cases with at most eight accounts in the pre-state: a minimised case has few, a
+    /// generated one many, so the farm runs it and a finding is explained only once
+    /// minimised); traced, it records `steps` STATICCALLs (one unless a test changes it).
     struct Documented {
         inner: Scripted,
         known: &'static [schism_interface::KnownDifference],
+        steps: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl Documented {
+        fn new(inner: Scripted, known: &'static [schism_interface::KnownDifference]) -> Documented {
+            Documented { inner, known, steps: Arc::new(std::sync::atomic::AtomicUsize::new(1)) }
+        }
     }
 
     fn small_pre(case: &Case) -> bool {
@@ -847,7 +855,7 @@ mod tests {
         fn execute(&self, case: &Case, mode: TraceMode) -> Result<Outcome, ClientError> {
             let mut outcome = self.inner.execute(case, mode)?;
             if mode == TraceMode::Steps {
-                // What it executed, which no look at the case shows: one STATICCALL.
+                // What it executed, which no look at the case shows: STATICCALLs.
                 let step = schism_interface::TraceStep {
                     pc: 0,
                     op: 0xfa,
@@ -859,7 +867,7 @@ mod tests {
                     refund: 0,
                     return_data: None,
                 };
-                outcome.trace = Some(vec![step]);
+                outcome.trace = Some(vec![step; self.steps.load(std::sync::atomic::Ordering::Relaxed)]);
             }
             Ok(outcome)
         }
@@ -873,7 +881,7 @@ mod tests {
             let clients: Vec<Arc<dyn Client>> = vec![
                 Arc::new(Scripted { id: "a", root: 1, fail: false, sleep: None }),
                 Arc::new(Scripted { id: "b", root: 1, fail: false, sleep: None }),
-                Arc::new(Documented { inner: odd, known }),
+                Arc::new(Documented::new(odd, known)),
             ];
             let mut h = harness(clients, dir.path());
             let mut map = vec![0u8; crate::fuzz::MAP_SIZE];
@@ -981,14 +989,6 @@ mod tests {
         assert_eq!(report.count, 2, "counted on its folder");
     }
 
-    /// A scripted odd client whose traced run has as many steps as the test sets (none or
-    /// one, against the others' empty traces): findings of one split under two culprits,
-    /// `post-state` and `intrinsic`.
-    struct Shifting {
-        inner: Scripted,
-        steps: Arc<std::sync::atomic::AtomicUsize>,
-    }
-
     /// Any trace: the difference covers every case the client runs traced.
     fn traced_any(_: &Case, _: &schism_interface::Trace) -> bool {
         true
@@ -1002,51 +1002,19 @@ mod tests {
         executed: Some(traced_any),
     }];
 
-    impl Client for Shifting {
-        fn id(&self) -> &str {
-            self.inner.id()
-        }
-        fn version(&self) -> &str {
-            "scripted"
-        }
-        fn supports(&self, _: Fork) -> bool {
-            true
-        }
-        fn known_differences(&self) -> &'static [schism_interface::KnownDifference] {
-            &ANY_TRACE
-        }
-        fn execute(&self, case: &Case, mode: TraceMode) -> Result<Outcome, ClientError> {
-            let mut outcome = self.inner.execute(case, mode)?;
-            if mode == TraceMode::Steps {
-                let steps = self.steps.load(std::sync::atomic::Ordering::Relaxed);
-                let step = schism_interface::TraceStep {
-                    pc: 0,
-                    op: 0x5b,
-                    gas: 0,
-                    gas_cost: 0,
-                    mem_size: 0,
-                    stack: Vec::new(),
-                    depth: 1,
-                    refund: 0,
-                    return_data: None,
-                };
-                outcome.trace = Some(vec![step; steps]);
-            }
-            Ok(outcome)
-        }
-    }
-
     /// A new signature of a split (the same odd client out) a known difference explained before
     /// (here another culprit), which the same difference covers as found, is explained without
     /// being minimised.
     #[test]
     fn a_split_explained_before_is_not_minimised_again() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let steps = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let odd = Documented::new(Scripted { id: "c", root: 2, fail: false, sleep: None }, &ANY_TRACE);
+        let steps = odd.steps.clone();
+        steps.store(0, std::sync::atomic::Ordering::Relaxed);
         let clients: Vec<Arc<dyn Client>> = vec![
             Arc::new(Scripted { id: "a", root: 1, fail: false, sleep: None }),
             Arc::new(Scripted { id: "b", root: 1, fail: false, sleep: None }),
-            Arc::new(Shifting { inner: Scripted { id: "c", root: 2, fail: false, sleep: None }, steps: steps.clone() }),
+            Arc::new(odd),
         ];
         let mut h = harness(clients, dir.path());
         let mut map = vec![0u8; crate::fuzz::MAP_SIZE];
