@@ -207,19 +207,14 @@ fn run_target(options: &RealOptions, target: RealTarget) -> Result<RealResult, R
         install_seconds,
     };
     let mut set_aside: Vec<String> = Vec::new();
+    let clients = farm_clients(&target);
     for round in 0..MAX_ROUNDS {
         let left = options.budget.saturating_sub(Duration::from_secs_f64(result.seconds));
         if left < Duration::from_secs(1) {
             break;
         }
         let farm = FarmOptions {
-            // The fixed release fuzzes too: the target's findings split it from the buggy one
-            // ({revm, fixed} against {buggy}), other bugs of the release do not ({revm} against
-            // {buggy, fixed}), so minimisation, which keeps a finding's groups, cannot turn the
-            // target's finding into a smaller case of another bug both releases share (with
-            // revm and the buggy release alone, CVE-2020-26241's finding once minimised into
-            // CVE-2021-39137's overlap, which v1.9.17 still has, and was set aside).
-            clients: ClientFactory::registry(vec![HEALTHY.to_owned(), buggy.clone(), fixed.clone()], ClientOptions::default()),
+            clients: ClientFactory::registry(clients.clone(), ClientOptions::default()),
             jobs: options.jobs,
             duration: Some(left),
             corpus: corpus.path().to_path_buf(),
@@ -277,6 +272,26 @@ fn run_target(options: &RealOptions, target: RealTarget) -> Result<RealResult, R
     Ok(result)
 }
 
+/// The clients a target's farm runs: revm, the buggy release, the fixed one and, where the
+/// target declares it, the buggy release with the target's fix alone.
+///
+/// The fixed release fuzzes too: the target's findings split it from the buggy one ({revm,
+/// fixed} against {buggy}), other bugs of the release do not ({revm} against {buggy,
+/// fixed}), so minimisation, which keeps a finding's groups, cannot turn the target's
+/// finding into a smaller case of another bug both releases share (with revm and the buggy
+/// release alone, CVE-2020-26241's finding once minimised into CVE-2021-39137's overlap,
+/// which v1.9.17 still has, and was set aside). So does the buggy release with the
+/// target's fix alone, where there is one: the fixed release fixed several bugs, whose
+/// findings would otherwise share their groups and often their signature (the STATICCALL
+/// to MODEXP of two @ethereumjs/evm 2.1.0 bugs), and a signature set aside for one bug
+/// then hid the other's findings; with it, the target's findings split the buggy release
+/// alone off, the other bugs' findings split it off with its fix.
+fn farm_clients(target: &RealTarget) -> Vec<String> {
+    let mut clients = vec![HEALTHY.to_owned(), target.buggy(), target.fixed()];
+    clients.extend(target.alone());
+    clients
+}
+
 /// `schism repro DIR --client revm --client RELEASE`: its exit code (-1 when killed by a signal).
 fn repro(schism: &Path, dir: &Path, release: &str) -> Result<i32, RealError> {
     let mut command = Command::new(schism);
@@ -290,6 +305,16 @@ fn repro(schism: &Path, dir: &Path, release: &str) -> Result<i32, RealError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_farm_runs_the_fix_alone_beside_the_releases_where_a_target_has_one() {
+        let clients = |name: &str| farm_clients(&choose(&[name.to_owned()]).expect("known")[0]);
+        assert_eq!(clients("geth-cve-2020-26242"), ["revm", "geth@v1.9.17", "geth@v1.9.18"]);
+        assert_eq!(
+            clients("ethereumjs-7.1.0-modexp-short-input"),
+            ["revm", "ethereumjs@7.1.0", "ethereumjs@7.2.0", "ethereumjs@7.1.0+modexp-short-input"]
+        );
+    }
 
     #[test]
     fn targets_are_chosen_by_name_and_unknown_ones_are_named() {
