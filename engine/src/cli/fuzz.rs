@@ -105,6 +105,7 @@ pub fn run(args: Args) -> Result<Finish, CliError> {
         stats: args.stats,
         status: true,
         set_aside: Vec::new(),
+        sought: None,
         stop_on_divergence: false,
         minimise: (!args.no_minimize).then_some(crate::triage::Budget { time: args.minimize_budget, ..Default::default() }),
         slow: (!args.no_slow).then_some(crate::fuzz::harness::SlowRule { ratio: args.slow_ratio, floor: args.slow_floor }),

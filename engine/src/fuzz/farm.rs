@@ -133,6 +133,9 @@ pub struct FarmOptions {
     /// Signatures set aside as other bugs than the one sought: filed again and counted, not
     /// findings (see [`HarnessOptions::set_aside`](super::harness::HarnessOptions::set_aside)).
     pub set_aside: Vec<String>,
+    /// The client whose bug is sought: findings that do not set it apart are set aside (see
+    /// [`HarnessOptions::sought`](super::harness::HarnessOptions::sought)).
+    pub sought: Option<String>,
     /// Minimisation budget per new signature (`None`: findings are filed as found).
     pub minimise: Option<crate::triage::Budget>,
     /// When a case is filed as slow (`None`: not judged).

@@ -39,6 +39,10 @@ pub struct HarnessOptions {
     /// suite's): filed again and counted as set aside, but not findings, so they neither stop
     /// a farm that stops at its first divergence nor count as its first finding.
     pub set_aside: Vec<String>,
+    /// The client whose bug is sought (the rediscovery suite's buggy release, fuzzed beside
+    /// releases that fixed it): a finding that does not set it apart, alone in its group or
+    /// the only client that faulted, is another bug, set aside like the signatures above.
+    pub sought: Option<String>,
     /// When filing must stop (a farm's end): a finding whose minimisation is still running
     /// then stays pending, filed by the next farm on the same folders.
     pub deadline: Option<Instant>,
@@ -55,6 +59,7 @@ impl HarnessOptions {
             slow: Some(SlowRule::default()),
             sequences: DEFAULT_SEQUENCE_SHARE,
             set_aside: Vec::new(),
+            sought: None,
             deadline: None,
         }
     }
@@ -275,6 +280,8 @@ pub struct Harness {
     pending: PathBuf,
     /// Signatures that are not findings ([`HarnessOptions::set_aside`]).
     set_aside: Vec<String>,
+    /// The client whose bug is sought ([`HarnessOptions::sought`]).
+    sought: Option<String>,
 }
 
 /// One sequence in this many is checked for a cross-transaction dependency (a statistic, by
@@ -331,6 +338,7 @@ impl Harness {
             sequence_below: (options.sequences.clamp(0.0, 1.0) * 256.0) as u16,
             pending: options.crashes.join(PENDING_DIR),
             set_aside: options.set_aside,
+            sought: options.sought,
         })
     }
 
@@ -461,7 +469,8 @@ impl Harness {
             return (self.not_a_finding(run), true);
         }
         let id = handled.as_ref().map(|h| h.signature.id());
-        if id.as_ref().is_some_and(|id| self.set_aside.contains(id)) {
+        let other_bug = handled.as_ref().is_some_and(|h| self.sought.as_deref().is_some_and(|c| !sets_apart(&h.signature, c)));
+        if other_bug || id.as_ref().is_some_and(|id| self.set_aside.contains(id)) {
             // Another bug, already judged: filed again, counted, not a finding.
             self.stats.set_aside += 1;
             run.signature = id;
@@ -724,6 +733,15 @@ pub fn pending_inputs(crashes: &std::path::Path) -> Vec<PathBuf> {
         .collect();
     files.sort();
     files
+}
+
+/// True when a finding sets `client` apart: a divergence with `client` alone in its group, or a
+/// fault of `client` only.
+fn sets_apart(signature: &Signature, client: &str) -> bool {
+    match signature.kind {
+        Kind::Fault => !signature.faults.is_empty() && signature.faults.iter().all(|(c, _)| c == client),
+        _ => signature.groups.iter().any(|g| g.len() == 1 && g[0] == client),
+    }
 }
 
 /// Adds one run to the statistics.
@@ -1029,6 +1047,30 @@ mod tests {
         let tallies: Vec<(&str, u64, u64)> = stats.known_by.iter().map(|t| (t.known.as_str(), t.runs, t.signatures)).collect();
         assert_eq!(tallies, vec![("documented-any-trace", 3, 1)], "the second culprit is explained by its split");
         assert_eq!((stats.known, stats.divergences, stats.filed), (3, 0, 0));
+    }
+
+    /// With a sought client, a finding that does not set it apart (another client shares its
+    /// result) is another bug: filed, counted as set aside, no finding; one that does is a
+    /// finding.
+    #[test]
+    fn a_finding_that_does_not_set_the_sought_client_apart_is_set_aside() {
+        let run = |roots: [u8; 3]| {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let clients: Vec<Arc<dyn Client>> = ["a", "b", "c"]
+                .into_iter()
+                .zip(roots)
+                .map(|(id, root)| Arc::new(Scripted { id, root, fail: false, sleep: None }) as Arc<dyn Client>)
+                .collect();
+            let mut options = HarnessOptions::new(clients, Some(Fork::Cancun), dir.path().to_path_buf());
+            options.sought = Some("b".to_owned());
+            let mut h = Harness::new(options).expect("harness");
+            let mut map = vec![0u8; crate::fuzz::MAP_SIZE];
+            let run = h.run(&Blueprint::from_bytes(&[1, 2, 3]), &mut map);
+            let stats = h.stats();
+            (run.divergent, stats.set_aside, stats.divergences, stats.first_finding.is_some())
+        };
+        assert_eq!(run([1, 2, 1]), (true, 0, 1, true), "b alone: the sought bug");
+        assert_eq!(run([1, 2, 2]), (false, 1, 0, false), "b and c together: another bug");
     }
 
     /// A finding whose minimisation the deadline cuts short is neither judged nor filed: its

@@ -225,6 +225,7 @@ fn run_once(options: &SelftestOptions, canary: Canary, seed: u64) -> Result<Seed
         stats: None,
         status: options.status,
         set_aside: Vec::new(),
+        sought: None,
         stop_on_divergence: true,
         minimise: Some(crate::triage::Budget::default()),
         slow: None,

@@ -328,6 +328,7 @@ fn harness_options(
         slow: options.slow,
         sequences: options.sequences,
         set_aside: options.set_aside.clone(),
+        sought: options.sought.clone(),
         deadline,
     }
 }
