@@ -133,7 +133,7 @@ pub struct FarmOptions {
     /// Signatures set aside as other bugs than the one sought: filed again and counted, not
     /// findings (see [`HarnessOptions::set_aside`](super::harness::HarnessOptions::set_aside)).
     pub set_aside: Vec<String>,
-    /// The client whose bug is sought: findings that do not set it apart are set aside (see
+    /// The client whose bug is sought: divergent runs that do not set it apart are set aside (see
     /// [`HarnessOptions::sought`](super::harness::HarnessOptions::sought)).
     pub sought: Option<String>,
     /// Minimisation budget per new signature (`None`: findings are filed as found).

@@ -40,8 +40,9 @@ pub struct HarnessOptions {
     /// a farm that stops at its first divergence nor count as its first finding.
     pub set_aside: Vec<String>,
     /// The client whose bug is sought (the rediscovery suite's buggy release, fuzzed beside
-    /// releases that fixed it): a finding that does not set it apart, alone in its group or
-    /// the only client that faulted, is another bug, set aside like the signatures above.
+    /// releases that fixed it): a divergent run that does not set it apart, alone in its
+    /// group or the only client that faulted, is another bug: counted as set aside, neither
+    /// filed nor a finding.
     pub sought: Option<String>,
     /// When filing must stop (a farm's end): a finding whose minimisation is still running
     /// then stays pending, filed by the next farm on the same folders.
@@ -469,7 +470,10 @@ impl Harness {
             return (self.not_a_finding(run), true);
         }
         let id = handled.as_ref().map(|h| h.signature.id());
-        let other_bug = handled.as_ref().is_some_and(|h| self.sought.as_deref().is_some_and(|c| !sets_apart(&h.signature, c)));
+        let other_bug = handled.as_ref().is_some_and(|h| {
+            let faulting = h.signature.faults.iter().map(|(c, _)| c.as_str());
+            self.sought.as_deref().is_some_and(|c| !sets_apart(&h.signature.groups, faulting, c))
+        });
         if other_bug || id.as_ref().is_some_and(|id| self.set_aside.contains(id)) {
             // Another bug, already judged: filed again, counted, not a finding.
             self.stats.set_aside += 1;
@@ -497,6 +501,23 @@ impl Harness {
         }
         run.signature = id;
         (run, true)
+    }
+
+    /// True, and counted as set aside, when a divergent run does not set the sought client
+    /// apart ([`HarnessOptions::sought`]): another bug, decided on the quick comparison's
+    /// groups before any filing (neither examined nor minimised: the releases beside the
+    /// sought one share its result, which is all the rediscovery suite needs to know).
+    fn another_bug(&mut self, verdict: &Verdict, faults: &[crate::panel::Fault]) -> bool {
+        let Some(sought) = self.sought.as_deref() else { return false };
+        let groups: &[Vec<String>] = match verdict {
+            Verdict::Diverge { groups, .. } => groups,
+            _ => &[],
+        };
+        if sets_apart(groups, faults.iter().map(|f| f.client.as_str()), sought) {
+            return false;
+        }
+        self.stats.set_aside += 1;
+        true
     }
 
     /// A divergent run that the pipeline judged not to be a finding: no longer counted as a
@@ -606,6 +627,9 @@ impl Harness {
         let labelled: Vec<(&str, &ChainRun)> = runs.iter().map(|(id, r)| (id.as_str(), r)).collect();
         let verdict = <Sequence as Subject>::compare(&labelled);
         let divergent = verdict.is_consensus_divergence() || !faults.is_empty();
+        if divergent && self.another_bug(&verdict, &faults) {
+            return Run { divergent: false, opcodes: recorder.steps, signature: None };
+        }
         if divergent {
             self.stats.divergences += 1;
         }
@@ -680,6 +704,9 @@ impl Harness {
         if matches!(verdict, Verdict::Diverge { .. }) && !divergent {
             self.stats.halt_naming += 1;
         }
+        if divergent && self.another_bug(&verdict, &faults) {
+            return (Run { divergent: false, opcodes: steps, signature: None }, None);
+        }
         let finding = if divergent {
             self.stats.divergences += 1;
             Some(Finding::Divergent)
@@ -735,13 +762,14 @@ pub fn pending_inputs(crashes: &std::path::Path) -> Vec<PathBuf> {
     files
 }
 
-/// True when a finding sets `client` apart: a divergence with `client` alone in its group, or a
-/// fault of `client` only.
-fn sets_apart(signature: &Signature, client: &str) -> bool {
-    match signature.kind {
-        Kind::Fault => !signature.faults.is_empty() && signature.faults.iter().all(|(c, _)| c == client),
-        _ => signature.groups.iter().any(|g| g.len() == 1 && g[0] == client),
+/// True when a finding sets `client` apart: a fault of `client` only, or (no client faulting)
+/// a divergence with `client` alone in its group.
+fn sets_apart<'a>(groups: &[Vec<String>], faulting: impl Iterator<Item = &'a str>, client: &str) -> bool {
+    let faulting: Vec<&str> = faulting.collect();
+    if !faulting.is_empty() {
+        return faulting.iter().all(|c| *c == client);
     }
+    groups.iter().any(|g| g.len() == 1 && g[0] == client)
 }
 
 /// Adds one run to the statistics.
@@ -1049,9 +1077,9 @@ mod tests {
         assert_eq!((stats.known, stats.divergences, stats.filed), (3, 0, 0));
     }
 
-    /// With a sought client, a finding that does not set it apart (another client shares its
-    /// result) is another bug: filed, counted as set aside, no finding; one that does is a
-    /// finding.
+    /// With a sought client, a divergent run that does not set it apart (another client shares
+    /// its result) is another bug: counted as set aside, not filed, no finding; one that does
+    /// is a finding.
     #[test]
     fn a_finding_that_does_not_set_the_sought_client_apart_is_set_aside() {
         let run = |roots: [u8; 3]| {
@@ -1067,10 +1095,12 @@ mod tests {
             let mut map = vec![0u8; crate::fuzz::MAP_SIZE];
             let run = h.run(&Blueprint::from_bytes(&[1, 2, 3]), &mut map);
             let stats = h.stats();
-            (run.divergent, stats.set_aside, stats.divergences, stats.first_finding.is_some())
+            let folders =
+                std::fs::read_dir(dir.path()).expect("dir").flatten().filter(|e| !e.file_name().to_string_lossy().starts_with('.')).count();
+            (run.divergent, stats.set_aside, stats.divergences, stats.first_finding.is_some(), folders)
         };
-        assert_eq!(run([1, 2, 1]), (true, 0, 1, true), "b alone: the sought bug");
-        assert_eq!(run([1, 2, 2]), (false, 1, 0, false), "b and c together: another bug");
+        assert_eq!(run([1, 2, 1]), (true, 0, 1, true, 1), "b alone: the sought bug, filed");
+        assert_eq!(run([1, 2, 2]), (false, 1, 0, false, 0), "b and c together: another bug, not filed");
     }
 
     /// A finding whose minimisation the deadline cuts short is neither judged nor filed: its

@@ -224,8 +224,8 @@ fn run_target(options: &RealOptions, target: RealTarget) -> Result<RealResult, R
             stats: None,
             status: options.status,
             set_aside: set_aside.clone(),
-            // The releases beside the buggy one decide in the farm: a finding they share is
-            // another bug, set aside without stopping and restarting the farm.
+            // The releases beside the buggy one decide in the farm: a divergence they share is
+            // another bug, set aside without filing it, stopping and restarting the farm.
             sought: Some(buggy.clone()),
             stop_on_divergence: true,
             minimise: Some(crate::triage::Budget::default()),
