@@ -138,6 +138,9 @@ fn print_target(r: &RealResult) {
     if let Some(alone) = r.repro_alone {
         println!("  with this bug's fix alone (backported to the buggy release): repro exit {alone}");
     }
+    if r.set_aside_runs > 0 {
+        println!("  {} divergent runs set aside as other bugs (the releases beside the buggy one shared its result)", r.set_aside_runs);
+    }
     for other in &r.other_bugs {
         println!("  set aside (reproduces on the fixed release too, or with this bug's fix alone): {}", other.display());
     }

@@ -82,6 +82,10 @@ pub struct RealResult {
     /// bugs of the buggy release, or differences of the healthy client).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub other_bugs: Vec<PathBuf>,
+    /// Divergent runs the farm set aside as other bugs without filing them: the releases
+    /// beside the buggy one shared its result.
+    #[serde(default)]
+    pub set_aside_runs: u64,
     /// Seconds spent installing the releases this run lacked (0 when both were there).
     pub install_seconds: f64,
 }
@@ -204,6 +208,7 @@ fn run_target(options: &RealOptions, target: RealTarget) -> Result<RealResult, R
         repro_fixed: None,
         repro_alone: None,
         other_bugs: Vec::new(),
+        set_aside_runs: 0,
         install_seconds,
     };
     let mut set_aside: Vec<String> = Vec::new();
@@ -240,6 +245,7 @@ fn run_target(options: &RealOptions, target: RealTarget) -> Result<RealResult, R
         };
         let summary = fuzz(&farm)?;
         let stats = &summary.stats;
+        result.set_aside_runs += stats.set_aside;
         let Some(first) = stats.first_finding.as_ref() else {
             result.seconds += stats.elapsed_s;
             result.executions += stats.executions;
@@ -345,6 +351,7 @@ mod tests {
             repro_fixed: Some(0),
             repro_alone: None,
             other_bugs: Vec::new(),
+            set_aside_runs: 0,
             install_seconds: 0.0,
         };
         assert!(result.confirmed());
