@@ -470,11 +470,7 @@ impl Harness {
             return (self.not_a_finding(run), true);
         }
         let id = handled.as_ref().map(|h| h.signature.id());
-        let other_bug = handled.as_ref().is_some_and(|h| {
-            let faulting = h.signature.faults.iter().map(|(c, _)| c.as_str());
-            self.sought.as_deref().is_some_and(|c| !sets_apart(&h.signature.groups, faulting, c))
-        });
-        if other_bug || id.as_ref().is_some_and(|id| self.set_aside.contains(id)) {
+        if id.as_ref().is_some_and(|id| self.set_aside.contains(id)) {
             // Another bug, already judged: filed again, counted, not a finding.
             self.stats.set_aside += 1;
             run.signature = id;
@@ -513,7 +509,7 @@ impl Harness {
             Verdict::Diverge { groups, .. } => groups,
             _ => &[],
         };
-        if sets_apart(groups, faults.iter().map(|f| f.client.as_str()), sought) {
+        if sets_apart(groups, faults, sought) {
             return false;
         }
         self.stats.set_aside += 1;
@@ -764,10 +760,9 @@ pub fn pending_inputs(crashes: &std::path::Path) -> Vec<PathBuf> {
 
 /// True when a finding sets `client` apart: a fault of `client` only, or (no client faulting)
 /// a divergence with `client` alone in its group.
-fn sets_apart<'a>(groups: &[Vec<String>], faulting: impl Iterator<Item = &'a str>, client: &str) -> bool {
-    let faulting: Vec<&str> = faulting.collect();
-    if !faulting.is_empty() {
-        return faulting.iter().all(|c| *c == client);
+fn sets_apart(groups: &[Vec<String>], faults: &[crate::panel::Fault], client: &str) -> bool {
+    if !faults.is_empty() {
+        return faults.iter().all(|f| f.client == client);
     }
     groups.iter().any(|g| g.len() == 1 && g[0] == client)
 }
