@@ -171,6 +171,26 @@ pub enum Stream {
     Stderr,
 }
 
+/// How long [`spawn_retrying`] keeps retrying an executable that is busy.
+const BUSY_RETRY: Duration = Duration::from_secs(2);
+
+/// Spawns `command`, retrying while the executable is busy (ETXTBSY). A file written just before
+/// (an install, a generated wrapper) can still be open for writing in a child that another thread
+/// forked meanwhile and has not yet exec'd; that lasts microseconds, so a short retry is enough.
+fn spawn_retrying(command: &mut Command) -> std::io::Result<Child> {
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match command.spawn() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && started.elapsed() < BUSY_RETRY => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
+            result => return result,
+        }
+    }
+}
+
 /// A running child with line-oriented, deadline-bounded reads.
 pub struct Process {
     /// The child; `None` for a [`Process::replay`] of output already printed.
@@ -198,7 +218,7 @@ impl Process {
         if let Some(dir) = &launch.dir {
             command.current_dir(dir);
         }
-        let mut child = command.spawn().map_err(|e| Fault::Spawn { command: launch.display(), reason: e.to_string() })?;
+        let mut child = spawn_retrying(&mut command).map_err(|e| Fault::Spawn { command: launch.display(), reason: e.to_string() })?;
         let stdin = child.stdin.take();
         let (out_tx, stdout) = sync_channel(QUEUED_BATCHES);
         if let Some(out) = child.stdout.take() {
@@ -591,6 +611,23 @@ mod tests {
 
     fn soon() -> Instant {
         Instant::now() + Duration::from_secs(5)
+    }
+
+    #[test]
+    fn an_executable_still_open_for_writing_is_started_once_it_is_closed() {
+        use std::os::unix::fs::OpenOptionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("tool");
+        let mut file = std::fs::OpenOptions::new().write(true).create(true).mode(0o755).open(&path).expect("create");
+        file.write_all(b"#!/bin/sh\necho started\n").expect("write");
+        // While the handle is open, exec gives ETXTBSY; the spawn retries until it is closed.
+        let closer = thread::spawn(move || {
+            thread::sleep(Duration::from_millis(50));
+            drop(file);
+        });
+        let mut p = Process::spawn(&Launch::new(&path, Vec::<String>::new()), false).expect("spawn once closed");
+        assert_eq!(p.line(Stream::Stdout, soon()).expect("line"), "started");
+        closer.join().expect("closer");
     }
 
     #[test]
