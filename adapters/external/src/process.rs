@@ -618,7 +618,7 @@ mod tests {
         use std::os::unix::fs::OpenOptionsExt;
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("tool");
-        let mut file = std::fs::OpenOptions::new().write(true).create(true).mode(0o755).open(&path).expect("create");
+        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o755).open(&path).expect("create");
         file.write_all(b"#!/bin/sh\necho started\n").expect("write");
         // While the handle is open, exec gives ETXTBSY; the spawn retries until it is closed.
         let closer = thread::spawn(move || {
