@@ -18,7 +18,7 @@ use revm_bytecode::opcode::{BALANCE, CODECOPY, EXTCODEHASH, EXTCODESIZE, MSTORE8
 use schism_interface::case::default_blob_params;
 use schism_interface::fixture::{Account, Accounts, Env, Indexes};
 use schism_interface::{Case, Fork};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 /// The storage slot a generated contract folds its results into (walks use slots 0..8).
 pub(crate) const RESULT_SLOT: u64 = 0x100;
@@ -27,16 +27,44 @@ const CHAIN_ID: u64 = 1;
 /// The block's base fee (London on) for each `env` choice.
 const BASE_FEES: [u64; 4] = [7, 7, 1, 1000];
 
-/// Everything a compilation needs to know about the case being built.
-struct Ctx {
-    fork: Fork,
-    contracts: usize,
+/// What a compilation needs to know about a fork, built once per fork (it was most of a
+/// small case's compilation when built per case).
+struct ForkTables {
     precompiles: Vec<u16>,
     /// The fork's precompiles without the [`EXPENSIVE`](super::precompile::EXPENSIVE) ones, the favoured ones twice
     /// ([`cheap_precompiles`]).
     cheap: Vec<u16>,
     /// The fork's computing instructions: opcode and number of inputs.
     computing: Vec<(u8, usize)>,
+}
+
+impl ForkTables {
+    /// The tables of `fork`.
+    fn of(fork: Fork) -> &'static ForkTables {
+        static TABLES: LazyLock<Vec<(Fork, ForkTables)>> = LazyLock::new(|| {
+            Fork::ALL
+                .iter()
+                .map(|&fork| {
+                    let computing = COMPUTING.iter().filter(|(_, _, f)| fork >= *f).map(|(op, inputs, _)| (*op, *inputs)).collect();
+                    (fork, ForkTables { precompiles: precompiles(fork), cheap: cheap_precompiles(fork), computing })
+                })
+                .collect()
+        });
+        let i = TABLES.iter().position(|(f, _)| *f == fork).unwrap_or(TABLES.len() - 1);
+        &TABLES[i].1
+    }
+}
+
+/// Everything a compilation needs to know about the case being built.
+struct Ctx {
+    fork: Fork,
+    contracts: usize,
+    precompiles: &'static [u16],
+    /// The fork's precompiles without the [`EXPENSIVE`](super::precompile::EXPENSIVE) ones, the favoured ones twice
+    /// ([`cheap_precompiles`]).
+    cheap: &'static [u16],
+    /// The fork's computing instructions: opcode and number of inputs.
+    computing: &'static [(u8, usize)],
     /// How many blobs the transaction carries (0 for any other kind): where BLOBHASH's
     /// indices stop being in range.
     blobs: u64,
@@ -45,10 +73,15 @@ struct Ctx {
 impl Ctx {
     /// What compiling for `fork` with `contracts` contracts needs.
     fn new(fork: Fork, contracts: usize) -> Ctx {
-        let precompiles = precompiles(fork);
-        let cheap = cheap_precompiles(fork);
-        let computing = COMPUTING.iter().filter(|(_, _, f)| fork >= *f).map(|(op, inputs, _)| (*op, *inputs)).collect();
-        Ctx { fork, contracts: contracts.max(1), precompiles, cheap, computing, blobs: 0 }
+        let tables = ForkTables::of(fork);
+        Ctx {
+            fork,
+            contracts: contracts.max(1),
+            precompiles: &tables.precompiles,
+            cheap: &tables.cheap,
+            computing: &tables.computing,
+            blobs: 0,
+        }
     }
 
     /// The precompile a generated index names: one index in eight (the multiples of 8) picks

@@ -67,25 +67,23 @@ pub enum FeatureKind {
 }
 
 /// The class of an operand: which boundary region it is in.
+///
+/// Read as four scalar limbs: the client has just written the word limb by limb, and vector
+/// compares of it (as `U256`'s `==` and `is_zero` compile to) stall on store forwarding at
+/// nearly every instruction a case runs.
 fn class(v: &U256) -> u64 {
-    let limbs = v.as_limbs();
-    if v.is_zero() {
-        0
-    } else if *v == U256::from(1) {
-        1
-    } else if *v == U256::MAX {
-        2
-    } else if limbs[3] >> 63 == 1 {
-        3
-    } else if limbs[1] == 0 && limbs[2] == 0 && limbs[3] == 0 {
-        if limbs[0] < 32 {
-            4
-        } else if limbs[0] <= 256 {
-            5
-        } else {
-            6
+    let [l0, l1, l2, l3] = *v.as_limbs();
+    if l1 | l2 | l3 == 0 {
+        match l0 {
+            0 => 0,
+            1 => 1,
+            2..32 => 4,
+            32..=256 => 5,
+            _ => 6,
         }
-    } else if limbs[3] == 0 && limbs[2] == 0 {
+    } else if l3 >> 63 == 1 {
+        if l0 & l1 & l2 & l3 == u64::MAX { 2 } else { 3 }
+    } else if l2 | l3 == 0 {
         7
     } else {
         8
@@ -306,6 +304,30 @@ mod tests {
             let mut map = vec![0u8; MAP_SIZE];
             Recorder::new(&mut map).hit(kind, 0);
             assert_eq!(map.iter().position(|v| *v != 0), Some(index), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn operands_fall_in_their_boundary_regions() {
+        let cases = [
+            (U256::ZERO, 0),
+            (U256::from(1), 1),
+            (U256::MAX, 2),
+            (U256::from(1) << 255, 3),
+            (U256::MAX - U256::from(1), 3),
+            (U256::from(2), 4),
+            (U256::from(31), 4),
+            (U256::from(32), 5),
+            (U256::from(256), 5),
+            (U256::from(257), 6),
+            (U256::from(u64::MAX), 6),
+            (U256::from(1) << 64, 7),
+            (U256::from(1) << 127, 7),
+            (U256::from(1) << 128, 8),
+            (U256::from(1) << 254, 8),
+        ];
+        for (v, expected) in cases {
+            assert_eq!(class(&v), expected, "{v:#x}");
         }
     }
 
