@@ -80,6 +80,9 @@ pub enum Finish {
     Problems,
     /// Some inputs could not be read; the output already lists them (exit 2, nothing more said).
     InputErrors,
+    /// A signal (Ctrl-C, SIGTERM) stopped a suite before it finished; what finished is
+    /// reported (exit 130, as a shell reports Ctrl-C).
+    Interrupted,
 }
 
 impl Finish {
@@ -177,6 +180,7 @@ fn exit_code(result: Result<Finish, CliError>) -> ExitCode {
         Ok(Finish::Clean) => ExitCode::SUCCESS,
         Ok(Finish::Problems) => ExitCode::from(1),
         Ok(Finish::InputErrors) => ExitCode::from(2),
+        Ok(Finish::Interrupted) => ExitCode::from(130),
         Err(CliError::Install { failures }) => {
             for failure in failures {
                 eprintln!("error: {failure}");
@@ -294,6 +298,7 @@ mod tests {
         assert_eq!(code(Ok(Finish::Clean)), format!("{:?}", ExitCode::SUCCESS));
         assert_eq!(code(Ok(Finish::Problems)), format!("{:?}", ExitCode::from(1)));
         assert_eq!(code(Ok(Finish::InputErrors)), format!("{:?}", ExitCode::from(2)));
+        assert_eq!(code(Ok(Finish::Interrupted)), format!("{:?}", ExitCode::from(130)));
         assert_eq!(code(Err(CliError::NoClient)), format!("{:?}", ExitCode::from(2)));
     }
 

@@ -13,7 +13,8 @@ use std::path::PathBuf;
 /// Arguments of `schism selftest`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Exit status: 0 when every mutant was found under every seed (with --real: every target found and \
-                        its folder reproducing on the buggy release only), 1 when the farm missed one, 2 on a usage or input error.")]
+                        its folder reproducing on the buggy release only), 1 when the farm missed one, 2 on a usage or input error, \
+                        130 when a signal (Ctrl-C, SIGTERM) stopped it (what finished before is reported).")]
 pub struct Args {
     /// Time allowed per mutant and seed (default 60s), or per target with --real (default 15m).
     #[arg(long, value_parser = parse_duration)]
@@ -73,12 +74,21 @@ pub fn run(args: Args) -> Result<Finish, CliError> {
     }
     println!("{:<20} {:>6} {:>9} {:>13}  description", "mutant", "found", "median s", "median execs");
     let report = selftest::selftest(&options, print_mutant)?;
+    if let Some(cut) = &report.interrupted {
+        println!(
+            "{:<20} interrupted by a signal under seed {} after {:.1} s: the suite stops here; the tally covers the mutants above",
+            cut.mutant, cut.seed, cut.seconds
+        );
+    }
     println!("{}", summary_line(&report.summary));
     if let Some(path) = args.json {
         let written = serde_json::to_string_pretty(&report)
             .map_err(std::io::Error::other)
             .and_then(|text| crate::atomic::write(&path, (text + "\n").as_bytes()));
         written.map_err(|source| FuzzError::Io { path, source })?;
+    }
+    if report.interrupted.is_some() {
+        return Ok(Finish::Interrupted);
     }
     Ok(Finish::found(!report.summary.all_killed()))
 }
@@ -103,6 +113,8 @@ fn run_real(args: Args) -> Result<Finish, CliError> {
         "target", "buggy", "fixed", "fork", "found", "seconds", "execs", "buggy", "fixed"
     );
     let results = rediscover(&options, print_target)?;
+    let interrupted = results.iter().any(|r| r.interrupted);
+    let results: Vec<RealResult> = results.into_iter().filter(|r| !r.interrupted).collect();
     let confirmed = results.iter().filter(|r| r.confirmed()).count();
     println!(
         "{confirmed}/{} targets found and confirmed (schism repro exits 1 on the buggy release and 0 on the fixed one)",
@@ -116,6 +128,9 @@ fn run_real(args: Args) -> Result<Finish, CliError> {
         .and_then(|text| crate::atomic::write(&path, (text + "\n").as_bytes()));
         written.map_err(|source| FuzzError::Io { path, source })?;
     }
+    if interrupted {
+        return Ok(Finish::Interrupted);
+    }
     Ok(Finish::found(confirmed < results.len()))
 }
 
@@ -128,13 +143,22 @@ fn print_target(r: &RealResult) {
         format!("{}@{}", r.client, r.version),
         r.fixed,
         r.fork,
-        if r.found { "yes" } else { "NO" },
+        if r.found {
+            "yes"
+        } else if r.interrupted {
+            "cut"
+        } else {
+            "NO"
+        },
         r.seconds,
         r.executions,
         code(r.repro_buggy),
         code(r.repro_fixed),
         r.folder.as_ref().map_or("-".to_owned(), |f| f.display().to_string())
     );
+    if r.interrupted {
+        println!("  interrupted by a signal after {:.1} s: the suite stops here; this target is left out of the tally", r.seconds);
+    }
     if let Some(alone) = r.repro_alone {
         println!("  with this bug's fix alone (backported to the buggy release): repro exit {alone}");
     }

@@ -169,6 +169,9 @@ pub struct FarmSummary {
     pub crashes: PathBuf,
     /// Some job had not stopped a grace period after the deadline and was interrupted.
     pub interrupted: bool,
+    /// The farm was stopped from outside (Ctrl-C, SIGTERM, SIGQUIT) before its duration or
+    /// first divergence: what it reports is what it did until then.
+    pub signalled: bool,
     /// The node's name.
     pub node: String,
     /// Findings of other nodes filed in this node's crashes folder.
@@ -271,6 +274,9 @@ impl FarmSummary {
         }
         if self.interrupted {
             out += &format!("warning: some job had not stopped {}s after the deadline and was interrupted\n", GRACE.as_secs());
+        }
+        if self.signalled {
+            out += &format!("stopped by a signal after {:.1} s\n", self.stats.elapsed_s);
         }
         out
     }
@@ -384,6 +390,8 @@ pub fn fuzz(options: &FarmOptions) -> Result<FarmSummary, FuzzError> {
     }
     let broker_result = broker.join();
     let interrupted = watchdog.is_some_and(Watchdog::stop);
+    // The watchdog stops a farm with the same signal as Ctrl-C.
+    let signalled = matches!(broker_result, Ok(true)) && !interrupted;
     if let Some(announcer) = announcer {
         // What the jobs filed last goes to the parent before the farm returns.
         announcer.stop(&tree, Duration::from_secs(5));
@@ -405,6 +413,7 @@ pub fn fuzz(options: &FarmOptions) -> Result<FarmSummary, FuzzError> {
         corpus: options.corpus.clone(),
         crashes: options.crashes.clone(),
         interrupted,
+        signalled,
         node: tree.name.clone(),
         carried: tree.carried.load(std::sync::atomic::Ordering::Relaxed),
     })
@@ -419,7 +428,8 @@ pub fn fuzz(options: &FarmOptions) -> Result<FarmSummary, FuzzError> {
 /// restart variable in its environment, and a second farm in the same process would take
 /// itself for a restarted one.
 struct Broker {
-    thread: std::thread::JoinHandle<()>,
+    /// Says whether the broker was told to stop by a signal.
+    thread: std::thread::JoinHandle<bool>,
 }
 
 impl Broker {
@@ -455,12 +465,11 @@ impl Broker {
                     Ok(hook) => hook,
                     Err(e) => {
                         let _ = ready.send(Err(e));
-                        return;
+                        return false;
                     }
                 };
                 if !tree.networked() {
-                    serve(tuple_list!(hook), port, jobs, &ready);
-                    return;
+                    return serve(tuple_list!(hook), port, jobs, &ready);
                 }
                 // Built here: LibAFL's hooks run a Tokio runtime that must live in the thread
                 // and process of the broker.
@@ -471,10 +480,11 @@ impl Broker {
                     // the jobs' new corpus entries.
                     Ok(receiver) => {
                         let forward = Forward { fanout: tree.fanout.clone(), tree: tree.clone() };
-                        serve(tuple_list!(receiver, Intake { crashes, tree }, hook, forward), port, jobs, &ready);
+                        serve(tuple_list!(receiver, Intake { crashes, tree }, hook, forward), port, jobs, &ready)
                     }
                     Err(e) => {
                         let _ = ready.send(Err(e));
+                        false
                     }
                 }
             })
@@ -489,33 +499,33 @@ impl Broker {
         }
     }
 
-    /// Waits for the broker to stop.
-    fn join(self) -> Result<(), FuzzError> {
+    /// Waits for the broker to stop; whether a signal stopped it.
+    fn join(self) -> Result<bool, FuzzError> {
         self.thread.join().map_err(|_| FuzzError::Engine("the broker panicked".to_owned()))
     }
 }
 
 /// Runs the broker with `hooks` on `port` until every job has come and gone, or it is told to
-/// stop (see [`Broker`]); says on `ready` whether it started.
+/// stop (see [`Broker`]); says on `ready` whether it started. True when a signal stopped it.
 fn serve<HT: LlmpHookTuple<StdShMem, StdShMemProvider>>(
     hooks: HT,
     port: u16,
     jobs: usize,
     ready: &mpsc::Sender<Result<(), libafl::Error>>,
-) {
+) -> bool {
     let created = StdShMemProvider::new().and_then(|provider| LlmpBroker::create_attach_to_tcp(provider, hooks, port));
     let mut broker = match created {
         Ok(broker) => broker,
         Err(e) => {
             let _ = ready.send(Err(e));
-            return;
+            return false;
         }
     };
     if broker.is_shutting_down() {
         // LLMP's shutdown flag is process-wide and never cleared: a farm in this process was
         // interrupted (Ctrl-C, the watchdog), and this one would stop at once.
         let _ = ready.send(Err(libafl::Error::illegal_state("an earlier farm in this process was interrupted; start a new process")));
-        return;
+        return false;
     }
     if let Some(jobs) = NonZeroUsize::new(jobs) {
         broker.set_exit_after(jobs);
@@ -528,6 +538,7 @@ fn serve<HT: LlmpHookTuple<StdShMem, StdShMemProvider>>(
     if broker.has_clients() || broker.num_clients_seen().saturating_sub(broker.nb_listeners()) < jobs {
         interrupt(descendants(std::process::id()));
     }
+    broker.is_shutting_down()
 }
 
 fn engine(e: libafl::Error) -> FuzzError {

@@ -86,6 +86,10 @@ pub struct RealResult {
     /// beside the buggy one shared its result.
     #[serde(default)]
     pub set_aside_runs: u64,
+    /// A signal (Ctrl-C, SIGTERM) stopped the farm before it found the target: neither a find
+    /// nor a miss, and the suite ended there.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
     /// Seconds spent installing the releases this run lacked (0 when both were there).
     pub install_seconds: f64,
 }
@@ -155,7 +159,11 @@ pub fn rediscover(options: &RealOptions, mut progress: impl FnMut(&RealResult)) 
     for target in chosen {
         let result = run_target(options, target)?;
         progress(&result);
+        let interrupted = result.interrupted;
         results.push(result);
+        if interrupted {
+            break;
+        }
     }
     Ok(results)
 }
@@ -209,6 +217,7 @@ fn run_target(options: &RealOptions, target: RealTarget) -> Result<RealResult, R
         repro_alone: None,
         other_bugs: Vec::new(),
         set_aside_runs: 0,
+        interrupted: false,
         install_seconds,
     };
     let mut set_aside: Vec<String> = Vec::new();
@@ -249,6 +258,7 @@ fn run_target(options: &RealOptions, target: RealTarget) -> Result<RealResult, R
         let Some(first) = stats.first_finding.as_ref() else {
             result.seconds += stats.elapsed_s;
             result.executions += stats.executions;
+            result.interrupted = summary.signalled;
             break;
         };
         result.seconds += first.seconds;
@@ -352,6 +362,7 @@ mod tests {
             repro_alone: None,
             other_bugs: Vec::new(),
             set_aside_runs: 0,
+            interrupted: false,
             install_seconds: 0.0,
         };
         assert!(result.confirmed());

@@ -161,6 +161,21 @@ pub struct SelftestReport {
     pub summary: Summary,
     /// Each mutant's aggregate and runs, in the order run.
     pub mutants: Vec<CanaryResult>,
+    /// The run a signal stopped (Ctrl-C, SIGTERM), when one did: the suite ended there, and
+    /// that mutant is left out of the results (a cut run is neither a find nor a miss).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<Interrupted>,
+}
+
+/// Where a signal stopped a suite.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Interrupted {
+    /// The mutant (or target) being fuzzed.
+    pub mutant: String,
+    /// Its seed.
+    pub seed: u64,
+    /// Seconds it had fuzzed.
+    pub seconds: f64,
 }
 
 /// The median of `values` (the mean of the middle two for an even count); `None` when empty.
@@ -198,17 +213,27 @@ pub fn selftest(options: &SelftestOptions, mut progress: impl FnMut(&CanaryResul
     let chosen = choose(&options.mutants)?;
     let seeds = options.seed_list();
     let mut results = Vec::with_capacity(chosen.len());
-    for canary in chosen {
-        let runs = seeds.iter().map(|&seed| run_once(options, canary, seed)).collect::<Result<Vec<_>, _>>()?;
+    let mut interrupted = None;
+    'canaries: for canary in chosen {
+        let mut runs = Vec::with_capacity(seeds.len());
+        for &seed in &seeds {
+            let (run, signalled) = run_once(options, canary, seed)?;
+            if signalled && !run.found {
+                interrupted = Some(Interrupted { mutant: canary.name.to_owned(), seed, seconds: run.seconds });
+                break 'canaries;
+            }
+            runs.push(run);
+        }
         let result = CanaryResult::from_runs(canary.name, canary.description, runs);
         progress(&result);
         results.push(result);
     }
-    Ok(SelftestReport { summary: Summary::of(&results, seeds.len(), options.seed, options.budget), mutants: results })
+    Ok(SelftestReport { summary: Summary::of(&results, seeds.len(), options.seed, options.budget), mutants: results, interrupted })
 }
 
-/// Fuzzes one mutant under one seed from a fresh, temporary corpus.
-fn run_once(options: &SelftestOptions, canary: Canary, seed: u64) -> Result<SeedRun, FuzzError> {
+/// Fuzzes one mutant under one seed from a fresh, temporary corpus; true beside the run when a
+/// signal stopped the farm.
+fn run_once(options: &SelftestOptions, canary: Canary, seed: u64) -> Result<(SeedRun, bool), FuzzError> {
     let corpus = tempfile::Builder::new()
         .prefix("schism-selftest-")
         .tempdir()
@@ -239,7 +264,7 @@ fn run_once(options: &SelftestOptions, canary: Canary, seed: u64) -> Result<Seed
     let summary = fuzz(&farm)?;
     let stats = &summary.stats;
     let first = stats.first_finding.as_ref();
-    Ok(SeedRun {
+    let run = SeedRun {
         seed,
         found: first.is_some(),
         seconds: first.map_or(stats.elapsed_s, |f| f.seconds),
@@ -249,7 +274,8 @@ fn run_once(options: &SelftestOptions, canary: Canary, seed: u64) -> Result<Seed
         instructions_before: first.and_then(|f| f.instructions_before),
         instructions_after: first.and_then(|f| f.instructions_after),
         folder: first.and_then(|f| f.folder.clone()),
-    })
+    };
+    Ok((run, summary.signalled))
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use crate::util::{fixture, schism, scratch};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 #[test]
 fn a_passing_fixture_exits_0_and_writes_the_report() {
@@ -312,6 +313,72 @@ fn selftest_under_two_seeds_reports_each_run_and_the_kill_rate() {
         assert!(folder.starts_with(dir.join(format!("crashes/sar-negative-shift/seed-{seed}"))), "{}", folder.display());
         assert!(folder.join("case.json").is_file(), "{}", folder.display());
     }
+}
+
+#[test]
+fn a_signal_stops_selftest_and_reports_what_finished() {
+    use std::io::BufRead;
+    let _one_at_a_time = crate::util::exclusive();
+    if schism_engine::registry::canary_client("revm~sstore-refund").is_none() {
+        eprintln!("skipped: this build lacks revm");
+        return;
+    }
+    let dir = scratch("selftest-signal");
+    let json = dir.join("selftest.json");
+    // The SSTORE mutant is found in well under a second under seed 2; the BLOBHASH one takes
+    // far longer than the test waits, so the signal lands in its run.
+    let mut child = schism()
+        .args(["selftest", "--seed", "2", "--mutant", "sstore-refund", "--mutant", "blobhash-index", "--budget", "10m"])
+        .arg("--crashes")
+        .arg(dir.join("crashes"))
+        .arg("--json")
+        .arg(&json)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("selftest starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let (lines, read) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let mut seen = String::new();
+    while !seen.lines().any(|l| l.starts_with("sstore-refund")) {
+        match read.recv_timeout(Duration::from_secs(120)) {
+            Ok(line) => seen += &(line + "\n"),
+            Err(e) => panic!("the first mutant never finished ({e}): {seen}"),
+        }
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    let signalled = Instant::now();
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if signalled.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("selftest still ran 30 s after SIGTERM: {seen}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    while let Ok(line) = read.recv_timeout(Duration::from_secs(2)) {
+        seen += &(line + "\n");
+    }
+    let mut stderr = String::new();
+    let _ = std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr);
+    assert_eq!(status.code(), Some(130), "{seen}{stderr}");
+    assert!(seen.lines().any(|l| l.starts_with("blobhash-index") && l.contains("interrupted by a signal under seed 2")), "{seen}");
+    assert!(!seen.contains("NOT found"), "the cut run is no miss: {seen}");
+    assert!(seen.contains("kill rate 1/1"), "the tally covers the finished mutant: {seen}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).expect("json written")).expect("json");
+    assert_eq!(report["interrupted"]["mutant"].as_str(), Some("blobhash-index"), "{report}");
+    assert_eq!(report["mutants"].as_array().map(Vec::len), Some(1), "{report}");
+    assert_eq!(report["mutants"][0]["mutant"].as_str(), Some("sstore-refund"), "{report}");
 }
 
 #[test]
