@@ -229,9 +229,12 @@ pub fn compile(blueprint: &Blueprint, fork: Fork) -> Case {
     {
         account.code = Bytes::from(contract_code(&ctx, &touching_contract_0(&ctx, contract, blueprint.tx.nonce)));
     }
+    // Shared, not allocated per case.
+    static FILE: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from("fuzz"));
+    static TEST: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from("generated"));
     Case {
-        file: Arc::from("fuzz"),
-        test: Arc::from("generated"),
+        file: FILE.clone(),
+        test: TEST.clone(),
         fork,
         index: Indexes::default(),
         env: Arc::new(env),

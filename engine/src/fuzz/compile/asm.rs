@@ -35,6 +35,30 @@ pub(super) const STARVED: u64 = 25_000;
 /// writes alone would run out of gas.
 const WRITABLE: u64 = 0x1_0000;
 
+/// `slot = slot * FOLD_K + top`, the code [`Asm::store_top`] and [`Asm::fold_top`] end with,
+/// copied whole rather than pushed instruction by instruction (these run after nearly every
+/// instruction a program has; `the_templates_are_what_the_pushes_emit` checks them).
+const fn fold_into(slot: u64) -> [u8; 17] {
+    assert!(slot > 0xff && slot <= 0xffff && FOLD_K >> 40 != 0 && FOLD_K >> 48 == 0, "two-byte slots, a six-byte multiplier");
+    let s = (slot as u16).to_be_bytes();
+    let k = FOLD_K.to_be_bytes();
+    [PUSH2, s[0], s[1], SLOAD, PUSH1 + 5, k[2], k[3], k[4], k[5], k[6], k[7], MUL, ADD, PUSH2, s[0], s[1], SSTORE]
+}
+
+/// The end of [`Asm::store_top`].
+const FOLD_RESULT: [u8; 17] = fold_into(RESULT_SLOT);
+/// [`Asm::fold_top`].
+const FOLD_SIDE: [u8; 17] = fold_into(FOLD_SLOT);
+/// [`Asm::stop_if_starved`]: skip the STOP when GAS > STARVED or CALLER != ORIGIN; the jump
+/// target (the JUMPDEST at its end) is filled in at [`GUARD_TARGET`].
+const GUARD: [u8; 15] = {
+    assert!(STARVED > 0xff && STARVED <= 0xffff, "a two-byte threshold");
+    let g = (STARVED as u16).to_be_bytes();
+    [PUSH2, g[0], g[1], GAS, GT, CALLER, ORIGIN, XOR, OR, PUSH2, 0, 0, JUMPI, STOP, JUMPDEST]
+};
+/// Where [`GUARD`]'s jump target goes.
+const GUARD_TARGET: usize = 10;
+
 /// The instructions that compute a value from operands pushed before them: opcode, number of
 /// inputs, first fork. A leaf picks one by index among those of the case's fork. Adding one is
 /// one row; its inputs are pushed from the leaf's arguments (mostly boundary values).
@@ -288,7 +312,8 @@ impl<'c> Asm<'c> {
     fn store_top(&mut self) -> &mut Self {
         self.slot += 1;
         self.stop_if_starved();
-        self.push_u64(RESULT_SLOT).op(SLOAD).push_u64(FOLD_K).op(MUL).op(ADD).push_u64(RESULT_SLOT).op(SSTORE)
+        self.code.extend_from_slice(&FOLD_RESULT);
+        self
     }
 
     /// Folds the top of the stack into one slot (`fold = fold * K + top`): side observations
@@ -296,7 +321,8 @@ impl<'c> Asm<'c> {
     /// reach the state root for a few hundred gas each instead of a fresh slot's 22,100, so
     /// programs observe much and still run long.
     fn fold_top(&mut self) -> &mut Self {
-        self.push_u64(FOLD_SLOT).op(SLOAD).push_u64(FOLD_K).op(MUL).op(ADD).push_u64(FOLD_SLOT).op(SSTORE)
+        self.code.extend_from_slice(&FOLD_SIDE);
+        self
     }
 
     /// Ends the transaction's own frame (`CALLER == ORIGIN`) with STOP when less than
@@ -308,12 +334,9 @@ impl<'c> Asm<'c> {
     /// gas each: the check is 10 instructions, and a guard at every fold nearly doubled the
     /// instructions a case runs (dear for clients traced step by step).
     fn stop_if_starved(&mut self) {
-        // Skip the STOP when GAS > STARVED or CALLER != ORIGIN.
-        self.push_u64(STARVED).op(GAS).op(GT).op(CALLER).op(ORIGIN).op(XOR).op(OR);
-        let skip = self.forward();
-        self.op(JUMPI).op(STOP);
-        let here = self.label();
-        self.patch(skip, here);
+        let at = self.code.len();
+        self.code.extend_from_slice(&GUARD);
+        self.patch(at + GUARD_TARGET, self.code.len() - 1);
     }
 
     /// A JUMPDEST here; its offset.
@@ -762,6 +785,27 @@ impl<'c> Asm<'c> {
 mod tests {
     use super::*;
     use revm_bytecode::opcode::PUSH3;
+
+    #[test]
+    fn the_templates_are_what_the_pushes_emit() {
+        for fork in [Fork::Frontier, Fork::Cancun] {
+            let ctx = Ctx::new(fork, 1);
+            let mut asm = Asm::new(&ctx);
+            asm.op(ADD);
+            asm.store_top();
+            asm.fold_top();
+            let mut pushed = Asm::new(&ctx);
+            pushed.op(ADD);
+            pushed.push_u64(STARVED).op(GAS).op(GT).op(CALLER).op(ORIGIN).op(XOR).op(OR);
+            let skip = pushed.forward();
+            pushed.op(JUMPI).op(STOP);
+            let here = pushed.label();
+            pushed.patch(skip, here);
+            pushed.push_u64(RESULT_SLOT).op(SLOAD).push_u64(FOLD_K).op(MUL).op(ADD).push_u64(RESULT_SLOT).op(SSTORE);
+            pushed.push_u64(FOLD_SLOT).op(SLOAD).push_u64(FOLD_K).op(MUL).op(ADD).push_u64(FOLD_SLOT).op(SSTORE);
+            assert_eq!(asm.code, pushed.code, "{fork}");
+        }
+    }
 
     #[test]
     fn pushes_are_minimal_and_push0_appears_from_shanghai() {

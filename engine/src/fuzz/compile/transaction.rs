@@ -19,21 +19,11 @@ use std::collections::HashMap;
 const GAS_LIMITS: [u64; 8] = [50_000, 100_000, 150_000, 200_000, 300_000, 500_000, 1_000_000, 2_000_000];
 
 /// The transaction types `fork` allows, oldest first.
-fn tx_kinds(fork: Fork) -> Vec<TxKind> {
-    let mut kinds = vec![TxKind::Legacy];
-    if fork >= Fork::Berlin {
-        kinds.push(TxKind::AccessList);
-    }
-    if fork >= Fork::London {
-        kinds.push(TxKind::Eip1559);
-    }
-    if fork >= Fork::Cancun {
-        kinds.push(TxKind::Blob);
-    }
-    if fork >= Fork::Prague {
-        kinds.push(TxKind::SetCode);
-    }
-    kinds
+fn tx_kinds(fork: Fork) -> &'static [TxKind] {
+    // Each kind comes with a fork, in this order: the kinds of a fork are a prefix.
+    const KINDS: [TxKind; 5] = [TxKind::Legacy, TxKind::AccessList, TxKind::Eip1559, TxKind::Blob, TxKind::SetCode];
+    let newer = [Fork::Berlin, Fork::London, Fork::Cancun, Fork::Prague].iter().filter(|f| fork >= **f).count();
+    &KINDS[..=newer]
 }
 
 /// How many blobs `spec` carries under `fork`: 1 to 6 for a blob transaction, 0 for any other.
