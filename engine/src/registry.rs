@@ -134,10 +134,15 @@ fn instantiate_tool(
 ) -> Result<Arc<dyn Client>, RegistryError> {
     let location = match path {
         Some(p) => p.to_path_buf(),
-        None => tool.locate(&tools_dir()).ok_or_else(|| RegistryError::Unavailable {
-            id: tool.id().to_owned(),
-            reason: format!("not installed; {}", tool.install_hint()),
-        })?,
+        None => {
+            let location = tool.locate(&tools_dir()).ok_or_else(|| RegistryError::Unavailable {
+                id: tool.id().to_owned(),
+                reason: format!("not installed; {}", tool.install_hint()),
+            })?;
+            // schism's own runner beside an installed client follows this build.
+            tool.refresh(&location).map_err(|reason| RegistryError::Unavailable { id: tool.id().to_owned(), reason })?;
+            location
+        }
     };
     let settings = Settings { label: label.to_owned(), location, timeout: options.timeout };
     let client =

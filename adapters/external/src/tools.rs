@@ -61,6 +61,35 @@ impl Recipe {
         }
     }
 
+    /// Brings an installed npm client's runner up to this build's (the runner is schism's own
+    /// script, installed beside the packages it drives: an older schism's runner would speak an
+    /// older protocol, or be missing); says whether it was rewritten. An installation whose
+    /// package set is not this build's cannot be brought up to date here: the error says to
+    /// run `schism install ID`. Other recipes have nothing to refresh.
+    pub fn refresh(&self, location: &Path, id: &str) -> Result<bool, String> {
+        let Recipe::Npm { files } = self else { return Ok(false) };
+        let same = |name: &str, text: &str| std::fs::read_to_string(location.join(name)).is_ok_and(|t| t == text);
+        let (packages, runners): (Vec<_>, Vec<_>) = files.iter().partition(|(name, _)| name.starts_with("package"));
+        if let Some((name, _)) = packages.iter().find(|(name, text)| !same(name, text)) {
+            return Err(format!(
+                "its {name} in {} is not this build's (installed by another version of schism): run `schism install {id}`",
+                location.display()
+            ));
+        }
+        let mut rewritten = false;
+        for (name, text) in runners.into_iter().filter(|(name, text)| !same(name, text)) {
+            // Written to a temporary file and renamed, so a client starting meanwhile never
+            // runs half a script.
+            let path = location.join(name);
+            let written = tempfile::NamedTempFile::new_in(location)
+                .and_then(|mut file| std::io::Write::write_all(&mut file, text.as_bytes()).map(|()| file))
+                .and_then(|file| file.persist(&path).map_err(|e| e.error));
+            written.map_err(|e| format!("cannot bring its runner {} up to this build's: {e}", path.display()))?;
+            rewritten = true;
+        }
+        Ok(rewritten)
+    }
+
     /// The installed client under `tools`, when it is installed.
     pub fn installed(&self, tools: &Path, id: &str) -> Option<PathBuf> {
         let location = self.location(tools, id);
@@ -282,6 +311,12 @@ pub trait Tool: Send + Sync + 'static {
     /// tools no registry ships) its program on `PATH`.
     fn locate(&self, tools: &Path) -> Option<PathBuf> {
         self.recipe().and_then(|r| r.installed(tools, self.id()))
+    }
+
+    /// Brings what schism installed beside the client at `location` (its runner) up to this
+    /// build's; see [`Recipe::refresh`].
+    fn refresh(&self, location: &Path) -> Result<bool, String> {
+        self.recipe().map_or(Ok(false), |r| r.refresh(location, self.id()))
     }
 
     /// The tool as one of its releases (`version` like `v1.9.16`), for tools whose declaration
@@ -507,6 +542,27 @@ pub(crate) fn add11() -> Case {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stale_or_missing_npm_runner_is_brought_up_to_date_and_another_package_set_named() {
+        static FILES: [(&str, &str); 3] = [("package.json", "{}"), ("package-lock.json", "{\"lock\": 1}"), ("runner.mjs", "// new")];
+        let recipe = Recipe::Npm { files: &FILES };
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (name, text) in &FILES[..2] {
+            std::fs::write(dir.path().join(name), text).expect("write");
+        }
+        assert_eq!(recipe.refresh(dir.path(), "ethereumjs"), Ok(true), "a missing runner is written");
+        assert_eq!(std::fs::read_to_string(dir.path().join("runner.mjs")).expect("runner"), "// new");
+        assert_eq!(recipe.refresh(dir.path(), "ethereumjs"), Ok(false), "an up-to-date runner is left alone");
+        std::fs::write(dir.path().join("runner.mjs"), "// old").expect("write");
+        assert_eq!(recipe.refresh(dir.path(), "ethereumjs"), Ok(true), "a stale runner is rewritten");
+        assert_eq!(std::fs::read_to_string(dir.path().join("runner.mjs")).expect("runner"), "// new");
+        std::fs::write(dir.path().join("package-lock.json"), "{}").expect("write");
+        let err = recipe.refresh(dir.path(), "ethereumjs@7.1.0").expect_err("another package set");
+        assert!(err.contains("package-lock.json") && err.contains("schism install ethereumjs@7.1.0"), "{err}");
+        let go = Recipe::Go { module: "m", version: "v1", binary: "evm", ldflags: None };
+        assert_eq!(go.refresh(dir.path(), "geth"), Ok(false));
+    }
 
     #[test]
     fn a_merged_file_gives_each_case_its_own_alternatives_and_entry() {

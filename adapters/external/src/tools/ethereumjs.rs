@@ -442,6 +442,11 @@ impl Tool for EthereumJs {
         Recipe::Npm { files: self.files }.installed(tools, self.installed_as)
     }
 
+    fn refresh(&self, location: &Path) -> Result<bool, String> {
+        // A backport runs the release's installation, and its runner.
+        Recipe::Npm { files: self.files }.refresh(location, self.installed_as)
+    }
+
     fn release(&self, version: &str) -> Result<&'static dyn Tool, ReleaseError> {
         if !self.releases {
             return Err(ReleaseError::NotVersioned { tool: self.id });
