@@ -131,13 +131,12 @@ fn install_pip(client: &'static str, package: &str, version: &str, python: &Path
 }
 
 /// `npm ci` in `dir` over `files`.
-fn install_npm(client: &'static str, files: &[(&str, &str)], dir: &Path) -> Result<Installed, InstallError> {
-    let same = |name: &str, text: &str| std::fs::read_to_string(dir.join(name)).is_ok_and(|t| t == text);
-    let is_lock = |name: &str| name.starts_with("package");
-    let lock_unchanged = files.iter().filter(|(n, _)| is_lock(n)).all(|(n, t)| same(n, t));
-    let rest_unchanged = files.iter().filter(|(n, _)| !is_lock(n)).all(|(n, t)| same(n, t));
-    if lock_unchanged && rest_unchanged && dir.join("node_modules").is_dir() {
-        return Ok(Installed::AlreadyThere);
+fn install_npm(client: &'static str, files: &'static [(&'static str, &'static str)], dir: &Path) -> Result<Installed, InstallError> {
+    // Packages in place and this build's: at most the runner to bring up to date.
+    if dir.join("node_modules").is_dir()
+        && let Ok(rewritten) = (Recipe::Npm { files }).refresh(dir, client)
+    {
+        return Ok(if rewritten { Installed::Fresh } else { Installed::AlreadyThere });
     }
     need(client, "node", "Node.js 20 or newer")?;
     need(client, "npm", "npm")?;
@@ -146,11 +145,9 @@ fn install_npm(client: &'static str, files: &[(&str, &str)], dir: &Path) -> Resu
         let path = dir.join(name);
         crate::atomic::write(&path, text.as_bytes()).map_err(|source| InstallError::Io { client, path, source })?;
     }
-    if !(lock_unchanged && dir.join("node_modules").is_dir()) {
-        let mut command = Command::new("npm");
-        command.args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]).current_dir(dir);
-        run(client, &mut command)?;
-    }
+    let mut command = Command::new("npm");
+    command.args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]).current_dir(dir);
+    run(client, &mut command)?;
     Ok(Installed::Fresh)
 }
 

@@ -239,7 +239,7 @@ fn run_target(options: &RealOptions, target: RealTarget) -> Result<RealResult, R
             status: options.status,
             set_aside: set_aside.clone(),
             // The releases beside the buggy one decide in the farm: a divergence they share is
-            // another bug, set aside without filing it, stopping and restarting the farm.
+            // another bug, set aside there, neither filed nor a reason to stop the farm.
             sought: Some(buggy.clone()),
             stop_on_divergence: true,
             minimise: Some(crate::triage::Budget::default()),
