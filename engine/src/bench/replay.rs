@@ -41,6 +41,21 @@ pub struct ClientCost {
     pub median_us: f64,
 }
 
+/// The harness's own cost on the runs of one kind of input: single state tests or block
+/// sequences (a sequence compiles several transactions over several blocks, and the farm runs
+/// both, in the mix its `--sequences` share sets).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct KindCost {
+    /// `state test` or `block sequence`.
+    pub kind: &'static str,
+    /// Runs of this kind.
+    pub runs: u64,
+    /// Median microseconds of the harness's own work per run.
+    pub harness_median_us: f64,
+    /// Median microseconds compiling an input per run.
+    pub compile_median_us: f64,
+}
+
 /// The figures of a replay.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct ReplayReport {
@@ -67,6 +82,8 @@ pub struct ReplayReport {
     pub client_share: f64,
     /// Per client.
     pub clients: Vec<ClientCost>,
+    /// Per kind of input: state tests, then block sequences (a kind without runs left out).
+    pub kinds: Vec<KindCost>,
     /// Entries that could not be read, with the reason.
     pub unreadable: Vec<(PathBuf, String)>,
 }
@@ -101,6 +118,13 @@ impl ReplayReport {
         for c in &self.clients {
             let _ = writeln!(out, "{:<22} {:>10.3} {:>12.1} {:>7.1}%", c.id, c.total_s, c.median_us, share(c.total_s));
         }
+        for k in &self.kinds {
+            let _ = writeln!(
+                out,
+                "{}s: {} runs, harness median {:.1} µs, of which compiling {:.1} µs",
+                k.kind, k.runs, k.harness_median_us, k.compile_median_us
+            );
+        }
         let _ = writeln!(out, "in clients: {:.1}% of the time inside the harness", 100.0 * self.client_share);
         for (path, reason) in &self.unreadable {
             let _ = writeln!(out, "skipped {}: {reason}", path.display());
@@ -133,6 +157,27 @@ fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     let mid = values.len() / 2;
     if values.len().is_multiple_of(2) { (values[mid - 1] + values[mid]) / 2.0 } else { values[mid] }
+}
+
+/// The per-kind costs of runs whose own and compile microseconds are `own` and `compile`, the
+/// runs at `sequences` (ascending indexes) being block sequences.
+fn kind_costs(own: &[f64], compile: &[f64], sequences: &[usize]) -> Vec<KindCost> {
+    let mut kinds = Vec::new();
+    for (kind, is_sequence) in [("state test", false), ("block sequence", true)] {
+        let runs: Vec<usize> = (0..own.len()).filter(|i| sequences.binary_search(i).is_ok() == is_sequence).collect();
+        if runs.is_empty() {
+            continue;
+        }
+        let mut own: Vec<f64> = runs.iter().map(|i| own[*i]).collect();
+        let mut compile: Vec<f64> = runs.iter().map(|i| compile[*i]).collect();
+        kinds.push(KindCost {
+            kind,
+            runs: runs.len() as u64,
+            harness_median_us: median(&mut own),
+            compile_median_us: median(&mut compile),
+        });
+    }
+    kinds
 }
 
 /// Replays the corpus through a harness over `clients`.
@@ -182,12 +227,17 @@ pub fn replay(options: &ReplayOptions, clients: &[Arc<dyn Client>]) -> Result<Re
     let labels: Vec<String> = harness.stats().per_client.iter().map(|c| c.id.clone()).collect();
     let mut own_us = Vec::new();
     let mut compile_us = Vec::new();
+    // Run indexes of block sequences, the others being state tests.
+    let mut sequence_runs = Vec::new();
     let mut client_us: Vec<Vec<f64>> = vec![Vec::new(); labels.len()];
     for _ in 0..options.repeat {
         for (i, input) in inputs.iter().enumerate() {
             current.store(i, std::sync::atomic::Ordering::Relaxed);
             let before: HarnessStats = harness.stats().clone();
             map.fill(0);
+            if harness.is_sequence(input) {
+                sequence_runs.push(own_us.len());
+            }
             harness.run(input, &mut map);
             let after = harness.stats();
             let clients = after.client_seconds() - before.client_seconds();
@@ -207,6 +257,7 @@ pub fn replay(options: &ReplayOptions, clients: &[Arc<dyn Client>]) -> Result<Re
     report.total_s = stats.seconds;
     report.harness_total_s = (stats.seconds - stats.client_seconds()).max(0.0);
     report.compile_total_s = stats.compile_seconds;
+    report.kinds = kind_costs(&own_us, &compile_us, &sequence_runs);
     report.harness_median_us = median(&mut own_us);
     report.compile_median_us = median(&mut compile_us);
     report.client_share = if stats.seconds > 0.0 { stats.client_seconds() / stats.seconds } else { 0.0 };
@@ -222,6 +273,19 @@ pub fn replay(options: &ReplayOptions, clients: &[Arc<dyn Client>]) -> Result<Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn runs_are_split_into_state_tests_and_block_sequences() {
+        let own = [10.0, 50.0, 12.0, 60.0, 14.0];
+        let compile = [4.0, 30.0, 5.0, 40.0, 6.0];
+        let kinds = kind_costs(&own, &compile, &[1, 3]);
+        assert_eq!(kinds.len(), 2);
+        assert_eq!((kinds[0].kind, kinds[0].runs, kinds[0].harness_median_us, kinds[0].compile_median_us), ("state test", 3, 12.0, 5.0));
+        assert_eq!((kinds[1].kind, kinds[1].runs, kinds[1].harness_median_us, kinds[1].compile_median_us), ("block sequence", 2, 55.0, 35.0));
+        let only_tests = kind_costs(&own, &compile, &[]);
+        assert_eq!(only_tests.len(), 1, "a kind without runs is left out");
+        assert_eq!(only_tests[0].runs, 5);
+    }
 
     #[test]
     fn medians_of_odd_and_even_counts() {

@@ -136,7 +136,7 @@ fn init_code(ctx: &Ctx, init: &[Leaf], runtime: &[Leaf], ending: u8) -> Vec<u8> 
         body.leaf(leaf);
     }
     body.op(STOP);
-    let runtime = body.code;
+    let runtime = body;
     let mut asm = Asm::new(ctx);
     for leaf in init {
         asm.leaf(leaf);
@@ -156,13 +156,13 @@ fn init_code(ctx: &Ctx, init: &[Leaf], runtime: &[Leaf], ending: u8) -> Vec<u8> 
         _ => {
             // PUSH2 len PUSH2 offset PUSH1 0 CODECOPY PUSH2 len PUSH1 0 RETURN, 15 bytes.
             let offset = asm.code.len() + 15;
-            let len = u16::try_from(runtime.len()).unwrap_or(u16::MAX).to_be_bytes();
+            let len = u16::try_from(runtime.code.len()).unwrap_or(u16::MAX).to_be_bytes();
             let off = u16::try_from(offset).unwrap_or(u16::MAX).to_be_bytes();
             asm.code.extend([PUSH2, len[0], len[1], PUSH2, off[0], off[1], PUSH1, 0, CODECOPY, PUSH2, len[0], len[1], PUSH1, 0, RETURN]);
-            asm.code.extend_from_slice(&runtime);
+            asm.code.extend_from_slice(&runtime.code);
         }
     }
-    asm.code
+    asm.finish()
 }
 
 /// The fork a blueprint selects among `candidates` (sorted oldest first): the newest usually.
@@ -178,7 +178,7 @@ fn contract_code(ctx: &Ctx, contract: &Contract) -> Vec<u8> {
     for piece in &contract.program {
         asm.piece(piece);
     }
-    asm.code
+    asm.finish()
 }
 
 /// Builds the case a blueprint describes, under `fork`.
@@ -223,7 +223,7 @@ pub fn compile(blueprint: &Blueprint, fork: Fork) -> Case {
         pre.insert(vectors::bare_address(2), Account { storage, ..Default::default() });
     }
     let env = environment(blueprint.env, fork);
-    let tx = transaction::transaction(blueprint, &ctx, &pre, &env);
+    let tx = transaction::transaction(blueprint, &blueprint.tx, &ctx, &pre, &env);
     if let Some(i) = re_delegated_to(&tx)
         && let (Some(contract), Some(account)) = (blueprint.contracts.get(i), pre.get_mut(&vectors::contract_address(i)))
     {

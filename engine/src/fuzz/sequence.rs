@@ -121,9 +121,10 @@ fn block(fork: Fork, number: u64, parent: &Header, coinbase: Address, contracts:
 
 /// The block sequence a blueprint compiles to under `fork`.
 pub fn compile_sequence(blueprint: &Blueprint, fork: Fork) -> Sequence {
-    let case = compile(blueprint, fork);
+    let mut case = compile(blueprint, fork);
+    // The case's pre-state is its own (nothing else holds it yet): taken, not cloned.
+    let mut pre = std::mem::take(Arc::make_mut(&mut case.pre));
     let env = &case.env;
-    let mut pre = (*case.pre).clone();
     system_contracts(&mut pre, fork);
     pre.insert(FACTORY, Account { code: Bytes::from_static(FACTORY_CODE), nonce: 1, ..Default::default() });
     let genesis = genesis(fork, env.current_gas_limit, env.current_base_fee, env.current_timestamp - BLOCK_TIME);
@@ -233,8 +234,8 @@ pub fn compile_sequence(blueprint: &Blueprint, fork: Fork) -> Sequence {
         stx.raw = encode::envelope(stx, case.chain_id).ok().map(|e| encode::raw(&e));
     }
     Sequence {
-        file: Arc::from("fuzz"),
-        test: Arc::from("generated"),
+        file: case.file.clone(),
+        test: case.test.clone(),
         schedule: Schedule::single(fork),
         chain_id: case.chain_id,
         blob_schedule: BTreeMap::new(),

@@ -36,14 +36,15 @@ pub(super) fn blob_count(spec: &Tx, fork: Fork) -> usize {
 /// (type, fees, access list, blobs, signed authorizations) applied to `tx`.
 pub(crate) fn follow_transaction(blueprint: &Blueprint, tx: &Tx, fork: Fork, pre: &Accounts, env: &Env) -> Transaction {
     let ctx = Ctx::new(fork, blueprint.contracts.len());
-    let mut b = Blueprint { tx: tx.clone(), follow: Vec::new(), ..blueprint.clone() };
-    b.tx.create = 1;
-    transaction(&b, &ctx, pre, env)
+    // Never a creation: `create` is 1, not a multiple of 16 (the blueprint itself is not
+    // cloned: its programs are most of a sequence's allocations).
+    let spec = Tx { create: 1, ..tx.clone() };
+    transaction(blueprint, &spec, &ctx, pre, env)
 }
 
-/// The transaction a blueprint's `tx` describes, for the pre-state and block `env` built.
-pub(super) fn transaction(blueprint: &Blueprint, ctx: &Ctx, pre: &Accounts, env: &Env) -> Transaction {
-    let spec = &blueprint.tx;
+/// The transaction `spec` describes (the blueprint's `tx` or a follower's, over its contracts), for
+/// the pre-state and block `env` built.
+pub(super) fn transaction(blueprint: &Blueprint, spec: &Tx, ctx: &Ctx, pre: &Accounts, env: &Env) -> Transaction {
     let kinds = tx_kinds(ctx.fork);
     let kind = kinds[usize::from(spec.kind) % kinds.len()];
     let create = spec.create.is_multiple_of(16) && matches!(kind, TxKind::Legacy | TxKind::AccessList | TxKind::Eip1559);
