@@ -6,6 +6,9 @@
 //! the time inside the harness, inside each client and compiling; the harness's own cost is
 //! the first minus the clients'. Minimisation and the slow rule are off (a finding is filed
 //! as found into a temporary folder, and counted), so that the figures are the fuzzing path's.
+//! Each run gets a fresh clone of its entry, made before the clock starts, as the farm's
+//! mutational stage clones an entry before mutating and running it: the harness meets its
+//! input in the cache, as in a farm, not as an entry last read a hundred runs ago.
 //! What the replay does not see is LibAFL's part (mutation, scheduling, corpus files): the
 //! farm's `client_share` statistic covers that. As in a farm's job, in-process clients run on
 //! the replay's own thread under a [`crate::deadline::Watchdog`]: an entry a client hangs on
@@ -238,7 +241,10 @@ pub fn replay(options: &ReplayOptions, clients: &[Arc<dyn Client>]) -> Result<Re
             if harness.is_sequence(input) {
                 sequence_runs.push(own_us.len());
             }
-            harness.run(input, &mut map);
+            // The farm's mutational stage runs a fresh clone of a corpus entry (LibAFL clones it,
+            // then mutates it), so its harness meets an input just written; so does this one.
+            let input = input.clone();
+            harness.run(&input, &mut map);
             let after = harness.stats();
             let clients = after.client_seconds() - before.client_seconds();
             own_us.push(1e6 * ((after.seconds - before.seconds) - clients).max(0.0));
