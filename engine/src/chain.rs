@@ -11,7 +11,7 @@ pub mod header;
 use alloy_primitives::{B256, U256};
 use schism_interface::fixture::{Accounts, Env};
 use schism_interface::sequence::{BlockInput, BlockOutcome, Header, Ommer, SeqBlock, Sequence};
-use schism_interface::{Case, Client, ClientError, Fork, InvalidTxKind, TraceMode};
+use schism_interface::{Case, Client, ClientError, Fork, InvalidTxKind, StepObserver, TraceMode};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -113,9 +113,27 @@ struct Node {
     hashes: Arc<BTreeMap<u64, B256>>,
 }
 
+/// How a chain run executes its blocks.
+enum Execution<'o> {
+    /// With [`Client::execute_block`], traced as asked.
+    Traced(TraceMode),
+    /// With [`Client::execute_block_observed`], each step reported to the observer.
+    Observed(&'o mut dyn StepObserver),
+}
+
 /// Runs `seq` on `client`. A block the chain rejects is recorded with its reason and leaves the
 /// chain as it was; an error is the client failing to produce an outcome.
 pub fn run(client: &dyn Client, seq: &Sequence, mode: TraceMode) -> Result<ChainRun, ClientError> {
+    run_with(client, seq, Execution::Traced(mode))
+}
+
+/// [`run`] with each executed transaction's steps reported to `observer` as the client takes
+/// them (no trace is built: the receipts carry none).
+pub fn run_observed(client: &dyn Client, seq: &Sequence, observer: &mut dyn StepObserver) -> Result<ChainRun, ClientError> {
+    run_with(client, seq, Execution::Observed(observer))
+}
+
+fn run_with(client: &dyn Client, seq: &Sequence, mut execution: Execution<'_>) -> Result<ChainRun, ClientError> {
     let genesis_hash = seq.genesis.hash_slow();
     let mut state = (*seq.pre).clone();
     schism_interface::state::drop_zero_slots(&mut state);
@@ -134,7 +152,7 @@ pub fn run(client: &dyn Client, seq: &Sequence, mode: TraceMode) -> Result<Chain
             }
             (None, Some(parent)) => {
                 let parent = parent.clone();
-                let (result, node) = import(client, seq, position, block, parent_hash, &parent, &nodes, &included_ommers, mode)?;
+                let (result, node) = import(client, seq, position, block, parent_hash, &parent, &nodes, &included_ommers, &mut execution)?;
                 if let (Some(node), Some(hash)) = (node, result.hash) {
                     included_ommers.extend(block.ommers.iter().map(Header::hash_slow));
                     let heavier = node.td > nodes[&head].td;
@@ -169,7 +187,7 @@ fn import(
     parent: &Node,
     nodes: &HashMap<B256, Node>,
     included_ommers: &[B256],
-    mode: TraceMode,
+    execution: &mut Execution<'_>,
 ) -> Result<(BlockResult, Option<Node>), ClientError> {
     let number = parent.header.number + 1;
     let fork = seq.schedule.fork_at(number, block.header.timestamp, parent.td);
@@ -227,7 +245,10 @@ fn import(
     if let Some(reason) = client.block_skip(fork) {
         return Err(ClientError::Unrepresentable { client: client.id().to_owned(), what: reason });
     }
-    let outcome = client.execute_block(&input, mode)?;
+    let outcome = match execution {
+        Execution::Traced(mode) => client.execute_block(&input, *mode)?,
+        Execution::Observed(observer) => client.execute_block_observed(&input, &mut **observer)?,
+    };
     let built = header::build(&rules, &input, block, &outcome, parent_hash, &expected)
         .map_err(|e| ClientError::Unrepresentable { client: client.id().to_owned(), what: e })?;
     let mut result =

@@ -354,6 +354,19 @@ impl Client for Bounded {
         self.run(move |client| client.execute_block(&block, mode))
     }
 
+    fn execute_block_observed(&self, block: &BlockInput, observer: &mut dyn StepObserver) -> Result<BlockOutcome, ClientError> {
+        if let Some(result) = self.direct(|client| client.execute_block_observed(block, &mut *observer)) {
+            return result;
+        }
+        let block = block.clone();
+        let (outcome, recording) = self.run(move |client| {
+            let mut recording = Recording::default();
+            client.execute_block_observed(&block, &mut recording).map(|outcome| (outcome, recording))
+        })?;
+        recording.replay(observer);
+        Ok(outcome)
+    }
+
     fn system_call(&self, call: &SystemCall<'_>) -> Result<SystemOutcome, ClientError> {
         if let Some(result) = self.direct(|client| client.system_call(call)) {
             return result;

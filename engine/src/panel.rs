@@ -263,19 +263,10 @@ impl Runnable for Sequence {
         chain::run(client, self, trace)
     }
 
-    /// Runs the sequence with step traces and replays each transaction's trace into the
-    /// observer; the run keeps no traces.
+    /// Runs the sequence with each executed transaction's steps reported to the observer
+    /// ([`Client::execute_block_observed`]); the run keeps no traces.
     fn run_observed(&self, client: &dyn Client, observer: &mut dyn StepObserver) -> Result<ChainRun, ClientError> {
-        let mut run = chain::run(client, self, TraceMode::Steps)?;
-        for block in &mut run.blocks {
-            let Some(outcome) = block.outcome.as_mut() else { continue };
-            for receipt in &mut outcome.receipts {
-                if let Some(trace) = receipt.trace.take() {
-                    schism_interface::observe::replay(&trace, observer);
-                }
-            }
-        }
-        Ok(run)
+        chain::run_observed(client, self, observer)
     }
 }
 
@@ -441,5 +432,59 @@ mod tests {
         let (mut sequences, errors) = schism_interface::sequence::blockchain::sequences_of_file(&path, &file);
         assert!(errors.is_empty() && sequences.len() == 1, "{errors:?}");
         sequences.remove(0)
+    }
+}
+
+#[cfg(all(test, feature = "revm"))]
+mod observed_tests {
+    use super::*;
+    use crate::fuzz::MAP_SIZE;
+    use crate::fuzz::features::Recorder;
+
+    /// What the observer saw of a sequence: the feature map and the steps.
+    fn seen(run: impl FnOnce(&mut Recorder<'_>) -> ChainRun) -> (Vec<u8>, u64, ChainRun) {
+        let mut map = vec![0u8; MAP_SIZE];
+        let mut recorder = Recorder::new(&mut map);
+        let run = run(&mut recorder);
+        let steps = recorder.steps;
+        (map, steps, run)
+    }
+
+    #[test]
+    fn an_observed_sequence_streams_the_steps_its_traces_hold() {
+        // revm executes a block's transactions observed, building no trace; what the observer
+        // sees must be what replaying the traced run's steps shows, and the chain the same.
+        let client = schism_revm::Revm::new();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus/bench-fuzz");
+        let mut compared = 0;
+        let mut stepped = 0;
+        for entry in std::fs::read_dir(&dir).expect("the bench corpus").flatten() {
+            let blueprint: crate::fuzz::Blueprint = serde_json::from_slice(&std::fs::read(entry.path()).expect("read")).expect("a blueprint");
+            if blueprint.follow.is_empty() {
+                continue;
+            }
+            let seq = crate::fuzz::sequence::compile_sequence(&blueprint, schism_interface::Fork::Prague);
+            let (streamed_map, streamed_steps, streamed) = seen(|r| seq.run_observed(&client, r).expect("runs observed"));
+            let (replayed_map, replayed_steps, replayed) = seen(|r| {
+                let mut run = chain::run(&client, &seq, TraceMode::Steps).expect("runs traced");
+                for block in &mut run.blocks {
+                    if let Some(outcome) = block.outcome.as_mut() {
+                        schism_interface::sequence::execute::replay_traces(outcome, r);
+                    }
+                }
+                run
+            });
+            let name = entry.path().display().to_string();
+            assert_eq!((streamed.state_root, streamed.head), (replayed.state_root, replayed.head), "{name}");
+            assert_eq!(streamed_steps, replayed_steps, "{name}");
+            assert!(streamed_map == replayed_map, "{name}: the feature maps differ");
+            assert!(
+                streamed.blocks.iter().flat_map(|b| b.outcome.iter()).flat_map(|o| o.receipts.iter()).all(|r| r.trace.is_none()),
+                "{name}: no trace kept"
+            );
+            compared += 1;
+            stepped += usize::from(streamed_steps > 0);
+        }
+        assert!(compared >= 20 && stepped >= 20, "{compared} sequences compared, {stepped} with steps");
     }
 }

@@ -78,6 +78,17 @@ pub trait Client: Send + Sync {
         crate::sequence::execute::by_transactions(self, block, mode)
     }
 
+    /// Executes one block with each transaction's steps reported to `observer`; the receipts
+    /// carry no traces. The default runs [`Client::execute_block`] with step traces and
+    /// replays them (right for any client, a transition tool included); a client that executes
+    /// blocks with the default [`Client::execute_block`] and observes cheaply overrides it with
+    /// [`crate::sequence::execute::by_transactions_observed`], which builds no trace.
+    fn execute_block_observed(&self, block: &BlockInput, observer: &mut dyn StepObserver) -> Result<BlockOutcome, ClientError> {
+        let mut outcome = self.execute_block(block, TraceMode::Steps)?;
+        crate::sequence::execute::replay_traces(&mut outcome, observer);
+        Ok(outcome)
+    }
+
     /// Executes a system call (EIP-4788, EIP-2935, EIP-7002, EIP-7251) on the state given and
     /// reports what the client did, a failure included, without judging it: the protocol's
     /// rules around the call (no call to a contract without code, what a failure means, the

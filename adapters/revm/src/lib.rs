@@ -71,6 +71,15 @@ impl Client for Revm {
         true
     }
 
+    fn execute_block_observed(
+        &self,
+        block: &schism_interface::sequence::BlockInput,
+        observer: &mut dyn StepObserver,
+    ) -> Result<schism_interface::sequence::BlockOutcome, ClientError> {
+        // Each transaction's steps go to the observer as revm takes them: no trace is built.
+        schism_interface::sequence::execute::by_transactions_observed(self, block, observer)
+    }
+
     fn system_call(&self, call: &SystemCall<'_>) -> Result<SystemOutcome, ClientError> {
         system_call(self.id(), call)
     }

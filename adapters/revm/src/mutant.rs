@@ -470,4 +470,14 @@ impl Client for MutantRevm {
         }
         schism_interface::sequence::execute::by_transactions(self, block, mode)
     }
+
+    fn execute_block_observed(&self, block: &BlockInput, observer: &mut dyn StepObserver) -> Result<BlockOutcome, ClientError> {
+        if self.mutant.block_level() {
+            // The stale block executor traces; its traces are replayed.
+            let mut outcome = block::execute_stale(self, block, TraceMode::Steps)?;
+            schism_interface::sequence::execute::replay_traces(&mut outcome, observer);
+            return Ok(outcome);
+        }
+        schism_interface::sequence::execute::by_transactions_observed(self, block, observer)
+    }
 }

@@ -12,6 +12,7 @@ use crate::case::Case;
 use crate::client::{Client, ClientError};
 use crate::fixture::Accounts;
 use crate::fork::Fork;
+use crate::observe::StepObserver;
 use crate::outcome::{ErrorClass, InvalidTxKind};
 use crate::trace::TraceMode;
 use alloy_primitives::{Address, Bytes, Log, U256};
@@ -25,6 +26,35 @@ const GWEI: u64 = 1_000_000_000;
 /// Executes `block` on `client` transaction by transaction with [`Client::execute`], and the
 /// system calls with [`system_call`].
 pub fn by_transactions<C: Client + ?Sized>(client: &C, block: &BlockInput, mode: TraceMode) -> Result<BlockOutcome, ClientError> {
+    transaction_by_transaction(client, block, |case| client.execute(case, mode))
+}
+
+/// [`by_transactions`] with each transaction's steps reported to `observer` as they happen
+/// ([`Client::execute_observed`]): no trace is built, and the receipts carry none.
+pub fn by_transactions_observed<C: Client + ?Sized>(
+    client: &C,
+    block: &BlockInput,
+    observer: &mut dyn StepObserver,
+) -> Result<BlockOutcome, ClientError> {
+    transaction_by_transaction(client, block, |case| client.execute_observed(case, observer))
+}
+
+/// Replays the step traces of a block's receipts into `observer`, taking them out of the
+/// receipts.
+pub fn replay_traces(outcome: &mut BlockOutcome, observer: &mut dyn StepObserver) {
+    for receipt in &mut outcome.receipts {
+        if let Some(trace) = receipt.trace.take() {
+            crate::observe::replay(&trace, observer);
+        }
+    }
+}
+
+/// The block rules around `execute`, which runs one transaction of the block.
+fn transaction_by_transaction<C: Client + ?Sized>(
+    client: &C,
+    block: &BlockInput,
+    mut execute: impl FnMut(&Case) -> Result<crate::outcome::Outcome, ClientError>,
+) -> Result<BlockOutcome, ClientError> {
     let fork = block.fork;
     let env = &block.env;
     let mut state = (*block.pre).clone();
@@ -76,11 +106,7 @@ pub fn by_transactions<C: Client + ?Sized>(client: &C, block: &BlockInput, mode:
         };
         // A transaction's own post-state root is part of its receipt only before Byzantium;
         // from Byzantium on the block's root is the only one needed.
-        let outcome = if fork >= Fork::Byzantium {
-            crate::state::with_roots_deferred(|| client.execute(&case, mode))?
-        } else {
-            client.execute(&case, mode)?
-        };
+        let outcome = if fork >= Fork::Byzantium { crate::state::with_roots_deferred(|| execute(&case))? } else { execute(&case)? };
         if let Some(ErrorClass::InvalidTransaction(kind)) = outcome.error {
             rejected.push(Rejection { index, kind, detail: None });
             state = Arc::unwrap_or_clone(case.pre);
