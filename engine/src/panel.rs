@@ -459,7 +459,8 @@ mod observed_tests {
         let mut compared = 0;
         let mut stepped = 0;
         for entry in std::fs::read_dir(&dir).expect("the bench corpus").flatten() {
-            let blueprint: crate::fuzz::Blueprint = serde_json::from_slice(&std::fs::read(entry.path()).expect("read")).expect("a blueprint");
+            let blueprint: crate::fuzz::Blueprint =
+                serde_json::from_slice(&std::fs::read(entry.path()).expect("read")).expect("a blueprint");
             if blueprint.follow.is_empty() {
                 continue;
             }

@@ -287,7 +287,10 @@ mod tests {
         let kinds = kind_costs(&own, &compile, &[1, 3]);
         assert_eq!(kinds.len(), 2);
         assert_eq!((kinds[0].kind, kinds[0].runs, kinds[0].harness_median_us, kinds[0].compile_median_us), ("state test", 3, 12.0, 5.0));
-        assert_eq!((kinds[1].kind, kinds[1].runs, kinds[1].harness_median_us, kinds[1].compile_median_us), ("block sequence", 2, 55.0, 35.0));
+        assert_eq!(
+            (kinds[1].kind, kinds[1].runs, kinds[1].harness_median_us, kinds[1].compile_median_us),
+            ("block sequence", 2, 55.0, 35.0)
+        );
         let only_tests = kind_costs(&own, &compile, &[]);
         assert_eq!(only_tests.len(), 1, "a kind without runs is left out");
         assert_eq!(only_tests[0].runs, 5);
