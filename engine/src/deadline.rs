@@ -212,6 +212,26 @@ impl Bounded {
         Some(guarded(&self.id, || work(self.inner.as_ref())))
     }
 
+    /// An observed call of the client on `input`: directly, the steps going to `observer` as
+    /// they happen, or on a worker thread that records them, replayed into `observer` after.
+    fn observed<I: Clone + Send + 'static, T: Send + 'static>(
+        &self,
+        input: &I,
+        observer: &mut dyn StepObserver,
+        call: fn(&dyn Client, &I, &mut dyn StepObserver) -> Result<T, ClientError>,
+    ) -> Result<T, ClientError> {
+        if let Some(result) = self.direct(|client| call(client, input, &mut *observer)) {
+            return result;
+        }
+        let input = input.clone();
+        let (output, recording) = self.run(move |client| {
+            let mut recording = Recording::default();
+            call(client, &input, &mut recording).map(|output| (output, recording))
+        })?;
+        recording.replay(observer);
+        Ok(output)
+    }
+
     /// Runs `work` on the client on a worker thread, waiting at most the timeout.
     fn run<T: Send + 'static>(&self, work: impl FnOnce(&dyn Client) -> Result<T, ClientError> + Send + 'static) -> Result<T, ClientError> {
         let id = self.inner.id().to_owned();
@@ -326,16 +346,7 @@ impl Client for Bounded {
     }
 
     fn execute_observed(&self, case: &Case, observer: &mut dyn StepObserver) -> Result<Outcome, ClientError> {
-        if let Some(result) = self.direct(|client| client.execute_observed(case, &mut *observer)) {
-            return result;
-        }
-        let case = case.clone();
-        let (outcome, recording) = self.run(move |client| {
-            let mut recording = Recording::default();
-            client.execute_observed(&case, &mut recording).map(|outcome| (outcome, recording))
-        })?;
-        recording.replay(observer);
-        Ok(outcome)
+        self.observed(case, observer, |client, case, observer| client.execute_observed(case, observer))
     }
 
     fn observes_cheaply(&self) -> bool {
@@ -355,16 +366,7 @@ impl Client for Bounded {
     }
 
     fn execute_block_observed(&self, block: &BlockInput, observer: &mut dyn StepObserver) -> Result<BlockOutcome, ClientError> {
-        if let Some(result) = self.direct(|client| client.execute_block_observed(block, &mut *observer)) {
-            return result;
-        }
-        let block = block.clone();
-        let (outcome, recording) = self.run(move |client| {
-            let mut recording = Recording::default();
-            client.execute_block_observed(&block, &mut recording).map(|outcome| (outcome, recording))
-        })?;
-        recording.replay(observer);
-        Ok(outcome)
+        self.observed(block, observer, |client, block, observer| client.execute_block_observed(block, observer))
     }
 
     fn system_call(&self, call: &SystemCall<'_>) -> Result<SystemOutcome, ClientError> {
