@@ -195,8 +195,8 @@ pub(super) struct Asm<'c> {
 /// a program grows without reallocating.
 const BUFFER: usize = 16 * 1024;
 
-/// The most buffers a thread keeps for its next assemblers (a case compiles at most a
-/// contract and two init codes at once).
+/// The most buffers a thread keeps for its next assemblers (at most three are in use at once:
+/// a contract's, and the two of an init code it creates).
 const SPARE_BUFFERS: usize = 4;
 
 std::thread_local! {
@@ -225,9 +225,10 @@ impl Drop for Asm<'_> {
 impl<'c> Asm<'c> {
     /// An empty program for the case `ctx` describes, assembled in a buffer kept from an earlier
     /// assembler of this thread where there is one: a program then grows without reallocating,
-    /// and [`Asm::finish`] makes one allocation of its exact size (glibc's realloc and the
-    /// consolidation its large requests set off were a fifth of compiling a case, between
-    /// client runs that leave the allocator's lists cold).
+    /// and [`Asm::finish`] makes one allocation of its exact size (growing by `realloc`, with
+    /// the consolidation of glibc's free lists its large requests set off, was a quarter of
+    /// compiling's cache misses under callgrind, between client runs that leave those lists
+    /// cold).
     pub(super) fn new(ctx: &'c Ctx) -> Asm<'c> {
         let code = SPARE.with(|spare| spare.borrow_mut().pop()).unwrap_or_else(|| Vec::with_capacity(BUFFER));
         Asm { ctx, code, slot: RESULT_SLOT, marks: Marks::default(), called: false }
