@@ -162,12 +162,12 @@ fn median(values: &mut [f64]) -> f64 {
     if values.len().is_multiple_of(2) { (values[mid - 1] + values[mid]) / 2.0 } else { values[mid] }
 }
 
-/// The per-kind costs of runs whose own and compile microseconds are `own` and `compile`, the
-/// runs at `sequences` (ascending indexes) being block sequences.
-fn kind_costs(own: &[f64], compile: &[f64], sequences: &[usize]) -> Vec<KindCost> {
+/// The per-kind costs of runs whose own and compile microseconds are `own` and `compile`, and
+/// which were block sequences where `sequence` says so.
+fn kind_costs(own: &[f64], compile: &[f64], sequence: &[bool]) -> Vec<KindCost> {
     let mut kinds = Vec::new();
     for (kind, is_sequence) in [("state test", false), ("block sequence", true)] {
-        let runs: Vec<usize> = (0..own.len()).filter(|i| sequences.binary_search(i).is_ok() == is_sequence).collect();
+        let runs: Vec<usize> = (0..own.len()).filter(|i| sequence.get(*i) == Some(&is_sequence)).collect();
         if runs.is_empty() {
             continue;
         }
@@ -230,17 +230,15 @@ pub fn replay(options: &ReplayOptions, clients: &[Arc<dyn Client>]) -> Result<Re
     let labels: Vec<String> = harness.stats().per_client.iter().map(|c| c.id.clone()).collect();
     let mut own_us = Vec::new();
     let mut compile_us = Vec::new();
-    // Run indexes of block sequences, the others being state tests.
-    let mut sequence_runs = Vec::new();
+    // Per run: a block sequence, or a state test.
+    let mut sequence = Vec::new();
     let mut client_us: Vec<Vec<f64>> = vec![Vec::new(); labels.len()];
     for _ in 0..options.repeat {
         for (i, input) in inputs.iter().enumerate() {
             current.store(i, std::sync::atomic::Ordering::Relaxed);
             let before: HarnessStats = harness.stats().clone();
             map.fill(0);
-            if harness.is_sequence(input) {
-                sequence_runs.push(own_us.len());
-            }
+            sequence.push(harness.is_sequence(input));
             // The farm's mutational stage runs a fresh clone of a corpus entry (LibAFL clones it,
             // then mutates it), so its harness meets an input just written; so does this one.
             let input = input.clone();
@@ -263,7 +261,7 @@ pub fn replay(options: &ReplayOptions, clients: &[Arc<dyn Client>]) -> Result<Re
     report.total_s = stats.seconds;
     report.harness_total_s = (stats.seconds - stats.client_seconds()).max(0.0);
     report.compile_total_s = stats.compile_seconds;
-    report.kinds = kind_costs(&own_us, &compile_us, &sequence_runs);
+    report.kinds = kind_costs(&own_us, &compile_us, &sequence);
     report.harness_median_us = median(&mut own_us);
     report.compile_median_us = median(&mut compile_us);
     report.client_share = if stats.seconds > 0.0 { stats.client_seconds() / stats.seconds } else { 0.0 };
@@ -284,14 +282,14 @@ mod tests {
     fn runs_are_split_into_state_tests_and_block_sequences() {
         let own = [10.0, 50.0, 12.0, 60.0, 14.0];
         let compile = [4.0, 30.0, 5.0, 40.0, 6.0];
-        let kinds = kind_costs(&own, &compile, &[1, 3]);
+        let kinds = kind_costs(&own, &compile, &[false, true, false, true, false]);
         assert_eq!(kinds.len(), 2);
         assert_eq!((kinds[0].kind, kinds[0].runs, kinds[0].harness_median_us, kinds[0].compile_median_us), ("state test", 3, 12.0, 5.0));
         assert_eq!(
             (kinds[1].kind, kinds[1].runs, kinds[1].harness_median_us, kinds[1].compile_median_us),
             ("block sequence", 2, 55.0, 35.0)
         );
-        let only_tests = kind_costs(&own, &compile, &[]);
+        let only_tests = kind_costs(&own, &compile, &[false; 5]);
         assert_eq!(only_tests.len(), 1, "a kind without runs is left out");
         assert_eq!(only_tests[0].runs, 5);
     }
